@@ -1,0 +1,2 @@
+//! Event-queue throughput.
+fn main() {}

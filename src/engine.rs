@@ -1,0 +1,12 @@
+//! The domain-agnostic discrete-event core: virtual time, the event queue, the seeded PRNG and
+//! the event loop. Nothing here knows what a proxy, locality or request is.
+
+pub mod queue;
+pub mod rng;
+pub mod sim;
+pub mod time;
+
+pub use queue::EventQueue;
+pub use rng::SimRng;
+pub use sim::{Model, Scheduler, SimError, Simulation};
+pub use time::{SimDuration, SimTime};
