@@ -1,2 +1,4 @@
 //! Envoy's client-side behaviour, one file per mechanism, as pure state machines and functions.
 //! Each rule cites the Envoy source file it follows.
+
+pub mod config;

@@ -6,7 +6,7 @@
 //! function of the root seed and that name, so adding a draw in one subsystem never shifts the
 //! draws of another.
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_distr::Distribution;
 use rand_pcg::Pcg64Mcg;
 
