@@ -139,6 +139,76 @@ impl fmt::Display for SimDuration {
     }
 }
 
+/// Why a duration string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a duration: {reason} (expected e.g. \"250ms\", \"30s\", \"1m30s\")")]
+pub struct ParseDurationError {
+    /// The text given.
+    pub text: String,
+    /// What was wrong with it.
+    pub reason: &'static str,
+}
+
+impl std::str::FromStr for SimDuration {
+    type Err = ParseDurationError;
+
+    /// Go's `time.ParseDuration` format, which Istio uses: one or more decimal numbers, each
+    /// with an optional fraction and a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), e.g.
+    /// `"1m30s"`, `"0.5s"`, `"100ms"`. A bare `"0"` is zero. Negative durations are rejected.
+    fn from_str(text: &str) -> Result<SimDuration, ParseDurationError> {
+        let err = |reason| ParseDurationError { text: text.to_string(), reason };
+        let s = text.trim();
+        if s == "0" {
+            return Ok(SimDuration::ZERO);
+        }
+        if s.is_empty() {
+            return Err(err("it is empty"));
+        }
+        if s.starts_with('-') {
+            return Err(err("it is negative"));
+        }
+        let s = s.strip_prefix('+').unwrap_or(s);
+        let mut total: u128 = 0;
+        let mut rest = s;
+        while !rest.is_empty() {
+            let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            if num_len == 0 {
+                return Err(err("a number is missing"));
+            }
+            let (num, after) = rest.split_at(num_len);
+            let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+            let (unit, next) = after.split_at(unit_len);
+            let unit_ns: u128 = match unit {
+                "ns" => 1,
+                "us" | "µs" | "μs" => 1_000,
+                "ms" => 1_000_000,
+                "s" => 1_000_000_000,
+                "m" => 60_000_000_000,
+                "h" => 3_600_000_000_000,
+                "" => return Err(err("a unit is missing")),
+                _ => return Err(err("the unit is not one of ns, us, ms, s, m, h")),
+            };
+            let (int_part, frac_part) = match num.split_once('.') {
+                Some((i, f)) => (i, f),
+                None => (num, ""),
+            };
+            if frac_part.contains('.') || (int_part.is_empty() && frac_part.is_empty()) {
+                return Err(err("a number is malformed"));
+            }
+            let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| err("a number is too large"))? };
+            let mut value = int.checked_mul(unit_ns).ok_or_else(|| err("it is too large"))?;
+            let mut scale = unit_ns;
+            for d in frac_part.bytes() {
+                scale /= 10;
+                value += u128::from(d - b'0') * scale;
+            }
+            total = total.checked_add(value).ok_or_else(|| err("it is too large"))?;
+            rest = next;
+        }
+        u64::try_from(total).map(SimDuration).map_err(|_| err("it is too large"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +219,20 @@ mod tests {
         assert_eq!(SimDuration::from_millis(250).to_string(), "250ms");
         assert_eq!(SimDuration::from_micros(1500).to_string(), "1500us");
         assert_eq!(SimTime::from_millis(61_250).to_string(), "61.250s");
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        let p = |s: &str| s.parse::<SimDuration>();
+        assert_eq!(p("1m30s"), Ok(SimDuration::from_secs(90)));
+        assert_eq!(p("0.5s"), Ok(SimDuration::from_millis(500)));
+        assert_eq!(p("100ms"), Ok(SimDuration::from_millis(100)));
+        assert_eq!(p("250us"), Ok(SimDuration::from_micros(250)));
+        assert_eq!(p("1h"), Ok(SimDuration::from_secs(3600)));
+        assert_eq!(p("0"), Ok(SimDuration::ZERO));
+        for bad in ["", "5", "1x", "-1s", "1..2s", "s", "1s5"] {
+            assert!(p(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 
     #[test]

@@ -1,0 +1,287 @@
+//! The sink the model pushes observations into. Counts go into fine time slots (100 ms), which
+//! the reports aggregate into output buckets and use to time failover and fail-back.
+
+use crate::engine::{SimDuration, SimTime};
+use crate::model::ids::{EndpointId, LocalityId, ProxyId};
+
+use super::histogram::Histogram;
+
+/// Width of the fine slots that all series are counted in.
+pub const FINE_SLOT: SimDuration = SimDuration::from_millis(100);
+
+/// Why a client request failed (or that it did not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClientOutcome {
+    /// A non-5xx response.
+    Success,
+    /// The upstream answered 5xx and it was not (or no longer) retried.
+    Upstream5xx,
+    /// The last attempt failed to connect (Envoy flag UF, 503).
+    ConnectFailure,
+    /// Nothing could be picked (flag UH, 503 "no healthy upstream").
+    NoHealthyUpstream,
+    /// A circuit breaker overflowed (flag UO, 503 with `x-envoy-overloaded`).
+    Overflow,
+    /// The route or per-try timeout fired (flag UT, 504).
+    Timeout,
+}
+
+impl ClientOutcome {
+    /// Every error cause, in column order.
+    pub const ERRORS: [ClientOutcome; 5] = [
+        ClientOutcome::Upstream5xx,
+        ClientOutcome::ConnectFailure,
+        ClientOutcome::NoHealthyUpstream,
+        ClientOutcome::Overflow,
+        ClientOutcome::Timeout,
+    ];
+
+    /// Column-name form, e.g. `no_healthy_upstream`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientOutcome::Success => "success",
+            ClientOutcome::Upstream5xx => "upstream_5xx",
+            ClientOutcome::ConnectFailure => "connect_failure",
+            ClientOutcome::NoHealthyUpstream => "no_healthy_upstream",
+            ClientOutcome::Overflow => "overflow",
+            ClientOutcome::Timeout => "timeout",
+        }
+    }
+
+    fn error_idx(self) -> Option<usize> {
+        ClientOutcome::ERRORS.iter().position(|e| *e == self)
+    }
+}
+
+/// How one upstream attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptEnd {
+    /// A response with this status.
+    Status(u16),
+    /// Connection refused or reset.
+    ConnectFailed,
+    /// Per-try or route timeout.
+    Timeout,
+}
+
+/// A line of `events.jsonl`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEvent {
+    /// When.
+    pub time: SimTime,
+    /// What.
+    pub kind: LogKind,
+}
+
+/// What a logged event says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LogKind {
+    /// A proxy ejected a host.
+    Eject {
+        /// The proxy.
+        proxy: ProxyId,
+        /// The host.
+        endpoint: EndpointId,
+        /// The host's locality.
+        locality: LocalityId,
+        /// The detector that fired, e.g. `consecutive_5xx`.
+        reason: &'static str,
+        /// The back-off multiplier after this ejection.
+        multiplier: u32,
+        /// `min(base × multiplier, max) + jitter`; the host returns at the first tick after.
+        planned: SimDuration,
+    },
+    /// A proxy returned a host to service at an interval tick.
+    Uneject {
+        /// The proxy.
+        proxy: ProxyId,
+        /// The host.
+        endpoint: EndpointId,
+        /// The host's locality.
+        locality: LocalityId,
+        /// How long it was out.
+        ejected_for: SimDuration,
+    },
+    /// A detection that max-ejection-percent refused (`ejections_overflow`).
+    EjectOverflow {
+        /// The proxy.
+        proxy: ProxyId,
+        /// The host.
+        endpoint: EndpointId,
+        /// The host's locality.
+        locality: LocalityId,
+        /// The detector that fired.
+        reason: &'static str,
+    },
+    /// A detection that the enforcement roll skipped.
+    EjectNotEnforced {
+        /// The proxy.
+        proxy: ProxyId,
+        /// The host.
+        endpoint: EndpointId,
+        /// The detector that fired.
+        reason: &'static str,
+    },
+    /// An EDS push changed a proxy's hosts.
+    Eds {
+        /// The proxy.
+        proxy: ProxyId,
+        /// Hosts added.
+        added: u32,
+        /// Hosts removed.
+        removed: u32,
+        /// Hosts in the assignment afterwards.
+        hosts: u32,
+        /// Number of priorities afterwards.
+        priorities: u32,
+    },
+    /// A proxy's load balancer entered or left panic.
+    Panic {
+        /// The proxy.
+        proxy: ProxyId,
+        /// Whether it is in panic now.
+        on: bool,
+        /// Whether every priority is in panic.
+        total: bool,
+    },
+    /// A phase started.
+    Phase {
+        /// Its index.
+        index: u32,
+    },
+    /// A fault action was applied.
+    Fault {
+        /// Index into the scenario's faults.
+        index: u32,
+    },
+}
+
+/// All counts of one run.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    n_localities: usize,
+    n_slots: usize,
+    bucket_slots: usize,
+    /// Attempts sent per `[slot * L + locality]`.
+    pub loc_attempts: Vec<u32>,
+    /// Attempts answered 5xx, per slot and locality.
+    pub loc_5xx: Vec<u32>,
+    /// Attempts that failed to connect, per slot and locality.
+    pub loc_connect_fail: Vec<u32>,
+    /// Attempts that timed out, per slot and locality.
+    pub loc_timeout: Vec<u32>,
+    /// Client requests started per slot.
+    pub requests: Vec<u32>,
+    /// Client requests finished per slot and outcome `[slot * 6 + outcome]` (success first).
+    pub finished: Vec<u32>,
+    /// Retries sent per slot.
+    pub retries: Vec<u32>,
+    /// Latency of finished requests per output bucket.
+    pub latency: Vec<Histogram>,
+    /// `(time, locality, +1/-1)` for every ejection and un-ejection (and removals of ejected
+    /// hosts), in time order.
+    pub ejection_changes: Vec<(SimTime, LocalityId, i32)>,
+    /// The event log.
+    pub log: Vec<LogEvent>,
+}
+
+const N_OUTCOMES: usize = 6;
+
+impl Recorder {
+    /// A recorder for a run of `duration` with `n_localities` and output buckets of `bucket`.
+    pub fn new(duration: SimDuration, bucket: SimDuration, n_localities: usize) -> Recorder {
+        let n_slots = duration.as_nanos().div_ceil(FINE_SLOT.as_nanos()) as usize + 1;
+        let bucket_slots = (bucket.as_nanos() / FINE_SLOT.as_nanos()).max(1) as usize;
+        let n_buckets = n_slots.div_ceil(bucket_slots);
+        Recorder {
+            n_localities,
+            n_slots,
+            bucket_slots,
+            loc_attempts: vec![0; n_slots * n_localities],
+            loc_5xx: vec![0; n_slots * n_localities],
+            loc_connect_fail: vec![0; n_slots * n_localities],
+            loc_timeout: vec![0; n_slots * n_localities],
+            requests: vec![0; n_slots],
+            finished: vec![0; n_slots * N_OUTCOMES],
+            retries: vec![0; n_slots],
+            latency: vec![Histogram::default(); n_buckets],
+            ejection_changes: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn slot(&self, t: SimTime) -> usize {
+        ((t.as_nanos() / FINE_SLOT.as_nanos()) as usize).min(self.n_slots - 1)
+    }
+
+    /// Number of fine slots.
+    pub fn n_slots(&self) -> usize {
+        self.n_slots
+    }
+
+    /// Number of localities.
+    pub fn n_localities(&self) -> usize {
+        self.n_localities
+    }
+
+    /// Fine slots per output bucket.
+    pub fn bucket_slots(&self) -> usize {
+        self.bucket_slots
+    }
+
+    /// A client request arrived.
+    #[inline]
+    pub fn client_request(&mut self, now: SimTime) {
+        let s = self.slot(now);
+        self.requests[s] += 1;
+    }
+
+    /// An upstream attempt was sent to `locality`.
+    #[inline]
+    pub fn attempt(&mut self, now: SimTime, locality: LocalityId, is_retry: bool) {
+        let s = self.slot(now);
+        self.loc_attempts[s * self.n_localities + locality.idx()] += 1;
+        if is_retry {
+            self.retries[s] += 1;
+        }
+    }
+
+    /// An upstream attempt to `locality` ended.
+    #[inline]
+    pub fn attempt_end(&mut self, now: SimTime, locality: LocalityId, end: AttemptEnd) {
+        let i = self.slot(now) * self.n_localities + locality.idx();
+        match end {
+            AttemptEnd::Status(s) if s >= 500 => self.loc_5xx[i] += 1,
+            AttemptEnd::Status(_) => {}
+            AttemptEnd::ConnectFailed => self.loc_connect_fail[i] += 1,
+            AttemptEnd::Timeout => self.loc_timeout[i] += 1,
+        }
+    }
+
+    /// A client request finished.
+    #[inline]
+    pub fn client_done(&mut self, now: SimTime, latency: SimDuration, outcome: ClientOutcome) {
+        let s = self.slot(now);
+        let o = outcome.error_idx().map_or(0, |i| i + 1);
+        self.finished[s * N_OUTCOMES + o] += 1;
+        let b = (s / self.bucket_slots).min(self.latency.len() - 1);
+        self.latency[b].record(latency.as_nanos());
+    }
+
+    /// Requests finished in slot `s` with `outcome`.
+    pub fn finished_in(&self, s: usize, outcome: ClientOutcome) -> u32 {
+        let o = outcome.error_idx().map_or(0, |i| i + 1);
+        self.finished[s * N_OUTCOMES + o]
+    }
+
+    /// Counts an ejection (+1) or un-ejection (−1) of a host in `locality`.
+    pub fn ejection_change(&mut self, now: SimTime, locality: LocalityId, delta: i32) {
+        self.ejection_changes.push((now, locality, delta));
+    }
+
+    /// Appends to the event log.
+    pub fn log(&mut self, time: SimTime, kind: LogKind) {
+        self.log.push(LogEvent { time, kind });
+    }
+}

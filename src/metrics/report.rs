@@ -1,0 +1,488 @@
+//! The report of one run: the time series, per-phase summaries, and the measured failover and
+//! fail-back times, derived from the recorder after the run. Pure; writing is `output`'s job.
+//!
+//! Definitions (also in the README):
+//! * **share** of a locality in a window: its upstream attempts (retries included) over all
+//!   upstream attempts in that window.
+//! * **failover time** of a fault that degrades localities L: from the fault until the combined
+//!   share of L, over a sliding 1 s window, stays at or below `failover_share` (default 5 %) for
+//!   the rest of the phase.
+//! * **fail-back time** of a recovery of L: from the recovery until every locality of L has a
+//!   share within `failback_tolerance` (default 0.10) of its share in the first phase, over a
+//!   sliding 1 s window, for the rest of the phase.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::engine::SimTime;
+use crate::model::ids::LocalityId;
+use crate::model::world::World;
+use crate::scenario::{FaultAction, Scenario};
+
+use super::histogram::Histogram;
+use super::recorder::{ClientOutcome, FINE_SLOT, Recorder};
+
+/// Fine slots in the sliding window used for transition times (1 s).
+const WINDOW_SLOTS: usize = 10;
+
+/// One row of `timeseries.csv`: one bucket and locality.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LocalityRow {
+    /// Bucket start in seconds.
+    pub time_s: f64,
+    /// Locality, `region/zone/sub_zone`.
+    pub locality: String,
+    /// Upstream attempts sent to it.
+    pub attempts: u64,
+    /// Its fraction of all attempts in the bucket (0 when there were none).
+    pub share: f64,
+    /// (proxy, endpoint) pairs ejected at the bucket's end.
+    pub ejected: i64,
+    /// Attempts answered 5xx.
+    pub upstream_5xx: u64,
+    /// Attempts that failed to connect.
+    pub connect_failure: u64,
+    /// Attempts that timed out.
+    pub timeout: u64,
+}
+
+/// One row of `client.csv`: what clients saw in one bucket.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ClientRow {
+    /// Bucket start in seconds.
+    pub time_s: f64,
+    /// Requests started.
+    pub requests: u64,
+    /// Requests finished without error.
+    pub success: u64,
+    /// Requests finished with an error (sum of the causes).
+    pub errors: u64,
+    /// … an upstream 5xx.
+    pub upstream_5xx: u64,
+    /// … a connect failure.
+    pub connect_failure: u64,
+    /// … no healthy upstream.
+    pub no_healthy_upstream: u64,
+    /// … circuit-breaker overflow.
+    pub overflow: u64,
+    /// … a timeout.
+    pub timeout: u64,
+    /// Retries sent.
+    pub retries: u64,
+    /// Median latency of finished requests, ms (empty when none).
+    pub p50_ms: Option<f64>,
+    /// 99th percentile latency, ms.
+    pub p99_ms: Option<f64>,
+}
+
+/// Share of one locality in a phase.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LocalityShare {
+    /// Locality.
+    pub locality: String,
+    /// Fraction of the phase's attempts.
+    pub share: f64,
+}
+
+/// Client errors by cause.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct ErrorCounts {
+    /// Upstream 5xx.
+    pub upstream_5xx: u64,
+    /// Connect failures.
+    pub connect_failure: u64,
+    /// No healthy upstream.
+    pub no_healthy_upstream: u64,
+    /// Circuit-breaker overflow.
+    pub overflow: u64,
+    /// Timeouts.
+    pub timeout: u64,
+}
+
+impl ErrorCounts {
+    /// Sum of all causes.
+    pub fn total(&self) -> u64 {
+        self.upstream_5xx + self.connect_failure + self.no_healthy_upstream + self.overflow + self.timeout
+    }
+}
+
+/// One phase of `summary.json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PhaseSummary {
+    /// Name.
+    pub name: String,
+    /// Start, seconds.
+    pub start_s: f64,
+    /// End, seconds.
+    pub end_s: f64,
+    /// Client requests started.
+    pub requests: u64,
+    /// Client errors finished in the phase.
+    pub errors: u64,
+    /// Errors by cause.
+    pub errors_by_cause: ErrorCounts,
+    /// Retries sent.
+    pub retries: u64,
+    /// Upstream attempts.
+    pub attempts: u64,
+    /// Share per locality.
+    pub share: Vec<LocalityShare>,
+    /// Most ejected (proxy, endpoint) pairs at once during the phase.
+    pub max_ejected: i64,
+    /// Median latency, ms.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile latency, ms.
+    pub p99_ms: Option<f64>,
+}
+
+/// A measured failover or fail-back.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Transition {
+    /// `failover` or `failback`.
+    pub kind: &'static str,
+    /// The fault that started it.
+    pub fault: String,
+    /// When that fault happened, seconds.
+    pub at_s: f64,
+    /// The localities involved.
+    pub localities: Vec<String>,
+    /// Seconds until the transition completed; `None` if it did not within its phase.
+    pub time_s: Option<f64>,
+    /// Client errors between the fault and completion (to the phase end if it never completed).
+    pub errors: u64,
+}
+
+/// Everything a run reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Root seed.
+    pub seed: u64,
+    /// Virtual duration, seconds.
+    pub duration_s: f64,
+    /// Locality names, in `LocalityId` order.
+    pub localities: Vec<String>,
+    /// Phases.
+    pub phases: Vec<PhaseSummary>,
+    /// Failover and fail-back measurements, in fault order.
+    pub transitions: Vec<Transition>,
+    /// Time of the first failover, seconds (null when there was none or it never completed).
+    pub failover_s: Option<f64>,
+    /// Time of the last fail-back, seconds.
+    pub failback_s: Option<f64>,
+    /// Client requests in the whole run.
+    pub requests: u64,
+    /// Client errors in the whole run.
+    pub errors: u64,
+    /// Ejections in the whole run (all proxies).
+    pub ejections: u64,
+    /// Detections refused by max-ejection-percent.
+    pub ejections_overflow: u64,
+    /// Requests still open at the end (black-holed with no timeout, or in flight).
+    pub unfinished: u64,
+    /// Events processed.
+    pub events: u64,
+    /// The time series: one row per bucket and locality.
+    #[serde(skip)]
+    pub locality_rows: Vec<LocalityRow>,
+    /// The client series: one row per bucket.
+    #[serde(skip)]
+    pub client_rows: Vec<ClientRow>,
+    /// Latency per phase, for eCDFs.
+    #[serde(skip)]
+    pub phase_latency: Vec<Histogram>,
+}
+
+/// Builds the report of a finished run.
+pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
+    let s = &world.scenario;
+    let rec = &world.rec;
+    let localities: Vec<String> = world.topo.localities.iter().map(|l| l.to_string()).collect();
+    let ejected_at = ejected_series(rec);
+    let (locality_rows, client_rows) = series(rec, &localities, &ejected_at);
+    let phases = phase_summaries(s, rec, &localities, &ejected_at);
+    let transitions = transitions(world);
+    let failover_s = transitions.iter().find(|t| t.kind == "failover").and_then(|t| t.time_s);
+    let failback_s = transitions.iter().rev().find(|t| t.kind == "failback").and_then(|t| t.time_s);
+    let errors = (0..rec.n_slots()).map(|i| errors_in(rec, i)).sum();
+    let mut ejections = 0;
+    let mut overflow = 0;
+    for e in &rec.log {
+        match e.kind {
+            super::recorder::LogKind::Eject { .. } => ejections += 1,
+            super::recorder::LogKind::EjectOverflow { .. } => overflow += 1,
+            _ => {}
+        }
+    }
+    let phase_latency = phase_histograms(s, rec);
+    RunReport {
+        scenario: s.name.clone(),
+        seed,
+        duration_s: s.duration.as_secs_f64(),
+        localities,
+        phases,
+        transitions,
+        failover_s,
+        failback_s,
+        requests: rec.requests.iter().map(|x| u64::from(*x)).sum(),
+        errors,
+        ejections,
+        ejections_overflow: overflow,
+        unfinished: world.requests.live() as u64,
+        events,
+        locality_rows,
+        client_rows,
+        phase_latency,
+    }
+}
+
+fn errors_in(rec: &Recorder, slot: usize) -> u64 {
+    ClientOutcome::ERRORS.iter().map(|o| u64::from(rec.finished_in(slot, *o))).sum()
+}
+
+/// Ejected pairs per locality at the end of every fine slot: `[slot * L + loc]`.
+fn ejected_series(rec: &Recorder) -> Vec<i64> {
+    let l = rec.n_localities();
+    let mut out = vec![0i64; rec.n_slots() * l];
+    let mut cur = vec![0i64; l];
+    let mut changes = rec.ejection_changes.iter().peekable();
+    for slot in 0..rec.n_slots() {
+        let slot_end = SimTime((slot as u64 + 1) * FINE_SLOT.as_nanos());
+        while let Some((t, loc, d)) = changes.peek() {
+            if *t >= slot_end {
+                break;
+            }
+            cur[loc.idx()] += i64::from(*d);
+            changes.next();
+        }
+        out[slot * l..(slot + 1) * l].copy_from_slice(&cur);
+    }
+    out
+}
+
+fn ms(ns: Option<u64>) -> Option<f64> {
+    ns.map(|v| (v as f64 / 1e6 * 1000.0).round() / 1000.0)
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+fn series(rec: &Recorder, localities: &[String], ejected: &[i64]) -> (Vec<LocalityRow>, Vec<ClientRow>) {
+    let l = rec.n_localities();
+    let bs = rec.bucket_slots();
+    let n_buckets = rec.n_slots().div_ceil(bs);
+    let mut loc_rows = Vec::with_capacity(n_buckets * l);
+    let mut client_rows = Vec::with_capacity(n_buckets);
+    let last_slot = rec.n_slots() - 1;
+    for b in 0..n_buckets {
+        let slots = b * bs..((b + 1) * bs).min(rec.n_slots());
+        let time_s = round6((b * bs) as f64 * FINE_SLOT.as_secs_f64());
+        let sum = |v: &Vec<u32>, loc: usize| -> u64 { slots.clone().map(|s| u64::from(v[s * l + loc])).sum() };
+        let total: u64 = (0..l).map(|loc| sum(&rec.loc_attempts, loc)).sum();
+        let end_slot = (slots.end - 1).min(last_slot);
+        for (loc, name) in localities.iter().enumerate() {
+            let attempts = sum(&rec.loc_attempts, loc);
+            loc_rows.push(LocalityRow {
+                time_s,
+                locality: name.clone(),
+                attempts,
+                share: if total == 0 { 0.0 } else { round6(attempts as f64 / total as f64) },
+                ejected: ejected[end_slot * l + loc],
+                upstream_5xx: sum(&rec.loc_5xx, loc),
+                connect_failure: sum(&rec.loc_connect_fail, loc),
+                timeout: sum(&rec.loc_timeout, loc),
+            });
+        }
+        let count = |o: ClientOutcome| -> u64 { slots.clone().map(|s| u64::from(rec.finished_in(s, o))).sum() };
+        let errs = ErrorCounts {
+            upstream_5xx: count(ClientOutcome::Upstream5xx),
+            connect_failure: count(ClientOutcome::ConnectFailure),
+            no_healthy_upstream: count(ClientOutcome::NoHealthyUpstream),
+            overflow: count(ClientOutcome::Overflow),
+            timeout: count(ClientOutcome::Timeout),
+        };
+        let h = &rec.latency[b.min(rec.latency.len() - 1)];
+        client_rows.push(ClientRow {
+            time_s,
+            requests: slots.clone().map(|s| u64::from(rec.requests[s])).sum(),
+            success: count(ClientOutcome::Success),
+            errors: errs.total(),
+            upstream_5xx: errs.upstream_5xx,
+            connect_failure: errs.connect_failure,
+            no_healthy_upstream: errs.no_healthy_upstream,
+            overflow: errs.overflow,
+            timeout: errs.timeout,
+            retries: slots.clone().map(|s| u64::from(rec.retries[s])).sum(),
+            p50_ms: ms(h.quantile(0.5)),
+            p99_ms: ms(h.quantile(0.99)),
+        });
+    }
+    (loc_rows, client_rows)
+}
+
+fn slot_range(s: &Scenario, rec: &Recorder, start: SimTime, end: SimTime) -> std::ops::Range<usize> {
+    let _ = s;
+    let a = (start.as_nanos() / FINE_SLOT.as_nanos()) as usize;
+    let b = (end.as_nanos().div_ceil(FINE_SLOT.as_nanos()) as usize).min(rec.n_slots());
+    a.min(b)..b
+}
+
+fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected: &[i64]) -> Vec<PhaseSummary> {
+    let l = rec.n_localities();
+    let hists = phase_histograms(s, rec);
+    (0..s.phases.len())
+        .map(|i| {
+            let (start, end) = s.phase_bounds(i);
+            let slots = slot_range(s, rec, start, end);
+            let per_loc: Vec<u64> = (0..l).map(|loc| slots.clone().map(|x| u64::from(rec.loc_attempts[x * l + loc])).sum()).collect();
+            let attempts: u64 = per_loc.iter().sum();
+            let count = |o: ClientOutcome| -> u64 { slots.clone().map(|x| u64::from(rec.finished_in(x, o))).sum() };
+            let errs = ErrorCounts {
+                upstream_5xx: count(ClientOutcome::Upstream5xx),
+                connect_failure: count(ClientOutcome::ConnectFailure),
+                no_healthy_upstream: count(ClientOutcome::NoHealthyUpstream),
+                overflow: count(ClientOutcome::Overflow),
+                timeout: count(ClientOutcome::Timeout),
+            };
+            let max_ejected = slots.clone().map(|x| (0..l).map(|loc| ejected[x * l + loc]).sum::<i64>()).max().unwrap_or(0);
+            PhaseSummary {
+                name: s.phases[i].name.clone(),
+                start_s: start.as_secs_f64(),
+                end_s: end.as_secs_f64(),
+                requests: slots.clone().map(|x| u64::from(rec.requests[x])).sum(),
+                errors: errs.total(),
+                errors_by_cause: errs,
+                retries: slots.clone().map(|x| u64::from(rec.retries[x])).sum(),
+                attempts,
+                share: localities
+                    .iter()
+                    .zip(&per_loc)
+                    .map(|(name, a)| LocalityShare {
+                        locality: name.clone(),
+                        share: if attempts == 0 { 0.0 } else { round6(*a as f64 / attempts as f64) },
+                    })
+                    .collect(),
+                max_ejected,
+                p50_ms: ms(hists[i].quantile(0.5)),
+                p99_ms: ms(hists[i].quantile(0.99)),
+            }
+        })
+        .collect()
+}
+
+/// Latency histograms per phase, merged from the output buckets whose start lies in the phase.
+fn phase_histograms(s: &Scenario, rec: &Recorder) -> Vec<Histogram> {
+    let bucket_ns = rec.bucket_slots() as u64 * FINE_SLOT.as_nanos();
+    (0..s.phases.len())
+        .map(|i| {
+            let (start, end) = s.phase_bounds(i);
+            let mut h = Histogram::default();
+            for (b, bh) in rec.latency.iter().enumerate() {
+                let t = b as u64 * bucket_ns;
+                if t >= start.as_nanos() && t < end.as_nanos() {
+                    h.merge(bh);
+                }
+            }
+            h
+        })
+        .collect()
+}
+
+/// Localities a fault action degrades or restores.
+fn fault_localities(world: &World, deployment: usize) -> BTreeSet<LocalityId> {
+    let cluster = world.scenario.service.deployments[deployment].cluster;
+    [world.topo.locality_of(cluster)].into_iter().collect()
+}
+
+fn transitions(world: &World) -> Vec<Transition> {
+    let s = &world.scenario;
+    let rec = &world.rec;
+    let healthy_end = s.phases.get(1).map(|p| p.start).unwrap_or(s.end());
+    let baseline = slot_range(s, rec, SimTime::ZERO, healthy_end);
+    let mut out = Vec::new();
+    let mut degraded: BTreeSet<LocalityId> = BTreeSet::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        let locs = fault_localities(world, f.deployment);
+        let phase_end = s.faults.iter().skip(i + 1).find(|g| g.starts_phase && g.at > f.at).map(|g| g.at).unwrap_or(s.end());
+        let range = slot_range(s, rec, f.at, phase_end);
+        let restores = match f.action {
+            FaultAction::Recover => true,
+            FaultAction::Scale { replicas } => replicas >= s.service.deployments[f.deployment].replicas.max(1),
+            _ => false,
+        };
+        let names: Vec<String> = locs.iter().map(|l| world.topo.localities[l.idx()].to_string()).collect();
+        if restores {
+            if !locs.iter().any(|l| degraded.contains(l)) {
+                continue;
+            }
+            let target: Vec<(LocalityId, f64)> = locs.iter().map(|l| (*l, window_share(rec, baseline.clone(), &[*l]))).collect();
+            let tol = s.failback_tolerance;
+            let done = first_sustained(rec, range.clone(), |w| target.iter().all(|(l, base)| (window_share(rec, w.clone(), &[*l]) - base).abs() <= tol));
+            out.push(transition(rec, "failback", f, names, range, done));
+            for l in &locs {
+                degraded.remove(l);
+            }
+        } else {
+            let locs_v: Vec<LocalityId> = locs.iter().copied().collect();
+            let thr = s.failover_share;
+            let done = first_sustained(rec, range.clone(), |w| window_share(rec, w.clone(), &locs_v) <= thr);
+            out.push(transition(rec, "failover", f, names, range, done));
+            degraded.extend(locs);
+        }
+    }
+    out
+}
+
+fn transition(rec: &Recorder, kind: &'static str, f: &crate::scenario::FaultSpec, localities: Vec<String>, range: std::ops::Range<usize>, done: Option<usize>) -> Transition {
+    let end = done.unwrap_or(range.end);
+    let errors = (range.start..end.max(range.start)).map(|i| errors_in(rec, i)).sum();
+    let at_s = f.at.as_secs_f64();
+    Transition {
+        kind,
+        fault: f.name.clone(),
+        at_s,
+        localities,
+        time_s: done.map(|d| round6((d as f64 * FINE_SLOT.as_secs_f64() - at_s).max(0.0))),
+        errors,
+    }
+}
+
+/// Share of `locs` among all attempts in a range of slots (0 when there were no attempts).
+fn window_share(rec: &Recorder, slots: std::ops::Range<usize>, locs: &[LocalityId]) -> f64 {
+    let l = rec.n_localities();
+    let mut hit = 0u64;
+    let mut all = 0u64;
+    for s in slots {
+        for loc in 0..l {
+            let a = u64::from(rec.loc_attempts[s * l + loc]);
+            all += a;
+            if locs.iter().any(|x| x.idx() == loc) {
+                hit += a;
+            }
+        }
+    }
+    if all == 0 { 0.0 } else { hit as f64 / all as f64 }
+}
+
+/// The first slot `t` in `range` such that `ok` holds for every 1 s window starting in
+/// `[t, range.end − 1 s]` that has traffic. Windows without any attempt are skipped.
+fn first_sustained(rec: &Recorder, range: std::ops::Range<usize>, ok: impl Fn(&std::ops::Range<usize>) -> bool) -> Option<usize> {
+    if range.is_empty() {
+        return None;
+    }
+    let last_start = range.end.saturating_sub(WINDOW_SLOTS).max(range.start);
+    let mut candidate = None;
+    // Walk backwards: the answer is one past the last failing window.
+    for t in (range.start..=last_start).rev() {
+        let w = t..(t + WINDOW_SLOTS).min(range.end);
+        let has_traffic = w.clone().any(|s| (0..rec.n_localities()).any(|loc| rec.loc_attempts[s * rec.n_localities() + loc] > 0));
+        if has_traffic && !ok(&w) {
+            break;
+        }
+        candidate = Some(t);
+    }
+    candidate
+}

@@ -1,0 +1,160 @@
+//! The control plane and the fault timeline: pod lifecycle (scale, ready, terminate), injected
+//! behaviour, and istiod's EDS pushes that turn the set of ready pods into each proxy's hosts.
+
+use std::cmp::Reverse;
+
+use crate::engine::{Scheduler, SimTime};
+use crate::metrics::recorder::LogKind;
+use crate::model::event::Event;
+use crate::model::ids::{EndpointId, ProxyId};
+use crate::model::pod::{Behavior, Pod, PodState};
+use crate::model::world::World;
+use crate::scenario::FaultAction;
+
+impl World {
+    /// Creates a pod of deployment `d`, starting or already ready.
+    pub fn create_pod(&mut self, d: usize, ready: bool) -> EndpointId {
+        let id = EndpointId(self.pods.len() as u32);
+        let cluster = self.scenario.service.deployments[d].cluster;
+        let ordinal = self.next_ordinal[d];
+        self.next_ordinal[d] += 1;
+        self.pods.push(Pod {
+            deployment: d as u32,
+            ordinal,
+            cluster,
+            locality: self.topo.locality_of(cluster),
+            state: if ready { PodState::Ready } else { PodState::Starting },
+            behavior: Behavior::default(),
+            busy: 0,
+            queue: Default::default(),
+        });
+        self.deployments[d].push(id);
+        for p in &mut self.proxies {
+            p.ensure_hosts(self.pods.len());
+        }
+        id
+    }
+
+    /// Notes that pod behaviour changes at `at` (so requests arriving after it are decided late).
+    fn expect_change(&mut self, at: SimTime) {
+        self.changes.push(Reverse(at));
+    }
+
+    fn consume_changes(&mut self, now: SimTime) {
+        while self.changes.peek().is_some_and(|Reverse(t)| *t <= now) {
+            self.changes.pop();
+        }
+    }
+
+    pub(crate) fn on_fault(&mut self, idx: u32, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        self.consume_changes(now);
+        let fault = self.scenario.faults[idx as usize].clone();
+        self.rec.log(now, LogKind::Fault { index: idx });
+        let d = fault.deployment;
+        if let FaultAction::Scale { replicas } = fault.action {
+            self.scale(d, replicas as usize, sched);
+            return;
+        }
+        let targets: Vec<EndpointId> = match &fault.pods {
+            None => self.deployments[d].clone(),
+            Some(ordinals) => self.deployments[d].iter().copied().filter(|e| ordinals.contains(&self.pods[e.idx()].ordinal)).collect(),
+        };
+        for e in targets {
+            let b = &mut self.pods[e.idx()].behavior;
+            match fault.action {
+                FaultAction::HttpError { status, probability } => {
+                    b.error_status = status;
+                    b.error_probability = probability;
+                }
+                FaultAction::Refuse => b.refuse = true,
+                FaultAction::Blackhole => b.blackhole = true,
+                FaultAction::Latency { extra } => b.extra_latency = extra,
+                FaultAction::Recover => *b = Behavior::default(),
+                FaultAction::Scale { .. } => unreachable!("handled above"),
+            }
+        }
+    }
+
+    /// Scales deployment `d` to `n` pods: new pods start (ready after the readiness delay), the
+    /// newest pods beyond `n` terminate (out of EDS at the next push, serving until their grace
+    /// period ends). Each change triggers an EDS push.
+    fn scale(&mut self, d: usize, n: usize, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        let current = self.deployments[d].len();
+        if n > current {
+            let ready_delay = self.scenario.service.readiness_delay;
+            for _ in current..n {
+                let id = self.create_pod(d, false);
+                sched.schedule(ready_delay, Event::PodReady { endpoint: id });
+                self.expect_change(now + ready_delay);
+            }
+        } else {
+            let grace = self.scenario.service.termination_grace;
+            for id in self.deployments[d].split_off(n) {
+                self.pods[id.idx()].state = PodState::Terminating;
+                sched.schedule(grace, Event::PodGone { endpoint: id });
+                self.expect_change(now + grace);
+            }
+        }
+        self.request_push(sched);
+    }
+
+    pub(crate) fn on_pod_ready(&mut self, id: EndpointId, sched: &mut Scheduler<Event>) {
+        self.consume_changes(sched.now());
+        let pod = &mut self.pods[id.idx()];
+        if pod.state == PodState::Starting {
+            pod.state = PodState::Ready;
+            self.request_push(sched);
+        }
+    }
+
+    pub(crate) fn on_pod_gone(&mut self, id: EndpointId) {
+        self.pods[id.idx()].state = PodState::Gone;
+    }
+
+    /// Schedules an EDS push unless one is already pending (istiod's debounce).
+    fn request_push(&mut self, sched: &mut Scheduler<Event>) {
+        if !self.push_pending {
+            self.push_pending = true;
+            sched.schedule(self.scenario.mesh.eds_push_delay, Event::EdsPush);
+        }
+    }
+
+    pub(crate) fn on_eds_push(&mut self, now: SimTime) {
+        self.push_pending = false;
+        self.push_endpoints(now, true);
+    }
+
+    /// Recomputes every proxy's endpoint assignment from the pods istiod sees now.
+    pub fn push_endpoints(&mut self, now: SimTime, log: bool) {
+        let endpoints = self.istio_endpoints();
+        for i in 0..self.proxies.len() {
+            let assignment = self.assignment_for(ProxyId(i as u32), &endpoints);
+            let n_pods = self.pods.len();
+            let p = &mut self.proxies[i];
+            let change = p.apply_assignment(&assignment, &self.topo, n_pods);
+            let hosts = assignment.priorities.iter().flatten().map(|g| g.endpoints.len() as u32).sum();
+            let priorities = assignment.priorities.len() as u32;
+            for loc in &change.removed_ejected {
+                self.rec.ejection_change(now, *loc, -1);
+            }
+            let (added, removed) = (change.added, change.removed);
+            if log && (added > 0 || removed > 0) {
+                self.rec.log(now, LogKind::Eds { proxy: ProxyId(i as u32), added, removed, hosts, priorities });
+            }
+            self.log_panic(ProxyId(i as u32), now);
+        }
+    }
+}
+
+impl Pod {
+    /// Whether istiod lists this pod in EDS, and if so whether as ready.
+    pub fn eds_status(&self) -> Option<bool> {
+        match self.state {
+            PodState::Ready => Some(true),
+            PodState::Starting => Some(false),
+            PodState::Terminating | PodState::Gone => None,
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! One client-side Envoy (a gateway replica or a sidecar) and its view of the upstream service:
+//! the endpoints its EDS gave it, its own outlier detector, its own load balancer, its own
+//! request counters. Nothing here is shared between proxies (envoy-semantics §1.10).
+
+use crate::engine::{SimRng, SimTime};
+use crate::envoy::config::{ClusterConfig, RouteConfig};
+use crate::envoy::lb::{ClusterLb, HostHealth, LbHost, LbLocality};
+use crate::envoy::outlier::OutlierDetector;
+use crate::istio::locality::Assignment;
+use crate::model::ids::{EndpointId, KubeClusterId, LocalityId, ProxyGroupId};
+use crate::model::topology::Topology;
+
+/// What a proxy knows about one host of its EDS.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostInfo {
+    /// Present in the proxy's current EDS.
+    pub member: bool,
+    /// Sent with EDS status UNHEALTHY (an unready pod, Istio 1.31).
+    pub eds_unhealthy: bool,
+    /// Locality of the host.
+    pub locality: LocalityId,
+    /// Priority the host is in for this proxy.
+    pub priority: u32,
+}
+
+/// What an EDS update changed in a proxy.
+#[derive(Clone, Debug, Default)]
+pub struct AssignmentChange {
+    /// Hosts added.
+    pub added: u32,
+    /// Hosts removed.
+    pub removed: u32,
+    /// Localities of removed hosts that were ejected (their ejection ends with them).
+    pub removed_ejected: Vec<LocalityId>,
+}
+
+/// One client proxy.
+pub struct Proxy {
+    /// Display name, e.g. `ingress-0`.
+    pub name: String,
+    /// Its group.
+    pub group: ProxyGroupId,
+    /// The Kubernetes cluster it runs in.
+    pub kube_cluster: KubeClusterId,
+    /// Its locality.
+    pub locality: LocalityId,
+    /// Envoy cluster settings for the service.
+    pub cluster: ClusterConfig,
+    /// Route settings (retries, timeout) for requests through this proxy.
+    pub route: RouteConfig,
+    /// Outlier detection, when the DestinationRule has it.
+    pub outlier: Option<OutlierDetector>,
+    /// The load balancer.
+    pub lb: ClusterLb,
+    /// Per-host view, indexed by `EndpointId`.
+    pub hosts: Vec<HostInfo>,
+    /// Requests in flight from this proxy per host (`rq_active`), indexed by `EndpointId`.
+    pub active: Vec<u32>,
+    /// Requests in flight from this proxy to the service (the `max_requests` counter).
+    pub in_flight: u32,
+    /// Retries in flight (the `max_retries` counter).
+    pub retries_active: u32,
+    /// This proxy's random stream (LB picks, enforcement rolls, jitter, back-off).
+    pub rng: SimRng,
+    /// Ejected hosts right now.
+    pub n_ejected: u32,
+    /// Whether any priority was in panic at the last refresh.
+    pub panic: bool,
+}
+
+impl Proxy {
+    /// Grows the per-host vectors to cover `n` endpoints.
+    pub fn ensure_hosts(&mut self, n: usize) {
+        if self.hosts.len() < n {
+            self.hosts.resize(n, HostInfo::default());
+            self.active.resize(n, 0);
+        }
+    }
+
+    /// Applies a new EDS assignment: hosts are matched by id (address), so survivors keep their
+    /// outlier state, removed hosts lose theirs, new hosts start fresh (envoy-semantics §1.8).
+    pub fn apply_assignment(&mut self, assignment: &Assignment, topo: &Topology, n_endpoints: usize) -> AssignmentChange {
+        self.ensure_hosts(n_endpoints);
+        let mut present = vec![false; n_endpoints];
+        let mut priorities: Vec<Vec<LbLocality>> = Vec::with_capacity(assignment.priorities.len());
+        for (p, groups) in assignment.priorities.iter().enumerate() {
+            let mut localities = Vec::new();
+            for g in groups {
+                if g.endpoints.is_empty() {
+                    continue;
+                }
+                let loc = topo.locality_id(&g.locality).unwrap_or_default();
+                let mut hosts = Vec::with_capacity(g.endpoints.len());
+                for e in &g.endpoints {
+                    if present[e.id.idx()] {
+                        continue; // duplicate address: the first occurrence wins (§1.8)
+                    }
+                    present[e.id.idx()] = true;
+                    let info = &mut self.hosts[e.id.idx()];
+                    info.eds_unhealthy = e.unhealthy;
+                    info.locality = loc;
+                    info.priority = p as u32;
+                    hosts.push(LbHost { id: e.id, weight: e.weight.max(1) });
+                }
+                localities.push(LbLocality { locality: loc, weight: g.weight, hosts });
+            }
+            priorities.push(localities);
+        }
+        let mut change = AssignmentChange::default();
+        for (i, now_present) in present.iter().enumerate() {
+            let id = EndpointId(i as u32);
+            let info = &mut self.hosts[i];
+            match (info.member, *now_present) {
+                (false, true) => {
+                    info.member = true;
+                    change.added += 1;
+                    if let Some(o) = self.outlier.as_mut() {
+                        o.add_host(id);
+                    }
+                }
+                (true, false) => {
+                    info.member = false;
+                    change.removed += 1;
+                    if let Some(o) = self.outlier.as_mut() {
+                        if o.is_ejected(id) {
+                            self.n_ejected -= 1;
+                            change.removed_ejected.push(info.locality);
+                        }
+                        o.remove_host(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (hosts, outlier) = (&self.hosts, &self.outlier);
+        let health = |id: EndpointId| health_of(hosts, outlier.as_ref(), id);
+        self.lb.set_hosts(priorities, &health, &mut self.rng);
+        change
+    }
+
+    /// Recomputes the load balancer after a health change (an ejection or un-ejection).
+    pub fn refresh_health(&mut self) {
+        let (hosts, outlier) = (&self.hosts, &self.outlier);
+        let health = |id: EndpointId| health_of(hosts, outlier.as_ref(), id);
+        self.lb.refresh_health(&health, &mut self.rng);
+    }
+
+    /// Time of this proxy's first outlier tick: Envoy arms the interval timer when the cluster
+    /// is created in the proxy, so each proxy has its own phase in `[0, interval)`.
+    pub fn first_tick(&mut self) -> Option<SimTime> {
+        let interval = self.outlier.as_ref()?.config().interval;
+        let phase = self.rng.below(interval.as_nanos().max(1));
+        Some(SimTime(phase) + interval)
+    }
+}
+
+/// Health of a host as the load balancer must see it (envoy-semantics §2.1): EDS UNHEALTHY or an
+/// outlier ejection makes it unhealthy; neither removes it from the denominators.
+pub fn health_of(hosts: &[HostInfo], outlier: Option<&OutlierDetector>, id: EndpointId) -> HostHealth {
+    let ejected = outlier.is_some_and(|o| o.is_ejected(id));
+    if hosts[id.idx()].eds_unhealthy || ejected { HostHealth::Unhealthy } else { HostHealth::Healthy }
+}

@@ -1,0 +1,164 @@
+//! In-flight requests: a slab of fixed-size slots reused through a free list, so the hot path
+//! never allocates.
+
+use crate::engine::{SimDuration, SimTime};
+use crate::model::event::ReqId;
+use crate::model::ids::{EndpointId, LocalityId, ProxyId};
+
+/// Hosts remembered per request for `previous_hosts` and `previous_priorities`. Envoy remembers
+/// every attempted host; a request with more attempts than this keeps the most recent ones, which
+/// only matters past 16 attempts.
+pub const MAX_TRACKED_HOSTS: usize = 16;
+
+/// One client request and its current upstream attempt.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Generation of the slot, bumped at every attempt start and when the slot is freed.
+    pub gen: u32,
+    /// Generation at which the request started (for the route timeout, which spans attempts).
+    pub id_gen: u32,
+    /// The slot holds a request (false once freed).
+    pub live: bool,
+    /// The client proxy handling it.
+    pub proxy: ProxyId,
+    /// When the client sent it.
+    pub started: SimTime,
+    /// Upstream attempts made so far (1 after the first).
+    pub attempts: u32,
+    /// Retries still allowed.
+    pub retries_left: u32,
+    /// Current back-off window upper bound (Envoy's jittered exponential back-off).
+    pub backoff_interval: SimDuration,
+    /// Host of the current attempt.
+    pub host: EndpointId,
+    /// Locality of the current attempt's host.
+    pub locality: LocalityId,
+    /// Priority of the current attempt's host.
+    pub priority: u32,
+    /// An attempt is on the wire (counted in `active` and `in_flight`).
+    pub attempt_active: bool,
+    /// A retry of this request holds a slot of the retry circuit breaker.
+    pub holds_retry: bool,
+    /// Hosts attempted so far, oldest first (ring of the most recent `MAX_TRACKED_HOSTS`).
+    pub tried: [EndpointId; MAX_TRACKED_HOSTS],
+    /// Number of valid entries in `tried`.
+    pub n_tried: u8,
+}
+
+impl Request {
+    fn empty() -> Request {
+        Request {
+            gen: 0,
+            id_gen: 0,
+            live: false,
+            proxy: ProxyId(0),
+            started: SimTime::ZERO,
+            attempts: 0,
+            retries_left: 0,
+            backoff_interval: SimDuration::ZERO,
+            host: EndpointId(0),
+            locality: LocalityId(0),
+            priority: 0,
+            attempt_active: false,
+            holds_retry: false,
+            tried: [EndpointId(0); MAX_TRACKED_HOSTS],
+            n_tried: 0,
+        }
+    }
+
+    /// Remembers `host` as attempted.
+    pub fn remember(&mut self, host: EndpointId) {
+        if (self.n_tried as usize) < MAX_TRACKED_HOSTS {
+            self.tried[self.n_tried as usize] = host;
+            self.n_tried += 1;
+        } else {
+            self.tried.rotate_left(1);
+            self.tried[MAX_TRACKED_HOSTS - 1] = host;
+        }
+    }
+
+    /// The hosts attempted so far.
+    pub fn tried(&self) -> &[EndpointId] {
+        &self.tried[..self.n_tried as usize]
+    }
+}
+
+/// The arena of requests.
+#[derive(Debug, Default)]
+pub struct RequestSlab {
+    slots: Vec<Request>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl RequestSlab {
+    /// Takes a free slot (or grows by one) and initialises it.
+    pub fn alloc(&mut self, proxy: ProxyId, now: SimTime, retries: u32, backoff_base: SimDuration) -> ReqId {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Request::empty());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let r = &mut self.slots[idx as usize];
+        r.gen = r.gen.wrapping_add(1);
+        r.id_gen = r.gen;
+        r.live = true;
+        r.proxy = proxy;
+        r.started = now;
+        r.attempts = 0;
+        r.retries_left = retries;
+        r.backoff_interval = backoff_base;
+        r.attempt_active = false;
+        r.holds_retry = false;
+        r.n_tried = 0;
+        self.live += 1;
+        ReqId(idx)
+    }
+
+    /// Returns a slot to the free list; stale events for it are recognised by the generation.
+    pub fn free(&mut self, id: ReqId) {
+        let r = &mut self.slots[id.0 as usize];
+        r.gen = r.gen.wrapping_add(1);
+        r.live = false;
+        self.free.push(id.0);
+        self.live -= 1;
+    }
+
+    /// The request in a slot.
+    #[inline]
+    pub fn get(&self, id: ReqId) -> &Request {
+        &self.slots[id.0 as usize]
+    }
+
+    /// The request in a slot, mutably.
+    #[inline]
+    pub fn get_mut(&mut self, id: ReqId) -> &mut Request {
+        &mut self.slots[id.0 as usize]
+    }
+
+    /// Whether an event scheduled at generation `gen` is still current.
+    #[inline]
+    pub fn is_current(&self, id: ReqId, gen: u32) -> bool {
+        self.slots[id.0 as usize].gen == gen
+    }
+
+    /// Whether the request that started at generation `id_gen` still occupies its slot.
+    #[inline]
+    pub fn is_live(&self, id: ReqId, id_gen: u32) -> bool {
+        let r = &self.slots[id.0 as usize];
+        r.live && r.id_gen == id_gen
+    }
+
+    /// Requests in flight.
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    /// The live requests (for end-of-run reporting of requests that never finished).
+    pub fn live_requests(&self) -> impl Iterator<Item = &Request> {
+        self.slots.iter().filter(|r| r.live)
+    }
+}
+}

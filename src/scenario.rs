@@ -1,0 +1,151 @@
+//! Scenario files: loading (the only file reads of the library, with `istio` manifests),
+//! `--set` overrides, and validation into a typed [`Scenario`].
+//!
+//! The pipeline: read TOML → splice the YAML manifests named in `policy.manifests` into
+//! `policy.destination_rule` / `policy.virtual_service` / `policy.gateways` (inline keys win) →
+//! apply `--set PATH=VALUE` overrides → deserialize strictly (unknown keys are errors naming their
+//! path) → validate.
+
+pub mod expect;
+pub mod overrides;
+pub mod schema;
+pub mod types;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+use toml::Value;
+
+pub use expect::Expectation;
+pub use types::*;
+
+/// Why a scenario could not be loaded. Every variant names the file, and where it applies the
+/// dotted path of the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML (or YAML, for manifests).
+    #[error("{file}: {message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A field is missing, unknown, mistyped or out of range.
+    #[error("{file}: {path}: {message}")]
+    Field {
+        /// The file.
+        file: String,
+        /// Dotted path of the field, e.g. `faults[1].status`.
+        path: String,
+        /// What was expected.
+        message: String,
+    },
+    /// A `--set` argument is malformed or names a path that cannot exist.
+    #[error("--set {assignment}: {message}")]
+    Override {
+        /// The argument as given.
+        assignment: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Loads, overrides and validates a scenario file. `sets` are `PATH=VALUE` strings.
+pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let tree = load_tree(&text, &file, &base_dir, sets)?;
+    from_tree(tree, &file)
+}
+
+/// Parses a scenario from text (manifest paths resolve against `base_dir`).
+pub fn from_str(text: &str, label: &str, base_dir: &Path, sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let tree = load_tree(text, label, base_dir, sets)?;
+    from_tree(tree, label)
+}
+
+/// Reads the scenario into a value tree with manifests spliced in and overrides applied. Sweeps
+/// use this to apply many overrides to one parsed file.
+pub fn load_tree(text: &str, file: &str, base_dir: &Path, sets: &[String]) -> Result<Value, ScenarioError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ScenarioError::Syntax { file: file.to_string(), message: e.to_string().trim_end().to_string() })?;
+    let mut tree = Value::Table(table);
+    splice_manifests(&mut tree, file, base_dir)?;
+    apply_sets(&mut tree, sets)?;
+    Ok(tree)
+}
+
+/// Applies `PATH=VALUE` overrides to a tree.
+pub fn apply_sets(tree: &mut Value, sets: &[String]) -> Result<(), ScenarioError> {
+    for s in sets {
+        let (path, value) = s.split_once('=').ok_or_else(|| ScenarioError::Override {
+            assignment: s.clone(),
+            message: "expected PATH=VALUE".into(),
+        })?;
+        overrides::set_path(tree, path.trim(), overrides::parse_value(value.trim()))
+            .map_err(|message| ScenarioError::Override { assignment: s.clone(), message })?;
+    }
+    Ok(())
+}
+
+/// Deserializes (strictly) and validates a tree.
+pub fn from_tree(tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
+    let raw: schema::RawScenario = serde_path_to_error::deserialize(tree).map_err(|e| {
+        let path = e.path().to_string();
+        ScenarioError::Field {
+            file: file.to_string(),
+            path: if path == "." { "(top level)".into() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    validate::validate(raw, file)
+}
+
+/// Replaces `policy.manifests` by the specs they contain, merged under any inline keys.
+fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<(), ScenarioError> {
+    let Some(list) = overrides::get_path(tree, "policy.manifests").cloned() else {
+        return Ok(());
+    };
+    let field = |path: &str, message: String| ScenarioError::Field { file: file.to_string(), path: path.to_string(), message };
+    let list = list.as_array().ok_or_else(|| field("policy.manifests", "expected a list of file paths".into()))?.clone();
+    let mut spliced = Value::Table(Default::default());
+    for (i, entry) in list.iter().enumerate() {
+        let rel = entry.as_str().ok_or_else(|| field(&format!("policy.manifests[{i}]"), "expected a file path".into()))?;
+        let path: PathBuf = base_dir.join(rel);
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| ScenarioError::Read { file: format!("{label} (policy.manifests[{i}] of {file})"), source })?;
+        let docs = crate::istio::manifest::parse_manifests(&text, &label)
+            .map_err(|e| ScenarioError::Syntax { file: label.clone(), message: e.to_string() })?;
+        for doc in docs {
+            let (key, name, spec) = doc.into_policy_entry().map_err(|message| ScenarioError::Syntax { file: label.clone(), message })?;
+            let target = match name {
+                Some(n) => format!("{key}.{n}"),
+                None => key.to_string(),
+            };
+            if overrides::get_path(&spliced, &target).is_some() {
+                return Err(ScenarioError::Syntax { file: label.clone(), message: format!("a second {key} is given; meshsim models one service, so give one") });
+            }
+            overrides::set_path(&mut spliced, &target, spec).map_err(|m| field("policy.manifests", m))?;
+        }
+    }
+    // Inline keys win over the manifests.
+    let inline = overrides::get_path(tree, "policy").cloned().unwrap_or(Value::Table(Default::default()));
+    overrides::deep_merge(&mut spliced, inline);
+    if let Some(t) = spliced.as_table_mut() {
+        t.remove("manifests");
+    }
+    overrides::set_path(tree, "policy", spliced).map_err(|m| field("policy", m))?;
+    Ok(())
+}

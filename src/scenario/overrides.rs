@@ -1,0 +1,193 @@
+//! Dotted-path access to the scenario tree: `--set PATH=VALUE`, sweeps' axes, and the splicing of
+//! YAML manifests into `policy`.
+//!
+//! A path is a list of keys separated by dots; an array element is addressed by its index, as
+//! `faults.1.at` or `faults[1].at`. Setting a key that does not exist yet creates it (so an
+//! optional field can be set), and the strict schema then rejects any key that is not a field.
+
+use toml::Value;
+
+/// One parsed segment of a dotted path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// A table key.
+    Key(String),
+    /// An array index.
+    Index(usize),
+}
+
+/// Splits `a.b[2].c` or `a.b.2.c` into segments. Errors on empty segments.
+pub fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        if part.is_empty() {
+            return Err(format!("empty segment in path `{path}`"));
+        }
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            match key.parse::<usize>() {
+                Ok(i) => out.push(Segment::Index(i)),
+                Err(_) => out.push(Segment::Key(key.to_string())),
+            }
+        }
+        while let Some(stripped) = rest.strip_prefix('[') {
+            let end = stripped.find(']').ok_or_else(|| format!("unclosed `[` in `{path}`"))?;
+            let idx = stripped[..end]
+                .parse::<usize>()
+                .map_err(|_| format!("`{}` is not an array index in `{path}`", &stripped[..end]))?;
+            out.push(Segment::Index(idx));
+            rest = &stripped[end + 1..];
+        }
+        if !rest.is_empty() {
+            return Err(format!("unexpected `{rest}` in path `{path}`"));
+        }
+    }
+    if out.is_empty() {
+        return Err("empty path".into());
+    }
+    Ok(out)
+}
+
+/// Parses the right-hand side of `PATH=VALUE`: a TOML value (`5`, `0.5`, `true`, `"x"`,
+/// `[1, 2]`), or else the raw text as a string (`30s`, `ROUND_ROBIN`).
+pub fn parse_value(text: &str) -> Value {
+    let wrapped = format!("v = {text}");
+    match wrapped.parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| Value::String(text.to_string())),
+        Err(_) => Value::String(text.to_string()),
+    }
+}
+
+/// Sets `path` in `root` to `value`, creating tables on the way. An index past the end of an
+/// array is an error; so is walking into a value that is not a table or array.
+pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let segs = parse_path(path)?;
+    let mut cur = root;
+    for (i, seg) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        let so_far = display_prefix(&segs[..=i]);
+        match seg {
+            Segment::Key(k) => {
+                let table = cur
+                    .as_table_mut()
+                    .ok_or_else(|| format!("`{}` is not a table", display_prefix(&segs[..i])))?;
+                if last {
+                    table.insert(k.clone(), value);
+                    return Ok(());
+                }
+                cur = table.entry(k.clone()).or_insert_with(|| Value::Table(Default::default()));
+            }
+            Segment::Index(idx) => {
+                let arr = cur
+                    .as_array_mut()
+                    .ok_or_else(|| format!("`{}` is not an array", display_prefix(&segs[..i])))?;
+                let len = arr.len();
+                let slot = arr
+                    .get_mut(*idx)
+                    .ok_or_else(|| format!("`{so_far}`: index {idx} is out of range (length {len})"))?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                cur = slot;
+            }
+        }
+    }
+    unreachable!("a parsed path has at least one segment")
+}
+
+/// Reads the value at `path`, if present.
+pub fn get_path<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    let segs = parse_path(path).ok()?;
+    let mut cur = root;
+    for seg in &segs {
+        cur = match seg {
+            Segment::Key(k) => cur.as_table()?.get(k)?,
+            Segment::Index(i) => cur.as_array()?.get(*i)?,
+        };
+    }
+    Some(cur)
+}
+
+/// Merges `overlay` into `base`: tables merge key by key, anything else replaces.
+pub fn deep_merge(base: &mut Value, overlay: Value) {
+    match (base, overlay) {
+        (Value::Table(b), Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => deep_merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn display_prefix(segs: &[Segment]) -> String {
+    let mut s = String::new();
+    for seg in segs {
+        match seg {
+            Segment::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Segment::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(text: &str) -> Value {
+        Value::Table(text.parse::<toml::Table>().unwrap())
+    }
+
+    #[test]
+    fn paths_accept_dots_and_brackets() {
+        let want = vec![Segment::Key("faults".into()), Segment::Index(1), Segment::Key("at".into())];
+        assert_eq!(parse_path("faults.1.at").unwrap(), want);
+        assert_eq!(parse_path("faults[1].at").unwrap(), want);
+        assert!(parse_path("a..b").is_err());
+        assert!(parse_path("a[x]").is_err());
+    }
+
+    #[test]
+    fn values_are_toml_or_strings() {
+        assert_eq!(parse_value("5"), Value::Integer(5));
+        assert_eq!(parse_value("0.5"), Value::Float(0.5));
+        assert_eq!(parse_value("true"), Value::Boolean(true));
+        assert_eq!(parse_value("30s"), Value::String("30s".into()));
+        assert_eq!(parse_value("\"x y\""), Value::String("x y".into()));
+    }
+
+    #[test]
+    fn set_creates_tables_and_replaces_elements() {
+        let mut t = tree("[a]\nb = 1\n[[f]]\nat = \"1s\"\n[[f]]\nat = \"2s\"\n");
+        set_path(&mut t, "a.c.d", Value::Integer(3)).unwrap();
+        set_path(&mut t, "f[1].at", Value::String("9s".into())).unwrap();
+        assert_eq!(get_path(&t, "a.c.d"), Some(&Value::Integer(3)));
+        assert_eq!(get_path(&t, "f.1.at"), Some(&Value::String("9s".into())));
+        let err = set_path(&mut t, "f[5].at", Value::Integer(1)).unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        let err = set_path(&mut t, "a.b.x", Value::Integer(1)).unwrap_err();
+        assert!(err.contains("`a.b` is not a table"), "{err}");
+    }
+
+    #[test]
+    fn merge_overlays_tables() {
+        let mut base = tree("[p]\nx = 1\ny = 2\n");
+        deep_merge(&mut base, tree("[p]\ny = 3\nz = 4\n"));
+        assert_eq!(base, tree("[p]\nx = 1\ny = 3\nz = 4\n"));
+    }
+}

@@ -1,0 +1,303 @@
+//! The scenario file as written: serde structs, strict (`deny_unknown_fields` everywhere), with
+//! durations as humane strings (`"250ms"`, `"1m30s"`). `validate.rs` turns this into the typed
+//! [`crate::scenario::Scenario`].
+//!
+//! Every field is documented in the README's "Scenario format" section; keep the two in step.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::istio::manifest::{DestinationRuleSpec, GatewaySpec, VirtualServiceSpec};
+
+/// The root of a scenario file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// Short name; the default output folder is `output/<name>`.
+    pub name: String,
+    /// The question the scenario answers, shown in reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Root seed of the run (default 1).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Virtual length of the run, e.g. `"240s"`.
+    pub duration: String,
+    /// Output and measurement settings.
+    #[serde(default)]
+    pub output: Option<RawOutput>,
+    /// Safety bounds.
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
+    /// Mesh-wide and version-dependent settings.
+    #[serde(default)]
+    pub mesh: Option<RawMesh>,
+    /// Kubernetes clusters and where they are.
+    pub clusters: Vec<RawKubeCluster>,
+    /// Network latency between localities.
+    #[serde(default)]
+    pub network: Option<RawNetwork>,
+    /// The upstream service and its deployments.
+    pub service: RawService,
+    /// The traffic policy under study.
+    #[serde(default)]
+    pub policy: Option<RawPolicy>,
+    /// Client proxy groups (ingress gateway replicas, sidecars).
+    pub proxies: Vec<RawProxyGroup>,
+    /// Request arrivals, per proxy group.
+    pub workload: Vec<RawWorkload>,
+    /// The fault timeline.
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+    /// Named phases; derived from the faults when absent.
+    #[serde(default)]
+    pub phases: Vec<RawPhase>,
+    /// Expectations checked by `meshsim check`.
+    #[serde(default)]
+    pub expect: Vec<toml::Value>,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    /// Width of a time-series bucket (default `"1s"`).
+    pub bucket: Option<String>,
+    /// A faulted locality has failed over when its share stays at or below this (default 0.05).
+    pub failover_share: Option<f64>,
+    /// A locality has failed back when its share stays within this of its healthy-phase share
+    /// (default 0.10, absolute).
+    pub failback_tolerance: Option<f64>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Events a run may process before it is stopped with an error (default 500 million).
+    pub max_events: Option<u64>,
+    /// Requests that may be in flight at once across the mesh (default 1 million).
+    pub max_in_flight: Option<u64>,
+}
+
+/// `[mesh]`: istiod and version settings.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMesh {
+    /// Delay between an endpoint change and the EDS push reaching proxies (default `"100ms"`,
+    /// istiod's `PILOT_DEBOUNCE_AFTER`).
+    pub eds_push_delay: Option<String>,
+    /// Max-ejection-percent admission rule: `"after-ejection"` (Envoy ≥ 1.28, default),
+    /// `"first-or-after-ejection"` (1.27), `"before-ejection"` (≤ 1.26).
+    pub max_ejection_rule: Option<String>,
+    /// Istio ≤ 1.23 retried HTTP 503 in its default retry policy (default false).
+    pub default_retry_503: Option<bool>,
+    /// Istio 1.31 sends unready endpoints as unhealthy (default true); ≤ 1.30 drops them.
+    pub send_unready_endpoints: Option<bool>,
+    /// `ENABLE_LOCALITY_WEIGHTED_LB_CONFIG` (default false).
+    pub enable_locality_weighted_lb_config: Option<bool>,
+    /// The mesh-wide `localityLbSetting.enabled` (default true).
+    pub locality_lb_enabled: Option<bool>,
+    /// Mesh `connectTimeout` (default `"10s"`).
+    pub connect_timeout: Option<String>,
+}
+
+/// `[[clusters]]`: one Kubernetes cluster.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubeCluster {
+    /// Cluster name, used by deployments, proxies and faults.
+    pub name: String,
+    /// `topology.kubernetes.io/region`.
+    pub region: String,
+    /// `topology.kubernetes.io/zone` (default empty).
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// `topology.istio.io/subzone` (default empty).
+    #[serde(default)]
+    pub sub_zone: Option<String>,
+    /// `topology.istio.io/network` (default `"network1"`, one flat network).
+    #[serde(default)]
+    pub network: Option<String>,
+}
+
+/// `[network]`: one-way latency between localities.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    /// Same region, zone and sub-zone (default `"200us"`).
+    pub same_zone: Option<String>,
+    /// Same region, other zone (default `"1ms"`).
+    pub same_region: Option<String>,
+    /// Other region (default `"50ms"`).
+    pub cross_region: Option<String>,
+    /// Uniform jitter added to each one-way trip, as a fraction of it (default 0.1).
+    pub jitter: Option<f64>,
+    /// Per-pair overrides, symmetric.
+    #[serde(default)]
+    pub overrides: Vec<RawLatencyOverride>,
+}
+
+/// `[[network.overrides]]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatencyOverride {
+    /// A region, or `region/zone`, or a cluster name.
+    pub from: String,
+    /// Same form as `from`.
+    pub to: String,
+    /// One-way latency.
+    pub latency: String,
+}
+
+/// `[service]`: the upstream service.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    /// The service's FQDN, matched against the DestinationRule `host`.
+    pub host: String,
+    /// Service time of a healthy pod.
+    #[serde(default)]
+    pub service_time: Option<RawServiceTime>,
+    /// Requests a pod works on at once; more wait in its queue (default 0 = unlimited).
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// From pod start to ready (default `"5s"`).
+    #[serde(default)]
+    pub readiness_delay: Option<String>,
+    /// How long a deleted pod keeps serving before it refuses connections (default `"5s"`).
+    #[serde(default)]
+    pub termination_grace: Option<String>,
+    /// Where the service runs.
+    pub deployments: Vec<RawDeployment>,
+}
+
+/// `[service.service_time]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceTime {
+    /// `"exponential"`, `"lognormal"` or `"constant"`.
+    pub distribution: String,
+    /// Mean (exponential) or the constant value.
+    #[serde(default)]
+    pub mean: Option<String>,
+    /// Median (lognormal).
+    #[serde(default)]
+    pub median: Option<String>,
+    /// Shape σ of the log (lognormal, default 0.5).
+    #[serde(default)]
+    pub sigma: Option<f64>,
+}
+
+/// `[[service.deployments]]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeployment {
+    /// The cluster it runs in.
+    pub cluster: String,
+    /// Pods at the start.
+    pub replicas: u32,
+}
+
+/// `[policy]`: the Istio resources. Manifests load first; inline keys are merged over them.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// YAML files (paths relative to the scenario file), each with one or more documents.
+    #[serde(default)]
+    pub manifests: Vec<String>,
+    /// The DestinationRule's `spec`, with Istio's field names.
+    #[serde(default)]
+    pub destination_rule: Option<DestinationRuleSpec>,
+    /// The VirtualService's `spec`.
+    #[serde(default)]
+    pub virtual_service: Option<VirtualServiceSpec>,
+    /// Gateways by name (their `spec`).
+    #[serde(default)]
+    pub gateways: BTreeMap<String, GatewaySpec>,
+}
+
+/// `[[proxies]]`: a group of client proxies.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxyGroup {
+    /// Group name, used by the workload.
+    pub name: String,
+    /// `"gateway"` or `"sidecar"`.
+    pub kind: String,
+    /// The cluster the proxies run in (gives their locality and network).
+    pub cluster: String,
+    /// Number of replicas; each is its own Envoy (default 1).
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// For gateways: the Gateway resource name that VirtualServices bind to.
+    #[serde(default)]
+    pub gateway: Option<String>,
+}
+
+/// `[[workload]]`: an open-loop Poisson arrival stream entering through a proxy group.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    /// The proxy group requests enter through; replicas share arrivals uniformly.
+    pub proxy: String,
+    /// Requests per second at the start.
+    pub rate: f64,
+    /// Later rate changes.
+    #[serde(default)]
+    pub rate_changes: Vec<RawRateChange>,
+}
+
+/// `[[workload.rate_changes]]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateChange {
+    /// When the new rate starts.
+    pub at: String,
+    /// Requests per second from then on.
+    pub rate: f64,
+}
+
+/// `[[faults]]`: one action on the timeline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    /// When it happens.
+    pub at: String,
+    /// `"scale"`, `"http-error"`, `"refuse"`, `"blackhole"`, `"latency"` or `"recover"`.
+    pub action: String,
+    /// The target deployment's cluster.
+    pub cluster: String,
+    /// Pod indices within that deployment (default: all its pods).
+    #[serde(default)]
+    pub pods: Option<Vec<u32>>,
+    /// For `scale`: the new replica count.
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    /// For `http-error`: the status code.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// For `http-error`: the chance each request gets it (default 1.0).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// For `latency`: added to each request's service time.
+    #[serde(default)]
+    pub latency: Option<String>,
+    /// Label for the phase this fault starts (default derived from the action).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether this fault starts a new phase (default true).
+    #[serde(default)]
+    pub phase: Option<bool>,
+}
+
+/// `[[phases]]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPhase {
+    /// Name shown in tables and plots.
+    pub name: String,
+    /// Start time; a phase ends where the next starts, the last at the end of the run.
+    pub start: String,
+}

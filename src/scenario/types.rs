@@ -1,0 +1,270 @@
+//! The validated scenario: typed, resolved, ready to build a world from.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{SimDuration, SimTime};
+use crate::envoy::config::Locality;
+use crate::istio::MeshSettings;
+use crate::istio::manifest::{DestinationRuleSpec, GatewaySpec, VirtualServiceSpec};
+use crate::model::ids::{KubeClusterId, ProxyGroupId};
+
+use super::expect::Expectation;
+
+/// A scenario after validation. Built only by [`crate::scenario::load`] or
+/// [`crate::scenario::from_str`].
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// The question it answers.
+    pub description: String,
+    /// Root seed.
+    pub seed: u64,
+    /// Virtual length of the run.
+    pub duration: SimDuration,
+    /// Time-series bucket width.
+    pub bucket: SimDuration,
+    /// Share at or below which a faulted locality counts as failed over.
+    pub failover_share: f64,
+    /// Distance from the healthy share within which a locality counts as failed back.
+    pub failback_tolerance: f64,
+    /// Event budget of a run.
+    pub max_events: u64,
+    /// Bound on requests in flight at once.
+    pub max_in_flight: u64,
+    /// istiod and version settings.
+    pub mesh: MeshConfig,
+    /// Kubernetes clusters.
+    pub kube_clusters: Vec<KubeClusterSpec>,
+    /// Latency model.
+    pub network: NetworkSpec,
+    /// The upstream service.
+    pub service: ServiceSpec,
+    /// The DestinationRule spec, if any.
+    pub destination_rule: Option<DestinationRuleSpec>,
+    /// The VirtualService spec, if any.
+    pub virtual_service: Option<VirtualServiceSpec>,
+    /// Gateways by name.
+    pub gateways: BTreeMap<String, GatewaySpec>,
+    /// Client proxy groups.
+    pub proxy_groups: Vec<ProxyGroupSpec>,
+    /// Arrival streams.
+    pub workload: Vec<WorkloadSpec>,
+    /// The fault timeline, in time order.
+    pub faults: Vec<FaultSpec>,
+    /// Phases, in time order, the first at 0.
+    pub phases: Vec<PhaseSpec>,
+    /// Expectations for `meshsim check`.
+    pub expectations: Vec<Expectation>,
+}
+
+/// Mesh-wide settings.
+#[derive(Debug, Clone)]
+pub struct MeshConfig {
+    /// Version knobs and mesh defaults used by the Istio translation.
+    pub settings: MeshSettings,
+    /// Delay from an endpoint change to the EDS push.
+    pub eds_push_delay: SimDuration,
+}
+
+/// A Kubernetes cluster.
+#[derive(Debug, Clone)]
+pub struct KubeClusterSpec {
+    /// Its name.
+    pub name: String,
+    /// Where its pods run.
+    pub locality: Locality,
+    /// Its network (`topology.istio.io/network`).
+    pub network: String,
+}
+
+/// One-way latency settings.
+#[derive(Debug, Clone)]
+pub struct NetworkSpec {
+    /// Same locality.
+    pub same_zone: SimDuration,
+    /// Same region, other zone or sub-zone.
+    pub same_region: SimDuration,
+    /// Other region.
+    pub cross_region: SimDuration,
+    /// Jitter as a fraction of the one-way latency, drawn uniformly per trip.
+    pub jitter: f64,
+    /// Pairwise overrides, symmetric, later ones win.
+    pub overrides: Vec<LatencyOverride>,
+}
+
+/// A latency override between two places.
+#[derive(Debug, Clone)]
+pub struct LatencyOverride {
+    /// One end.
+    pub from: LocalitySelector,
+    /// The other end.
+    pub to: LocalitySelector,
+    /// One-way latency.
+    pub latency: SimDuration,
+}
+
+/// A place named in a latency override.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LocalitySelector {
+    /// A Kubernetes cluster.
+    Cluster(KubeClusterId),
+    /// A region, optionally narrowed to a zone.
+    Region {
+        /// Region name.
+        region: String,
+        /// Zone name, if given.
+        zone: Option<String>,
+    },
+}
+
+/// The upstream service.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// FQDN.
+    pub host: String,
+    /// Healthy service time.
+    pub service_time: ServiceTime,
+    /// Concurrent requests per pod (0 = unlimited).
+    pub max_concurrency: u32,
+    /// From pod start to ready.
+    pub readiness_delay: SimDuration,
+    /// How long a deleted pod keeps serving.
+    pub termination_grace: SimDuration,
+    /// One deployment per cluster.
+    pub deployments: Vec<DeploymentSpec>,
+}
+
+/// A service-time distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceTime {
+    /// Exponential with this mean.
+    Exponential {
+        /// Mean.
+        mean: SimDuration,
+    },
+    /// Log-normal with this median and log-σ.
+    LogNormal {
+        /// Median.
+        median: SimDuration,
+        /// σ of the underlying normal.
+        sigma: f64,
+    },
+    /// Always the same.
+    Constant {
+        /// The value.
+        value: SimDuration,
+    },
+}
+
+/// The service's pods in one cluster.
+#[derive(Debug, Clone)]
+pub struct DeploymentSpec {
+    /// The cluster.
+    pub cluster: KubeClusterId,
+    /// Pods at the start.
+    pub replicas: u32,
+}
+
+/// Gateway or sidecar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyKind {
+    /// An ingress (or egress) gateway: VirtualServices bind to it by Gateway name.
+    Gateway,
+    /// An in-mesh sidecar: VirtualServices apply when their `gateways` is empty or has `mesh`.
+    Sidecar,
+}
+
+/// A group of client proxies.
+#[derive(Debug, Clone)]
+pub struct ProxyGroupSpec {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: ProxyKind,
+    /// Where they run.
+    pub cluster: KubeClusterId,
+    /// How many replicas, each its own Envoy.
+    pub replicas: u32,
+    /// The Gateway name, for gateways.
+    pub gateway: Option<String>,
+}
+
+/// A Poisson arrival stream.
+#[derive(Debug, Clone)]
+pub struct WorkloadSpec {
+    /// Entry proxy group.
+    pub group: ProxyGroupId,
+    /// Initial rate (requests per second).
+    pub rate: f64,
+    /// Later `(time, rate)` changes, in time order.
+    pub changes: Vec<(SimTime, f64)>,
+}
+
+/// One fault action.
+#[derive(Debug, Clone)]
+pub struct FaultSpec {
+    /// When.
+    pub at: SimTime,
+    /// What.
+    pub action: FaultAction,
+    /// Index into `ServiceSpec::deployments`.
+    pub deployment: usize,
+    /// Pod indices within the deployment; `None` = all.
+    pub pods: Option<Vec<u32>>,
+    /// Label.
+    pub name: String,
+    /// Whether it opens a phase.
+    pub starts_phase: bool,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    /// Set the deployment's replica count.
+    Scale {
+        /// New count.
+        replicas: u32,
+    },
+    /// Pods answer with `status`, with this probability per request.
+    HttpError {
+        /// Status code.
+        status: u16,
+        /// Chance per request.
+        probability: f64,
+    },
+    /// Pods refuse connections (connect failure after a round trip).
+    Refuse,
+    /// Pods never answer.
+    Blackhole,
+    /// Pods take this much longer.
+    Latency {
+        /// Added service time.
+        extra: SimDuration,
+    },
+    /// Clear every behavioural fault on the target pods.
+    Recover,
+}
+
+/// A named phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSpec {
+    /// Name.
+    pub name: String,
+    /// Start; the end is the next phase's start or the end of the run.
+    pub start: SimTime,
+}
+
+impl Scenario {
+    /// The `[start, end)` of phase `i`.
+    pub fn phase_bounds(&self, i: usize) -> (SimTime, SimTime) {
+        let start = self.phases[i].start;
+        let end = self.phases.get(i + 1).map(|p| p.start).unwrap_or(SimTime(self.duration.as_nanos()));
+        (start, end)
+    }
+
+    /// The end of the run.
+    pub fn end(&self) -> SimTime {
+        SimTime(self.duration.as_nanos())
+    }
+}

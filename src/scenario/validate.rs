@@ -1,0 +1,412 @@
+//! `RawScenario` → `Scenario`: units converted, names resolved to ids, invariants checked. Every
+//! error names the scenario path of the offending field.
+
+use crate::engine::{SimDuration, SimTime};
+use crate::envoy::config::{Locality, MaxEjectionRule};
+use crate::istio::MeshSettings;
+use crate::model::ids::{KubeClusterId, ProxyGroupId};
+
+use super::ScenarioError;
+use super::expect::{Expectation, parse_expectations};
+use super::schema::*;
+use super::types::*;
+
+/// Converts and checks a parsed scenario. `file` labels errors.
+pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError> {
+    let v = Validator { file };
+    let duration = v.duration("duration", &raw.duration)?;
+    if duration.is_zero() {
+        return Err(v.err("duration", "must be longer than 0s"));
+    }
+    let output = raw.output.clone().unwrap_or_default();
+    let bucket = v.opt_duration("output.bucket", &output.bucket, SimDuration::from_secs(1))?;
+    if bucket < SimDuration::from_millis(1) {
+        return Err(v.err("output.bucket", "must be at least 1ms"));
+    }
+    let failover_share = v.fraction("output.failover_share", output.failover_share.unwrap_or(0.05))?;
+    let failback_tolerance =
+        v.fraction("output.failback_tolerance", output.failback_tolerance.unwrap_or(0.10))?;
+    let limits = raw.limits.clone().unwrap_or_default();
+    let mesh = v.mesh(raw.mesh.clone().unwrap_or_default())?;
+    let kube_clusters = v.kube_clusters(&raw.clusters)?;
+    let network = v.network(raw.network.clone().unwrap_or_default(), &kube_clusters)?;
+    let service = v.service(&raw.service, &kube_clusters)?;
+    let proxy_groups = v.proxy_groups(&raw.proxies, &kube_clusters)?;
+    let workload = v.workload(&raw.workload, &proxy_groups, duration)?;
+    let faults = v.faults(&raw.faults, &service, &kube_clusters, duration)?;
+    let phases = v.phases(&raw.phases, &faults, duration)?;
+    let policy = raw.policy.clone().unwrap_or_default();
+    if let Some(dr) = &policy.destination_rule {
+        crate::istio::manifest::validate_destination_rule(dr)
+            .map_err(|e| v.err(&format!("policy.destination_rule.{}", e.path), &e.message))?;
+    }
+    let expectations: Vec<Expectation> = parse_expectations(&raw.expect, &phases, duration)
+        .map_err(|(path, msg)| v.err(&path, &msg))?;
+    Ok(Scenario {
+        name: raw.name.clone(),
+        description: raw.description.clone().unwrap_or_default(),
+        seed: raw.seed.unwrap_or(1),
+        duration,
+        bucket,
+        failover_share,
+        failback_tolerance,
+        max_events: limits.max_events.unwrap_or(500_000_000),
+        max_in_flight: limits.max_in_flight.unwrap_or(1_000_000),
+        mesh,
+        kube_clusters,
+        network,
+        service,
+        destination_rule: policy.destination_rule,
+        virtual_service: policy.virtual_service,
+        gateways: policy.gateways,
+        proxy_groups,
+        workload,
+        faults,
+        phases,
+        expectations,
+    })
+}
+
+struct Validator<'a> {
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(&self, path: &str, message: &str) -> ScenarioError {
+        ScenarioError::Field { file: self.file.to_string(), path: path.to_string(), message: message.to_string() }
+    }
+
+    fn duration(&self, path: &str, text: &str) -> Result<SimDuration, ScenarioError> {
+        text.parse::<SimDuration>().map_err(|e| self.err(path, &e.to_string()))
+    }
+
+    fn opt_duration(&self, path: &str, text: &Option<String>, default: SimDuration) -> Result<SimDuration, ScenarioError> {
+        match text {
+            Some(t) => self.duration(path, t),
+            None => Ok(default),
+        }
+    }
+
+    fn time_in_run(&self, path: &str, text: &str, run: SimDuration) -> Result<SimTime, ScenarioError> {
+        let d = self.duration(path, text)?;
+        if d > run {
+            return Err(self.err(path, &format!("{d} is after the end of the run ({run})")));
+        }
+        Ok(SimTime(d.as_nanos()))
+    }
+
+    fn fraction(&self, path: &str, x: f64) -> Result<f64, ScenarioError> {
+        if !(0.0..=1.0).contains(&x) {
+            return Err(self.err(path, &format!("{x} is not a fraction between 0 and 1")));
+        }
+        Ok(x)
+    }
+
+    fn mesh(&self, m: RawMesh) -> Result<MeshConfig, ScenarioError> {
+        let mut settings = MeshSettings::default();
+        if let Some(rule) = &m.max_ejection_rule {
+            settings.max_ejection_rule = match rule.as_str() {
+                "after-ejection" => MaxEjectionRule::AfterEjection,
+                "first-or-after-ejection" => MaxEjectionRule::FirstOrAfterEjection,
+                "before-ejection" => MaxEjectionRule::BeforeEjection,
+                other => {
+                    return Err(self.err(
+                        "mesh.max_ejection_rule",
+                        &format!("`{other}` is not one of \"after-ejection\" (Envoy >= 1.28), \"first-or-after-ejection\" (1.27), \"before-ejection\" (<= 1.26)"),
+                    ));
+                }
+            };
+        }
+        if let Some(b) = m.default_retry_503 {
+            settings.default_retry_503 = b;
+        }
+        if let Some(b) = m.send_unready_endpoints {
+            settings.send_unready_endpoints = b;
+        }
+        if let Some(b) = m.enable_locality_weighted_lb_config {
+            settings.enable_locality_weighted_lb_config = b;
+        }
+        if let Some(b) = m.locality_lb_enabled {
+            settings.locality_lb_enabled = b;
+        }
+        if let Some(t) = &m.connect_timeout {
+            settings.connect_timeout = self.duration("mesh.connect_timeout", t)?;
+        }
+        let eds_push_delay = self.opt_duration("mesh.eds_push_delay", &m.eds_push_delay, SimDuration::from_millis(100))?;
+        Ok(MeshConfig { settings, eds_push_delay })
+    }
+
+    fn kube_clusters(&self, raw: &[RawKubeCluster]) -> Result<Vec<KubeClusterSpec>, ScenarioError> {
+        if raw.is_empty() {
+            return Err(self.err("clusters", "at least one cluster is needed"));
+        }
+        let mut out: Vec<KubeClusterSpec> = Vec::new();
+        for (i, c) in raw.iter().enumerate() {
+            if c.name.is_empty() {
+                return Err(self.err(&format!("clusters[{i}].name"), "must not be empty"));
+            }
+            if out.iter().any(|o| o.name == c.name) {
+                return Err(self.err(&format!("clusters[{i}].name"), &format!("`{}` is defined twice", c.name)));
+            }
+            if c.region.is_empty() {
+                return Err(self.err(&format!("clusters[{i}].region"), "must not be empty"));
+            }
+            out.push(KubeClusterSpec {
+                name: c.name.clone(),
+                locality: Locality::new(&c.region, c.zone.as_deref().unwrap_or(""), c.sub_zone.as_deref().unwrap_or("")),
+                network: c.network.clone().unwrap_or_else(|| "network1".into()),
+            });
+        }
+        Ok(out)
+    }
+
+    fn cluster_id(&self, path: &str, name: &str, clusters: &[KubeClusterSpec]) -> Result<KubeClusterId, ScenarioError> {
+        clusters
+            .iter()
+            .position(|c| c.name == name)
+            .map(|i| KubeClusterId(i as u32))
+            .ok_or_else(|| {
+                let known: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+                self.err(path, &format!("no cluster named `{name}` (known: {})", known.join(", ")))
+            })
+    }
+
+    fn network(&self, n: RawNetwork, clusters: &[KubeClusterSpec]) -> Result<NetworkSpec, ScenarioError> {
+        let same_zone = self.opt_duration("network.same_zone", &n.same_zone, SimDuration::from_micros(200))?;
+        let same_region = self.opt_duration("network.same_region", &n.same_region, SimDuration::from_millis(1))?;
+        let cross_region = self.opt_duration("network.cross_region", &n.cross_region, SimDuration::from_millis(50))?;
+        let jitter = n.jitter.unwrap_or(0.1);
+        if !(0.0..=10.0).contains(&jitter) {
+            return Err(self.err("network.jitter", "must be a fraction between 0 and 10"));
+        }
+        let mut overrides = Vec::new();
+        for (i, o) in n.overrides.iter().enumerate() {
+            let from = self.selector(&format!("network.overrides[{i}].from"), &o.from, clusters)?;
+            let to = self.selector(&format!("network.overrides[{i}].to"), &o.to, clusters)?;
+            let latency = self.duration(&format!("network.overrides[{i}].latency"), &o.latency)?;
+            overrides.push(LatencyOverride { from, to, latency });
+        }
+        Ok(NetworkSpec { same_zone, same_region, cross_region, jitter, overrides })
+    }
+
+    fn selector(&self, path: &str, text: &str, clusters: &[KubeClusterSpec]) -> Result<LocalitySelector, ScenarioError> {
+        if let Some(c) = clusters.iter().position(|c| c.name == text) {
+            return Ok(LocalitySelector::Cluster(KubeClusterId(c as u32)));
+        }
+        let mut parts = text.splitn(2, '/');
+        let region = parts.next().unwrap_or("").to_string();
+        let zone = parts.next().map(str::to_string);
+        let known = clusters.iter().any(|c| c.locality.region == region && zone.as_ref().is_none_or(|z| &c.locality.zone == z));
+        if !known {
+            return Err(self.err(path, &format!("`{text}` is neither a cluster name nor a region[/zone] of any cluster")));
+        }
+        Ok(LocalitySelector::Region { region, zone })
+    }
+
+    fn service(&self, s: &RawService, clusters: &[KubeClusterSpec]) -> Result<ServiceSpec, ScenarioError> {
+        let service_time = match &s.service_time {
+            None => ServiceTime::Exponential { mean: SimDuration::from_millis(5) },
+            Some(st) => self.service_time(st)?,
+        };
+        let mut deployments = Vec::new();
+        for (i, d) in s.deployments.iter().enumerate() {
+            let cluster = self.cluster_id(&format!("service.deployments[{i}].cluster"), &d.cluster, clusters)?;
+            if deployments.iter().any(|x: &DeploymentSpec| x.cluster == cluster) {
+                return Err(self.err(&format!("service.deployments[{i}].cluster"), "one deployment per cluster"));
+            }
+            deployments.push(DeploymentSpec { cluster, replicas: d.replicas });
+        }
+        if deployments.is_empty() {
+            return Err(self.err("service.deployments", "at least one deployment is needed"));
+        }
+        Ok(ServiceSpec {
+            host: s.host.clone(),
+            service_time,
+            max_concurrency: s.max_concurrency.unwrap_or(0),
+            readiness_delay: self.opt_duration("service.readiness_delay", &s.readiness_delay, SimDuration::from_secs(5))?,
+            termination_grace: self.opt_duration("service.termination_grace", &s.termination_grace, SimDuration::from_secs(5))?,
+            deployments,
+        })
+    }
+
+    fn service_time(&self, st: &RawServiceTime) -> Result<ServiceTime, ScenarioError> {
+        let p = "service.service_time";
+        let need = |field: &str, v: &Option<String>| -> Result<SimDuration, ScenarioError> {
+            let text = v.as_ref().ok_or_else(|| self.err(&format!("{p}.{field}"), &format!("is required for distribution `{}`", st.distribution)))?;
+            self.duration(&format!("{p}.{field}"), text)
+        };
+        match st.distribution.as_str() {
+            "exponential" => Ok(ServiceTime::Exponential { mean: need("mean", &st.mean)? }),
+            "constant" => Ok(ServiceTime::Constant { value: need("mean", &st.mean)? }),
+            "lognormal" => {
+                let sigma = st.sigma.unwrap_or(0.5);
+                if !(sigma > 0.0 && sigma < 5.0) {
+                    return Err(self.err(&format!("{p}.sigma"), "must be between 0 and 5 (exclusive)"));
+                }
+                Ok(ServiceTime::LogNormal { median: need("median", &st.median)?, sigma })
+            }
+            other => Err(self.err(&format!("{p}.distribution"), &format!("`{other}` is not one of \"exponential\", \"lognormal\", \"constant\""))),
+        }
+    }
+
+    fn proxy_groups(&self, raw: &[RawProxyGroup], clusters: &[KubeClusterSpec]) -> Result<Vec<ProxyGroupSpec>, ScenarioError> {
+        let mut out: Vec<ProxyGroupSpec> = Vec::new();
+        for (i, p) in raw.iter().enumerate() {
+            let path = format!("proxies[{i}]");
+            if out.iter().any(|o| o.name == p.name) {
+                return Err(self.err(&format!("{path}.name"), &format!("`{}` is defined twice", p.name)));
+            }
+            let kind = match p.kind.as_str() {
+                "gateway" => ProxyKind::Gateway,
+                "sidecar" => ProxyKind::Sidecar,
+                other => return Err(self.err(&format!("{path}.kind"), &format!("`{other}` is not \"gateway\" or \"sidecar\""))),
+            };
+            let replicas = p.replicas.unwrap_or(1);
+            if replicas == 0 || replicas > 10_000 {
+                return Err(self.err(&format!("{path}.replicas"), "must be between 1 and 10000"));
+            }
+            let cluster = self.cluster_id(&format!("{path}.cluster"), &p.cluster, clusters)?;
+            let gateway = match (kind, &p.gateway) {
+                (ProxyKind::Sidecar, Some(_)) => return Err(self.err(&format!("{path}.gateway"), "only gateway proxies name a Gateway")),
+                (ProxyKind::Gateway, g) => Some(g.clone().unwrap_or_else(|| p.name.clone())),
+                (ProxyKind::Sidecar, None) => None,
+            };
+            out.push(ProxyGroupSpec { name: p.name.clone(), kind, cluster, replicas, gateway });
+        }
+        if out.is_empty() {
+            return Err(self.err("proxies", "at least one proxy group is needed"));
+        }
+        Ok(out)
+    }
+
+    fn workload(&self, raw: &[RawWorkload], groups: &[ProxyGroupSpec], run: SimDuration) -> Result<Vec<WorkloadSpec>, ScenarioError> {
+        let mut out = Vec::new();
+        for (i, w) in raw.iter().enumerate() {
+            let path = format!("workload[{i}]");
+            let group = groups.iter().position(|g| g.name == w.proxy).ok_or_else(|| {
+                self.err(&format!("{path}.proxy"), &format!("no proxy group named `{}`", w.proxy))
+            })?;
+            let rate_ok = |r: f64| r.is_finite() && (0.0..=10_000_000.0).contains(&r);
+            if !rate_ok(w.rate) {
+                return Err(self.err(&format!("{path}.rate"), "must be between 0 and 1e7 requests per second"));
+            }
+            let mut changes = Vec::new();
+            let mut last = SimTime::ZERO;
+            for (j, c) in w.rate_changes.iter().enumerate() {
+                let at = self.time_in_run(&format!("{path}.rate_changes[{j}].at"), &c.at, run)?;
+                if at < last {
+                    return Err(self.err(&format!("{path}.rate_changes[{j}].at"), "rate changes must be in time order"));
+                }
+                if !rate_ok(c.rate) {
+                    return Err(self.err(&format!("{path}.rate_changes[{j}].rate"), "must be between 0 and 1e7"));
+                }
+                last = at;
+                changes.push((at, c.rate));
+            }
+            out.push(WorkloadSpec { group: ProxyGroupId(group as u32), rate: w.rate, changes });
+        }
+        if out.is_empty() {
+            return Err(self.err("workload", "at least one workload is needed"));
+        }
+        Ok(out)
+    }
+
+    fn faults(&self, raw: &[RawFault], service: &ServiceSpec, clusters: &[KubeClusterSpec], run: SimDuration) -> Result<Vec<FaultSpec>, ScenarioError> {
+        let mut out: Vec<FaultSpec> = Vec::new();
+        for (i, f) in raw.iter().enumerate() {
+            let path = format!("faults[{i}]");
+            let at = self.time_in_run(&format!("{path}.at"), &f.at, run)?;
+            if out.last().is_some_and(|prev| prev.at > at) {
+                return Err(self.err(&format!("{path}.at"), "faults must be listed in time order"));
+            }
+            let cluster = self.cluster_id(&format!("{path}.cluster"), &f.cluster, clusters)?;
+            let deployment = service.deployments.iter().position(|d| d.cluster == cluster).ok_or_else(|| {
+                self.err(&format!("{path}.cluster"), &format!("the service has no deployment in `{}`", f.cluster))
+            })?;
+            let unexpected = |field: &str, present: bool| -> Result<(), ScenarioError> {
+                if present {
+                    Err(self.err(&format!("{path}.{field}"), &format!("does not apply to action `{}`", f.action)))
+                } else {
+                    Ok(())
+                }
+            };
+            let action = match f.action.as_str() {
+                "scale" => {
+                    unexpected("status", f.status.is_some())?;
+                    unexpected("latency", f.latency.is_some())?;
+                    unexpected("pods", f.pods.is_some())?;
+                    let replicas = f.replicas.ok_or_else(|| self.err(&format!("{path}.replicas"), "is required for action `scale`"))?;
+                    FaultAction::Scale { replicas }
+                }
+                "http-error" => {
+                    unexpected("replicas", f.replicas.is_some())?;
+                    let status = f.status.ok_or_else(|| self.err(&format!("{path}.status"), "is required for action `http-error`"))?;
+                    if !(100..=599).contains(&status) {
+                        return Err(self.err(&format!("{path}.status"), "must be an HTTP status between 100 and 599"));
+                    }
+                    let probability = self.fraction(&format!("{path}.probability"), f.probability.unwrap_or(1.0))?;
+                    FaultAction::HttpError { status, probability }
+                }
+                "refuse" => FaultAction::Refuse,
+                "blackhole" => FaultAction::Blackhole,
+                "latency" => {
+                    let text = f.latency.as_ref().ok_or_else(|| self.err(&format!("{path}.latency"), "is required for action `latency`"))?;
+                    FaultAction::Latency { extra: self.duration(&format!("{path}.latency"), text)? }
+                }
+                "recover" => FaultAction::Recover,
+                other => {
+                    return Err(self.err(&format!("{path}.action"), &format!("`{other}` is not one of \"scale\", \"http-error\", \"refuse\", \"blackhole\", \"latency\", \"recover\"")));
+                }
+            };
+            if !matches!(action, FaultAction::HttpError { .. }) {
+                unexpected("probability", f.probability.is_some())?;
+            }
+            if !matches!(action, FaultAction::Scale { .. }) {
+                unexpected("replicas", f.replicas.is_some())?;
+            }
+            let name = f.name.clone().unwrap_or_else(|| default_fault_name(&action, &f.cluster));
+            out.push(FaultSpec { at, action, deployment, pods: f.pods.clone(), name, starts_phase: f.phase.unwrap_or(true) });
+        }
+        Ok(out)
+    }
+
+    fn phases(&self, raw: &[RawPhase], faults: &[FaultSpec], run: SimDuration) -> Result<Vec<PhaseSpec>, ScenarioError> {
+        let mut phases = Vec::new();
+        if raw.is_empty() {
+            phases.push(PhaseSpec { name: "healthy".into(), start: SimTime::ZERO });
+            for f in faults.iter().filter(|f| f.starts_phase) {
+                match phases.last_mut() {
+                    Some(last) if last.start == f.at => last.name = format!("{} + {}", last.name, f.name),
+                    _ => phases.push(PhaseSpec { name: f.name.clone(), start: f.at }),
+                }
+            }
+            if phases.len() > 1 && phases[1].start == SimTime::ZERO {
+                phases.remove(0);
+            }
+        } else {
+            for (i, p) in raw.iter().enumerate() {
+                let start = self.time_in_run(&format!("phases[{i}].start"), &p.start, run)?;
+                if i == 0 && start != SimTime::ZERO {
+                    return Err(self.err("phases[0].start", "the first phase must start at 0s"));
+                }
+                if phases.last().is_some_and(|prev: &PhaseSpec| prev.start >= start) {
+                    return Err(self.err(&format!("phases[{i}].start"), "phases must start in increasing time order"));
+                }
+                phases.push(PhaseSpec { name: p.name.clone(), start });
+            }
+        }
+        Ok(phases)
+    }
+}
+
+fn default_fault_name(action: &FaultAction, cluster: &str) -> String {
+    match action {
+        FaultAction::Scale { replicas } => format!("{cluster} scaled to {replicas}"),
+        FaultAction::HttpError { status, probability } if *probability >= 1.0 => format!("{cluster} answers {status}"),
+        FaultAction::HttpError { status, probability } => format!("{cluster} answers {status} ({:.0}%)", probability * 100.0),
+        FaultAction::Refuse => format!("{cluster} refuses connections"),
+        FaultAction::Blackhole => format!("{cluster} black-holed"),
+        FaultAction::Latency { extra } => format!("{cluster} +{extra} latency"),
+        FaultAction::Recover => format!("{cluster} recovered"),
+    }
+}
