@@ -1,6 +1,7 @@
-//! Envoy outlier detection for one cluster in one proxy, as a pure state machine: a port of
-//! `source/common/upstream/outlier_detection_impl.cc` (`DetectorImpl`, `DetectorHostMonitorImpl`)
-//! following envoy-semantics §1.
+//! Envoy outlier detection, ported from `source/common/upstream/outlier_detection_impl.cc`.
+//!
+//! One detector per cluster per proxy, as a pure state machine (`DetectorImpl` and
+//! `DetectorHostMonitorImpl`), following envoy-semantics §1.
 //!
 //! The caller (the proxy model) owns time and randomness: it reports every response or
 //! local-origin result with `put_*`, and calls [`OutlierDetector::on_interval_tick`] at
