@@ -1,0 +1,5 @@
+//! Measurements: the recorder the model pushes into, latency histograms, and the run report.
+
+pub mod histogram;
+pub mod recorder;
+pub mod report;

@@ -1,0 +1,201 @@
+//! Writing a run's files: CSV tables, the event log, the summary and the plots. Everything is
+//! written into a fresh temporary folder beside the target, which replaces the target only when
+//! every file is complete, so a failed run never leaves half-written output behind.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::metrics::recorder::LogKind;
+use crate::metrics::report::RunReport;
+use crate::model::ids::EndpointId;
+use crate::model::world::World;
+
+/// Why output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A file or folder operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A table could not be encoded.
+    #[error("{path}: {message}")]
+    Encode {
+        /// The file.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io { path: path.display().to_string(), source }
+}
+
+/// A folder being filled; it replaces `target` on [`Staging::commit`] and is removed if dropped
+/// before that.
+pub struct Staging {
+    dir: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Creates an empty staging folder next to `target`.
+    pub fn new(target: &Path) -> Result<Staging, OutputError> {
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(io_err(parent))?;
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        let mut i = 0u32;
+        loop {
+            let dir = parent.join(format!(".{name}.partial-{i}"));
+            match fs::create_dir(&dir) {
+                Ok(()) => return Ok(Staging { dir, target: target.to_path_buf(), committed: false }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && i < 1000 => i += 1,
+                Err(e) => return Err(io_err(&dir)(e)),
+            }
+        }
+    }
+
+    /// Path of a file inside the staging folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Writes a whole file.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), OutputError> {
+        let p = self.path(name);
+        fs::write(&p, bytes).map_err(io_err(&p))
+    }
+
+    /// Replaces the target folder with the staged one.
+    pub fn commit(mut self) -> Result<PathBuf, OutputError> {
+        if self.target.exists() {
+            fs::remove_dir_all(&self.target).map_err(io_err(&self.target))?;
+        }
+        fs::rename(&self.dir, &self.target).map_err(io_err(&self.target))?;
+        self.committed = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Encodes serializable rows as CSV with a header.
+pub fn csv_bytes<T: serde::Serialize>(rows: &[T], label: &str) -> Result<Vec<u8>, OutputError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r).map_err(|e| OutputError::Encode { path: label.into(), message: e.to_string() })?;
+    }
+    w.into_inner().map_err(|e| OutputError::Encode { path: label.into(), message: e.to_string() })
+}
+
+/// Display name of a pod: `cluster/ordinal`.
+pub fn endpoint_name(world: &World, id: EndpointId) -> String {
+    let pod = &world.pods[id.idx()];
+    format!("{}/{}", world.scenario.kube_clusters[pod.cluster.idx()].name, pod.ordinal)
+}
+
+/// `events.jsonl`: one JSON object per line, in time order.
+pub fn events_jsonl(world: &World) -> String {
+    let mut out = String::new();
+    let loc = |l: crate::model::ids::LocalityId| world.topo.localities[l.idx()].to_string();
+    let proxy = |p: crate::model::ids::ProxyId| world.proxies[p.idx()].name.clone();
+    for e in &world.rec.log {
+        let t = e.time.as_secs_f64();
+        let v = match &e.kind {
+            LogKind::Eject { proxy: p, endpoint, locality, reason, multiplier, planned } => json!({
+                "time_s": t, "event": "eject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
+                "locality": loc(*locality), "reason": reason, "multiplier": multiplier, "planned_s": planned.as_secs_f64(),
+            }),
+            LogKind::Uneject { proxy: p, endpoint, locality, ejected_for } => json!({
+                "time_s": t, "event": "uneject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
+                "locality": loc(*locality), "reason": "interval_tick", "ejected_s": ejected_for.as_secs_f64(),
+            }),
+            LogKind::EjectOverflow { proxy: p, endpoint, locality, reason } => json!({
+                "time_s": t, "event": "eject_overflow", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
+                "locality": loc(*locality), "reason": reason,
+            }),
+            LogKind::EjectNotEnforced { proxy: p, endpoint, reason } => json!({
+                "time_s": t, "event": "eject_not_enforced", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint), "reason": reason,
+            }),
+            LogKind::Eds { proxy: p, added, removed, hosts, priorities } => json!({
+                "time_s": t, "event": "eds", "proxy": proxy(*p), "added": added, "removed": removed, "hosts": hosts, "priorities": priorities,
+            }),
+            LogKind::Panic { proxy: p, on, total } => json!({
+                "time_s": t, "event": if *on { "panic_on" } else { "panic_off" }, "proxy": proxy(*p), "total_panic": total,
+            }),
+            LogKind::Phase { index } => json!({
+                "time_s": t, "event": "phase", "phase": world.scenario.phases[*index as usize].name,
+            }),
+            LogKind::Fault { index } => json!({
+                "time_s": t, "event": "fault", "fault": world.scenario.faults[*index as usize].name,
+            }),
+        };
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// `summary.json`.
+pub fn summary_json(report: &RunReport) -> String {
+    let mut v = serde_json::to_value(report).expect("report serializes");
+    if let Some(o) = v.as_object_mut() {
+        o.insert("meshsim_version".into(), json!(env!("CARGO_PKG_VERSION")));
+        o.insert(
+            "definitions".into(),
+            json!({
+                "share": "a locality's upstream attempts (retries included) over all upstream attempts",
+                "failover_s": "from the fault until the faulted localities' share, over a sliding 1 s window, stays at or below output.failover_share for the rest of the phase",
+                "failback_s": "from the recovery until each recovered locality's share, over a sliding 1 s window, stays within output.failback_tolerance of its first-phase share for the rest of the phase",
+            }),
+        );
+    }
+    let mut s = serde_json::to_string_pretty(&v).expect("json");
+    s.push('\n');
+    s
+}
+
+/// The terminal summary: one line per phase, then the transitions.
+pub fn terminal_summary(report: &RunReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{} (seed {}): {} requests, {} errors, {} ejections", report.scenario, report.seed, report.requests, report.errors, report.ejections);
+    let _ = write!(s, "{:<28} {:>15}", "phase", "time");
+    for l in &report.localities {
+        let _ = write!(s, " {:>16}", truncate(l, 16));
+    }
+    let _ = writeln!(s, " {:>9} {:>8} {:>9}", "requests", "errors", "p99 ms");
+    for p in &report.phases {
+        let _ = write!(s, "{:<28} {:>15}", truncate(&p.name, 28), format!("{:.0}-{:.0}s", p.start_s, p.end_s));
+        for sh in &p.share {
+            let _ = write!(s, " {:>15.1}%", sh.share * 100.0);
+        }
+        let p99 = p.p99_ms.map_or("-".to_string(), |v| format!("{v:.1}"));
+        let _ = writeln!(s, " {:>9} {:>8} {:>9}", p.requests, p.errors, p99);
+    }
+    for t in &report.transitions {
+        let time = t.time_s.map_or("did not complete in its phase".to_string(), |v| format!("{v:.1}s"));
+        let _ = writeln!(s, "{} after \"{}\" at {:.0}s: {} ({} client errors on the way)", t.kind, t.fault, t.at_s, time, t.errors);
+    }
+    if report.unfinished > 0 {
+        let _ = writeln!(s, "{} requests never finished (black-holed with no timeout to end them)", report.unfinished);
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(std::iter::once('~')).collect() }
+}
