@@ -2,3 +2,4 @@
 //! Each rule cites the Envoy source file it follows.
 
 pub mod config;
+pub mod lb;
