@@ -26,8 +26,8 @@ use std::collections::HashSet;
 
 pub use edf::EdfScheduler;
 pub use priority::{
-    Availability, PriorityCounts, PriorityState, choose_priority, choose_priority_with_load,
-    compute_priority_state, effective_locality_weight, priority_health,
+    Availability, PriorityCounts, PriorityState, choose_priority, choose_priority_with_load, compute_priority_state,
+    effective_locality_weight, priority_health,
 };
 pub use retry_priority::{PreviousPriorities, previous_priorities_load};
 
@@ -172,21 +172,13 @@ impl LocalityScheduler {
         if !any_eligible {
             return None;
         }
-        let (localities, weights): (Vec<u32>, Vec<f64>) = effective
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| **w > 0.0)
-            .map(|(i, &w)| (i as u32, w))
-            .unzip();
+        let (localities, weights): (Vec<u32>, Vec<f64>) =
+            effective.iter().enumerate().filter(|(_, w)| **w > 0.0).map(|(i, &w)| (i as u32, w)).unzip();
         if localities.is_empty() {
             return None;
         }
         let edf = EdfScheduler::create_with_picks(&weights, seed as u32);
-        Some(LocalityScheduler {
-            edf,
-            localities,
-            weights,
-        })
+        Some(LocalityScheduler { edf, localities, weights })
     }
 
     #[inline]
@@ -217,10 +209,7 @@ struct PriorityLb {
 
 impl PriorityLb {
     fn counts(&self) -> PriorityCounts {
-        let mut c = PriorityCounts {
-            hosts: self.ids.len() as u32,
-            ..Default::default()
-        };
+        let mut c = PriorityCounts { hosts: self.ids.len() as u32, ..Default::default() };
         for h in &self.health {
             match h {
                 HostHealth::Healthy => c.healthy += 1,
@@ -240,12 +229,11 @@ impl PriorityLb {
             && self.host_locality == other.host_locality
             && self.health == other.health
             && self.localities.len() == other.localities.len()
-            && self.localities.iter().zip(&other.localities).all(|(a, b)| {
-                a.locality == b.locality
-                    && a.weight == b.weight
-                    && a.start == b.start
-                    && a.end == b.end
-            })
+            && self
+                .localities
+                .iter()
+                .zip(&other.localities)
+                .all(|(a, b)| a.locality == b.locality && a.weight == b.weight && a.start == b.start && a.end == b.end)
     }
 
     /// The raw host table of a priority, before health is known.
@@ -279,18 +267,10 @@ impl PriorityLb {
         p
     }
 
-    /// Fill health-dependent structures (`HostSetImpl::updateHosts` partitions,
+    /// With `self.health` set, fill the health-dependent structures (`HostSetImpl::updateHosts` partitions,
     /// `rebuildLocalityWrrForPriority`, `EdfLoadBalancerBase::refresh`). Round-robin counters are
     /// carried over from `old` source by source, as Envoy's `rr_indexes_.insert` keeps them.
-    fn rebuild<R: LbRandom + ?Sized>(
-        &mut self,
-        health: &dyn Fn(EndpointId) -> HostHealth,
-        old: Option<&PriorityLb>,
-        config: &LbConfig,
-        seed: u64,
-        rng: &mut R,
-    ) {
-        self.health = self.ids.iter().map(|&id| health(EndpointId(id))).collect();
+    fn rebuild<R: LbRandom + ?Sized>(&mut self, old: Option<&PriorityLb>, config: &LbConfig, seed: u64, rng: &mut R) {
         let policy = config.policy;
         let opf = config.overprovisioning_factor;
         let with = |pred: HostHealth, range: std::ops::Range<u32>| -> Vec<u32> {
@@ -317,18 +297,8 @@ impl PriorityLb {
             let ds = with(HostHealth::Degraded, loc.start..loc.end);
             let excluded = with(HostHealth::Excluded, loc.start..loc.end).len() as u32;
             let denom = loc.end - loc.start - excluded;
-            eff_h.push(effective_locality_weight(
-                loc.weight,
-                hs.len() as u32,
-                denom,
-                opf,
-            ));
-            eff_d.push(effective_locality_weight(
-                loc.weight,
-                ds.len() as u32,
-                denom,
-                opf,
-            ));
+            eff_h.push(effective_locality_weight(loc.weight, hs.len() as u32, denom, opf));
+            eff_d.push(effective_locality_weight(loc.weight, ds.len() as u32, denom, opf));
             let rr_h = rr_of(&|o| o.loc_healthy.get(li).map(|s| s.rr));
             let rr_d = rr_of(&|o| o.loc_degraded.get(li).map(|s| s.rr));
             loc_healthy.push((hs, rr_h, excluded));
@@ -346,14 +316,10 @@ impl PriorityLb {
         self.all = HostSource::build(all, w, policy, seed, all_rr);
         self.healthy = HostSource::build(healthy, w, policy, seed, healthy_rr);
         self.degraded = HostSource::build(degraded, w, policy, seed, degraded_rr);
-        self.loc_healthy = loc_healthy
-            .into_iter()
-            .map(|(hs, rr, _)| HostSource::build(hs, w, policy, seed, rr))
-            .collect();
-        self.loc_degraded = loc_degraded
-            .into_iter()
-            .map(|(ds, rr)| HostSource::build(ds, w, policy, seed, rr))
-            .collect();
+        self.loc_healthy =
+            loc_healthy.into_iter().map(|(hs, rr, _)| HostSource::build(hs, w, policy, seed, rr)).collect();
+        self.loc_degraded =
+            loc_degraded.into_iter().map(|(ds, rr)| HostSource::build(ds, w, policy, seed, rr)).collect();
 
         if config.locality_weighted {
             // One `random()` per rebuilt priority, shared by both halves (`LocalityWrr` ctor).
@@ -395,12 +361,7 @@ impl ClusterLb {
         for source in [&mut p0.all, &mut p0.healthy, &mut p0.degraded] {
             source.rr = seed;
         }
-        ClusterLb {
-            config,
-            seed,
-            priorities: vec![p0],
-            state,
-        }
+        ClusterLb { config, seed, priorities: vec![p0], state }
     }
 
     /// The configuration.
@@ -438,11 +399,7 @@ impl ClusterLb {
     /// Re-read every host's health after an ejection, un-ejection or health change, and rebuild
     /// the priorities where a host changed class: priority state, healthy lists, effective
     /// locality weights and schedulers (with a fresh random pre-pick count, §2.6).
-    pub fn refresh_health<R: LbRandom + ?Sized>(
-        &mut self,
-        health: &dyn Fn(EndpointId) -> HostHealth,
-        rng: &mut R,
-    ) {
+    pub fn refresh_health<R: LbRandom + ?Sized>(&mut self, health: &dyn Fn(EndpointId) -> HostHealth, rng: &mut R) {
         let new: Vec<PriorityLb> = self
             .priorities
             .iter()
@@ -467,16 +424,13 @@ impl ClusterLb {
             np.health = np.ids.iter().map(|&id| health(EndpointId(id))).collect();
             match self.priorities.get_mut(p) {
                 Some(old) if old.same_as(np) => *np = std::mem::take(old),
-                old => np.rebuild(health, old.as_deref(), &self.config, self.seed, rng),
+                old => np.rebuild(old.as_deref(), &self.config, self.seed, rng),
             }
         }
         self.priorities = new;
         let counts: Vec<PriorityCounts> = self.priorities.iter().map(PriorityLb::counts).collect();
-        self.state = compute_priority_state(
-            &counts,
-            self.config.overprovisioning_factor,
-            self.config.healthy_panic_threshold,
-        );
+        self.state =
+            compute_priority_state(&counts, self.config.overprovisioning_factor, self.config.healthy_panic_threshold);
     }
 
     /// `ZoneAwareLoadBalancerBase::chooseHost`: up to `host_selection_retry_max_attempts + 1`
@@ -553,12 +507,7 @@ impl ClusterLb {
             }
         };
         let h = source.pick(policy, weights, ids, active_requests, rng, r)? as usize;
-        Some(Pick {
-            host: EndpointId(ids[h]),
-            priority: p,
-            locality: host_locality[h],
-            panic,
-        })
+        Some(Pick { host: EndpointId(ids[h]), priority: p, locality: host_locality[h], panic })
     }
 
     /// The current priority health, load and panic state.

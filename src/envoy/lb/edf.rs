@@ -37,10 +37,7 @@ impl Ord for Entry {
     /// Reversed so that `BinaryHeap` (a max-heap) yields the earliest deadline, ties going to
     /// the earlier insertion (`order_offset_`).
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .deadline
-            .total_cmp(&self.deadline)
-            .then_with(|| other.order.cmp(&self.order))
+        other.deadline.total_cmp(&self.deadline).then_with(|| other.order.cmp(&self.order))
     }
 }
 
@@ -62,10 +59,7 @@ impl EdfScheduler {
         if weights.is_empty() {
             return EdfScheduler::default();
         }
-        debug_assert!(
-            weights.iter().all(|&w| w > 0.0),
-            "EDF weights must be positive"
-        );
+        debug_assert!(weights.iter().all(|&w| w > 0.0), "EDF weights must be positive");
         let aug = |w: f64| w + PREPICK_EPSILON;
         let weights_sum: f64 = weights.iter().fold(0.0, |s, &w| s + aug(w));
         let mut heap = BinaryHeap::with_capacity(weights.len());
@@ -74,25 +68,16 @@ impl EdfScheduler {
         for (i, &w) in weights.iter().enumerate() {
             let weight = aug(w);
             let mut floor_picks = (weight * f64::from(picks) / weights_sum) as u32;
-            if floor_picks > 0 && f64::from(floor_picks) / weight >= f64::from(picks) / weights_sum
-            {
+            if floor_picks > 0 && f64::from(floor_picks) / weight >= f64::from(picks) / weights_sum {
                 floor_picks -= 1;
             }
             let pick_time = f64::from(floor_picks) / weight;
             let deadline = f64::from(floor_picks + 1) / weight;
-            heap.push(Entry {
-                deadline,
-                order: i as u64,
-                pos: i as u32,
-            });
+            heap.push(Entry { deadline, order: i as u64, pos: i as u32 });
             max_pick_time = max_pick_time.max(pick_time);
             picks_so_far += floor_picks;
         }
-        let mut s = EdfScheduler {
-            heap,
-            current_time: max_pick_time,
-            order_offset: weights.len() as u64,
-        };
+        let mut s = EdfScheduler { heap, current_time: max_pick_time, order_offset: weights.len() as u64 };
         while picks_so_far < picks {
             s.pick_and_add(|pos| weights[pos]);
             picks_so_far += 1;
@@ -116,11 +101,7 @@ impl EdfScheduler {
     pub fn add(&mut self, weight: f64, pos: usize) {
         debug_assert!(weight > 0.0, "EDF weight must be positive");
         let deadline = self.current_time + 1.0 / weight;
-        self.heap.push(Entry {
-            deadline,
-            order: self.order_offset,
-            pos: pos as u32,
-        });
+        self.heap.push(Entry { deadline, order: self.order_offset, pos: pos as u32 });
         self.order_offset += 1;
     }
 
@@ -129,9 +110,7 @@ impl EdfScheduler {
     pub(crate) fn queued(&self) -> Vec<(f64, usize)> {
         let mut v: Vec<Entry> = self.heap.clone().into_sorted_vec();
         v.reverse();
-        v.into_iter()
-            .map(|e| (e.deadline, e.pos as usize))
-            .collect()
+        v.into_iter().map(|e| (e.deadline, e.pos as usize)).collect()
     }
 
     /// Whether the scheduler has no entries.

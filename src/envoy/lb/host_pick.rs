@@ -33,14 +33,9 @@ impl HostSource {
     /// re-inserted with its dynamic weight, as in Envoy.
     pub fn build(hosts: Vec<u32>, weights: &[u32], policy: LbPolicy, seed: u64, rr: u64) -> Self {
         let uses_edf = !matches!(policy, LbPolicy::Random);
-        let differ = hosts
-            .windows(2)
-            .any(|w| weights[w[0] as usize] != weights[w[1] as usize]);
+        let differ = hosts.windows(2).any(|w| weights[w[0] as usize] != weights[w[1] as usize]);
         let edf = (uses_edf && hosts.len() > 1 && differ).then(|| {
-            let ws: Vec<f64> = hosts
-                .iter()
-                .map(|&h| f64::from(weights[h as usize]))
-                .collect();
+            let ws: Vec<f64> = hosts.iter().map(|&h| f64::from(weights[h as usize])).collect();
             EdfScheduler::create_with_picks(&ws, seed as u32)
         });
         HostSource { hosts, rr, edf }
@@ -82,9 +77,7 @@ impl HostSource {
                 self.rr = self.rr.wrapping_add(1);
                 Some(hosts[i as usize])
             }
-            LbPolicy::LeastRequest { choice_count } => {
-                Some(n_choices(hosts, ids, active_requests, choice_count, rng))
-            }
+            LbPolicy::LeastRequest { choice_count } => Some(n_choices(hosts, ids, active_requests, choice_count, rng)),
         }
     }
 }
@@ -110,9 +103,7 @@ fn n_choices<R: LbRandom + ?Sized>(
     let mut candidate = hosts[(rng.random() % len) as usize];
     for _ in 1..choices {
         let sampled = hosts[(rng.random() % len) as usize];
-        if active(active_requests, ids[sampled as usize])
-            < active(active_requests, ids[candidate as usize])
-        {
+        if active(active_requests, ids[sampled as usize]) < active(active_requests, ids[candidate as usize]) {
             candidate = sampled;
         }
     }

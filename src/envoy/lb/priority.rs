@@ -97,10 +97,7 @@ fn is_in_panic(c: &PriorityCounts, threshold: u32) -> bool {
     let (h, d) = if t == 0 {
         (0.0, 0.0)
     } else {
-        (
-            100.0 * f64::from(c.healthy) / f64::from(t),
-            100.0 * f64::from(c.degraded) / f64::from(t),
-        )
+        (100.0 * f64::from(c.healthy) / f64::from(t), 100.0 * f64::from(c.degraded) / f64::from(t))
     };
     h + d < f64::from(threshold)
 }
@@ -111,40 +108,17 @@ fn is_in_panic(c: &PriorityCounts, threshold: u32) -> bool {
 /// Envoy always has a P0 host set. `opf` is the overprovisioning factor in percent (140 by
 /// default) and `panic_threshold` the healthy panic threshold in percent (clamped to 100).
 ///
-/// Where Envoy leaves stale loads in place (N = 0 with threshold 0, or no hosts at all in total
-/// panic) this function sets them to 0 before giving P0 100 %; the cumulative walk of
-/// [`choose_priority`] stops at P0 either way, so picks are identical and the loads sum to 100.
-pub fn compute_priority_state(
-    counts: &[PriorityCounts],
-    opf: u32,
-    panic_threshold: u32,
-) -> PriorityState {
-    const EMPTY: [PriorityCounts; 1] = [PriorityCounts {
-        hosts: 0,
-        healthy: 0,
-        degraded: 0,
-        excluded: 0,
-    }];
-    let counts = if counts.is_empty() {
-        &EMPTY[..]
-    } else {
-        counts
-    };
+/// Where Envoy leaves stale loads in place (N = 0 with threshold 0, N = 0 without total panic,
+/// or no hosts at all in total panic) this function sets them to 0 before giving P0 100 %; the
+/// cumulative walk of [`choose_priority`] stops at P0 either way, so picks are the same as
+/// Envoy's and the loads always sum to 100.
+pub fn compute_priority_state(counts: &[PriorityCounts], opf: u32, panic_threshold: u32) -> PriorityState {
+    const EMPTY: [PriorityCounts; 1] = [PriorityCounts { hosts: 0, healthy: 0, degraded: 0, excluded: 0 }];
+    let counts = if counts.is_empty() { &EMPTY[..] } else { counts };
     let n = counts.len();
-    let health: Vec<u32> = counts
-        .iter()
-        .map(|c| priority_health(c.healthy, c.denominator(), opf))
-        .collect();
-    let degraded_health: Vec<u32> = counts
-        .iter()
-        .map(|c| priority_health(c.degraded, c.denominator(), opf))
-        .collect();
-    let normalized_total = health
-        .iter()
-        .zip(&degraded_health)
-        .map(|(h, d)| h + d)
-        .sum::<u32>()
-        .min(100);
+    let health: Vec<u32> = counts.iter().map(|c| priority_health(c.healthy, c.denominator(), opf)).collect();
+    let degraded_health: Vec<u32> = counts.iter().map(|c| priority_health(c.degraded, c.denominator(), opf)).collect();
+    let normalized_total = health.iter().zip(&degraded_health).map(|(h, d)| h + d).sum::<u32>().min(100);
 
     let mut s = PriorityState {
         health,
@@ -157,14 +131,9 @@ pub fn compute_priority_state(
     };
 
     if normalized_total > 0 {
-        let (first_healthy, remaining) =
-            distribute_load(&mut s.healthy_load, &s.health, 100, normalized_total);
-        let (first_degraded, remaining) = distribute_load(
-            &mut s.degraded_load,
-            &s.degraded_health,
-            remaining,
-            normalized_total,
-        );
+        let (first_healthy, remaining) = distribute_load(&mut s.healthy_load, &s.health, 100, normalized_total);
+        let (first_degraded, remaining) =
+            distribute_load(&mut s.degraded_load, &s.degraded_health, remaining, normalized_total);
         if remaining != 0 {
             match (first_healthy, first_degraded) {
                 (Some(p), _) => s.healthy_load[p] += remaining,
@@ -187,6 +156,15 @@ pub fn compute_priority_state(
         total_panic &= s.in_panic[p];
     }
     s.total_panic = total_panic;
+    if normalized_total == 0 && !total_panic {
+        // N = 0 with a positive threshold, yet some priority is not in panic: possible only when
+        // healthy% + degraded% reaches the threshold while both availabilities floor to 0 (for
+        // example 1 healthy and 1 degraded host out of 150 with threshold 1). Envoy keeps stale
+        // loads here and, when they are zero, `choosePriority` falls back to (P0, healthy);
+        // giving P0 100 % makes the same pick and keeps the loads summing to 100.
+        s.healthy_load[0] = 100;
+        return s;
+    }
     if total_panic {
         // recalculateLoadInTotalPanic: raw host counts, excluded hosts included.
         let total_hosts: u64 = counts.iter().map(|c| u64::from(c.hosts)).sum();
@@ -241,12 +219,7 @@ pub fn choose_priority_with_load(
 /// The effective weight of a locality (§2.6, `LocalityWrr::effectiveLocalityWeight`):
 /// `weight × min(1, (opf/100) × eligible / (hosts − excluded))` in doubles, evaluated in
 /// Envoy's order so that the result is bit-identical; 0 when the denominator is 0.
-pub fn effective_locality_weight(
-    weight: u32,
-    eligible: u32,
-    hosts_minus_excluded: u32,
-    opf: u32,
-) -> f64 {
+pub fn effective_locality_weight(weight: u32, eligible: u32, hosts_minus_excluded: u32, opf: u32) -> f64 {
     if hosts_minus_excluded == 0 {
         return 0.0;
     }

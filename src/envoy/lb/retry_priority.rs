@@ -12,20 +12,10 @@ use super::priority::PriorityState;
 /// all 100 % is placed, so rounding leftovers go round the priorities again rather than to the
 /// first available one. Panic is not considered (the plugin does not look at it).
 /// `excluded` shorter than `health` means "not excluded" for the missing entries.
-pub fn previous_priorities_load(
-    health: &[u32],
-    degraded: &[u32],
-    excluded: &[bool],
-) -> Option<(Vec<u32>, Vec<u32>)> {
+pub fn previous_priorities_load(health: &[u32], degraded: &[u32], excluded: &[bool]) -> Option<(Vec<u32>, Vec<u32>)> {
     let mut healthy_load = vec![0; health.len()];
     let mut degraded_load = vec![0; degraded.len()];
-    if fill_previous_priorities_load(
-        health,
-        degraded,
-        excluded,
-        &mut healthy_load,
-        &mut degraded_load,
-    ) {
+    if fill_previous_priorities_load(health, degraded, excluded, &mut healthy_load, &mut degraded_load) {
         Some((healthy_load, degraded_load))
     } else {
         None
@@ -63,14 +53,14 @@ fn fill_previous_priorities_load(
     // Terminates: some kept priority has availability a ≥ 1 and total ≤ 100, so a·100/total ≥ 1
     // is placed each round until nothing is left.
     while left != 0 {
-        for p in 0..health.len() {
+        for (p, load) in healthy_load.iter_mut().enumerate() {
             let delta = left.min(adj(health, p) * 100 / total);
-            healthy_load[p] += delta;
+            *load += delta;
             left -= delta;
         }
-        for p in 0..degraded.len() {
+        for (p, load) in degraded_load.iter_mut().enumerate() {
             let delta = left.min(adj(degraded, p) * 100 / total);
-            degraded_load[p] += delta;
+            *load += delta;
             left -= delta;
         }
     }
@@ -131,7 +121,7 @@ impl PreviousPriorities {
         if n_attempted < self.update_frequency {
             return None;
         }
-        if n_attempted.is_multiple_of(self.update_frequency) {
+        if n_attempted % self.update_frequency == 0 {
             let n = state.health.len();
             if self.excluded.len() < n {
                 self.excluded.resize(n, false);
@@ -167,10 +157,6 @@ impl PreviousPriorities {
             }
             self.has_load = true;
         }
-        if self.has_load {
-            Some((&self.healthy_load, &self.degraded_load))
-        } else {
-            None
-        }
+        if self.has_load { Some((&self.healthy_load, &self.degraded_load)) } else { None }
     }
 }

@@ -23,11 +23,7 @@ struct Scripted {
 
 impl Scripted {
     fn new(vals: &[u64], then: u64) -> Scripted {
-        Scripted {
-            queue: vals.iter().copied().collect(),
-            then,
-            draws: 0,
-        }
+        Scripted { queue: vals.iter().copied().collect(), then, draws: 0 }
     }
     fn zeros() -> Scripted {
         Scripted::new(&[], 0)
@@ -45,21 +41,11 @@ impl LbRandom for Scripted {
 }
 
 fn pc(hosts: u32, healthy: u32) -> PriorityCounts {
-    PriorityCounts {
-        hosts,
-        healthy,
-        degraded: 0,
-        excluded: 0,
-    }
+    PriorityCounts { hosts, healthy, degraded: 0, excluded: 0 }
 }
 
 fn pcx(hosts: u32, healthy: u32, degraded: u32, excluded: u32) -> PriorityCounts {
-    PriorityCounts {
-        hosts,
-        healthy,
-        degraded,
-        excluded,
-    }
+    PriorityCounts { hosts, healthy, degraded, excluded }
 }
 
 /// Healthy loads with OPF 140 and threshold 50 (Envoy's defaults).
@@ -68,12 +54,7 @@ fn loads(counts: &[PriorityCounts]) -> Vec<u32> {
 }
 
 fn cfg(policy: LbPolicy, threshold: u32, locality_weighted: bool) -> LbConfig {
-    LbConfig {
-        policy,
-        overprovisioning_factor: 140,
-        healthy_panic_threshold: threshold,
-        locality_weighted,
-    }
+    LbConfig { policy, overprovisioning_factor: 140, healthy_panic_threshold: threshold, locality_weighted }
 }
 
 const RR: LbPolicy = LbPolicy::RoundRobin;
@@ -83,13 +64,7 @@ fn loc(locality: u32, weight: u32, ids: &[u32]) -> LbLocality {
     LbLocality {
         locality: LocalityId(locality),
         weight,
-        hosts: ids
-            .iter()
-            .map(|&id| LbHost {
-                id: EndpointId(id),
-                weight: 1,
-            })
-            .collect(),
+        hosts: ids.iter().map(|&id| LbHost { id: EndpointId(id), weight: 1 }).collect(),
     }
 }
 
@@ -97,24 +72,14 @@ fn weighted_loc(locality: u32, hosts: &[(u32, u32)]) -> LbLocality {
     LbLocality {
         locality: LocalityId(locality),
         weight: 1,
-        hosts: hosts
-            .iter()
-            .map(|&(id, weight)| LbHost {
-                id: EndpointId(id),
-                weight,
-            })
-            .collect(),
+        hosts: hosts.iter().map(|&(id, weight)| LbHost { id: EndpointId(id), weight }).collect(),
     }
 }
 
 /// Health from a list of unhealthy ids; everything else healthy.
 fn unhealthy(ids: &[u32]) -> impl Fn(EndpointId) -> HostHealth + '_ {
     move |id| {
-        if ids.contains(&id.0) {
-            HostHealth::Unhealthy
-        } else {
-            HostHealth::Healthy
-        }
+        if ids.contains(&id.0) { HostHealth::Unhealthy } else { HostHealth::Healthy }
     }
 }
 
@@ -123,14 +88,7 @@ fn pick(lb: &mut ClusterLb, rng: &mut impl LbRandom) -> Option<Pick> {
 }
 
 fn pick_ids(lb: &mut ClusterLb, rng: &mut impl LbRandom, active: &[u32], n: usize) -> Vec<u32> {
-    (0..n)
-        .map(|_| {
-            lb.choose_host(rng, active, &PickContext::default())
-                .unwrap()
-                .host
-                .0
-        })
-        .collect()
+    (0..n).map(|_| lb.choose_host(rng, active, &PickContext::default()).unwrap().host.0).collect()
 }
 
 /// Share of `n` picks landing in each locality id `0..k`.
@@ -181,11 +139,7 @@ fn priority_health_lookup_table() {
         (10, 1, 14),
     ];
     for &(total, healthy, want) in table {
-        assert_eq!(
-            priority_health(healthy, total, 140),
-            want,
-            "{healthy}/{total}"
-        );
+        assert_eq!(priority_health(healthy, total, 140), want, "{healthy}/{total}");
     }
     assert_eq!(priority_health(0, 0, 140), 0);
     assert_eq!(priority_health(0, 7, 140), 0);
@@ -199,10 +153,7 @@ fn l1_overprovisioning_factor() {
     // OPF 140: health 70 each, N = 100: P0 takes 70, P1 the remaining 30.
     assert_eq!(loads(&[pc(4, 2), pc(4, 2)]), vec![70, 30]);
     // OPF 100: health 50 each.
-    assert_eq!(
-        compute_priority_state(&[pc(4, 2), pc(4, 2)], 100, 50).healthy_load,
-        vec![50, 50]
-    );
+    assert_eq!(compute_priority_state(&[pc(4, 2), pc(4, 2)], 100, 50).healthy_load, vec![50, 50]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,11 +306,7 @@ fn l6_locality_unhealthy_failover() {
                 a += 1;
             }
         }
-        assert_eq!(
-            (a, 100 - a),
-            (a_picks, 100 - a_picks),
-            "A healthy {healthy_in_a}"
-        );
+        assert_eq!((a, 100 - a), (a_picks, 100 - a_picks), "A healthy {healthy_in_a}");
     }
 }
 
@@ -369,15 +316,9 @@ fn l6_locality_unhealthy_failover() {
 fn locality_sequence(weights: &[u32], n: usize) -> Vec<u32> {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, true), &mut rng);
-    let locs = weights
-        .iter()
-        .enumerate()
-        .map(|(i, &w)| loc(i as u32, w, &[i as u32]))
-        .collect();
+    let locs = weights.iter().enumerate().map(|(i, &w)| loc(i as u32, w, &[i as u32])).collect();
     lb.set_hosts(vec![locs], &unhealthy(&[]), &mut rng);
-    (0..n)
-        .map(|_| pick(&mut lb, &mut rng).unwrap().locality.0)
-        .collect()
+    (0..n).map(|_| pick(&mut lb, &mut rng).unwrap().locality.0).collect()
 }
 
 #[test]
@@ -399,11 +340,7 @@ fn l7_all_zero_weights_fall_back_to_priority_healthy_list() {
     // No host in a locality → no locality at all (§2.6), so it cannot be picked.
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, true), &mut rng);
-    lb.set_hosts(
-        vec![vec![loc(0, 5, &[]), loc(1, 1, &[7])]],
-        &unhealthy(&[]),
-        &mut rng,
-    );
+    lb.set_hosts(vec![vec![loc(0, 5, &[]), loc(1, 1, &[7])]], &unhealthy(&[]), &mut rng);
     assert_eq!(lb.locality_view().len(), 1);
     assert_eq!(pick(&mut lb, &mut rng).unwrap().host, EndpointId(7));
 }
@@ -415,20 +352,11 @@ fn l7_all_zero_weights_fall_back_to_priority_healthy_list() {
 fn l8_overprovisioning_factor_changes_locality_picks() {
     for (opf, a_want) in [(100, 33), (200, 50)] {
         let mut rng = Scripted::zeros();
-        let config = LbConfig {
-            overprovisioning_factor: opf,
-            ..cfg(RR, 0, true)
-        };
+        let config = LbConfig { overprovisioning_factor: opf, ..cfg(RR, 0, true) };
         let mut lb = ClusterLb::new(config, &mut rng);
         // A: hosts 0, 1 (1 unhealthy); B: host 2.
-        lb.set_hosts(
-            vec![vec![loc(0, 1, &[0, 1]), loc(1, 1, &[2])]],
-            &unhealthy(&[1]),
-            &mut rng,
-        );
-        let a = (0..100)
-            .filter(|_| pick(&mut lb, &mut rng).unwrap().locality.0 == 0)
-            .count();
+        lb.set_hosts(vec![vec![loc(0, 1, &[0, 1]), loc(1, 1, &[2])]], &unhealthy(&[1]), &mut rng);
+        let a = (0..100).filter(|_| pick(&mut lb, &mut rng).unwrap().locality.0 == 0).count();
         assert_eq!(a, a_want, "opf {opf}");
     }
 }
@@ -467,11 +395,7 @@ fn weighted_round_robin_uses_edf() {
     // Host weights 1 and 2 with seed 0: the same EDF pattern as L7's localities.
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, false), &mut rng);
-    lb.set_hosts(
-        vec![vec![weighted_loc(0, &[(0, 1), (1, 2)])]],
-        &unhealthy(&[]),
-        &mut rng,
-    );
+    lb.set_hosts(vec![vec![weighted_loc(0, &[(0, 1), (1, 2)])]], &unhealthy(&[]), &mut rng);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[], 6), vec![1, 0, 1, 1, 0, 1]);
 }
 
@@ -499,15 +423,8 @@ fn l10_least_request_pnc() {
     // `LeastRequestLoadBalancerTest.PNC`: 4 hosts with active 4, 3, 2, 1; five choices drawing
     // 3, 0, 3, 2, 1 (after the priority draw 0) end on host 3, the least loaded.
     let mut rng = Scripted::zeros();
-    let mut lb = ClusterLb::new(
-        cfg(LbPolicy::LeastRequest { choice_count: 5 }, 50, false),
-        &mut rng,
-    );
-    lb.set_hosts(
-        vec![vec![loc(0, 0, &[0, 1, 2, 3])]],
-        &unhealthy(&[]),
-        &mut rng,
-    );
+    let mut lb = ClusterLb::new(cfg(LbPolicy::LeastRequest { choice_count: 5 }, 50, false), &mut rng);
+    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1, 2, 3])]], &unhealthy(&[]), &mut rng);
     rng.push(&[0, 3, 0, 3, 2, 1]);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[4, 3, 2, 1], 1), vec![3]);
     assert_eq!(rng.queue.len(), 0);
@@ -518,23 +435,13 @@ fn l10_least_request_weight_imbalance() {
     // Weights 1, 2; random always 0 (seed 0, no pre-picks).
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(LR, 50, false), &mut rng);
-    lb.set_hosts(
-        vec![vec![weighted_loc(0, &[(0, 1), (1, 2)])]],
-        &unhealthy(&[]),
-        &mut rng,
-    );
+    lb.set_hosts(vec![vec![weighted_loc(0, &[(0, 1), (1, 2)])]], &unhealthy(&[]), &mut rng);
     // 2:1 for host1.
-    assert_eq!(
-        pick_ids(&mut lb, &mut rng, &[0, 0], 6),
-        vec![1, 0, 1, 1, 0, 1]
-    );
+    assert_eq!(pick_ids(&mut lb, &mut rng, &[0, 0], 6), vec![1, 0, 1, 1, 0, 1]);
     // host1 with one active request: weight 2/2 = 1 → 1:1.
     assert_eq!(pick_ids(&mut lb, &mut rng, &[0, 1], 5), vec![1, 0, 1, 0, 1]);
     // host0 active 1 (weight 1/2), host1 active 0 (weight 2) → 4:1.
-    assert_eq!(
-        pick_ids(&mut lb, &mut rng, &[1, 0], 10),
-        vec![0, 1, 1, 1, 0, 1, 1, 1, 1, 0]
-    );
+    assert_eq!(pick_ids(&mut lb, &mut rng, &[1, 0], 10), vec![0, 1, 1, 1, 0, 1, 1, 1, 1, 0]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,11 +472,7 @@ fn l11_basic_failover() {
 fn threshold_zero_and_nothing_healthy_is_no_healthy_upstream() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(LR, 0, false), &mut rng);
-    lb.set_hosts(
-        vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]],
-        &unhealthy(&[0, 1]),
-        &mut rng,
-    );
+    lb.set_hosts(vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[0, 1]), &mut rng);
     let s = lb.priority_state();
     assert_eq!(s.healthy_load, vec![100, 0]);
     assert_eq!(s.in_panic, vec![false, false]);
@@ -596,11 +499,7 @@ fn random_uses_one_value_for_priority_and_host() {
     let mut lb = ClusterLb::new(cfg(LbPolicy::Random, 50, false), &mut rng);
     assert_eq!(rng.draws, 0, "RANDOM draws no seed");
     // Hosts with different weights: ignored by RANDOM.
-    lb.set_hosts(
-        vec![vec![weighted_loc(0, &[(0, 1), (1, 5), (2, 1)])]],
-        &unhealthy(&[]),
-        &mut rng,
-    );
+    lb.set_hosts(vec![vec![weighted_loc(0, &[(0, 1), (1, 5), (2, 1)])]], &unhealthy(&[]), &mut rng);
     rng.push(&[57, 5]);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[], 2), vec![0, 2]); // 57 mod 3, 5 mod 3
     assert_eq!(rng.draws, 2);
@@ -644,10 +543,7 @@ fn example_a_failover_loads_and_traffic() {
                 in_a += usize::from(p.priority == 0);
             }
             let share = in_a as f64 / n as f64;
-            assert!(
-                (share - f64::from(load[0]) / 100.0).abs() < 0.01,
-                "{ejected:?}: {share}"
-            );
+            assert!((share - f64::from(load[0]) / 100.0).abs() < 0.01, "{ejected:?}: {share}");
         }
     }
 }
@@ -712,22 +608,16 @@ fn example_b_locality_weighted_shares() {
         assert_eq!(lb.priority_state().health, vec![health]);
         assert_eq!(lb.priority_state().healthy_load, vec![100]);
         let view = lb.locality_view();
-        assert!(
-            (view[0].effective_weight - eff_a).abs() < 1e-9,
-            "{ejected:?}"
-        );
+        assert!((view[0].effective_weight - eff_a).abs() < 1e-9, "{ejected:?}");
         assert!((view[1].effective_weight - 50.0).abs() < 1e-9);
         let mut rng = SimRng::new(9);
         let shares = locality_shares(&mut lb, &mut rng, 20_000, 2);
-        assert!(
-            (shares[0] - share_a).abs() < 0.001,
-            "{ejected:?}: {shares:?}"
-        );
+        assert!((shares[0] - share_a).abs() < 0.001, "{ejected:?}: {shares:?}");
     }
     // (d): B = 3 × min(1, 1.4 × 1/3) = 1.4 against C = 3 → 31.8 %.
     let b = effective_locality_weight(3, 1, 3, 140);
     assert!((b - 1.4).abs() < 1e-12);
-    assert!((b / (b + 3.0) - 0.318).abs() < 0.001);
+    assert!((100.0 * b / (b + 3.0) - 31.82).abs() < 0.01);
 }
 
 #[test]
@@ -750,11 +640,7 @@ fn example_b_panic_ignores_locality_weights() {
     }
     let a = per_host[..3].iter().sum::<usize>() as f64 / n as f64;
     assert!((a - 0.5).abs() < 0.015, "{a}");
-    assert!(
-        per_host
-            .iter()
-            .all(|&c| (c as f64 / n as f64 - 1.0 / 6.0).abs() < 0.015)
-    );
+    assert!(per_host.iter().all(|&c| (c as f64 / n as f64 - 1.0 / 6.0).abs() < 0.015));
 
     // Threshold 0: 100 % to B's 2 healthy hosts.
     let mut lb = example_b(0, &[0, 1, 2, 3]);
@@ -769,14 +655,7 @@ fn docs_locality_weight_formula() {
     // `locality_weight.rst`: X weight 1, Y weight 2 fully healthy; X's share as its health
     // falls: 100 % → 33, 70 % → 33, 69 % → 32, 50 % → 26, 25 % → 15, 0 % → 0 (rounded in the
     // docs; asserted within one point).
-    for (healthy_pct, share) in [
-        (100, 33.0),
-        (70, 33.0),
-        (69, 32.0),
-        (50, 26.0),
-        (25, 15.0),
-        (0, 0.0),
-    ] {
+    for (healthy_pct, share) in [(100, 33.0), (70, 33.0), (69, 32.0), (50, 26.0), (25, 15.0), (0, 0.0)] {
         let x = effective_locality_weight(1, healthy_pct, 100, 140);
         let got = 100.0 * x / (x + 2.0);
         assert!((got - share).abs() < 1.0, "{healthy_pct}: {got}");
@@ -827,9 +706,7 @@ fn edf_some_picks_equal_to_picking_one_by_one() {
     // `SchedulerWithSomePicksEqualToEmptyWithAddedEntries`: 128 distinct weights in
     // [0.01, 100.5]; P emulated pre-picks leave the queue of P real picks.
     let n = 128;
-    let w: Vec<f64> = (0..n)
-        .map(|i| (100.5 - 0.01) / f64::from(n) * f64::from(i) + 0.01)
-        .collect();
+    let w: Vec<f64> = (0..n).map(|i| (100.5 - 0.01) / f64::from(n) * f64::from(i) + 0.01).collect();
     for picks in [5u32, 140, 501, 123_456] {
         let mut one_by_one = EdfScheduler::default();
         for (i, &x) in w.iter().enumerate() {
@@ -848,12 +725,7 @@ fn edf_first_pick_distribution_with_random_prepicks() {
     // `SchedulerWithRandomPicksFirstPickDistribution`: the first pick after a random number of
     // pre-picks follows the weights (Envoy: 4e5 iterations, 1 point tolerance).
     let mut rng = SimRng::new(21);
-    for w in [
-        vec![25.0, 75.0],
-        vec![1.0, 99.0],
-        vec![50.0, 50.0],
-        vec![1.0, 20.0, 79.0],
-    ] {
+    for w in [vec![25.0, 75.0], vec![1.0, 99.0], vec![50.0, 50.0], vec![1.0, 20.0, 79.0]] {
         let iterations = 100_000;
         let mut count = vec![0usize; w.len()];
         for _ in 0..iterations {
@@ -875,25 +747,13 @@ fn retry_reselection_returns_last_draw_when_all_rejected() {
     // P0 has a single host with 100 % load: all 6 draws return it, so the retry goes to it.
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 0, false), &mut rng);
-    lb.set_hosts(
-        vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]],
-        &unhealthy(&[]),
-        &mut rng,
-    );
+    lb.set_hosts(vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[]), &mut rng);
     let before = rng.draws;
     let tried = [EndpointId(0)];
-    let ctx = PickContext {
-        previous_hosts: &tried,
-        host_selection_retry_max_attempts: 5,
-        ..Default::default()
-    };
+    let ctx = PickContext { previous_hosts: &tried, host_selection_retry_max_attempts: 5, ..Default::default() };
     let p = lb.choose_host(&mut rng, &[], &ctx).unwrap();
     assert_eq!(p.host, EndpointId(0));
-    assert_eq!(
-        rng.draws - before,
-        6,
-        "host_selection_retry_max_attempts + 1 draws"
-    );
+    assert_eq!(rng.draws - before, 6, "host_selection_retry_max_attempts + 1 draws");
 }
 
 #[test]
@@ -902,56 +762,29 @@ fn retry_reselection_takes_first_accepted_draw() {
     let mut lb = ClusterLb::new(cfg(RR, 0, false), &mut rng);
     lb.set_hosts(vec![vec![loc(0, 0, &[0, 1, 2])]], &unhealthy(&[]), &mut rng);
     let tried = [EndpointId(0), EndpointId(1)];
-    let ctx = PickContext {
-        previous_hosts: &tried,
-        host_selection_retry_max_attempts: 5,
-        ..Default::default()
-    };
+    let ctx = PickContext { previous_hosts: &tried, host_selection_retry_max_attempts: 5, ..Default::default() };
     let before = rng.draws;
     // RR from 0: draws give 0 (rejected), 1 (rejected), 2 (accepted).
-    assert_eq!(
-        lb.choose_host(&mut rng, &[], &ctx).unwrap().host,
-        EndpointId(2)
-    );
+    assert_eq!(lb.choose_host(&mut rng, &[], &ctx).unwrap().host, EndpointId(2));
     assert_eq!(rng.draws - before, 3);
     // Without the predicate's retry budget, one draw is all there is.
-    let ctx = PickContext {
-        previous_hosts: &tried,
-        ..Default::default()
-    };
-    assert_eq!(
-        lb.choose_host(&mut rng, &[], &ctx).unwrap().host,
-        EndpointId(0)
-    );
+    let ctx = PickContext { previous_hosts: &tried, ..Default::default() };
+    assert_eq!(lb.choose_host(&mut rng, &[], &ctx).unwrap().host, EndpointId(0));
 }
 
 #[test]
 fn retry_priority_override_steers_selection() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 0, false), &mut rng);
-    lb.set_hosts(
-        vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]],
-        &unhealthy(&[]),
-        &mut rng,
-    );
+    lb.set_hosts(vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[]), &mut rng);
     let mut plugin = PreviousPriorities::new(2);
     plugin.on_host_attempted(0);
-    assert!(
-        plugin
-            .determine_priority_load(lb.priority_state())
-            .is_none()
-    );
+    assert!(plugin.determine_priority_load(lb.priority_state()).is_none());
     plugin.on_host_attempted(0);
     let state = lb.priority_state().clone();
     let (h, d) = plugin.determine_priority_load(&state).unwrap();
     assert_eq!((h, d), (&[0, 100][..], &[0, 0][..]));
-    let ctx = PickContext {
-        priority_load: Some(PriorityLoadRef {
-            healthy: h,
-            degraded: d,
-        }),
-        ..Default::default()
-    };
+    let ctx = PickContext { priority_load: Some(PriorityLoadRef { healthy: h, degraded: d }), ..Default::default() };
     let p = lb.choose_host(&mut rng, &[], &ctx).unwrap();
     assert_eq!((p.host, p.priority), (EndpointId(1), 1));
 }
@@ -967,10 +800,7 @@ fn previous_priorities_load_excludes_attempted() {
         Some((vec![0, 100, 0], none(3)))
     );
     // Health 46 + 46 = 92 → ⌊4600/92⌋ = 50 each.
-    assert_eq!(
-        previous_priorities_load(&[100, 46, 46], &none(3), &[true]),
-        Some((vec![0, 50, 50], none(3)))
-    );
+    assert_eq!(previous_priorities_load(&[100, 46, 46], &none(3), &[true]), Some((vec![0, 50, 50], none(3))));
     // 70 + 70 → availability capped at 100 → 70, then the remaining 30.
     assert_eq!(
         previous_priorities_load(&[100, 70, 70], &none(3), &[true, false, false]),
@@ -982,14 +812,8 @@ fn previous_priorities_load_excludes_attempted() {
         Some((vec![0, 34, 33, 33], none(4)))
     );
     // Degraded availability takes what healthy leaves.
-    assert_eq!(
-        previous_priorities_load(&[100, 0], &[0, 50], &[true, false]),
-        Some((vec![0, 0], vec![0, 100]))
-    );
-    assert_eq!(
-        previous_priorities_load(&[100, 0], &[0, 0], &[true, false]),
-        None
-    );
+    assert_eq!(previous_priorities_load(&[100, 0], &[0, 50], &[true, false]), Some((vec![0, 0], vec![0, 100])));
+    assert_eq!(previous_priorities_load(&[100, 0], &[0, 0], &[true, false]), None);
 }
 
 #[test]
@@ -999,42 +823,24 @@ fn previous_priorities_plugin_updates_every_second_attempt() {
     let mut plugin = PreviousPriorities::new(2);
     assert!(plugin.determine_priority_load(&state).is_none());
     plugin.on_host_attempted(0);
-    assert!(
-        plugin.determine_priority_load(&state).is_none(),
-        "first retry keeps the load"
-    );
+    assert!(plugin.determine_priority_load(&state).is_none(), "first retry keeps the load");
     plugin.on_host_attempted(0);
-    assert_eq!(
-        plugin.determine_priority_load(&state).unwrap().0,
-        &[0, 100, 0]
-    );
+    assert_eq!(plugin.determine_priority_load(&state).unwrap().0, &[0, 100, 0]);
     plugin.on_host_attempted(1);
     // 3 attempts: not a multiple of 2 → the last computed load.
-    assert_eq!(
-        plugin.determine_priority_load(&state).unwrap().0,
-        &[0, 100, 0]
-    );
+    assert_eq!(plugin.determine_priority_load(&state).unwrap().0, &[0, 100, 0]);
     plugin.on_host_attempted(1);
-    assert_eq!(
-        plugin.determine_priority_load(&state).unwrap().0,
-        &[0, 0, 100]
-    );
+    assert_eq!(plugin.determine_priority_load(&state).unwrap().0, &[0, 0, 100]);
     plugin.on_host_attempted(2);
     plugin.on_host_attempted(2);
     // Every priority excluded → reset, and the load over all priorities is used.
-    assert_eq!(
-        plugin.determine_priority_load(&state).unwrap().0,
-        &[100, 0, 0]
-    );
+    assert_eq!(plugin.determine_priority_load(&state).unwrap().0, &[100, 0, 0]);
     // The reset forgot the attempted hosts: the next attempts are below the frequency again.
     assert!(plugin.determine_priority_load(&state).is_none());
     plugin.on_host_attempted(0);
     assert!(plugin.determine_priority_load(&state).is_none());
     plugin.on_host_attempted(0);
-    assert_eq!(
-        plugin.determine_priority_load(&state).unwrap().0,
-        &[0, 100, 0]
-    );
+    assert_eq!(plugin.determine_priority_load(&state).unwrap().0, &[0, 100, 0]);
 
     // Nothing available at all: the original load.
     let dead = compute_priority_state(&[pc(1, 0), pc(1, 0)], 140, 50);
@@ -1062,6 +868,22 @@ fn priorities_only_grow_and_duplicates_keep_first_occurrence() {
 }
 
 #[test]
+fn unchanged_priorities_are_not_rebuilt() {
+    // Envoy runs the update callbacks only for priorities that changed; each rebuilt priority
+    // draws one `random()` for its locality scheduler.
+    let mut rng = Scripted::zeros();
+    let mut lb = ClusterLb::new(cfg(RR, 0, true), &mut rng);
+    let topo = vec![vec![loc(0, 1, &[0, 1])], vec![loc(1, 1, &[2, 3])]];
+    lb.set_hosts(topo.clone(), &unhealthy(&[]), &mut rng);
+    assert_eq!(rng.draws, 1 + 2, "seed, then one per priority");
+    lb.set_hosts(topo, &unhealthy(&[]), &mut rng);
+    lb.refresh_health(&unhealthy(&[]), &mut rng);
+    assert_eq!(rng.draws, 3, "nothing changed");
+    lb.refresh_health(&unhealthy(&[3]), &mut rng);
+    assert_eq!(rng.draws, 4, "only P1 changed");
+}
+
+#[test]
 fn excluded_hosts_leave_the_denominator_but_not_panic_picks() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, false), &mut rng);
@@ -1069,11 +891,7 @@ fn excluded_hosts_leave_the_denominator_but_not_panic_picks() {
         0 => HostHealth::Healthy,
         _ => HostHealth::Excluded,
     };
-    lb.set_hosts(
-        vec![vec![loc(0, 0, &[0, 1, 2, 3])], vec![loc(1, 0, &[4])]],
-        &health,
-        &mut rng,
-    );
+    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1, 2, 3])], vec![loc(1, 0, &[4])]], &health, &mut rng);
     // P0: 4 hosts, 1 healthy, 3 excluded (L2) → 100/0.
     assert_eq!(lb.priority_state().healthy_load, vec![100, 0]);
     let v = &lb.locality_view()[0];
@@ -1091,6 +909,19 @@ fn panic_is_not_monotone_in_p0_health() {
     assert_eq!(loads(&[pc(100, 50), pc(10, 2)]), vec![72, 28]);
 }
 
+#[test]
+fn zero_availability_without_total_panic_goes_to_p0() {
+    // Found by `loads_always_sum_to_100`: 150 hosts, 1 healthy, 1 degraded → health ⌊140/150⌋ = 0
+    // and degraded 0, so N = 0; but 0.67 % + 0.67 % ≥ threshold 1, so no panic. Envoy's
+    // `choosePriority` then falls back to P0, healthy.
+    let s = compute_priority_state(&[pcx(150, 1, 1, 0), pc(2, 0)], 140, 1);
+    assert_eq!(s.normalized_total, 0);
+    assert_eq!(s.in_panic, vec![false, true]);
+    assert!(!s.total_panic);
+    assert_eq!(s.healthy_load, vec![100, 0]);
+    assert_eq!(choose_priority(&s, 100), (0, Availability::Healthy));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Property tests
 
@@ -1099,12 +930,7 @@ fn counts_strategy() -> impl Strategy<Value = PriorityCounts> {
         let healthy = a.min(hosts);
         let degraded = b.min(hosts - healthy);
         let excluded = c.min(hosts - healthy - degraded);
-        PriorityCounts {
-            hosts,
-            healthy,
-            degraded,
-            excluded,
-        }
+        PriorityCounts { hosts, healthy, degraded, excluded }
     })
 }
 
