@@ -2,4 +2,5 @@
 //! Each rule cites the Envoy source file it follows.
 
 pub mod config;
+pub mod lb;
 pub mod outlier;
