@@ -1,0 +1,820 @@
+//! Istio networking manifests as users write them (istio/api `networking/v1alpha3`
+//! `destination_rule.proto`, `virtual_service.proto`, `gateway.proto`), with a strict loader.
+//!
+//! Every struct under `spec` denies unknown fields, so a misspelled key is an error that names
+//! it. Field names are Istio's own camelCase. Fields the simulator does not model but real
+//! manifests often carry (`tls`, `headers`, `corsPolicy`, ...) are accepted as opaque JSON values
+//! so that such manifests still load; they are documented as "not simulated".
+//!
+//! All structs serialize back (None fields skipped), so a spec can be spliced into a TOML tree,
+//! edited with `--set trafficPolicy.outlierDetection.interval=5s`, and deserialized again.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::IstioError;
+use super::duration::GoDuration;
+
+/// An opaque value for fields accepted but not simulated.
+pub type Opaque = serde_json::Value;
+
+// ---------------------------------------------------------------------------------------------
+// DestinationRule
+// ---------------------------------------------------------------------------------------------
+
+/// `DestinationRule.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DestinationRuleSpec {
+    /// The service the rule applies to, e.g. `hello-world.default.svc.cluster.local`.
+    pub host: String,
+    /// The service-wide traffic policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<TrafficPolicy>,
+    /// Named subsets with their own label selector and policy overrides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subsets: Option<Vec<Subset>>,
+    /// Namespaces the rule is visible to (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_to: Option<Vec<String>>,
+    /// Workloads the rule applies to (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_selector: Option<WorkloadSelector>,
+}
+
+/// `WorkloadSelector`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadSelector {
+    /// Label selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_labels: Option<BTreeMap<String, String>>,
+}
+
+/// `Subset`: a named group of the service's endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Subset {
+    /// Subset name, referenced by `VirtualService` destinations.
+    pub name: String,
+    /// Endpoint labels the subset selects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Overrides of the service-wide policy, block by block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_policy: Option<TrafficPolicy>,
+}
+
+/// `TrafficPolicy`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrafficPolicy {
+    /// Load-balancing algorithm and locality settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancerSettings>,
+    /// Circuit-breaker thresholds and connection settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_pool: Option<ConnectionPoolSettings>,
+    /// Outlier detection; its presence also turns on locality failover (envoy-semantics §5.4.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
+    /// Client TLS settings (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Opaque>,
+    /// Per-port overrides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port_level_settings: Option<Vec<PortTrafficPolicy>>,
+    /// Tunnel settings (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<Opaque>,
+    /// Upstream PROXY protocol (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol: Option<Opaque>,
+    /// Envoy retry budget, which replaces `max_retries` (envoy-semantics §3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_budget: Option<RetryBudgetSettings>,
+}
+
+/// `TrafficPolicy.PortTrafficPolicy`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortTrafficPolicy {
+    /// The port these settings apply to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<PortSelector>,
+    /// Overrides `loadBalancer` for this port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancerSettings>,
+    /// Overrides `connectionPool` for this port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_pool: Option<ConnectionPoolSettings>,
+    /// Overrides `outlierDetection` for this port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
+    /// Client TLS settings (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Opaque>,
+}
+
+/// `PortSelector`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortSelector {
+    /// Port number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+}
+
+/// `TrafficPolicy.retryBudget`. Defaults per envoy-semantics §3: 20 % and 3.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetryBudgetSettings {
+    /// Percent of active plus pending requests that may be retries (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    /// Retries always allowed (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_retry_concurrency: Option<u32>,
+}
+
+/// `LoadBalancerSettings.SimpleLB`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SimpleLb {
+    /// Istio's default: LEAST_REQUEST.
+    Unspecified,
+    /// Deprecated alias of LEAST_REQUEST.
+    LeastConn,
+    /// Uniform random.
+    Random,
+    /// Original destination (not simulated; treated as the default).
+    Passthrough,
+    /// Round robin.
+    RoundRobin,
+    /// Least request, power of two choices.
+    LeastRequest,
+}
+
+/// `LoadBalancerSettings`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadBalancerSettings {
+    /// A standard algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simple: Option<SimpleLb>,
+    /// Consistent hashing (not simulated; host picking falls back to the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistent_hash: Option<Opaque>,
+    /// Locality load-balancing settings; replaces the mesh setting entirely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality_lb_setting: Option<LocalityLbSetting>,
+    /// Slow-start window (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_duration_secs: Option<GoDuration>,
+    /// Slow-start settings (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Opaque>,
+}
+
+/// `LocalityLoadBalancerSetting`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalityLbSetting {
+    /// `false` turns locality load balancing off; unset means on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Explicit traffic shares per source locality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribute: Option<Vec<Distribute>>,
+    /// Region failover overrides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<Vec<Failover>>,
+    /// Ordered labels that define failover priorities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_priority: Option<Vec<String>>,
+}
+
+impl LocalityLbSetting {
+    /// The `distribute` rules, empty when unset.
+    pub fn distribute(&self) -> &[Distribute] {
+        self.distribute.as_deref().unwrap_or(&[])
+    }
+    /// The `failover` rules, empty when unset.
+    pub fn failover(&self) -> &[Failover] {
+        self.failover.as_deref().unwrap_or(&[])
+    }
+    /// The `failoverPriority` labels, empty when unset.
+    pub fn failover_priority(&self) -> &[String] {
+        self.failover_priority.as_deref().unwrap_or(&[])
+    }
+}
+
+/// `LocalityLoadBalancerSetting.Distribute`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Distribute {
+    /// Source locality pattern `region[/zone[/subzone]]`, `*` allowed as the last segment.
+    pub from: String,
+    /// Destination locality pattern → weight (1..=100, summing to 100).
+    pub to: BTreeMap<String, u32>,
+}
+
+/// `LocalityLoadBalancerSetting.Failover`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Failover {
+    /// The client's region.
+    pub from: String,
+    /// The region to fail over to before any other.
+    #[serde(default)]
+    pub to: String,
+}
+
+/// `ConnectionPoolSettings`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectionPoolSettings {
+    /// TCP settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpSettings>,
+    /// HTTP settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSettings>,
+}
+
+/// `ConnectionPoolSettings.TCPSettings`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TcpSettings {
+    /// `max_connections` (only values > 0 apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<i32>,
+    /// Cluster `connect_timeout` (mesh default 10 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<GoDuration>,
+    /// TCP keep-alive (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_keepalive: Option<Opaque>,
+    /// Maximum connection duration (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connection_duration: Option<GoDuration>,
+    /// Idle timeout (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<GoDuration>,
+}
+
+/// `ConnectionPoolSettings.HTTPSettings`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpSettings {
+    /// `max_pending_requests` (only values > 0 apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http1_max_pending_requests: Option<i32>,
+    /// `max_requests` (only values > 0 apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http2_max_requests: Option<i32>,
+    /// Requests per upstream connection (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_connection: Option<i32>,
+    /// `max_retries` (only values > 0 apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<i32>,
+    /// Idle timeout (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<GoDuration>,
+    /// HTTP/2 upgrade policy (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub h2_upgrade_policy: Option<String>,
+    /// Use the client's protocol upstream (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_client_protocol: Option<bool>,
+    /// HTTP/2 concurrent streams per connection (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_streams: Option<i32>,
+}
+
+/// `OutlierDetection`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutlierDetection {
+    /// Split local-origin (connect) failures from HTTP responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_external_local_origin_errors: Option<bool>,
+    /// Local-origin threshold (split mode only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_local_origin_failures: Option<u32>,
+    /// 502/503/504 threshold; 0 disables it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_gateway_errors: Option<u32>,
+    /// 5xx threshold; 0 disables it.
+    #[serde(
+        default,
+        rename = "consecutive5xxErrors",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consecutive_5xx_errors: Option<u32>,
+    /// Deprecated; accepted and ignored, as current pilot does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_errors: Option<i32>,
+    /// Sweep interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<GoDuration>,
+    /// Base ejection time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_ejection_time: Option<GoDuration>,
+    /// Maximum ejected percentage; applied only when > 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ejection_percent: Option<i32>,
+    /// Panic threshold (default 0 when this block exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_health_percent: Option<i32>,
+    /// Status codes that count as errors (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier_detection_http_error_codes: Option<Opaque>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// VirtualService
+// ---------------------------------------------------------------------------------------------
+
+/// `VirtualService.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VirtualServiceSpec {
+    /// Hosts the routes apply to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// Gateways (`name` or `namespace/name`) and/or `mesh`; empty means `mesh` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<Vec<String>>,
+    /// HTTP routes, first match wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Vec<HttpRoute>>,
+    /// TLS routes (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Opaque>,
+    /// TCP routes (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<Opaque>,
+    /// Namespaces the service is visible to (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_to: Option<Vec<String>>,
+}
+
+/// `HTTPRoute`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRoute {
+    /// Route name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Match conditions (ORed).
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub match_: Option<Vec<HttpMatchRequest>>,
+    /// Weighted destinations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<Vec<HttpRouteDestination>>,
+    /// Retry policy; absent means Istio's default policy (envoy-semantics §5.8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<HttpRetry>,
+    /// Route timeout; absent or 0 means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<GoDuration>,
+    /// Fault injection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<HttpFaultInjection>,
+    /// Redirect (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Opaque>,
+    /// Direct response (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_response: Option<Opaque>,
+    /// Rewrite (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrite: Option<Opaque>,
+    /// Header manipulation (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Opaque>,
+    /// Mirroring (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Opaque>,
+    /// Mirroring percentage (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_percentage: Option<Opaque>,
+    /// Multiple mirrors (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirrors: Option<Opaque>,
+    /// CORS policy (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors_policy: Option<Opaque>,
+    /// Delegate (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<Opaque>,
+}
+
+/// `HTTPMatchRequest`. String matches are kept opaque: the simulator routes every request of a
+/// route the same way.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpMatchRequest {
+    /// Match name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// URI match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<Opaque>,
+    /// Scheme match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<Opaque>,
+    /// Method match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Opaque>,
+    /// Authority match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<Opaque>,
+    /// Header matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Opaque>,
+    /// Port match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    /// Source workload labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_labels: Option<BTreeMap<String, String>>,
+    /// Gateways this match is restricted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<Vec<String>>,
+    /// Query parameter matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_params: Option<Opaque>,
+    /// Case-insensitive URI matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_uri_case: Option<bool>,
+    /// Negative header matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub without_headers: Option<Opaque>,
+    /// Source namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_namespace: Option<String>,
+    /// Stat prefix (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat_prefix: Option<String>,
+}
+
+/// `HTTPRouteDestination`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRouteDestination {
+    /// Where the request goes.
+    pub destination: Destination,
+    /// Relative weight (0..=100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+    /// Header manipulation (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Opaque>,
+}
+
+/// `Destination`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Destination {
+    /// Service host.
+    pub host: String,
+    /// Subset name from the DestinationRule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
+    /// Service port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<PortSelector>,
+}
+
+/// `HTTPRetry`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpRetry {
+    /// Number of retries; 0 (or less) disables retries.
+    #[serde(default)]
+    pub attempts: i32,
+    /// Timeout per attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_try_timeout: Option<GoDuration>,
+    /// Envoy `retry_on` conditions plus HTTP status codes, comma-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_on: Option<String>,
+    /// Add the `previous_priorities` retry plugin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_remote_localities: Option<bool>,
+    /// Keep (true) or drop (false) the `previous_hosts` predicate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_ignore_previous_hosts: Option<bool>,
+    /// Back-off base interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<GoDuration>,
+}
+
+/// `HTTPFaultInjection`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpFaultInjection {
+    /// Delay injection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<FaultDelay>,
+    /// Abort injection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<FaultAbort>,
+}
+
+/// `HTTPFaultInjection.Delay`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultDelay {
+    /// Fixed delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_delay: Option<GoDuration>,
+    /// Share of requests delayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<Percent>,
+    /// Deprecated integer percentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<i32>,
+}
+
+/// `HTTPFaultInjection.Abort`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultAbort {
+    /// HTTP status returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<i32>,
+    /// gRPC status returned (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<String>,
+    /// Share of requests aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<Percent>,
+}
+
+/// `Percent`: a value in 0.0..=100.0.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Percent {
+    /// The percentage.
+    #[serde(default)]
+    pub value: f64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway
+// ---------------------------------------------------------------------------------------------
+
+/// `Gateway.spec`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewaySpec {
+    /// Labels of the gateway pods this applies to, e.g. `istio: ingressgateway`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<BTreeMap<String, String>>,
+    /// Listeners.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<Vec<Server>>,
+}
+
+/// `Server`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Server {
+    /// The listening port.
+    pub port: ServerPort,
+    /// Hosts exposed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// TLS settings (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Opaque>,
+    /// Server name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Bind address (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// Default endpoint (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_endpoint: Option<String>,
+}
+
+/// `Port` of a gateway server.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerPort {
+    /// Port number.
+    pub number: u32,
+    /// Protocol: HTTP, HTTPS, GRPC, HTTP2, MONGO, TCP, TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Port name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Target port (not simulated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_port: Option<u32>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents and the loader
+// ---------------------------------------------------------------------------------------------
+
+/// The parts of `metadata` the simulator keeps; everything else in `metadata` is ignored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// `metadata.name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `metadata.namespace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// One Kubernetes object: its metadata, the `apiVersion` it was written with, and its spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource<S> {
+    /// `apiVersion`, e.g. `networking.istio.io/v1beta1`.
+    pub api_version: String,
+    /// Name and namespace.
+    pub metadata: ObjectMeta,
+    /// The typed spec.
+    pub spec: S,
+}
+
+/// One parsed manifest document.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Manifest {
+    /// `kind: DestinationRule`.
+    DestinationRule(Resource<DestinationRuleSpec>),
+    /// `kind: VirtualService`.
+    VirtualService(Resource<VirtualServiceSpec>),
+    /// `kind: Gateway`.
+    Gateway(Resource<GatewaySpec>),
+}
+
+impl Manifest {
+    /// The `kind` string.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Manifest::DestinationRule(_) => "DestinationRule",
+            Manifest::VirtualService(_) => "VirtualService",
+            Manifest::Gateway(_) => "Gateway",
+        }
+    }
+    /// `metadata`.
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Manifest::DestinationRule(r) => &r.metadata,
+            Manifest::VirtualService(r) => &r.metadata,
+            Manifest::Gateway(r) => &r.metadata,
+        }
+    }
+}
+
+/// The `apiVersion`s accepted for Istio networking kinds.
+pub const API_VERSIONS: [&str; 3] = [
+    "networking.istio.io/v1alpha3",
+    "networking.istio.io/v1beta1",
+    "networking.istio.io/v1",
+];
+
+/// Parses a multi-document YAML text (`---` separated) of DestinationRules, VirtualServices and
+/// Gateways. Empty documents are skipped. Errors carry `file_label`, the 0-based document index
+/// and, where serde reports one, the field path (`spec.trafficPolicy.outlierDetection`).
+/// The specs are not validated here; see [`super::validate`].
+pub fn parse_manifests(text: &str, file_label: &str) -> Result<Vec<Manifest>, IstioError> {
+    let mut out = Vec::new();
+    for (doc_idx, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let parsed: Option<Manifest> = Option::deserialize(document)
+            .map_err(|e| IstioError::from_yaml(file_label, doc_idx, &e))?
+            .map(|RawDocument(m)| m);
+        if let Some(m) = parsed {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// A document deserialized in one pass, so that serde's path tracking reaches into `spec`: the
+/// `kind` key must come before `spec` (as `kubectl` and every generator write it); a `spec`
+/// that comes first is buffered and its errors lose the line number but keep the path.
+struct RawDocument(Manifest);
+
+impl<'de> Deserialize<'de> for RawDocument {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(DocumentVisitor)
+    }
+}
+
+enum AnySpec {
+    DestinationRule(DestinationRuleSpec),
+    VirtualService(VirtualServiceSpec),
+    Gateway(GatewaySpec),
+    Buffered(serde_yaml_ng::Value),
+}
+
+struct DocumentVisitor;
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = RawDocument;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Kubernetes object with apiVersion, kind, metadata and spec")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDocument, A::Error> {
+        let mut api_version: Option<String> = None;
+        let mut kind: Option<String> = None;
+        let mut metadata = ObjectMeta::default();
+        let mut spec: Option<AnySpec> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "apiVersion" => api_version = Some(map.next_value()?),
+                "kind" => {
+                    let k: String = map.next_value()?;
+                    check_kind(&k)?;
+                    kind = Some(k);
+                }
+                "metadata" => metadata = map.next_value()?,
+                "spec" => {
+                    spec = Some(match kind.as_deref() {
+                        Some("DestinationRule") => AnySpec::DestinationRule(map.next_value()?),
+                        Some("VirtualService") => AnySpec::VirtualService(map.next_value()?),
+                        Some("Gateway") => AnySpec::Gateway(map.next_value()?),
+                        _ => AnySpec::Buffered(map.next_value()?),
+                    })
+                }
+                // Exported objects carry a status; it is output, never input.
+                "status" => {
+                    let _: de::IgnoredAny = map.next_value()?;
+                }
+                other => {
+                    return Err(de::Error::unknown_field(
+                        other,
+                        &["apiVersion", "kind", "metadata", "spec", "status"],
+                    ));
+                }
+            }
+        }
+        let api_version = api_version.ok_or_else(|| de::Error::missing_field("apiVersion"))?;
+        if !API_VERSIONS.contains(&api_version.as_str()) {
+            return Err(de::Error::custom(format!(
+                "unsupported apiVersion {api_version:?}, expected one of {}",
+                API_VERSIONS.join(", ")
+            )));
+        }
+        let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
+        let spec = spec.ok_or_else(|| de::Error::missing_field("spec"))?;
+        let spec = match spec {
+            AnySpec::Buffered(v) => buffered_spec(&kind, v).map_err(de::Error::custom)?,
+            s => s,
+        };
+        let manifest = match spec {
+            AnySpec::DestinationRule(spec) => Manifest::DestinationRule(Resource {
+                api_version,
+                metadata,
+                spec,
+            }),
+            AnySpec::VirtualService(spec) => Manifest::VirtualService(Resource {
+                api_version,
+                metadata,
+                spec,
+            }),
+            AnySpec::Gateway(spec) => Manifest::Gateway(Resource {
+                api_version,
+                metadata,
+                spec,
+            }),
+            AnySpec::Buffered(_) => unreachable!("buffered spec resolved above"),
+        };
+        Ok(RawDocument(manifest))
+    }
+}
+
+fn check_kind<E: de::Error>(kind: &str) -> Result<(), E> {
+    match kind {
+        "DestinationRule" | "VirtualService" | "Gateway" => Ok(()),
+        other => Err(E::custom(format!(
+            "unsupported kind {other:?}, expected DestinationRule, VirtualService or Gateway"
+        ))),
+    }
+}
+
+fn buffered_spec(kind: &str, v: serde_yaml_ng::Value) -> Result<AnySpec, String> {
+    let prefix = |e: serde_yaml_ng::Error| format!("spec: {e}");
+    Ok(match kind {
+        "DestinationRule" => {
+            AnySpec::DestinationRule(serde_yaml_ng::from_value(v).map_err(prefix)?)
+        }
+        "VirtualService" => AnySpec::VirtualService(serde_yaml_ng::from_value(v).map_err(prefix)?),
+        _ => AnySpec::Gateway(serde_yaml_ng::from_value(v).map_err(prefix)?),
+    })
+}

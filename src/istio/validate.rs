@@ -1,0 +1,371 @@
+//! Istio's admission validation of DestinationRules and VirtualServices, following
+//! `pkg/config/validation/validation.go` (`validateTrafficPolicy`, `validateOutlierDetection`,
+//! `validateConnectionPool`, `ValidateDuration`, `ValidatePercent`, HTTP retry checks) and
+//! `pkg/config/validation/agent/validation.go` (`ValidateLocalityLbSetting`).
+//!
+//! Every error names the field path from the spec root. Deprecated fields that Istio only warns
+//! about (`consecutiveErrors`) are accepted silently.
+
+use super::manifest::{
+    ConnectionPoolSettings, DestinationRuleSpec, HttpRetry, LocalityLbSetting, OutlierDetection,
+    TrafficPolicy, VirtualServiceSpec,
+};
+use super::{FieldError, IstioError};
+use crate::engine::SimDuration;
+use crate::istio::duration::GoDuration;
+
+/// Validates a DestinationRule spec; the error lists every invalid field.
+pub fn validate_destination_rule(spec: &DestinationRuleSpec) -> Result<(), IstioError> {
+    let mut errors = Vec::new();
+    if spec.host.is_empty() {
+        push(&mut errors, "host", "host must be set");
+    }
+    if let Some(tp) = &spec.traffic_policy {
+        validate_traffic_policy(tp, "trafficPolicy", &mut errors);
+    }
+    for (i, subset) in spec.subsets.iter().flatten().enumerate() {
+        let path = format!("subsets[{i}]");
+        if subset.name.is_empty() {
+            push(
+                &mut errors,
+                &format!("{path}.name"),
+                "subset name must be set",
+            );
+        }
+        if let Some(tp) = &subset.traffic_policy {
+            validate_traffic_policy(tp, &format!("{path}.trafficPolicy"), &mut errors);
+        }
+    }
+    finish("DestinationRule", errors)
+}
+
+/// Validates a VirtualService spec: retry attempts, durations and route weights.
+pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioError> {
+    let mut errors = Vec::new();
+    for (i, route) in spec.http.iter().flatten().enumerate() {
+        let path = format!("http[{i}]");
+        if let Some(r) = &route.retries {
+            validate_retry(r, &format!("{path}.retries"), &mut errors);
+        }
+        if let Some(t) = route.timeout {
+            // A zero timeout is allowed and means "disabled".
+            if !t.0.is_zero() {
+                validate_duration(t, &format!("{path}.timeout"), &mut errors);
+            }
+        }
+        for (j, dest) in route.route.iter().flatten().enumerate() {
+            let dpath = format!("{path}.route[{j}]");
+            if dest.destination.host.is_empty() {
+                push(
+                    &mut errors,
+                    &format!("{dpath}.destination.host"),
+                    "host must be set",
+                );
+            }
+            if let Some(w) = dest.weight {
+                if !(0..=100).contains(&w) {
+                    push(
+                        &mut errors,
+                        &format!("{dpath}.weight"),
+                        "weight must be in 0..=100",
+                    );
+                }
+            }
+        }
+    }
+    finish("VirtualService", errors)
+}
+
+fn finish(kind: &'static str, errors: Vec<FieldError>) -> Result<(), IstioError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(IstioError::Invalid { kind, errors })
+    }
+}
+
+fn push(errors: &mut Vec<FieldError>, path: &str, message: impl Into<String>) {
+    errors.push(FieldError {
+        path: path.to_string(),
+        message: message.into(),
+    });
+}
+
+fn validate_traffic_policy(tp: &TrafficPolicy, path: &str, errors: &mut Vec<FieldError>) {
+    if let Some(od) = &tp.outlier_detection {
+        validate_outlier_detection(od, &format!("{path}.outlierDetection"), errors);
+    }
+    if let Some(cp) = &tp.connection_pool {
+        validate_connection_pool(cp, &format!("{path}.connectionPool"), errors);
+    }
+    if let Some(lb) = tp
+        .load_balancer
+        .as_ref()
+        .and_then(|lb| lb.locality_lb_setting.as_ref())
+    {
+        validate_locality_lb_setting(
+            lb,
+            &format!("{path}.loadBalancer.localityLbSetting"),
+            errors,
+        );
+    }
+    if let Some(budget) = &tp.retry_budget {
+        if let Some(p) = budget.percent {
+            if !(0.0..=100.0).contains(&p) {
+                push(
+                    errors,
+                    &format!("{path}.retryBudget.percent"),
+                    "must be in 0..=100",
+                );
+            }
+        }
+    }
+    for (i, port) in tp.port_level_settings.iter().flatten().enumerate() {
+        let ppath = format!("{path}.portLevelSettings[{i}]");
+        if port.port.as_ref().and_then(|p| p.number).is_none() {
+            push(errors, &format!("{ppath}.port"), "port number must be set");
+        }
+        if let Some(od) = &port.outlier_detection {
+            validate_outlier_detection(od, &format!("{ppath}.outlierDetection"), errors);
+        }
+        if let Some(cp) = &port.connection_pool {
+            validate_connection_pool(cp, &format!("{ppath}.connectionPool"), errors);
+        }
+        if let Some(lb) = port
+            .load_balancer
+            .as_ref()
+            .and_then(|lb| lb.locality_lb_setting.as_ref())
+        {
+            let lpath = format!("{ppath}.loadBalancer.localityLbSetting");
+            validate_locality_lb_setting(lb, &lpath, errors);
+        }
+    }
+}
+
+fn validate_outlier_detection(od: &OutlierDetection, path: &str, errors: &mut Vec<FieldError>) {
+    if let Some(d) = od.interval {
+        validate_duration(d, &format!("{path}.interval"), errors);
+    }
+    if let Some(d) = od.base_ejection_time {
+        validate_duration(d, &format!("{path}.baseEjectionTime"), errors);
+    }
+    if let Some(p) = od.max_ejection_percent {
+        validate_percent(p, &format!("{path}.maxEjectionPercent"), errors);
+    }
+    if let Some(p) = od.min_health_percent {
+        validate_percent(p, &format!("{path}.minHealthPercent"), errors);
+    }
+    if od.consecutive_local_origin_failures.is_some()
+        && !od.split_external_local_origin_errors.unwrap_or(false)
+    {
+        push(
+            errors,
+            &format!("{path}.consecutiveLocalOriginFailures"),
+            "consecutiveLocalOriginFailures requires splitExternalLocalOriginErrors: true",
+        );
+    }
+}
+
+fn validate_connection_pool(cp: &ConnectionPoolSettings, path: &str, errors: &mut Vec<FieldError>) {
+    if let Some(tcp) = &cp.tcp {
+        non_negative(
+            tcp.max_connections,
+            &format!("{path}.tcp.maxConnections"),
+            errors,
+        );
+        if let Some(d) = tcp.connect_timeout {
+            validate_duration(d, &format!("{path}.tcp.connectTimeout"), errors);
+        }
+        if let Some(d) = tcp.max_connection_duration {
+            validate_duration(d, &format!("{path}.tcp.maxConnectionDuration"), errors);
+        }
+    }
+    if let Some(http) = &cp.http {
+        let p = |f: &str| format!("{path}.http.{f}");
+        non_negative(
+            http.http1_max_pending_requests,
+            &p("http1MaxPendingRequests"),
+            errors,
+        );
+        non_negative(http.http2_max_requests, &p("http2MaxRequests"), errors);
+        non_negative(
+            http.max_requests_per_connection,
+            &p("maxRequestsPerConnection"),
+            errors,
+        );
+        non_negative(http.max_retries, &p("maxRetries"), errors);
+        non_negative(
+            http.max_concurrent_streams,
+            &p("maxConcurrentStreams"),
+            errors,
+        );
+        if let Some(d) = http.idle_timeout {
+            validate_duration(d, &p("idleTimeout"), errors);
+        }
+    }
+}
+
+fn validate_retry(r: &HttpRetry, path: &str, errors: &mut Vec<FieldError>) {
+    if r.attempts < 0 {
+        push(
+            errors,
+            &format!("{path}.attempts"),
+            "attempts cannot be negative",
+        );
+    }
+    if let Some(d) = r.per_try_timeout {
+        validate_duration(d, &format!("{path}.perTryTimeout"), errors);
+    }
+    if let Some(d) = r.backoff {
+        validate_duration(d, &format!("{path}.backoff"), errors);
+    }
+}
+
+/// `ValidateLocalityLbSetting`: distribute weights, wildcard placement, overlaps, and the
+/// distribute/failover exclusion.
+fn validate_locality_lb_setting(lb: &LocalityLbSetting, path: &str, errors: &mut Vec<FieldError>) {
+    if !lb.distribute().is_empty() && !lb.failover().is_empty() {
+        push(
+            errors,
+            path,
+            "can not simultaneously specify 'distribute' and 'failover'",
+        );
+    }
+    let mut froms: Vec<&str> = Vec::new();
+    for (i, d) in lb.distribute().iter().enumerate() {
+        let dpath = format!("{path}.distribute[{i}]");
+        if let Err(m) = validate_locality_pattern(&d.from) {
+            push(errors, &format!("{dpath}.from"), m);
+        }
+        if froms.contains(&d.from.as_str()) {
+            push(
+                errors,
+                &format!("{dpath}.from"),
+                format!("duplicate 'from' {:?}", d.from),
+            );
+        }
+        froms.push(&d.from);
+        validate_distribute_to(&d.to, &format!("{dpath}.to"), errors);
+    }
+    for (i, f) in lb.failover().iter().enumerate() {
+        let fpath = format!("{path}.failover[{i}]");
+        for (name, value) in [("from", &f.from), ("to", &f.to)] {
+            if value.is_empty() || value.contains('/') || value.contains('*') {
+                push(
+                    errors,
+                    &format!("{fpath}.{name}"),
+                    "failover only supports a region name",
+                );
+            }
+        }
+        if f.from == f.to {
+            push(
+                errors,
+                &fpath,
+                "failover 'from' and 'to' must be different regions",
+            );
+        }
+    }
+    for (i, label) in lb.failover_priority().iter().enumerate() {
+        if label.is_empty() || label.matches('=').count() > 1 || label.starts_with('=') {
+            let lpath = format!("{path}.failoverPriority[{i}]");
+            push(errors, &lpath, "must be a label key or key=value");
+        }
+    }
+}
+
+fn validate_distribute_to(
+    to: &std::collections::BTreeMap<String, u32>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    let mut sum: u64 = 0;
+    for (locality, &weight) in to {
+        if let Err(m) = validate_locality_pattern(locality) {
+            push(errors, &format!("{path}[{locality}]"), m);
+        }
+        if !(1..=100).contains(&weight) {
+            push(
+                errors,
+                &format!("{path}[{locality}]"),
+                "weight must be in 1..=100",
+            );
+        }
+        sum += u64::from(weight);
+    }
+    if sum != 100 {
+        push(errors, path, format!("weights must sum to 100, got {sum}"));
+    }
+    let keys: Vec<&String> = to.keys().collect();
+    for (a_idx, a) in keys.iter().enumerate() {
+        for b in &keys[a_idx + 1..] {
+            if patterns_overlap(a, b) {
+                push(errors, path, format!("localities {a:?} and {b:?} overlap"));
+            }
+        }
+    }
+}
+
+/// A locality pattern: 1 to 3 non-empty `/`-separated segments, `*` only as the last one.
+fn validate_locality_pattern(pattern: &str) -> Result<(), String> {
+    if pattern.is_empty() {
+        return Err("locality must not be empty".into());
+    }
+    let segments: Vec<&str> = pattern.split('/').collect();
+    if segments.len() > 3 {
+        return Err(format!(
+            "locality {pattern:?} has more than region/zone/subzone"
+        ));
+    }
+    for (i, s) in segments.iter().enumerate() {
+        if s.is_empty() {
+            return Err(format!("locality {pattern:?} has an empty segment"));
+        }
+        if s.contains('*') && (*s != "*" || i + 1 != segments.len()) {
+            return Err(format!(
+                "locality {pattern:?}: wildcard is allowed only as the last segment"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Two patterns overlap when some locality matches both: segment by segment, equal, or either
+/// one absent or `*`.
+fn patterns_overlap(a: &str, b: &str) -> bool {
+    let sa: Vec<&str> = a.split('/').collect();
+    let sb: Vec<&str> = b.split('/').collect();
+    (0..3).all(|i| {
+        let x = sa.get(i).copied().unwrap_or("");
+        let y = sb.get(i).copied().unwrap_or("");
+        x == y || x.is_empty() || y.is_empty() || x == "*" || y == "*"
+    })
+}
+
+/// `ValidateDuration`: at least 1 ms, whole milliseconds.
+fn validate_duration(d: GoDuration, path: &str, errors: &mut Vec<FieldError>) {
+    let ns = d.0.as_nanos();
+    if d.0 < SimDuration::from_millis(1) {
+        push(errors, path, format!("duration {d} must be at least 1ms"));
+    } else if ns % 1_000_000 != 0 {
+        push(
+            errors,
+            path,
+            format!("duration {d}: only millisecond precision is supported"),
+        );
+    }
+}
+
+fn validate_percent(p: i32, path: &str, errors: &mut Vec<FieldError>) {
+    if !(0..=100).contains(&p) {
+        push(errors, path, format!("percentage {p} must be in 0..=100"));
+    }
+}
+
+fn non_negative(v: Option<i32>, path: &str, errors: &mut Vec<FieldError>) {
+    if let Some(v) = v {
+        if v < 0 {
+            push(errors, path, format!("{v} must not be negative"));
+        }
+    }
+}
