@@ -5,3 +5,4 @@ pub mod engine;
 pub mod envoy;
 pub mod istio;
 pub mod model;
+pub mod plot;
