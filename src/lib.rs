@@ -15,6 +15,7 @@ pub mod istio;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod plot;
 pub mod scenario;
 
 use std::path::Path;

@@ -1,0 +1,650 @@
+//! Charts of simulation results, drawn from plain typed data as PNG and SVG, plus a
+//! self-contained HTML report.
+//!
+//! Every chart has two entry points: `chart(data, png, svg)` writes both files, and
+//! `chart_svg(data)` returns the SVG text (for [`html_report`]). Text is drawn with the DejaVu
+//! fonts embedded in the binary (registered once as `sans-serif`, `serif` and `monospace`), so
+//! PNGs render identically on machines with no fonts installed; SVGs name the `sans-serif`
+//! family and leave glyph rendering to the viewer.
+//!
+//! Guarantees shared by all charts:
+//! - Deterministic: the same data gives byte-identical PNG and SVG files.
+//! - Never panics on empty, short or NaN data: missing values are skipped, and a chart with
+//!   nothing to show says "no data".
+//! - Files are written to a temporary sibling and renamed into place, so a failed run never
+//!   leaves a half-written plot. Missing parent directories are created.
+
+mod ejection_timeline;
+mod heatmap;
+mod latency_ecdf;
+mod report;
+mod sweep_lines;
+#[cfg(test)]
+mod tests;
+mod traffic_share;
+
+pub use ejection_timeline::{
+    EjectionInterval, EjectionRow, EjectionTimeline, ejection_timeline, ejection_timeline_svg,
+};
+pub use heatmap::{Heatmap, Objective, heatmap, heatmap_svg};
+pub use latency_ecdf::{LatencyEcdf, latency_ecdf, latency_ecdf_svg};
+pub use report::{Report, ReportSection, html_report, render_html};
+pub use sweep_lines::{SweepLines, SweepSeries, sweep_lines, sweep_lines_svg};
+pub use traffic_share::{RunChart, traffic_share, traffic_share_svg};
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde::{Deserialize, Serialize};
+
+/// Errors from drawing or writing a chart. Every variant names the file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// The plotting backend failed while drawing `chart` into `path`.
+    #[error("cannot draw the {chart} chart into {}: {message}", path.display())]
+    Draw {
+        /// Which chart was being drawn (e.g. `traffic_share`).
+        chart: &'static str,
+        /// The file being written (`<in-memory SVG>` for the `*_svg` string renderers).
+        path: PathBuf,
+        /// The backend's error message.
+        message: String,
+    },
+    /// Creating, writing, reading or renaming a file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file concerned (the final path, not the temporary sibling).
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An SVG file given to the HTML report does not contain an `<svg` element.
+    #[error("{} is not an SVG document", path.display())]
+    NotSvg {
+        /// The file that was read.
+        path: PathBuf,
+    },
+    /// The embedded DejaVu font could not be registered with plotters.
+    #[error("cannot register the embedded DejaVu font {0}")]
+    Font(String),
+}
+
+/// A named fault phase of a run, drawn as a shaded, labelled band over `[start_s, end_s)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseBand {
+    /// Phase name, printed at the top of the band (e.g. `zone-a outage`).
+    pub name: String,
+    /// Start of the phase, in simulated seconds.
+    pub start_s: f64,
+    /// End of the phase, in simulated seconds.
+    pub end_s: f64,
+}
+
+impl PhaseBand {
+    /// A phase named `name` covering `[start_s, end_s)`.
+    pub fn new(name: impl Into<String>, start_s: f64, end_s: f64) -> Self {
+        Self {
+            name: name.into(),
+            start_s,
+            end_s,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fonts
+
+/// The font family every chart uses; registered from the embedded DejaVu Sans.
+const FONT: &str = "sans-serif";
+
+/// Registers the embedded DejaVu fonts with plotters, once per process.
+fn ensure_fonts() -> Result<(), PlotError> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            let fonts: [(&str, FontStyle, &'static [u8]); 8] = [
+                ("sans-serif", FontStyle::Normal, dejavu::sans::regular()),
+                ("sans-serif", FontStyle::Bold, dejavu::sans::bold()),
+                ("sans-serif", FontStyle::Oblique, dejavu::sans::oblique()),
+                ("sans-serif", FontStyle::Italic, dejavu::sans::oblique()),
+                ("serif", FontStyle::Normal, dejavu::serif::regular()),
+                ("serif", FontStyle::Bold, dejavu::serif::bold()),
+                ("monospace", FontStyle::Normal, dejavu::sans_mono::regular()),
+                ("monospace", FontStyle::Bold, dejavu::sans_mono::bold()),
+            ];
+            for (family, style, bytes) in fonts {
+                plotters::style::register_font(family, style, bytes)
+                    .map_err(|_| format!("{family} {}", style.as_str()))?;
+            }
+            Ok(())
+        })
+        .clone()
+        .map_err(PlotError::Font)
+}
+
+/// A text style of the chart font.
+fn text(size: f64, color: RGBColor) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&color)
+}
+
+/// A bold text style of the chart font.
+fn bold(size: f64, color: RGBColor) -> TextStyle<'static> {
+    (FONT, size)
+        .into_font()
+        .style(FontStyle::Bold)
+        .color(&color)
+}
+
+/// Text style anchored at `h`/`v`.
+fn anchored(style: TextStyle<'static>, h: HPos, v: VPos) -> TextStyle<'static> {
+    style.pos(Pos::new(h, v))
+}
+
+/// Width in pixels of `s` drawn at `size` in the chart font (a rough estimate if the font
+/// cannot be measured).
+fn text_width(s: &str, size: f64, is_bold: bool) -> i32 {
+    let font = if is_bold {
+        (FONT, size).into_font().style(FontStyle::Bold)
+    } else {
+        (FONT, size).into_font()
+    };
+    match font.box_size(s) {
+        Ok((w, _)) => w as i32,
+        Err(_) => (s.chars().count() as f64 * size * 0.62).ceil() as i32,
+    }
+}
+
+/// `s`, shortened with an ellipsis until it fits in `max_w` pixels; `None` if not even one
+/// character fits.
+fn fit_text(s: &str, size: f64, is_bold: bool, max_w: i32) -> Option<String> {
+    if text_width(s, size, is_bold) <= max_w {
+        return Some(s.to_string());
+    }
+    let chars: Vec<char> = s.chars().collect();
+    for keep in (1..chars.len()).rev() {
+        let candidate: String = chars[..keep].iter().collect::<String>() + "…";
+        if text_width(&candidate, size, is_bold) <= max_w {
+            return Some(candidate);
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Colours
+
+/// Series colours (Tableau 10), used for localities and phases of the eCDF and sweep lines.
+const SERIES: [RGBColor; 10] = [
+    RGBColor(0x4E, 0x79, 0xA7),
+    RGBColor(0xF2, 0x8E, 0x2B),
+    RGBColor(0x59, 0xA1, 0x4F),
+    RGBColor(0xB0, 0x7A, 0xA1),
+    RGBColor(0x76, 0xB7, 0xB2),
+    RGBColor(0xED, 0xC9, 0x48),
+    RGBColor(0xE1, 0x57, 0x59),
+    RGBColor(0x9C, 0x75, 0x5F),
+    RGBColor(0xFF, 0x9D, 0xA7),
+    RGBColor(0xBA, 0xB0, 0xAC),
+];
+
+/// Colours of error causes: warm and dark, distinct from the locality colours.
+const CAUSES: [RGBColor; 6] = [
+    RGBColor(0xD6, 0x27, 0x28),
+    RGBColor(0x94, 0x67, 0xBD),
+    RGBColor(0xFF, 0x7F, 0x0E),
+    RGBColor(0x2C, 0x2C, 0x2C),
+    RGBColor(0xE3, 0x77, 0xC2),
+    RGBColor(0x8C, 0x56, 0x4B),
+];
+
+/// Light tints for phase bands.
+const PHASE_TINTS: [RGBColor; 5] = [
+    RGBColor(0xFF, 0xE8, 0xA8),
+    RGBColor(0xF8, 0xC8, 0xC8),
+    RGBColor(0xC8, 0xDD, 0xF2),
+    RGBColor(0xCF, 0xEB, 0xC6),
+    RGBColor(0xE2, 0xD0, 0xEE),
+];
+
+const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const GREY: RGBColor = RGBColor(0x70, 0x70, 0x70);
+const GRID_BOLD: RGBColor = RGBColor(0xD8, 0xD8, 0xD8);
+const GRID_LIGHT: RGBColor = RGBColor(0xEE, 0xEE, 0xEE);
+
+fn series_color(i: usize) -> RGBColor {
+    SERIES[i % SERIES.len()]
+}
+
+fn cause_color(i: usize) -> RGBColor {
+    CAUSES[i % CAUSES.len()]
+}
+
+fn phase_tint(i: usize) -> RGBColor {
+    PHASE_TINTS[i % PHASE_TINTS.len()]
+}
+
+/// Relative luminance in 0..1, to choose black or white text on a coloured fill.
+fn luminance(c: RGBColor) -> f64 {
+    (0.299 * f64::from(c.0) + 0.587 * f64::from(c.1) + 0.114 * f64::from(c.2)) / 255.0
+}
+
+/// Text colour readable on `fill`.
+fn ink_on(fill: RGBColor) -> RGBColor {
+    if luminance(fill) > 0.55 { INK } else { WHITE }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers
+
+/// Compact, trimmed decimal formatting for labels: `0`, `0.25`, `12.5`, `1500`, `–` for NaN.
+fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".to_string();
+    }
+    let a = v.abs();
+    if a < 1e-12 {
+        return "0".to_string();
+    }
+    let s = if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else if a >= 0.001 {
+        format!("{v:.3}")
+    } else {
+        return format!("{v:.1e}");
+    };
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" { "0".to_string() } else { s }
+}
+
+/// The smallest "nice" number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k) ≥ `v`; 1 for
+/// non-positive or non-finite input.
+fn nice_ceil(v: f64) -> f64 {
+    if !(v.is_finite() && v > 0.0) {
+        return 1.0;
+    }
+    let exp = 10f64.powf(v.log10().floor());
+    let f = v / exp;
+    let nice = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+        .into_iter()
+        .find(|n| *n >= f * (1.0 - 1e-9))
+        .unwrap_or(10.0);
+    nice * exp
+}
+
+/// Largest finite value, if any.
+fn finite_max(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
+}
+
+/// Smallest finite value, if any.
+fn finite_min(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |m, v| Some(m.map_or(v, |m: f64| m.min(v))))
+}
+
+/// Splits `points` into runs of finite points (NaN or infinite `y` breaks a line).
+fn finite_runs(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let mut runs = Vec::new();
+    let mut cur = Vec::new();
+    for &(x, y) in points {
+        if x.is_finite() && y.is_finite() {
+            cur.push((x, y));
+        } else if !cur.is_empty() {
+            runs.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        runs.push(cur);
+    }
+    runs
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering and writing
+
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// A chart that can draw itself on any plotters backend.
+trait Chart {
+    /// Name used in error messages.
+    const NAME: &'static str;
+    /// Canvas size in pixels (may depend on the data, e.g. number of rows).
+    fn size(&self) -> (u32, u32);
+    /// Draws the chart on `root`, a white canvas of [`Chart::size`] whose origin is the
+    /// backend's origin.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+}
+
+const IN_MEMORY: &str = "<in-memory SVG>";
+
+fn draw_error<C: Chart>(path: &Path, message: impl std::fmt::Display) -> PlotError {
+    PlotError::Draw {
+        chart: C::NAME,
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+fn draw_on<C: Chart, DB: DrawingBackend>(
+    chart: &C,
+    root: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB> {
+    root.fill(&WHITE)?;
+    chart.draw(root)?;
+    root.present()
+}
+
+/// Renders `chart` to SVG text; `target` only names the destination in errors.
+fn render_svg<C: Chart>(chart: &C, target: &Path) -> Result<String, PlotError> {
+    ensure_fonts()?;
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, chart.size()).into_drawing_area();
+        draw_on(chart, &root).map_err(|e| draw_error::<C>(target, e))?;
+    }
+    Ok(buf)
+}
+
+/// Writes `chart` as a PNG to `path` (via a temporary sibling).
+fn write_png<C: Chart>(chart: &C, path: &Path) -> Result<(), PlotError> {
+    ensure_fonts()?;
+    let tmp = temp_sibling(path, "png")?;
+    let drawn = {
+        let root = BitMapBackend::new(&tmp, chart.size()).into_drawing_area();
+        draw_on(chart, &root).map_err(|e| e.to_string())
+    };
+    if let Err(message) = drawn {
+        let _ = fs::remove_file(&tmp);
+        return Err(draw_error::<C>(path, message));
+    }
+    rename_into_place(&tmp, path)
+}
+
+/// Writes `chart` as PNG and SVG.
+fn save<C: Chart>(chart: &C, png: &Path, svg: &Path) -> Result<(), PlotError> {
+    write_png(chart, png)?;
+    let text = render_svg(chart, svg)?;
+    write_atomic(svg, text.as_bytes())
+}
+
+/// A fresh temporary path next to `path` ending in `.ext`; creates the parent directory.
+fn temp_sibling(path: &Path, ext: &str) -> Result<PathBuf, PlotError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let io_err = |source| PlotError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path.file_name().ok_or_else(|| {
+        io_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "path has no file name",
+        ))
+    })?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    fs::create_dir_all(parent).map_err(io_err)?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Ok(parent.join(format!(
+        ".{}.{}-{n}.tmp.{ext}",
+        name.to_string_lossy(),
+        std::process::id()
+    )))
+}
+
+fn rename_into_place(tmp: &Path, path: &Path) -> Result<(), PlotError> {
+    fs::rename(tmp, path).map_err(|source| {
+        let _ = fs::remove_file(tmp);
+        PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Writes `bytes` to `path` via a temporary sibling and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
+    let tmp = temp_sibling(path, "tmp")?;
+    if let Err(source) = fs::write(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(PlotError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    rename_into_place(&tmp, path)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared drawing helpers (all in backend pixel coordinates on the full-canvas root)
+
+/// The pixel rectangle of a chart's plotting area and its x mapping.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    x0: f64,
+    x1: f64,
+    left: i32,
+    right: i32,
+    top: i32,
+    bottom: i32,
+}
+
+impl Frame {
+    /// The frame of a plotting area with pixel ranges `(xr, yr)` (from
+    /// `chart.plotting_area().get_pixel_range()`) showing `x0..x1`.
+    fn new((xr, yr): (std::ops::Range<i32>, std::ops::Range<i32>), x0: f64, x1: f64) -> Self {
+        Self {
+            x0,
+            x1,
+            left: xr.start,
+            right: xr.end - 1,
+            top: yr.start,
+            bottom: yr.end - 1,
+        }
+    }
+
+    /// Pixel column of `x`, clamped to the frame.
+    fn px(&self, x: f64) -> i32 {
+        let span = self.x1 - self.x0;
+        if !(span > 0.0) || !x.is_finite() {
+            return self.left;
+        }
+        let f = ((x - self.x0) / span).clamp(0.0, 1.0);
+        self.left + (f * f64::from(self.right - self.left)).round() as i32
+    }
+}
+
+/// Clipped pixel spans `(phase index, left px, right px)` of the phases inside the frame.
+fn phase_spans(phases: &[PhaseBand], frame: &Frame) -> Vec<(usize, i32, i32)> {
+    phases
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let (s, e) = (p.start_s.max(frame.x0), p.end_s.min(frame.x1));
+            if !(s.is_finite() && e.is_finite() && e > s) {
+                return None;
+            }
+            Some((i, frame.px(s), frame.px(e)))
+        })
+        .collect()
+}
+
+/// Shades the phases over the plotting area (drawn before the data).
+fn draw_phase_fill<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    phases: &[PhaseBand],
+    frame: &Frame,
+) -> DrawResult<DB> {
+    for (i, a, b) in phase_spans(phases, frame) {
+        root.draw(&Rectangle::new(
+            [(a, frame.top), (b, frame.bottom)],
+            phase_tint(i).mix(0.55).filled(),
+        ))?;
+    }
+    Ok(())
+}
+
+/// Height of the strip above a plotting area that holds phase labels.
+const PHASE_STRIP: i32 = 22;
+
+/// Draws phase boundaries as dashed lines over the plotting area and, if `labels`, the phase
+/// names in a tinted strip just above it (Grafana region-annotation style).
+fn draw_phase_marks<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    phases: &[PhaseBand],
+    frame: &Frame,
+    labels: bool,
+) -> DrawResult<DB> {
+    let line = GREY.stroke_width(1);
+    for (i, a, b) in phase_spans(phases, frame) {
+        for x in [a, b] {
+            if x > frame.left && x < frame.right {
+                root.draw(&DashedPathElement::new(
+                    vec![(x, frame.top), (x, frame.bottom)],
+                    4,
+                    3,
+                    line,
+                ))?;
+            }
+        }
+        if labels {
+            let (y0, y1) = (frame.top - PHASE_STRIP, frame.top - 2);
+            root.draw(&Rectangle::new([(a, y0), (b, y1)], phase_tint(i).filled()))?;
+            root.draw(&PathElement::new(vec![(a, y0), (a, frame.top)], GREY))?;
+            root.draw(&PathElement::new(vec![(b, y0), (b, frame.top)], GREY))?;
+            if let Some(name) = fit_text(&phases[i].name, 13.0, true, b - a - 6) {
+                root.draw(&Text::new(
+                    name,
+                    ((a + b) / 2, (y0 + y1) / 2),
+                    anchored(bold(13.0, INK), HPos::Center, VPos::Center),
+                ))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a legend entry is drawn.
+#[derive(Debug, Clone, Copy)]
+enum Swatch {
+    /// A filled square.
+    Fill(RGBColor),
+    /// A short line of the given width.
+    Line(RGBColor, u32),
+    /// A line over a light band (mean and spread).
+    Band(RGBColor),
+}
+
+/// Draws a legend with an optional bold header at `(x, y)`; entries that do not fit above
+/// `max_y` are summarised as "+N more". Labels are shortened to `max_w` pixels.
+fn draw_legend<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+    max_w: i32,
+    max_y: i32,
+    header: &str,
+    items: &[(String, Swatch)],
+) -> DrawResult<DB> {
+    let mut y = y;
+    if !header.is_empty() {
+        if let Some(h) = fit_text(header, 14.0, true, max_w) {
+            root.draw(&Text::new(
+                h,
+                (x, y),
+                anchored(bold(14.0, INK), HPos::Left, VPos::Top),
+            ))?;
+        }
+        y += 24;
+    }
+    for (n, (label, swatch)) in items.iter().enumerate() {
+        if y + 18 > max_y && n + 1 < items.len() {
+            root.draw(&Text::new(
+                format!("+{} more", items.len() - n),
+                (x, y),
+                anchored(text(13.0, GREY), HPos::Left, VPos::Top),
+            ))?;
+            break;
+        }
+        let cy = y + 8;
+        match *swatch {
+            Swatch::Fill(c) => {
+                root.draw(&Rectangle::new([(x, cy - 6), (x + 18, cy + 6)], c.filled()))?;
+            }
+            Swatch::Line(c, w) => {
+                root.draw(&PathElement::new(
+                    vec![(x, cy), (x + 18, cy)],
+                    c.stroke_width(w),
+                ))?;
+            }
+            Swatch::Band(c) => {
+                root.draw(&Rectangle::new(
+                    [(x, cy - 6), (x + 18, cy + 6)],
+                    c.mix(0.2).filled(),
+                ))?;
+                root.draw(&PathElement::new(
+                    vec![(x, cy), (x + 18, cy)],
+                    c.stroke_width(2),
+                ))?;
+            }
+        }
+        if let Some(l) = fit_text(label, 13.0, false, max_w - 26) {
+            root.draw(&Text::new(
+                l,
+                (x + 26, cy),
+                anchored(text(13.0, INK), HPos::Left, VPos::Center),
+            ))?;
+        }
+        y += 21;
+    }
+    Ok(())
+}
+
+/// Writes a grey centred message (e.g. "no data") in the pixel box `(x0, y0)..(x1, y1)`.
+fn draw_message<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x0, y0): (i32, i32),
+    (x1, y1): (i32, i32),
+    message: &str,
+) -> DrawResult<DB> {
+    root.draw(&Text::new(
+        message.to_string(),
+        ((x0 + x1) / 2, (y0 + y1) / 2),
+        anchored(text(18.0, GREY), HPos::Center, VPos::Center),
+    ))
+}
+
+/// Draws the chart title centred at the top of the canvas; returns the y below it.
+fn draw_title<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) -> DrawResult<DB> {
+    let (w, _) = root.dim_in_pixel();
+    let w = w as i32;
+    let shown = fit_text(title, 22.0, true, w - 20).unwrap_or_default();
+    root.draw(&Text::new(
+        shown,
+        (w / 2, 12),
+        anchored(bold(22.0, INK), HPos::Center, VPos::Top),
+    ))
+}
+
+/// Height reserved at the top of the canvas for [`draw_title`].
+const TITLE_H: i32 = 44;

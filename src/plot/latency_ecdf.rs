@@ -1,0 +1,241 @@
+//! Empirical CDF of request latency, one curve per phase.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, Ranged, ValueFormatter};
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Chart, DrawResult, GREY, GRID_BOLD, GRID_LIGHT, IN_MEMORY, INK, PlotError, Swatch, TITLE_H,
+    anchored, draw_legend, draw_message, draw_title, fmt_num, nice_ceil, render_svg, save,
+    series_color, text,
+};
+
+/// Input of [`latency_ecdf`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct LatencyEcdf {
+    /// Chart title (scenario name and seed).
+    pub title: String,
+    /// `(phase name, latencies in ms)` per curve. Latencies need not be sorted; NaN and
+    /// infinite values are ignored.
+    pub series: Vec<(String, Vec<f64>)>,
+}
+
+/// Draws `data` as PNG and SVG: the eCDF of latency per phase, with p50/p90/p99 guides and a
+/// log-scale x axis when latencies span more than a factor of 50.
+pub fn latency_ecdf(data: &LatencyEcdf, png: &Path, svg: &Path) -> Result<(), PlotError> {
+    save(data, png, svg)
+}
+
+/// [`latency_ecdf`] rendered to an SVG string.
+pub fn latency_ecdf_svg(data: &LatencyEcdf) -> Result<String, PlotError> {
+    render_svg(data, Path::new(IN_MEMORY))
+}
+
+const WIDTH: u32 = 1200;
+const HEIGHT: u32 = 720;
+const LEGEND_W: i32 = 330;
+/// Curves with more samples are drawn through this many quantiles.
+const MAX_POINTS: usize = 2000;
+/// Use a log x axis when max / min exceeds this.
+const LOG_RATIO: f64 = 50.0;
+
+/// Sorted finite samples of a phase.
+struct Curve<'a> {
+    name: &'a str,
+    sorted: Vec<f64>,
+}
+
+impl Curve<'_> {
+    /// Nearest-rank quantile.
+    fn quantile(&self, q: f64) -> f64 {
+        let n = self.sorted.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let rank = (q * n as f64).ceil() as usize;
+        self.sorted[rank.clamp(1, n) - 1]
+    }
+
+    /// Step points of the eCDF, with x clamped to at least `floor`.
+    fn points(&self, floor: f64, x_end: f64) -> Vec<(f64, f64)> {
+        let n = self.sorted.len();
+        let x = |i: usize| self.sorted[i].max(floor);
+        let mut pts = Vec::new();
+        if n == 0 {
+            return pts;
+        }
+        pts.push((x(0), 0.0));
+        if n <= MAX_POINTS {
+            for i in 0..n {
+                pts.push((x(i), i as f64 / n as f64));
+                pts.push((x(i), (i + 1) as f64 / n as f64));
+            }
+        } else {
+            for j in 0..=MAX_POINTS {
+                let i = (j * (n - 1) + MAX_POINTS / 2) / MAX_POINTS;
+                pts.push((x(i), (i + 1) as f64 / n as f64));
+            }
+        }
+        pts.push((x_end, 1.0));
+        pts
+    }
+}
+
+impl LatencyEcdf {
+    fn curves(&self) -> Vec<Curve<'_>> {
+        self.series
+            .iter()
+            .map(|(name, v)| {
+                let mut sorted: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+                sorted.sort_by(f64::total_cmp);
+                Curve { name, sorted }
+            })
+            .collect()
+    }
+}
+
+impl Chart for LatencyEcdf {
+    const NAME: &'static str = "latency_ecdf";
+
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, HEIGHT)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        draw_title(root, &self.title)?;
+        let curves = self.curves();
+        let all = || curves.iter().flat_map(|c| c.sorted.iter().copied());
+        let (Some(lo), Some(hi)) = (super::finite_min(all()), super::finite_max(all())) else {
+            return draw_message(
+                root,
+                (0, TITLE_H),
+                (WIDTH as i32, HEIGHT as i32),
+                "no data",
+            );
+        };
+        let min_pos = super::finite_min(all().filter(|v| *v > 0.0));
+        let body = root.margin(TITLE_H as u32, 10, 10, 10);
+        let (plot, legend) = body.split_horizontally(WIDTH as i32 - 20 - LEGEND_W);
+        match min_pos {
+            Some(mp) if hi / mp > LOG_RATIO => {
+                let x0 = 10f64.powf(mp.log10().floor());
+                let x1 = hi * 1.15;
+                draw_curves(root, &plot, (x0..x1).log_scale(), &curves, x0, x1, true)?;
+            }
+            _ => {
+                let x0 = if lo >= 0.0 { 0.0 } else { -nice_ceil(-lo) };
+                let x1 = if hi > x0 { nice_ceil(hi) } else { x0 + 1.0 };
+                draw_curves(root, &plot, x0..x1, &curves, x0, x1, false)?;
+            }
+        }
+        let items: Vec<(String, Swatch)> = curves
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let label = if c.sorted.is_empty() {
+                    format!("{} (no samples)", c.name)
+                } else {
+                    format!(
+                        "{} (n={}, p50 {}, p99 {})",
+                        c.name,
+                        c.sorted.len(),
+                        fmt_num(c.quantile(0.5)),
+                        fmt_num(c.quantile(0.99))
+                    )
+                };
+                (label, Swatch::Line(series_color(i), 2))
+            })
+            .collect();
+        let (lx, ly) = legend.get_base_pixel();
+        draw_legend(
+            root,
+            (lx + 10, ly + 20),
+            LEGEND_W - 14,
+            HEIGHT as i32 - 10,
+            "Phase (latency ms)",
+            &items,
+        )
+    }
+}
+
+fn draw_curves<DB: DrawingBackend, X>(
+    root: &DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
+    x_spec: X,
+    curves: &[Curve<'_>],
+    x0: f64,
+    x1: f64,
+    log: bool,
+) -> DrawResult<DB>
+where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(16)
+        .margin_right(12)
+        .x_label_area_size(52)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_spec, 0.0..1.0)?;
+    let x_desc = if log {
+        "latency (ms, log scale)"
+    } else {
+        "latency (ms)"
+    };
+    // On a log axis only label 1, 2 and 5 × 10^k to avoid crowding.
+    let x_fmt = move |v: &f64| {
+        if !log {
+            return fmt_num(*v);
+        }
+        let m = v / 10f64.powf(v.log10().floor());
+        if [1.0, 2.0, 5.0].iter().any(|d| (m - d).abs() < 1e-6) {
+            fmt_num(*v)
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .bold_line_style(GRID_BOLD)
+        .light_line_style(GRID_LIGHT)
+        .x_labels(if log { 40 } else { 12 })
+        .y_labels(11)
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&|v: &f64| format!("{:.0}%", v * 100.0))
+        .label_style(text(13.0, INK))
+        .axis_desc_style(text(14.0, INK))
+        .x_desc(x_desc)
+        .y_desc("fraction of requests ≤ x")
+        .draw()?;
+    for q in [0.5, 0.9, 0.99] {
+        chart.draw_series(std::iter::once(DashedPathElement::new(
+            vec![(x0, q), (x1, q)],
+            5,
+            4,
+            GREY.stroke_width(1),
+        )))?;
+        let (px, py) = chart.backend_coord(&(x1, q));
+        root.draw(&Text::new(
+            format!("p{}", (q * 100.0f64).round()),
+            (px - 4, py - 2),
+            anchored(text(12.0, GREY), HPos::Right, VPos::Bottom),
+        ))?;
+    }
+    let floor = x0;
+    for (i, c) in curves.iter().enumerate() {
+        let pts = c.points(floor, x1);
+        if pts.is_empty() {
+            continue;
+        }
+        chart.draw_series(std::iter::once(PathElement::new(
+            pts,
+            series_color(i).stroke_width(2),
+        )))?;
+    }
+    Ok(())
+}

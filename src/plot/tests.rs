@@ -1,0 +1,469 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+fn phases() -> Vec<PhaseBand> {
+    vec![
+        PhaseBand::new("baseline", 0.0, 60.0),
+        PhaseBand::new("zone-a outage", 60.0, 150.0),
+        PhaseBand::new("recovery", 150.0, 240.0),
+    ]
+}
+
+fn run_chart() -> RunChart {
+    let n = 240;
+    let time_s: Vec<f64> = (0..n).map(f64::from).collect();
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    let mut c = Vec::new();
+    let mut e5xx = Vec::new();
+    let mut nhu = Vec::new();
+    let mut overflow = Vec::new();
+    let mut timeout = Vec::new();
+    let mut ejected = Vec::new();
+    let mut rps = Vec::new();
+    for i in 0..n {
+        let t = f64::from(i);
+        let (sa, sb) = if t < 60.0 {
+            (0.9, 0.07)
+        } else if t < 75.0 {
+            (0.9 - (t - 60.0) * 0.055, 0.07 + (t - 60.0) * 0.04)
+        } else if t < 150.0 {
+            (0.05, 0.7)
+        } else {
+            (0.05 + ((t - 150.0) * 0.02).min(0.85), (0.7 - (t - 150.0) * 0.02).max(0.07))
+        };
+        let sc = (1.0f64 - sa - sb).max(0.0);
+        // A gap with no attempts at t = 200..203.
+        let gap = (200..203).contains(&i);
+        a.push(if gap { f64::NAN } else { sa });
+        b.push(if gap { f64::NAN } else { sb });
+        c.push(if gap { f64::NAN } else { sc });
+        let in_fault = (60.0..80.0).contains(&t);
+        e5xx.push(if in_fault { 40.0 - (t - 60.0) * 2.0 } else { 0.5 });
+        nhu.push(if (62.0..66.0).contains(&t) { 12.0 } else { 0.0 });
+        overflow.push(if (64.0..70.0).contains(&t) { 5.0 } else { 0.0 });
+        timeout.push(if i == 100 { f64::NAN } else if in_fault { 3.0 } else { 0.1 });
+        ejected.push(if (62.0..92.0).contains(&t) {
+            6.0
+        } else if (92.0..130.0).contains(&t) {
+            3.0
+        } else {
+            0.0
+        });
+        rps.push(200.0 + (t / 10.0).sin() * 20.0);
+    }
+    RunChart {
+        title: "zone-a-outage · seed 42".to_string(),
+        time_s,
+        bucket_s: 1.0,
+        localities: vec![
+            "us-east1/us-east1-b".to_string(),
+            "us-east1/us-east1-c".to_string(),
+            "us-west1/us-west1-a".to_string(),
+        ],
+        share: vec![a, b, c],
+        error_series: vec![
+            ("upstream 5xx".to_string(), e5xx),
+            ("no healthy upstream".to_string(), nhu),
+            ("overflow".to_string(), overflow),
+            ("timeout".to_string(), timeout),
+        ],
+        requests_per_s: rps,
+        ejected,
+        phases: phases(),
+    }
+}
+
+fn timeline() -> EjectionTimeline {
+    let iv = |s: f64, e: f64, m: u32| EjectionInterval {
+        start_s: s,
+        end_s: e,
+        multiplier: m,
+    };
+    let mut rows = Vec::new();
+    for proxy in ["frontend-7d9f-1", "frontend-7d9f-2"] {
+        for ep in ["10.0.1.4:8080", "10.0.1.5:8080", "10.0.1.6:8080"] {
+            rows.push(EjectionRow {
+                proxy: proxy.to_string(),
+                endpoint: ep.to_string(),
+                locality: "us-east1/us-east1-b".to_string(),
+                intervals: vec![
+                    iv(62.0, 92.0, 1),
+                    iv(95.0, 155.0, 2),
+                    iv(158.0, f64::INFINITY, 3),
+                ],
+            });
+        }
+    }
+    rows.push(EjectionRow {
+        proxy: "frontend-7d9f-1".to_string(),
+        endpoint: "10.0.2.9:8080".to_string(),
+        locality: "us-west1/us-west1-a".to_string(),
+        intervals: vec![iv(70.0, 70.5, 1)],
+    });
+    rows.push(EjectionRow {
+        proxy: "frontend-7d9f-2".to_string(),
+        endpoint: "10.0.3.2:8080".to_string(),
+        locality: "us-east1/us-east1-c".to_string(),
+        intervals: vec![],
+    });
+    EjectionTimeline {
+        title: "zone-a-outage · seed 42".to_string(),
+        start_s: 0.0,
+        end_s: 240.0,
+        localities: vec![
+            "us-east1/us-east1-b".to_string(),
+            "us-east1/us-east1-c".to_string(),
+            "us-west1/us-west1-a".to_string(),
+        ],
+        rows,
+        phases: phases(),
+    }
+}
+
+fn ecdf() -> LatencyEcdf {
+    // Deterministic pseudo-random latencies (xorshift), log-normal-ish.
+    let mut state = 0x2545F4914F6CDD1Du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut sample = |n: usize, base: f64, tail: f64| -> Vec<f64> {
+        let mut v: Vec<f64> = (0..n)
+            .map(|_| {
+                let u = next();
+                base * (1.0 + 3.0 * u * u) + if next() < 0.02 { tail * next() } else { 0.0 }
+            })
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    LatencyEcdf {
+        title: "zone-a-outage · seed 42 — latency".to_string(),
+        series: vec![
+            ("baseline".to_string(), sample(3000, 4.0, 50.0)),
+            ("zone-a outage".to_string(), sample(5000, 9.0, 2500.0)),
+            ("recovery".to_string(), sample(800, 5.0, 200.0)),
+            ("empty phase".to_string(), vec![]),
+        ],
+    }
+}
+
+fn heat() -> Heatmap {
+    Heatmap {
+        metric: "client error rate (%)".to_string(),
+        objective: Some(Objective::Minimize),
+        x_label: "outlierDetection.consecutive5xxErrors".to_string(),
+        y_label: "outlierDetection.baseEjectionTime".to_string(),
+        x_values: ["1", "2", "5", "10"].map(String::from).to_vec(),
+        y_values: ["1s", "30s", "300s"].map(String::from).to_vec(),
+        values: vec![
+            vec![0.42, 0.61, 1.9, 4.75],
+            vec![0.35, f64::NAN, 1.2, 3.1],
+            vec![0.51, 0.73, 1.5],
+        ],
+    }
+}
+
+fn sweep() -> SweepLines {
+    let s = |name: &str, mean: Vec<f64>, spread: f64| SweepSeries {
+        name: name.to_string(),
+        lower: mean.iter().map(|m| m * (1.0 - spread)).collect(),
+        upper: mean.iter().map(|m| m * (1.0 + spread)).collect(),
+        mean,
+    };
+    SweepLines {
+        title: "client error rate (minimize)".to_string(),
+        x_label: "outlierDetection.consecutive5xxErrors".to_string(),
+        y_label: "client error rate (%)".to_string(),
+        x_values: ["1", "2", "3", "5", "10"].map(String::from).to_vec(),
+        band_label: "min–max over 10 seeds".to_string(),
+        series: vec![
+            s("baseEjectionTime=1s", vec![0.4, 0.6, 0.9, 1.9, 4.7], 0.2),
+            s("baseEjectionTime=30s", vec![0.35, f64::NAN, 0.7, 1.2, 3.1], 0.3),
+            s("baseEjectionTime=300s", vec![0.5, 0.7, 0.8, 1.5, 2.9], 0.1),
+        ],
+    }
+}
+
+/// Renders with `f` into `dir/name.{png,svg}` and checks the files.
+fn check(
+    dir: &Path,
+    name: &str,
+    f: impl Fn(&Path, &Path) -> Result<(), PlotError>,
+    must_contain: &[&str],
+) -> (Vec<u8>, String) {
+    let png = dir.join(format!("{name}.png"));
+    let svg = dir.join(format!("{name}.svg"));
+    f(&png, &svg).unwrap();
+    let png_bytes = std::fs::read(&png).unwrap();
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(png_bytes.len() > 5_000, "{name}: PNG too small");
+    assert_eq!(png_bytes[..8], PNG_SIGNATURE, "{name}: not a PNG");
+    assert!(svg_text.len() > 2_000, "{name}: SVG too small");
+    assert!(svg_text.starts_with("<svg"), "{name}: not an SVG");
+    for s in must_contain {
+        assert!(svg_text.contains(s), "{name}: SVG lacks {s:?}");
+    }
+    // Deterministic: a second rendering is byte-identical.
+    f(&png, &svg).unwrap();
+    assert_eq!(std::fs::read(&png).unwrap(), png_bytes, "{name}: PNG differs");
+    assert_eq!(
+        std::fs::read_to_string(&svg).unwrap(),
+        svg_text,
+        "{name}: SVG differs"
+    );
+    // No temporary files are left behind.
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{name}: temp files left: {leftovers:?}");
+    (png_bytes, svg_text)
+}
+
+#[test]
+fn traffic_share_smoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = run_chart();
+    let (_, svg) = check(
+        dir.path(),
+        "traffic",
+        |p, s| traffic_share(&data, p, s),
+        &["zone-a-outage · seed 42", "zone-a outage", "upstream 5xx"],
+    );
+    assert_eq!(traffic_share_svg(&data).unwrap(), svg);
+}
+
+#[test]
+fn ejection_timeline_smoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = timeline();
+    let (_, svg) = check(
+        dir.path(),
+        "ejections",
+        |p, s| ejection_timeline(&data, p, s),
+        &["zone-a-outage · seed 42", "recovery", "×2", "10.0.1.5:8080"],
+    );
+    assert_eq!(ejection_timeline_svg(&data).unwrap(), svg);
+}
+
+#[test]
+fn latency_ecdf_smoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = ecdf();
+    let (_, svg) = check(
+        dir.path(),
+        "ecdf",
+        |p, s| latency_ecdf(&data, p, s),
+        &["latency", "zone-a outage", "log scale"],
+    );
+    assert_eq!(latency_ecdf_svg(&data).unwrap(), svg);
+}
+
+#[test]
+fn heatmap_smoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = heat();
+    let (_, svg) = check(
+        dir.path(),
+        "heatmap",
+        |p, s| heatmap(&data, p, s),
+        &[
+            "client error rate (%) (minimize)",
+            "outlierDetection.consecutive5xxErrors",
+            "n/a",
+            "4.75",
+        ],
+    );
+    assert_eq!(heatmap_svg(&data).unwrap(), svg);
+}
+
+#[test]
+fn sweep_lines_smoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sweep();
+    let (_, svg) = check(
+        dir.path(),
+        "sweep",
+        |p, s| sweep_lines(&data, p, s),
+        &["client error rate (minimize)", "baseEjectionTime=30s"],
+    );
+    assert_eq!(sweep_lines_svg(&data).unwrap(), svg);
+}
+
+#[test]
+fn empty_and_nan_data_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = |n: &str| (d.join(format!("{n}.png")), d.join(format!("{n}.svg")));
+
+    let (png, svg) = p("run-empty");
+    traffic_share(&RunChart::default(), &png, &svg).unwrap();
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("no data"));
+
+    let nan_run = RunChart {
+        title: "all NaN".into(),
+        time_s: vec![0.0, 1.0, f64::NAN, 3.0],
+        bucket_s: f64::NAN,
+        localities: vec!["a".into(), "b".into()],
+        share: vec![vec![f64::NAN; 4], vec![]],
+        error_series: vec![("timeout".into(), vec![f64::NAN; 2])],
+        requests_per_s: vec![],
+        ejected: vec![f64::NAN],
+        phases: vec![PhaseBand::new("odd", f64::NAN, 5.0), PhaseBand::new("rev", 3.0, 1.0)],
+    };
+    let (png, svg) = p("run-nan");
+    traffic_share(&nan_run, &png, &svg).unwrap();
+
+    let (png, svg) = p("timeline-empty");
+    ejection_timeline(&EjectionTimeline::default(), &png, &svg).unwrap();
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("no ejections"));
+
+    let (png, svg) = p("ecdf-empty");
+    latency_ecdf(&LatencyEcdf::default(), &png, &svg).unwrap();
+    let nan_ecdf = LatencyEcdf {
+        title: "nan".into(),
+        series: vec![("a".into(), vec![f64::NAN, 0.0, 0.0]), ("b".into(), vec![])],
+    };
+    let (png, svg) = p("ecdf-nan");
+    latency_ecdf(&nan_ecdf, &png, &svg).unwrap();
+
+    let (png, svg) = p("heatmap-empty");
+    heatmap(&Heatmap::default(), &png, &svg).unwrap();
+    let all_nan = Heatmap {
+        metric: "m".into(),
+        x_values: vec!["1".into()],
+        y_values: vec!["2".into()],
+        values: vec![vec![f64::NAN]],
+        ..Heatmap::default()
+    };
+    let (png, svg) = p("heatmap-nan");
+    heatmap(&all_nan, &png, &svg).unwrap();
+    let single = Heatmap {
+        values: vec![vec![3.0]],
+        objective: Some(Objective::Maximize),
+        ..all_nan
+    };
+    let (png, svg) = p("heatmap-single");
+    heatmap(&single, &png, &svg).unwrap();
+
+    let (png, svg) = p("sweep-empty");
+    sweep_lines(&SweepLines::default(), &png, &svg).unwrap();
+    let constant = SweepLines {
+        x_values: vec!["1".into()],
+        series: vec![SweepSeries {
+            name: "s".into(),
+            mean: vec![2.0],
+            lower: vec![],
+            upper: vec![],
+        }],
+        ..SweepLines::default()
+    };
+    let (png, svg) = p("sweep-single");
+    sweep_lines(&constant, &png, &svg).unwrap();
+
+    html_report(&Report::default(), &d.join("empty.html")).unwrap();
+}
+
+#[test]
+fn html_report_inlines_svgs() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg_path = dir.path().join("heat.svg");
+    heatmap(&heat(), &dir.path().join("heat.png"), &svg_path).unwrap();
+    let report = Report {
+        title: "Sweep <consecutive5xxErrors> & friends".to_string(),
+        intro: "Outlier detection sweep.".to_string(),
+        summary_header: vec!["scenario".into(), "seed".into(), "error rate".into()],
+        summary_rows: vec![vec!["zone-a-outage".into(), "42".into(), "0.42%".into()]],
+        sections: vec![
+            ReportSection::new(
+                "Traffic share",
+                "Attempt share per locality.",
+                traffic_share_svg(&run_chart()).unwrap(),
+            ),
+            ReportSection::from_svg_file("Heatmap", "Error rate by parameters.", &svg_path)
+                .unwrap(),
+        ],
+    };
+    let path = dir.path().join("sub/report.html");
+    html_report(&report, &path).unwrap();
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("Sweep &lt;consecutive5xxErrors&gt; &amp; friends"));
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert!(html.contains("zone-a outage"));
+    assert!(!html.contains("http://") || html.matches("http://").count() == 2); // xmlns only
+    assert!(!html.contains("<script"));
+    assert_eq!(render_html(&report), html);
+
+    let not_svg = dir.path().join("x.svg");
+    std::fs::write(&not_svg, "hello").unwrap();
+    assert!(matches!(
+        ReportSection::from_svg_file("x", "", &not_svg),
+        Err(PlotError::NotSvg { .. })
+    ));
+}
+
+#[test]
+fn errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where the file should go: the rename fails.
+    let blocker = dir.path().join("blocked.svg");
+    std::fs::create_dir(&blocker).unwrap();
+    std::fs::write(blocker.join("keep"), "x").unwrap();
+    let err = heatmap(&heat(), &dir.path().join("ok.png"), &blocker).unwrap_err();
+    assert!(err.to_string().contains("blocked.svg"), "{err}");
+}
+
+#[test]
+fn number_formatting() {
+    assert_eq!(fmt_num(0.0), "0");
+    assert_eq!(fmt_num(0.5), "0.5");
+    assert_eq!(fmt_num(12.0), "12");
+    assert_eq!(fmt_num(4.75), "4.75");
+    assert_eq!(fmt_num(1500.0), "1500");
+    assert_eq!(fmt_num(f64::NAN), "–");
+    assert_eq!(nice_ceil(0.0), 1.0);
+    assert_eq!(nice_ceil(43.0), 50.0);
+    assert_eq!(nice_ceil(7.2), 8.0);
+}
+
+/// Writes every sample chart to `$MESHSIM_PLOT_PREVIEW` for eyeballing:
+/// `MESHSIM_PLOT_PREVIEW=/tmp/plots cargo test --lib plot::tests::preview -- --ignored`.
+#[test]
+#[ignore]
+fn preview() {
+    let dir = PathBuf::from(std::env::var("MESHSIM_PLOT_PREVIEW").unwrap());
+    let p = |n: &str| (dir.join(format!("{n}.png")), dir.join(format!("{n}.svg")));
+    let (a, b) = p("traffic_share");
+    traffic_share(&run_chart(), &a, &b).unwrap();
+    let (a, b) = p("ejection_timeline");
+    ejection_timeline(&timeline(), &a, &b).unwrap();
+    let (a, b) = p("latency_ecdf");
+    latency_ecdf(&ecdf(), &a, &b).unwrap();
+    let (a, b) = p("heatmap");
+    heatmap(&heat(), &a, &b).unwrap();
+    let (a, b) = p("sweep_lines");
+    sweep_lines(&sweep(), &a, &b).unwrap();
+    let (a, b) = p("empty");
+    traffic_share(&RunChart::default(), &a, &b).unwrap();
+    let report = Report {
+        title: "meshsim preview".into(),
+        intro: String::new(),
+        summary_header: vec!["chart".into()],
+        summary_rows: vec![vec!["all".into()]],
+        sections: vec![
+            ReportSection::from_svg_file("Traffic", "", &dir.join("traffic_share.svg")).unwrap(),
+            ReportSection::from_svg_file("Ejections", "", &dir.join("ejection_timeline.svg"))
+                .unwrap(),
+        ],
+    };
+    html_report(&report, &dir.join("report.html")).unwrap();
+}
