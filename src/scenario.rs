@@ -129,7 +129,7 @@ fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<(),
         let docs = crate::istio::manifest::parse_manifests(&text, &label)
             .map_err(|e| ScenarioError::Syntax { file: label.clone(), message: e.to_string() })?;
         for doc in docs {
-            let (key, name, spec) = doc.into_policy_entry().map_err(|message| ScenarioError::Syntax { file: label.clone(), message })?;
+            let (key, name, spec) = policy_entry(doc).map_err(|message| ScenarioError::Syntax { file: label.clone(), message })?;
             let target = match name {
                 Some(n) => format!("{key}.{n}"),
                 None => key.to_string(),
@@ -148,4 +148,18 @@ fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<(),
     }
     overrides::set_path(tree, "policy", spliced).map_err(|m| field("policy", m))?;
     Ok(())
+}
+
+/// Where a manifest goes in the `policy` table, and its spec as a TOML value.
+fn policy_entry(doc: crate::istio::manifest::Manifest) -> Result<(&'static str, Option<String>, Value), String> {
+    use crate::istio::manifest::Manifest;
+    let to_value = |r: Result<Value, toml::ser::Error>| r.map_err(|e| format!("cannot represent the spec in the scenario tree: {e}"));
+    match doc {
+        Manifest::DestinationRule(r) => Ok(("destination_rule", None, to_value(Value::try_from(&r.spec))?)),
+        Manifest::VirtualService(r) => Ok(("virtual_service", None, to_value(Value::try_from(&r.spec))?)),
+        Manifest::Gateway(r) => {
+            let name = r.metadata.name.clone().ok_or("a Gateway needs metadata.name")?;
+            Ok(("gateways", Some(name), to_value(Value::try_from(&r.spec))?))
+        }
+    }
 }

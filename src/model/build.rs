@@ -100,7 +100,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             n_proxies: scenario.proxy_groups[w.group.idx()].replicas,
             rate: w.rate,
             changes: w.changes.clone(),
-            gen: 0,
+            epoch: 0,
         })
         .collect::<Vec<_>>();
     let rec = Recorder::new(scenario.duration, scenario.bucket, topo.localities.len());
@@ -122,6 +122,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         rng_service: root.fork("service"),
         scratch: Vec::with_capacity(8),
         service_time: scenario.service.service_time.clone(),
+        prev_prio: Vec::new(),
         control,
     };
     for (d, dep) in scenario.service.deployments.iter().enumerate() {

@@ -15,7 +15,7 @@ pub enum Outcome {
     ConnectFailed,
 }
 
-/// Every event kind. `gen` fields carry the request slot's generation when the event was
+/// Every event kind. `epoch` fields carry the request slot's generation when the event was
 /// scheduled; a mismatch means the attempt already ended (timeout, retry) and the event is stale.
 #[derive(Clone, Copy, Debug)]
 pub enum Event {
@@ -37,7 +37,7 @@ pub enum Event {
         /// The request.
         req: ReqId,
         /// Its generation.
-        gen: u32,
+        epoch: u32,
     },
     /// A concurrency-limited pod finishes serving a request.
     PodDone {
@@ -46,7 +46,7 @@ pub enum Event {
         /// The request.
         req: ReqId,
         /// Its generation.
-        gen: u32,
+        epoch: u32,
         /// Status it answers with.
         status: u16,
     },
@@ -55,7 +55,7 @@ pub enum Event {
         /// The request.
         req: ReqId,
         /// Its generation.
-        gen: u32,
+        epoch: u32,
         /// What came back.
         outcome: Outcome,
     },
@@ -64,21 +64,21 @@ pub enum Event {
         /// The request.
         req: ReqId,
         /// Its generation.
-        gen: u32,
+        epoch: u32,
     },
     /// The request's global route timeout fires.
     RouteTimeout {
         /// The request.
         req: ReqId,
         /// Its generation at scheduling (the route timer spans all attempts, see `Request::id_gen`).
-        gen: u32,
+        epoch: u32,
     },
     /// A retry's back-off is over.
     RetryReady {
         /// The request.
         req: ReqId,
         /// Its generation.
-        gen: u32,
+        epoch: u32,
     },
     /// A proxy's outlier-detection interval timer.
     OutlierTick {

@@ -14,7 +14,7 @@ pub const MAX_TRACKED_HOSTS: usize = 16;
 #[derive(Clone, Debug)]
 pub struct Request {
     /// Generation of the slot, bumped at every attempt start and when the slot is freed.
-    pub gen: u32,
+    pub epoch: u32,
     /// Generation at which the request started (for the route timeout, which spans attempts).
     pub id_gen: u32,
     /// The slot holds a request (false once freed).
@@ -48,7 +48,7 @@ pub struct Request {
 impl Request {
     fn empty() -> Request {
         Request {
-            gen: 0,
+            epoch: 0,
             id_gen: 0,
             live: false,
             proxy: ProxyId(0),
@@ -102,8 +102,8 @@ impl RequestSlab {
             }
         };
         let r = &mut self.slots[idx as usize];
-        r.gen = r.gen.wrapping_add(1);
-        r.id_gen = r.gen;
+        r.epoch = r.epoch.wrapping_add(1);
+        r.id_gen = r.epoch;
         r.live = true;
         r.proxy = proxy;
         r.started = now;
@@ -120,7 +120,7 @@ impl RequestSlab {
     /// Returns a slot to the free list; stale events for it are recognised by the generation.
     pub fn free(&mut self, id: ReqId) {
         let r = &mut self.slots[id.0 as usize];
-        r.gen = r.gen.wrapping_add(1);
+        r.epoch = r.epoch.wrapping_add(1);
         r.live = false;
         self.free.push(id.0);
         self.live -= 1;
@@ -138,10 +138,10 @@ impl RequestSlab {
         &mut self.slots[id.0 as usize]
     }
 
-    /// Whether an event scheduled at generation `gen` is still current.
+    /// Whether an event scheduled at generation `epoch` is still current.
     #[inline]
-    pub fn is_current(&self, id: ReqId, gen: u32) -> bool {
-        self.slots[id.0 as usize].gen == gen
+    pub fn is_current(&self, id: ReqId, epoch: u32) -> bool {
+        self.slots[id.0 as usize].epoch == epoch
     }
 
     /// Whether the request that started at generation `id_gen` still occupies its slot.
@@ -160,5 +160,4 @@ impl RequestSlab {
     pub fn live_requests(&self) -> impl Iterator<Item = &Request> {
         self.slots.iter().filter(|r| r.live)
     }
-}
 }

@@ -12,7 +12,7 @@ use std::collections::BinaryHeap;
 
 use crate::engine::{Model, Scheduler, SimDuration, SimRng, SimTime};
 use crate::envoy::config::{RetryOn, RetryPolicy};
-use crate::envoy::lb::PickContext;
+use crate::envoy::lb::{PickContext, PreviousPriorities, PriorityLoadRef};
 use crate::envoy::outlier::{LocalOriginEvent, OutlierEvent};
 use crate::metrics::recorder::{AttemptEnd, ClientOutcome, LogKind, Recorder};
 use crate::model::event::{Event, Outcome, ReqId};
@@ -35,7 +35,7 @@ pub struct Stream {
     /// Rate changes `(time, rate)`.
     pub changes: Vec<(SimTime, f64)>,
     /// Generation, bumped at each rate change so the pending arrival is redrawn.
-    pub gen: u32,
+    pub epoch: u32,
 }
 
 /// All mutable state of a run.
@@ -72,6 +72,9 @@ pub struct World {
     pub scratch: Vec<OutlierEvent>,
     /// Healthy service-time distribution.
     pub service_time: ServiceTime,
+    /// `previous_priorities` retry-plugin state per request slot (only with
+    /// `retryRemoteLocalities`).
+    pub prev_prio: Vec<Option<PreviousPriorities>>,
     /// What istiod derives from the policy.
     pub control: crate::model::build::ControlPlane,
 }
@@ -83,12 +86,12 @@ impl Model for World {
         match event {
             Event::Arrival { stream } => self.on_arrival(stream, sched),
             Event::RateChange { stream, change } => self.on_rate_change(stream, change, sched),
-            Event::AtPod { req, gen } => self.on_at_pod(req, gen, sched),
-            Event::PodDone { endpoint, req, gen, status } => self.on_pod_done(endpoint, req, gen, status, sched),
-            Event::Response { req, gen, outcome } => self.on_response(req, gen, outcome, sched),
-            Event::PerTryTimeout { req, gen } => self.on_per_try_timeout(req, gen, sched),
-            Event::RouteTimeout { req, gen } => self.on_route_timeout(req, gen, sched),
-            Event::RetryReady { req, gen } => self.on_retry_ready(req, gen, sched),
+            Event::AtPod { req, epoch } => self.on_at_pod(req, epoch, sched),
+            Event::PodDone { endpoint, req, epoch, status } => self.on_pod_done(endpoint, req, epoch, status, sched),
+            Event::Response { req, epoch, outcome } => self.on_response(req, epoch, outcome, sched),
+            Event::PerTryTimeout { req, epoch } => self.on_per_try_timeout(req, epoch, sched),
+            Event::RouteTimeout { req, epoch } => self.on_route_timeout(req, epoch, sched),
+            Event::RetryReady { req, epoch } => self.on_retry_ready(req, epoch, sched),
             Event::OutlierTick { proxy } => self.on_outlier_tick(proxy, sched),
             Event::Fault { idx } => self.on_fault(idx, sched),
             Event::PodReady { endpoint } => self.on_pod_ready(endpoint, sched),
@@ -111,16 +114,16 @@ impl World {
     /// Schedules the next arrival of a stream (none while its rate is 0).
     pub fn schedule_arrival(&mut self, stream: u32, sched: &mut Scheduler<Event>) {
         if let Some(d) = self.next_arrival_delay(stream) {
-            let gen = self.streams[stream as usize].gen;
+            let epoch = self.streams[stream as usize].epoch;
             // The generation rides in the upper bits so a rate change voids the pending arrival.
-            sched.schedule(d, Event::Arrival { stream: stream | (gen << 16) });
+            sched.schedule(d, Event::Arrival { stream: stream | (epoch << 16) });
         }
     }
 
     fn on_arrival(&mut self, tagged: u32, sched: &mut Scheduler<Event>) {
-        let (stream, gen) = (tagged & 0xFFFF, tagged >> 16);
+        let (stream, epoch) = (tagged & 0xFFFF, tagged >> 16);
         let s = &self.streams[stream as usize];
-        if s.gen & 0xFFFF != gen {
+        if s.epoch & 0xFFFF != epoch {
             return; // superseded by a rate change
         }
         let proxy = s.first_proxy + self.rng_workload.below(u64::from(s.n_proxies)) as u32;
@@ -135,8 +138,8 @@ impl World {
         let route_timeout = p.route.timeout;
         let req = self.requests.alloc(ProxyId(proxy), now, retries, backoff);
         if let Some(t) = route_timeout {
-            let gen = self.requests.get(req).id_gen;
-            sched.schedule(t, Event::RouteTimeout { req, gen });
+            let epoch = self.requests.get(req).id_gen;
+            sched.schedule(t, Event::RouteTimeout { req, epoch });
         }
         self.start_attempt(req, sched);
     }
@@ -146,7 +149,7 @@ impl World {
         if change != u32::MAX {
             s.rate = s.changes[change as usize].1;
         }
-        s.gen = (s.gen + 1) & 0xFFFF;
+        s.epoch = (s.epoch + 1) & 0xFFFF;
         self.schedule_arrival(stream, sched);
     }
 
@@ -164,11 +167,22 @@ impl World {
         }
         let pick = {
             let r = self.requests.get(req);
-            let mut ctx = match (&p.route.retry, is_retry) {
-                (Some(policy), true) => PickContext::retry(r.tried(), policy),
-                _ => PickContext::first(),
-            };
-            p.lb.choose_host(&mut p.rng, &p.active, &mut ctx)
+            let slot = req.0 as usize;
+            let mut ctx = PickContext::default();
+            if let (Some(policy), true) = (&p.route.retry, is_retry) {
+                if policy.previous_hosts {
+                    ctx.previous_hosts = r.tried();
+                }
+                ctx.host_selection_retry_max_attempts = policy.host_selection_retry_max_attempts;
+                if policy.previous_priorities_update_frequency.is_some() {
+                    if let Some(Some(pp)) = self.prev_prio.get_mut(slot) {
+                        ctx.priority_load = pp
+                            .determine_priority_load(p.lb.priority_state())
+                            .map(|(healthy, degraded)| PriorityLoadRef { healthy, degraded });
+                    }
+                }
+            }
+            p.lb.choose_host(&mut p.rng, &p.active, &ctx)
         };
         let Some(pick) = pick else {
             // 503 "no healthy upstream": a local reply, no upstream request, not retried.
@@ -179,19 +193,30 @@ impl World {
         p.active[pick.host.idx()] += 1;
         let per_try = p.route.retry.as_ref().and_then(|r| r.per_try_timeout);
         let from = p.locality;
+        if let Some(freq) = p.route.retry.as_ref().and_then(|x| x.previous_priorities_update_frequency) {
+            let slot = req.0 as usize;
+            if self.prev_prio.len() <= slot {
+                self.prev_prio.resize(slot + 1, None);
+            }
+            let pp = self.prev_prio[slot].get_or_insert_with(|| PreviousPriorities::new(freq));
+            if !is_retry {
+                *pp = PreviousPriorities::new(freq);
+            }
+            pp.on_host_attempted(pick.priority);
+        }
         let r = self.requests.get_mut(req);
-        r.gen = r.gen.wrapping_add(1);
+        r.epoch = r.epoch.wrapping_add(1);
         r.attempts += 1;
         r.host = pick.host;
         r.locality = self.pods[pick.host.idx()].locality;
         r.priority = pick.priority as u32;
         r.attempt_active = true;
         r.remember(pick.host);
-        let gen = r.gen;
+        let epoch = r.epoch;
         let to = r.locality;
         self.rec.attempt(now, to, is_retry);
         if let Some(t) = per_try {
-            sched.schedule(t, Event::PerTryTimeout { req, gen });
+            sched.schedule(t, Event::PerTryTimeout { req, epoch });
         }
         let out = self.topo.sample_latency(from, to, &mut self.rng_network);
         let arrive = now + out;
@@ -199,31 +224,31 @@ impl World {
             && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
         if fast {
             let verdict = self.pods[pick.host.idx()].verdict(&self.service_time, &mut self.rng_service);
-            self.deliver_verdict(req, gen, verdict, out, sched);
+            self.deliver_verdict(req, epoch, verdict, out, sched);
         } else {
-            sched.schedule(out, Event::AtPod { req, gen });
+            sched.schedule(out, Event::AtPod { req, epoch });
         }
     }
 
     /// Schedules the response of a pod verdict. `lead` is the time already spent on the way.
-    fn deliver_verdict(&mut self, req: ReqId, gen: u32, verdict: PodVerdict, lead: SimDuration, sched: &mut Scheduler<Event>) {
+    fn deliver_verdict(&mut self, req: ReqId, epoch: u32, verdict: PodVerdict, lead: SimDuration, sched: &mut Scheduler<Event>) {
         let r = self.requests.get(req);
         let (from, to) = (self.pods[r.host.idx()].locality, self.proxies[r.proxy.idx()].locality);
         match verdict {
             PodVerdict::Answer { service, outcome } => {
                 let back = self.topo.sample_latency(from, to, &mut self.rng_network);
-                sched.schedule(lead + service + back, Event::Response { req, gen, outcome });
+                sched.schedule(lead + service + back, Event::Response { req, epoch, outcome });
             }
             PodVerdict::Refuse => {
                 let back = self.topo.sample_latency(from, to, &mut self.rng_network);
-                sched.schedule(lead + back, Event::Response { req, gen, outcome: Outcome::ConnectFailed });
+                sched.schedule(lead + back, Event::Response { req, epoch, outcome: Outcome::ConnectFailed });
             }
             PodVerdict::Hang => {}
         }
     }
 
-    fn on_at_pod(&mut self, req: ReqId, gen: u32, sched: &mut Scheduler<Event>) {
-        if !self.requests.is_current(req, gen) {
+    fn on_at_pod(&mut self, req: ReqId, epoch: u32, sched: &mut Scheduler<Event>) {
+        if !self.requests.is_current(req, epoch) {
             return; // the proxy already gave up on this attempt; the pod never notices in time
         }
         let host = self.requests.get(req).host;
@@ -231,38 +256,38 @@ impl World {
         let pod = &mut self.pods[host.idx()];
         if limit > 0 && pod.accepts() && !pod.behavior.blackhole {
             if pod.busy >= limit {
-                pod.queue.push_back((req, gen));
+                pod.queue.push_back((req, epoch));
                 return;
             }
             pod.busy += 1;
-            self.serve_limited(host, req, gen, sched);
+            self.serve_limited(host, req, epoch, sched);
             return;
         }
         let verdict = pod.verdict(&self.service_time, &mut self.rng_service);
-        self.deliver_verdict(req, gen, verdict, SimDuration::ZERO, sched);
+        self.deliver_verdict(req, epoch, verdict, SimDuration::ZERO, sched);
     }
 
     /// Starts serving a request in a concurrency-limited pod (a slot is already taken).
-    fn serve_limited(&mut self, host: EndpointId, req: ReqId, gen: u32, sched: &mut Scheduler<Event>) {
+    fn serve_limited(&mut self, host: EndpointId, req: ReqId, epoch: u32, sched: &mut Scheduler<Event>) {
         match self.pods[host.idx()].verdict(&self.service_time, &mut self.rng_service) {
             PodVerdict::Answer { service, outcome } => {
                 let status = match outcome {
                     Outcome::Status(s) => s,
                     Outcome::ConnectFailed => 503,
                 };
-                sched.schedule(service, Event::PodDone { endpoint: host, req, gen, status });
+                sched.schedule(service, Event::PodDone { endpoint: host, req, epoch, status });
             }
             other => {
                 self.pods[host.idx()].busy -= 1;
-                self.deliver_verdict(req, gen, other, SimDuration::ZERO, sched);
+                self.deliver_verdict(req, epoch, other, SimDuration::ZERO, sched);
             }
         }
     }
 
-    fn on_pod_done(&mut self, host: EndpointId, req: ReqId, gen: u32, status: u16, sched: &mut Scheduler<Event>) {
+    fn on_pod_done(&mut self, host: EndpointId, req: ReqId, epoch: u32, status: u16, sched: &mut Scheduler<Event>) {
         // The slot frees whether or not the proxy still waits for this answer.
-        if self.requests.is_current(req, gen) {
-            self.deliver_verdict(req, gen, PodVerdict::Answer { service: SimDuration::ZERO, outcome: Outcome::Status(status) }, SimDuration::ZERO, sched);
+        if self.requests.is_current(req, epoch) {
+            self.deliver_verdict(req, epoch, PodVerdict::Answer { service: SimDuration::ZERO, outcome: Outcome::Status(status) }, SimDuration::ZERO, sched);
         }
         let pod = &mut self.pods[host.idx()];
         pod.busy -= 1;
@@ -288,8 +313,8 @@ impl World {
         p.active[host.idx()] -= 1;
     }
 
-    fn on_response(&mut self, req: ReqId, gen: u32, outcome: Outcome, sched: &mut Scheduler<Event>) {
-        if !self.requests.is_current(req, gen) {
+    fn on_response(&mut self, req: ReqId, epoch: u32, outcome: Outcome, sched: &mut Scheduler<Event>) {
+        if !self.requests.is_current(req, epoch) {
             return; // stale: this attempt already ended by a timeout
         }
         let now = sched.now();
@@ -314,14 +339,14 @@ impl World {
         }
     }
 
-    fn on_per_try_timeout(&mut self, req: ReqId, gen: u32, sched: &mut Scheduler<Event>) {
-        if !self.requests.is_current(req, gen) || !self.requests.get(req).attempt_active {
+    fn on_per_try_timeout(&mut self, req: ReqId, epoch: u32, sched: &mut Scheduler<Event>) {
+        if !self.requests.is_current(req, epoch) || !self.requests.get(req).attempt_active {
             return;
         }
         let now = sched.now();
         self.end_attempt(req);
         let r = self.requests.get_mut(req);
-        r.gen = r.gen.wrapping_add(1); // void the in-flight response
+        r.epoch = r.epoch.wrapping_add(1); // void the in-flight response
         let (proxy, host, locality) = (r.proxy, r.host, r.locality);
         self.rec.attempt_end(now, locality, AttemptEnd::Timeout);
         self.feed_outlier(proxy, host, OutlierInput::Local(LocalOriginEvent::Timeout { code: None }), now);
@@ -347,8 +372,8 @@ impl World {
         self.finish(req, now, ClientOutcome::Timeout);
     }
 
-    fn on_retry_ready(&mut self, req: ReqId, gen: u32, sched: &mut Scheduler<Event>) {
-        if !self.requests.is_current(req, gen) {
+    fn on_retry_ready(&mut self, req: ReqId, epoch: u32, sched: &mut Scheduler<Event>) {
+        if !self.requests.is_current(req, epoch) {
             return;
         }
         self.start_attempt(req, sched);
@@ -395,9 +420,9 @@ impl World {
         } else {
             max
         };
-        r.gen = r.gen.wrapping_add(1);
-        let gen = r.gen;
-        sched.schedule(delay, Event::RetryReady { req, gen });
+        r.epoch = r.epoch.wrapping_add(1);
+        let epoch = r.epoch;
+        sched.schedule(delay, Event::RetryReady { req, epoch });
     }
 
     /// Answers the client and frees the request.
@@ -437,7 +462,7 @@ impl World {
                     p.n_ejected += 1;
                     changed = true;
                     self.rec.ejection_change(now, locality, 1);
-                    self.rec.log(now, LogKind::Eject { proxy, endpoint: host, locality, reason: kind.name(), multiplier, planned });
+                    self.rec.log(now, LogKind::Eject { proxy, endpoint: host, locality, reason: kind.stat_name(), multiplier, planned });
                 }
                 OutlierEvent::Unejected { host, ejected_for } => {
                     let locality = p.hosts[host.idx()].locality;
@@ -448,10 +473,10 @@ impl World {
                 }
                 OutlierEvent::Overflow { host, kind } => {
                     let locality = p.hosts[host.idx()].locality;
-                    self.rec.log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, reason: kind.name() });
+                    self.rec.log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, reason: kind.stat_name() });
                 }
                 OutlierEvent::NotEnforced { host, kind } => {
-                    self.rec.log(now, LogKind::EjectNotEnforced { proxy, endpoint: host, reason: kind.name() });
+                    self.rec.log(now, LogKind::EjectNotEnforced { proxy, endpoint: host, reason: kind.stat_name() });
                 }
             }
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::engine::{SimDuration, SimTime};
 use crate::envoy::config::Locality;
-use crate::istio::MeshSettings;
+use crate::istio::translate::MeshSettings;
 use crate::istio::manifest::{DestinationRuleSpec, GatewaySpec, VirtualServiceSpec};
 use crate::model::ids::{KubeClusterId, ProxyGroupId};
 

@@ -3,7 +3,7 @@
 
 use crate::engine::{SimDuration, SimTime};
 use crate::envoy::config::{Locality, MaxEjectionRule};
-use crate::istio::MeshSettings;
+use crate::istio::translate::{MeshSettings, UnreadyEndpoints};
 use crate::model::ids::{KubeClusterId, ProxyGroupId};
 
 use super::ScenarioError;
@@ -37,8 +37,16 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let phases = v.phases(&raw.phases, &faults, duration)?;
     let policy = raw.policy.clone().unwrap_or_default();
     if let Some(dr) = &policy.destination_rule {
-        crate::istio::manifest::validate_destination_rule(dr)
-            .map_err(|e| v.err(&format!("policy.destination_rule.{}", e.path), &e.message))?;
+        if let Err(crate::istio::IstioError::Invalid { errors, .. }) = crate::istio::validate::validate_destination_rule(dr) {
+            let first = &errors[0];
+            return Err(v.err(&format!("policy.destination_rule.{}", first.path), &first.message));
+        }
+    }
+    if let Some(vs) = &policy.virtual_service {
+        if let Err(crate::istio::IstioError::Invalid { errors, .. }) = crate::istio::validate::validate_virtual_service(vs) {
+            let first = &errors[0];
+            return Err(v.err(&format!("policy.virtual_service.{}", first.path), &first.message));
+        }
     }
     let expectations: Vec<Expectation> = parse_expectations(&raw.expect, &phases, duration)
         .map_err(|(path, msg)| v.err(&path, &msg))?;
@@ -118,16 +126,16 @@ impl Validator<'_> {
             };
         }
         if let Some(b) = m.default_retry_503 {
-            settings.default_retry_503 = b;
+            settings.retry_503_by_default = b;
         }
         if let Some(b) = m.send_unready_endpoints {
-            settings.send_unready_endpoints = b;
+            settings.unready_endpoints = if b { UnreadyEndpoints::SendUnhealthy } else { UnreadyEndpoints::Drop };
         }
         if let Some(b) = m.enable_locality_weighted_lb_config {
             settings.enable_locality_weighted_lb_config = b;
         }
         if let Some(b) = m.locality_lb_enabled {
-            settings.locality_lb_enabled = b;
+            settings.locality_lb_setting.enabled = Some(b);
         }
         if let Some(t) = &m.connect_timeout {
             settings.connect_timeout = self.duration("mesh.connect_timeout", t)?;
