@@ -650,6 +650,8 @@ pub struct Resource<S> {
 }
 
 /// One parsed manifest document.
+// A handful are parsed per scenario; boxing the large variant would only complicate matching.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Manifest {
     /// `kind: DestinationRule`.
@@ -714,6 +716,7 @@ impl<'de> Deserialize<'de> for RawDocument {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // short-lived, one per document
 enum AnySpec {
     DestinationRule(DestinationRuleSpec),
     VirtualService(VirtualServiceSpec),
