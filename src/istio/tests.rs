@@ -6,17 +6,14 @@ use std::collections::BTreeMap;
 
 use super::IstioError;
 use super::duration::parse_duration;
-use super::locality::{
-    AssignOptions, Assignment, EastWestGateway, IstioEndpoint, ProxyMeta, assign_endpoints, labels,
-};
+use super::locality::{AssignOptions, Assignment, EastWestGateway, IstioEndpoint, ProxyMeta, assign_endpoints, labels};
 use super::manifest::{
-    DestinationRuleSpec, Failover, HttpRetry, HttpRoute, LocalityLbSetting, Manifest,
-    OutlierDetection, TrafficPolicy, VirtualServiceSpec, parse_manifests,
+    DestinationRuleSpec, Failover, HttpRetry, HttpRoute, LocalityLbSetting, Manifest, OutlierDetection, TrafficPolicy,
+    VirtualServiceSpec, parse_manifests,
 };
 use super::translate::{
-    ClientProxy, LbSettingSource, MeshSettings, UnreadyEndpoints, assignment_for, cluster_config,
-    effective_lb_setting, merged_traffic_policy, outlier_config, retry_policy, route_config,
-    route_for_host, virtual_service_applies,
+    ClientProxy, LbSettingSource, MeshSettings, UnreadyEndpoints, assignment_for, cluster_config, effective_lb_setting,
+    merged_traffic_policy, outlier_config, retry_policy, route_config, route_for_host, virtual_service_applies,
 };
 use super::validate::{validate_destination_rule, validate_virtual_service};
 use crate::engine::SimDuration;
@@ -90,20 +87,14 @@ spec:
 const HELLO: &str = "hello-world.default.svc.cluster.local";
 
 fn seed_dr() -> DestinationRuleSpec {
-    match parse_manifests(SEED_DR, "destination-rule.yaml")
-        .unwrap()
-        .remove(0)
-    {
+    match parse_manifests(SEED_DR, "destination-rule.yaml").unwrap().remove(0) {
         Manifest::DestinationRule(r) => r.spec,
         other => panic!("expected a DestinationRule, got {}", other.kind()),
     }
 }
 
 fn seed_vs() -> VirtualServiceSpec {
-    match parse_manifests(SEED_VS, "virtual-service.yaml")
-        .unwrap()
-        .remove(0)
-    {
+    match parse_manifests(SEED_VS, "virtual-service.yaml").unwrap().remove(0) {
         Manifest::VirtualService(r) => r.spec,
         other => panic!("expected a VirtualService, got {}", other.kind()),
     }
@@ -117,11 +108,7 @@ fn ep(id: u32, locality: &str) -> IstioEndpoint {
     let mut parts = locality.splitn(3, '/');
     IstioEndpoint {
         id: EndpointId(id),
-        locality: Locality::new(
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-        ),
+        locality: Locality::new(parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or("")),
         weight: 1,
         ready: true,
         ..Default::default()
@@ -129,10 +116,7 @@ fn ep(id: u32, locality: &str) -> IstioEndpoint {
 }
 
 fn proxy_at(locality: &str) -> ProxyMeta {
-    ProxyMeta {
-        locality: ep(0, locality).locality,
-        ..Default::default()
-    }
+    ProxyMeta { locality: ep(0, locality).locality, ..Default::default() }
 }
 
 /// `(priority, locality string, weight, endpoint ids)` per group, for compact assertions.
@@ -148,21 +132,11 @@ fn summary(a: &Assignment) -> Vec<(usize, String, u32, Vec<u32>)> {
 }
 
 fn failover_setting(from: &str, to: &str) -> LocalityLbSetting {
-    LocalityLbSetting {
-        failover: Some(vec![Failover {
-            from: from.into(),
-            to: to.into(),
-        }]),
-        ..Default::default()
-    }
+    LocalityLbSetting { failover: Some(vec![Failover { from: from.into(), to: to.into() }]), ..Default::default() }
 }
 
 fn failover_opts(setting: &LocalityLbSetting) -> AssignOptions<'_> {
-    AssignOptions {
-        setting: Some(setting),
-        enable_failover: true,
-        ..Default::default()
-    }
+    AssignOptions { setting: Some(setting), enable_failover: true, ..Default::default() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,18 +151,9 @@ fn durations_parse_like_go() {
     assert_eq!(parse_duration("1s").unwrap(), ms(1000));
     assert_eq!(parse_duration("100ms").unwrap(), ms(100));
     assert_eq!(parse_duration("10m").unwrap(), SimDuration::from_secs(600));
-    assert_eq!(
-        parse_duration("1.5h").unwrap(),
-        SimDuration::from_secs(5400)
-    );
-    assert_eq!(
-        parse_duration("250us").unwrap(),
-        SimDuration::from_micros(250)
-    );
-    assert_eq!(
-        parse_duration("250µs").unwrap(),
-        SimDuration::from_micros(250)
-    );
+    assert_eq!(parse_duration("1.5h").unwrap(), SimDuration::from_secs(5400));
+    assert_eq!(parse_duration("250us").unwrap(), SimDuration::from_micros(250));
+    assert_eq!(parse_duration("250µs").unwrap(), SimDuration::from_micros(250));
     assert_eq!(parse_duration("7ns").unwrap(), SimDuration::from_nanos(7));
     assert_eq!(parse_duration(".5s").unwrap(), ms(500));
     assert_eq!(parse_duration("0").unwrap(), SimDuration::ZERO);
@@ -197,19 +162,7 @@ fn durations_parse_like_go() {
 
 #[test]
 fn bad_durations_are_rejected() {
-    for bad in [
-        "",
-        "1",
-        "s",
-        "1x",
-        "1sec",
-        "-1s",
-        "1s2",
-        ".s",
-        "1..5s",
-        "ms",
-        "99999999999h",
-    ] {
+    for bad in ["", "1", "s", "1x", "1sec", "-1s", "1s2", ".s", "1..5s", "ms", "99999999999h"] {
         assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
     }
     let e = parse_duration("5 s").unwrap_err();
@@ -227,19 +180,11 @@ fn seed_manifests_parse_as_they_are() {
     let kinds: Vec<_> = manifests.iter().map(|m| m.kind()).collect();
     assert_eq!(kinds, ["DestinationRule", "Gateway", "VirtualService"]);
     assert_eq!(manifests[0].metadata().name.as_deref(), Some("hello-world"));
-    assert_eq!(
-        manifests[1].metadata().namespace.as_deref(),
-        Some("default")
-    );
-    let Manifest::Gateway(gw) = &manifests[1] else {
-        unreachable!()
-    };
+    assert_eq!(manifests[1].metadata().namespace.as_deref(), Some("default"));
+    let Manifest::Gateway(gw) = &manifests[1] else { unreachable!() };
     let servers = gw.spec.servers.as_ref().unwrap();
     assert_eq!(servers[0].port.number, 80);
-    assert_eq!(
-        gw.spec.selector.as_ref().unwrap()["istio"],
-        "ingressgateway"
-    );
+    assert_eq!(gw.spec.selector.as_ref().unwrap()["istio"], "ingressgateway");
     validate_destination_rule(&seed_dr()).unwrap();
     validate_virtual_service(&seed_vs()).unwrap();
 }
@@ -255,14 +200,7 @@ fn unknown_field_in_spec_is_an_error_naming_it() {
     let text = SEED_DR.replace("maxEjectionPercent: 100", "maxEjectionPrecent: 100");
     let text = format!("{SEED_GATEWAY}---\n{text}");
     let err = parse_manifests(&text, "dr.yaml").unwrap_err();
-    let IstioError::Parse {
-        file,
-        doc_idx,
-        path,
-        line,
-        message,
-    } = &err
-    else {
+    let IstioError::Parse { file, doc_idx, path, line, message } = &err else {
         panic!("expected a parse error, got {err:?}")
     };
     assert_eq!(file, "dr.yaml");
@@ -271,10 +209,7 @@ fn unknown_field_in_spec_is_an_error_naming_it() {
     assert!(message.contains("maxEjectionPrecent"), "{message}");
     assert!(line.is_some());
     let text = err.to_string();
-    assert!(
-        text.starts_with("dr.yaml: document 1: spec.trafficPolicy.outlierDetection"),
-        "{text}"
-    );
+    assert!(text.starts_with("dr.yaml: document 1: spec.trafficPolicy.outlierDetection"), "{text}");
 }
 
 #[test]
@@ -290,42 +225,22 @@ fn unknown_kind_api_version_and_top_level_keys_are_errors() {
     assert!(e.contains("specs"), "{e}");
     let bad_type = SEED_DR.replace("interval: 1s", "interval: soon");
     let e = parse_manifests(&bad_type, "f").unwrap_err().to_string();
-    assert!(
-        e.contains("spec.trafficPolicy.outlierDetection.interval") && e.contains("soon"),
-        "{e}"
-    );
+    assert!(e.contains("spec.trafficPolicy.outlierDetection.interval") && e.contains("soon"), "{e}");
 }
 
 #[test]
 fn spec_round_trips_through_toml_and_json_with_an_override() {
     let spec = seed_dr();
     let mut value = toml::Value::try_from(&spec).unwrap();
-    let od = value["trafficPolicy"]["outlierDetection"]
-        .as_table_mut()
-        .unwrap();
-    assert!(
-        !od.contains_key("consecutiveGatewayErrors"),
-        "None fields are skipped"
-    );
+    let od = value["trafficPolicy"]["outlierDetection"].as_table_mut().unwrap();
+    assert!(!od.contains_key("consecutiveGatewayErrors"), "None fields are skipped");
     od.insert("interval".into(), toml::Value::String("5s".into()));
     let edited: DestinationRuleSpec = value.try_into().unwrap();
-    let interval = edited
-        .traffic_policy
-        .as_ref()
-        .unwrap()
-        .outlier_detection
-        .as_ref()
-        .unwrap();
+    let interval = edited.traffic_policy.as_ref().unwrap().outlier_detection.as_ref().unwrap();
     assert_eq!(interval.interval.unwrap().0, SimDuration::from_secs(5));
     let json = serde_json::to_value(&spec).unwrap();
-    assert_eq!(
-        json["trafficPolicy"]["outlierDetection"]["baseEjectionTime"],
-        "30s"
-    );
-    assert_eq!(
-        json["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"],
-        1
-    );
+    assert_eq!(json["trafficPolicy"]["outlierDetection"]["baseEjectionTime"], "30s");
+    assert_eq!(json["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"], 1);
     let back: DestinationRuleSpec = serde_json::from_value(json).unwrap();
     assert_eq!(back, spec);
 }
@@ -415,54 +330,24 @@ fn split_local_origin_with_a_threshold_is_valid() {
 #[test]
 fn i1_empty_outlier_detection_only_disables_success_rate() {
     let out = outlier_config(&OutlierDetection::default(), &MeshSettings::default());
-    assert_eq!(
-        out,
-        OutlierConfig {
-            enforcing_success_rate: 0,
-            ..OutlierConfig::default()
-        }
-    );
+    assert_eq!(out, OutlierConfig { enforcing_success_rate: 0, ..OutlierConfig::default() });
 }
 
 #[test]
 fn i1_consecutive_errors_are_enforced_at_100() {
-    let od = OutlierDetection {
-        consecutive_5xx_errors: Some(4),
-        consecutive_gateway_errors: Some(3),
-        ..Default::default()
-    };
+    let od =
+        OutlierDetection { consecutive_5xx_errors: Some(4), consecutive_gateway_errors: Some(3), ..Default::default() };
     let out = outlier_config(&od, &MeshSettings::default());
-    assert_eq!(
-        (out.consecutive_5xx, out.enforcing_consecutive_5xx),
-        (4, 100)
-    );
-    assert_eq!(
-        (
-            out.consecutive_gateway_failure,
-            out.enforcing_consecutive_gateway_failure
-        ),
-        (3, 100)
-    );
+    assert_eq!((out.consecutive_5xx, out.enforcing_consecutive_5xx), (4, 100));
+    assert_eq!((out.consecutive_gateway_failure, out.enforcing_consecutive_gateway_failure), (3, 100));
 }
 
 #[test]
 fn i1_zero_threshold_is_not_enforced() {
-    let od = OutlierDetection {
-        consecutive_gateway_errors: Some(0),
-        ..Default::default()
-    };
+    let od = OutlierDetection { consecutive_gateway_errors: Some(0), ..Default::default() };
     let out = outlier_config(&od, &MeshSettings::default());
-    assert_eq!(
-        (
-            out.consecutive_gateway_failure,
-            out.enforcing_consecutive_gateway_failure
-        ),
-        (0, 0)
-    );
-    let od = OutlierDetection {
-        consecutive_5xx_errors: Some(0),
-        ..Default::default()
-    };
+    assert_eq!((out.consecutive_gateway_failure, out.enforcing_consecutive_gateway_failure), (0, 0));
+    let od = OutlierDetection { consecutive_5xx_errors: Some(0), ..Default::default() };
     let out = outlier_config(&od, &MeshSettings::default());
     assert_eq!((out.consecutive_5xx, out.enforcing_consecutive_5xx), (0, 0));
 }
@@ -484,14 +369,8 @@ fn i1_split_local_origin() {
 
 #[test]
 fn max_ejection_percent_zero_falls_back_to_envoy_default() {
-    let od = OutlierDetection {
-        max_ejection_percent: Some(0),
-        ..Default::default()
-    };
-    assert_eq!(
-        outlier_config(&od, &MeshSettings::default()).max_ejection_percent,
-        10
-    );
+    let od = OutlierDetection { max_ejection_percent: Some(0), ..Default::default() };
+    assert_eq!(outlier_config(&od, &MeshSettings::default()).max_ejection_percent, 10);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -530,13 +409,7 @@ fn seed_assignment_for_a_europe_proxy_is_50_50_in_p0() {
         ep(5, "us-central1/us-central1-a"),
     ];
     let proxy = proxy_at("europe-west1/europe-west1-b");
-    let a = assignment_for(
-        spec.traffic_policy.as_ref(),
-        &MeshSettings::default(),
-        &proxy,
-        &endpoints,
-        &[],
-    );
+    let a = assignment_for(spec.traffic_policy.as_ref(), &MeshSettings::default(), &proxy, &endpoints, &[]);
     assert!(a.locality_weighted);
     assert_eq!(
         summary(&a),
@@ -552,10 +425,7 @@ fn no_destination_rule_gives_istio_defaults() {
     let c = cluster_config(None, &MeshSettings::default());
     assert!(c.outlier.is_none());
     assert!(!c.lb.locality_weighted);
-    assert_eq!(
-        c.circuit_breakers,
-        crate::envoy::config::CircuitBreakers::istio_unlimited()
-    );
+    assert_eq!(c.circuit_breakers, crate::envoy::config::CircuitBreakers::istio_unlimited());
     assert_eq!(c.connect_timeout, SimDuration::from_secs(10));
     // 1.31 sends unready endpoints as unhealthy and so disables panic; ≤ 1.30 keeps Envoy's 50.
     assert_eq!(c.lb.healthy_panic_threshold, 0);
@@ -567,26 +437,9 @@ fn no_destination_rule_gives_istio_defaults() {
 fn min_health_percent_sets_the_panic_threshold_and_stops_unhealthy_endpoints() {
     let spec = dr_from_yaml("host: a\ntrafficPolicy: {outlierDetection: {minHealthPercent: 30}}");
     let tp = spec.traffic_policy.as_ref();
-    assert_eq!(
-        cluster_config(tp, &MeshSettings::default())
-            .lb
-            .healthy_panic_threshold,
-        30
-    );
-    let endpoints = [
-        ep(1, "r1/z1"),
-        IstioEndpoint {
-            ready: false,
-            ..ep(2, "r1/z1")
-        },
-    ];
-    let a = assignment_for(
-        tp,
-        &MeshSettings::default(),
-        &proxy_at("r1/z1"),
-        &endpoints,
-        &[],
-    );
+    assert_eq!(cluster_config(tp, &MeshSettings::default()).lb.healthy_panic_threshold, 30);
+    let endpoints = [ep(1, "r1/z1"), IstioEndpoint { ready: false, ..ep(2, "r1/z1") }];
+    let a = assignment_for(tp, &MeshSettings::default(), &proxy_at("r1/z1"), &endpoints, &[]);
     assert_eq!(summary(&a), [(0, "r1/z1".into(), 1, vec![1])]);
 }
 
@@ -606,17 +459,10 @@ trafficPolicy:
     let c = cluster_config(spec.traffic_policy.as_ref(), &MeshSettings::default());
     assert_eq!(c.lb.policy, LbPolicy::RoundRobin);
     assert_eq!(c.circuit_breakers.max_connections, 7);
-    assert_eq!(
-        c.circuit_breakers.max_pending_requests,
-        u32::MAX,
-        "0 means default"
-    );
+    assert_eq!(c.circuit_breakers.max_pending_requests, u32::MAX, "0 means default");
     assert_eq!(c.circuit_breakers.max_retries, 4);
     let budget = c.circuit_breakers.retry_budget.unwrap();
-    assert_eq!(
-        (budget.budget_percent, budget.min_retry_concurrency),
-        (25, 3)
-    );
+    assert_eq!((budget.budget_percent, budget.min_retry_concurrency), (25, 3));
     assert_eq!(c.connect_timeout, SimDuration::from_millis(250));
 }
 
@@ -645,13 +491,7 @@ subsets:
     assert_eq!(c.outlier.unwrap().consecutive_5xx, 3);
     let tp = merged_traffic_policy(&spec, None, Some(9090));
     let c = cluster_config(tp.as_ref(), &mesh);
-    assert_eq!(
-        (
-            c.circuit_breakers.max_requests,
-            c.outlier.unwrap().consecutive_5xx
-        ),
-        (10, 7)
-    );
+    assert_eq!((c.circuit_breakers.max_requests, c.outlier.unwrap().consecutive_5xx), (10, 7));
 }
 
 #[test]
@@ -660,28 +500,17 @@ fn effective_lb_setting_reports_its_source() {
     let e = effective_lb_setting(None, &mesh);
     assert_eq!(e.source, LbSettingSource::MeshDefault);
     assert_eq!(e.setting.unwrap().enabled, Some(true));
-    let off = dr_from_yaml(
-        "host: a\ntrafficPolicy: {loadBalancer: {localityLbSetting: {enabled: false}}}",
-    );
+    let off = dr_from_yaml("host: a\ntrafficPolicy: {loadBalancer: {localityLbSetting: {enabled: false}}}");
     let e = effective_lb_setting(off.traffic_policy.as_ref(), &mesh);
-    assert_eq!(
-        (e.source, e.setting),
-        (LbSettingSource::DisabledByDestinationRule, None)
-    );
+    assert_eq!((e.source, e.setting), (LbSettingSource::DisabledByDestinationRule, None));
     let seed = seed_dr();
     let e = effective_lb_setting(seed.traffic_policy.as_ref(), &mesh);
     assert_eq!(e.source, LbSettingSource::DestinationRule);
     let mesh_off = MeshSettings {
-        locality_lb_setting: LocalityLbSetting {
-            enabled: Some(false),
-            ..Default::default()
-        },
+        locality_lb_setting: LocalityLbSetting { enabled: Some(false), ..Default::default() },
         ..MeshSettings::default()
     };
-    assert_eq!(
-        effective_lb_setting(None, &mesh_off).source,
-        LbSettingSource::DisabledByMesh
-    );
+    assert_eq!(effective_lb_setting(None, &mesh_off).source, LbSettingSource::DisabledByMesh);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -712,28 +541,9 @@ trafficPolicy:
         ep(7, "region3"),
     ];
     let proxy = proxy_at("region1/zone1/subzone1");
-    let a = assignment_for(
-        spec.traffic_policy.as_ref(),
-        &MeshSettings::default(),
-        &proxy,
-        &endpoints,
-        &[],
-    );
-    let weights: Vec<_> = summary(&a)
-        .into_iter()
-        .map(|(p, _, w, ids)| (p, w, ids.len()))
-        .collect();
-    assert_eq!(
-        weights,
-        [
-            (0, 80, 2),
-            (0, 15, 1),
-            (0, 5, 1),
-            (0, 0, 0),
-            (0, 0, 0),
-            (0, 0, 0)
-        ]
-    );
+    let a = assignment_for(spec.traffic_policy.as_ref(), &MeshSettings::default(), &proxy, &endpoints, &[]);
+    let weights: Vec<_> = summary(&a).into_iter().map(|(p, _, w, ids)| (p, w, ids.len())).collect();
+    assert_eq!(weights, [(0, 80, 2), (0, 15, 1), (0, 5, 1), (0, 0, 0), (0, 0, 0), (0, 0, 0)]);
 }
 
 #[test]
@@ -747,11 +557,7 @@ fn i3_failover_all_priorities() {
         ep(5, "region2"),
         ep(6, "region3"),
     ];
-    let a = assign_endpoints(
-        &proxy_at("region1/zone1/subzone1"),
-        &endpoints,
-        &failover_opts(&setting),
-    );
+    let a = assign_endpoints(&proxy_at("region1/zone1/subzone1"), &endpoints, &failover_opts(&setting));
     let got: Vec<_> = summary(&a).into_iter().map(|(p, l, _, _)| (p, l)).collect();
     let expected = [
         (0, "region1/zone1/subzone1"),
@@ -762,95 +568,43 @@ fn i3_failover_all_priorities() {
         (4, "region3"),
     ];
     assert_eq!(got, expected.map(|(p, l)| (p, l.to_string())));
-    assert!(
-        a.locality_weighted,
-        "an explicit failover list turns on locality weighting"
-    );
+    assert!(a.locality_weighted, "an explicit failover list turns on locality weighting");
 }
 
 #[test]
 fn i4_failover_priorities_with_gaps_are_compacted() {
     let setting = failover_setting("region1", "region2");
-    let endpoints = [
-        ep(1, "region1/zone1/subzone2"),
-        ep(2, "region2/zone1/subzone2"),
-        ep(3, "region2/zone1/subzone2"),
-    ];
-    let a = assign_endpoints(
-        &proxy_at("region1/zone1/subzone1"),
-        &endpoints,
-        &failover_opts(&setting),
-    );
+    let endpoints = [ep(1, "region1/zone1/subzone2"), ep(2, "region2/zone1/subzone2"), ep(3, "region2/zone1/subzone2")];
+    let a = assign_endpoints(&proxy_at("region1/zone1/subzone1"), &endpoints, &failover_opts(&setting));
     assert_eq!(
         summary(&a),
-        [
-            (0, "region1/zone1/subzone2".into(), 1, vec![1]),
-            (1, "region2/zone1/subzone2".into(), 2, vec![2, 3])
-        ]
+        [(0, "region1/zone1/subzone2".into(), 1, vec![1]), (1, "region2/zone1/subzone2".into(), 2, vec![2, 3])]
     );
 }
 
 #[test]
 fn i5_failover_with_nil_localities() {
     let setting = failover_setting("region1", "region2");
-    let endpoints = [
-        ep(1, "region1/zone1/subzone2"),
-        ep(2, ""),
-        ep(3, "region2/zone1/subzone2"),
-    ];
-    let a = assign_endpoints(
-        &proxy_at("region1/zone1/subzone1"),
-        &endpoints,
-        &failover_opts(&setting),
-    );
+    let endpoints = [ep(1, "region1/zone1/subzone2"), ep(2, ""), ep(3, "region2/zone1/subzone2")];
+    let a = assign_endpoints(&proxy_at("region1/zone1/subzone1"), &endpoints, &failover_opts(&setting));
     let got: Vec<_> = summary(&a).into_iter().map(|(p, l, _, _)| (p, l)).collect();
-    assert_eq!(
-        got,
-        [
-            (0, "region1/zone1/subzone2".into()),
-            (1, "region2/zone1/subzone2".into()),
-            (2, "".into())
-        ]
-    );
+    assert_eq!(got, [(0, "region1/zone1/subzone2".into()), (1, "region2/zone1/subzone2".into()), (2, "".into())]);
 }
 
 #[test]
 fn default_failover_without_rules_puts_other_regions_in_one_tier_and_no_weighting() {
     let spec = dr_from_yaml("host: a\ntrafficPolicy: {outlierDetection: {}}");
-    let endpoints = [
-        ep(1, "r1/z1"),
-        ep(2, "r1/z2"),
-        ep(3, "r2/z1"),
-        ep(4, "r3/z1"),
-    ];
-    let a = assignment_for(
-        spec.traffic_policy.as_ref(),
-        &MeshSettings::default(),
-        &proxy_at("r1/z1"),
-        &endpoints,
-        &[],
-    );
-    let got: Vec<_> = summary(&a)
-        .into_iter()
-        .map(|(p, _, _, ids)| (p, ids))
-        .collect();
-    assert_eq!(
-        got,
-        [(0, vec![1]), (1, vec![2]), (2, vec![3]), (2, vec![4])]
-    );
+    let endpoints = [ep(1, "r1/z1"), ep(2, "r1/z2"), ep(3, "r2/z1"), ep(4, "r3/z1")];
+    let a = assignment_for(spec.traffic_policy.as_ref(), &MeshSettings::default(), &proxy_at("r1/z1"), &endpoints, &[]);
+    let got: Vec<_> = summary(&a).into_iter().map(|(p, _, _, ids)| (p, ids)).collect();
+    assert_eq!(got, [(0, vec![1]), (1, vec![2]), (2, vec![3]), (2, vec![4])]);
     assert!(!a.locality_weighted);
 }
 
 #[test]
 fn without_outlier_detection_everything_is_in_p0() {
     let endpoints = [ep(1, "r1/z1"), ep(2, "r1/z2"), ep(3, "r2/z1")];
-    let a = assignment_for(
-        None,
-        &MeshSettings::default(),
-        &proxy_at("r1/z1"),
-        &endpoints,
-        &[],
-    );
+    let a = assignment_for(None, &MeshSettings::default(), &proxy_at("r1/z1"), &endpoints, &[]);
     assert_eq!(a.priorities.len(), 1);
     assert_eq!(a.priorities[0].len(), 3);
     assert!(!a.locality_weighted);
@@ -863,12 +617,7 @@ fn failover_priority_fixture() -> Vec<IstioEndpoint> {
         if key {
             labels.insert("key".to_string(), "value".to_string());
         }
-        IstioEndpoint {
-            network: network.into(),
-            cluster: cluster.into(),
-            labels,
-            ..ep(id, locality)
-        }
+        IstioEndpoint { network: network.into(), cluster: cluster.into(), labels, ..ep(id, locality) }
     };
     vec![
         with(1, "region1/zone1/subzone1", false, "n1", "c1"),
@@ -889,16 +638,10 @@ fn failover_priority_assignment(network: &str, cluster: &str, keys: &[&str]) -> 
     let proxy = ProxyMeta {
         network: network.into(),
         cluster: cluster.into(),
-        labels: [("key".to_string(), "value".to_string())]
-            .into_iter()
-            .collect(),
+        labels: [("key".to_string(), "value".to_string())].into_iter().collect(),
         ..Default::default()
     };
-    assign_endpoints(
-        &proxy,
-        &failover_priority_fixture(),
-        &failover_opts(&setting),
-    )
+    assign_endpoints(&proxy, &failover_priority_fixture(), &failover_opts(&setting))
 }
 
 #[test]
@@ -933,23 +676,10 @@ fn i6_failover_priority_match_network_label() {
 #[test]
 fn i6_failover_priority_match_all_labels() {
     let a = failover_priority_assignment("n2", "c2", &["key", labels::NETWORK, labels::CLUSTER]);
-    let got: Vec<_> = summary(&a)
-        .into_iter()
-        .map(|(p, _, _, ids)| (p, ids))
-        .collect();
+    let got: Vec<_> = summary(&a).into_iter().map(|(p, _, _, ids)| (p, ids)).collect();
     // 2 and 6 match all three labels; 4 matches key and network; 3 and 5 match key only;
     // 1 matches nothing.
-    assert_eq!(
-        got,
-        [
-            (0, vec![2]),
-            (0, vec![6]),
-            (1, vec![4]),
-            (2, vec![3]),
-            (2, vec![5]),
-            (3, vec![1])
-        ]
-    );
+    assert_eq!(got, [(0, vec![2]), (0, vec![6]), (1, vec![4]), (2, vec![3]), (2, vec![5]), (3, vec![1])]);
 }
 
 #[test]
@@ -958,56 +688,23 @@ fn failover_priority_cross_network_ranks_after_every_same_network_endpoint() {
     // n1 endpoints (1, 3, 5) mismatch the cluster → 1; n2 endpoints add N and keep scanning:
     // 2 and 6 (c2) → 2, 4 (c4) → 3. Without the special case 4 would tie with 2 and 6.
     let a = failover_priority_assignment("n1", "c2", &[labels::NETWORK, labels::CLUSTER]);
-    let got: Vec<_> = summary(&a)
-        .into_iter()
-        .map(|(p, _, _, ids)| (p, ids))
-        .collect();
-    assert_eq!(
-        got,
-        [
-            (0, vec![1]),
-            (0, vec![3]),
-            (0, vec![5]),
-            (1, vec![2]),
-            (1, vec![6]),
-            (2, vec![4])
-        ]
-    );
+    let got: Vec<_> = summary(&a).into_iter().map(|(p, _, _, ids)| (p, ids)).collect();
+    assert_eq!(got, [(0, vec![1]), (0, vec![3]), (0, vec![5]), (1, vec![2]), (1, vec![6]), (2, vec![4])]);
 }
 
 #[test]
 fn failover_priority_composes_with_failover_rules() {
     let setting = LocalityLbSetting {
         failover_priority: Some(vec![labels::NETWORK.to_string()]),
-        failover: Some(vec![Failover {
-            from: "region1".into(),
-            to: "region3".into(),
-        }]),
+        failover: Some(vec![Failover { from: "region1".into(), to: "region3".into() }]),
         ..Default::default()
     };
     let mut proxy = proxy_at("region1/zone1/subzone1");
     proxy.network = "n1".into();
-    let a = assign_endpoints(
-        &proxy,
-        &failover_priority_fixture(),
-        &failover_opts(&setting),
-    );
-    let got: Vec<_> = summary(&a)
-        .into_iter()
-        .map(|(p, _, _, ids)| (p, ids))
-        .collect();
+    let a = assign_endpoints(&proxy, &failover_priority_fixture(), &failover_opts(&setting));
+    let got: Vec<_> = summary(&a).into_iter().map(|(p, _, _, ids)| (p, ids)).collect();
     // n1 first (1 local, then 5 in the failover region, then 3 elsewhere), then n2 likewise.
-    assert_eq!(
-        got,
-        [
-            (0, vec![1]),
-            (1, vec![5]),
-            (2, vec![3]),
-            (3, vec![2]),
-            (4, vec![6]),
-            (5, vec![4])
-        ]
-    );
+    assert_eq!(got, [(0, vec![1]), (1, vec![5]), (2, vec![3]), (3, vec![2]), (4, vec![6]), (5, vec![4])]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1016,26 +713,13 @@ fn failover_priority_composes_with_failover_rules() {
 
 #[test]
 fn unready_endpoints_are_dropped_or_sent_unhealthy_by_version() {
-    let endpoints = [
-        ep(1, "r1/z1"),
-        IstioEndpoint {
-            ready: false,
-            ..ep(2, "r1/z1")
-        },
-    ];
+    let endpoints = [ep(1, "r1/z1"), IstioEndpoint { ready: false, ..ep(2, "r1/z1") }];
     let proxy = proxy_at("r1/z1");
     let new = assignment_for(None, &MeshSettings::default(), &proxy, &endpoints, &[]);
-    let unhealthy: Vec<_> = new.priorities[0][0]
-        .endpoints
-        .iter()
-        .map(|e| e.unhealthy)
-        .collect();
+    let unhealthy: Vec<_> = new.priorities[0][0].endpoints.iter().map(|e| e.unhealthy).collect();
     assert_eq!(unhealthy, [false, true]);
     assert_eq!(new.priorities[0][0].weight, 2);
-    let mesh = MeshSettings {
-        unready_endpoints: UnreadyEndpoints::Drop,
-        ..MeshSettings::default()
-    };
+    let mesh = MeshSettings { unready_endpoints: UnreadyEndpoints::Drop, ..MeshSettings::default() };
     let old = assignment_for(None, &mesh, &proxy, &endpoints, &[]);
     assert_eq!(summary(&old), [(0, "r1/z1".into(), 1, vec![1])]);
 }
@@ -1054,59 +738,25 @@ fn remote_network_endpoints_are_replaced_by_their_gateways() {
         on(4, "us/us-a", "net-b", "b"),
         on(5, "us/us-c", "net-b", "b"),
     ];
-    let gateways = [EastWestGateway {
-        id: EndpointId(100),
-        network: "net-b".into(),
-        cluster: "b".into(),
-    }];
-    let proxy = ProxyMeta {
-        network: "net-a".into(),
-        cluster: "a".into(),
-        ..proxy_at("eu/eu-b")
-    };
-    let a = assignment_for(
-        None,
-        &MeshSettings::default(),
-        &proxy,
-        &endpoints,
-        &gateways,
-    );
+    let gateways = [EastWestGateway { id: EndpointId(100), network: "net-b".into(), cluster: "b".into() }];
+    let proxy = ProxyMeta { network: "net-a".into(), cluster: "a".into(), ..proxy_at("eu/eu-b") };
+    let a = assignment_for(None, &MeshSettings::default(), &proxy, &endpoints, &gateways);
     // The gateway first appears in us/us-a with weight 2; its later occurrence in us/us-c is
     // dropped (Envoy keeps one host per address), the group keeping the weight sent.
     assert_eq!(
         summary(&a),
-        [
-            (0, "eu/eu-b".into(), 2, vec![1, 2]),
-            (0, "us/us-a".into(), 2, vec![100]),
-            (0, "us/us-c".into(), 1, vec![]),
-        ]
+        [(0, "eu/eu-b".into(), 2, vec![1, 2]), (0, "us/us-a".into(), 2, vec![100]), (0, "us/us-c".into(), 1, vec![]),]
     );
 }
 
 #[test]
 fn weights_split_evenly_across_two_gateways() {
-    let remote = |id| IstioEndpoint {
-        network: "n2".into(),
-        cluster: "c2".into(),
-        ..ep(id, "us/us-a")
-    };
+    let remote = |id| IstioEndpoint { network: "n2".into(), cluster: "c2".into(), ..ep(id, "us/us-a") };
     let endpoints = [ep(1, "eu/eu-b"), remote(2), remote(3), remote(4)];
-    let gw = |id| EastWestGateway {
-        id: EndpointId(id),
-        network: "n2".into(),
-        cluster: "c2".into(),
-    };
-    let a = assignment_for(
-        None,
-        &MeshSettings::default(),
-        &proxy_at("eu/eu-b"),
-        &endpoints,
-        &[gw(100), gw(101)],
-    );
-    let weights: Vec<Vec<(u32, u32)>> = a.priorities[0]
-        .iter()
-        .map(|g| g.endpoints.iter().map(|e| (e.id.0, e.weight)).collect())
-        .collect();
+    let gw = |id| EastWestGateway { id: EndpointId(id), network: "n2".into(), cluster: "c2".into() };
+    let a = assignment_for(None, &MeshSettings::default(), &proxy_at("eu/eu-b"), &endpoints, &[gw(100), gw(101)]);
+    let weights: Vec<Vec<(u32, u32)>> =
+        a.priorities[0].iter().map(|g| g.endpoints.iter().map(|e| (e.id.0, e.weight)).collect()).collect();
     // Scale factor 2: the local endpoint weighs 2, each remote one 2, split over 2 gateways.
     assert_eq!(weights, [vec![(1, 2)], vec![(100, 3), (101, 3)]]);
 }
@@ -1119,10 +769,7 @@ fn weights_split_evenly_across_two_gateways() {
 fn i8_no_retries_gives_the_default_policy() {
     let p = retry_policy(None, &MeshSettings::default()).unwrap();
     assert_eq!(p.num_retries, 2);
-    assert_eq!(
-        p.retry_on_text,
-        "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
-    );
+    assert_eq!(p.retry_on_text, "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
     assert!(p.retry_on.connect_failure && p.retry_on.refused_stream && p.retry_on.grpc);
     assert!(p.retry_on.retriable_status_codes && !p.retry_on.five_xx && !p.retry_on.gateway_error);
     assert!(p.retriable_status_codes.is_empty());
@@ -1130,44 +777,27 @@ fn i8_no_retries_gives_the_default_policy() {
     assert!(p.previous_hosts);
     assert_eq!(p.previous_priorities_update_frequency, None);
     assert_eq!(p.per_try_timeout, None);
-    assert_eq!(
-        (p.backoff_base, p.backoff_max),
-        (SimDuration::from_millis(25), SimDuration::from_millis(250))
-    );
+    assert_eq!((p.backoff_base, p.backoff_max), (SimDuration::from_millis(25), SimDuration::from_millis(250)));
     let old = retry_policy(None, &MeshSettings::for_istio_minor(23)).unwrap();
     assert_eq!(old.retriable_status_codes, [503]);
 }
 
 #[test]
 fn i8_zero_attempts_disables_retries() {
-    let r = HttpRetry {
-        attempts: 0,
-        ..Default::default()
-    };
+    let r = HttpRetry { attempts: 0, ..Default::default() };
     assert_eq!(retry_policy(Some(&r), &MeshSettings::default()), None);
 }
 
 #[test]
 fn i8_retry_on_with_status_codes() {
-    let r = HttpRetry {
-        attempts: 3,
-        retry_on: Some("gateway-error,503".into()),
-        ..Default::default()
-    };
+    let r = HttpRetry { attempts: 3, retry_on: Some("gateway-error,503".into()), ..Default::default() };
     let p = retry_policy(Some(&r), &MeshSettings::default()).unwrap();
     assert_eq!(p.num_retries, 3);
     assert_eq!(p.retry_on_text, "gateway-error,retriable-status-codes");
     assert_eq!(p.retriable_status_codes, [503]);
-    assert!(
-        p.retry_on.gateway_error
-            && p.retry_on.retriable_status_codes
-            && !p.retry_on.connect_failure
-    );
-    let r = HttpRetry {
-        attempts: 1,
-        retry_on: Some(" 5xx , 999,retriable-status-codes,409".into()),
-        ..Default::default()
-    };
+    assert!(p.retry_on.gateway_error && p.retry_on.retriable_status_codes && !p.retry_on.connect_failure);
+    let r =
+        HttpRetry { attempts: 1, retry_on: Some(" 5xx , 999,retriable-status-codes,409".into()), ..Default::default() };
     let p = retry_policy(Some(&r), &MeshSettings::default()).unwrap();
     assert_eq!(p.retry_on_text, "5xx,999,retriable-status-codes");
     assert_eq!(p.retriable_status_codes, [409]);
@@ -1182,17 +812,10 @@ fn i8_retry_fields_override_the_default() {
     let p = retry_policy(Some(&r), &MeshSettings::default()).unwrap();
     assert_eq!(p.num_retries, 4);
     assert_eq!(p.per_try_timeout, Some(SimDuration::from_secs(2)));
-    assert_eq!(
-        (p.backoff_base, p.backoff_max),
-        (SimDuration::from_millis(100), SimDuration::from_secs(1))
-    );
+    assert_eq!((p.backoff_base, p.backoff_max), (SimDuration::from_millis(100), SimDuration::from_secs(1)));
     assert_eq!(p.previous_priorities_update_frequency, Some(2));
     assert!(!p.previous_hosts);
-    assert_eq!(
-        p.retry_on_text,
-        super::translate::DEFAULT_RETRY_ON,
-        "retryOn unset keeps the default"
-    );
+    assert_eq!(p.retry_on_text, super::translate::DEFAULT_RETRY_ON, "retryOn unset keeps the default");
 }
 
 #[test]
@@ -1202,22 +825,10 @@ fn route_timeout_and_seed_route() {
     let rc = route_config(Some(route), &MeshSettings::default());
     assert_eq!(rc.timeout, None);
     assert_eq!(rc.retry.unwrap().num_retries, 2);
-    let timed = HttpRoute {
-        timeout: Some(SimDuration::from_secs(3).into()),
-        ..Default::default()
-    };
-    assert_eq!(
-        route_config(Some(&timed), &MeshSettings::default()).timeout,
-        Some(SimDuration::from_secs(3))
-    );
-    let zero = HttpRoute {
-        timeout: Some(SimDuration::ZERO.into()),
-        ..Default::default()
-    };
-    assert_eq!(
-        route_config(Some(&zero), &MeshSettings::default()).timeout,
-        None
-    );
+    let timed = HttpRoute { timeout: Some(SimDuration::from_secs(3).into()), ..Default::default() };
+    assert_eq!(route_config(Some(&timed), &MeshSettings::default()).timeout, Some(SimDuration::from_secs(3)));
+    let zero = HttpRoute { timeout: Some(SimDuration::ZERO.into()), ..Default::default() };
+    assert_eq!(route_config(Some(&zero), &MeshSettings::default()).timeout, None);
     assert!(route_for_host(&vs, "other.default.svc.cluster.local").is_none());
 }
 
@@ -1225,70 +836,33 @@ fn route_timeout_and_seed_route() {
 fn virtual_service_binding_to_gateways_and_sidecars() {
     let vs = seed_vs();
     let gw = |name, namespace| ClientProxy::Gateway { name, namespace };
-    assert!(virtual_service_applies(
-        &vs,
-        "default",
-        gw("public-gateway", "default")
-    ));
-    assert!(!virtual_service_applies(
-        &vs,
-        "default",
-        gw("public-gateway", "istio-system")
-    ));
-    assert!(!virtual_service_applies(
-        &vs,
-        "default",
-        ClientProxy::Sidecar
-    ));
+    assert!(virtual_service_applies(&vs, "default", gw("public-gateway", "default")));
+    assert!(!virtual_service_applies(&vs, "default", gw("public-gateway", "istio-system")));
+    assert!(!virtual_service_applies(&vs, "default", ClientProxy::Sidecar));
     let mut both = vs.clone();
     both.gateways = Some(vec!["istio-system/public-gateway".into(), "mesh".into()]);
-    assert!(virtual_service_applies(
-        &both,
-        "default",
-        gw("public-gateway", "istio-system")
-    ));
-    assert!(virtual_service_applies(
-        &both,
-        "default",
-        ClientProxy::Sidecar
-    ));
+    assert!(virtual_service_applies(&both, "default", gw("public-gateway", "istio-system")));
+    assert!(virtual_service_applies(&both, "default", ClientProxy::Sidecar));
     let mut none = vs;
     none.gateways = None;
-    assert!(virtual_service_applies(
-        &none,
-        "default",
-        ClientProxy::Sidecar
-    ));
-    assert!(!virtual_service_applies(
-        &none,
-        "default",
-        gw("public-gateway", "default")
-    ));
+    assert!(virtual_service_applies(&none, "default", ClientProxy::Sidecar));
+    assert!(!virtual_service_applies(&none, "default", gw("public-gateway", "default")));
 }
 
 #[test]
 fn virtual_service_validation_names_the_field() {
     let vs: VirtualServiceSpec =
         serde_yaml_ng::from_str("http: [{retries: {attempts: -1, perTryTimeout: 0.5ms}}]").unwrap();
-    let Err(IstioError::Invalid { errors, .. }) = validate_virtual_service(&vs) else {
-        panic!()
-    };
+    let Err(IstioError::Invalid { errors, .. }) = validate_virtual_service(&vs) else { panic!() };
     let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        ["http[0].retries.attempts", "http[0].retries.perTryTimeout"]
-    );
+    assert_eq!(paths, ["http[0].retries.attempts", "http[0].retries.perTryTimeout"]);
 }
 
 #[test]
 fn traffic_policy_type_is_usable_standalone() {
     // The scenario loader deserializes a bare traffic policy from TOML.
     let tp: TrafficPolicy = toml::from_str("[outlierDetection]\ninterval = \"5s\"\n").unwrap();
-    assert_eq!(
-        tp.outlier_detection.unwrap().interval.unwrap().0,
-        SimDuration::from_secs(5)
-    );
-    let err =
-        toml::from_str::<TrafficPolicy>("[outlierDetection]\nintervall = \"5s\"\n").unwrap_err();
+    assert_eq!(tp.outlier_detection.unwrap().interval.unwrap().0, SimDuration::from_secs(5));
+    let err = toml::from_str::<TrafficPolicy>("[outlierDetection]\nintervall = \"5s\"\n").unwrap_err();
     assert!(err.to_string().contains("intervall"), "{err}");
 }
