@@ -80,13 +80,7 @@ impl IstioError {
             }
         }
         let (path, message) = split_path(&text);
-        IstioError::Parse {
-            file: file.to_string(),
-            doc_idx,
-            path,
-            line,
-            message,
-        }
+        IstioError::Parse { file: file.to_string(), doc_idx, path, line, message }
     }
 }
 
@@ -95,9 +89,7 @@ fn split_path(text: &str) -> (Option<String>, String) {
     if let Some((head, rest)) = text.split_once(": ") {
         let looks_like_path = !head.is_empty()
             && !head.contains(' ')
-            && head
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._[]-".contains(c));
+            && head.chars().all(|c| c.is_ascii_alphanumeric() || "._[]-".contains(c));
         if looks_like_path {
             return (Some(head.to_string()), rest.to_string());
         }

@@ -27,10 +27,7 @@ const MAX_NANOS: u128 = i64::MAX as u128;
 
 /// Parses a Go duration string such as `"1m30s"` into a [`SimDuration`].
 pub fn parse_duration(input: &str) -> Result<SimDuration, DurationError> {
-    let err = |reason| DurationError {
-        input: input.to_string(),
-        reason,
-    };
+    let err = |reason| DurationError { input: input.to_string(), reason };
     let mut s = input;
     if let Some(rest) = s.strip_prefix('-') {
         if rest == "0" {
@@ -63,9 +60,7 @@ pub fn parse_duration(input: &str) -> Result<SimDuration, DurationError> {
         } else if !has_whole {
             return Err(err("expected a number"));
         }
-        let unit_len = s
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(s.len());
+        let unit_len = s.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(s.len());
         let (unit, rest) = s.split_at(unit_len);
         s = rest;
         let unit_ns: u128 = match unit {
@@ -78,14 +73,8 @@ pub fn parse_duration(input: &str) -> Result<SimDuration, DurationError> {
             "" => return Err(err("missing unit (one of ns, us, ms, s, m, h)")),
             _ => return Err(err("unknown unit (expected one of ns, us, ms, s, m, h)")),
         };
-        let whole_value: u128 = if has_whole {
-            whole.parse().map_err(|_| err("number too large"))?
-        } else {
-            0
-        };
-        let mut part = whole_value
-            .checked_mul(unit_ns)
-            .ok_or_else(|| err("overflow"))?;
+        let whole_value: u128 = if has_whole { whole.parse().map_err(|_| err("number too large"))? } else { 0 };
+        let mut part = whole_value.checked_mul(unit_ns).ok_or_else(|| err("overflow"))?;
         if !fraction.is_empty() {
             // Only the first 30 fraction digits can matter at nanosecond precision.
             let digits = &fraction[..fraction.len().min(30)];

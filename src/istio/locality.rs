@@ -128,37 +128,23 @@ struct Group {
 }
 
 /// Computes the assignment one proxy receives (envoy-semantics §5.4.3, §5.5, §5.6).
-pub fn assign_endpoints(
-    proxy: &ProxyMeta,
-    endpoints: &[IstioEndpoint],
-    opts: &AssignOptions<'_>,
-) -> Assignment {
+pub fn assign_endpoints(proxy: &ProxyMeta, endpoints: &[IstioEndpoint], opts: &AssignOptions<'_>) -> Assignment {
     let mut groups = group_by_locality(endpoints, opts.send_unhealthy);
     if !opts.gateways.is_empty() {
         groups = filter_by_network(groups, endpoints, proxy, opts.gateways);
     }
-    let locality_weighted = needs_locality_weighted_config(
-        opts.setting,
-        opts.enable_failover,
-        opts.locality_weighted_flag,
-    );
+    let locality_weighted =
+        needs_locality_weighted_config(opts.setting, opts.enable_failover, opts.locality_weighted_flag);
     if let Some(setting) = opts.setting {
         groups = apply_locality_setting(groups, proxy, setting, opts.enable_failover);
     }
-    Assignment {
-        locality_weighted,
-        priorities: bucket_by_priority(dedup_hosts(groups)),
-    }
+    Assignment { locality_weighted, priorities: bucket_by_priority(dedup_hosts(groups)) }
 }
 
 /// `applyLocalityLoadBalancer`: `locality_weighted_lb_config` is set iff `flag`
 /// (`ENABLE_LOCALITY_WEIGHTED_LB_CONFIG`) is on, or failover is enabled and `failover` or
 /// `failoverPriority` is non-empty, or `distribute` is non-empty (envoy-semantics §5.4.3).
-pub fn needs_locality_weighted_config(
-    setting: Option<&LocalityLbSetting>,
-    enable_failover: bool,
-    flag: bool,
-) -> bool {
+pub fn needs_locality_weighted_config(setting: Option<&LocalityLbSetting>, enable_failover: bool, flag: bool) -> bool {
     let Some(s) = setting else { return flag };
     flag || !s.distribute().is_empty()
         || (enable_failover && (!s.failover().is_empty() || !s.failover_priority().is_empty()))
@@ -172,28 +158,17 @@ fn group_by_locality(endpoints: &[IstioEndpoint], send_unhealthy: bool) -> Vec<G
         if !ep.ready && !send_unhealthy {
             continue;
         }
-        let group = by_locality
-            .entry(ep.locality.to_string())
-            .or_insert_with(|| Group {
-                locality: ep.locality.clone(),
-                weight: 0,
-                priority: 0,
-                endpoints: Vec::new(),
-                labels: Vec::new(),
-            });
+        let group = by_locality.entry(ep.locality.to_string()).or_insert_with(|| Group {
+            locality: ep.locality.clone(),
+            weight: 0,
+            priority: 0,
+            endpoints: Vec::new(),
+            labels: Vec::new(),
+        });
         let weight = ep.weight.max(1);
         group.weight = group.weight.saturating_add(weight);
-        group.endpoints.push(AssignedEndpoint {
-            id: ep.id,
-            weight,
-            unhealthy: !ep.ready,
-        });
-        group.labels.push(augment_labels(
-            &ep.labels,
-            &ep.network,
-            &ep.cluster,
-            &ep.locality,
-        ));
+        group.endpoints.push(AssignedEndpoint { id: ep.id, weight, unhealthy: !ep.ready });
+        group.labels.push(augment_labels(&ep.labels, &ep.network, &ep.cluster, &ep.locality));
     }
     by_locality.into_values().collect()
 }
@@ -236,21 +211,14 @@ fn filter_by_network(
     groups
         .into_iter()
         .map(|g| {
-            let mut out = Group {
-                endpoints: Vec::new(),
-                labels: Vec::new(),
-                ..g.clone()
-            };
+            let mut out = Group { endpoints: Vec::new(), labels: Vec::new(), ..g.clone() };
             let mut gateway_weights: BTreeMap<(String, String, EndpointId), u32> = BTreeMap::new();
             for (ep, ep_labels) in g.endpoints.iter().zip(&g.labels) {
                 let meta = by_id[&ep.id];
                 let weight = ep.weight.saturating_mul(scale);
                 let selected = select_gateways(gateways, &meta.network, &meta.cluster);
                 if meta.network == proxy.network || selected.is_empty() {
-                    out.endpoints.push(AssignedEndpoint {
-                        weight,
-                        ..ep.clone()
-                    });
+                    out.endpoints.push(AssignedEndpoint { weight, ..ep.clone() });
                     out.labels.push(ep_labels.clone());
                     continue;
                 }
@@ -262,34 +230,19 @@ fn filter_by_network(
                 }
             }
             for ((network, cluster, id), weight) in gateway_weights {
-                let labels =
-                    augment_labels(&BTreeMap::new(), &network, &cluster, &Locality::default());
-                out.endpoints.push(AssignedEndpoint {
-                    id,
-                    weight: weight.max(1),
-                    unhealthy: false,
-                });
+                let labels = augment_labels(&BTreeMap::new(), &network, &cluster, &Locality::default());
+                out.endpoints.push(AssignedEndpoint { id, weight: weight.max(1), unhealthy: false });
                 out.labels.push(labels);
             }
-            out.weight = out
-                .endpoints
-                .iter()
-                .fold(0u32, |acc, e| acc.saturating_add(e.weight));
+            out.weight = out.endpoints.iter().fold(0u32, |acc, e| acc.saturating_add(e.weight));
             out
         })
         .collect()
 }
 
 /// `selectNetworkGateways`: the gateways of (network, cluster), else those of the network.
-fn select_gateways<'a>(
-    gateways: &'a [EastWestGateway],
-    network: &str,
-    cluster: &str,
-) -> Vec<&'a EastWestGateway> {
-    let exact: Vec<_> = gateways
-        .iter()
-        .filter(|g| g.network == network && g.cluster == cluster)
-        .collect();
+fn select_gateways<'a>(gateways: &'a [EastWestGateway], network: &str, cluster: &str) -> Vec<&'a EastWestGateway> {
+    let exact: Vec<_> = gateways.iter().filter(|g| g.network == network && g.cluster == cluster).collect();
     if !exact.is_empty() {
         return exact;
     }
@@ -304,21 +257,14 @@ fn gateway_scale_factor(gateways: &[EastWestGateway]) -> u32 {
         *per_network.entry(&g.network).or_insert(0) += 1;
         *per_cluster.entry((&g.network, &g.cluster)).or_insert(0) += 1;
     }
-    per_network
-        .values()
-        .chain(per_cluster.values())
-        .fold(1u32, |acc, &n| lcm(acc, n))
+    per_network.values().chain(per_cluster.values()).fold(1u32, |acc, &n| lcm(acc, n))
 }
 
 fn lcm(a: u32, b: u32) -> u32 {
     fn gcd(a: u32, b: u32) -> u32 {
         if b == 0 { a } else { gcd(b, a % b) }
     }
-    if a == 0 || b == 0 {
-        a.max(b)
-    } else {
-        (a / gcd(a, b)).saturating_mul(b)
-    }
+    if a == 0 || b == 0 { a.max(b) } else { (a / gcd(a, b)).saturating_mul(b) }
 }
 
 /// `ApplyLocalityLoadBalancer`: distribute, or failover priorities when failover is enabled.
@@ -361,24 +307,14 @@ pub fn locality_matches(locality: &Locality, pattern: &str) -> bool {
 /// emptied (their weight is zeroed too: Istio leaves the weight, but a group without hosts is
 /// never picked either way).
 fn apply_locality_weights(groups: &mut [Group], proxy: &Locality, setting: &LocalityLbSetting) {
-    let Some(rule) = setting
-        .distribute()
-        .iter()
-        .find(|d| locality_matches(proxy, &d.from))
-    else {
+    let Some(rule) = setting.distribute().iter().find(|d| locality_matches(proxy, &d.from)) else {
         return;
     };
     let mut unclaimed: BTreeSet<usize> = (0..groups.len()).collect();
     for (pattern, &share) in &rule.to {
-        let claimed: Vec<usize> = unclaimed
-            .iter()
-            .copied()
-            .filter(|&i| locality_matches(&groups[i].locality, pattern))
-            .collect();
-        let total: u64 = claimed
-            .iter()
-            .map(|&i| u64::from(groups[i].weight.max(1)))
-            .sum();
+        let claimed: Vec<usize> =
+            unclaimed.iter().copied().filter(|&i| locality_matches(&groups[i].locality, pattern)).collect();
+        let total: u64 = claimed.iter().map(|&i| u64::from(groups[i].weight.max(1))).sum();
         for &i in &claimed {
             unclaimed.remove(&i);
             let orig = u64::from(groups[i].weight.max(1));
@@ -429,12 +365,7 @@ fn apply_locality_failover(groups: &mut [Group], proxy: &Locality, setting: &Loc
 /// `applyFailoverPriorities`: each group is split by endpoint priority (§5.4.3), then the
 /// priorities are compacted over the cluster. Skipped when the proxy has no labels at all.
 fn apply_failover_priorities(groups: Vec<Group>, proxy: &ProxyMeta, keys: &[String]) -> Vec<Group> {
-    let proxy_labels = augment_labels(
-        &proxy.labels,
-        &proxy.network,
-        &proxy.cluster,
-        &proxy.locality,
-    );
+    let proxy_labels = augment_labels(&proxy.labels, &proxy.network, &proxy.cluster, &proxy.locality);
     if proxy_labels.is_empty() {
         return groups;
     }
@@ -477,9 +408,7 @@ fn label_priority(
             Some((k, v)) => (k, Some(v)),
             None => (entry.as_str(), None),
         };
-        let wanted = wanted
-            .or_else(|| proxy_labels.get(key).map(String::as_str))
-            .unwrap_or("");
+        let wanted = wanted.or_else(|| proxy_labels.get(key).map(String::as_str)).unwrap_or("");
         let actual = ep_labels.get(key).map(String::as_str).unwrap_or("");
         if wanted != actual {
             if j == 0 && key == labels::NETWORK {
@@ -512,11 +441,7 @@ fn dedup_hosts(mut groups: Vec<Group>) -> Vec<Group> {
 }
 
 fn bucket_by_priority(groups: Vec<Group>) -> Vec<Vec<AssignedLocality>> {
-    let n_priorities = groups
-        .iter()
-        .map(|g| g.priority as usize + 1)
-        .max()
-        .unwrap_or(0);
+    let n_priorities = groups.iter().map(|g| g.priority as usize + 1).max().unwrap_or(0);
     let mut out: Vec<Vec<AssignedLocality>> = vec![Vec::new(); n_priorities];
     for g in groups {
         out[g.priority as usize].push(AssignedLocality {
@@ -574,11 +499,7 @@ mod tests {
             ..Default::default()
         };
         let mut groups = fake_cluster();
-        apply_locality_weights(
-            &mut groups,
-            &Locality::new("region1", "zone1", "subzone1"),
-            &setting,
-        );
+        apply_locality_weights(&mut groups, &Locality::new("region1", "zone1", "subzone1"), &setting);
         let weights: Vec<u32> = groups.iter().map(|g| g.weight).collect();
         assert_eq!(weights, [40, 40, 15, 5, 0, 0, 0]);
     }
@@ -587,18 +508,11 @@ mod tests {
     #[test]
     fn failover_all_priorities_on_the_istio_fixture() {
         let setting = LocalityLbSetting {
-            failover: Some(vec![crate::istio::manifest::Failover {
-                from: "region1".into(),
-                to: "region2".into(),
-            }]),
+            failover: Some(vec![crate::istio::manifest::Failover { from: "region1".into(), to: "region2".into() }]),
             ..Default::default()
         };
         let mut groups = fake_cluster();
-        apply_locality_failover(
-            &mut groups,
-            &Locality::new("region1", "zone1", "subzone1"),
-            &setting,
-        );
+        apply_locality_failover(&mut groups, &Locality::new("region1", "zone1", "subzone1"), &setting);
         let priorities: Vec<u32> = groups.iter().map(|g| g.priority).collect();
         assert_eq!(priorities, [0, 0, 1, 1, 2, 3, 4]);
     }
@@ -623,13 +537,7 @@ mod tests {
             cluster: cluster.into(),
         };
         assert_eq!(gateway_scale_factor(&[]), 1);
-        let gws = [
-            gw(1, "n2", "c2"),
-            gw(2, "n2", "c2"),
-            gw(3, "n3", "c3"),
-            gw(4, "n3", "c3"),
-            gw(5, "n3", "c4"),
-        ];
+        let gws = [gw(1, "n2", "c2"), gw(2, "n2", "c2"), gw(3, "n3", "c3"), gw(4, "n3", "c3"), gw(5, "n3", "c4")];
         // n2: 2, n3: 3, (n2,c2): 2, (n3,c3): 2, (n3,c4): 1 → lcm 6.
         assert_eq!(gateway_scale_factor(&gws), 6);
     }

@@ -310,11 +310,7 @@ pub struct OutlierDetection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consecutive_gateway_errors: Option<u32>,
     /// 5xx threshold; 0 disables it.
-    #[serde(
-        default,
-        rename = "consecutive5xxErrors",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "consecutive5xxErrors", skip_serializing_if = "Option::is_none")]
     pub consecutive_5xx_errors: Option<u32>,
     /// Deprecated; accepted and ignored, as current pilot does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -650,6 +646,8 @@ pub struct Resource<S> {
 }
 
 /// One parsed manifest document.
+// A handful are parsed per scenario; boxing the large variant would only complicate matching.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Manifest {
     /// `kind: DestinationRule`.
@@ -680,11 +678,8 @@ impl Manifest {
 }
 
 /// The `apiVersion`s accepted for Istio networking kinds.
-pub const API_VERSIONS: [&str; 3] = [
-    "networking.istio.io/v1alpha3",
-    "networking.istio.io/v1beta1",
-    "networking.istio.io/v1",
-];
+pub const API_VERSIONS: [&str; 3] =
+    ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"];
 
 /// Parses a multi-document YAML text (`---` separated) of DestinationRules, VirtualServices and
 /// Gateways. Empty documents are skipped. Errors carry `file_label`, the 0-based document index
@@ -714,6 +709,7 @@ impl<'de> Deserialize<'de> for RawDocument {
     }
 }
 
+#[allow(clippy::large_enum_variant)] // short-lived, one per document
 enum AnySpec {
     DestinationRule(DestinationRuleSpec),
     VirtualService(VirtualServiceSpec),
@@ -757,10 +753,7 @@ impl<'de> Visitor<'de> for DocumentVisitor {
                     let _: de::IgnoredAny = map.next_value()?;
                 }
                 other => {
-                    return Err(de::Error::unknown_field(
-                        other,
-                        &["apiVersion", "kind", "metadata", "spec", "status"],
-                    ));
+                    return Err(de::Error::unknown_field(other, &["apiVersion", "kind", "metadata", "spec", "status"]));
                 }
             }
         }
@@ -778,21 +771,9 @@ impl<'de> Visitor<'de> for DocumentVisitor {
             s => s,
         };
         let manifest = match spec {
-            AnySpec::DestinationRule(spec) => Manifest::DestinationRule(Resource {
-                api_version,
-                metadata,
-                spec,
-            }),
-            AnySpec::VirtualService(spec) => Manifest::VirtualService(Resource {
-                api_version,
-                metadata,
-                spec,
-            }),
-            AnySpec::Gateway(spec) => Manifest::Gateway(Resource {
-                api_version,
-                metadata,
-                spec,
-            }),
+            AnySpec::DestinationRule(spec) => Manifest::DestinationRule(Resource { api_version, metadata, spec }),
+            AnySpec::VirtualService(spec) => Manifest::VirtualService(Resource { api_version, metadata, spec }),
+            AnySpec::Gateway(spec) => Manifest::Gateway(Resource { api_version, metadata, spec }),
             AnySpec::Buffered(_) => unreachable!("buffered spec resolved above"),
         };
         Ok(RawDocument(manifest))
@@ -802,18 +783,16 @@ impl<'de> Visitor<'de> for DocumentVisitor {
 fn check_kind<E: de::Error>(kind: &str) -> Result<(), E> {
     match kind {
         "DestinationRule" | "VirtualService" | "Gateway" => Ok(()),
-        other => Err(E::custom(format!(
-            "unsupported kind {other:?}, expected DestinationRule, VirtualService or Gateway"
-        ))),
+        other => {
+            Err(E::custom(format!("unsupported kind {other:?}, expected DestinationRule, VirtualService or Gateway")))
+        }
     }
 }
 
 fn buffered_spec(kind: &str, v: serde_yaml_ng::Value) -> Result<AnySpec, String> {
     let prefix = |e: serde_yaml_ng::Error| format!("spec: {e}");
     Ok(match kind {
-        "DestinationRule" => {
-            AnySpec::DestinationRule(serde_yaml_ng::from_value(v).map_err(prefix)?)
-        }
+        "DestinationRule" => AnySpec::DestinationRule(serde_yaml_ng::from_value(v).map_err(prefix)?),
         "VirtualService" => AnySpec::VirtualService(serde_yaml_ng::from_value(v).map_err(prefix)?),
         _ => AnySpec::Gateway(serde_yaml_ng::from_value(v).map_err(prefix)?),
     })

@@ -9,13 +9,13 @@ use super::locality::{
     needs_locality_weighted_config,
 };
 use super::manifest::{
-    ConnectionPoolSettings, DestinationRuleSpec, HttpRetry, HttpRoute, LocalityLbSetting,
-    OutlierDetection, SimpleLb, TrafficPolicy, VirtualServiceSpec,
+    ConnectionPoolSettings, DestinationRuleSpec, HttpRetry, HttpRoute, LocalityLbSetting, OutlierDetection, SimpleLb,
+    TrafficPolicy, VirtualServiceSpec,
 };
 use crate::engine::SimDuration;
 use crate::envoy::config::{
-    CircuitBreakers, ClusterConfig, LbConfig, LbPolicy, MaxEjectionRule, OutlierConfig,
-    RetryBudget, RetryOn, RetryPolicy, RouteConfig,
+    CircuitBreakers, ClusterConfig, LbConfig, LbPolicy, MaxEjectionRule, OutlierConfig, RetryBudget, RetryOn,
+    RetryPolicy, RouteConfig,
 };
 
 /// What happens to endpoints whose pod is not ready (envoy-semantics §5.5).
@@ -54,10 +54,7 @@ impl Default for MeshSettings {
             retry_503_by_default: false,
             unready_endpoints: UnreadyEndpoints::SendUnhealthy,
             enable_locality_weighted_lb_config: false,
-            locality_lb_setting: LocalityLbSetting {
-                enabled: Some(true),
-                ..Default::default()
-            },
+            locality_lb_setting: LocalityLbSetting { enabled: Some(true), ..Default::default() },
             connect_timeout: SimDuration::from_secs(10),
         }
     }
@@ -74,11 +71,7 @@ impl MeshSettings {
                 _ => MaxEjectionRule::AfterEjection,
             },
             retry_503_by_default: minor <= 23,
-            unready_endpoints: if minor <= 30 {
-                UnreadyEndpoints::Drop
-            } else {
-                UnreadyEndpoints::SendUnhealthy
-            },
+            unready_endpoints: if minor <= 30 { UnreadyEndpoints::Drop } else { UnreadyEndpoints::SendUnhealthy },
             ..MeshSettings::default()
         }
     }
@@ -110,42 +103,26 @@ pub struct EffectiveLbSetting {
 /// otherwise the mesh setting (none when it says `enabled: false`). Kubernetes
 /// `trafficDistribution` and zone-aware settings are not modelled.
 pub fn effective_lb_setting(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> EffectiveLbSetting {
-    let dr = tp
-        .and_then(|tp| tp.load_balancer.as_ref())
-        .and_then(|lb| lb.locality_lb_setting.as_ref());
+    let dr = tp.and_then(|tp| tp.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref());
     match dr {
-        Some(s) if s.enabled == Some(false) => EffectiveLbSetting {
-            setting: None,
-            source: LbSettingSource::DisabledByDestinationRule,
-        },
-        Some(s) => EffectiveLbSetting {
-            setting: Some(s.clone()),
-            source: LbSettingSource::DestinationRule,
-        },
-        None if mesh.locality_lb_setting.enabled == Some(false) => EffectiveLbSetting {
-            setting: None,
-            source: LbSettingSource::DisabledByMesh,
-        },
-        None => EffectiveLbSetting {
-            setting: Some(mesh.locality_lb_setting.clone()),
-            source: LbSettingSource::MeshDefault,
-        },
+        Some(s) if s.enabled == Some(false) => {
+            EffectiveLbSetting { setting: None, source: LbSettingSource::DisabledByDestinationRule }
+        }
+        Some(s) => EffectiveLbSetting { setting: Some(s.clone()), source: LbSettingSource::DestinationRule },
+        None if mesh.locality_lb_setting.enabled == Some(false) => {
+            EffectiveLbSetting { setting: None, source: LbSettingSource::DisabledByMesh }
+        }
+        None => {
+            EffectiveLbSetting { setting: Some(mesh.locality_lb_setting.clone()), source: LbSettingSource::MeshDefault }
+        }
     }
 }
 
 /// `applyLocalityLoadBalancer`: `locality_weighted_lb_config` is set iff the flag is on, or
 /// failover is enabled and `failover`/`failoverPriority` is non-empty, or `distribute` is
 /// non-empty (envoy-semantics §5.4.3).
-pub fn locality_weighted(
-    setting: Option<&LocalityLbSetting>,
-    enable_failover: bool,
-    mesh: &MeshSettings,
-) -> bool {
-    needs_locality_weighted_config(
-        setting,
-        enable_failover,
-        mesh.enable_locality_weighted_lb_config,
-    )
+pub fn locality_weighted(setting: Option<&LocalityLbSetting>, enable_failover: bool, mesh: &MeshSettings) -> bool {
+    needs_locality_weighted_config(setting, enable_failover, mesh.enable_locality_weighted_lb_config)
 }
 
 /// Whether unready endpoints are sent to proxies as UNHEALTHY for this service (§5.5): under
@@ -154,10 +131,8 @@ pub fn sends_unhealthy_endpoints(tp: Option<&TrafficPolicy>, mesh: &MeshSettings
     match mesh.unready_endpoints {
         UnreadyEndpoints::Drop => false,
         UnreadyEndpoints::SendUnhealthy => {
-            let min_health = tp
-                .and_then(|tp| tp.outlier_detection.as_ref())
-                .and_then(|od| od.min_health_percent)
-                .unwrap_or(0);
+            let min_health =
+                tp.and_then(|tp| tp.outlier_detection.as_ref()).and_then(|od| od.min_health_percent).unwrap_or(0);
             min_health <= 0
         }
     }
@@ -171,10 +146,7 @@ pub fn merged_traffic_policy(
     subset: Option<&str>,
     port: Option<u32>,
 ) -> Option<TrafficPolicy> {
-    let base = dr
-        .traffic_policy
-        .as_ref()
-        .map(|tp| apply_port_level(tp, port));
+    let base = dr.traffic_policy.as_ref().map(|tp| apply_port_level(tp, port));
     let subset_tp = subset
         .and_then(|name| dr.subsets.iter().flatten().find(|s| s.name == name))
         .and_then(|s| s.traffic_policy.as_ref())
@@ -207,11 +179,7 @@ fn apply_port_level(tp: &TrafficPolicy, port: Option<u32>) -> TrafficPolicy {
     let mut out = tp.clone();
     out.port_level_settings = None;
     let Some(port) = port else { return out };
-    let entry = tp
-        .port_level_settings
-        .iter()
-        .flatten()
-        .find(|p| p.port.as_ref().and_then(|p| p.number) == Some(port));
+    let entry = tp.port_level_settings.iter().flatten().find(|p| p.port.as_ref().and_then(|p| p.number) == Some(port));
     if let Some(p) = entry {
         if p.load_balancer.is_some() {
             out.load_balancer = p.load_balancer.clone();
@@ -247,10 +215,7 @@ pub fn cluster_config(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> Cluste
     };
     let effective = effective_lb_setting(tp, mesh);
     let lb = LbConfig {
-        policy: lb_policy(
-            tp.and_then(|tp| tp.load_balancer.as_ref())
-                .and_then(|lb| lb.simple),
-        ),
+        policy: lb_policy(tp.and_then(|tp| tp.load_balancer.as_ref()).and_then(|lb| lb.simple)),
         healthy_panic_threshold,
         locality_weighted: locality_weighted(effective.setting.as_ref(), od.is_some(), mesh),
         ..LbConfig::default()
@@ -259,24 +224,13 @@ pub fn cluster_config(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> Cluste
     let mut circuit_breakers = circuit_breakers(pool);
     if let Some(b) = tp.and_then(|tp| tp.retry_budget.as_ref()) {
         circuit_breakers.retry_budget = Some(RetryBudget {
-            budget_percent: b
-                .percent
-                .map(|p| p.clamp(0.0, 100.0).round() as u32)
-                .unwrap_or(20),
+            budget_percent: b.percent.map(|p| p.clamp(0.0, 100.0).round() as u32).unwrap_or(20),
             min_retry_concurrency: b.min_retry_concurrency.unwrap_or(3),
         });
     }
-    let connect_timeout = pool
-        .and_then(|p| p.tcp.as_ref())
-        .and_then(|t| t.connect_timeout)
-        .map(|d| d.0)
-        .unwrap_or(mesh.connect_timeout);
-    ClusterConfig {
-        outlier,
-        lb,
-        circuit_breakers,
-        connect_timeout,
-    }
+    let connect_timeout =
+        pool.and_then(|p| p.tcp.as_ref()).and_then(|t| t.connect_timeout).map(|d| d.0).unwrap_or(mesh.connect_timeout);
+    ClusterConfig { outlier, lb, circuit_breakers, connect_timeout }
 }
 
 /// `applyOutlierDetection` (envoy-semantics §5.1).
@@ -341,18 +295,14 @@ fn circuit_breakers(pool: Option<&ConnectionPoolSettings>) -> CircuitBreakers {
             cb.max_retries = v;
         }
     }
-    if let Some(v) = positive(
-        pool.and_then(|p| p.tcp.as_ref())
-            .and_then(|t| t.max_connections),
-    ) {
+    if let Some(v) = positive(pool.and_then(|p| p.tcp.as_ref()).and_then(|t| t.max_connections)) {
         cb.max_connections = v;
     }
     cb
 }
 
 /// The default route retry condition list (`retry.go` `defaultPolicy`).
-pub const DEFAULT_RETRY_ON: &str =
-    "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+pub const DEFAULT_RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 
 /// Istio's built-in default retry policy (§5.8); 503 is retriable only with
 /// [`MeshSettings::retry_503_by_default`] (Istio ≤ 1.23).
@@ -361,11 +311,7 @@ pub fn default_retry_policy(mesh: &MeshSettings) -> RetryPolicy {
         num_retries: 2,
         retry_on: parse_retry_on_conditions(DEFAULT_RETRY_ON),
         retry_on_text: DEFAULT_RETRY_ON.to_string(),
-        retriable_status_codes: if mesh.retry_503_by_default {
-            vec![503]
-        } else {
-            vec![]
-        },
+        retriable_status_codes: if mesh.retry_503_by_default { vec![503] } else { vec![] },
         per_try_timeout: None,
         host_selection_retry_max_attempts: 5,
         previous_hosts: true,
@@ -439,8 +385,7 @@ pub fn parse_retry_on_conditions(text: &str) -> RetryOn {
             "refused-stream" => on.refused_stream = true,
             "retriable-4xx" => on.retriable_4xx = true,
             "retriable-status-codes" => on.retriable_status_codes = true,
-            "cancelled" | "deadline-exceeded" | "internal" | "resource-exhausted"
-            | "unavailable" => on.grpc = true,
+            "cancelled" | "deadline-exceeded" | "internal" | "resource-exhausted" | "unavailable" => on.grpc = true,
             _ => {}
         }
     }
@@ -458,10 +403,7 @@ fn is_known_http_status(code: u16) -> bool {
 /// default retry policy and no timeout, as pilot's default route does.
 pub fn route_config(route: Option<&HttpRoute>, mesh: &MeshSettings) -> RouteConfig {
     RouteConfig {
-        timeout: route
-            .and_then(|r| r.timeout)
-            .map(|d| d.0)
-            .filter(|d| !d.is_zero()),
+        timeout: route.and_then(|r| r.timeout).map(|d| d.0).filter(|d| !d.is_zero()),
         retry: retry_policy(route.and_then(|r| r.retries.as_ref()), mesh),
     }
 }
@@ -483,11 +425,7 @@ pub enum ClientProxy<'a> {
 /// Whether a VirtualService (in namespace `vs_namespace`) applies to `client`. A gateway entry
 /// is `name` (same namespace as the VirtualService) or `namespace/name`; `mesh` means sidecars;
 /// an empty list means `mesh` only.
-pub fn virtual_service_applies(
-    vs: &VirtualServiceSpec,
-    vs_namespace: &str,
-    client: ClientProxy<'_>,
-) -> bool {
+pub fn virtual_service_applies(vs: &VirtualServiceSpec, vs_namespace: &str, client: ClientProxy<'_>) -> bool {
     let gateways = vs.gateways.as_deref().unwrap_or(&[]);
     match client {
         ClientProxy::Sidecar => gateways.is_empty() || gateways.iter().any(|g| g == "mesh"),
@@ -503,12 +441,10 @@ pub fn virtual_service_applies(
 /// route carries every request.
 pub fn route_for_host<'a>(vs: &'a VirtualServiceSpec, host: &str) -> Option<&'a HttpRoute> {
     let short = host.split('.').next().unwrap_or(host);
-    vs.http.iter().flatten().find(|r| {
-        r.route
-            .iter()
-            .flatten()
-            .any(|d| d.destination.host == host || d.destination.host == short)
-    })
+    vs.http
+        .iter()
+        .flatten()
+        .find(|r| r.route.iter().flatten().any(|d| d.destination.host == host || d.destination.host == short))
 }
 
 /// The endpoint assignment one proxy receives for a service whose merged DR traffic policy is

@@ -7,8 +7,8 @@
 //! about (`consecutiveErrors`) are accepted silently.
 
 use super::manifest::{
-    ConnectionPoolSettings, DestinationRuleSpec, HttpRetry, LocalityLbSetting, OutlierDetection,
-    TrafficPolicy, VirtualServiceSpec,
+    ConnectionPoolSettings, DestinationRuleSpec, HttpRetry, LocalityLbSetting, OutlierDetection, TrafficPolicy,
+    VirtualServiceSpec,
 };
 use super::{FieldError, IstioError};
 use crate::engine::SimDuration;
@@ -26,11 +26,7 @@ pub fn validate_destination_rule(spec: &DestinationRuleSpec) -> Result<(), Istio
     for (i, subset) in spec.subsets.iter().flatten().enumerate() {
         let path = format!("subsets[{i}]");
         if subset.name.is_empty() {
-            push(
-                &mut errors,
-                &format!("{path}.name"),
-                "subset name must be set",
-            );
+            push(&mut errors, &format!("{path}.name"), "subset name must be set");
         }
         if let Some(tp) = &subset.traffic_policy {
             validate_traffic_policy(tp, &format!("{path}.trafficPolicy"), &mut errors);
@@ -56,19 +52,11 @@ pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioEr
         for (j, dest) in route.route.iter().flatten().enumerate() {
             let dpath = format!("{path}.route[{j}]");
             if dest.destination.host.is_empty() {
-                push(
-                    &mut errors,
-                    &format!("{dpath}.destination.host"),
-                    "host must be set",
-                );
+                push(&mut errors, &format!("{dpath}.destination.host"), "host must be set");
             }
             if let Some(w) = dest.weight {
                 if !(0..=100).contains(&w) {
-                    push(
-                        &mut errors,
-                        &format!("{dpath}.weight"),
-                        "weight must be in 0..=100",
-                    );
+                    push(&mut errors, &format!("{dpath}.weight"), "weight must be in 0..=100");
                 }
             }
         }
@@ -77,18 +65,11 @@ pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioEr
 }
 
 fn finish(kind: &'static str, errors: Vec<FieldError>) -> Result<(), IstioError> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(IstioError::Invalid { kind, errors })
-    }
+    if errors.is_empty() { Ok(()) } else { Err(IstioError::Invalid { kind, errors }) }
 }
 
 fn push(errors: &mut Vec<FieldError>, path: &str, message: impl Into<String>) {
-    errors.push(FieldError {
-        path: path.to_string(),
-        message: message.into(),
-    });
+    errors.push(FieldError { path: path.to_string(), message: message.into() });
 }
 
 fn validate_traffic_policy(tp: &TrafficPolicy, path: &str, errors: &mut Vec<FieldError>) {
@@ -98,25 +79,13 @@ fn validate_traffic_policy(tp: &TrafficPolicy, path: &str, errors: &mut Vec<Fiel
     if let Some(cp) = &tp.connection_pool {
         validate_connection_pool(cp, &format!("{path}.connectionPool"), errors);
     }
-    if let Some(lb) = tp
-        .load_balancer
-        .as_ref()
-        .and_then(|lb| lb.locality_lb_setting.as_ref())
-    {
-        validate_locality_lb_setting(
-            lb,
-            &format!("{path}.loadBalancer.localityLbSetting"),
-            errors,
-        );
+    if let Some(lb) = tp.load_balancer.as_ref().and_then(|lb| lb.locality_lb_setting.as_ref()) {
+        validate_locality_lb_setting(lb, &format!("{path}.loadBalancer.localityLbSetting"), errors);
     }
     if let Some(budget) = &tp.retry_budget {
         if let Some(p) = budget.percent {
             if !(0.0..=100.0).contains(&p) {
-                push(
-                    errors,
-                    &format!("{path}.retryBudget.percent"),
-                    "must be in 0..=100",
-                );
+                push(errors, &format!("{path}.retryBudget.percent"), "must be in 0..=100");
             }
         }
     }
@@ -131,11 +100,7 @@ fn validate_traffic_policy(tp: &TrafficPolicy, path: &str, errors: &mut Vec<Fiel
         if let Some(cp) = &port.connection_pool {
             validate_connection_pool(cp, &format!("{ppath}.connectionPool"), errors);
         }
-        if let Some(lb) = port
-            .load_balancer
-            .as_ref()
-            .and_then(|lb| lb.locality_lb_setting.as_ref())
-        {
+        if let Some(lb) = port.load_balancer.as_ref().and_then(|lb| lb.locality_lb_setting.as_ref()) {
             let lpath = format!("{ppath}.loadBalancer.localityLbSetting");
             validate_locality_lb_setting(lb, &lpath, errors);
         }
@@ -155,9 +120,7 @@ fn validate_outlier_detection(od: &OutlierDetection, path: &str, errors: &mut Ve
     if let Some(p) = od.min_health_percent {
         validate_percent(p, &format!("{path}.minHealthPercent"), errors);
     }
-    if od.consecutive_local_origin_failures.is_some()
-        && !od.split_external_local_origin_errors.unwrap_or(false)
-    {
+    if od.consecutive_local_origin_failures.is_some() && !od.split_external_local_origin_errors.unwrap_or(false) {
         push(
             errors,
             &format!("{path}.consecutiveLocalOriginFailures"),
@@ -168,11 +131,7 @@ fn validate_outlier_detection(od: &OutlierDetection, path: &str, errors: &mut Ve
 
 fn validate_connection_pool(cp: &ConnectionPoolSettings, path: &str, errors: &mut Vec<FieldError>) {
     if let Some(tcp) = &cp.tcp {
-        non_negative(
-            tcp.max_connections,
-            &format!("{path}.tcp.maxConnections"),
-            errors,
-        );
+        non_negative(tcp.max_connections, &format!("{path}.tcp.maxConnections"), errors);
         if let Some(d) = tcp.connect_timeout {
             validate_duration(d, &format!("{path}.tcp.connectTimeout"), errors);
         }
@@ -182,23 +141,11 @@ fn validate_connection_pool(cp: &ConnectionPoolSettings, path: &str, errors: &mu
     }
     if let Some(http) = &cp.http {
         let p = |f: &str| format!("{path}.http.{f}");
-        non_negative(
-            http.http1_max_pending_requests,
-            &p("http1MaxPendingRequests"),
-            errors,
-        );
+        non_negative(http.http1_max_pending_requests, &p("http1MaxPendingRequests"), errors);
         non_negative(http.http2_max_requests, &p("http2MaxRequests"), errors);
-        non_negative(
-            http.max_requests_per_connection,
-            &p("maxRequestsPerConnection"),
-            errors,
-        );
+        non_negative(http.max_requests_per_connection, &p("maxRequestsPerConnection"), errors);
         non_negative(http.max_retries, &p("maxRetries"), errors);
-        non_negative(
-            http.max_concurrent_streams,
-            &p("maxConcurrentStreams"),
-            errors,
-        );
+        non_negative(http.max_concurrent_streams, &p("maxConcurrentStreams"), errors);
         if let Some(d) = http.idle_timeout {
             validate_duration(d, &p("idleTimeout"), errors);
         }
@@ -207,11 +154,7 @@ fn validate_connection_pool(cp: &ConnectionPoolSettings, path: &str, errors: &mu
 
 fn validate_retry(r: &HttpRetry, path: &str, errors: &mut Vec<FieldError>) {
     if r.attempts < 0 {
-        push(
-            errors,
-            &format!("{path}.attempts"),
-            "attempts cannot be negative",
-        );
+        push(errors, &format!("{path}.attempts"), "attempts cannot be negative");
     }
     if let Some(d) = r.per_try_timeout {
         validate_duration(d, &format!("{path}.perTryTimeout"), errors);
@@ -225,11 +168,7 @@ fn validate_retry(r: &HttpRetry, path: &str, errors: &mut Vec<FieldError>) {
 /// distribute/failover exclusion.
 fn validate_locality_lb_setting(lb: &LocalityLbSetting, path: &str, errors: &mut Vec<FieldError>) {
     if !lb.distribute().is_empty() && !lb.failover().is_empty() {
-        push(
-            errors,
-            path,
-            "can not simultaneously specify 'distribute' and 'failover'",
-        );
+        push(errors, path, "can not simultaneously specify 'distribute' and 'failover'");
     }
     let mut froms: Vec<&str> = Vec::new();
     for (i, d) in lb.distribute().iter().enumerate() {
@@ -238,11 +177,7 @@ fn validate_locality_lb_setting(lb: &LocalityLbSetting, path: &str, errors: &mut
             push(errors, &format!("{dpath}.from"), m);
         }
         if froms.contains(&d.from.as_str()) {
-            push(
-                errors,
-                &format!("{dpath}.from"),
-                format!("duplicate 'from' {:?}", d.from),
-            );
+            push(errors, &format!("{dpath}.from"), format!("duplicate 'from' {:?}", d.from));
         }
         froms.push(&d.from);
         validate_distribute_to(&d.to, &format!("{dpath}.to"), errors);
@@ -251,19 +186,11 @@ fn validate_locality_lb_setting(lb: &LocalityLbSetting, path: &str, errors: &mut
         let fpath = format!("{path}.failover[{i}]");
         for (name, value) in [("from", &f.from), ("to", &f.to)] {
             if value.is_empty() || value.contains('/') || value.contains('*') {
-                push(
-                    errors,
-                    &format!("{fpath}.{name}"),
-                    "failover only supports a region name",
-                );
+                push(errors, &format!("{fpath}.{name}"), "failover only supports a region name");
             }
         }
         if f.from == f.to {
-            push(
-                errors,
-                &fpath,
-                "failover 'from' and 'to' must be different regions",
-            );
+            push(errors, &fpath, "failover 'from' and 'to' must be different regions");
         }
     }
     for (i, label) in lb.failover_priority().iter().enumerate() {
@@ -274,22 +201,14 @@ fn validate_locality_lb_setting(lb: &LocalityLbSetting, path: &str, errors: &mut
     }
 }
 
-fn validate_distribute_to(
-    to: &std::collections::BTreeMap<String, u32>,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) {
+fn validate_distribute_to(to: &std::collections::BTreeMap<String, u32>, path: &str, errors: &mut Vec<FieldError>) {
     let mut sum: u64 = 0;
     for (locality, &weight) in to {
         if let Err(m) = validate_locality_pattern(locality) {
             push(errors, &format!("{path}[{locality}]"), m);
         }
         if !(1..=100).contains(&weight) {
-            push(
-                errors,
-                &format!("{path}[{locality}]"),
-                "weight must be in 1..=100",
-            );
+            push(errors, &format!("{path}[{locality}]"), "weight must be in 1..=100");
         }
         sum += u64::from(weight);
     }
@@ -313,18 +232,14 @@ fn validate_locality_pattern(pattern: &str) -> Result<(), String> {
     }
     let segments: Vec<&str> = pattern.split('/').collect();
     if segments.len() > 3 {
-        return Err(format!(
-            "locality {pattern:?} has more than region/zone/subzone"
-        ));
+        return Err(format!("locality {pattern:?} has more than region/zone/subzone"));
     }
     for (i, s) in segments.iter().enumerate() {
         if s.is_empty() {
             return Err(format!("locality {pattern:?} has an empty segment"));
         }
         if s.contains('*') && (*s != "*" || i + 1 != segments.len()) {
-            return Err(format!(
-                "locality {pattern:?}: wildcard is allowed only as the last segment"
-            ));
+            return Err(format!("locality {pattern:?}: wildcard is allowed only as the last segment"));
         }
     }
     Ok(())
@@ -348,11 +263,7 @@ fn validate_duration(d: GoDuration, path: &str, errors: &mut Vec<FieldError>) {
     if d.0 < SimDuration::from_millis(1) {
         push(errors, path, format!("duration {d} must be at least 1ms"));
     } else if ns % 1_000_000 != 0 {
-        push(
-            errors,
-            path,
-            format!("duration {d}: only millisecond precision is supported"),
-        );
+        push(errors, path, format!("duration {d}: only millisecond precision is supported"));
     }
 }
 
