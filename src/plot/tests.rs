@@ -33,7 +33,10 @@ fn run_chart() -> RunChart {
         } else if t < 150.0 {
             (0.05, 0.7)
         } else {
-            (0.05 + ((t - 150.0) * 0.02).min(0.85), (0.7 - (t - 150.0) * 0.02).max(0.07))
+            (
+                0.05 + ((t - 150.0) * 0.02).min(0.85),
+                (0.7 - (t - 150.0) * 0.02).max(0.07),
+            )
         };
         let sc = (1.0f64 - sa - sb).max(0.0);
         // A gap with no attempts at t = 200..203.
@@ -42,10 +45,20 @@ fn run_chart() -> RunChart {
         b.push(if gap { f64::NAN } else { sb });
         c.push(if gap { f64::NAN } else { sc });
         let in_fault = (60.0..80.0).contains(&t);
-        e5xx.push(if in_fault { 40.0 - (t - 60.0) * 2.0 } else { 0.5 });
+        e5xx.push(if in_fault {
+            40.0 - (t - 60.0) * 2.0
+        } else {
+            0.5
+        });
         nhu.push(if (62.0..66.0).contains(&t) { 12.0 } else { 0.0 });
         overflow.push(if (64.0..70.0).contains(&t) { 5.0 } else { 0.0 });
-        timeout.push(if i == 100 { f64::NAN } else if in_fault { 3.0 } else { 0.1 });
+        timeout.push(if i == 100 {
+            f64::NAN
+        } else if in_fault {
+            3.0
+        } else {
+            0.1
+        });
         ejected.push(if (62.0..92.0).contains(&t) {
             6.0
         } else if (92.0..130.0).contains(&t) {
@@ -185,7 +198,11 @@ fn sweep() -> SweepLines {
         band_label: "min–max over 10 seeds".to_string(),
         series: vec![
             s("baseEjectionTime=1s", vec![0.4, 0.6, 0.9, 1.9, 4.7], 0.2),
-            s("baseEjectionTime=30s", vec![0.35, f64::NAN, 0.7, 1.2, 3.1], 0.3),
+            s(
+                "baseEjectionTime=30s",
+                vec![0.35, f64::NAN, 0.7, 1.2, 3.1],
+                0.3,
+            ),
             s("baseEjectionTime=300s", vec![0.5, 0.7, 0.8, 1.5, 2.9], 0.1),
         ],
     }
@@ -212,7 +229,11 @@ fn check(
     }
     // Deterministic: a second rendering is byte-identical.
     f(&png, &svg).unwrap();
-    assert_eq!(std::fs::read(&png).unwrap(), png_bytes, "{name}: PNG differs");
+    assert_eq!(
+        std::fs::read(&png).unwrap(),
+        png_bytes,
+        "{name}: PNG differs"
+    );
     assert_eq!(
         std::fs::read_to_string(&svg).unwrap(),
         svg_text,
@@ -224,7 +245,10 @@ fn check(
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp"))
         .collect();
-    assert!(leftovers.is_empty(), "{name}: temp files left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "{name}: temp files left: {leftovers:?}"
+    );
     (png_bytes, svg_text)
 }
 
@@ -317,14 +341,21 @@ fn empty_and_nan_data_do_not_panic() {
         error_series: vec![("timeout".into(), vec![f64::NAN; 2])],
         requests_per_s: vec![],
         ejected: vec![f64::NAN],
-        phases: vec![PhaseBand::new("odd", f64::NAN, 5.0), PhaseBand::new("rev", 3.0, 1.0)],
+        phases: vec![
+            PhaseBand::new("odd", f64::NAN, 5.0),
+            PhaseBand::new("rev", 3.0, 1.0),
+        ],
     };
     let (png, svg) = p("run-nan");
     traffic_share(&nan_run, &png, &svg).unwrap();
 
     let (png, svg) = p("timeline-empty");
     ejection_timeline(&EjectionTimeline::default(), &png, &svg).unwrap();
-    assert!(std::fs::read_to_string(&svg).unwrap().contains("no ejections"));
+    assert!(
+        std::fs::read_to_string(&svg)
+            .unwrap()
+            .contains("no ejections")
+    );
 
     let (png, svg) = p("ecdf-empty");
     latency_ecdf(&LatencyEcdf::default(), &png, &svg).unwrap();

@@ -8,10 +8,10 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, Frame, GRID_BOLD, GRID_LIGHT, GREY, IN_MEMORY, INK, PHASE_STRIP,
-    PhaseBand, PlotError, Swatch, TITLE_H, cause_color, draw_legend, draw_message,
-    draw_phase_fill, draw_phase_marks, draw_title, finite_max, finite_min, finite_runs, fmt_num,
-    nice_ceil, render_svg, save, series_color, text,
+    Chart, DrawResult, Frame, GREY, GRID_BOLD, IN_MEMORY, INK, PHASE_STRIP, PhaseBand, PlotError,
+    Swatch, TITLE_H, cause_color, draw_legend, draw_message, draw_phase_fill, draw_phase_marks,
+    draw_title, finite_max, finite_min, finite_runs, fmt_num, nice_ceil, render_svg, save,
+    series_color, text,
 };
 
 /// Time series of one run, bucketed on a common time axis.
@@ -148,12 +148,7 @@ impl Chart for RunChart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         draw_title(root, &self.title)?;
         let Some(tl) = Timeline::of(self) else {
-            return draw_message(
-                root,
-                (0, TITLE_H),
-                (WIDTH as i32, HEIGHT as i32),
-                "no data",
-            );
+            return draw_message(root, (0, TITLE_H), (WIDTH as i32, HEIGHT as i32), "no data");
         };
         let body = root.margin(TITLE_H as u32, 8, 10, 10);
         let h = HEIGHT as i32 - TITLE_H - 8;
@@ -172,7 +167,7 @@ macro_rules! mesh {
         $chart
             .configure_mesh()
             .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
+            .light_line_style(TRANSPARENT)
             .x_labels(14)
             .y_labels(6)
             .x_label_formatter(&|v: &f64| fmt_num(*v))
@@ -196,10 +191,9 @@ impl RunChart {
         let (plot, legend) = area.split_horizontally(w as i32 - LEGEND_W);
         let mut chart = ChartBuilder::on(&plot)
             .margin_top(PHASE_STRIP + 4)
-            .margin_right(8)
+            .margin_right(8 + Y_LABEL_W)
             .x_label_area_size(26)
             .y_label_area_size(Y_LABEL_W)
-            .right_y_label_area_size(Y_LABEL_W)
             .build_cartesian_2d(tl.x0..tl.x1, 0.0..100.0)?;
         let frame = Frame::new(chart.plotting_area().get_pixel_range(), tl.x0, tl.x1);
         draw_phase_fill(root, &self.phases, &frame)?;
@@ -237,7 +231,10 @@ impl RunChart {
                 }
                 let mut poly = upper.clone();
                 poly.extend(lower.into_iter().rev());
-                chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.88).filled())))?;
+                chart.draw_series(std::iter::once(Polygon::new(
+                    poly,
+                    color.mix(0.88).filled(),
+                )))?;
                 chart.draw_series(std::iter::once(PathElement::new(
                     upper,
                     color.stroke_width(1),
@@ -320,11 +317,11 @@ impl RunChart {
                 poly.push((run[0].0, 0.0));
                 chart.draw_secondary_series(std::iter::once(Polygon::new(
                     poly,
-                    GREY.mix(0.12).filled(),
+                    GREY.mix(0.08).filled(),
                 )))?;
                 chart.draw_secondary_series(std::iter::once(PathElement::new(
                     run,
-                    GREY.mix(0.6).stroke_width(1),
+                    GREY.mix(0.45).stroke_width(1),
                 )))?;
             }
         }
@@ -363,7 +360,10 @@ impl RunChart {
             .map(|(i, (name, _))| (name.clone(), Swatch::Line(cause_color(i), 2)))
             .collect();
         if has_requests {
-            items.push(("requests / s (right)".to_string(), Swatch::Fill(RGBColor(0xD4, 0xD4, 0xD4))));
+            items.push((
+                "requests / s (right)".to_string(),
+                Swatch::Fill(RGBColor(0xE2, 0xE2, 0xE2)),
+            ));
         }
         let (lx, ly) = legend.get_base_pixel();
         draw_legend(
@@ -400,10 +400,9 @@ impl RunChart {
         let y1 = nice_ceil(e_max.unwrap_or(0.0).max(1.0) * 1.1);
         let mut chart = ChartBuilder::on(&plot)
             .margin_top(10)
-            .margin_right(8)
+            .margin_right(8 + Y_LABEL_W)
             .x_label_area_size(48)
             .y_label_area_size(Y_LABEL_W)
-            .right_y_label_area_size(Y_LABEL_W)
             .build_cartesian_2d(tl.x0..tl.x1, e_min..y1)?;
         let frame = Frame::new(chart.plotting_area().get_pixel_range(), tl.x0, tl.x1);
         draw_phase_fill(root, &self.phases, &frame)?;
@@ -420,8 +419,14 @@ impl RunChart {
             let mut poly = run.clone();
             poly.push((run[run.len() - 1].0, 0.0));
             poly.push((run[0].0, 0.0));
-            chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.15).filled())))?;
-            chart.draw_series(std::iter::once(PathElement::new(run, color.stroke_width(2))))?;
+            chart.draw_series(std::iter::once(Polygon::new(
+                poly,
+                color.mix(0.15).filled(),
+            )))?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                run,
+                color.stroke_width(2),
+            )))?;
         }
         if e_max.is_none() {
             draw_message(
@@ -439,7 +444,10 @@ impl RunChart {
             LEGEND_W - 16,
             ly + h as i32,
             "Outlier detection",
-            &[("ejected (proxy, endpoint)".to_string(), Swatch::Line(color, 2))],
+            &[(
+                "ejected (proxy, endpoint)".to_string(),
+                Swatch::Line(color, 2),
+            )],
         )
     }
 }
