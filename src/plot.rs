@@ -661,3 +661,59 @@ fn draw_title<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) ->
 
 /// Height reserved at the top of the canvas for [`draw_title`].
 const TITLE_H: i32 = 44;
+
+/// Prepares a polyline for drawing: drops points that land on the same pixel as the previous
+/// one (lossless on both backends, whose coordinates are whole pixels), and splits it where it
+/// turns back on itself by more than about 145°. plotters polygonizes lines wider than 1 px
+/// with mitred joins and draws long spikes at such joins (dense data, where neighbouring
+/// buckets share a pixel column, is full of them). Pieces share the vertex they are split at.
+fn split_for_stroke(
+    pts: &[(f64, f64)],
+    to_px: impl Fn(&(f64, f64)) -> (i32, i32),
+) -> Vec<Vec<(f64, f64)>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<(f64, f64)> = Vec::new();
+    let mut last_px = (0, 0);
+    let mut dir: Option<(f64, f64)> = None;
+    for p in pts {
+        let q = to_px(p);
+        if cur.is_empty() {
+            cur.push(*p);
+            last_px = q;
+            continue;
+        }
+        if q == last_px {
+            continue;
+        }
+        let d = (f64::from(q.0 - last_px.0), f64::from(q.1 - last_px.1));
+        let len = d.0.hypot(d.1);
+        let d = (d.0 / len, d.1 / len);
+        if let Some(prev) = dir
+            && prev.0 * d.0 + prev.1 * d.1 < -0.8
+        {
+            let joint = cur[cur.len() - 1];
+            out.push(std::mem::replace(&mut cur, vec![joint]));
+        }
+        cur.push(*p);
+        last_px = q;
+        dir = Some(d);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Drops polygon vertices that land on the same pixel as the previous one.
+fn dedup_px(pts: Vec<(f64, f64)>, to_px: impl Fn(&(f64, f64)) -> (i32, i32)) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
+    let mut last = None;
+    for p in pts {
+        let q = to_px(&p);
+        if last != Some(q) {
+            out.push(p);
+            last = Some(q);
+        }
+    }
+    out
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Chart, DrawResult, GREY, GRID_BOLD, GRID_MINOR, IN_MEMORY, INK, PlotError, Swatch, TITLE_H,
     anchored, draw_legend, draw_message, draw_title, fmt_num, nice_ceil, render_svg, save,
-    series_color, text,
+    series_color, split_for_stroke, text,
 };
 
 /// Input of [`latency_ecdf`].
@@ -256,10 +256,12 @@ where
         if pts.is_empty() {
             continue;
         }
-        chart.draw_series(std::iter::once(PathElement::new(
-            pts,
-            series_color(i).stroke_width(2),
-        )))?;
+        let pieces = split_for_stroke(&pts, |p| chart.backend_coord(p));
+        chart.draw_series(
+            pieces
+                .into_iter()
+                .map(|piece| PathElement::new(piece, series_color(i).stroke_width(2))),
+        )?;
     }
     Ok(())
 }

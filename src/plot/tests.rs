@@ -498,3 +498,60 @@ fn preview() {
     };
     html_report(&report, &dir.join("report.html")).unwrap();
 }
+
+/// Renders an hour-long run at 1 s buckets with six localities and 200 ejection rows
+/// (timing check: `cargo test --lib plot::tests::large -- --ignored`).
+#[test]
+#[ignore]
+fn large_inputs_render() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::env::var("MESHSIM_PLOT_PREVIEW").map(PathBuf::from);
+    let dir = out.as_deref().unwrap_or(tmp.path());
+    let n = 3600;
+    let locs = 6;
+    let time_s: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let share: Vec<Vec<f64>> = (0..locs)
+        .map(|l| {
+            (0..n)
+                .map(|i| (1.0 + ((i + l * 97) % 300) as f64) / (locs as f64 * 301.0))
+                .collect()
+        })
+        .collect();
+    let data = RunChart {
+        title: "big".into(),
+        time_s,
+        bucket_s: 1.0,
+        localities: (0..locs).map(|l| format!("region/zone-{l}")).collect(),
+        share,
+        error_series: vec![("timeout".into(), (0..n).map(|i| (i % 17) as f64).collect())],
+        requests_per_s: vec![100.0; n],
+        ejected: (0..n).map(|i| (i / 300 % 4) as f64).collect(),
+        phases: phases(),
+    };
+    let t = std::time::Instant::now();
+    traffic_share(&data, &dir.join("a.png"), &dir.join("a.svg")).unwrap();
+    eprintln!("traffic_share: {:?}", t.elapsed());
+    let mut tl = timeline();
+    tl.rows = (0..200)
+        .map(|i| EjectionRow {
+            proxy: format!("p{}", i % 7),
+            endpoint: format!("10.0.{}.{}:8080", i % 5, i),
+            locality: format!("region/zone-{}", i % 6),
+            intervals: (0..20)
+                .map(|k| EjectionInterval {
+                    start_s: k as f64 * 12.0,
+                    end_s: k as f64 * 12.0 + 5.0,
+                    multiplier: k,
+                })
+                .collect(),
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    ejection_timeline(&tl, &dir.join("b.png"), &dir.join("b.svg")).unwrap();
+    eprintln!("ejection_timeline: {:?}", t.elapsed());
+    let mut e = ecdf();
+    e.series[0].1 = (0..1_000_000).map(|i| 1.0 + (i % 1000) as f64).collect();
+    let t = std::time::Instant::now();
+    latency_ecdf(&e, &dir.join("c.png"), &dir.join("c.svg")).unwrap();
+    eprintln!("latency_ecdf: {:?}", t.elapsed());
+}

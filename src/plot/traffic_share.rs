@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Chart, DrawResult, Frame, GREY, GRID_BOLD, IN_MEMORY, INK, PHASE_STRIP, PhaseBand, PlotError,
-    Swatch, TITLE_H, cause_color, draw_legend, draw_message, draw_phase_fill, draw_phase_marks,
-    draw_title, finite_max, finite_min, finite_runs, fmt_num, nice_ceil, render_svg, save,
-    series_color, text,
+    Swatch, TITLE_H, cause_color, dedup_px, draw_legend, draw_message, draw_phase_fill,
+    draw_phase_marks, draw_title, finite_max, finite_min, finite_runs, fmt_num, nice_ceil,
+    render_svg, save, series_color, split_for_stroke, text,
 };
 
 /// Time series of one run, bucketed on a common time axis.
@@ -26,7 +26,8 @@ pub struct RunChart {
     pub time_s: Vec<f64>,
     /// Bucket width in seconds; if not positive, inferred from `time_s` (else 1 s).
     pub bucket_s: f64,
-    /// Locality names; their order fixes colours and stacking (first at the bottom).
+    /// Locality names, one per row of `share`; their order fixes colours and stacking (first
+    /// at the bottom).
     pub localities: Vec<String>,
     /// `share[locality][bucket]`: fraction (0..1) of upstream attempts sent to that locality.
     /// A bucket whose shares are all NaN or all zero (no attempts) is left blank.
@@ -212,7 +213,7 @@ impl RunChart {
             }
         }
         let b = tl.bucket;
-        for (loc, _) in self.localities.iter().enumerate().take(self.share.len()) {
+        for loc in 0..self.share.len() {
             let color = series_color(loc);
             for run in &runs {
                 let mut upper = Vec::with_capacity(run.len() * 2);
@@ -231,14 +232,16 @@ impl RunChart {
                 }
                 let mut poly = upper.clone();
                 poly.extend(lower.into_iter().rev());
+                let poly = dedup_px(poly, |p| chart.backend_coord(p));
                 chart.draw_series(std::iter::once(Polygon::new(
                     poly,
                     color.mix(0.88).filled(),
                 )))?;
-                chart.draw_series(std::iter::once(PathElement::new(
-                    upper,
-                    color.stroke_width(1),
-                )))?;
+                let edge = split_for_stroke(&upper, |p| chart.backend_coord(p));
+                chart.draw_series(
+                    edge.into_iter()
+                        .map(|piece| PathElement::new(piece, color.stroke_width(1))),
+                )?;
             }
         }
         if stacked.is_empty() {
@@ -251,11 +254,15 @@ impl RunChart {
         }
         draw_phase_marks(root, &self.phases, &frame, true)?;
 
-        let items: Vec<(String, Swatch)> = self
-            .localities
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.clone(), Swatch::Fill(series_color(i))))
+        let items: Vec<(String, Swatch)> = (0..self.share.len().max(self.localities.len()))
+            .map(|i| {
+                let name = self
+                    .localities
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("locality {}", i + 1));
+                (name, Swatch::Fill(series_color(i)))
+            })
             .collect();
         let (lx, ly) = legend.get_base_pixel();
         draw_legend(
@@ -306,23 +313,26 @@ impl RunChart {
                 .y_label_formatter(&|v: &f64| fmt_num(*v))
                 .y_desc("requests / s")
                 .draw()?;
+            // Drawn in primary coordinates, scaled to the secondary axis.
             let pts: Vec<(f64, f64)> = tl
                 .order
                 .iter()
-                .map(|&k| (self.time_s[k] + b / 2.0, at(&self.requests_per_s, k)))
+                .map(|&k| {
+                    let r = at(&self.requests_per_s, k);
+                    (self.time_s[k] + b / 2.0, r * y1 / r1)
+                })
                 .collect();
             for run in finite_runs(&pts) {
                 let mut poly = run.clone();
                 poly.push((run[run.len() - 1].0, 0.0));
                 poly.push((run[0].0, 0.0));
-                chart.draw_secondary_series(std::iter::once(Polygon::new(
-                    poly,
-                    GREY.mix(0.08).filled(),
-                )))?;
-                chart.draw_secondary_series(std::iter::once(PathElement::new(
-                    run,
-                    GREY.mix(0.45).stroke_width(1),
-                )))?;
+                let poly = dedup_px(poly, |p| chart.backend_coord(p));
+                chart.draw_series(std::iter::once(Polygon::new(poly, GREY.mix(0.08).filled())))?;
+                let line = split_for_stroke(&run, |p| chart.backend_coord(p));
+                chart.draw_series(
+                    line.into_iter()
+                        .map(|piece| PathElement::new(piece, GREY.mix(0.45).stroke_width(1))),
+                )?;
             }
         }
         for (i, (_, values)) in self.error_series.iter().enumerate() {
@@ -336,10 +346,12 @@ impl RunChart {
                 if run.len() == 1 {
                     chart.draw_series(std::iter::once(Circle::new(run[0], 2, color.filled())))?;
                 } else {
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        run,
-                        color.stroke_width(2),
-                    )))?;
+                    let pieces = split_for_stroke(&run, |p| chart.backend_coord(p));
+                    chart.draw_series(
+                        pieces
+                            .into_iter()
+                            .map(|piece| PathElement::new(piece, color.stroke_width(2))),
+                    )?;
                 }
             }
         }
@@ -419,14 +431,17 @@ impl RunChart {
             let mut poly = run.clone();
             poly.push((run[run.len() - 1].0, 0.0));
             poly.push((run[0].0, 0.0));
+            let poly = dedup_px(poly, |p| chart.backend_coord(p));
             chart.draw_series(std::iter::once(Polygon::new(
                 poly,
                 color.mix(0.15).filled(),
             )))?;
-            chart.draw_series(std::iter::once(PathElement::new(
-                run,
-                color.stroke_width(2),
-            )))?;
+            let pieces = split_for_stroke(&run, |p| chart.backend_coord(p));
+            chart.draw_series(
+                pieces
+                    .into_iter()
+                    .map(|piece| PathElement::new(piece, color.stroke_width(2))),
+            )?;
         }
         if e_max.is_none() {
             draw_message(
