@@ -129,17 +129,24 @@ fn ensure_fonts() -> Result<(), PlotError> {
         .map_err(PlotError::Font)
 }
 
+/// Chart code states font sizes in points of a nominal scale; plotters draws glyphs at
+/// about `size / 1.24` pixels, so sizes are scaled by this factor to get readable text.
+const FONT_SCALE: f64 = 1.2;
+
+/// The chart font at nominal `size`, regular or bold.
+fn font(size: f64, is_bold: bool) -> FontDesc<'static> {
+    let f = (FONT, size * FONT_SCALE).into_font();
+    if is_bold { f.style(FontStyle::Bold) } else { f }
+}
+
 /// A text style of the chart font.
 fn text(size: f64, color: RGBColor) -> TextStyle<'static> {
-    (FONT, size).into_font().color(&color)
+    font(size, false).color(&color)
 }
 
 /// A bold text style of the chart font.
 fn bold(size: f64, color: RGBColor) -> TextStyle<'static> {
-    (FONT, size)
-        .into_font()
-        .style(FontStyle::Bold)
-        .color(&color)
+    font(size, true).color(&color)
 }
 
 /// Text style anchored at `h`/`v`.
@@ -150,14 +157,9 @@ fn anchored(style: TextStyle<'static>, h: HPos, v: VPos) -> TextStyle<'static> {
 /// Width in pixels of `s` drawn at `size` in the chart font (a rough estimate if the font
 /// cannot be measured).
 fn text_width(s: &str, size: f64, is_bold: bool) -> i32 {
-    let font = if is_bold {
-        (FONT, size).into_font().style(FontStyle::Bold)
-    } else {
-        (FONT, size).into_font()
-    };
-    match font.box_size(s) {
+    match font(size, is_bold).box_size(s) {
         Ok((w, _)) => w as i32,
-        Err(_) => (s.chars().count() as f64 * size * 0.62).ceil() as i32,
+        Err(_) => (s.chars().count() as f64 * size * FONT_SCALE * 0.62).ceil() as i32,
     }
 }
 
@@ -216,6 +218,7 @@ const PHASE_TINTS: [RGBColor; 5] = [
 const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const GREY: RGBColor = RGBColor(0x70, 0x70, 0x70);
 const GRID_BOLD: RGBColor = RGBColor(0xD8, 0xD8, 0xD8);
+const GRID_MINOR: RGBColor = RGBColor(0xE8, 0xE8, 0xE8);
 const GRID_LIGHT: RGBColor = RGBColor(0xEE, 0xEE, 0xEE);
 
 fn series_color(i: usize) -> RGBColor {
@@ -467,7 +470,7 @@ impl Frame {
     /// Pixel column of `x`, clamped to the frame.
     fn px(&self, x: f64) -> i32 {
         let span = self.x1 - self.x0;
-        if !(span > 0.0) || !x.is_finite() {
+        if span.is_nan() || span <= 0.0 || !x.is_finite() {
             return self.left;
         }
         let f = ((x - self.x0) / span).clamp(0.0, 1.0);
@@ -557,7 +560,8 @@ enum Swatch {
 }
 
 /// Draws a legend with an optional bold header at `(x, y)`; entries that do not fit above
-/// `max_y` are summarised as "+N more". Labels are shortened to `max_w` pixels.
+/// `max_y` are summarised as "+N more". Labels are shortened to `max_w` pixels; a label
+/// with newlines shows its further lines as grey details.
 fn draw_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     (x, y): (i32, i32),
@@ -608,12 +612,21 @@ fn draw_legend<DB: DrawingBackend>(
                 ))?;
             }
         }
-        if let Some(l) = fit_text(label, 13.0, false, max_w - 26) {
-            root.draw(&Text::new(
-                l,
-                (x + 26, cy),
-                anchored(text(13.0, INK), HPos::Left, VPos::Center),
-            ))?;
+        // The first line of a label is the entry; further lines are grey details.
+        let mut ly = cy;
+        for (j, line) in label.split('\n').enumerate() {
+            let (size, color) = if j == 0 { (13.0, INK) } else { (12.0, GREY) };
+            if let Some(l) = fit_text(line, size, false, max_w - 26) {
+                root.draw(&Text::new(
+                    l,
+                    (x + 26, ly),
+                    anchored(text(size, color), HPos::Left, VPos::Center),
+                ))?;
+            }
+            if j > 0 {
+                y += 18;
+            }
+            ly += 18;
         }
         y += 21;
     }
@@ -648,3 +661,59 @@ fn draw_title<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) ->
 
 /// Height reserved at the top of the canvas for [`draw_title`].
 const TITLE_H: i32 = 44;
+
+/// Prepares a polyline for drawing: drops points that land on the same pixel as the previous
+/// one (lossless on both backends, whose coordinates are whole pixels), and splits it where it
+/// turns back on itself by more than about 145°. plotters polygonizes lines wider than 1 px
+/// with mitred joins and draws long spikes at such joins (dense data, where neighbouring
+/// buckets share a pixel column, is full of them). Pieces share the vertex they are split at.
+fn split_for_stroke(
+    pts: &[(f64, f64)],
+    to_px: impl Fn(&(f64, f64)) -> (i32, i32),
+) -> Vec<Vec<(f64, f64)>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<(f64, f64)> = Vec::new();
+    let mut last_px = (0, 0);
+    let mut dir: Option<(f64, f64)> = None;
+    for p in pts {
+        let q = to_px(p);
+        if cur.is_empty() {
+            cur.push(*p);
+            last_px = q;
+            continue;
+        }
+        if q == last_px {
+            continue;
+        }
+        let d = (f64::from(q.0 - last_px.0), f64::from(q.1 - last_px.1));
+        let len = d.0.hypot(d.1);
+        let d = (d.0 / len, d.1 / len);
+        if let Some(prev) = dir
+            && prev.0 * d.0 + prev.1 * d.1 < -0.8
+        {
+            let joint = cur[cur.len() - 1];
+            out.push(std::mem::replace(&mut cur, vec![joint]));
+        }
+        cur.push(*p);
+        last_px = q;
+        dir = Some(d);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Drops polygon vertices that land on the same pixel as the previous one.
+fn dedup_px(pts: Vec<(f64, f64)>, to_px: impl Fn(&(f64, f64)) -> (i32, i32)) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(pts.len());
+    let mut last = None;
+    for p in pts {
+        let q = to_px(&p);
+        if last != Some(q) {
+            out.push(p);
+            last = Some(q);
+        }
+    }
+    out
+}

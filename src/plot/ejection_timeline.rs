@@ -9,10 +9,9 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, Frame, GREY, GRID_BOLD, GRID_LIGHT, IN_MEMORY, INK, PHASE_STRIP,
-    PhaseBand, PlotError, TITLE_H, anchored, bold, draw_message, draw_phase_fill,
-    draw_phase_marks, draw_title, fit_text, fmt_num, ink_on, render_svg, save, series_color,
-    text, text_width,
+    Chart, DrawResult, Frame, GREY, GRID_BOLD, GRID_LIGHT, IN_MEMORY, INK, PHASE_STRIP, PhaseBand,
+    PlotError, TITLE_H, anchored, bold, draw_message, draw_phase_fill, draw_phase_marks,
+    draw_title, fit_text, fmt_num, ink_on, render_svg, save, series_color, text, text_width,
 };
 
 /// One ejection of an endpoint by a proxy.
@@ -70,7 +69,7 @@ pub fn ejection_timeline_svg(data: &EjectionTimeline) -> Result<String, PlotErro
 }
 
 const WIDTH: u32 = 1400;
-const ROW_H: i32 = 20;
+const ROW_H: i32 = 22;
 /// At most this many lines (headers and rows) are drawn; the rest are summarised.
 const MAX_LINES: usize = 400;
 const TOP: i32 = TITLE_H + 24 + PHASE_STRIP + 6;
@@ -94,8 +93,7 @@ impl EjectionTimeline {
         }
         let mut lines = Vec::new();
         for (color, loc) in order.iter().enumerate() {
-            let rows: Vec<&EjectionRow> =
-                self.rows.iter().filter(|r| r.locality == *loc).collect();
+            let rows: Vec<&EjectionRow> = self.rows.iter().filter(|r| r.locality == *loc).collect();
             if rows.is_empty() {
                 continue;
             }
@@ -133,7 +131,7 @@ impl EjectionTimeline {
         lines
             .iter()
             .map(|l| match l {
-                Line::Header { locality, .. } => text_width(locality, 13.0, true),
+                Line::Header { locality, .. } => text_width(locality, 13.0, true) + 18,
                 Line::Row { row, .. } => text_width(&row_label(row), LABEL_SIZE, false),
             })
             .max()
@@ -178,20 +176,21 @@ impl Chart for EjectionTimeline {
         let frame = Frame::new(chart.plotting_area().get_pixel_range(), x0, x1);
         draw_phase_fill(root, &self.phases, &frame)?;
         // Row y: line i occupies [n - i - 1, n - i].
-        let band = |i: usize, pad: f64| (n as f64 - i as f64 - 1.0 + pad, n as f64 - i as f64 - pad);
+        let band =
+            |i: usize, pad: f64| (n as f64 - i as f64 - 1.0 + pad, n as f64 - i as f64 - pad);
         for (i, line) in lines.iter().enumerate() {
             if let Line::Header { color, .. } = line {
                 let (lo, hi) = band(i, 0.0);
                 chart.draw_series(std::iter::once(Rectangle::new(
                     [(x0, lo), (x1, hi)],
-                    series_color(*color).mix(0.14).filled(),
+                    series_color(*color).mix(0.12).filled(),
                 )))?;
             }
         }
         chart
             .configure_mesh()
             .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
+            .light_line_style(TRANSPARENT)
             .disable_y_mesh()
             .y_labels(0)
             .x_labels(14)
@@ -206,11 +205,16 @@ impl Chart for EjectionTimeline {
             let y_px = chart.backend_coord(&(x0, (lo + hi) / 2.0)).1;
             match line {
                 Line::Header { locality, color } => {
-                    if let Some(l) = fit_text(locality, 13.0, true, label_w + plot_w - 16) {
+                    let x = frame.left - label_w + 4;
+                    root.draw(&Rectangle::new(
+                        [(x, y_px - 6), (x + 12, y_px + 6)],
+                        series_color(*color).filled(),
+                    ))?;
+                    if let Some(l) = fit_text(locality, 13.0, true, label_w + plot_w - 36) {
                         root.draw(&Text::new(
                             l,
-                            (frame.left - label_w + 4, y_px),
-                            anchored(bold(13.0, series_color(*color)), HPos::Left, VPos::Center),
+                            (x + 18, y_px),
+                            anchored(bold(13.0, INK), HPos::Left, VPos::Center),
                         ))?;
                     }
                 }
@@ -231,7 +235,11 @@ impl Chart for EjectionTimeline {
                     let mut ivs: Vec<&EjectionInterval> = row.intervals.iter().collect();
                     ivs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
                     for iv in ivs {
-                        let s = if iv.start_s.is_finite() { iv.start_s } else { continue };
+                        let s = if iv.start_s.is_finite() {
+                            iv.start_s
+                        } else {
+                            continue;
+                        };
                         let e = if iv.end_s.is_finite() { iv.end_s } else { x1 };
                         let (s, e) = (s.max(x0), e.min(x1));
                         if e < s {
@@ -244,11 +252,11 @@ impl Chart for EjectionTimeline {
                         let (a, b) = (frame.px(s), frame.px(e));
                         if iv.multiplier > 0 {
                             let label = format!("×{}", iv.multiplier);
-                            if text_width(&label, 11.0, true) + 4 <= b - a {
+                            if text_width(&label, 12.0, true) + 4 <= b - a {
                                 root.draw(&Text::new(
                                     label,
                                     ((a + b) / 2, y_px),
-                                    anchored(bold(11.0, ink_on(fill)), HPos::Center, VPos::Center),
+                                    anchored(bold(12.0, ink_on(fill)), HPos::Center, VPos::Center),
                                 ))?;
                             }
                         }

@@ -78,7 +78,11 @@ const VIRIDIS: [(u8, u8, u8); 11] = [
 
 /// Viridis colour at `t` in 0..1.
 fn viridis(t: f64) -> RGBColor {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.5 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     let pos = t * 10.0;
     let i = (pos.floor() as usize).min(9);
     let f = pos - i as f64;
@@ -88,7 +92,7 @@ fn viridis(t: f64) -> RGBColor {
 }
 
 const MISSING: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
-const CELL_H: i32 = 42;
+const AXIS: f64 = 14.0;
 const LABEL: f64 = 13.0;
 const VALUE: f64 = 13.0;
 const BAR_W: i32 = 150;
@@ -100,7 +104,12 @@ struct Layout {
     grid_left: i32,
     grid_top: i32,
     cell_w: i32,
+    cell_h: i32,
     rotate_x: bool,
+    /// Top of the x axis title.
+    x_title_y: i32,
+    /// Bottom of the colour bar.
+    bar_bottom: i32,
 }
 
 impl Heatmap {
@@ -136,21 +145,31 @@ impl Heatmap {
             .max()
             .unwrap_or(0);
         let cell_w = (val_w + 16).clamp(64, 140);
+        // Tall enough cells that the rotated y axis title fits beside the grid.
+        let y_title_w = text_width(&self.y_label, AXIS, false);
+        let cell_h = ((y_title_w + 24) / ny.max(1) + 1).clamp(42, 90);
         let rotate_x = x_lab + 8 > cell_w;
-        let x_lab_h = if rotate_x { x_lab + 12 } else { 26 };
-        let grid_left = 16 + 22 + 10 + y_lab + 10;
-        let grid_top = TITLE_H + 16;
-        let width = (grid_left + nx * cell_w + 40 + BAR_W)
+        let x_lab_h = if rotate_x { x_lab + 14 } else { 28 };
+        let grid_left = 14 + 24 + 10 + y_lab + 10;
+        let grid_top = TITLE_H + 20;
+        let grid_bottom = grid_top + ny.max(1) * cell_h;
+        let grid_right = grid_left + nx * cell_w;
+        let x_title_y = grid_bottom + x_lab_h + 6;
+        let bar_bottom = grid_bottom.max(grid_top + 160);
+        let width = (grid_right + 40 + BAR_W)
             .max(text_width(&self.title(), 22.0, true) + 40)
-            .max(640);
-        let height = grid_top + ny.max(1) * CELL_H + x_lab_h + 44;
+            .max((grid_left + grid_right) / 2 + text_width(&self.x_label, AXIS, false) / 2 + 20);
+        let height = (x_title_y + 34).max(bar_bottom + 40);
         Layout {
             width,
-            height: height.max(320),
+            height,
             grid_left,
             grid_top,
             cell_w,
+            cell_h,
             rotate_x,
+            x_title_y,
+            bar_bottom,
         }
     }
 }
@@ -196,8 +215,8 @@ impl Chart for Heatmap {
         });
         let cell_px = |x: usize, y: usize| {
             let x0 = l.grid_left + x as i32 * l.cell_w;
-            let y0 = l.grid_top + (ny - 1 - y) as i32 * CELL_H;
-            (x0, y0, x0 + l.cell_w, y0 + CELL_H)
+            let y0 = l.grid_top + (ny - 1 - y) as i32 * l.cell_h;
+            (x0, y0, x0 + l.cell_w, y0 + l.cell_h)
         };
         for y in 0..ny {
             for x in 0..nx {
@@ -231,7 +250,7 @@ impl Chart for Heatmap {
                 RGBColor(0xE0, 0x1E, 0x5A).stroke_width(3),
             ))?;
         }
-        let grid_bottom = l.grid_top + ny as i32 * CELL_H;
+        let grid_bottom = l.grid_top + ny as i32 * l.cell_h;
         let grid_right = l.grid_left + nx as i32 * l.cell_w;
         // Axis labels.
         for (y, name) in self.y_values.iter().enumerate() {
@@ -262,25 +281,24 @@ impl Chart for Heatmap {
                 ))?;
             }
         }
-        let x_title_y = l.height - 14;
-        if let Some(s) = fit_text(&self.x_label, 14.0, false, l.width - 20) {
+        if let Some(s) = fit_text(&self.x_label, AXIS, false, l.width - 20) {
             root.draw(&Text::new(
                 s,
-                ((l.grid_left + grid_right) / 2, x_title_y),
-                anchored(text(14.0, INK), HPos::Center, VPos::Bottom),
+                ((l.grid_left + grid_right) / 2, l.x_title_y),
+                anchored(text(AXIS, INK), HPos::Center, VPos::Top),
             ))?;
         }
-        if let Some(s) = fit_text(&self.y_label, 14.0, false, (l.height - 20).max(40)) {
+        if let Some(s) = fit_text(&self.y_label, AXIS, false, grid_bottom - l.grid_top) {
             root.draw(&Text::new(
                 s,
-                (20, (l.grid_top + grid_bottom) / 2),
-                anchored(text(14.0, INK), HPos::Center, VPos::Center)
+                (22, (l.grid_top + grid_bottom) / 2),
+                anchored(text(AXIS, INK), HPos::Center, VPos::Center)
                     .transform(FontTransform::Rotate270),
             ))?;
         }
         // Colour bar.
         let bx = grid_right + 40;
-        let (by0, by1) = (l.grid_top, grid_bottom.max(l.grid_top + 120));
+        let (by0, by1) = (l.grid_top, l.bar_bottom);
         let steps = 64;
         for s in 0..steps {
             let t0 = by1 - (by1 - by0) * s / steps;
@@ -290,8 +308,15 @@ impl Chart for Heatmap {
                 viridis((f64::from(s) + 0.5) / f64::from(steps)).filled(),
             ))?;
         }
-        root.draw(&Rectangle::new([(bx, by0), (bx + 18, by1)], GREY.stroke_width(1)))?;
-        let ticks: &[f64] = if hi > lo { &[0.0, 0.25, 0.5, 0.75, 1.0] } else { &[0.5] };
+        root.draw(&Rectangle::new(
+            [(bx, by0), (bx + 18, by1)],
+            GREY.stroke_width(1),
+        ))?;
+        let ticks: &[f64] = if hi > lo {
+            &[0.0, 0.25, 0.5, 0.75, 1.0]
+        } else {
+            &[0.5]
+        };
         for &f in ticks {
             let y = by1 - ((by1 - by0) as f64 * f).round() as i32;
             root.draw(&PathElement::new(vec![(bx + 18, y), (bx + 23, y)], GREY))?;

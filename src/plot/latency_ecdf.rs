@@ -10,9 +10,9 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, GREY, GRID_BOLD, GRID_LIGHT, IN_MEMORY, INK, PlotError, Swatch, TITLE_H,
+    Chart, DrawResult, GREY, GRID_BOLD, GRID_MINOR, IN_MEMORY, INK, PlotError, Swatch, TITLE_H,
     anchored, draw_legend, draw_message, draw_title, fmt_num, nice_ceil, render_svg, save,
-    series_color, text,
+    series_color, split_for_stroke, text,
 };
 
 /// Input of [`latency_ecdf`].
@@ -111,19 +111,20 @@ impl Chart for LatencyEcdf {
         let curves = self.curves();
         let all = || curves.iter().flat_map(|c| c.sorted.iter().copied());
         let (Some(lo), Some(hi)) = (super::finite_min(all()), super::finite_max(all())) else {
-            return draw_message(
-                root,
-                (0, TITLE_H),
-                (WIDTH as i32, HEIGHT as i32),
-                "no data",
-            );
+            return draw_message(root, (0, TITLE_H), (WIDTH as i32, HEIGHT as i32), "no data");
         };
         let min_pos = super::finite_min(all().filter(|v| *v > 0.0));
         let body = root.margin(TITLE_H as u32, 10, 10, 10);
         let (plot, legend) = body.split_horizontally(WIDTH as i32 - 20 - LEGEND_W);
         match min_pos {
             Some(mp) if hi / mp > LOG_RATIO => {
-                let x0 = 10f64.powf(mp.log10().floor());
+                // Start at the largest 1, 2 or 5 × 10^k below the smallest sample.
+                let decade = 10f64.powf((mp * 0.95).log10().floor());
+                let x0 = [5.0, 2.0, 1.0]
+                    .into_iter()
+                    .map(|m| m * decade)
+                    .find(|v| *v <= mp * 0.95)
+                    .unwrap_or(decade);
                 let x1 = hi * 1.15;
                 draw_curves(root, &plot, (x0..x1).log_scale(), &curves, x0, x1, true)?;
             }
@@ -141,7 +142,7 @@ impl Chart for LatencyEcdf {
                     format!("{} (no samples)", c.name)
                 } else {
                     format!(
-                        "{} (n={}, p50 {}, p99 {})",
+                        "{}\nn={}, p50 {} ms, p99 {} ms",
                         c.name,
                         c.sorted.len(),
                         fmt_num(c.quantile(0.5)),
@@ -187,31 +188,54 @@ where
     } else {
         "latency (ms)"
     };
-    // On a log axis only label 1, 2 and 5 × 10^k to avoid crowding.
-    let x_fmt = move |v: &f64| {
-        if !log {
-            return fmt_num(*v);
+    {
+        let mut mesh = chart.configure_mesh();
+        mesh.bold_line_style(GRID_BOLD)
+            .light_line_style(TRANSPARENT)
+            .x_labels(12)
+            .y_labels(11)
+            .x_label_formatter(&|v: &f64| fmt_num(*v))
+            .y_label_formatter(&|v: &f64| format!("{:.0}%", v * 100.0))
+            .label_style(text(13.0, INK))
+            .axis_desc_style(text(14.0, INK))
+            .x_desc(x_desc)
+            .y_desc("fraction of requests ≤ x");
+        if log {
+            // plotters' log ticks start at the first power of ten; draw our own instead
+            // (its remaining ticks are at powers of ten, which ours include).
+            mesh.disable_x_mesh()
+                .x_labels(1)
+                .x_label_formatter(&|_: &f64| String::new());
         }
-        let m = v / 10f64.powf(v.log10().floor());
-        if [1.0, 2.0, 5.0].iter().any(|d| (m - d).abs() < 1e-6) {
-            fmt_num(*v)
-        } else {
-            String::new()
+        mesh.draw()?;
+    }
+    if log {
+        let (_, yr) = chart.plotting_area().get_pixel_range();
+        let mut decade = 10f64.powf(x0.log10().floor());
+        while decade <= x1 {
+            for m in 1..=9 {
+                let v = decade * f64::from(m);
+                if v < x0 * (1.0 - 1e-9) || v > x1 {
+                    continue;
+                }
+                let style = if m == 1 { GRID_BOLD } else { GRID_MINOR };
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(v, 0.0), (v, 1.0)],
+                    style,
+                )))?;
+                if matches!(m, 1 | 2 | 5) {
+                    let (px, _) = chart.backend_coord(&(v, 0.0));
+                    root.draw(&PathElement::new(vec![(px, yr.end), (px, yr.end + 5)], INK))?;
+                    root.draw(&Text::new(
+                        fmt_num(v),
+                        (px, yr.end + 8),
+                        anchored(text(13.0, INK), HPos::Center, VPos::Top),
+                    ))?;
+                }
+            }
+            decade *= 10.0;
         }
-    };
-    chart
-        .configure_mesh()
-        .bold_line_style(GRID_BOLD)
-        .light_line_style(GRID_LIGHT)
-        .x_labels(if log { 40 } else { 12 })
-        .y_labels(11)
-        .x_label_formatter(&x_fmt)
-        .y_label_formatter(&|v: &f64| format!("{:.0}%", v * 100.0))
-        .label_style(text(13.0, INK))
-        .axis_desc_style(text(14.0, INK))
-        .x_desc(x_desc)
-        .y_desc("fraction of requests ≤ x")
-        .draw()?;
+    }
     for q in [0.5, 0.9, 0.99] {
         chart.draw_series(std::iter::once(DashedPathElement::new(
             vec![(x0, q), (x1, q)],
@@ -219,11 +243,11 @@ where
             4,
             GREY.stroke_width(1),
         )))?;
-        let (px, py) = chart.backend_coord(&(x1, q));
+        let (px, py) = chart.backend_coord(&(x0, q));
         root.draw(&Text::new(
             format!("p{}", (q * 100.0f64).round()),
-            (px - 4, py - 2),
-            anchored(text(12.0, GREY), HPos::Right, VPos::Bottom),
+            (px + 4, py - 2),
+            anchored(text(12.0, GREY), HPos::Left, VPos::Bottom),
         ))?;
     }
     let floor = x0;
@@ -232,10 +256,12 @@ where
         if pts.is_empty() {
             continue;
         }
-        chart.draw_series(std::iter::once(PathElement::new(
-            pts,
-            series_color(i).stroke_width(2),
-        )))?;
+        let pieces = split_for_stroke(&pts, |p| chart.backend_coord(p));
+        chart.draw_series(
+            pieces
+                .into_iter()
+                .map(|piece| PathElement::new(piece, series_color(i).stroke_width(2))),
+        )?;
     }
     Ok(())
 }

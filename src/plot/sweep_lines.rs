@@ -8,9 +8,9 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, GRID_BOLD, GRID_LIGHT, IN_MEMORY, INK, PlotError, Swatch, TITLE_H,
-    anchored, draw_legend, draw_message, draw_title, finite_max, finite_min, finite_runs,
-    fit_text, fmt_num, render_svg, save, series_color, text, text_width,
+    Chart, DrawResult, GRID_BOLD, IN_MEMORY, INK, PlotError, Swatch, TITLE_H, anchored,
+    draw_legend, draw_message, draw_title, finite_max, finite_min, finite_runs, fit_text, fmt_num,
+    render_svg, save, series_color, text, text_width,
 };
 
 /// One line of [`SweepLines`]: mean and band per x value.
@@ -78,12 +78,7 @@ impl Chart for SweepLines {
             })
         };
         let (Some(lo), Some(hi)) = (finite_min(all()), finite_max(all())) else {
-            return draw_message(
-                root,
-                (0, TITLE_H),
-                (WIDTH as i32, HEIGHT as i32),
-                "no data",
-            );
+            return draw_message(root, (0, TITLE_H), (WIDTH as i32, HEIGHT as i32), "no data");
         };
         let pad = if hi > lo {
             (hi - lo) * 0.08
@@ -115,7 +110,7 @@ impl Chart for SweepLines {
         chart
             .configure_mesh()
             .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
+            .light_line_style(TRANSPARENT)
             .disable_x_mesh()
             .x_labels(0)
             .y_labels(8)
@@ -185,10 +180,7 @@ impl Chart for SweepLines {
                     r.clone(),
                     color.stroke_width(2),
                 )))?;
-                chart.draw_series(
-                    r.into_iter()
-                        .map(|p| Circle::new(p, 4, color.filled())),
-                )?;
+                chart.draw_series(r.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
             }
         }
         let mut items: Vec<(String, Swatch)> = self

@@ -33,7 +33,10 @@ fn run_chart() -> RunChart {
         } else if t < 150.0 {
             (0.05, 0.7)
         } else {
-            (0.05 + ((t - 150.0) * 0.02).min(0.85), (0.7 - (t - 150.0) * 0.02).max(0.07))
+            (
+                0.05 + ((t - 150.0) * 0.02).min(0.85),
+                (0.7 - (t - 150.0) * 0.02).max(0.07),
+            )
         };
         let sc = (1.0f64 - sa - sb).max(0.0);
         // A gap with no attempts at t = 200..203.
@@ -42,10 +45,20 @@ fn run_chart() -> RunChart {
         b.push(if gap { f64::NAN } else { sb });
         c.push(if gap { f64::NAN } else { sc });
         let in_fault = (60.0..80.0).contains(&t);
-        e5xx.push(if in_fault { 40.0 - (t - 60.0) * 2.0 } else { 0.5 });
+        e5xx.push(if in_fault {
+            40.0 - (t - 60.0) * 2.0
+        } else {
+            0.5
+        });
         nhu.push(if (62.0..66.0).contains(&t) { 12.0 } else { 0.0 });
         overflow.push(if (64.0..70.0).contains(&t) { 5.0 } else { 0.0 });
-        timeout.push(if i == 100 { f64::NAN } else if in_fault { 3.0 } else { 0.1 });
+        timeout.push(if i == 100 {
+            f64::NAN
+        } else if in_fault {
+            3.0
+        } else {
+            0.1
+        });
         ejected.push(if (62.0..92.0).contains(&t) {
             6.0
         } else if (92.0..130.0).contains(&t) {
@@ -185,7 +198,11 @@ fn sweep() -> SweepLines {
         band_label: "min–max over 10 seeds".to_string(),
         series: vec![
             s("baseEjectionTime=1s", vec![0.4, 0.6, 0.9, 1.9, 4.7], 0.2),
-            s("baseEjectionTime=30s", vec![0.35, f64::NAN, 0.7, 1.2, 3.1], 0.3),
+            s(
+                "baseEjectionTime=30s",
+                vec![0.35, f64::NAN, 0.7, 1.2, 3.1],
+                0.3,
+            ),
             s("baseEjectionTime=300s", vec![0.5, 0.7, 0.8, 1.5, 2.9], 0.1),
         ],
     }
@@ -212,7 +229,11 @@ fn check(
     }
     // Deterministic: a second rendering is byte-identical.
     f(&png, &svg).unwrap();
-    assert_eq!(std::fs::read(&png).unwrap(), png_bytes, "{name}: PNG differs");
+    assert_eq!(
+        std::fs::read(&png).unwrap(),
+        png_bytes,
+        "{name}: PNG differs"
+    );
     assert_eq!(
         std::fs::read_to_string(&svg).unwrap(),
         svg_text,
@@ -224,7 +245,10 @@ fn check(
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp"))
         .collect();
-    assert!(leftovers.is_empty(), "{name}: temp files left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "{name}: temp files left: {leftovers:?}"
+    );
     (png_bytes, svg_text)
 }
 
@@ -317,14 +341,21 @@ fn empty_and_nan_data_do_not_panic() {
         error_series: vec![("timeout".into(), vec![f64::NAN; 2])],
         requests_per_s: vec![],
         ejected: vec![f64::NAN],
-        phases: vec![PhaseBand::new("odd", f64::NAN, 5.0), PhaseBand::new("rev", 3.0, 1.0)],
+        phases: vec![
+            PhaseBand::new("odd", f64::NAN, 5.0),
+            PhaseBand::new("rev", 3.0, 1.0),
+        ],
     };
     let (png, svg) = p("run-nan");
     traffic_share(&nan_run, &png, &svg).unwrap();
 
     let (png, svg) = p("timeline-empty");
     ejection_timeline(&EjectionTimeline::default(), &png, &svg).unwrap();
-    assert!(std::fs::read_to_string(&svg).unwrap().contains("no ejections"));
+    assert!(
+        std::fs::read_to_string(&svg)
+            .unwrap()
+            .contains("no ejections")
+    );
 
     let (png, svg) = p("ecdf-empty");
     latency_ecdf(&LatencyEcdf::default(), &png, &svg).unwrap();
@@ -466,4 +497,61 @@ fn preview() {
         ],
     };
     html_report(&report, &dir.join("report.html")).unwrap();
+}
+
+/// Renders an hour-long run at 1 s buckets with six localities and 200 ejection rows
+/// (timing check: `cargo test --lib plot::tests::large -- --ignored`).
+#[test]
+#[ignore]
+fn large_inputs_render() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::env::var("MESHSIM_PLOT_PREVIEW").map(PathBuf::from);
+    let dir = out.as_deref().unwrap_or(tmp.path());
+    let n = 3600;
+    let locs = 6;
+    let time_s: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let share: Vec<Vec<f64>> = (0..locs)
+        .map(|l| {
+            (0..n)
+                .map(|i| (1.0 + ((i + l * 97) % 300) as f64) / (locs as f64 * 301.0))
+                .collect()
+        })
+        .collect();
+    let data = RunChart {
+        title: "big".into(),
+        time_s,
+        bucket_s: 1.0,
+        localities: (0..locs).map(|l| format!("region/zone-{l}")).collect(),
+        share,
+        error_series: vec![("timeout".into(), (0..n).map(|i| (i % 17) as f64).collect())],
+        requests_per_s: vec![100.0; n],
+        ejected: (0..n).map(|i| (i / 300 % 4) as f64).collect(),
+        phases: phases(),
+    };
+    let t = std::time::Instant::now();
+    traffic_share(&data, &dir.join("a.png"), &dir.join("a.svg")).unwrap();
+    eprintln!("traffic_share: {:?}", t.elapsed());
+    let mut tl = timeline();
+    tl.rows = (0..200)
+        .map(|i| EjectionRow {
+            proxy: format!("p{}", i % 7),
+            endpoint: format!("10.0.{}.{}:8080", i % 5, i),
+            locality: format!("region/zone-{}", i % 6),
+            intervals: (0..20)
+                .map(|k| EjectionInterval {
+                    start_s: k as f64 * 12.0,
+                    end_s: k as f64 * 12.0 + 5.0,
+                    multiplier: k,
+                })
+                .collect(),
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    ejection_timeline(&tl, &dir.join("b.png"), &dir.join("b.svg")).unwrap();
+    eprintln!("ejection_timeline: {:?}", t.elapsed());
+    let mut e = ecdf();
+    e.series[0].1 = (0..1_000_000).map(|i| 1.0 + (i % 1000) as f64).collect();
+    let t = std::time::Instant::now();
+    latency_ecdf(&e, &dir.join("c.png"), &dir.join("c.svg")).unwrap();
+    eprintln!("latency_ecdf: {:?}", t.elapsed());
 }

@@ -8,10 +8,10 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, Frame, GRID_BOLD, GRID_LIGHT, GREY, IN_MEMORY, INK, PHASE_STRIP,
-    PhaseBand, PlotError, Swatch, TITLE_H, cause_color, draw_legend, draw_message,
-    draw_phase_fill, draw_phase_marks, draw_title, finite_max, finite_min, finite_runs, fmt_num,
-    nice_ceil, render_svg, save, series_color, text,
+    Chart, DrawResult, Frame, GREY, GRID_BOLD, IN_MEMORY, INK, PHASE_STRIP, PhaseBand, PlotError,
+    Swatch, TITLE_H, cause_color, dedup_px, draw_legend, draw_message, draw_phase_fill,
+    draw_phase_marks, draw_title, finite_max, finite_min, finite_runs, fmt_num, nice_ceil,
+    render_svg, save, series_color, split_for_stroke, text,
 };
 
 /// Time series of one run, bucketed on a common time axis.
@@ -26,7 +26,8 @@ pub struct RunChart {
     pub time_s: Vec<f64>,
     /// Bucket width in seconds; if not positive, inferred from `time_s` (else 1 s).
     pub bucket_s: f64,
-    /// Locality names; their order fixes colours and stacking (first at the bottom).
+    /// Locality names, one per row of `share`; their order fixes colours and stacking (first
+    /// at the bottom).
     pub localities: Vec<String>,
     /// `share[locality][bucket]`: fraction (0..1) of upstream attempts sent to that locality.
     /// A bucket whose shares are all NaN or all zero (no attempts) is left blank.
@@ -148,12 +149,7 @@ impl Chart for RunChart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         draw_title(root, &self.title)?;
         let Some(tl) = Timeline::of(self) else {
-            return draw_message(
-                root,
-                (0, TITLE_H),
-                (WIDTH as i32, HEIGHT as i32),
-                "no data",
-            );
+            return draw_message(root, (0, TITLE_H), (WIDTH as i32, HEIGHT as i32), "no data");
         };
         let body = root.margin(TITLE_H as u32, 8, 10, 10);
         let h = HEIGHT as i32 - TITLE_H - 8;
@@ -172,7 +168,7 @@ macro_rules! mesh {
         $chart
             .configure_mesh()
             .bold_line_style(GRID_BOLD)
-            .light_line_style(GRID_LIGHT)
+            .light_line_style(TRANSPARENT)
             .x_labels(14)
             .y_labels(6)
             .x_label_formatter(&|v: &f64| fmt_num(*v))
@@ -196,10 +192,9 @@ impl RunChart {
         let (plot, legend) = area.split_horizontally(w as i32 - LEGEND_W);
         let mut chart = ChartBuilder::on(&plot)
             .margin_top(PHASE_STRIP + 4)
-            .margin_right(8)
+            .margin_right(8 + Y_LABEL_W)
             .x_label_area_size(26)
             .y_label_area_size(Y_LABEL_W)
-            .right_y_label_area_size(Y_LABEL_W)
             .build_cartesian_2d(tl.x0..tl.x1, 0.0..100.0)?;
         let frame = Frame::new(chart.plotting_area().get_pixel_range(), tl.x0, tl.x1);
         draw_phase_fill(root, &self.phases, &frame)?;
@@ -218,7 +213,7 @@ impl RunChart {
             }
         }
         let b = tl.bucket;
-        for (loc, _) in self.localities.iter().enumerate().take(self.share.len()) {
+        for loc in 0..self.share.len() {
             let color = series_color(loc);
             for run in &runs {
                 let mut upper = Vec::with_capacity(run.len() * 2);
@@ -237,11 +232,16 @@ impl RunChart {
                 }
                 let mut poly = upper.clone();
                 poly.extend(lower.into_iter().rev());
-                chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.88).filled())))?;
-                chart.draw_series(std::iter::once(PathElement::new(
-                    upper,
-                    color.stroke_width(1),
+                let poly = dedup_px(poly, |p| chart.backend_coord(p));
+                chart.draw_series(std::iter::once(Polygon::new(
+                    poly,
+                    color.mix(0.88).filled(),
                 )))?;
+                let edge = split_for_stroke(&upper, |p| chart.backend_coord(p));
+                chart.draw_series(
+                    edge.into_iter()
+                        .map(|piece| PathElement::new(piece, color.stroke_width(1))),
+                )?;
             }
         }
         if stacked.is_empty() {
@@ -254,11 +254,15 @@ impl RunChart {
         }
         draw_phase_marks(root, &self.phases, &frame, true)?;
 
-        let items: Vec<(String, Swatch)> = self
-            .localities
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.clone(), Swatch::Fill(series_color(i))))
+        let items: Vec<(String, Swatch)> = (0..self.share.len().max(self.localities.len()))
+            .map(|i| {
+                let name = self
+                    .localities
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("locality {}", i + 1));
+                (name, Swatch::Fill(series_color(i)))
+            })
             .collect();
         let (lx, ly) = legend.get_base_pixel();
         draw_legend(
@@ -309,23 +313,26 @@ impl RunChart {
                 .y_label_formatter(&|v: &f64| fmt_num(*v))
                 .y_desc("requests / s")
                 .draw()?;
+            // Drawn in primary coordinates, scaled to the secondary axis.
             let pts: Vec<(f64, f64)> = tl
                 .order
                 .iter()
-                .map(|&k| (self.time_s[k] + b / 2.0, at(&self.requests_per_s, k)))
+                .map(|&k| {
+                    let r = at(&self.requests_per_s, k);
+                    (self.time_s[k] + b / 2.0, r * y1 / r1)
+                })
                 .collect();
             for run in finite_runs(&pts) {
                 let mut poly = run.clone();
                 poly.push((run[run.len() - 1].0, 0.0));
                 poly.push((run[0].0, 0.0));
-                chart.draw_secondary_series(std::iter::once(Polygon::new(
-                    poly,
-                    GREY.mix(0.12).filled(),
-                )))?;
-                chart.draw_secondary_series(std::iter::once(PathElement::new(
-                    run,
-                    GREY.mix(0.6).stroke_width(1),
-                )))?;
+                let poly = dedup_px(poly, |p| chart.backend_coord(p));
+                chart.draw_series(std::iter::once(Polygon::new(poly, GREY.mix(0.08).filled())))?;
+                let line = split_for_stroke(&run, |p| chart.backend_coord(p));
+                chart.draw_series(
+                    line.into_iter()
+                        .map(|piece| PathElement::new(piece, GREY.mix(0.45).stroke_width(1))),
+                )?;
             }
         }
         for (i, (_, values)) in self.error_series.iter().enumerate() {
@@ -339,10 +346,12 @@ impl RunChart {
                 if run.len() == 1 {
                     chart.draw_series(std::iter::once(Circle::new(run[0], 2, color.filled())))?;
                 } else {
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        run,
-                        color.stroke_width(2),
-                    )))?;
+                    let pieces = split_for_stroke(&run, |p| chart.backend_coord(p));
+                    chart.draw_series(
+                        pieces
+                            .into_iter()
+                            .map(|piece| PathElement::new(piece, color.stroke_width(2))),
+                    )?;
                 }
             }
         }
@@ -363,7 +372,10 @@ impl RunChart {
             .map(|(i, (name, _))| (name.clone(), Swatch::Line(cause_color(i), 2)))
             .collect();
         if has_requests {
-            items.push(("requests / s (right)".to_string(), Swatch::Fill(RGBColor(0xD4, 0xD4, 0xD4))));
+            items.push((
+                "requests / s (right)".to_string(),
+                Swatch::Fill(RGBColor(0xE2, 0xE2, 0xE2)),
+            ));
         }
         let (lx, ly) = legend.get_base_pixel();
         draw_legend(
@@ -400,10 +412,9 @@ impl RunChart {
         let y1 = nice_ceil(e_max.unwrap_or(0.0).max(1.0) * 1.1);
         let mut chart = ChartBuilder::on(&plot)
             .margin_top(10)
-            .margin_right(8)
+            .margin_right(8 + Y_LABEL_W)
             .x_label_area_size(48)
             .y_label_area_size(Y_LABEL_W)
-            .right_y_label_area_size(Y_LABEL_W)
             .build_cartesian_2d(tl.x0..tl.x1, e_min..y1)?;
         let frame = Frame::new(chart.plotting_area().get_pixel_range(), tl.x0, tl.x1);
         draw_phase_fill(root, &self.phases, &frame)?;
@@ -420,8 +431,17 @@ impl RunChart {
             let mut poly = run.clone();
             poly.push((run[run.len() - 1].0, 0.0));
             poly.push((run[0].0, 0.0));
-            chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.15).filled())))?;
-            chart.draw_series(std::iter::once(PathElement::new(run, color.stroke_width(2))))?;
+            let poly = dedup_px(poly, |p| chart.backend_coord(p));
+            chart.draw_series(std::iter::once(Polygon::new(
+                poly,
+                color.mix(0.15).filled(),
+            )))?;
+            let pieces = split_for_stroke(&run, |p| chart.backend_coord(p));
+            chart.draw_series(
+                pieces
+                    .into_iter()
+                    .map(|piece| PathElement::new(piece, color.stroke_width(2))),
+            )?;
         }
         if e_max.is_none() {
             draw_message(
@@ -439,7 +459,10 @@ impl RunChart {
             LEGEND_W - 16,
             ly + h as i32,
             "Outlier detection",
-            &[("ejected (proxy, endpoint)".to_string(), Swatch::Line(color, 2))],
+            &[(
+                "ejected (proxy, endpoint)".to_string(),
+                Swatch::Line(color, 2),
+            )],
         )
     }
 }
