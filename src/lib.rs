@@ -33,7 +33,11 @@ pub enum RunError {
 }
 
 /// Runs a scenario and writes its tables and plots to `out` (replacing it atomically).
-pub fn run_to_dir(scenario: Arc<scenario::Scenario>, seed: u64, out: &Path) -> Result<metrics::report::RunReport, RunError> {
+pub fn run_to_dir(
+    scenario: Arc<scenario::Scenario>,
+    seed: u64,
+    out: &Path,
+) -> Result<metrics::report::RunReport, RunError> {
     let result = model::run(scenario, seed)?;
     let report = metrics::report::report(&result.world, seed, result.events);
     let staging = output::Staging::new(out)?;

@@ -172,7 +172,11 @@ pub fn summary_json(report: &RunReport) -> String {
 /// The terminal summary: one line per phase, then the transitions.
 pub fn terminal_summary(report: &RunReport) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{} (seed {}): {} requests, {} errors, {} ejections", report.scenario, report.seed, report.requests, report.errors, report.ejections);
+    let _ = writeln!(
+        s,
+        "{} (seed {}): {} requests, {} errors, {} ejections",
+        report.scenario, report.seed, report.requests, report.errors, report.ejections
+    );
     let _ = write!(s, "{:<28} {:>15}", "phase", "time");
     for l in &report.localities {
         let _ = write!(s, " {:>16}", truncate(l, 16));
@@ -188,7 +192,11 @@ pub fn terminal_summary(report: &RunReport) -> String {
     }
     for t in &report.transitions {
         let time = t.time_s.map_or("did not complete in its phase".to_string(), |v| format!("{v:.1}s"));
-        let _ = writeln!(s, "{} after \"{}\" at {:.0}s: {} ({} client errors on the way)", t.kind, t.fault, t.at_s, time, t.errors);
+        let _ = writeln!(
+            s,
+            "{} after \"{}\" at {:.0}s: {} ({} client errors on the way)",
+            t.kind, t.fault, t.at_s, time, t.errors
+        );
     }
     if report.unfinished > 0 {
         let _ = writeln!(s, "{} requests never finished (black-holed with no timeout to end them)", report.unfinished);

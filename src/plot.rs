@@ -90,11 +90,7 @@ pub struct PhaseBand {
 impl PhaseBand {
     /// A phase named `name` covering `[start_s, end_s)`.
     pub fn new(name: impl Into<String>, start_s: f64, end_s: f64) -> Self {
-        Self {
-            name: name.into(),
-            start_s,
-            end_s,
-        }
+        Self { name: name.into(), start_s, end_s }
     }
 }
 
@@ -266,11 +262,7 @@ fn fmt_num(v: f64) -> String {
     } else {
         return format!("{v:.1e}");
     };
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
     if s == "-0" { "0".to_string() } else { s }
 }
 
@@ -291,18 +283,12 @@ fn nice_ceil(v: f64) -> f64 {
 
 /// Largest finite value, if any.
 fn finite_max(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    values
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
+    values.into_iter().filter(|v| v.is_finite()).fold(None, |m, v| Some(m.map_or(v, |m: f64| m.max(v))))
 }
 
 /// Smallest finite value, if any.
 fn finite_min(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    values
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold(None, |m, v| Some(m.map_or(v, |m: f64| m.min(v))))
+    values.into_iter().filter(|v| v.is_finite()).fold(None, |m, v| Some(m.map_or(v, |m: f64| m.min(v))))
 }
 
 /// Splits `points` into runs of finite points (NaN or infinite `y` breaks a line).
@@ -341,17 +327,10 @@ trait Chart {
 const IN_MEMORY: &str = "<in-memory SVG>";
 
 fn draw_error<C: Chart>(path: &Path, message: impl std::fmt::Display) -> PlotError {
-    PlotError::Draw {
-        chart: C::NAME,
-        path: path.to_path_buf(),
-        message: message.to_string(),
-    }
+    PlotError::Draw { chart: C::NAME, path: path.to_path_buf(), message: message.to_string() }
 }
 
-fn draw_on<C: Chart, DB: DrawingBackend>(
-    chart: &C,
-    root: &DrawingArea<DB, Shift>,
-) -> DrawResult<DB> {
+fn draw_on<C: Chart, DB: DrawingBackend>(chart: &C, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     chart.draw(root)?;
     root.present()
@@ -393,36 +372,23 @@ fn save<C: Chart>(chart: &C, png: &Path, svg: &Path) -> Result<(), PlotError> {
 /// A fresh temporary path next to `path` ending in `.ext`; creates the parent directory.
 fn temp_sibling(path: &Path, ext: &str) -> Result<PathBuf, PlotError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io_err = |source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "path has no file name",
-        ))
-    })?;
+    let io_err = |source| PlotError::Io { path: path.to_path_buf(), source };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "path has no file name")))?;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     fs::create_dir_all(parent).map_err(io_err)?;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    Ok(parent.join(format!(
-        ".{}.{}-{n}.tmp.{ext}",
-        name.to_string_lossy(),
-        std::process::id()
-    )))
+    Ok(parent.join(format!(".{}.{}-{n}.tmp.{ext}", name.to_string_lossy(), std::process::id())))
 }
 
 fn rename_into_place(tmp: &Path, path: &Path) -> Result<(), PlotError> {
     fs::rename(tmp, path).map_err(|source| {
         let _ = fs::remove_file(tmp);
-        PlotError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        PlotError::Io { path: path.to_path_buf(), source }
     })
 }
 
@@ -431,10 +397,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     let tmp = temp_sibling(path, "tmp")?;
     if let Err(source) = fs::write(&tmp, bytes) {
         let _ = fs::remove_file(&tmp);
-        return Err(PlotError::Io {
-            path: path.to_path_buf(),
-            source,
-        });
+        return Err(PlotError::Io { path: path.to_path_buf(), source });
     }
     rename_into_place(&tmp, path)
 }
@@ -457,14 +420,7 @@ impl Frame {
     /// The frame of a plotting area with pixel ranges `(xr, yr)` (from
     /// `chart.plotting_area().get_pixel_range()`) showing `x0..x1`.
     fn new((xr, yr): (std::ops::Range<i32>, std::ops::Range<i32>), x0: f64, x1: f64) -> Self {
-        Self {
-            x0,
-            x1,
-            left: xr.start,
-            right: xr.end - 1,
-            top: yr.start,
-            bottom: yr.end - 1,
-        }
+        Self { x0, x1, left: xr.start, right: xr.end - 1, top: yr.start, bottom: yr.end - 1 }
     }
 
     /// Pixel column of `x`, clamped to the frame.
@@ -500,10 +456,7 @@ fn draw_phase_fill<DB: DrawingBackend>(
     frame: &Frame,
 ) -> DrawResult<DB> {
     for (i, a, b) in phase_spans(phases, frame) {
-        root.draw(&Rectangle::new(
-            [(a, frame.top), (b, frame.bottom)],
-            phase_tint(i).mix(0.55).filled(),
-        ))?;
+        root.draw(&Rectangle::new([(a, frame.top), (b, frame.bottom)], phase_tint(i).mix(0.55).filled()))?;
     }
     Ok(())
 }
@@ -523,12 +476,7 @@ fn draw_phase_marks<DB: DrawingBackend>(
     for (i, a, b) in phase_spans(phases, frame) {
         for x in [a, b] {
             if x > frame.left && x < frame.right {
-                root.draw(&DashedPathElement::new(
-                    vec![(x, frame.top), (x, frame.bottom)],
-                    4,
-                    3,
-                    line,
-                ))?;
+                root.draw(&DashedPathElement::new(vec![(x, frame.top), (x, frame.bottom)], 4, 3, line))?;
             }
         }
         if labels {
@@ -573,11 +521,7 @@ fn draw_legend<DB: DrawingBackend>(
     let mut y = y;
     if !header.is_empty() {
         if let Some(h) = fit_text(header, 14.0, true, max_w) {
-            root.draw(&Text::new(
-                h,
-                (x, y),
-                anchored(bold(14.0, INK), HPos::Left, VPos::Top),
-            ))?;
+            root.draw(&Text::new(h, (x, y), anchored(bold(14.0, INK), HPos::Left, VPos::Top)))?;
         }
         y += 24;
     }
@@ -596,20 +540,11 @@ fn draw_legend<DB: DrawingBackend>(
                 root.draw(&Rectangle::new([(x, cy - 6), (x + 18, cy + 6)], c.filled()))?;
             }
             Swatch::Line(c, w) => {
-                root.draw(&PathElement::new(
-                    vec![(x, cy), (x + 18, cy)],
-                    c.stroke_width(w),
-                ))?;
+                root.draw(&PathElement::new(vec![(x, cy), (x + 18, cy)], c.stroke_width(w)))?;
             }
             Swatch::Band(c) => {
-                root.draw(&Rectangle::new(
-                    [(x, cy - 6), (x + 18, cy + 6)],
-                    c.mix(0.2).filled(),
-                ))?;
-                root.draw(&PathElement::new(
-                    vec![(x, cy), (x + 18, cy)],
-                    c.stroke_width(2),
-                ))?;
+                root.draw(&Rectangle::new([(x, cy - 6), (x + 18, cy + 6)], c.mix(0.2).filled()))?;
+                root.draw(&PathElement::new(vec![(x, cy), (x + 18, cy)], c.stroke_width(2)))?;
             }
         }
         // The first line of a label is the entry; further lines are grey details.
@@ -617,11 +552,7 @@ fn draw_legend<DB: DrawingBackend>(
         for (j, line) in label.split('\n').enumerate() {
             let (size, color) = if j == 0 { (13.0, INK) } else { (12.0, GREY) };
             if let Some(l) = fit_text(line, size, false, max_w - 26) {
-                root.draw(&Text::new(
-                    l,
-                    (x + 26, ly),
-                    anchored(text(size, color), HPos::Left, VPos::Center),
-                ))?;
+                root.draw(&Text::new(l, (x + 26, ly), anchored(text(size, color), HPos::Left, VPos::Center)))?;
             }
             if j > 0 {
                 y += 18;
@@ -652,11 +583,7 @@ fn draw_title<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) ->
     let (w, _) = root.dim_in_pixel();
     let w = w as i32;
     let shown = fit_text(title, 22.0, true, w - 20).unwrap_or_default();
-    root.draw(&Text::new(
-        shown,
-        (w / 2, 12),
-        anchored(bold(22.0, INK), HPos::Center, VPos::Top),
-    ))
+    root.draw(&Text::new(shown, (w / 2, 12), anchored(bold(22.0, INK), HPos::Center, VPos::Top)))
 }
 
 /// Height reserved at the top of the canvas for [`draw_title`].
@@ -667,10 +594,7 @@ const TITLE_H: i32 = 44;
 /// turns back on itself by more than about 145°. plotters polygonizes lines wider than 1 px
 /// with mitred joins and draws long spikes at such joins (dense data, where neighbouring
 /// buckets share a pixel column, is full of them). Pieces share the vertex they are split at.
-fn split_for_stroke(
-    pts: &[(f64, f64)],
-    to_px: impl Fn(&(f64, f64)) -> (i32, i32),
-) -> Vec<Vec<(f64, f64)>> {
+fn split_for_stroke(pts: &[(f64, f64)], to_px: impl Fn(&(f64, f64)) -> (i32, i32)) -> Vec<Vec<(f64, f64)>> {
     let mut out = Vec::new();
     let mut cur: Vec<(f64, f64)> = Vec::new();
     let mut last_px = (0, 0);

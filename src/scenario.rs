@@ -77,9 +77,10 @@ pub fn from_str(text: &str, label: &str, base_dir: &Path, sets: &[String]) -> Re
 /// Reads the scenario into a value tree with manifests spliced in and overrides applied. Sweeps
 /// use this to apply many overrides to one parsed file.
 pub fn load_tree(text: &str, file: &str, base_dir: &Path, sets: &[String]) -> Result<Value, ScenarioError> {
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ScenarioError::Syntax { file: file.to_string(), message: e.to_string().trim_end().to_string() })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ScenarioError::Syntax {
+        file: file.to_string(),
+        message: e.to_string().trim_end().to_string(),
+    })?;
     let mut tree = Value::Table(table);
     splice_manifests(&mut tree, file, base_dir)?;
     apply_sets(&mut tree, sets)?;
@@ -89,10 +90,9 @@ pub fn load_tree(text: &str, file: &str, base_dir: &Path, sets: &[String]) -> Re
 /// Applies `PATH=VALUE` overrides to a tree.
 pub fn apply_sets(tree: &mut Value, sets: &[String]) -> Result<(), ScenarioError> {
     for s in sets {
-        let (path, value) = s.split_once('=').ok_or_else(|| ScenarioError::Override {
-            assignment: s.clone(),
-            message: "expected PATH=VALUE".into(),
-        })?;
+        let (path, value) = s
+            .split_once('=')
+            .ok_or_else(|| ScenarioError::Override { assignment: s.clone(), message: "expected PATH=VALUE".into() })?;
         overrides::set_path(tree, path.trim(), overrides::parse_value(value.trim()))
             .map_err(|message| ScenarioError::Override { assignment: s.clone(), message })?;
     }
@@ -117,25 +117,34 @@ fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<(),
     let Some(list) = overrides::get_path(tree, "policy.manifests").cloned() else {
         return Ok(());
     };
-    let field = |path: &str, message: String| ScenarioError::Field { file: file.to_string(), path: path.to_string(), message };
-    let list = list.as_array().ok_or_else(|| field("policy.manifests", "expected a list of file paths".into()))?.clone();
+    let field =
+        |path: &str, message: String| ScenarioError::Field { file: file.to_string(), path: path.to_string(), message };
+    let list =
+        list.as_array().ok_or_else(|| field("policy.manifests", "expected a list of file paths".into()))?.clone();
     let mut spliced = Value::Table(Default::default());
     for (i, entry) in list.iter().enumerate() {
-        let rel = entry.as_str().ok_or_else(|| field(&format!("policy.manifests[{i}]"), "expected a file path".into()))?;
+        let rel =
+            entry.as_str().ok_or_else(|| field(&format!("policy.manifests[{i}]"), "expected a file path".into()))?;
         let path: PathBuf = base_dir.join(rel);
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| ScenarioError::Read { file: format!("{label} (policy.manifests[{i}] of {file})"), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Read {
+            file: format!("{label} (policy.manifests[{i}] of {file})"),
+            source,
+        })?;
         let docs = crate::istio::manifest::parse_manifests(&text, &label)
             .map_err(|e| ScenarioError::Syntax { file: label.clone(), message: e.to_string() })?;
         for doc in docs {
-            let (key, name, spec) = policy_entry(doc).map_err(|message| ScenarioError::Syntax { file: label.clone(), message })?;
+            let (key, name, spec) =
+                policy_entry(doc).map_err(|message| ScenarioError::Syntax { file: label.clone(), message })?;
             let target = match name {
                 Some(n) => format!("{key}.{n}"),
                 None => key.to_string(),
             };
             if overrides::get_path(&spliced, &target).is_some() {
-                return Err(ScenarioError::Syntax { file: label.clone(), message: format!("a second {key} is given; meshsim models one service, so give one") });
+                return Err(ScenarioError::Syntax {
+                    file: label.clone(),
+                    message: format!("a second {key} is given; meshsim models one service, so give one"),
+                });
             }
             overrides::set_path(&mut spliced, &target, spec).map_err(|m| field("policy.manifests", m))?;
         }
@@ -153,7 +162,9 @@ fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<(),
 /// Where a manifest goes in the `policy` table, and its spec as a TOML value.
 fn policy_entry(doc: crate::istio::manifest::Manifest) -> Result<(&'static str, Option<String>, Value), String> {
     use crate::istio::manifest::Manifest;
-    let to_value = |r: Result<Value, toml::ser::Error>| r.map_err(|e| format!("cannot represent the spec in the scenario tree: {e}"));
+    let to_value = |r: Result<Value, toml::ser::Error>| {
+        r.map_err(|e| format!("cannot represent the spec in the scenario tree: {e}"))
+    };
     match doc {
         Manifest::DestinationRule(r) => Ok(("destination_rule", None, to_value(Value::try_from(&r.spec))?)),
         Manifest::VirtualService(r) => Ok(("virtual_service", None, to_value(Value::try_from(&r.spec))?)),

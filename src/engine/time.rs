@@ -195,7 +195,8 @@ impl std::str::FromStr for SimDuration {
             if frac_part.contains('.') || (int_part.is_empty() && frac_part.is_empty()) {
                 return Err(err("a number is malformed"));
             }
-            let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| err("a number is too large"))? };
+            let int: u128 =
+                if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| err("a number is too large"))? };
             let mut value = int.checked_mul(unit_ns).ok_or_else(|| err("it is too large"))?;
             let mut scale = unit_ns;
             for d in frac_part.bytes() {

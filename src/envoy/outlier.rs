@@ -104,15 +104,11 @@ impl EjectionKind {
         match self {
             EjectionKind::Consecutive5xx => config.enforcing_consecutive_5xx,
             EjectionKind::ConsecutiveGatewayFailure => config.enforcing_consecutive_gateway_failure,
-            EjectionKind::ConsecutiveLocalOriginFailure => {
-                config.enforcing_consecutive_local_origin_failure
-            }
+            EjectionKind::ConsecutiveLocalOriginFailure => config.enforcing_consecutive_local_origin_failure,
             EjectionKind::SuccessRate => config.enforcing_success_rate,
             EjectionKind::SuccessRateLocalOrigin => config.enforcing_local_origin_success_rate,
             EjectionKind::FailurePercentage => config.enforcing_failure_percentage,
-            EjectionKind::FailurePercentageLocalOrigin => {
-                config.enforcing_failure_percentage_local_origin
-            }
+            EjectionKind::FailurePercentageLocalOrigin => config.enforcing_failure_percentage_local_origin,
         }
     }
 }
@@ -315,10 +311,7 @@ pub fn success_rate_threshold(rates: &[f64], stdev_factor: f64) -> SuccessRateSt
         variance += (r - mean) * (r - mean);
     }
     variance /= n;
-    SuccessRateStats {
-        mean,
-        ejection_threshold: mean - stdev_factor * variance.sqrt(),
-    }
+    SuccessRateStats { mean, ejection_threshold: mean - stdev_factor * variance.sqrt() }
 }
 
 /// Envoy's jitter: `random() % (max_ejection_time_jitter_ms + 1)` ms, drawn once per enforced
@@ -423,10 +416,7 @@ impl OutlierDetector {
         if h.member {
             return;
         }
-        *h = HostMonitor {
-            member: true,
-            ..HostMonitor::default()
-        };
+        *h = HostMonitor { member: true, ..HostMonitor::default() };
         self.n_members += 1;
     }
 
@@ -454,9 +444,7 @@ impl OutlierDetector {
 
     /// True if the host is a member and currently ejected (`FAILED_OUTLIER_CHECK`).
     pub fn is_ejected(&self, host: EndpointId) -> bool {
-        self.hosts
-            .get(host.idx())
-            .is_some_and(|h| h.member && h.ejected)
+        self.hosts.get(host.idx()).is_some_and(|h| h.member && h.ejected)
     }
 
     /// Number of member hosts: the denominator of the max-ejection-percent check.
@@ -506,10 +494,7 @@ impl OutlierDetector {
 
     /// `min(base × backoff, max) + jitter`.
     fn planned(&self, backoff: u32, jitter_ms: u64) -> SimDuration {
-        let ms = self
-            .base_ms
-            .saturating_mul(u64::from(backoff))
-            .min(self.max_ms);
+        let ms = self.base_ms.saturating_mul(u64::from(backoff)).min(self.max_ms);
         SimDuration::from_millis(ms.saturating_add(jitter_ms))
     }
 
@@ -523,10 +508,7 @@ impl OutlierDetector {
         rng: &mut SimRng,
         out: &mut Vec<OutlierEvent>,
     ) {
-        let (t5xx, tgw) = (
-            self.config.consecutive_5xx,
-            self.config.consecutive_gateway_failure,
-        );
+        let (t5xx, tgw) = (self.config.consecutive_5xx, self.config.consecutive_gateway_failure);
         let Some(h) = self.hosts.get_mut(host.idx()) else {
             return;
         };
@@ -576,9 +558,7 @@ impl OutlierDetector {
             match ev {
                 LocalOriginEvent::ConnectSuccess => {}
                 LocalOriginEvent::ConnectFailed => self.put_http_status(host, 503, now, rng, out),
-                LocalOriginEvent::Timeout { code } => {
-                    self.put_http_status(host, code.unwrap_or(504), now, rng, out)
-                }
+                LocalOriginEvent::Timeout { code } => self.put_http_status(host, code.unwrap_or(504), now, rng, out),
             }
             return;
         }
@@ -601,13 +581,7 @@ impl OutlierDetector {
             LocalOriginEvent::ConnectFailed | LocalOriginEvent::Timeout { .. } => {
                 h.clocal = h.clocal.saturating_add(1);
                 if h.clocal == threshold {
-                    self.on_consecutive_error(
-                        host,
-                        EjectionKind::ConsecutiveLocalOriginFailure,
-                        now,
-                        rng,
-                        out,
-                    );
+                    self.on_consecutive_error(host, EjectionKind::ConsecutiveLocalOriginFailure, now, rng, out);
                 }
             }
         }
@@ -661,10 +635,7 @@ impl OutlierDetector {
             out.push(OutlierEvent::Overflow { host, kind });
             return;
         }
-        if matches!(
-            kind,
-            EjectionKind::Consecutive5xx | EjectionKind::SuccessRate
-        ) {
+        if matches!(kind, EjectionKind::Consecutive5xx | EjectionKind::SuccessRate) {
             self.stats.ejections_total += 1;
         }
         if !rng.percent_chance(kind.enforcing_percent(&self.config)) {
@@ -696,12 +667,7 @@ impl OutlierDetector {
     /// `DetectorImpl::onIntervalTimer` (§1.5), in Envoy's order: for each host, the un-eject
     /// check and the bucket swap; then the external and local-origin success-rate and
     /// failure-percentage sweeps (§1.7); then the back-off decay. The caller re-arms the timer.
-    pub fn on_interval_tick(
-        &mut self,
-        now: SimTime,
-        rng: &mut SimRng,
-        out: &mut Vec<OutlierEvent>,
-    ) {
+    pub fn on_interval_tick(&mut self, now: SimTime, rng: &mut SimRng, out: &mut Vec<OutlierEvent>) {
         for idx in 0..self.hosts.len() {
             let h = self.hosts[idx];
             if !h.member {
@@ -718,10 +684,7 @@ impl OutlierDetector {
                     h.cgw = 0;
                     h.clocal = 0;
                     h.last_unejection = Some(now);
-                    out.push(OutlierEvent::Unejected {
-                        host: EndpointId(idx as u32),
-                        ejected_for: elapsed,
-                    });
+                    out.push(OutlierEvent::Unejected { host: EndpointId(idx as u32), ejected_for: elapsed });
                 }
             }
             let h = &mut self.hosts[idx];
@@ -737,9 +700,8 @@ impl OutlierDetector {
 
         let interval_ns = self.interval_ns;
         for h in self.hosts.iter_mut().filter(|h| h.member && !h.ejected) {
-            let healthy_for_an_interval = h
-                .last_unejection
-                .is_some_and(|t| now.saturating_since(t).as_nanos() >= interval_ns);
+            let healthy_for_an_interval =
+                h.last_unejection.is_some_and(|t| now.saturating_since(t).as_nanos() >= interval_ns);
             if healthy_for_an_interval && h.backoff != 0 {
                 h.backoff -= 1;
             }
@@ -747,36 +709,23 @@ impl OutlierDetector {
     }
 
     /// `processSuccessRateEjections` for one monitor type (§1.7).
-    fn sweep(
-        &mut self,
-        origin: SuccessRateOrigin,
-        now: SimTime,
-        rng: &mut SimRng,
-        out: &mut Vec<OutlierEvent>,
-    ) {
+    fn sweep(&mut self, origin: SuccessRateOrigin, now: SimTime, rng: &mut SimRng, out: &mut Vec<OutlierEvent>) {
         let o = origin.index();
         self.sr_stats[o] = None;
         let cfg = &self.config;
-        let (sr_min_hosts, sr_volume) = (
-            u64::from(cfg.success_rate_minimum_hosts),
-            u64::from(cfg.success_rate_request_volume),
-        );
-        let (fp_min_hosts, fp_volume) = (
-            u64::from(cfg.failure_percentage_minimum_hosts),
-            u64::from(cfg.failure_percentage_request_volume),
-        );
+        let (sr_min_hosts, sr_volume) =
+            (u64::from(cfg.success_rate_minimum_hosts), u64::from(cfg.success_rate_request_volume));
+        let (fp_min_hosts, fp_volume) =
+            (u64::from(cfg.failure_percentage_minimum_hosts), u64::from(cfg.failure_percentage_request_volume));
         let members = u64::from(self.n_members);
         if members < sr_min_hosts && members < fp_min_hosts {
             return;
         }
         let (sr_kind, fp_kind) = match origin {
-            SuccessRateOrigin::External => {
-                (EjectionKind::SuccessRate, EjectionKind::FailurePercentage)
+            SuccessRateOrigin::External => (EjectionKind::SuccessRate, EjectionKind::FailurePercentage),
+            SuccessRateOrigin::LocalOrigin => {
+                (EjectionKind::SuccessRateLocalOrigin, EjectionKind::FailurePercentageLocalOrigin)
             }
-            SuccessRateOrigin::LocalOrigin => (
-                EjectionKind::SuccessRateLocalOrigin,
-                EjectionKind::FailurePercentageLocalOrigin,
-            ),
         };
         let stdev_factor = f64::from(cfg.success_rate_stdev_factor) / 1000.0;
         let fp_threshold = f64::from(cfg.failure_percentage_threshold);

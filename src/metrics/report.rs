@@ -337,7 +337,8 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
         .map(|i| {
             let (start, end) = s.phase_bounds(i);
             let slots = slot_range(s, rec, start, end);
-            let per_loc: Vec<u64> = (0..l).map(|loc| slots.clone().map(|x| u64::from(rec.loc_attempts[x * l + loc])).sum()).collect();
+            let per_loc: Vec<u64> =
+                (0..l).map(|loc| slots.clone().map(|x| u64::from(rec.loc_attempts[x * l + loc])).sum()).collect();
             let attempts: u64 = per_loc.iter().sum();
             let count = |o: ClientOutcome| -> u64 { slots.clone().map(|x| u64::from(rec.finished_in(x, o))).sum() };
             let errs = ErrorCounts {
@@ -347,7 +348,8 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
                 overflow: count(ClientOutcome::Overflow),
                 timeout: count(ClientOutcome::Timeout),
             };
-            let max_ejected = slots.clone().map(|x| (0..l).map(|loc| ejected[x * l + loc]).sum::<i64>()).max().unwrap_or(0);
+            let max_ejected =
+                slots.clone().map(|x| (0..l).map(|loc| ejected[x * l + loc]).sum::<i64>()).max().unwrap_or(0);
             PhaseSummary {
                 name: s.phases[i].name.clone(),
                 start_s: start.as_secs_f64(),
@@ -406,7 +408,8 @@ fn transitions(world: &World) -> Vec<Transition> {
     let mut degraded: BTreeSet<LocalityId> = BTreeSet::new();
     for (i, f) in s.faults.iter().enumerate() {
         let locs = fault_localities(world, f.deployment);
-        let phase_end = s.faults.iter().skip(i + 1).find(|g| g.starts_phase && g.at > f.at).map(|g| g.at).unwrap_or(s.end());
+        let phase_end =
+            s.faults.iter().skip(i + 1).find(|g| g.starts_phase && g.at > f.at).map(|g| g.at).unwrap_or(s.end());
         let range = slot_range(s, rec, f.at, phase_end);
         let restores = match f.action {
             FaultAction::Recover => true,
@@ -418,9 +421,12 @@ fn transitions(world: &World) -> Vec<Transition> {
             if !locs.iter().any(|l| degraded.contains(l)) {
                 continue;
             }
-            let target: Vec<(LocalityId, f64)> = locs.iter().map(|l| (*l, window_share(rec, baseline.clone(), &[*l]))).collect();
+            let target: Vec<(LocalityId, f64)> =
+                locs.iter().map(|l| (*l, window_share(rec, baseline.clone(), &[*l]))).collect();
             let tol = s.failback_tolerance;
-            let done = first_sustained(rec, range.clone(), |w| target.iter().all(|(l, base)| (window_share(rec, w.clone(), &[*l]) - base).abs() <= tol));
+            let done = first_sustained(rec, range.clone(), |w| {
+                target.iter().all(|(l, base)| (window_share(rec, w.clone(), &[*l]) - base).abs() <= tol)
+            });
             out.push(transition(rec, "failback", f, names, range, done));
             for l in &locs {
                 degraded.remove(l);
@@ -436,7 +442,14 @@ fn transitions(world: &World) -> Vec<Transition> {
     out
 }
 
-fn transition(rec: &Recorder, kind: &'static str, f: &crate::scenario::FaultSpec, localities: Vec<String>, range: std::ops::Range<usize>, done: Option<usize>) -> Transition {
+fn transition(
+    rec: &Recorder,
+    kind: &'static str,
+    f: &crate::scenario::FaultSpec,
+    localities: Vec<String>,
+    range: std::ops::Range<usize>,
+    done: Option<usize>,
+) -> Transition {
     let end = done.unwrap_or(range.end);
     let errors = (range.start..end.max(range.start)).map(|i| errors_in(rec, i)).sum();
     let at_s = f.at.as_secs_f64();
@@ -469,7 +482,11 @@ fn window_share(rec: &Recorder, slots: std::ops::Range<usize>, locs: &[LocalityI
 
 /// The first slot `t` in `range` such that `ok` holds for every 1 s window starting in
 /// `[t, range.end − 1 s]` that has traffic. Windows without any attempt are skipped.
-fn first_sustained(rec: &Recorder, range: std::ops::Range<usize>, ok: impl Fn(&std::ops::Range<usize>) -> bool) -> Option<usize> {
+fn first_sustained(
+    rec: &Recorder,
+    range: std::ops::Range<usize>,
+    ok: impl Fn(&std::ops::Range<usize>) -> bool,
+) -> Option<usize> {
     if range.is_empty() {
         return None;
     }
@@ -478,7 +495,8 @@ fn first_sustained(rec: &Recorder, range: std::ops::Range<usize>, ok: impl Fn(&s
     // Walk backwards: the answer is one past the last failing window.
     for t in (range.start..=last_start).rev() {
         let w = t..(t + WINDOW_SLOTS).min(range.end);
-        let has_traffic = w.clone().any(|s| (0..rec.n_localities()).any(|loc| rec.loc_attempts[s * rec.n_localities() + loc] > 0));
+        let has_traffic =
+            w.clone().any(|s| (0..rec.n_localities()).any(|loc| rec.loc_attempts[s * rec.n_localities() + loc] > 0));
         if has_traffic && !ok(&w) {
             break;
         }

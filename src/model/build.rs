@@ -77,7 +77,12 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
                 n_ejected: 0,
                 panic: false,
             });
-            metas.push(ProxyMeta { locality: kc.locality.clone(), network: kc.network.clone(), cluster: kc.name.clone(), labels: Default::default() });
+            metas.push(ProxyMeta {
+                locality: kc.locality.clone(),
+                network: kc.network.clone(),
+                cluster: kc.name.clone(),
+                labels: Default::default(),
+            });
         }
     }
     let control = ControlPlane {
@@ -156,7 +161,11 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
 /// The VirtualService route that applies to a proxy: a VS bound to gateways applies to those
 /// gateways only; it applies to sidecars when `gateways` is empty or lists `mesh`. The first
 /// HTTP route is used (meshsim's clients send one kind of request).
-fn route_for<'a>(s: &'a Scenario, kind: ProxyKind, gateway: Option<&str>) -> Option<&'a crate::istio::manifest::HttpRoute> {
+fn route_for<'a>(
+    s: &'a Scenario,
+    kind: ProxyKind,
+    gateway: Option<&str>,
+) -> Option<&'a crate::istio::manifest::HttpRoute> {
     let vs = s.virtual_service.as_ref()?;
     let gateways: &[String] = vs.gateways.as_deref().unwrap_or(&[]);
     let applies = match kind {

@@ -58,7 +58,9 @@ impl World {
         }
         let targets: Vec<EndpointId> = match &fault.pods {
             None => self.deployments[d].clone(),
-            Some(ordinals) => self.deployments[d].iter().copied().filter(|e| ordinals.contains(&self.pods[e.idx()].ordinal)).collect(),
+            Some(ordinals) => {
+                self.deployments[d].iter().copied().filter(|e| ordinals.contains(&self.pods[e.idx()].ordinal)).collect()
+            }
         };
         for e in targets {
             let b = &mut self.pods[e.idx()].behavior;

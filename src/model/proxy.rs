@@ -79,7 +79,12 @@ impl Proxy {
 
     /// Applies a new EDS assignment: hosts are matched by id (address), so survivors keep their
     /// outlier state, removed hosts lose theirs, new hosts start fresh (envoy-semantics §1.8).
-    pub fn apply_assignment(&mut self, assignment: &Assignment, topo: &Topology, n_endpoints: usize) -> AssignmentChange {
+    pub fn apply_assignment(
+        &mut self,
+        assignment: &Assignment,
+        topo: &Topology,
+        n_endpoints: usize,
+    ) -> AssignmentChange {
         self.ensure_hosts(n_endpoints);
         let mut present = vec![false; n_endpoints];
         let mut priorities: Vec<Vec<LbLocality>> = Vec::with_capacity(assignment.priorities.len());

@@ -220,8 +220,8 @@ impl World {
         }
         let out = self.topo.sample_latency(from, to, &mut self.rng_network);
         let arrive = now + out;
-        let fast = self.scenario.service.max_concurrency == 0
-            && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
+        let fast =
+            self.scenario.service.max_concurrency == 0 && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
         if fast {
             let verdict = self.pods[pick.host.idx()].verdict(&self.service_time, &mut self.rng_service);
             self.deliver_verdict(req, epoch, verdict, out, sched);
@@ -231,7 +231,14 @@ impl World {
     }
 
     /// Schedules the response of a pod verdict. `lead` is the time already spent on the way.
-    fn deliver_verdict(&mut self, req: ReqId, epoch: u32, verdict: PodVerdict, lead: SimDuration, sched: &mut Scheduler<Event>) {
+    fn deliver_verdict(
+        &mut self,
+        req: ReqId,
+        epoch: u32,
+        verdict: PodVerdict,
+        lead: SimDuration,
+        sched: &mut Scheduler<Event>,
+    ) {
         let r = self.requests.get(req);
         let (from, to) = (self.pods[r.host.idx()].locality, self.proxies[r.proxy.idx()].locality);
         match verdict {
@@ -287,7 +294,13 @@ impl World {
     fn on_pod_done(&mut self, host: EndpointId, req: ReqId, epoch: u32, status: u16, sched: &mut Scheduler<Event>) {
         // The slot frees whether or not the proxy still waits for this answer.
         if self.requests.is_current(req, epoch) {
-            self.deliver_verdict(req, epoch, PodVerdict::Answer { service: SimDuration::ZERO, outcome: Outcome::Status(status) }, SimDuration::ZERO, sched);
+            self.deliver_verdict(
+                req,
+                epoch,
+                PodVerdict::Answer { service: SimDuration::ZERO, outcome: Outcome::Status(status) },
+                SimDuration::ZERO,
+                sched,
+            );
         }
         let pod = &mut self.pods[host.idx()];
         pod.busy -= 1;
@@ -390,7 +403,9 @@ impl World {
         }
         let cb = &p.cluster.circuit_breakers;
         let limit = match &cb.retry_budget {
-            Some(b) => ((u64::from(b.budget_percent) * u64::from(p.in_flight)) / 100).max(u64::from(b.min_retry_concurrency)),
+            Some(b) => {
+                ((u64::from(b.budget_percent) * u64::from(p.in_flight)) / 100).max(u64::from(b.min_retry_concurrency))
+            }
             None => u64::from(cb.max_retries),
         };
         let holds = r.holds_retry;
@@ -415,11 +430,8 @@ impl World {
         let max = p.route.retry.as_ref().map_or(SimDuration::ZERO, |x| x.backoff_max);
         let interval_ms = r.backoff_interval.as_millis().max(1);
         let delay = SimDuration::from_millis(p.rng.below(interval_ms));
-        r.backoff_interval = if r.backoff_interval.as_nanos() < max.as_nanos() / 2 {
-            r.backoff_interval.saturating_mul(2)
-        } else {
-            max
-        };
+        r.backoff_interval =
+            if r.backoff_interval.as_nanos() < max.as_nanos() / 2 { r.backoff_interval.saturating_mul(2) } else { max };
         r.epoch = r.epoch.wrapping_add(1);
         let epoch = r.epoch;
         sched.schedule(delay, Event::RetryReady { req, epoch });
@@ -462,7 +474,17 @@ impl World {
                     p.n_ejected += 1;
                     changed = true;
                     self.rec.ejection_change(now, locality, 1);
-                    self.rec.log(now, LogKind::Eject { proxy, endpoint: host, locality, reason: kind.stat_name(), multiplier, planned });
+                    self.rec.log(
+                        now,
+                        LogKind::Eject {
+                            proxy,
+                            endpoint: host,
+                            locality,
+                            reason: kind.stat_name(),
+                            multiplier,
+                            planned,
+                        },
+                    );
                 }
                 OutlierEvent::Unejected { host, ejected_for } => {
                     let locality = p.hosts[host.idx()].locality;
@@ -473,7 +495,8 @@ impl World {
                 }
                 OutlierEvent::Overflow { host, kind } => {
                     let locality = p.hosts[host.idx()].locality;
-                    self.rec.log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, reason: kind.stat_name() });
+                    self.rec
+                        .log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, reason: kind.stat_name() });
                 }
                 OutlierEvent::NotEnforced { host, kind } => {
                     self.rec.log(now, LogKind::EjectNotEnforced { proxy, endpoint: host, reason: kind.stat_name() });
@@ -537,7 +560,9 @@ pub fn retriable(policy: &RetryPolicy, end: AttemptEnd) -> bool {
                 || (on.retriable_4xx && s == 409)
                 || (on.retriable_status_codes && policy.retriable_status_codes.contains(&s))
         }
-        AttemptEnd::ConnectFailed => on.connect_failure || on.five_xx || on.gateway_error || on.reset || on.reset_before_request,
+        AttemptEnd::ConnectFailed => {
+            on.connect_failure || on.five_xx || on.gateway_error || on.reset || on.reset_before_request
+        }
         // A per-try timeout is a local reset, not a connect failure.
         AttemptEnd::Timeout => on.reset || on.five_xx || on.gateway_error,
     }

@@ -9,9 +9,9 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, Frame, GREY, GRID_BOLD, GRID_LIGHT, IN_MEMORY, INK, PHASE_STRIP, PhaseBand,
-    PlotError, TITLE_H, anchored, bold, draw_message, draw_phase_fill, draw_phase_marks,
-    draw_title, fit_text, fmt_num, ink_on, render_svg, save, series_color, text, text_width,
+    Chart, DrawResult, Frame, GREY, GRID_BOLD, GRID_LIGHT, IN_MEMORY, INK, PHASE_STRIP, PhaseBand, PlotError, TITLE_H,
+    anchored, bold, draw_message, draw_phase_fill, draw_phase_marks, draw_title, fit_text, fmt_num, ink_on, render_svg,
+    save, series_color, text, text_width,
 };
 
 /// One ejection of an endpoint by a proxy.
@@ -97,10 +97,7 @@ impl EjectionTimeline {
             if rows.is_empty() {
                 continue;
             }
-            lines.push(Line::Header {
-                locality: loc,
-                color,
-            });
+            lines.push(Line::Header { locality: loc, color });
             lines.extend(rows.into_iter().map(|row| Line::Row { row, color }));
         }
         let more = lines.len().saturating_sub(MAX_LINES);
@@ -109,21 +106,9 @@ impl EjectionTimeline {
     }
 
     fn x_range(&self) -> (f64, f64) {
-        let ends = self
-            .rows
-            .iter()
-            .flat_map(|r| &r.intervals)
-            .flat_map(|iv| [iv.start_s, iv.end_s]);
-        let lo = if self.start_s.is_finite() {
-            self.start_s
-        } else {
-            super::finite_min(ends.clone()).unwrap_or(0.0)
-        };
-        let hi = if self.end_s.is_finite() {
-            self.end_s
-        } else {
-            super::finite_max(ends).unwrap_or(lo + 1.0)
-        };
+        let ends = self.rows.iter().flat_map(|r| &r.intervals).flat_map(|iv| [iv.start_s, iv.end_s]);
+        let lo = if self.start_s.is_finite() { self.start_s } else { super::finite_min(ends.clone()).unwrap_or(0.0) };
+        let hi = if self.end_s.is_finite() { self.end_s } else { super::finite_max(ends).unwrap_or(lo + 1.0) };
         if hi > lo { (lo, hi) } else { (lo, lo + 1.0) }
     }
 
@@ -176,8 +161,7 @@ impl Chart for EjectionTimeline {
         let frame = Frame::new(chart.plotting_area().get_pixel_range(), x0, x1);
         draw_phase_fill(root, &self.phases, &frame)?;
         // Row y: line i occupies [n - i - 1, n - i].
-        let band =
-            |i: usize, pad: f64| (n as f64 - i as f64 - 1.0 + pad, n as f64 - i as f64 - pad);
+        let band = |i: usize, pad: f64| (n as f64 - i as f64 - 1.0 + pad, n as f64 - i as f64 - pad);
         for (i, line) in lines.iter().enumerate() {
             if let Line::Header { color, .. } = line {
                 let (lo, hi) = band(i, 0.0);
@@ -206,16 +190,9 @@ impl Chart for EjectionTimeline {
             match line {
                 Line::Header { locality, color } => {
                     let x = frame.left - label_w + 4;
-                    root.draw(&Rectangle::new(
-                        [(x, y_px - 6), (x + 12, y_px + 6)],
-                        series_color(*color).filled(),
-                    ))?;
+                    root.draw(&Rectangle::new([(x, y_px - 6), (x + 12, y_px + 6)], series_color(*color).filled()))?;
                     if let Some(l) = fit_text(locality, 13.0, true, label_w + plot_w - 36) {
-                        root.draw(&Text::new(
-                            l,
-                            (x + 18, y_px),
-                            anchored(bold(13.0, INK), HPos::Left, VPos::Center),
-                        ))?;
+                        root.draw(&Text::new(l, (x + 18, y_px), anchored(bold(13.0, INK), HPos::Left, VPos::Center)))?;
                     }
                 }
                 Line::Row { row, color } => {
@@ -226,10 +203,7 @@ impl Chart for EjectionTimeline {
                             anchored(text(LABEL_SIZE, INK), HPos::Right, VPos::Center),
                         ))?;
                     }
-                    chart.draw_series(std::iter::once(PathElement::new(
-                        vec![(x0, lo), (x1, lo)],
-                        GRID_LIGHT,
-                    )))?;
+                    chart.draw_series(std::iter::once(PathElement::new(vec![(x0, lo), (x1, lo)], GRID_LIGHT)))?;
                     let fill = series_color(*color);
                     let (blo, bhi) = band(i, 0.14);
                     let mut ivs: Vec<&EjectionInterval> = row.intervals.iter().collect();
@@ -245,10 +219,7 @@ impl Chart for EjectionTimeline {
                         if e < s {
                             continue;
                         }
-                        chart.draw_series(std::iter::once(Rectangle::new(
-                            [(s, blo), (e, bhi)],
-                            fill.filled(),
-                        )))?;
+                        chart.draw_series(std::iter::once(Rectangle::new([(s, blo), (e, bhi)], fill.filled())))?;
                         let (a, b) = (frame.px(s), frame.px(e));
                         if iv.multiplier > 0 {
                             let label = format!("×{}", iv.multiplier);
@@ -265,12 +236,7 @@ impl Chart for EjectionTimeline {
             }
         }
         if lines.is_empty() {
-            draw_message(
-                root,
-                (frame.left, frame.top),
-                (frame.right, frame.bottom),
-                "no ejections",
-            )?;
+            draw_message(root, (frame.left, frame.top), (frame.right, frame.bottom), "no ejections")?;
         }
         if more > 0 {
             root.draw(&Text::new(

@@ -8,8 +8,8 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, GREY, IN_MEMORY, INK, PlotError, TITLE_H, anchored, bold, draw_message,
-    draw_title, fit_text, fmt_num, ink_on, render_svg, save, text, text_width,
+    Chart, DrawResult, GREY, IN_MEMORY, INK, PlotError, TITLE_H, anchored, bold, draw_message, draw_title, fit_text,
+    fmt_num, ink_on, render_svg, save, text, text_width,
 };
 
 /// Whether a metric is better low or high.
@@ -78,11 +78,7 @@ const VIRIDIS: [(u8, u8, u8); 11] = [
 
 /// Viridis colour at `t` in 0..1.
 fn viridis(t: f64) -> RGBColor {
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.5
-    };
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.5 };
     let pos = t * 10.0;
     let i = (pos.floor() as usize).min(9);
     let f = pos - i as f64;
@@ -114,11 +110,7 @@ struct Layout {
 
 impl Heatmap {
     fn value(&self, x: usize, y: usize) -> f64 {
-        self.values
-            .get(y)
-            .and_then(|r| r.get(x))
-            .copied()
-            .unwrap_or(f64::NAN)
+        self.values.get(y).and_then(|r| r.get(x)).copied().unwrap_or(f64::NAN)
     }
 
     fn title(&self) -> String {
@@ -130,13 +122,7 @@ impl Heatmap {
 
     fn layout(&self) -> Layout {
         let (nx, ny) = (self.x_values.len() as i32, self.y_values.len() as i32);
-        let max_w = |labels: &[String], size: f64| {
-            labels
-                .iter()
-                .map(|l| text_width(l, size, false))
-                .max()
-                .unwrap_or(0)
-        };
+        let max_w = |labels: &[String], size: f64| labels.iter().map(|l| text_width(l, size, false)).max().unwrap_or(0);
         let x_lab = max_w(&self.x_values, LABEL).min(220);
         let y_lab = max_w(&self.y_values, LABEL).clamp(20, 260);
         let val_w = (0..self.y_values.len())
@@ -160,17 +146,7 @@ impl Heatmap {
             .max(text_width(&self.title(), 22.0, true) + 40)
             .max((grid_left + grid_right) / 2 + text_width(&self.x_label, AXIS, false) / 2 + 20);
         let height = (x_title_y + 34).max(bar_bottom + 40);
-        Layout {
-            width,
-            height,
-            grid_left,
-            grid_top,
-            cell_w,
-            cell_h,
-            rotate_x,
-            x_title_y,
-            bar_bottom,
-        }
+        Layout { width, height, grid_left, grid_top, cell_w, cell_h, rotate_x, x_title_y, bar_bottom }
     }
 }
 
@@ -186,10 +162,8 @@ impl Chart for Heatmap {
         let l = self.layout();
         draw_title(root, &self.title())?;
         let (nx, ny) = (self.x_values.len(), self.y_values.len());
-        let cells: Vec<f64> = (0..ny)
-            .flat_map(|y| (0..nx).map(move |x| (x, y)))
-            .map(|(x, y)| self.value(x, y))
-            .collect();
+        let cells: Vec<f64> =
+            (0..ny).flat_map(|y| (0..nx).map(move |x| (x, y))).map(|(x, y)| self.value(x, y)).collect();
         let lo = super::finite_min(cells.iter().copied());
         let hi = super::finite_max(cells.iter().copied());
         let (Some(lo), Some(hi)) = (lo, hi) else {
@@ -222,18 +196,10 @@ impl Chart for Heatmap {
             for x in 0..nx {
                 let v = self.value(x, y);
                 let (x0, y0, x1, y1) = cell_px(x, y);
-                let fill = if v.is_finite() {
-                    viridis(norm(v))
-                } else {
-                    MISSING
-                };
+                let fill = if v.is_finite() { viridis(norm(v)) } else { MISSING };
                 root.draw(&Rectangle::new([(x0, y0), (x1, y1)], fill.filled()))?;
                 root.draw(&Rectangle::new([(x0, y0), (x1, y1)], WHITE.stroke_width(1)))?;
-                let label = if v.is_finite() {
-                    fmt_num(v)
-                } else {
-                    "n/a".to_string()
-                };
+                let label = if v.is_finite() { fmt_num(v) } else { "n/a".to_string() };
                 if let Some(s) = fit_text(&label, VALUE, true, l.cell_w - 6) {
                     root.draw(&Text::new(
                         s,
@@ -270,8 +236,7 @@ impl Chart for Heatmap {
                 root.draw(&Text::new(
                     s,
                     ((x0 + x1) / 2, grid_bottom + 6),
-                    anchored(text(LABEL, INK), HPos::Left, VPos::Center)
-                        .transform(FontTransform::Rotate90),
+                    anchored(text(LABEL, INK), HPos::Left, VPos::Center).transform(FontTransform::Rotate90),
                 ))?;
             } else {
                 root.draw(&Text::new(
@@ -292,8 +257,7 @@ impl Chart for Heatmap {
             root.draw(&Text::new(
                 s,
                 (22, (l.grid_top + grid_bottom) / 2),
-                anchored(text(AXIS, INK), HPos::Center, VPos::Center)
-                    .transform(FontTransform::Rotate270),
+                anchored(text(AXIS, INK), HPos::Center, VPos::Center).transform(FontTransform::Rotate270),
             ))?;
         }
         // Colour bar.
@@ -308,15 +272,8 @@ impl Chart for Heatmap {
                 viridis((f64::from(s) + 0.5) / f64::from(steps)).filled(),
             ))?;
         }
-        root.draw(&Rectangle::new(
-            [(bx, by0), (bx + 18, by1)],
-            GREY.stroke_width(1),
-        ))?;
-        let ticks: &[f64] = if hi > lo {
-            &[0.0, 0.25, 0.5, 0.75, 1.0]
-        } else {
-            &[0.5]
-        };
+        root.draw(&Rectangle::new([(bx, by0), (bx + 18, by1)], GREY.stroke_width(1)))?;
+        let ticks: &[f64] = if hi > lo { &[0.0, 0.25, 0.5, 0.75, 1.0] } else { &[0.5] };
         for &f in ticks {
             let y = by1 - ((by1 - by0) as f64 * f).round() as i32;
             root.draw(&PathElement::new(vec![(bx + 18, y), (bx + 23, y)], GREY))?;
@@ -332,11 +289,7 @@ impl Chart for Heatmap {
                 Objective::Maximize => "outlined: best (highest)",
             };
             if let Some(s) = fit_text(note, 12.0, false, l.width - bx - 4) {
-                root.draw(&Text::new(
-                    s,
-                    (bx, by1 + 10),
-                    anchored(text(12.0, GREY), HPos::Left, VPos::Top),
-                ))?;
+                root.draw(&Text::new(s, (bx, by1 + 10), anchored(text(12.0, GREY), HPos::Left, VPos::Top)))?;
             }
         }
         Ok(())

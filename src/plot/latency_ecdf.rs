@@ -10,9 +10,8 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, GREY, GRID_BOLD, GRID_MINOR, IN_MEMORY, INK, PlotError, Swatch, TITLE_H,
-    anchored, draw_legend, draw_message, draw_title, fmt_num, nice_ceil, render_svg, save,
-    series_color, split_for_stroke, text,
+    Chart, DrawResult, GREY, GRID_BOLD, GRID_MINOR, IN_MEMORY, INK, PlotError, Swatch, TITLE_H, anchored, draw_legend,
+    draw_message, draw_title, fmt_num, nice_ceil, render_svg, save, series_color, split_for_stroke, text,
 };
 
 /// Input of [`latency_ecdf`].
@@ -120,11 +119,7 @@ impl Chart for LatencyEcdf {
             Some(mp) if hi / mp > LOG_RATIO => {
                 // Start at the largest 1, 2 or 5 × 10^k below the smallest sample.
                 let decade = 10f64.powf((mp * 0.95).log10().floor());
-                let x0 = [5.0, 2.0, 1.0]
-                    .into_iter()
-                    .map(|m| m * decade)
-                    .find(|v| *v <= mp * 0.95)
-                    .unwrap_or(decade);
+                let x0 = [5.0, 2.0, 1.0].into_iter().map(|m| m * decade).find(|v| *v <= mp * 0.95).unwrap_or(decade);
                 let x1 = hi * 1.15;
                 draw_curves(root, &plot, (x0..x1).log_scale(), &curves, x0, x1, true)?;
             }
@@ -153,14 +148,7 @@ impl Chart for LatencyEcdf {
             })
             .collect();
         let (lx, ly) = legend.get_base_pixel();
-        draw_legend(
-            root,
-            (lx + 10, ly + 20),
-            LEGEND_W - 14,
-            HEIGHT as i32 - 10,
-            "Phase (latency ms)",
-            &items,
-        )
+        draw_legend(root, (lx + 10, ly + 20), LEGEND_W - 14, HEIGHT as i32 - 10, "Phase (latency ms)", &items)
     }
 }
 
@@ -183,11 +171,7 @@ where
         .x_label_area_size(52)
         .y_label_area_size(70)
         .build_cartesian_2d(x_spec, 0.0..1.0)?;
-    let x_desc = if log {
-        "latency (ms, log scale)"
-    } else {
-        "latency (ms)"
-    };
+    let x_desc = if log { "latency (ms, log scale)" } else { "latency (ms)" };
     {
         let mut mesh = chart.configure_mesh();
         mesh.bold_line_style(GRID_BOLD)
@@ -203,9 +187,7 @@ where
         if log {
             // plotters' log ticks start at the first power of ten; draw our own instead
             // (its remaining ticks are at powers of ten, which ours include).
-            mesh.disable_x_mesh()
-                .x_labels(1)
-                .x_label_formatter(&|_: &f64| String::new());
+            mesh.disable_x_mesh().x_labels(1).x_label_formatter(&|_: &f64| String::new());
         }
         mesh.draw()?;
     }
@@ -219,10 +201,7 @@ where
                     continue;
                 }
                 let style = if m == 1 { GRID_BOLD } else { GRID_MINOR };
-                chart.draw_series(std::iter::once(PathElement::new(
-                    vec![(v, 0.0), (v, 1.0)],
-                    style,
-                )))?;
+                chart.draw_series(std::iter::once(PathElement::new(vec![(v, 0.0), (v, 1.0)], style)))?;
                 if matches!(m, 1 | 2 | 5) {
                     let (px, _) = chart.backend_coord(&(v, 0.0));
                     root.draw(&PathElement::new(vec![(px, yr.end), (px, yr.end + 5)], INK))?;
@@ -257,11 +236,7 @@ where
             continue;
         }
         let pieces = split_for_stroke(&pts, |p| chart.backend_coord(p));
-        chart.draw_series(
-            pieces
-                .into_iter()
-                .map(|piece| PathElement::new(piece, series_color(i).stroke_width(2))),
-        )?;
+        chart.draw_series(pieces.into_iter().map(|piece| PathElement::new(piece, series_color(i).stroke_width(2))))?;
     }
     Ok(())
 }

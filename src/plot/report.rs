@@ -22,11 +22,7 @@ pub struct ReportSection {
 impl ReportSection {
     /// A section with the given SVG text.
     pub fn new(heading: impl Into<String>, caption: impl Into<String>, svg: String) -> Self {
-        Self {
-            heading: heading.into(),
-            caption: caption.into(),
-            svg,
-        }
+        Self { heading: heading.into(), caption: caption.into(), svg }
     }
 
     /// A section whose SVG is read from `path` (e.g. a file written by a chart function).
@@ -35,14 +31,9 @@ impl ReportSection {
         caption: impl Into<String>,
         path: &Path,
     ) -> Result<Self, PlotError> {
-        let svg = std::fs::read_to_string(path).map_err(|source| PlotError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let svg = std::fs::read_to_string(path).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })?;
         if !svg.contains("<svg") {
-            return Err(PlotError::NotSvg {
-                path: path.to_path_buf(),
-            });
+            return Err(PlotError::NotSvg { path: path.to_path_buf() });
         }
         Ok(Self::new(heading, caption, svg))
     }

@@ -8,9 +8,9 @@ use plotters::style::text_anchor::{HPos, VPos};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, GRID_BOLD, IN_MEMORY, INK, PlotError, Swatch, TITLE_H, anchored,
-    draw_legend, draw_message, draw_title, finite_max, finite_min, finite_runs, fit_text, fmt_num,
-    render_svg, save, series_color, text, text_width,
+    Chart, DrawResult, GRID_BOLD, IN_MEMORY, INK, PlotError, Swatch, TITLE_H, anchored, draw_legend, draw_message,
+    draw_title, finite_max, finite_min, finite_runs, fit_text, fmt_num, render_svg, save, series_color, text,
+    text_width,
 };
 
 /// One line of [`SweepLines`]: mean and band per x value.
@@ -73,34 +73,21 @@ impl Chart for SweepLines {
         draw_title(root, &self.title)?;
         let nx = self.x_values.len();
         let all = || {
-            self.series.iter().flat_map(move |s| {
-                (0..nx).flat_map(move |i| [at(&s.mean, i), at(&s.lower, i), at(&s.upper, i)])
-            })
+            self.series
+                .iter()
+                .flat_map(move |s| (0..nx).flat_map(move |i| [at(&s.mean, i), at(&s.lower, i), at(&s.upper, i)]))
         };
         let (Some(lo), Some(hi)) = (finite_min(all()), finite_max(all())) else {
             return draw_message(root, (0, TITLE_H), (WIDTH as i32, HEIGHT as i32), "no data");
         };
-        let pad = if hi > lo {
-            (hi - lo) * 0.08
-        } else {
-            lo.abs().max(1.0) * 0.1
-        };
-        let y0 = if lo >= 0.0 && lo - pad < 0.0 {
-            0.0
-        } else {
-            lo - pad
-        };
+        let pad = if hi > lo { (hi - lo) * 0.08 } else { lo.abs().max(1.0) * 0.1 };
+        let y0 = if lo >= 0.0 && lo - pad < 0.0 { 0.0 } else { lo - pad };
         let y1 = hi + pad;
         let x0 = -0.5;
         let x1 = nx as f64 - 0.5;
         let body = root.margin(TITLE_H as u32, 10, 10, 10);
         let (plot, legend) = body.split_horizontally(WIDTH as i32 - 20 - LEGEND_W);
-        let label_w = self
-            .x_values
-            .iter()
-            .map(|v| text_width(v, 13.0, false))
-            .max()
-            .unwrap_or(0);
+        let label_w = self.x_values.iter().map(|v| text_width(v, 13.0, false)).max().unwrap_or(0);
         let mut chart = ChartBuilder::on(&plot)
             .margin_top(16)
             .margin_right(16)
@@ -124,39 +111,23 @@ impl Chart for SweepLines {
         let (xr, yr) = chart.plotting_area().get_pixel_range();
         let slot = (xr.end - xr.start) / nx.max(1) as i32;
         for (i, name) in self.x_values.iter().enumerate() {
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(i as f64, y0), (i as f64, y1)],
-                GRID_BOLD,
-            )))?;
+            chart.draw_series(std::iter::once(PathElement::new(vec![(i as f64, y0), (i as f64, y1)], GRID_BOLD)))?;
             let (px, _) = chart.backend_coord(&(i as f64, y0));
-            let s = if label_w + 6 <= slot {
-                Some(name.clone())
-            } else {
-                fit_text(name, 13.0, false, slot - 6)
-            };
+            let s = if label_w + 6 <= slot { Some(name.clone()) } else { fit_text(name, 13.0, false, slot - 6) };
             if let Some(s) = s {
-                root.draw(&Text::new(
-                    s,
-                    (px, yr.end + 6),
-                    anchored(text(13.0, INK), HPos::Center, VPos::Top),
-                ))?;
+                root.draw(&Text::new(s, (px, yr.end + 6), anchored(text(13.0, INK), HPos::Center, VPos::Top)))?;
             }
         }
         for (k, s) in self.series.iter().enumerate() {
             let color = series_color(k);
             // Band: runs where both edges are finite.
-            let edges: Vec<(f64, f64, f64)> = (0..nx)
-                .map(|i| (i as f64, at(&s.lower, i), at(&s.upper, i)))
-                .collect();
+            let edges: Vec<(f64, f64, f64)> = (0..nx).map(|i| (i as f64, at(&s.lower, i), at(&s.upper, i))).collect();
             let mut run: Vec<(f64, f64, f64)> = Vec::new();
             let mut flush = |run: &mut Vec<(f64, f64, f64)>| -> DrawResult<DB> {
                 if run.len() >= 2 {
                     let mut poly: Vec<(f64, f64)> = run.iter().map(|p| (p.0, p.2)).collect();
                     poly.extend(run.iter().rev().map(|p| (p.0, p.1)));
-                    chart.draw_series(std::iter::once(Polygon::new(
-                        poly,
-                        color.mix(0.18).filled(),
-                    )))?;
+                    chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.18).filled())))?;
                 } else if let Some(p) = run.first() {
                     chart.draw_series(std::iter::once(PathElement::new(
                         vec![(p.0, p.1), (p.0, p.2)],
@@ -176,33 +147,16 @@ impl Chart for SweepLines {
             flush(&mut run)?;
             let pts: Vec<(f64, f64)> = (0..nx).map(|i| (i as f64, at(&s.mean, i))).collect();
             for r in finite_runs(&pts) {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    r.clone(),
-                    color.stroke_width(2),
-                )))?;
+                chart.draw_series(std::iter::once(PathElement::new(r.clone(), color.stroke_width(2))))?;
                 chart.draw_series(r.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
             }
         }
-        let mut items: Vec<(String, Swatch)> = self
-            .series
-            .iter()
-            .enumerate()
-            .map(|(k, s)| (s.name.clone(), Swatch::Band(series_color(k))))
-            .collect();
+        let mut items: Vec<(String, Swatch)> =
+            self.series.iter().enumerate().map(|(k, s)| (s.name.clone(), Swatch::Band(series_color(k)))).collect();
         if !self.band_label.is_empty() {
-            items.push((
-                format!("band: {}", self.band_label),
-                Swatch::Fill(RGBColor(0xDD, 0xDD, 0xDD)),
-            ));
+            items.push((format!("band: {}", self.band_label), Swatch::Fill(RGBColor(0xDD, 0xDD, 0xDD))));
         }
         let (lx, ly) = legend.get_base_pixel();
-        draw_legend(
-            root,
-            (lx + 10, ly + 20),
-            LEGEND_W - 14,
-            HEIGHT as i32 - 10,
-            "Series (line: mean)",
-            &items,
-        )
+        draw_legend(root, (lx + 10, ly + 20), LEGEND_W - 14, HEIGHT as i32 - 10, "Series (line: mean)", &items)
     }
 }

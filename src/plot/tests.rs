@@ -33,10 +33,7 @@ fn run_chart() -> RunChart {
         } else if t < 150.0 {
             (0.05, 0.7)
         } else {
-            (
-                0.05 + ((t - 150.0) * 0.02).min(0.85),
-                (0.7 - (t - 150.0) * 0.02).max(0.07),
-            )
+            (0.05 + ((t - 150.0) * 0.02).min(0.85), (0.7 - (t - 150.0) * 0.02).max(0.07))
         };
         let sc = (1.0f64 - sa - sb).max(0.0);
         // A gap with no attempts at t = 200..203.
@@ -45,11 +42,7 @@ fn run_chart() -> RunChart {
         b.push(if gap { f64::NAN } else { sb });
         c.push(if gap { f64::NAN } else { sc });
         let in_fault = (60.0..80.0).contains(&t);
-        e5xx.push(if in_fault {
-            40.0 - (t - 60.0) * 2.0
-        } else {
-            0.5
-        });
+        e5xx.push(if in_fault { 40.0 - (t - 60.0) * 2.0 } else { 0.5 });
         nhu.push(if (62.0..66.0).contains(&t) { 12.0 } else { 0.0 });
         overflow.push(if (64.0..70.0).contains(&t) { 5.0 } else { 0.0 });
         timeout.push(if i == 100 {
@@ -91,11 +84,7 @@ fn run_chart() -> RunChart {
 }
 
 fn timeline() -> EjectionTimeline {
-    let iv = |s: f64, e: f64, m: u32| EjectionInterval {
-        start_s: s,
-        end_s: e,
-        multiplier: m,
-    };
+    let iv = |s: f64, e: f64, m: u32| EjectionInterval { start_s: s, end_s: e, multiplier: m };
     let mut rows = Vec::new();
     for proxy in ["frontend-7d9f-1", "frontend-7d9f-2"] {
         for ep in ["10.0.1.4:8080", "10.0.1.5:8080", "10.0.1.6:8080"] {
@@ -103,11 +92,7 @@ fn timeline() -> EjectionTimeline {
                 proxy: proxy.to_string(),
                 endpoint: ep.to_string(),
                 locality: "us-east1/us-east1-b".to_string(),
-                intervals: vec![
-                    iv(62.0, 92.0, 1),
-                    iv(95.0, 155.0, 2),
-                    iv(158.0, f64::INFINITY, 3),
-                ],
+                intervals: vec![iv(62.0, 92.0, 1), iv(95.0, 155.0, 2), iv(158.0, f64::INFINITY, 3)],
             });
         }
     }
@@ -175,11 +160,7 @@ fn heat() -> Heatmap {
         y_label: "outlierDetection.baseEjectionTime".to_string(),
         x_values: ["1", "2", "5", "10"].map(String::from).to_vec(),
         y_values: ["1s", "30s", "300s"].map(String::from).to_vec(),
-        values: vec![
-            vec![0.42, 0.61, 1.9, 4.75],
-            vec![0.35, f64::NAN, 1.2, 3.1],
-            vec![0.51, 0.73, 1.5],
-        ],
+        values: vec![vec![0.42, 0.61, 1.9, 4.75], vec![0.35, f64::NAN, 1.2, 3.1], vec![0.51, 0.73, 1.5]],
     }
 }
 
@@ -198,11 +179,7 @@ fn sweep() -> SweepLines {
         band_label: "min–max over 10 seeds".to_string(),
         series: vec![
             s("baseEjectionTime=1s", vec![0.4, 0.6, 0.9, 1.9, 4.7], 0.2),
-            s(
-                "baseEjectionTime=30s",
-                vec![0.35, f64::NAN, 0.7, 1.2, 3.1],
-                0.3,
-            ),
+            s("baseEjectionTime=30s", vec![0.35, f64::NAN, 0.7, 1.2, 3.1], 0.3),
             s("baseEjectionTime=300s", vec![0.5, 0.7, 0.8, 1.5, 2.9], 0.1),
         ],
     }
@@ -229,26 +206,15 @@ fn check(
     }
     // Deterministic: a second rendering is byte-identical.
     f(&png, &svg).unwrap();
-    assert_eq!(
-        std::fs::read(&png).unwrap(),
-        png_bytes,
-        "{name}: PNG differs"
-    );
-    assert_eq!(
-        std::fs::read_to_string(&svg).unwrap(),
-        svg_text,
-        "{name}: SVG differs"
-    );
+    assert_eq!(std::fs::read(&png).unwrap(), png_bytes, "{name}: PNG differs");
+    assert_eq!(std::fs::read_to_string(&svg).unwrap(), svg_text, "{name}: SVG differs");
     // No temporary files are left behind.
     let leftovers: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp"))
         .collect();
-    assert!(
-        leftovers.is_empty(),
-        "{name}: temp files left: {leftovers:?}"
-    );
+    assert!(leftovers.is_empty(), "{name}: temp files left: {leftovers:?}");
     (png_bytes, svg_text)
 }
 
@@ -282,12 +248,8 @@ fn ejection_timeline_smoke() {
 fn latency_ecdf_smoke() {
     let dir = tempfile::tempdir().unwrap();
     let data = ecdf();
-    let (_, svg) = check(
-        dir.path(),
-        "ecdf",
-        |p, s| latency_ecdf(&data, p, s),
-        &["latency", "zone-a outage", "log scale"],
-    );
+    let (_, svg) =
+        check(dir.path(), "ecdf", |p, s| latency_ecdf(&data, p, s), &["latency", "zone-a outage", "log scale"]);
     assert_eq!(latency_ecdf_svg(&data).unwrap(), svg);
 }
 
@@ -299,12 +261,7 @@ fn heatmap_smoke() {
         dir.path(),
         "heatmap",
         |p, s| heatmap(&data, p, s),
-        &[
-            "client error rate (%) (minimize)",
-            "outlierDetection.consecutive5xxErrors",
-            "n/a",
-            "4.75",
-        ],
+        &["client error rate (%) (minimize)", "outlierDetection.consecutive5xxErrors", "n/a", "4.75"],
     );
     assert_eq!(heatmap_svg(&data).unwrap(), svg);
 }
@@ -341,28 +298,19 @@ fn empty_and_nan_data_do_not_panic() {
         error_series: vec![("timeout".into(), vec![f64::NAN; 2])],
         requests_per_s: vec![],
         ejected: vec![f64::NAN],
-        phases: vec![
-            PhaseBand::new("odd", f64::NAN, 5.0),
-            PhaseBand::new("rev", 3.0, 1.0),
-        ],
+        phases: vec![PhaseBand::new("odd", f64::NAN, 5.0), PhaseBand::new("rev", 3.0, 1.0)],
     };
     let (png, svg) = p("run-nan");
     traffic_share(&nan_run, &png, &svg).unwrap();
 
     let (png, svg) = p("timeline-empty");
     ejection_timeline(&EjectionTimeline::default(), &png, &svg).unwrap();
-    assert!(
-        std::fs::read_to_string(&svg)
-            .unwrap()
-            .contains("no ejections")
-    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("no ejections"));
 
     let (png, svg) = p("ecdf-empty");
     latency_ecdf(&LatencyEcdf::default(), &png, &svg).unwrap();
-    let nan_ecdf = LatencyEcdf {
-        title: "nan".into(),
-        series: vec![("a".into(), vec![f64::NAN, 0.0, 0.0]), ("b".into(), vec![])],
-    };
+    let nan_ecdf =
+        LatencyEcdf { title: "nan".into(), series: vec![("a".into(), vec![f64::NAN, 0.0, 0.0]), ("b".into(), vec![])] };
     let (png, svg) = p("ecdf-nan");
     latency_ecdf(&nan_ecdf, &png, &svg).unwrap();
 
@@ -377,11 +325,7 @@ fn empty_and_nan_data_do_not_panic() {
     };
     let (png, svg) = p("heatmap-nan");
     heatmap(&all_nan, &png, &svg).unwrap();
-    let single = Heatmap {
-        values: vec![vec![3.0]],
-        objective: Some(Objective::Maximize),
-        ..all_nan
-    };
+    let single = Heatmap { values: vec![vec![3.0]], objective: Some(Objective::Maximize), ..all_nan };
     let (png, svg) = p("heatmap-single");
     heatmap(&single, &png, &svg).unwrap();
 
@@ -389,12 +333,7 @@ fn empty_and_nan_data_do_not_panic() {
     sweep_lines(&SweepLines::default(), &png, &svg).unwrap();
     let constant = SweepLines {
         x_values: vec!["1".into()],
-        series: vec![SweepSeries {
-            name: "s".into(),
-            mean: vec![2.0],
-            lower: vec![],
-            upper: vec![],
-        }],
+        series: vec![SweepSeries { name: "s".into(), mean: vec![2.0], lower: vec![], upper: vec![] }],
         ..SweepLines::default()
     };
     let (png, svg) = p("sweep-single");
@@ -419,8 +358,7 @@ fn html_report_inlines_svgs() {
                 "Attempt share per locality.",
                 traffic_share_svg(&run_chart()).unwrap(),
             ),
-            ReportSection::from_svg_file("Heatmap", "Error rate by parameters.", &svg_path)
-                .unwrap(),
+            ReportSection::from_svg_file("Heatmap", "Error rate by parameters.", &svg_path).unwrap(),
         ],
     };
     let path = dir.path().join("sub/report.html");
@@ -436,10 +374,7 @@ fn html_report_inlines_svgs() {
 
     let not_svg = dir.path().join("x.svg");
     std::fs::write(&not_svg, "hello").unwrap();
-    assert!(matches!(
-        ReportSection::from_svg_file("x", "", &not_svg),
-        Err(PlotError::NotSvg { .. })
-    ));
+    assert!(matches!(ReportSection::from_svg_file("x", "", &not_svg), Err(PlotError::NotSvg { .. })));
 }
 
 #[test]
@@ -492,8 +427,7 @@ fn preview() {
         summary_rows: vec![vec!["all".into()]],
         sections: vec![
             ReportSection::from_svg_file("Traffic", "", &dir.join("traffic_share.svg")).unwrap(),
-            ReportSection::from_svg_file("Ejections", "", &dir.join("ejection_timeline.svg"))
-                .unwrap(),
+            ReportSection::from_svg_file("Ejections", "", &dir.join("ejection_timeline.svg")).unwrap(),
         ],
     };
     html_report(&report, &dir.join("report.html")).unwrap();
@@ -511,11 +445,7 @@ fn large_inputs_render() {
     let locs = 6;
     let time_s: Vec<f64> = (0..n).map(|i| i as f64).collect();
     let share: Vec<Vec<f64>> = (0..locs)
-        .map(|l| {
-            (0..n)
-                .map(|i| (1.0 + ((i + l * 97) % 300) as f64) / (locs as f64 * 301.0))
-                .collect()
-        })
+        .map(|l| (0..n).map(|i| (1.0 + ((i + l * 97) % 300) as f64) / (locs as f64 * 301.0)).collect())
         .collect();
     let data = RunChart {
         title: "big".into(),
@@ -538,11 +468,7 @@ fn large_inputs_render() {
             endpoint: format!("10.0.{}.{}:8080", i % 5, i),
             locality: format!("region/zone-{}", i % 6),
             intervals: (0..20)
-                .map(|k| EjectionInterval {
-                    start_s: k as f64 * 12.0,
-                    end_s: k as f64 * 12.0 + 5.0,
-                    multiplier: k,
-                })
+                .map(|k| EjectionInterval { start_s: k as f64 * 12.0, end_s: k as f64 * 12.0 + 5.0, multiplier: k })
                 .collect(),
         })
         .collect();

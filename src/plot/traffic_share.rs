@@ -8,10 +8,9 @@ use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Chart, DrawResult, Frame, GREY, GRID_BOLD, IN_MEMORY, INK, PHASE_STRIP, PhaseBand, PlotError,
-    Swatch, TITLE_H, cause_color, dedup_px, draw_legend, draw_message, draw_phase_fill,
-    draw_phase_marks, draw_title, finite_max, finite_min, finite_runs, fmt_num, nice_ceil,
-    render_svg, save, series_color, split_for_stroke, text,
+    Chart, DrawResult, Frame, GREY, GRID_BOLD, IN_MEMORY, INK, PHASE_STRIP, PhaseBand, PlotError, Swatch, TITLE_H,
+    cause_color, dedup_px, draw_legend, draw_message, draw_phase_fill, draw_phase_marks, draw_title, finite_max,
+    finite_min, finite_runs, fmt_num, nice_ceil, render_svg, save, series_color, split_for_stroke, text,
 };
 
 /// Time series of one run, bucketed on a common time axis.
@@ -71,9 +70,7 @@ struct Timeline {
 
 impl Timeline {
     fn of(d: &RunChart) -> Option<Self> {
-        let mut order: Vec<usize> = (0..d.time_s.len())
-            .filter(|&i| d.time_s[i].is_finite())
-            .collect();
+        let mut order: Vec<usize> = (0..d.time_s.len()).filter(|&i| d.time_s[i].is_finite()).collect();
         if order.is_empty() {
             return None;
         }
@@ -81,20 +78,11 @@ impl Timeline {
         let bucket = if d.bucket_s.is_finite() && d.bucket_s > 0.0 {
             d.bucket_s
         } else {
-            order
-                .windows(2)
-                .map(|w| d.time_s[w[1]] - d.time_s[w[0]])
-                .find(|g| *g > 0.0)
-                .unwrap_or(1.0)
+            order.windows(2).map(|w| d.time_s[w[1]] - d.time_s[w[0]]).find(|g| *g > 0.0).unwrap_or(1.0)
         };
         let x0 = d.time_s[order[0]];
         let x1 = d.time_s[order[order.len() - 1]] + bucket;
-        Some(Self {
-            order,
-            bucket,
-            x0,
-            x1,
-        })
+        Some(Self { order, bucket, x0, x1 })
     }
 
     /// Whether bucket `b` directly follows bucket `a` (no gap in time).
@@ -117,10 +105,7 @@ fn stacked_shares(d: &RunChart, tl: &Timeline) -> Vec<(usize, Vec<f64>)> {
         if raw.iter().all(|v| !v.is_finite()) {
             continue;
         }
-        let vals: Vec<f64> = raw
-            .iter()
-            .map(|v| if v.is_finite() { v.max(0.0) } else { 0.0 })
-            .collect();
+        let vals: Vec<f64> = raw.iter().map(|v| if v.is_finite() { v.max(0.0) } else { 0.0 }).collect();
         let sum: f64 = vals.iter().sum();
         if sum <= 0.0 {
             continue;
@@ -233,46 +218,24 @@ impl RunChart {
                 let mut poly = upper.clone();
                 poly.extend(lower.into_iter().rev());
                 let poly = dedup_px(poly, |p| chart.backend_coord(p));
-                chart.draw_series(std::iter::once(Polygon::new(
-                    poly,
-                    color.mix(0.88).filled(),
-                )))?;
+                chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.88).filled())))?;
                 let edge = split_for_stroke(&upper, |p| chart.backend_coord(p));
-                chart.draw_series(
-                    edge.into_iter()
-                        .map(|piece| PathElement::new(piece, color.stroke_width(1))),
-                )?;
+                chart.draw_series(edge.into_iter().map(|piece| PathElement::new(piece, color.stroke_width(1))))?;
             }
         }
         if stacked.is_empty() {
-            draw_message(
-                root,
-                (frame.left, frame.top),
-                (frame.right, frame.bottom),
-                "no upstream attempts",
-            )?;
+            draw_message(root, (frame.left, frame.top), (frame.right, frame.bottom), "no upstream attempts")?;
         }
         draw_phase_marks(root, &self.phases, &frame, true)?;
 
         let items: Vec<(String, Swatch)> = (0..self.share.len().max(self.localities.len()))
             .map(|i| {
-                let name = self
-                    .localities
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("locality {}", i + 1));
+                let name = self.localities.get(i).cloned().unwrap_or_else(|| format!("locality {}", i + 1));
                 (name, Swatch::Fill(series_color(i)))
             })
             .collect();
         let (lx, ly) = legend.get_base_pixel();
-        draw_legend(
-            root,
-            (lx + 10, ly + PHASE_STRIP + 4),
-            LEGEND_W - 16,
-            ly + h as i32,
-            "Upstream locality",
-            &items,
-        )
+        draw_legend(root, (lx + 10, ly + PHASE_STRIP + 4), LEGEND_W - 16, ly + h as i32, "Upstream locality", &items)
     }
 
     fn draw_error_panel<DB: DrawingBackend>(
@@ -283,11 +246,7 @@ impl RunChart {
     ) -> DrawResult<DB> {
         let (w, h) = area.dim_in_pixel();
         let (plot, legend) = area.split_horizontally(w as i32 - LEGEND_W);
-        let err_max = finite_max(
-            self.error_series
-                .iter()
-                .flat_map(|(_, v)| tl.order.iter().map(move |&k| at(v, k))),
-        );
+        let err_max = finite_max(self.error_series.iter().flat_map(|(_, v)| tl.order.iter().map(move |&k| at(v, k))));
         let req_max = finite_max(tl.order.iter().map(|&k| at(&self.requests_per_s, k)));
         let y1 = nice_ceil(err_max.unwrap_or(0.0) * 1.05);
         let r1 = nice_ceil(req_max.unwrap_or(0.0) * 1.05);
@@ -330,38 +289,25 @@ impl RunChart {
                 chart.draw_series(std::iter::once(Polygon::new(poly, GREY.mix(0.08).filled())))?;
                 let line = split_for_stroke(&run, |p| chart.backend_coord(p));
                 chart.draw_series(
-                    line.into_iter()
-                        .map(|piece| PathElement::new(piece, GREY.mix(0.45).stroke_width(1))),
+                    line.into_iter().map(|piece| PathElement::new(piece, GREY.mix(0.45).stroke_width(1))),
                 )?;
             }
         }
         for (i, (_, values)) in self.error_series.iter().enumerate() {
             let color = cause_color(i);
-            let pts: Vec<(f64, f64)> = tl
-                .order
-                .iter()
-                .map(|&k| (self.time_s[k] + b / 2.0, at(values, k)))
-                .collect();
+            let pts: Vec<(f64, f64)> = tl.order.iter().map(|&k| (self.time_s[k] + b / 2.0, at(values, k))).collect();
             for run in finite_runs(&pts) {
                 if run.len() == 1 {
                     chart.draw_series(std::iter::once(Circle::new(run[0], 2, color.filled())))?;
                 } else {
                     let pieces = split_for_stroke(&run, |p| chart.backend_coord(p));
-                    chart.draw_series(
-                        pieces
-                            .into_iter()
-                            .map(|piece| PathElement::new(piece, color.stroke_width(2))),
-                    )?;
+                    chart
+                        .draw_series(pieces.into_iter().map(|piece| PathElement::new(piece, color.stroke_width(2))))?;
                 }
             }
         }
         if err_max.is_none() {
-            draw_message(
-                root,
-                (frame.left, frame.top),
-                (frame.right, frame.bottom),
-                "no error data",
-            )?;
+            draw_message(root, (frame.left, frame.top), (frame.right, frame.bottom), "no error data")?;
         }
         draw_phase_marks(root, &self.phases, &frame, false)?;
 
@@ -372,20 +318,10 @@ impl RunChart {
             .map(|(i, (name, _))| (name.clone(), Swatch::Line(cause_color(i), 2)))
             .collect();
         if has_requests {
-            items.push((
-                "requests / s (right)".to_string(),
-                Swatch::Fill(RGBColor(0xE2, 0xE2, 0xE2)),
-            ));
+            items.push(("requests / s (right)".to_string(), Swatch::Fill(RGBColor(0xE2, 0xE2, 0xE2))));
         }
         let (lx, ly) = legend.get_base_pixel();
-        draw_legend(
-            root,
-            (lx + 10, ly + 10),
-            LEGEND_W - 16,
-            ly + h as i32,
-            "Client errors by cause",
-            &items,
-        )
+        draw_legend(root, (lx + 10, ly + 10), LEGEND_W - 16, ly + h as i32, "Client errors by cause", &items)
     }
 
     fn draw_ejected_panel<DB: DrawingBackend>(
@@ -419,11 +355,7 @@ impl RunChart {
         let frame = Frame::new(chart.plotting_area().get_pixel_range(), tl.x0, tl.x1);
         draw_phase_fill(root, &self.phases, &frame)?;
         let int_labels = |v: &f64| {
-            if (v - v.round()).abs() < 1e-9 {
-                format!("{}", v.round())
-            } else {
-                String::new()
-            }
+            if (v - v.round()).abs() < 1e-9 { format!("{}", v.round()) } else { String::new() }
         };
         mesh!(chart, "ejected endpoints", "time (s)", &int_labels)?;
         let color = RGBColor(0x5B, 0x3A, 0x8C);
@@ -432,24 +364,12 @@ impl RunChart {
             poly.push((run[run.len() - 1].0, 0.0));
             poly.push((run[0].0, 0.0));
             let poly = dedup_px(poly, |p| chart.backend_coord(p));
-            chart.draw_series(std::iter::once(Polygon::new(
-                poly,
-                color.mix(0.15).filled(),
-            )))?;
+            chart.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.15).filled())))?;
             let pieces = split_for_stroke(&run, |p| chart.backend_coord(p));
-            chart.draw_series(
-                pieces
-                    .into_iter()
-                    .map(|piece| PathElement::new(piece, color.stroke_width(2))),
-            )?;
+            chart.draw_series(pieces.into_iter().map(|piece| PathElement::new(piece, color.stroke_width(2))))?;
         }
         if e_max.is_none() {
-            draw_message(
-                root,
-                (frame.left, frame.top),
-                (frame.right, frame.bottom),
-                "no ejection data",
-            )?;
+            draw_message(root, (frame.left, frame.top), (frame.right, frame.bottom), "no ejection data")?;
         }
         draw_phase_marks(root, &self.phases, &frame, false)?;
         let (lx, ly) = legend.get_base_pixel();
@@ -459,10 +379,7 @@ impl RunChart {
             LEGEND_W - 16,
             ly + h as i32,
             "Outlier detection",
-            &[(
-                "ejected (proxy, endpoint)".to_string(),
-                Swatch::Line(color, 2),
-            )],
+            &[("ejected (proxy, endpoint)".to_string(), Swatch::Line(color, 2))],
         )
     }
 }

@@ -12,10 +12,10 @@ pub struct Expectation {
 }
 
 /// Parses `[[expect]]` tables. Errors are `(path, message)`.
-pub fn parse_expectations(raw: &[toml::Value], _phases: &[PhaseSpec], _run: SimDuration) -> Result<Vec<Expectation>, (String, String)> {
-    if raw.is_empty() {
-        Ok(Vec::new())
-    } else {
-        Err(("expect".into(), "expectations are not supported yet".into()))
-    }
+pub fn parse_expectations(
+    raw: &[toml::Value],
+    _phases: &[PhaseSpec],
+    _run: SimDuration,
+) -> Result<Vec<Expectation>, (String, String)> {
+    if raw.is_empty() { Ok(Vec::new()) } else { Err(("expect".into(), "expectations are not supported yet".into())) }
 }

@@ -71,9 +71,8 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
         let so_far = display_prefix(&segs[..=i]);
         match seg {
             Segment::Key(k) => {
-                let table = cur
-                    .as_table_mut()
-                    .ok_or_else(|| format!("`{}` is not a table", display_prefix(&segs[..i])))?;
+                let table =
+                    cur.as_table_mut().ok_or_else(|| format!("`{}` is not a table", display_prefix(&segs[..i])))?;
                 if last {
                     table.insert(k.clone(), value);
                     return Ok(());
@@ -81,9 +80,8 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
                 cur = table.entry(k.clone()).or_insert_with(|| Value::Table(Default::default()));
             }
             Segment::Index(idx) => {
-                let arr = cur
-                    .as_array_mut()
-                    .ok_or_else(|| format!("`{}` is not an array", display_prefix(&segs[..i])))?;
+                let arr =
+                    cur.as_array_mut().ok_or_else(|| format!("`{}` is not an array", display_prefix(&segs[..i])))?;
                 let len = arr.len();
                 let slot = arr
                     .get_mut(*idx)

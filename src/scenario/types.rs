@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::engine::{SimDuration, SimTime};
 use crate::envoy::config::Locality;
-use crate::istio::translate::MeshSettings;
 use crate::istio::manifest::{DestinationRuleSpec, GatewaySpec, VirtualServiceSpec};
+use crate::istio::translate::MeshSettings;
 use crate::model::ids::{KubeClusterId, ProxyGroupId};
 
 use super::expect::Expectation;

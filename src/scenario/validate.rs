@@ -24,8 +24,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         return Err(v.err("output.bucket", "must be at least 1ms"));
     }
     let failover_share = v.fraction("output.failover_share", output.failover_share.unwrap_or(0.05))?;
-    let failback_tolerance =
-        v.fraction("output.failback_tolerance", output.failback_tolerance.unwrap_or(0.10))?;
+    let failback_tolerance = v.fraction("output.failback_tolerance", output.failback_tolerance.unwrap_or(0.10))?;
     let limits = raw.limits.clone().unwrap_or_default();
     let mesh = v.mesh(raw.mesh.clone().unwrap_or_default())?;
     let kube_clusters = v.kube_clusters(&raw.clusters)?;
@@ -37,19 +36,23 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let phases = v.phases(&raw.phases, &faults, duration)?;
     let policy = raw.policy.clone().unwrap_or_default();
     if let Some(dr) = &policy.destination_rule {
-        if let Err(crate::istio::IstioError::Invalid { errors, .. }) = crate::istio::validate::validate_destination_rule(dr) {
+        if let Err(crate::istio::IstioError::Invalid { errors, .. }) =
+            crate::istio::validate::validate_destination_rule(dr)
+        {
             let first = &errors[0];
             return Err(v.err(&format!("policy.destination_rule.{}", first.path), &first.message));
         }
     }
     if let Some(vs) = &policy.virtual_service {
-        if let Err(crate::istio::IstioError::Invalid { errors, .. }) = crate::istio::validate::validate_virtual_service(vs) {
+        if let Err(crate::istio::IstioError::Invalid { errors, .. }) =
+            crate::istio::validate::validate_virtual_service(vs)
+        {
             let first = &errors[0];
             return Err(v.err(&format!("policy.virtual_service.{}", first.path), &first.message));
         }
     }
-    let expectations: Vec<Expectation> = parse_expectations(&raw.expect, &phases, duration)
-        .map_err(|(path, msg)| v.err(&path, &msg))?;
+    let expectations: Vec<Expectation> =
+        parse_expectations(&raw.expect, &phases, duration).map_err(|(path, msg)| v.err(&path, &msg))?;
     Ok(Scenario {
         name: raw.name.clone(),
         description: raw.description.clone().unwrap_or_default(),
@@ -88,7 +91,12 @@ impl Validator<'_> {
         text.parse::<SimDuration>().map_err(|e| self.err(path, &e.to_string()))
     }
 
-    fn opt_duration(&self, path: &str, text: &Option<String>, default: SimDuration) -> Result<SimDuration, ScenarioError> {
+    fn opt_duration(
+        &self,
+        path: &str,
+        text: &Option<String>,
+        default: SimDuration,
+    ) -> Result<SimDuration, ScenarioError> {
         match text {
             Some(t) => self.duration(path, t),
             None => Ok(default),
@@ -140,7 +148,8 @@ impl Validator<'_> {
         if let Some(t) = &m.connect_timeout {
             settings.connect_timeout = self.duration("mesh.connect_timeout", t)?;
         }
-        let eds_push_delay = self.opt_duration("mesh.eds_push_delay", &m.eds_push_delay, SimDuration::from_millis(100))?;
+        let eds_push_delay =
+            self.opt_duration("mesh.eds_push_delay", &m.eds_push_delay, SimDuration::from_millis(100))?;
         Ok(MeshConfig { settings, eds_push_delay })
     }
 
@@ -161,7 +170,11 @@ impl Validator<'_> {
             }
             out.push(KubeClusterSpec {
                 name: c.name.clone(),
-                locality: Locality::new(&c.region, c.zone.as_deref().unwrap_or(""), c.sub_zone.as_deref().unwrap_or("")),
+                locality: Locality::new(
+                    &c.region,
+                    c.zone.as_deref().unwrap_or(""),
+                    c.sub_zone.as_deref().unwrap_or(""),
+                ),
                 network: c.network.clone().unwrap_or_else(|| "network1".into()),
             });
         }
@@ -169,14 +182,10 @@ impl Validator<'_> {
     }
 
     fn cluster_id(&self, path: &str, name: &str, clusters: &[KubeClusterSpec]) -> Result<KubeClusterId, ScenarioError> {
-        clusters
-            .iter()
-            .position(|c| c.name == name)
-            .map(|i| KubeClusterId(i as u32))
-            .ok_or_else(|| {
-                let known: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
-                self.err(path, &format!("no cluster named `{name}` (known: {})", known.join(", ")))
-            })
+        clusters.iter().position(|c| c.name == name).map(|i| KubeClusterId(i as u32)).ok_or_else(|| {
+            let known: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+            self.err(path, &format!("no cluster named `{name}` (known: {})", known.join(", ")))
+        })
     }
 
     fn network(&self, n: RawNetwork, clusters: &[KubeClusterSpec]) -> Result<NetworkSpec, ScenarioError> {
@@ -197,16 +206,24 @@ impl Validator<'_> {
         Ok(NetworkSpec { same_zone, same_region, cross_region, jitter, overrides })
     }
 
-    fn selector(&self, path: &str, text: &str, clusters: &[KubeClusterSpec]) -> Result<LocalitySelector, ScenarioError> {
+    fn selector(
+        &self,
+        path: &str,
+        text: &str,
+        clusters: &[KubeClusterSpec],
+    ) -> Result<LocalitySelector, ScenarioError> {
         if let Some(c) = clusters.iter().position(|c| c.name == text) {
             return Ok(LocalitySelector::Cluster(KubeClusterId(c as u32)));
         }
         let mut parts = text.splitn(2, '/');
         let region = parts.next().unwrap_or("").to_string();
         let zone = parts.next().map(str::to_string);
-        let known = clusters.iter().any(|c| c.locality.region == region && zone.as_ref().is_none_or(|z| &c.locality.zone == z));
+        let known =
+            clusters.iter().any(|c| c.locality.region == region && zone.as_ref().is_none_or(|z| &c.locality.zone == z));
         if !known {
-            return Err(self.err(path, &format!("`{text}` is neither a cluster name nor a region[/zone] of any cluster")));
+            return Err(
+                self.err(path, &format!("`{text}` is neither a cluster name nor a region[/zone] of any cluster"))
+            );
         }
         Ok(LocalitySelector::Region { region, zone })
     }
@@ -231,8 +248,16 @@ impl Validator<'_> {
             host: s.host.clone(),
             service_time,
             max_concurrency: s.max_concurrency.unwrap_or(0),
-            readiness_delay: self.opt_duration("service.readiness_delay", &s.readiness_delay, SimDuration::from_secs(5))?,
-            termination_grace: self.opt_duration("service.termination_grace", &s.termination_grace, SimDuration::from_secs(5))?,
+            readiness_delay: self.opt_duration(
+                "service.readiness_delay",
+                &s.readiness_delay,
+                SimDuration::from_secs(5),
+            )?,
+            termination_grace: self.opt_duration(
+                "service.termination_grace",
+                &s.termination_grace,
+                SimDuration::from_secs(5),
+            )?,
             deployments,
         })
     }
@@ -240,7 +265,9 @@ impl Validator<'_> {
     fn service_time(&self, st: &RawServiceTime) -> Result<ServiceTime, ScenarioError> {
         let p = "service.service_time";
         let need = |field: &str, v: &Option<String>| -> Result<SimDuration, ScenarioError> {
-            let text = v.as_ref().ok_or_else(|| self.err(&format!("{p}.{field}"), &format!("is required for distribution `{}`", st.distribution)))?;
+            let text = v.as_ref().ok_or_else(|| {
+                self.err(&format!("{p}.{field}"), &format!("is required for distribution `{}`", st.distribution))
+            })?;
             self.duration(&format!("{p}.{field}"), text)
         };
         match st.distribution.as_str() {
@@ -253,11 +280,18 @@ impl Validator<'_> {
                 }
                 Ok(ServiceTime::LogNormal { median: need("median", &st.median)?, sigma })
             }
-            other => Err(self.err(&format!("{p}.distribution"), &format!("`{other}` is not one of \"exponential\", \"lognormal\", \"constant\""))),
+            other => Err(self.err(
+                &format!("{p}.distribution"),
+                &format!("`{other}` is not one of \"exponential\", \"lognormal\", \"constant\""),
+            )),
         }
     }
 
-    fn proxy_groups(&self, raw: &[RawProxyGroup], clusters: &[KubeClusterSpec]) -> Result<Vec<ProxyGroupSpec>, ScenarioError> {
+    fn proxy_groups(
+        &self,
+        raw: &[RawProxyGroup],
+        clusters: &[KubeClusterSpec],
+    ) -> Result<Vec<ProxyGroupSpec>, ScenarioError> {
         let mut out: Vec<ProxyGroupSpec> = Vec::new();
         for (i, p) in raw.iter().enumerate() {
             let path = format!("proxies[{i}]");
@@ -267,7 +301,11 @@ impl Validator<'_> {
             let kind = match p.kind.as_str() {
                 "gateway" => ProxyKind::Gateway,
                 "sidecar" => ProxyKind::Sidecar,
-                other => return Err(self.err(&format!("{path}.kind"), &format!("`{other}` is not \"gateway\" or \"sidecar\""))),
+                other => {
+                    return Err(
+                        self.err(&format!("{path}.kind"), &format!("`{other}` is not \"gateway\" or \"sidecar\""))
+                    );
+                }
             };
             let replicas = p.replicas.unwrap_or(1);
             if replicas == 0 || replicas > 10_000 {
@@ -275,7 +313,9 @@ impl Validator<'_> {
             }
             let cluster = self.cluster_id(&format!("{path}.cluster"), &p.cluster, clusters)?;
             let gateway = match (kind, &p.gateway) {
-                (ProxyKind::Sidecar, Some(_)) => return Err(self.err(&format!("{path}.gateway"), "only gateway proxies name a Gateway")),
+                (ProxyKind::Sidecar, Some(_)) => {
+                    return Err(self.err(&format!("{path}.gateway"), "only gateway proxies name a Gateway"));
+                }
                 (ProxyKind::Gateway, g) => Some(g.clone().unwrap_or_else(|| p.name.clone())),
                 (ProxyKind::Sidecar, None) => None,
             };
@@ -287,13 +327,19 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    fn workload(&self, raw: &[RawWorkload], groups: &[ProxyGroupSpec], run: SimDuration) -> Result<Vec<WorkloadSpec>, ScenarioError> {
+    fn workload(
+        &self,
+        raw: &[RawWorkload],
+        groups: &[ProxyGroupSpec],
+        run: SimDuration,
+    ) -> Result<Vec<WorkloadSpec>, ScenarioError> {
         let mut out = Vec::new();
         for (i, w) in raw.iter().enumerate() {
             let path = format!("workload[{i}]");
-            let group = groups.iter().position(|g| g.name == w.proxy).ok_or_else(|| {
-                self.err(&format!("{path}.proxy"), &format!("no proxy group named `{}`", w.proxy))
-            })?;
+            let group = groups
+                .iter()
+                .position(|g| g.name == w.proxy)
+                .ok_or_else(|| self.err(&format!("{path}.proxy"), &format!("no proxy group named `{}`", w.proxy)))?;
             let rate_ok = |r: f64| r.is_finite() && (0.0..=10_000_000.0).contains(&r);
             if !rate_ok(w.rate) {
                 return Err(self.err(&format!("{path}.rate"), "must be between 0 and 1e7 requests per second"));
@@ -319,7 +365,13 @@ impl Validator<'_> {
         Ok(out)
     }
 
-    fn faults(&self, raw: &[RawFault], service: &ServiceSpec, clusters: &[KubeClusterSpec], run: SimDuration) -> Result<Vec<FaultSpec>, ScenarioError> {
+    fn faults(
+        &self,
+        raw: &[RawFault],
+        service: &ServiceSpec,
+        clusters: &[KubeClusterSpec],
+        run: SimDuration,
+    ) -> Result<Vec<FaultSpec>, ScenarioError> {
         let mut out: Vec<FaultSpec> = Vec::new();
         for (i, f) in raw.iter().enumerate() {
             let path = format!("faults[{i}]");
@@ -343,12 +395,16 @@ impl Validator<'_> {
                     unexpected("status", f.status.is_some())?;
                     unexpected("latency", f.latency.is_some())?;
                     unexpected("pods", f.pods.is_some())?;
-                    let replicas = f.replicas.ok_or_else(|| self.err(&format!("{path}.replicas"), "is required for action `scale`"))?;
+                    let replicas = f
+                        .replicas
+                        .ok_or_else(|| self.err(&format!("{path}.replicas"), "is required for action `scale`"))?;
                     FaultAction::Scale { replicas }
                 }
                 "http-error" => {
                     unexpected("replicas", f.replicas.is_some())?;
-                    let status = f.status.ok_or_else(|| self.err(&format!("{path}.status"), "is required for action `http-error`"))?;
+                    let status = f
+                        .status
+                        .ok_or_else(|| self.err(&format!("{path}.status"), "is required for action `http-error`"))?;
                     if !(100..=599).contains(&status) {
                         return Err(self.err(&format!("{path}.status"), "must be an HTTP status between 100 and 599"));
                     }
@@ -358,7 +414,10 @@ impl Validator<'_> {
                 "refuse" => FaultAction::Refuse,
                 "blackhole" => FaultAction::Blackhole,
                 "latency" => {
-                    let text = f.latency.as_ref().ok_or_else(|| self.err(&format!("{path}.latency"), "is required for action `latency`"))?;
+                    let text = f
+                        .latency
+                        .as_ref()
+                        .ok_or_else(|| self.err(&format!("{path}.latency"), "is required for action `latency`"))?;
                     FaultAction::Latency { extra: self.duration(&format!("{path}.latency"), text)? }
                 }
                 "recover" => FaultAction::Recover,
@@ -373,12 +432,24 @@ impl Validator<'_> {
                 unexpected("replicas", f.replicas.is_some())?;
             }
             let name = f.name.clone().unwrap_or_else(|| default_fault_name(&action, &f.cluster));
-            out.push(FaultSpec { at, action, deployment, pods: f.pods.clone(), name, starts_phase: f.phase.unwrap_or(true) });
+            out.push(FaultSpec {
+                at,
+                action,
+                deployment,
+                pods: f.pods.clone(),
+                name,
+                starts_phase: f.phase.unwrap_or(true),
+            });
         }
         Ok(out)
     }
 
-    fn phases(&self, raw: &[RawPhase], faults: &[FaultSpec], run: SimDuration) -> Result<Vec<PhaseSpec>, ScenarioError> {
+    fn phases(
+        &self,
+        raw: &[RawPhase],
+        faults: &[FaultSpec],
+        run: SimDuration,
+    ) -> Result<Vec<PhaseSpec>, ScenarioError> {
         let mut phases = Vec::new();
         if raw.is_empty() {
             phases.push(PhaseSpec { name: "healthy".into(), start: SimTime::ZERO });
@@ -411,7 +482,9 @@ fn default_fault_name(action: &FaultAction, cluster: &str) -> String {
     match action {
         FaultAction::Scale { replicas } => format!("{cluster} scaled to {replicas}"),
         FaultAction::HttpError { status, probability } if *probability >= 1.0 => format!("{cluster} answers {status}"),
-        FaultAction::HttpError { status, probability } => format!("{cluster} answers {status} ({:.0}%)", probability * 100.0),
+        FaultAction::HttpError { status, probability } => {
+            format!("{cluster} answers {status} ({:.0}%)", probability * 100.0)
+        }
         FaultAction::Refuse => format!("{cluster} refuses connections"),
         FaultAction::Blackhole => format!("{cluster} black-holed"),
         FaultAction::Latency { extra } => format!("{cluster} +{extra} latency"),

@@ -30,18 +30,12 @@ fn ejected(host: u32, kind: EjectionKind, multiplier: u32, planned_ms: u64) -> O
 }
 
 fn unejected(host: u32, ejected_for_ms: u64) -> OutlierEvent {
-    Unejected {
-        host: h(host),
-        ejected_for: SimDuration::from_millis(ejected_for_ms),
-    }
+    Unejected { host: h(host), ejected_for: SimDuration::from_millis(ejected_for_ms) }
 }
 
 /// Envoy's defaults with the max ejection percent at 100, as the newer Envoy tests run.
 fn max100() -> OutlierConfig {
-    OutlierConfig {
-        max_ejection_percent: 100,
-        ..OutlierConfig::default()
-    }
+    OutlierConfig { max_ejection_percent: 100, ..OutlierConfig::default() }
 }
 
 /// A detector with hosts `0..n`, a seeded stream, and the events of the last call.
@@ -57,33 +51,21 @@ impl Rig {
         for i in 0..n {
             d.add_host(h(i));
         }
-        Rig {
-            d,
-            rng: SimRng::new(7),
-            out: Vec::new(),
-        }
+        Rig { d, rng: SimRng::new(7), out: Vec::new() }
     }
 
     fn http(&mut self, host: u32, status: u16, n: usize, now: SimTime) -> Vec<OutlierEvent> {
         self.out.clear();
         for _ in 0..n {
-            self.d
-                .put_http_status(h(host), status, now, &mut self.rng, &mut self.out);
+            self.d.put_http_status(h(host), status, now, &mut self.rng, &mut self.out);
         }
         self.out.clone()
     }
 
-    fn local(
-        &mut self,
-        host: u32,
-        ev: LocalOriginEvent,
-        n: usize,
-        now: SimTime,
-    ) -> Vec<OutlierEvent> {
+    fn local(&mut self, host: u32, ev: LocalOriginEvent, n: usize, now: SimTime) -> Vec<OutlierEvent> {
         self.out.clear();
         for _ in 0..n {
-            self.d
-                .put_local_origin(h(host), ev, now, &mut self.rng, &mut self.out);
+            self.d.put_local_origin(h(host), ev, now, &mut self.rng, &mut self.out);
         }
         self.out.clone()
     }
@@ -117,10 +99,7 @@ fn o1_basic_flow_5xx_via_http_codes() {
     assert!(r.http(0, 500, 4, ms(0)).is_empty());
     assert!(!r.d.is_ejected(h(0)), "the 200 reset the counter");
     // Base 30 s, multiplier 1, no jitter.
-    assert_eq!(
-        r.http(0, 500, 1, ms(0)),
-        vec![ejected(0, Consecutive5xx, 1, 30_000)]
-    );
+    assert_eq!(r.http(0, 500, 1, ms(0)), vec![ejected(0, Consecutive5xx, 1, 30_000)]);
     assert!(r.d.is_ejected(h(0)));
     assert_eq!(r.d.active_ejections(), 1);
 
@@ -134,10 +113,7 @@ fn o1_basic_flow_5xx_via_http_codes() {
 
     assert!(r.http(0, 500, 4, ms(40_000)).is_empty());
     // No tick since the un-ejection, so no decay: the multiplier goes 1 → 2, 60 s.
-    assert_eq!(
-        r.http(0, 500, 1, ms(40_000)),
-        vec![ejected(0, Consecutive5xx, 2, 60_000)]
-    );
+    assert_eq!(r.http(0, 500, 1, ms(40_000)), vec![ejected(0, Consecutive5xx, 2, 60_000)]);
     assert_eq!(r.d.active_ejections(), 1);
 
     r.d.remove_host(h(0));
@@ -155,56 +131,28 @@ fn o1_basic_flow_5xx_via_http_codes() {
 
 #[test]
 fn o2_basic_flow_gateway_failure() {
-    let cfg = OutlierConfig {
-        enforcing_consecutive_gateway_failure: 100,
-        enforcing_consecutive_5xx: 0,
-        ..max100()
-    };
+    let cfg = OutlierConfig { enforcing_consecutive_gateway_failure: 100, enforcing_consecutive_5xx: 0, ..max100() };
     let mut r = Rig::new(cfg, 1);
     for s in [503, 500, 503, 503] {
         assert!(r.http(0, s, 1, ms(0)).is_empty());
     }
     // 5th response: c5xx = 5 → detected, not enforced, reset; cgw = 3 (the 500 reset it).
-    assert_eq!(
-        r.http(0, 503, 1, ms(0)),
-        vec![NotEnforced {
-            host: h(0),
-            kind: Consecutive5xx
-        }]
-    );
-    assert_eq!(
-        (r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure),
-        (0, 3)
-    );
+    assert_eq!(r.http(0, 503, 1, ms(0)), vec![NotEnforced { host: h(0), kind: Consecutive5xx }]);
+    assert_eq!((r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure), (0, 3));
     assert!(r.http(0, 503, 1, ms(0)).is_empty());
     assert_eq!(r.st(0).consecutive_gateway_failure, 4);
     // 7th response: cgw = 5 → ejected as gateway failure.
-    assert_eq!(
-        r.http(0, 503, 1, ms(0)),
-        vec![ejected(0, ConsecutiveGatewayFailure, 1, 30_000)]
-    );
-    assert_eq!(
-        (r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure),
-        (2, 0)
-    );
+    assert_eq!(r.http(0, 503, 1, ms(0)), vec![ejected(0, ConsecutiveGatewayFailure, 1, 30_000)]);
+    assert_eq!((r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure), (2, 0));
 
     assert_eq!(r.tick(ms(30_001)), vec![unejected(0, 30_001)]);
-    assert_eq!(
-        (r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure),
-        (0, 0)
-    );
+    assert_eq!((r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure), (0, 0));
 
     assert!(r.http(0, 503, 4, ms(30_001)).is_empty());
     // Both counters reach 5: the gateway detection ejects, the 5xx one finds the host ejected
     // and is dropped without resetting c5xx.
-    assert_eq!(
-        r.http(0, 503, 1, ms(30_001)),
-        vec![ejected(0, ConsecutiveGatewayFailure, 2, 60_000)]
-    );
-    assert_eq!(
-        (r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure),
-        (5, 0)
-    );
+    assert_eq!(r.http(0, 503, 1, ms(30_001)), vec![ejected(0, ConsecutiveGatewayFailure, 2, 60_000)]);
+    assert_eq!((r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure), (5, 0));
 
     let s = r.d.stats();
     assert_eq!(s.detected(Consecutive5xx), 1);
@@ -226,20 +174,11 @@ fn o3_non_http_codes_external_origin() {
     assert!(r.local(0, FAILED, 1, ms(0)).is_empty());
     assert!(r.local(0, CONNECTED, 1, ms(0)).is_empty());
     assert!(r.local(0, FAILED, 3, ms(0)).is_empty());
-    assert_eq!(
-        (r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure),
-        (4, 4)
-    );
+    assert_eq!((r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure), (4, 4));
     // Connect failure = 503: gateway detection first (enforcement 0 by default), then 5xx.
     assert_eq!(
         r.local(0, FAILED, 1, ms(0)),
-        vec![
-            NotEnforced {
-                host: h(0),
-                kind: ConsecutiveGatewayFailure
-            },
-            ejected(0, Consecutive5xx, 1, 30_000),
-        ]
+        vec![NotEnforced { host: h(0), kind: ConsecutiveGatewayFailure }, ejected(0, Consecutive5xx, 1, 30_000),]
     );
     assert_eq!(r.d.active_ejections(), 1);
     assert_eq!(r.d.stats().detected(ConsecutiveGatewayFailure), 1);
@@ -253,10 +192,7 @@ fn o4_timeout_with_http_code() {
     let t200 = LocalOriginEvent::Timeout { code: Some(200) };
     let t_none = LocalOriginEvent::Timeout { code: None };
     assert!(r.local(0, t500, 4, ms(0)).is_empty());
-    assert_eq!(
-        r.local(0, t500, 1, ms(0)),
-        vec![ejected(0, Consecutive5xx, 1, 30_000)]
-    );
+    assert_eq!(r.local(0, t500, 1, ms(0)), vec![ejected(0, Consecutive5xx, 1, 30_000)]);
     assert!(r.local(1, t200, 5, ms(0)).is_empty());
     assert!(!r.d.is_ejected(h(1)));
     assert_eq!(r.st(1).consecutive_5xx, 0);
@@ -264,28 +200,16 @@ fn o4_timeout_with_http_code() {
     assert!(r.local(2, t_none, 4, ms(0)).is_empty());
     assert_eq!(
         r.local(2, t_none, 1, ms(0)),
-        vec![
-            NotEnforced {
-                host: h(2),
-                kind: ConsecutiveGatewayFailure
-            },
-            ejected(2, Consecutive5xx, 1, 30_000),
-        ]
+        vec![NotEnforced { host: h(2), kind: ConsecutiveGatewayFailure }, ejected(2, Consecutive5xx, 1, 30_000),]
     );
 }
 
 #[test]
 fn o5_basic_flow_local_origin_failure_split() {
-    let cfg = OutlierConfig {
-        split_external_local_origin_errors: true,
-        ..max100()
-    };
+    let cfg = OutlierConfig { split_external_local_origin_errors: true, ..max100() };
     let mut r = Rig::new(cfg, 1);
     assert!(r.local(0, FAILED, 4, ms(0)).is_empty());
-    assert_eq!(
-        r.local(0, FAILED, 1, ms(0)),
-        vec![ejected(0, ConsecutiveLocalOriginFailure, 1, 30_000)]
-    );
+    assert_eq!(r.local(0, FAILED, 1, ms(0)), vec![ejected(0, ConsecutiveLocalOriginFailure, 1, 30_000)]);
     // While ejected: no effect (the detection is ignored, the counter keeps growing).
     assert!(r.local(0, FAILED, 5, ms(0)).is_empty());
     assert_eq!(r.st(0).consecutive_local_origin_failure, 5);
@@ -298,10 +222,7 @@ fn o5_basic_flow_local_origin_failure_split() {
     assert_eq!(r.tick(ms(30_001)), vec![unejected(0, 30_001)]);
     assert_eq!(r.st(0).consecutive_local_origin_failure, 0);
 
-    assert_eq!(
-        r.local(0, FAILED, 5, ms(30_001)),
-        vec![ejected(0, ConsecutiveLocalOriginFailure, 2, 60_000)]
-    );
+    assert_eq!(r.local(0, FAILED, 5, ms(30_001)), vec![ejected(0, ConsecutiveLocalOriginFailure, 2, 60_000)]);
     assert!(r.tick(ms(40_000)).is_empty());
     assert!(r.d.is_ejected(h(0)));
     assert_eq!(r.tick(ms(90_002)), vec![unejected(0, 60_001)]);
@@ -326,23 +247,14 @@ fn o6_eject_time_backoff() {
         ..max100()
     };
     let mut r = Rig::new(cfg, 1);
-    assert_eq!(
-        r.http(0, 500, 5, secs(0)),
-        vec![ejected(0, Consecutive5xx, 1, 10_000)]
-    );
+    assert_eq!(r.http(0, 500, 5, secs(0)), vec![ejected(0, Consecutive5xx, 1, 10_000)]);
     assert_eq!(r.tick(secs(10)), vec![unejected(0, 10_000)]);
 
-    assert_eq!(
-        r.http(0, 500, 5, secs(10)),
-        vec![ejected(0, Consecutive5xx, 2, 20_000)]
-    );
+    assert_eq!(r.http(0, 500, 5, secs(10)), vec![ejected(0, Consecutive5xx, 2, 20_000)]);
     assert!(r.tick(secs(20)).is_empty());
     assert_eq!(r.tick(secs(30)), vec![unejected(0, 20_000)]);
 
-    assert_eq!(
-        r.http(0, 500, 5, secs(30)),
-        vec![ejected(0, Consecutive5xx, 3, 30_000)]
-    );
+    assert_eq!(r.http(0, 500, 5, secs(30)), vec![ejected(0, Consecutive5xx, 3, 30_000)]);
     assert!(r.tick(secs(40)).is_empty());
     assert!(r.tick(secs(50)).is_empty());
     assert_eq!(r.tick(secs(60)), vec![unejected(0, 30_000)]);
@@ -354,10 +266,7 @@ fn o6_eject_time_backoff() {
     assert!(r.tick(secs(80)).is_empty());
     assert_eq!(r.st(0).multiplier, 1);
 
-    assert_eq!(
-        r.http(0, 500, 5, secs(80)),
-        vec![ejected(0, Consecutive5xx, 2, 20_000)]
-    );
+    assert_eq!(r.http(0, 500, 5, secs(80)), vec![ejected(0, Consecutive5xx, 2, 20_000)]);
     assert!(r.tick(secs(90)).is_empty());
     assert_eq!(r.tick(secs(100)), vec![unejected(0, 20_000)]);
 
@@ -365,10 +274,7 @@ fn o6_eject_time_backoff() {
         assert!(r.tick(secs(100 + 10 * i)).is_empty());
     }
     assert_eq!(r.st(0).multiplier, 0);
-    assert_eq!(
-        r.http(0, 500, 5, secs(610)),
-        vec![ejected(0, Consecutive5xx, 1, 10_000)]
-    );
+    assert_eq!(r.http(0, 500, 5, secs(610)), vec![ejected(0, Consecutive5xx, 1, 10_000)]);
     assert_eq!(r.tick(secs(620)), vec![unejected(0, 10_000)]);
 }
 
@@ -391,11 +297,7 @@ fn run_max_eject_time(max_s: u64, first: u64, capped_ticks: u64, more: u64) -> R
         assert!(r.d.is_ejected(h(0)));
         for _ in 1..ticks {
             tick += 1;
-            assert!(
-                r.tick(secs(tick * 10)).is_empty(),
-                "ejection {} tick {tick}",
-                n + 1
-            );
+            assert!(r.tick(secs(tick * 10)).is_empty(), "ejection {} tick {tick}", n + 1);
             assert!(r.d.is_ejected(h(0)));
         }
         tick += 1;
@@ -425,29 +327,11 @@ fn o8_max_eject_time_not_aligned() {
 
 #[test]
 fn o9_max_ejection_percentage() {
-    let cfg = OutlierConfig {
-        max_ejection_percent: 50,
-        ..OutlierConfig::default()
-    };
+    let cfg = OutlierConfig { max_ejection_percent: 50, ..OutlierConfig::default() };
     let mut r = Rig::new(cfg, 3);
-    assert_eq!(
-        r.http(0, 500, 5, ms(0)),
-        vec![ejected(0, Consecutive5xx, 1, 30_000)]
-    );
-    assert_eq!(
-        r.http(1, 500, 5, ms(0)),
-        vec![Overflow {
-            host: h(1),
-            kind: Consecutive5xx
-        }]
-    );
-    assert_eq!(
-        r.http(2, 500, 5, ms(0)),
-        vec![Overflow {
-            host: h(2),
-            kind: Consecutive5xx
-        }]
-    );
+    assert_eq!(r.http(0, 500, 5, ms(0)), vec![ejected(0, Consecutive5xx, 1, 30_000)]);
+    assert_eq!(r.http(1, 500, 5, ms(0)), vec![Overflow { host: h(1), kind: Consecutive5xx }]);
+    assert_eq!(r.http(2, 500, 5, ms(0)), vec![Overflow { host: h(2), kind: Consecutive5xx }]);
     assert_eq!(r.d.active_ejections(), 1);
     assert_eq!(r.d.stats().overflow, 2);
     assert_eq!(r.d.stats().detected(Consecutive5xx), 3);
@@ -457,18 +341,9 @@ fn o9_max_ejection_percentage() {
 
 #[test]
 fn o10_max_ejection_percentage_single_host() {
-    let cfg = OutlierConfig {
-        max_ejection_percent: 90,
-        ..OutlierConfig::default()
-    };
+    let cfg = OutlierConfig { max_ejection_percent: 90, ..OutlierConfig::default() };
     let mut r = Rig::new(cfg, 1);
-    assert_eq!(
-        r.http(0, 500, 5, ms(0)),
-        vec![Overflow {
-            host: h(0),
-            kind: Consecutive5xx
-        }]
-    );
+    assert_eq!(r.http(0, 500, 5, ms(0)), vec![Overflow { host: h(0), kind: Consecutive5xx }]);
     assert!(!r.d.is_ejected(h(0)));
     assert_eq!(r.d.stats().overflow, 1);
     assert_eq!(r.st(0).consecutive_5xx, 0);
@@ -476,86 +351,38 @@ fn o10_max_ejection_percentage_single_host() {
 
 #[test]
 fn o11_overflow_newer_and_older_eras() {
-    let cfg = OutlierConfig {
-        max_ejection_percent: 60,
-        ..OutlierConfig::default()
-    };
+    let cfg = OutlierConfig { max_ejection_percent: 60, ..OutlierConfig::default() };
     let mut r = Rig::new(cfg, 2);
-    assert_eq!(
-        r.http(0, 500, 5, ms(0)),
-        vec![ejected(0, Consecutive5xx, 1, 30_000)]
-    );
-    assert_eq!(
-        r.http(1, 500, 5, ms(0)),
-        vec![Overflow {
-            host: h(1),
-            kind: Consecutive5xx
-        }]
-    );
+    assert_eq!(r.http(0, 500, 5, ms(0)), vec![ejected(0, Consecutive5xx, 1, 30_000)]);
+    assert_eq!(r.http(1, 500, 5, ms(0)), vec![Overflow { host: h(1), kind: Consecutive5xx }]);
     assert_eq!(r.d.active_ejections(), 1);
     assert_eq!(r.d.stats().overflow, 1);
 
     // Older revision: max 1 %, host0 still ejected ("first host always").
-    for rule in [
-        MaxEjectionRule::BeforeEjection,
-        MaxEjectionRule::FirstOrAfterEjection,
-    ] {
-        let cfg = OutlierConfig {
-            max_ejection_percent: 1,
-            max_ejection_rule: rule,
-            ..OutlierConfig::default()
-        };
+    for rule in [MaxEjectionRule::BeforeEjection, MaxEjectionRule::FirstOrAfterEjection] {
+        let cfg = OutlierConfig { max_ejection_percent: 1, max_ejection_rule: rule, ..OutlierConfig::default() };
         let mut r = Rig::new(cfg, 2);
-        assert_eq!(
-            r.http(0, 500, 5, ms(0)),
-            vec![ejected(0, Consecutive5xx, 1, 30_000)],
-            "{rule:?}"
-        );
-        assert_eq!(
-            r.http(1, 500, 5, ms(0)),
-            vec![Overflow {
-                host: h(1),
-                kind: Consecutive5xx
-            }]
-        );
+        assert_eq!(r.http(0, 500, 5, ms(0)), vec![ejected(0, Consecutive5xx, 1, 30_000)], "{rule:?}");
+        assert_eq!(r.http(1, 500, 5, ms(0)), vec![Overflow { host: h(1), kind: Consecutive5xx }]);
         assert_eq!(r.d.active_ejections(), 1);
         assert_eq!(r.d.stats().overflow, 1);
     }
     // Era C with max 1 %: not even the first.
-    let cfg = OutlierConfig {
-        max_ejection_percent: 1,
-        ..OutlierConfig::default()
-    };
+    let cfg = OutlierConfig { max_ejection_percent: 1, ..OutlierConfig::default() };
     let mut r = Rig::new(cfg, 2);
-    assert_eq!(
-        r.http(0, 500, 5, ms(0)),
-        vec![Overflow {
-            host: h(0),
-            kind: Consecutive5xx
-        }]
-    );
+    assert_eq!(r.http(0, 500, 5, ms(0)), vec![Overflow { host: h(0), kind: Consecutive5xx }]);
 }
 
 #[test]
 fn o12_not_enforcing() {
-    let cfg = OutlierConfig {
-        max_ejection_percent: 35,
-        enforcing_consecutive_5xx: 0,
-        ..OutlierConfig::default()
-    };
+    let cfg = OutlierConfig { max_ejection_percent: 35, enforcing_consecutive_5xx: 0, ..OutlierConfig::default() };
     let mut r = Rig::new(cfg, 3);
     assert!(r.http(0, 503, 4, ms(0)).is_empty());
     assert_eq!(
         r.http(0, 503, 1, ms(0)),
         vec![
-            NotEnforced {
-                host: h(0),
-                kind: ConsecutiveGatewayFailure
-            },
-            NotEnforced {
-                host: h(0),
-                kind: Consecutive5xx
-            },
+            NotEnforced { host: h(0), kind: ConsecutiveGatewayFailure },
+            NotEnforced { host: h(0), kind: Consecutive5xx },
         ]
     );
     assert!(!r.d.is_ejected(h(0)));
@@ -574,10 +401,7 @@ fn o12_not_enforcing() {
 fn o13_ejection_time_jitter_is_in_range() {
     assert_eq!(ejection_jitter_ms(123_456_789, 10_000), 4_445);
 
-    let cfg = OutlierConfig {
-        max_ejection_time_jitter: SimDuration::from_secs(10),
-        ..max100()
-    };
+    let cfg = OutlierConfig { max_ejection_time_jitter: SimDuration::from_secs(10), ..max100() };
     let mut r = Rig::new(cfg, 1);
     // Enforcement at 100 % draws nothing, so the ejection's only draw is the jitter.
     let jitter = r.rng.clone().next_u64() % 10_001;
@@ -596,21 +420,12 @@ fn o13_ejection_time_jitter_is_in_range() {
     assert_eq!(r.st(0).uneject_due, Some(ms(0) + planned));
     // The comparison is exact in ns: one ns early is still ejected.
     assert!(r.tick(SimTime(planned.as_nanos() - 1)).is_empty());
-    assert_eq!(
-        r.tick(SimTime(planned.as_nanos())),
-        vec![Unejected {
-            host: h(0),
-            ejected_for: planned
-        }]
-    );
+    assert_eq!(r.tick(SimTime(planned.as_nanos())), vec![Unejected { host: h(0), ejected_for: planned }]);
 }
 
 #[test]
 fn o14_basic_flow_success_rate_external_origin() {
-    let cfg = OutlierConfig {
-        enforcing_consecutive_5xx: 0,
-        ..max100()
-    };
+    let cfg = OutlierConfig { enforcing_consecutive_5xx: 0, ..max100() };
     let mut r = Rig::new(cfg, 5);
     for i in 0..5 {
         assert!(r.http(i, 200, 200, ms(0)).is_empty());
@@ -618,19 +433,11 @@ fn o14_basic_flow_success_rate_external_origin() {
     // 200 consecutive 503s: 40 unenforced detections of each consecutive kind.
     let ev = r.http(4, 503, 200, ms(0));
     assert_eq!(ev.len(), 80);
-    assert!(ev.iter().all(|e| matches!(
-        e,
-        NotEnforced {
-            host: EndpointId(4),
-            ..
-        }
-    )));
+    assert!(ev.iter().all(|e| matches!(e, NotEnforced { host: EndpointId(4), .. })));
 
     assert_eq!(r.tick(ms(10_000)), vec![ejected(4, SuccessRate, 1, 30_000)]);
     assert_eq!(r.st(4).success_rate, Some(50.0));
-    let sr =
-        r.d.success_rate_stats(SuccessRateOrigin::External)
-            .expect("enough hosts");
+    let sr = r.d.success_rate_stats(SuccessRateOrigin::External).expect("enough hosts");
     assert_close(sr.mean, 90.0);
     assert_close(sr.ejection_threshold, 52.0);
     assert_eq!(r.st(4).local_origin_success_rate, None);
@@ -678,10 +485,7 @@ fn o15_basic_flow_failure_percentage_external_origin() {
 
     // Failure 83.3 % (< 85) and 85.7 % (≥ 85): only host4. Only hosts 3 and 4 reach the SR
     // volume (100), fewer than 5, so no success-rate analysis.
-    assert_eq!(
-        r.tick(ms(10_000)),
-        vec![ejected(4, FailurePercentage, 1, 30_000)]
-    );
+    assert_eq!(r.tick(ms(10_000)), vec![ejected(4, FailurePercentage, 1, 30_000)]);
     assert_close(r.st(3).success_rate.unwrap(), 100.0 * 50.0 / 300.0);
     assert_close(r.st(4).success_rate.unwrap(), 100.0 * 50.0 / 350.0);
     assert_eq!(r.d.success_rate_stats(SuccessRateOrigin::External), None);
@@ -743,10 +547,7 @@ fn o17_cross_thread_remove_race() {
 #[test]
 fn o17_cross_thread_fail_race() {
     let mut r = Rig::new(max100(), 1);
-    assert_eq!(
-        r.http(0, 500, 5, ms(0)),
-        vec![ejected(0, Consecutive5xx, 1, 30_000)]
-    );
+    assert_eq!(r.http(0, 500, 5, ms(0)), vec![ejected(0, Consecutive5xx, 1, 30_000)]);
     // The same detection delivered twice: a single ejection.
     r.out.clear();
     r.d.on_consecutive_error(h(0), Consecutive5xx, ms(0), &mut r.rng, &mut r.out);
@@ -774,11 +575,7 @@ fn ejected_count(cfg: OutlierConfig, n: u32) -> u32 {
 }
 
 fn mep(m: u32, rule: MaxEjectionRule) -> OutlierConfig {
-    OutlierConfig {
-        max_ejection_percent: m,
-        max_ejection_rule: rule,
-        ..OutlierConfig::default()
-    }
+    OutlierConfig { max_ejection_percent: m, max_ejection_rule: rule, ..OutlierConfig::default() }
 }
 
 #[test]
@@ -806,10 +603,7 @@ fn admission_worked_numbers() {
     assert_eq!(ejected_count(mep(50, FirstOrAfterEjection), 3), 1);
     assert_eq!(ejected_count(mep(10, FirstOrAfterEjection), 6), 1);
     // always_eject_one_host: 6 hosts, M = 10 → exactly one.
-    let cfg = OutlierConfig {
-        always_eject_one_host: true,
-        ..mep(10, AfterEjection)
-    };
+    let cfg = OutlierConfig { always_eject_one_host: true, ..mep(10, AfterEjection) };
     assert_eq!(ejected_count(cfg, 6), 1);
     assert!(admits(AfterEjection, true, 0, 0, 1));
     assert!(!admits(AfterEjection, true, 0, 1, 2));
@@ -857,10 +651,7 @@ fn threshold_zero_never_fires() {
     let mut r = Rig::new(cfg.clone(), 1);
     assert!(r.http(0, 503, 1_000, ms(0)).is_empty());
     assert!(r.local(0, FAILED, 1_000, ms(0)).is_empty());
-    let split = OutlierConfig {
-        split_external_local_origin_errors: true,
-        ..cfg
-    };
+    let split = OutlierConfig { split_external_local_origin_errors: true, ..cfg };
     let mut r2 = Rig::new(split, 1);
     assert!(r2.local(0, FAILED, 1_000, ms(0)).is_empty());
     for s in [r.d.stats(), r2.d.stats()] {
@@ -883,23 +674,10 @@ fn removed_then_readded_host_is_fresh() {
     assert_eq!(r.d.active_ejections(), 0);
     let st = r.st(0);
     assert!(!st.ejected);
-    assert_eq!(
-        (
-            st.consecutive_5xx,
-            st.consecutive_gateway_failure,
-            st.multiplier
-        ),
-        (0, 0, 0)
-    );
-    assert_eq!(
-        (st.num_ejections, st.last_ejection, st.last_unejection),
-        (0, None, None)
-    );
+    assert_eq!((st.consecutive_5xx, st.consecutive_gateway_failure, st.multiplier), (0, 0, 0));
+    assert_eq!((st.num_ejections, st.last_ejection, st.last_unejection), (0, None, None));
     assert!(r.http(0, 500, 4, ms(31_000)).is_empty());
-    assert_eq!(
-        r.http(0, 500, 1, ms(31_000)),
-        vec![ejected(0, Consecutive5xx, 1, 30_000)]
-    );
+    assert_eq!(r.http(0, 500, 1, ms(31_000)), vec![ejected(0, Consecutive5xx, 1, 30_000)]);
 }
 
 #[test]
@@ -917,10 +695,7 @@ fn add_host_twice_keeps_state() {
 
 #[test]
 fn hot_path_does_not_draw_without_a_detection() {
-    let cfg = OutlierConfig {
-        enforcing_consecutive_5xx: 50,
-        ..max100()
-    };
+    let cfg = OutlierConfig { enforcing_consecutive_5xx: 50, ..max100() };
     let mut r = Rig::new(cfg, 1);
     let before = r.rng.clone();
     for _ in 0..100 {
@@ -950,18 +725,13 @@ fn local_origin_success_rate_and_failure_percentage_split() {
     assert_eq!(
         r.tick(ms(10_000)),
         vec![
-            NotEnforced {
-                host: h(4),
-                kind: SuccessRateLocalOrigin
-            },
+            NotEnforced { host: h(4), kind: SuccessRateLocalOrigin },
             ejected(4, FailurePercentageLocalOrigin, 1, 30_000),
         ]
     );
     assert_eq!(r.st(4).local_origin_success_rate, Some(50.0));
     assert_eq!(r.st(4).success_rate, None);
-    let sr =
-        r.d.success_rate_stats(SuccessRateOrigin::LocalOrigin)
-            .unwrap();
+    let sr = r.d.success_rate_stats(SuccessRateOrigin::LocalOrigin).unwrap();
     assert_close(sr.mean, 90.0);
     assert_close(sr.ejection_threshold, 52.0);
     assert_eq!(r.d.success_rate_stats(SuccessRateOrigin::External), None);
@@ -1010,13 +780,7 @@ fn statistical_sweeps_need_minimum_hosts() {
     r.http(3, 500, 1_000, ms(10_000));
     assert_eq!(
         r.tick(ms(20_000)),
-        vec![
-            NotEnforced {
-                host: h(3),
-                kind: SuccessRate
-            },
-            ejected(3, FailurePercentage, 1, 30_000),
-        ]
+        vec![NotEnforced { host: h(3), kind: SuccessRate }, ejected(3, FailurePercentage, 1, 30_000),]
     );
 }
 
@@ -1024,10 +788,7 @@ fn statistical_sweeps_need_minimum_hosts() {
 fn enforcement_fraction_matches_percentage() {
     // enforcing_consecutive_5xx = 30: P(enforced) = 0.30. With N = 10 000 independent seeds the
     // standard error is √(0.3·0.7/N) ≈ 0.0046; the tolerance ±0.02 is over 4 standard errors.
-    let cfg = OutlierConfig {
-        enforcing_consecutive_5xx: 30,
-        ..max100()
-    };
+    let cfg = OutlierConfig { enforcing_consecutive_5xx: 30, ..max100() };
     let n = 10_000u64;
     let mut enforced = 0u64;
     for seed in 0..n {
