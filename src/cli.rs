@@ -1,13 +1,10 @@
-//! Command-line interface (binary only): argument parsing and the subcommands.
+//! Command-line interface (binary only): argument parsing and the subcommands, one file each.
 
-use std::path::PathBuf;
+mod run;
+
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-
-use meshsim::scenario;
 
 /// Deterministic simulator of Istio/Envoy multi-cluster locality failover.
 ///
@@ -22,46 +19,13 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run one scenario and write its plots and tables.
-    Run(RunArgs),
-}
-
-#[derive(clap::Args, Debug)]
-struct RunArgs {
-    /// The scenario file (TOML).
-    scenario: PathBuf,
-    /// Output folder (default: output/<scenario name>).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Root seed (default: the scenario's `seed`, else 1).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Override a scenario key by its dotted path, e.g.
-    /// `policy.destination_rule.trafficPolicy.outlierDetection.interval=5s`. Repeatable.
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    sets: Vec<String>,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    quiet: bool,
+    Run(run::RunArgs),
 }
 
 /// Parses arguments and runs the subcommand.
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => cmd_run(args),
+        Command::Run(args) => run::cmd_run(args),
     }
-}
-
-fn cmd_run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let scenario = scenario::load(&args.scenario, &args.sets)?;
-    let seed = args.seed.unwrap_or(scenario.seed);
-    let out = args.out.unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
-    let scenario = Arc::new(scenario);
-    let report = meshsim::run_to_dir(scenario.clone(), seed, &out)
-        .with_context(|| format!("running {} with seed {seed}", args.scenario.display()))?;
-    if !args.quiet {
-        print!("{}", meshsim::output::terminal_summary(&report));
-        println!("wrote {}", out.display());
-    }
-    Ok(ExitCode::SUCCESS)
 }

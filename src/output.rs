@@ -116,9 +116,10 @@ pub fn events_jsonl(world: &World) -> String {
     for e in &world.rec.log {
         let t = e.time.as_secs_f64();
         let v = match &e.kind {
-            LogKind::Eject { proxy: p, endpoint, locality, reason, multiplier, planned } => json!({
+            LogKind::Eject { proxy: p, endpoint, locality, reason, multiplier, planned, healthy_target } => json!({
                 "time_s": t, "event": "eject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
                 "locality": loc(*locality), "reason": reason, "multiplier": multiplier, "planned_s": planned.as_secs_f64(),
+                "endpoint_healthy": healthy_target,
             }),
             LogKind::Uneject { proxy: p, endpoint, locality, ejected_for } => json!({
                 "time_s": t, "event": "uneject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
@@ -198,8 +199,8 @@ pub fn terminal_summary(report: &RunReport) -> String {
             t.kind, t.fault, t.at_s, time, t.errors
         );
     }
-    if report.unfinished > 0 {
-        let _ = writeln!(s, "{} requests never finished (black-holed with no timeout to end them)", report.unfinished);
+    if report.hung > 0 {
+        let _ = writeln!(s, "{} requests never finished: they were black-holed and no timeout ended them", report.hung);
     }
     s
 }

@@ -90,6 +90,8 @@ pub enum LogKind {
         multiplier: u32,
         /// `min(base × multiplier, max) + jitter`; the host returns at the first tick after.
         planned: SimDuration,
+        /// The pod was ready and had no injected fault: a false ejection.
+        healthy_target: bool,
     },
     /// A proxy returned a host to service at an interval tick.
     Uneject {

@@ -180,8 +180,12 @@ pub struct RunReport {
     pub ejections: u64,
     /// Detections refused by max-ejection-percent.
     pub ejections_overflow: u64,
-    /// Requests still open at the end (black-holed with no timeout, or in flight).
-    pub unfinished: u64,
+    /// Requests still in flight at the end of the run (normal traffic, black-holed ones included).
+    pub in_flight_at_end: u64,
+    /// Requests black-holed with no timeout to end them, still waiting at the end.
+    pub hung: u64,
+    /// Ejections of endpoints that were ready and had no injected fault.
+    pub false_ejections: u64,
     /// Events processed.
     pub events: u64,
     /// The time series: one row per bucket and locality.
@@ -209,9 +213,13 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
     let errors = (0..rec.n_slots()).map(|i| errors_in(rec, i)).sum();
     let mut ejections = 0;
     let mut overflow = 0;
+    let mut false_ejections = 0;
     for e in &rec.log {
         match e.kind {
-            super::recorder::LogKind::Eject { .. } => ejections += 1,
+            super::recorder::LogKind::Eject { healthy_target, .. } => {
+                ejections += 1;
+                false_ejections += u64::from(healthy_target);
+            }
             super::recorder::LogKind::EjectOverflow { .. } => overflow += 1,
             _ => {}
         }
@@ -230,7 +238,9 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
         errors,
         ejections,
         ejections_overflow: overflow,
-        unfinished: world.requests.live() as u64,
+        in_flight_at_end: world.requests.live() as u64,
+        hung: world.requests.live_requests().filter(|r| r.hung).count() as u64,
+        false_ejections,
         events,
         locality_rows,
         client_rows,

@@ -79,6 +79,11 @@ impl Pod {
         matches!(self.state, PodState::Ready | PodState::Terminating) && !self.behavior.refuse
     }
 
+    /// Ready, serving, and with no injected fault: an ejection of this pod is a false ejection.
+    pub fn is_healthy(&self) -> bool {
+        self.state == PodState::Ready && self.behavior == Behavior::default()
+    }
+
     /// Decides what the pod does with a request arriving now.
     #[inline]
     pub fn verdict(&self, service_time: &ServiceTime, rng: &mut SimRng) -> PodVerdict {

@@ -37,6 +37,8 @@ pub struct Request {
     pub priority: u32,
     /// An attempt is on the wire (counted in `active` and `in_flight`).
     pub attempt_active: bool,
+    /// The current attempt went to a black-holed pod and will never be answered.
+    pub hung: bool,
     /// A retry of this request holds a slot of the retry circuit breaker.
     pub holds_retry: bool,
     /// Hosts attempted so far, oldest first (ring of the most recent `MAX_TRACKED_HOSTS`).
@@ -61,6 +63,7 @@ impl Request {
             priority: 0,
             attempt_active: false,
             holds_retry: false,
+            hung: false,
             tried: [EndpointId(0); MAX_TRACKED_HOSTS],
             n_tried: 0,
         }
@@ -112,6 +115,7 @@ impl RequestSlab {
         r.backoff_interval = backoff_base;
         r.attempt_active = false;
         r.holds_retry = false;
+        r.hung = false;
         r.n_tried = 0;
         self.live += 1;
         ReqId(idx)

@@ -207,6 +207,7 @@ impl World {
         let r = self.requests.get_mut(req);
         r.epoch = r.epoch.wrapping_add(1);
         r.attempts += 1;
+        r.hung = false;
         r.host = pick.host;
         r.locality = self.pods[pick.host.idx()].locality;
         r.priority = pick.priority as u32;
@@ -250,7 +251,7 @@ impl World {
                 let back = self.topo.sample_latency(from, to, &mut self.rng_network);
                 sched.schedule(lead + back, Event::Response { req, epoch, outcome: Outcome::ConnectFailed });
             }
-            PodVerdict::Hang => {}
+            PodVerdict::Hang => self.requests.get_mut(req).hung = true,
         }
     }
 
@@ -471,6 +472,7 @@ impl World {
             match *ev {
                 OutlierEvent::Ejected { host, kind, multiplier, planned, .. } => {
                     let locality = p.hosts[host.idx()].locality;
+                    let healthy_target = self.pods[host.idx()].is_healthy();
                     p.n_ejected += 1;
                     changed = true;
                     self.rec.ejection_change(now, locality, 1);
@@ -483,6 +485,7 @@ impl World {
                             reason: kind.stat_name(),
                             multiplier,
                             planned,
+                            healthy_target,
                         },
                     );
                 }
