@@ -30,6 +30,9 @@ pub enum RunError {
     /// Output could not be written.
     #[error(transparent)]
     Output(#[from] output::OutputError),
+    /// A plot could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
 }
 
 /// Runs a scenario and writes its tables and plots to `out` (replacing it atomically).
@@ -45,6 +48,8 @@ pub fn run_to_dir(
     staging.write("client.csv", &output::csv_bytes(&report.client_rows, "client.csv")?)?;
     staging.write("events.jsonl", output::events_jsonl(&result.world).as_bytes())?;
     staging.write("summary.json", output::summary_json(&report).as_bytes())?;
+    let chart = output::run_chart(&report, &result.world.scenario);
+    plot::traffic_share(&chart, &staging.path("traffic.png"), &staging.path("traffic.svg"))?;
     staging.commit()?;
     Ok(report)
 }

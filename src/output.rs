@@ -208,3 +208,38 @@ pub fn terminal_summary(report: &RunReport) -> String {
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(std::iter::once('~')).collect() }
 }
+
+/// The data of the main chart of a run.
+pub fn run_chart(report: &RunReport, scenario: &crate::scenario::Scenario) -> crate::plot::RunChart {
+    let n_loc = report.localities.len();
+    let n_b = report.client_rows.len();
+    let bucket_s = scenario.bucket.as_secs_f64();
+    let mut share = vec![vec![0.0; n_b]; n_loc];
+    let mut ejected = vec![0.0; n_b];
+    for (i, row) in report.locality_rows.iter().enumerate() {
+        let (b, l) = (i / n_loc, i % n_loc);
+        share[l][b] = row.share;
+        ejected[b] += row.ejected as f64;
+    }
+    let per_s = |f: &dyn Fn(&crate::metrics::report::ClientRow) -> u64| -> Vec<f64> {
+        report.client_rows.iter().map(|r| f(r) as f64 / bucket_s).collect()
+    };
+    let error_series = vec![
+        ("upstream 5xx".to_string(), per_s(&|r| r.upstream_5xx)),
+        ("connect failure".to_string(), per_s(&|r| r.connect_failure)),
+        ("no healthy upstream".to_string(), per_s(&|r| r.no_healthy_upstream)),
+        ("overflow".to_string(), per_s(&|r| r.overflow)),
+        ("timeout".to_string(), per_s(&|r| r.timeout)),
+    ];
+    crate::plot::RunChart {
+        title: format!("{} (seed {})", report.scenario, report.seed),
+        time_s: report.client_rows.iter().map(|r| r.time_s).collect(),
+        bucket_s,
+        localities: report.localities.clone(),
+        share,
+        error_series,
+        requests_per_s: per_s(&|r| r.requests),
+        ejected,
+        phases: report.phases.iter().map(|p| crate::plot::PhaseBand::new(p.name.clone(), p.start_s, p.end_s)).collect(),
+    }
+}

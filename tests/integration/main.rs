@@ -1,1 +1,4 @@
-//! End-to-end tests of meshsim, in one binary.
+//! End-to-end tests of meshsim, in one binary. Each module tests one area; helpers live in
+//! `util`.
+
+mod util;
