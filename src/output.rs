@@ -160,8 +160,8 @@ pub fn summary_json(report: &RunReport) -> String {
             "definitions".into(),
             json!({
                 "share": "a locality's upstream attempts (retries included) over all upstream attempts",
-                "failover_s": "from the fault until the faulted localities' share, over a sliding 1 s window, stays at or below output.failover_share for the rest of the phase",
-                "failback_s": "from the recovery until each recovered locality's share, over a sliding 1 s window, stays within output.failback_tolerance of its first-phase share for the rest of the phase",
+                "failover_s": "from the fault until the faulted localities' share in every 100 ms slot stays at or below output.failover_share for the rest of the phase",
+                "failback_s": "from the recovery until each recovered locality's share, over a 1 s window centred on each 100 ms slot, stays within output.failback_tolerance of its first-phase share for the rest of the phase",
             }),
         );
     }

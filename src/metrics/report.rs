@@ -5,11 +5,11 @@
 //! * **share** of a locality in a window: its upstream attempts (retries included) over all
 //!   upstream attempts in that window.
 //! * **failover time** of a fault that degrades localities L: from the fault until the combined
-//!   share of L, over a sliding 1 s window, stays at or below `failover_share` (default 5 %) for
-//!   the rest of the phase.
+//!   share of L in each 100 ms slot stays at or below `failover_share` (default 5 %) for the
+//!   rest of the phase.
 //! * **fail-back time** of a recovery of L: from the recovery until every locality of L has a
-//!   share within `failback_tolerance` (default 0.10) of its share in the first phase, over a
-//!   sliding 1 s window, for the rest of the phase.
+//!   share within `failback_tolerance` (default 0.10) of its share in the first phase, over the
+//!   same centred windows, for the rest of the phase.
 
 use std::collections::BTreeSet;
 
@@ -23,7 +23,7 @@ use crate::scenario::{FaultAction, Scenario};
 use super::histogram::Histogram;
 use super::recorder::{ClientOutcome, FINE_SLOT, Recorder};
 
-/// Fine slots in the sliding window used for transition times (1 s).
+/// Fine slots in the centred window used to time fail-back (1 s), which smooths Poisson noise.
 const WINDOW_SLOTS: usize = 10;
 
 /// One row of `timeseries.csv`: one bucket and locality.
@@ -434,7 +434,7 @@ fn transitions(world: &World) -> Vec<Transition> {
             let target: Vec<(LocalityId, f64)> =
                 locs.iter().map(|l| (*l, window_share(rec, baseline.clone(), &[*l]))).collect();
             let tol = s.failback_tolerance;
-            let done = first_sustained(rec, range.clone(), |w| {
+            let done = first_sustained(rec, range.clone(), WINDOW_SLOTS, |w| {
                 target.iter().all(|(l, base)| (window_share(rec, w.clone(), &[*l]) - base).abs() <= tol)
             });
             out.push(transition(rec, "failback", f, names, range, done));
@@ -444,7 +444,7 @@ fn transitions(world: &World) -> Vec<Transition> {
         } else {
             let locs_v: Vec<LocalityId> = locs.iter().copied().collect();
             let thr = s.failover_share;
-            let done = first_sustained(rec, range.clone(), |w| window_share(rec, w.clone(), &locs_v) <= thr);
+            let done = first_sustained(rec, range.clone(), 1, |w| window_share(rec, w.clone(), &locs_v) <= thr);
             out.push(transition(rec, "failover", f, names, range, done));
             degraded.extend(locs);
         }
@@ -460,7 +460,8 @@ fn transition(
     range: std::ops::Range<usize>,
     done: Option<usize>,
 ) -> Transition {
-    let end = done.unwrap_or(range.end);
+    // Errors up to and including the slot in which the transition completed.
+    let end = done.map_or(range.end, |d| (d + 1).min(range.end));
     let errors = (range.start..end.max(range.start)).map(|i| errors_in(rec, i)).sum();
     let at_s = f.at.as_secs_f64();
     Transition {
@@ -490,23 +491,25 @@ fn window_share(rec: &Recorder, slots: std::ops::Range<usize>, locs: &[LocalityI
     if all == 0 { 0.0 } else { hit as f64 / all as f64 }
 }
 
-/// The first slot `t` in `range` such that `ok` holds for every 1 s window starting in
-/// `[t, range.end − 1 s]` that has traffic. Windows without any attempt are skipped.
+/// The first slot `t` in `range` such that `ok` holds for the window of `window` slots centred
+/// on every slot from `t` to the end of the range (windows are clipped to the range; windows without any
+/// attempt are skipped). A centred window times a clean step change to within one slot.
 fn first_sustained(
     rec: &Recorder,
     range: std::ops::Range<usize>,
+    window: usize,
     ok: impl Fn(&std::ops::Range<usize>) -> bool,
 ) -> Option<usize> {
     if range.is_empty() {
         return None;
     }
-    let last_start = range.end.saturating_sub(WINDOW_SLOTS).max(range.start);
+    let l = rec.n_localities();
+    let half = window / 2;
     let mut candidate = None;
     // Walk backwards: the answer is one past the last failing window.
-    for t in (range.start..=last_start).rev() {
-        let w = t..(t + WINDOW_SLOTS).min(range.end);
-        let has_traffic =
-            w.clone().any(|s| (0..rec.n_localities()).any(|loc| rec.loc_attempts[s * rec.n_localities() + loc] > 0));
+    for t in range.clone().rev() {
+        let w = t.saturating_sub(half).max(range.start)..(t + half.max(1)).min(range.end);
+        let has_traffic = w.clone().any(|s| (0..l).any(|loc| rec.loc_attempts[s * l + loc] > 0));
         if has_traffic && !ok(&w) {
             break;
         }
