@@ -192,7 +192,7 @@ const N_OUTCOMES: usize = 6;
 impl Recorder {
     /// A recorder for a run of `duration` with `n_localities` and output buckets of `bucket`.
     pub fn new(duration: SimDuration, bucket: SimDuration, n_localities: usize) -> Recorder {
-        let n_slots = duration.as_nanos().div_ceil(FINE_SLOT.as_nanos()) as usize + 1;
+        let n_slots = (duration.as_nanos().div_ceil(FINE_SLOT.as_nanos()) as usize).max(1);
         let bucket_slots = (bucket.as_nanos() / FINE_SLOT.as_nanos()).max(1) as usize;
         let n_buckets = n_slots.div_ceil(bucket_slots);
         Recorder {

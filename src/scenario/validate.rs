@@ -103,14 +103,6 @@ impl Validator<'_> {
         }
     }
 
-    fn time_in_run(&self, path: &str, text: &str, run: SimDuration) -> Result<SimTime, ScenarioError> {
-        let d = self.duration(path, text)?;
-        if d > run {
-            return Err(self.err(path, &format!("{d} is after the end of the run ({run})")));
-        }
-        Ok(SimTime(d.as_nanos()))
-    }
-
     fn fraction(&self, path: &str, x: f64) -> Result<f64, ScenarioError> {
         if !(0.0..=1.0).contains(&x) {
             return Err(self.err(path, &format!("{x} is not a fraction between 0 and 1")));
@@ -347,7 +339,7 @@ impl Validator<'_> {
             let mut changes = Vec::new();
             let mut last = SimTime::ZERO;
             for (j, c) in w.rate_changes.iter().enumerate() {
-                let at = self.time_in_run(&format!("{path}.rate_changes[{j}].at"), &c.at, run)?;
+                let at = SimTime(self.duration(&format!("{path}.rate_changes[{j}].at"), &c.at)?.as_nanos());
                 if at < last {
                     return Err(self.err(&format!("{path}.rate_changes[{j}].at"), "rate changes must be in time order"));
                 }
@@ -357,6 +349,7 @@ impl Validator<'_> {
                 last = at;
                 changes.push((at, c.rate));
             }
+            changes.retain(|(at, _)| at.as_nanos() < run.as_nanos());
             out.push(WorkloadSpec { group: ProxyGroupId(group as u32), rate: w.rate, changes });
         }
         if out.is_empty() {
@@ -375,7 +368,7 @@ impl Validator<'_> {
         let mut out: Vec<FaultSpec> = Vec::new();
         for (i, f) in raw.iter().enumerate() {
             let path = format!("faults[{i}]");
-            let at = self.time_in_run(&format!("{path}.at"), &f.at, run)?;
+            let at = SimTime(self.duration(&format!("{path}.at"), &f.at)?.as_nanos());
             if out.last().is_some_and(|prev| prev.at > at) {
                 return Err(self.err(&format!("{path}.at"), "faults must be listed in time order"));
             }
@@ -464,7 +457,7 @@ impl Validator<'_> {
             }
         } else {
             for (i, p) in raw.iter().enumerate() {
-                let start = self.time_in_run(&format!("phases[{i}].start"), &p.start, run)?;
+                let start = SimTime(self.duration(&format!("phases[{i}].start"), &p.start)?.as_nanos());
                 if i == 0 && start != SimTime::ZERO {
                     return Err(self.err("phases[0].start", "the first phase must start at 0s"));
                 }
@@ -473,6 +466,8 @@ impl Validator<'_> {
                 }
                 phases.push(PhaseSpec { name: p.name.clone(), start });
             }
+            // Phases starting at or after the end are cut off with the run.
+            phases.retain(|p| p.start.as_nanos() < run.as_nanos());
         }
         Ok(phases)
     }
