@@ -434,6 +434,8 @@ impl Validator<'_> {
                 starts_phase: f.phase.unwrap_or(true),
             });
         }
+        // Faults at or after the end never happen (a run shortened with `--set duration=...`).
+        out.retain(|f| f.at.as_nanos() < run.as_nanos());
         Ok(out)
     }
 
