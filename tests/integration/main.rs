@@ -2,5 +2,6 @@
 //! `util`.
 
 mod cli;
+mod model;
 mod seed;
 mod util;
