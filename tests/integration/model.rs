@@ -135,15 +135,7 @@ fn pod_concurrency_limit_queues_requests() {
     let tail = "[[workload]]\nproxy = \"client\"\nrate = 700\n";
     let base = scenario("sidecar", "a", OD, tail);
     let unlimited = run(&parse(&base).unwrap(), 1);
-    let limited = run(
-        &parse(
-            &base
-                .replace("[[service.deployments]]\ncluster = \"a\"", "[[service.deployments]]\ncluster = \"a\"")
-                .replace("service_time =", "max_concurrency = 1\nservice_time ="),
-        )
-        .unwrap(),
-        1,
-    );
+    let limited = run(&parse(&base.replace("service_time =", "max_concurrency = 1\nservice_time =")).unwrap(), 1);
     let p50 = |r: &meshsim::metrics::report::RunReport| r.phases[0].p50_ms.unwrap();
     // Unlimited: 5 ms service + 2 × 0.2 ms same-zone trips, within the histogram's 6.25 %.
     assert!((p50(&unlimited) - 5.4).abs() < 0.4, "{}", p50(&unlimited));
