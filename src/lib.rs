@@ -9,8 +9,10 @@
 //! println!("failover took {:?} s", report.failover_s);
 //! ```
 
+pub mod check;
 pub mod engine;
 pub mod envoy;
+pub mod explain;
 pub mod istio;
 pub mod metrics;
 pub mod model;
