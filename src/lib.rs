@@ -67,14 +67,23 @@ pub fn run_to_dir(
     let ecdf = output::latency_chart(&report);
     plot::latency_ecdf(&ecdf, &staging.path("latency.png"), &staging.path("latency.svg"))?;
     let figures = [
-        ("Traffic share", "traffic.svg", "Share of upstream attempts per locality (stacked), client errors and ejected hosts; fault phases shaded."),
-        ("Ejection timeline", "ejections.svg", "One row per (proxy, endpoint): bars are ejections, labelled with the back-off multiplier."),
+        (
+            "Traffic share",
+            "traffic.svg",
+            "Share of upstream attempts per locality (stacked), client errors and ejected hosts; fault phases shaded.",
+        ),
+        (
+            "Ejection timeline",
+            "ejections.svg",
+            "One row per (proxy, endpoint): bars are ejections, labelled with the back-off multiplier.",
+        ),
         ("Client latency", "latency.svg", "Empirical CDF of client latency per phase (retries and back-off included)."),
     ];
     let mut figs = Vec::new();
     for (heading, file, caption) in figures {
         let path = staging.path(file);
-        let svg = std::fs::read_to_string(&path).map_err(|source| output::OutputError::Io { path: path.display().to_string(), source })?;
+        let svg = std::fs::read_to_string(&path)
+            .map_err(|source| output::OutputError::Io { path: path.display().to_string(), source })?;
         figs.push(output::html::Figure { heading: heading.into(), caption: caption.into(), svg });
     }
     let verdicts = check::evaluate(world, &report);

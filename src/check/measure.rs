@@ -38,7 +38,10 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
         }
         Check::Failover { fault, within } => transition(s, report, "failover", *fault, *within),
         Check::Failback { fault, within } => transition(s, report, "failback", *fault, *within),
-        Check::Errors { cause, max, max_ratio } => errors(&world.rec, *cause, *max, *max_ratio, start, end, &within),
+        Check::Errors { cause, min, max, min_ratio, max_ratio } => {
+            let bounds = ErrorBounds { min: *min, max: *max, min_ratio: *min_ratio, max_ratio: *max_ratio };
+            errors(&world.rec, *cause, &bounds, start, end, &within)
+        }
         Check::Ejections { locality, matched, min, max } => {
             let n = world
                 .rec
@@ -55,6 +58,7 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
             let whose = locality.as_deref().map(|l| format!(" of {l} endpoints")).unwrap_or_default();
             let bound = match max {
                 Some(0) => "0".to_string(),
+                Some(m) if *min == *m => format!("exactly {m}"),
                 Some(m) if *min > 0 => format!("between {min} and {m}"),
                 Some(m) => format!("at most {m}"),
                 None => format!("at least {min}"),
@@ -173,11 +177,17 @@ fn transition(
     }
 }
 
+struct ErrorBounds {
+    min: Option<u64>,
+    max: Option<u64>,
+    min_ratio: Option<f64>,
+    max_ratio: Option<f64>,
+}
+
 fn errors(
     rec: &Recorder,
     cause: Option<ErrorCause>,
-    max: Option<u64>,
-    max_ratio: Option<f64>,
+    b: &ErrorBounds,
     start: SimTime,
     end: SimTime,
     within: &str,
@@ -195,14 +205,24 @@ fn errors(
     let ratio = if finished == 0 { 0.0 } else { n as f64 / finished as f64 };
     let what = cause.map(|c| format!("{} errors", c.name())).unwrap_or_else(|| "client errors".to_string());
     let mut bounds = Vec::new();
-    if let Some(m) = max {
+    if let Some(m) = b.min {
+        bounds.push(format!("at least {m}"));
+    }
+    if let Some(m) = b.max {
         bounds.push(format!("at most {m}"));
     }
-    if let Some(r) = max_ratio {
+    if let Some(r) = b.min_ratio {
+        bounds.push(format!("at least {:.3}% of finished requests", r * 100.0));
+    }
+    if let Some(r) = b.max_ratio {
         bounds.push(format!("at most {:.3}% of finished requests", r * 100.0));
     }
+    let passed = b.min.is_none_or(|m| n >= m)
+        && b.max.is_none_or(|m| n <= m)
+        && b.min_ratio.is_none_or(|r| ratio >= r)
+        && b.max_ratio.is_none_or(|r| ratio <= r);
     Measured {
-        passed: max.is_none_or(|m| n <= m) && max_ratio.is_none_or(|r| ratio <= r),
+        passed,
         measured: format!("{n} {what} {within} ({:.3}% of {finished} finished)", ratio * 100.0),
         bound: bounds.join(" and "),
     }

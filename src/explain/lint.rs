@@ -161,6 +161,10 @@ fn max_ejection_percent_too_low(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     for e in &input.endpoints {
         *per_locality.entry(e.locality.to_string()).or_default() += e.count;
     }
+    // Ejecting a whole locality matters only when there is another one to fail over to.
+    if per_locality.values().filter(|n| **n > 0).count() < 2 {
+        return;
+    }
     let Some((largest, k)) = per_locality.iter().max_by_key(|(_, n)| **n).map(|(l, n)| (l.clone(), *n)) else {
         return;
     };

@@ -102,7 +102,9 @@ fn phases(h: &mut String, r: &RunReport) {
     for l in &r.localities {
         let _ = write!(h, "<th>share {}</th>", esc(l));
     }
-    h.push_str("<th>requests</th><th>errors</th><th>max ejected</th><th>p50 ms</th><th>p99 ms</th></tr></thead>\n<tbody>\n");
+    h.push_str(
+        "<th>requests</th><th>errors</th><th>max ejected</th><th>p50 ms</th><th>p99 ms</th></tr></thead>\n<tbody>\n",
+    );
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
     for p in &r.phases {
         let _ = write!(h, "<tr><td>{}</td><td>{:.0}-{:.0}s</td>", esc(&p.name), p.start_s, p.end_s);
@@ -129,8 +131,10 @@ fn transitions(h: &mut String, r: &RunReport) {
         h.push_str("<p>No fault degraded or restored a locality.</p>\n");
         return;
     }
-    h.push_str("<table>\n<thead><tr><th>kind</th><th>after</th><th>at</th><th>localities</th><th>took</th>\
-                <th>client errors on the way</th></tr></thead>\n<tbody>\n");
+    h.push_str(
+        "<table>\n<thead><tr><th>kind</th><th>after</th><th>at</th><th>localities</th><th>took</th>\
+                <th>client errors on the way</th></tr></thead>\n<tbody>\n",
+    );
     for t in &r.transitions {
         let took = t.time_s.map_or("did not complete in its phase".to_string(), |x| format!("{x:.1}s"));
         let _ = writeln!(
@@ -151,8 +155,10 @@ fn expectations(h: &mut String, verdicts: &[Verdict]) {
     if verdicts.is_empty() {
         return;
     }
-    h.push_str("<h2>Expectations</h2>\n<table>\n<thead><tr><th></th><th>expectation</th><th>measured</th>\
-                <th>expected</th></tr></thead>\n<tbody>\n");
+    h.push_str(
+        "<h2>Expectations</h2>\n<table>\n<thead><tr><th></th><th>expectation</th><th>measured</th>\
+                <th>expected</th></tr></thead>\n<tbody>\n",
+    );
     for v in verdicts {
         let (class, word) = if v.passed { ("pass", "PASS") } else { ("fail", "FAIL") };
         let _ = writeln!(

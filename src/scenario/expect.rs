@@ -8,7 +8,7 @@
 //! | `share` | a locality's share of upstream attempts | `min`, `max` (fractions) | window |
 //! | `failover` | time from a fault until its localities' share stays ≤ `output.failover_share` | `within` | `fault` |
 //! | `failback` | time from a recovery until the share returns to its first-phase value | `within` | `fault` |
-//! | `errors` | client errors, all or one `cause` | `max` (count), `max_ratio` (of finished requests) | window |
+//! | `errors` | client errors, all or one `cause` | `min`/`max` (counts), `min_ratio`/`max_ratio` (of finished requests) | window |
 //! | `ejections` | ejections (by any proxy) of a locality's endpoints | `min`, `max` (counts) | window |
 //! | `no-ejections` | same, bound 0 | — | window |
 //! | `panic` | some proxy's load balancer in panic | (`total = true`: every priority) | window |
@@ -58,6 +58,9 @@ pub struct RawExpect {
     /// `errors`: upper bound on errors over finished requests (fraction).
     #[serde(default)]
     pub max_ratio: Option<f64>,
+    /// `errors`: lower bound on errors over finished requests (fraction).
+    #[serde(default)]
+    pub min_ratio: Option<f64>,
     /// `errors`: count only this cause.
     #[serde(default)]
     pub cause: Option<String>,
@@ -173,8 +176,12 @@ pub enum Check {
     Errors {
         /// Only this cause, or all.
         cause: Option<ErrorCause>,
+        /// At least this many.
+        min: Option<u64>,
         /// At most this many.
         max: Option<u64>,
+        /// At least this fraction of finished requests.
+        min_ratio: Option<f64>,
         /// At most this fraction of finished requests.
         max_ratio: Option<f64>,
     },
@@ -310,6 +317,7 @@ impl Parser<'_> {
             ("min", r.min.is_some()),
             ("max", r.max.is_some()),
             ("max_ratio", r.max_ratio.is_some()),
+            ("min_ratio", r.min_ratio.is_some()),
             ("cause", r.cause.is_some()),
             ("fault", r.fault.is_some()),
             ("within", r.within.is_some()),
@@ -471,7 +479,7 @@ impl Parser<'_> {
     }
 
     fn errors(&self) -> Result<Check, (String, String)> {
-        self.only(&["max", "max_ratio", "cause"])?;
+        self.only(&["min", "max", "min_ratio", "max_ratio", "cause"])?;
         let r = self.raw;
         let cause = match &r.cause {
             None => None,
@@ -480,12 +488,24 @@ impl Parser<'_> {
                 self.err("cause", format!("`{c}` is not one of {}", names.join(", ")))
             })?),
         };
+        let min = self.count("min", r.min)?;
         let max = self.count("max", r.max)?;
+        let min_ratio = self.fraction("min_ratio", r.min_ratio)?;
         let max_ratio = self.fraction("max_ratio", r.max_ratio)?;
-        if max.is_none() && max_ratio.is_none() {
-            return Err(self.err("max", "kind `errors` needs `max`, `max_ratio` or both"));
+        if min.is_none() && max.is_none() && min_ratio.is_none() && max_ratio.is_none() {
+            return Err(self.err("max", "kind `errors` needs a bound: `max`, `min`, `max_ratio` or `min_ratio`"));
         }
-        Ok(Check::Errors { cause, max, max_ratio })
+        if let (Some(a), Some(b)) = (min, max) {
+            if a > b {
+                return Err(self.err("max", format!("{b} is below `min` ({a})")));
+            }
+        }
+        if let (Some(a), Some(b)) = (min_ratio, max_ratio) {
+            if a > b {
+                return Err(self.err("max_ratio", format!("{b} is below `min_ratio` ({a})")));
+            }
+        }
+        Ok(Check::Errors { cause, min, max, min_ratio, max_ratio })
     }
 
     fn ejections(&self, none: bool) -> Result<Check, (String, String)> {
