@@ -69,9 +69,9 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                 bound,
             }
         }
-        Check::Panic { expected, total } => {
-            let seen = first_panic(world, start, end, *total);
-            let what = if *total { "total panic" } else { "panic" };
+        Check::Panic { expected } => {
+            let seen = first_panic(world, start, end);
+            let what = "panic";
             let measured = match &seen {
                 Some((t, proxy)) => format!("{what} at {:.1}s ({proxy}) {within}", t.as_secs_f64()),
                 None => format!("no {what} {within}"),
@@ -238,9 +238,9 @@ fn outcome_of(c: ErrorCause) -> ClientOutcome {
     }
 }
 
-/// The first moment in `[start, end)` at which some proxy is in panic (total panic only, with
-/// `total`), and that proxy's name. A proxy already in panic at `start` counts at `start`.
-fn first_panic(world: &World, start: SimTime, end: SimTime, total: bool) -> Option<(SimTime, String)> {
+/// The first moment in `[start, end)` at which some proxy is in panic, and that proxy's name. A
+/// proxy already in panic at `start` counts at `start`.
+fn first_panic(world: &World, start: SimTime, end: SimTime) -> Option<(SimTime, String)> {
     let name = |p: usize| world.proxies[p].name.clone();
     let mut state = vec![false; world.proxies.len()];
     let mut start_checked = false;
@@ -251,12 +251,11 @@ fn first_panic(world: &World, start: SimTime, end: SimTime, total: bool) -> Opti
                 return Some((start, name(p)));
             }
         }
-        if let LogKind::Panic { proxy, on, total: all } = e.kind {
-            let now_on = on && (all || !total);
-            if e.time >= start && now_on {
+        if let LogKind::Panic { proxy, on, .. } = e.kind {
+            if e.time >= start && on {
                 return Some((e.time, name(proxy.idx())));
             }
-            state[proxy.idx()] = now_on;
+            state[proxy.idx()] = on;
         }
     }
     if start_checked { None } else { state.iter().position(|x| *x).map(|p| (start, name(p))) }

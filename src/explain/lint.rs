@@ -165,7 +165,13 @@ fn max_ejection_percent_too_low(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     if per_locality.values().filter(|n| **n > 0).count() < 2 {
         return;
     }
-    let Some((largest, k)) = per_locality.iter().max_by_key(|(_, n)| **n).map(|(l, n)| (l.clone(), *n)) else {
+    // The largest locality; the first in name order among equals.
+    let Some((largest, k)) =
+        per_locality.iter().fold(None, |best: Option<(&String, u32)>, (l, n)| match best {
+            Some((_, b)) if b >= *n => best,
+            _ => Some((l, *n)),
+        }).map(|(l, n)| (l.clone(), n))
+    else {
         return;
     };
     let Some((ejectable, m)) = max_ejectable(input, total) else { return };

@@ -11,8 +11,8 @@
 //! | `errors` | client errors, all or one `cause` | `min`/`max` (counts), `min_ratio`/`max_ratio` (of finished requests) | window |
 //! | `ejections` | ejections (by any proxy) of a locality's endpoints | `min`, `max` (counts) | window |
 //! | `no-ejections` | same, bound 0 | — | window |
-//! | `panic` | some proxy's load balancer in panic | (`total = true`: every priority) | window |
-//! | `no-panic` | no proxy in panic | (`total = true`: only total panic counts) | window |
+//! | `panic` | some proxy's load balancer has a priority in panic | — | window |
+//! | `no-panic` | no proxy has a priority in panic | — | window |
 //! | `latency` | a quantile of client latency | `max_latency` (duration), `quantile` (default 0.99) | window |
 //!
 //! The window is `phase = "<name>"`, or `from`/`to` durations (either may be left out: the run's
@@ -70,9 +70,6 @@ pub struct RawExpect {
     /// `failover` / `failback`: the bound on the measured time.
     #[serde(default)]
     pub within: Option<String>,
-    /// `panic` / `no-panic`: only total panic (every priority) counts.
-    #[serde(default)]
-    pub total: Option<bool>,
     /// `latency`: the quantile, in (0, 1] (default 0.99).
     #[serde(default)]
     pub quantile: Option<f64>,
@@ -196,12 +193,12 @@ pub enum Check {
         /// At most this many.
         max: Option<u64>,
     },
-    /// Some proxy is (`expected`) or no proxy is (`!expected`) in panic during the window.
+    /// Some proxy is (`expected`) or no proxy is (`!expected`) in panic during the window: some
+    /// priority of its load balancer is below the panic threshold while the priorities together
+    /// are under 100 % health.
     Panic {
         /// Whether panic is expected.
         expected: bool,
-        /// Only total panic (every priority) counts.
-        total: bool,
     },
     /// The `quantile` of client latency is at most `max`.
     Latency {
@@ -296,8 +293,8 @@ impl Parser<'_> {
             "errors" => self.errors()?,
             "ejections" | "no-ejections" => self.ejections(kind == "no-ejections")?,
             "panic" | "no-panic" => {
-                self.only(&["total"])?;
-                Check::Panic { expected: kind == "panic", total: r.total.unwrap_or(false) }
+                self.only(&[])?;
+                Check::Panic { expected: kind == "panic" }
             }
             "latency" => self.latency()?,
             other => return Err(self.err("kind", format!("`{other}` is not one of {KINDS}"))),
@@ -321,7 +318,6 @@ impl Parser<'_> {
             ("cause", r.cause.is_some()),
             ("fault", r.fault.is_some()),
             ("within", r.within.is_some()),
-            ("total", r.total.is_some()),
             ("quantile", r.quantile.is_some()),
             ("max_latency", r.max_latency.is_some()),
         ];
