@@ -8,6 +8,14 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 use meshsim::check::junit::{FileResult, junit_xml};
+
+/// `writeln!` into a `String` (which cannot fail).
+macro_rules! outln {
+    ($s:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($s, $($arg)*);
+    }};
+}
 use meshsim::scenario;
 
 /// Arguments of `meshsim check`.
@@ -40,31 +48,33 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let results: Vec<FileResult> = files.par_iter().map(|f| check_file(f, args.seed, args.determinism)).collect();
     let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
+    let mut text = String::new();
     for r in &results {
         match r {
             FileResult::Checked(c) => {
-                println!("{} ({}, seed {})", c.scenario, c.file, c.seed);
+                outln!(text, "{} ({}, seed {})", c.scenario, c.file, c.seed);
                 if c.verdicts.is_empty() {
-                    println!("  (no expectations)");
+                    outln!(text, "  (no expectations)");
                 }
                 for v in &c.verdicts {
-                    println!("  {}", v.line());
+                    outln!(text, "  {}", v.line());
                 }
                 if let Some(d) = &c.determinism {
-                    println!("  {}  determinism: {}", if d.passed { "PASS" } else { "FAIL" }, d.message);
+                    outln!(text, "  {}  determinism: {}", if d.passed { "PASS" } else { "FAIL" }, d.message);
                 }
                 let f = c.failures();
                 failed += f;
                 passed += c.verdicts.len() + usize::from(c.determinism.is_some()) - f;
             }
             FileResult::Error { file, message } => {
-                println!("{file}\n  ERROR  {message}");
+                outln!(text, "{file}\n  ERROR  {message}");
                 errors += 1;
             }
         }
     }
     let errs = if errors > 0 { format!(", {errors} files with errors") } else { String::new() };
-    println!("{passed} passed, {failed} failed{errs}");
+    outln!(text, "{passed} passed, {failed} failed{errs}");
+    print_all(&text)?;
     if let Some(path) = &args.junit {
         let xml = junit_xml(&results).context("encoding the JUnit report")?;
         write_atomic(path, xml.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
@@ -76,6 +86,15 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints `text`; a closed pipe (`meshsim check ... | head`) is not an error.
+pub(crate) fn print_all(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
 }
 
 fn check_file(file: &Path, seed: Option<u64>, determinism: bool) -> FileResult {
