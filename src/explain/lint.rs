@@ -166,11 +166,13 @@ fn max_ejection_percent_too_low(input: &LintInput<'_>, out: &mut Vec<Lint>) {
         return;
     }
     // The largest locality; the first in name order among equals.
-    let Some((largest, k)) =
-        per_locality.iter().fold(None, |best: Option<(&String, u32)>, (l, n)| match best {
+    let Some((largest, k)) = per_locality
+        .iter()
+        .fold(None, |best: Option<(&String, u32)>, (l, n)| match best {
             Some((_, b)) if b >= *n => best,
             _ => Some((l, *n)),
-        }).map(|(l, n)| (l.clone(), n))
+        })
+        .map(|(l, n)| (l.clone(), n))
     else {
         return;
     };

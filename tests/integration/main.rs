@@ -1,4 +1,6 @@
 //! End-to-end tests of meshsim, in one binary. Each module tests one area; helpers live in
 //! `util`.
 
+mod check;
+mod explain;
 mod util;
