@@ -227,7 +227,7 @@ fn distribute_hides_localities(input: &LintInput<'_>, out: &mut Vec<Lint>) {
 }
 
 fn outlier_detection_pins_local(input: &LintInput<'_>, out: &mut Vec<Lint>) {
-    if !input.policy.is_some_and(|tp| tp.outlier_detection.is_some()) {
+    if input.policy.is_none_or(|tp| tp.outlier_detection.is_none()) {
         return;
     }
     let eff = effective_lb_setting(input.policy, input.mesh);
