@@ -1,5 +1,7 @@
 //! Command-line interface (binary only): argument parsing and the subcommands, one file each.
 
+mod check;
+mod explain;
 mod run;
 
 use std::process::ExitCode;
@@ -20,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run one scenario and write its plots and tables.
     Run(run::RunArgs),
+    /// Run scenarios and check their expectations (exit 0 all pass, 1 some fail, 2 bad input).
+    Check(check::CheckArgs),
+    /// Show what each client proxy's Envoy sees at a moment, and lint the policy for traps.
+    Explain(explain::ExplainArgs),
 }
 
 /// Parses arguments and runs the subcommand.
@@ -27,5 +33,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::cmd_run(args),
+        Command::Check(args) => check::cmd_check(args),
+        Command::Explain(args) => explain::cmd_explain(args),
     }
 }

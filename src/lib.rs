@@ -9,8 +9,10 @@
 //! println!("failover took {:?} s", report.failover_s);
 //! ```
 
+pub mod check;
 pub mod engine;
 pub mod envoy;
+pub mod explain;
 pub mod istio;
 pub mod metrics;
 pub mod model;
@@ -35,21 +37,59 @@ pub enum RunError {
     Plot(#[from] plot::PlotError),
 }
 
-/// Runs a scenario and writes its tables and plots to `out` (replacing it atomically).
+/// Runs a scenario and writes its tables, plots and `report.html` to `out` (replacing it
+/// atomically: a failed run leaves the previous folder as it was).
+///
+/// Files: `timeseries.csv`, `client.csv`, `events.jsonl`, `summary.json`, `ejections.csv`,
+/// `latency_ecdf.csv`, `traffic.{png,svg}`, `ejections.{png,svg}`, `latency.{png,svg}` and
+/// `report.html` (every chart inlined, with the phase summary, transitions, expectations and
+/// lints).
 pub fn run_to_dir(
     scenario: Arc<scenario::Scenario>,
     seed: u64,
     out: &Path,
 ) -> Result<metrics::report::RunReport, RunError> {
     let result = model::run(scenario, seed)?;
-    let report = metrics::report::report(&result.world, seed, result.events);
+    let world = &result.world;
+    let report = metrics::report::report(world, seed, result.events);
     let staging = output::Staging::new(out)?;
     staging.write("timeseries.csv", &output::csv_bytes(&report.locality_rows, "timeseries.csv")?)?;
     staging.write("client.csv", &output::csv_bytes(&report.client_rows, "client.csv")?)?;
-    staging.write("events.jsonl", output::events_jsonl(&result.world).as_bytes())?;
+    staging.write("events.jsonl", output::events_jsonl(world).as_bytes())?;
     staging.write("summary.json", output::summary_json(&report).as_bytes())?;
-    let chart = output::run_chart(&report, &result.world.scenario);
+    let ejections = output::ejection_records(world);
+    staging.write("ejections.csv", &output::csv_bytes(&ejections, "ejections.csv")?)?;
+    staging.write("latency_ecdf.csv", &output::csv_bytes(&output::ecdf_rows(&report), "latency_ecdf.csv")?)?;
+    let chart = output::run_chart(&report, &world.scenario);
     plot::traffic_share(&chart, &staging.path("traffic.png"), &staging.path("traffic.svg"))?;
+    let timeline = output::ejection_chart(&ejections, &report);
+    plot::ejection_timeline(&timeline, &staging.path("ejections.png"), &staging.path("ejections.svg"))?;
+    let ecdf = output::latency_chart(&report);
+    plot::latency_ecdf(&ecdf, &staging.path("latency.png"), &staging.path("latency.svg"))?;
+    let figures = [
+        (
+            "Traffic share",
+            "traffic.svg",
+            "Share of upstream attempts per locality (stacked), client errors and ejected hosts; fault phases shaded.",
+        ),
+        (
+            "Ejection timeline",
+            "ejections.svg",
+            "One row per (proxy, endpoint): bars are ejections, labelled with the back-off multiplier.",
+        ),
+        ("Client latency", "latency.svg", "Empirical CDF of client latency per phase (retries and back-off included)."),
+    ];
+    let mut figs = Vec::new();
+    for (heading, file, caption) in figures {
+        let path = staging.path(file);
+        let svg = std::fs::read_to_string(&path)
+            .map_err(|source| output::OutputError::Io { path: path.display().to_string(), source })?;
+        figs.push(output::html::Figure { heading: heading.into(), caption: caption.into(), svg });
+    }
+    let verdicts = check::evaluate(world, &report);
+    let lints = explain::lint_scenario(&world.scenario);
+    let html = output::html::report_html(&report, &world.scenario, &verdicts, &lints, &figs);
+    staging.write("report.html", html.as_bytes())?;
     staging.commit()?;
     Ok(report)
 }

@@ -2,6 +2,8 @@
 //! written into a fresh temporary folder beside the target, which replaces the target only when
 //! every file is complete, so a failed run never leaves half-written output behind.
 
+pub mod html;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -242,4 +244,152 @@ pub fn run_chart(report: &RunReport, scenario: &crate::scenario::Scenario) -> cr
         ejected,
         phases: report.phases.iter().map(|p| crate::plot::PhaseBand::new(p.name.clone(), p.start_s, p.end_s)).collect(),
     }
+}
+
+/// One row of `ejections.csv`: one ejection of an endpoint by a proxy.
+#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+pub struct EjectionRecord {
+    /// The proxy that ejected it.
+    pub proxy: String,
+    /// The endpoint, `cluster/ordinal`.
+    pub endpoint: String,
+    /// Its locality.
+    pub locality: String,
+    /// The detector that fired.
+    pub reason: String,
+    /// Back-off multiplier of this ejection.
+    pub multiplier: u32,
+    /// When it was ejected, seconds.
+    pub start_s: f64,
+    /// When it returned (an interval tick) or left EDS; empty if still ejected at the end.
+    pub end_s: Option<f64>,
+    /// How it ended: `uneject`, `removed` (the pod left EDS) or `end of run`.
+    pub ended_by: &'static str,
+}
+
+/// Every ejection of the run, from the Eject/Uneject log, in ejection order. An ejected host
+/// that leaves EDS (scale-down) has no Uneject: its interval ends at that proxy's first EDS
+/// update removing hosts after the ejection.
+pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
+    let mut out: Vec<EjectionRecord> = Vec::new();
+    // Open ejection per (proxy, endpoint): index into `out`.
+    let mut open: std::collections::BTreeMap<(u32, u32), usize> = std::collections::BTreeMap::new();
+    for e in &world.rec.log {
+        let t = e.time.as_secs_f64();
+        match &e.kind {
+            LogKind::Eject { proxy, endpoint, locality, reason, multiplier, .. } => {
+                open.insert((proxy.0, endpoint.0), out.len());
+                out.push(EjectionRecord {
+                    proxy: world.proxies[proxy.idx()].name.clone(),
+                    endpoint: endpoint_name(world, *endpoint),
+                    locality: world.topo.localities[locality.idx()].to_string(),
+                    reason: reason.to_string(),
+                    multiplier: *multiplier,
+                    start_s: t,
+                    end_s: None,
+                    ended_by: "end of run",
+                });
+            }
+            LogKind::Uneject { proxy, endpoint, .. } => {
+                if let Some(i) = open.remove(&(proxy.0, endpoint.0)) {
+                    out[i].end_s = Some(t);
+                    out[i].ended_by = "uneject";
+                }
+            }
+            LogKind::Eds { proxy, removed, .. } if *removed > 0 => {
+                let gone: Vec<(u32, u32)> = open
+                    .keys()
+                    .filter(|(p, ep)| *p == proxy.0 && !world.proxies[proxy.idx()].hosts[*ep as usize].member)
+                    .copied()
+                    .collect();
+                for k in gone {
+                    let i = open.remove(&k).expect("listed");
+                    out[i].end_s = Some(t);
+                    out[i].ended_by = "removed";
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The data of the ejection timeline: one row per (proxy, endpoint) that was ever ejected.
+pub fn ejection_chart(records: &[EjectionRecord], report: &RunReport) -> crate::plot::EjectionTimeline {
+    let mut rows: Vec<crate::plot::EjectionRow> = Vec::new();
+    for r in records {
+        let iv = crate::plot::EjectionInterval {
+            start_s: r.start_s,
+            end_s: r.end_s.unwrap_or(f64::NAN),
+            multiplier: r.multiplier,
+        };
+        match rows.iter_mut().find(|x| x.proxy == r.proxy && x.endpoint == r.endpoint) {
+            Some(row) => row.intervals.push(iv),
+            None => rows.push(crate::plot::EjectionRow {
+                proxy: r.proxy.clone(),
+                endpoint: r.endpoint.clone(),
+                locality: r.locality.clone(),
+                intervals: vec![iv],
+            }),
+        }
+    }
+    rows.sort_by(|a, b| (&a.proxy, &a.endpoint).cmp(&(&b.proxy, &b.endpoint)));
+    crate::plot::EjectionTimeline {
+        title: format!("{} (seed {}): ejections", report.scenario, report.seed),
+        start_s: 0.0,
+        end_s: report.duration_s,
+        localities: report.localities.clone(),
+        rows,
+        phases: report.phases.iter().map(|p| crate::plot::PhaseBand::new(p.name.clone(), p.start_s, p.end_s)).collect(),
+    }
+}
+
+/// Points of the eCDF drawn per phase: the histogram's quantiles at 1000 evenly spaced ranks,
+/// so the curve follows the histogram (within its 6.25 % bucket error) with bounded size.
+const ECDF_POINTS: usize = 1000;
+
+/// Latencies below this (local replies such as overflow, which take no time) are drawn at it, so
+/// the log axis is not stretched to nanoseconds.
+const ECDF_FLOOR_MS: f64 = 0.01;
+
+/// The data of the latency eCDF: one curve per phase with finished requests. Each curve is named
+/// with the phase and its number of finished requests (the chart's own `n` counts the sampled
+/// points).
+pub fn latency_chart(report: &RunReport) -> crate::plot::LatencyEcdf {
+    let series = report
+        .phases
+        .iter()
+        .zip(&report.phase_latency)
+        .filter(|(_, h)| h.total() > 0)
+        .map(|(p, h)| {
+            let ms: Vec<f64> = (0..ECDF_POINTS)
+                .filter_map(|i| h.quantile((i as f64 + 0.5) / ECDF_POINTS as f64))
+                .map(|ns| (ns as f64 / 1e6).max(ECDF_FLOOR_MS))
+                .collect();
+            (format!("{} ({} finished)", p.name, h.total()), ms)
+        })
+        .collect();
+    crate::plot::LatencyEcdf { title: format!("{} (seed {}): client latency", report.scenario, report.seed), series }
+}
+
+/// One row of `latency_ecdf.csv`.
+#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+pub struct EcdfRow {
+    /// Phase name.
+    pub phase: String,
+    /// Upper bound of a histogram bucket, ms.
+    pub latency_ms: f64,
+    /// Fraction of the phase's finished requests at or below it.
+    pub fraction: f64,
+}
+
+/// The eCDF of each phase's latency histogram, one row per non-empty bucket.
+pub fn ecdf_rows(report: &RunReport) -> Vec<EcdfRow> {
+    let mut out = Vec::new();
+    for (p, h) in report.phases.iter().zip(&report.phase_latency) {
+        for (ns, f) in h.ecdf() {
+            out.push(EcdfRow { phase: p.name.clone(), latency_ms: ns as f64 / 1e6, fraction: (f * 1e6).round() / 1e6 });
+        }
+    }
+    out
 }

@@ -1,4 +1,11 @@
 //! The event loop: pops `(time, seq, event)` in order and hands each event to a [`Model`].
+//!
+//! An optional [`Trace`] keeps a running hash of `(time, seq, event kind)` over every event, with
+//! checkpoints, so that two runs of the same `(scenario, seed)` can be compared and the first
+//! event where they part named (`meshsim check --determinism`).
+
+use std::fmt::Debug;
+use std::ops::Range;
 
 use super::queue::EventQueue;
 use super::time::{SimDuration, SimTime};
@@ -75,6 +82,104 @@ pub struct Simulation<M: Model> {
     events_processed: u64,
     max_events: u64,
     max_pending: usize,
+    trace: Option<Trace>,
+    describe: Option<fn(&M::Event) -> String>,
+}
+
+/// One event recorded by a [`Trace`] in its capture range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracedEvent {
+    /// 1-based index of the event in the run.
+    pub index: u64,
+    /// When it ran.
+    pub time: SimTime,
+    /// Its queue sequence number.
+    pub seq: u64,
+    /// The event, as its `Debug` text.
+    pub what: String,
+}
+
+/// A running hash of the event sequence: FNV-1a over `(time, seq, event discriminant)` of every
+/// event, a checkpoint of the hash every `checkpoint_every` events, and the full events of one
+/// index range. Two runs with equal final hashes and event counts handled the same events in the
+/// same order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// The hash after the last event.
+    pub hash: u64,
+    /// Events hashed.
+    pub events: u64,
+    /// Distance between checkpoints, in events.
+    pub checkpoint_every: u64,
+    /// `checkpoints[k]` is the hash after event `(k + 1) × checkpoint_every`.
+    pub checkpoints: Vec<u64>,
+    /// 1-based event indices whose events are kept in `captured`.
+    pub capture: Range<u64>,
+    /// The events of `capture`, in order.
+    pub captured: Vec<TracedEvent>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a, used for the trace hash: fixed, seedless and the same on every platform.
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(FNV_PRIME);
+        }
+    }
+}
+
+impl Trace {
+    /// An empty trace.
+    pub fn new(checkpoint_every: u64, capture: Range<u64>) -> Trace {
+        Trace {
+            hash: FNV_OFFSET,
+            events: 0,
+            checkpoint_every: checkpoint_every.max(1),
+            checkpoints: Vec::new(),
+            capture,
+            captured: Vec::new(),
+        }
+    }
+
+    /// Folds one event into the hash; returns whether its index is in the capture range.
+    fn record<E>(&mut self, time: SimTime, seq: u64, event: &E) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut h = Fnv(self.hash);
+        h.write(&time.as_nanos().to_le_bytes());
+        h.write(&seq.to_le_bytes());
+        std::mem::discriminant(event).hash(&mut h);
+        self.hash = h.finish();
+        self.events += 1;
+        if self.events % self.checkpoint_every == 0 {
+            self.checkpoints.push(self.hash);
+        }
+        self.capture.contains(&self.events)
+    }
+
+    /// The 1-based event range in which two traces (with the same `checkpoint_every`) first
+    /// differ, or `None` when they are equal. The range is one checkpoint block long; rerun
+    /// both with it as `capture` to find the exact event.
+    pub fn first_difference(a: &Trace, b: &Trace) -> Option<Range<u64>> {
+        if a.hash == b.hash && a.events == b.events {
+            return None;
+        }
+        let every = a.checkpoint_every;
+        let k = a
+            .checkpoints
+            .iter()
+            .zip(&b.checkpoints)
+            .position(|(x, y)| x != y)
+            .unwrap_or_else(|| a.checkpoints.len().min(b.checkpoints.len())) as u64;
+        Some(k * every + 1..(k + 1) * every + 1)
+    }
 }
 
 impl<M: Model> Simulation<M> {
@@ -86,7 +191,24 @@ impl<M: Model> Simulation<M> {
             events_processed: 0,
             max_events,
             max_pending,
+            trace: None,
+            describe: None,
         }
+    }
+
+    /// Starts hashing every event from now on (see [`Trace`]); events with 1-based index in
+    /// `capture` are also kept with their `Debug` text.
+    pub fn enable_trace(&mut self, checkpoint_every: u64, capture: Range<u64>)
+    where
+        M::Event: Debug,
+    {
+        self.trace = Some(Trace::new(checkpoint_every, capture));
+        self.describe = Some(|e| format!("{e:?}"));
+    }
+
+    /// The trace, when enabled.
+    pub fn trace(&self) -> Option<&Trace> {
+        self.trace.as_ref()
     }
 
     /// Schedules an event from outside the model (initial events).
@@ -110,7 +232,13 @@ impl<M: Model> Simulation<M> {
             if t > horizon {
                 break;
             }
-            let (time, _seq, event) = self.sched.queue.pop().expect("peeked");
+            let (time, seq, event) = self.sched.queue.pop().expect("peeked");
+            if let Some(trace) = self.trace.as_mut() {
+                if trace.record(time, seq, &event) {
+                    let what = self.describe.map(|d| d(&event)).unwrap_or_default();
+                    trace.captured.push(TracedEvent { index: trace.events, time, seq, what });
+                }
+            }
             debug_assert!(time >= self.sched.now, "event queue went backwards");
             self.sched.now = time;
             self.events_processed += 1;
@@ -153,6 +281,38 @@ mod tests {
         let got: Vec<(u64, u32)> = sim.model.log.iter().map(|(t, i)| (t.0 / 1_000_000, *i)).collect();
         assert_eq!(got, vec![(0, 3), (0, 2), (2, 2), (3, 3), (4, 2), (6, 3), (6, 2)]);
         assert_eq!(sim.now(), SimTime::from_millis(6));
+    }
+
+    fn traced(first: u32, capture: Range<u64>) -> Trace {
+        let mut sim = Simulation::new(Ticker { log: vec![] }, 1_000, 1_000);
+        sim.enable_trace(4, capture);
+        sim.schedule_at(SimTime::ZERO, 3);
+        sim.schedule_at(SimTime::ZERO, first);
+        sim.run_until(SimTime::from_millis(12)).unwrap();
+        sim.trace().unwrap().clone()
+    }
+
+    #[test]
+    fn equal_runs_have_equal_traces() {
+        let (a, b) = (traced(2, 0..0), traced(2, 0..0));
+        assert_eq!(a, b);
+        assert_eq!(Trace::first_difference(&a, &b), None);
+        // 3 fires at 0,3,6,9,12 and 2 at 0,2,4,...,12: 5 + 7 events; checkpoints after 4 and 8.
+        assert_eq!(a.events, 12);
+        assert_eq!(a.checkpoints.len(), 3);
+    }
+
+    #[test]
+    fn first_difference_names_the_block_then_the_event() {
+        // Ticker 2 vs ticker 4: both runs start (t=0: 3, then 2|4), then at t=2 run A handles 2
+        // while run B's next event is 3 at t=3. Event #3 is the first that differs.
+        let (a, b) = (traced(2, 0..0), traced(4, 0..0));
+        let block = Trace::first_difference(&a, &b).unwrap();
+        assert_eq!(block, 1..5);
+        let (a, b) = (traced(2, block.clone()), traced(4, block));
+        let first = a.captured.iter().zip(&b.captured).find(|(x, y)| x.time != y.time || x.seq != y.seq).unwrap();
+        assert_eq!(first.0.index, 3);
+        assert_eq!((first.0.time, first.1.time), (SimTime::from_millis(2), SimTime::from_millis(3)));
     }
 
     #[test]

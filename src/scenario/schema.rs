@@ -53,9 +53,9 @@ pub struct RawScenario {
     /// Named phases; derived from the faults when absent.
     #[serde(default)]
     pub phases: Vec<RawPhase>,
-    /// Expectations checked by `meshsim check`.
+    /// Expectations checked by `meshsim check` (see [`crate::scenario::expect`]).
     #[serde(default)]
-    pub expect: Vec<toml::Value>,
+    pub expect: Vec<super::expect::RawExpect>,
 }
 
 /// `[output]`.

@@ -7,7 +7,7 @@ use crate::istio::translate::{MeshSettings, UnreadyEndpoints};
 use crate::model::ids::{KubeClusterId, ProxyGroupId};
 
 use super::ScenarioError;
-use super::expect::{Expectation, parse_expectations};
+use super::expect::{ExpectContext, Expectation, parse_expectations};
 use super::schema::*;
 use super::types::*;
 
@@ -51,8 +51,10 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
             return Err(v.err(&format!("policy.virtual_service.{}", first.path), &first.message));
         }
     }
+    let ctx =
+        ExpectContext { phases: &phases, faults: &faults, clusters: &kube_clusters, service: &service, run: duration };
     let expectations: Vec<Expectation> =
-        parse_expectations(&raw.expect, &phases, duration).map_err(|(path, msg)| v.err(&path, &msg))?;
+        parse_expectations(&raw.expect, &ctx).map_err(|(path, msg)| v.err(&path, &msg))?;
     Ok(Scenario {
         name: raw.name.clone(),
         description: raw.description.clone().unwrap_or_default(),

@@ -1,7 +1,9 @@
 //! End-to-end tests of meshsim, in one binary. Each module tests one area; helpers live in
 //! `util`.
 
+mod check;
 mod cli;
+mod explain;
 mod model;
 mod seed;
 mod util;

@@ -1,0 +1,104 @@
+//! Regression checks: measure a finished run against the scenario's expectations
+//! ([`crate::scenario::expect`]), check that a run is deterministic, and write JUnit XML.
+//!
+//! * [`evaluate`] turns one run into a [`Verdict`] per expectation, each with the measured value
+//!   beside its bound;
+//! * [`determinism::compare_runs`] runs a scenario twice and names the first differing event;
+//! * [`junit::junit_xml`] renders results for CI systems.
+
+pub mod determinism;
+pub mod junit;
+mod measure;
+
+use std::sync::Arc;
+
+use crate::engine::SimError;
+use crate::metrics::report::{RunReport, report};
+use crate::model::world::World;
+use crate::scenario::{Expectation, Scenario};
+
+/// The result of one expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The expectation's name.
+    pub name: String,
+    /// Its kind, as written in the scenario (`share`, `failover`, ...).
+    pub kind: &'static str,
+    /// Whether the measured value is within the bound.
+    pub passed: bool,
+    /// What was measured, e.g. `share of europe-west1 in phase "healthy" = 0.500`.
+    pub measured: String,
+    /// The bound, e.g. `in [0.450, 0.550]`.
+    pub bound: String,
+}
+
+impl Verdict {
+    /// `PASS`/`FAIL`, the name, the measured value and the bound, on one line.
+    pub fn line(&self) -> String {
+        let status = if self.passed { "PASS" } else { "FAIL" };
+        format!("{status}  {}: {} (expected {})", self.name, self.measured, self.bound)
+    }
+}
+
+/// The outcome of checking one scenario file.
+#[derive(Debug, Clone)]
+pub struct ScenarioCheck {
+    /// The file as given.
+    pub file: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed it ran with.
+    pub seed: u64,
+    /// One verdict per expectation, in file order.
+    pub verdicts: Vec<Verdict>,
+    /// The determinism check, when it was asked for.
+    pub determinism: Option<DeterminismVerdict>,
+}
+
+/// The result of a determinism check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeterminismVerdict {
+    /// The two runs matched (trace hash, event count and every output byte).
+    pub passed: bool,
+    /// What was compared, or the first difference.
+    pub message: String,
+}
+
+impl ScenarioCheck {
+    /// Expectations that failed, plus one for a failed determinism check.
+    pub fn failures(&self) -> usize {
+        self.verdicts.iter().filter(|v| !v.passed).count()
+            + usize::from(self.determinism.as_ref().is_some_and(|d| !d.passed))
+    }
+}
+
+/// Measures every expectation of the run's scenario.
+pub fn evaluate(world: &World, report: &RunReport) -> Vec<Verdict> {
+    world.scenario.expectations.iter().map(|e| evaluate_one(e, world, report)).collect()
+}
+
+/// Measures one expectation.
+pub fn evaluate_one(e: &Expectation, world: &World, report: &RunReport) -> Verdict {
+    let m = measure::measure(e, world, report);
+    Verdict { name: e.name.clone(), kind: e.check.kind(), passed: m.passed, measured: m.measured, bound: m.bound }
+}
+
+/// Runs a scenario once with `seed` and evaluates its expectations; with `determinism`, runs it
+/// a second time and compares the two runs event by event and byte by byte.
+pub fn check_scenario(
+    file: &str,
+    scenario: Arc<Scenario>,
+    seed: u64,
+    determinism: bool,
+) -> Result<ScenarioCheck, SimError> {
+    let (verdicts, det) = if determinism {
+        let cmp = determinism::compare_runs(scenario.clone(), seed)?;
+        let r = report(&cmp.first.world, seed, cmp.first.events);
+        (evaluate(&cmp.first.world, &r), Some(cmp.verdict))
+    } else {
+        let out = crate::model::run(scenario.clone(), seed)?;
+        let r = report(&out.world, seed, out.events);
+        (evaluate(&out.world, &r), None)
+    };
+    Ok(ScenarioCheck { file: file.to_string(), scenario: scenario.name.clone(), seed, verdicts, determinism: det })
+}

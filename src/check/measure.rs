@@ -1,0 +1,275 @@
+//! Measuring one expectation on a finished run, from the recorder's counts and event log and
+//! from the report's transitions.
+
+use crate::engine::SimTime;
+use crate::metrics::histogram::Histogram;
+use crate::metrics::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder};
+use crate::metrics::report::RunReport;
+use crate::model::world::World;
+use crate::scenario::Scenario;
+use crate::scenario::expect::{Check, ErrorCause, Expectation, Window};
+
+/// A measurement: the value and the bound, as text, and whether it passed.
+pub(super) struct Measured {
+    pub passed: bool,
+    pub measured: String,
+    pub bound: String,
+}
+
+pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Measured {
+    let s = &world.scenario;
+    let (start, end) = window_bounds(&e.window, s);
+    let within = window_text(&e.window, start, end);
+    match &e.check {
+        Check::Share { locality, matched, min, max } => {
+            let share = share(&world.rec, world, matched, start, end);
+            match share {
+                Some(x) => Measured {
+                    passed: *min <= x && x <= *max,
+                    measured: format!("share of {locality} {within} = {x:.3}"),
+                    bound: format!("in [{min:.3}, {max:.3}]"),
+                },
+                None => Measured {
+                    passed: false,
+                    measured: format!("no upstream attempts {within}, so no share of {locality}"),
+                    bound: format!("in [{min:.3}, {max:.3}]"),
+                },
+            }
+        }
+        Check::Failover { fault, within } => transition(s, report, "failover", *fault, *within),
+        Check::Failback { fault, within } => transition(s, report, "failback", *fault, *within),
+        Check::Errors { cause, min, max, min_ratio, max_ratio } => {
+            let bounds = ErrorBounds { min: *min, max: *max, min_ratio: *min_ratio, max_ratio: *max_ratio };
+            errors(&world.rec, *cause, &bounds, start, end, &within)
+        }
+        Check::Ejections { locality, matched, min, max } => {
+            let n = world
+                .rec
+                .log
+                .iter()
+                .filter(|l| l.time >= start && l.time < end)
+                .filter(|l| match &l.kind {
+                    LogKind::Eject { locality, .. } => {
+                        matched.is_empty() || matched.contains(&world.topo.localities[locality.idx()].to_string())
+                    }
+                    _ => false,
+                })
+                .count() as u64;
+            let whose = locality.as_deref().map(|l| format!(" of {l} endpoints")).unwrap_or_default();
+            let bound = match max {
+                Some(0) => "0".to_string(),
+                Some(m) if *min == *m => format!("exactly {m}"),
+                Some(m) if *min > 0 => format!("between {min} and {m}"),
+                Some(m) => format!("at most {m}"),
+                None => format!("at least {min}"),
+            };
+            Measured {
+                passed: n >= *min && max.is_none_or(|m| n <= m),
+                measured: format!("{n} ejections{whose} {within}"),
+                bound,
+            }
+        }
+        Check::Panic { expected } => {
+            let seen = first_panic(world, start, end);
+            let what = "panic";
+            let measured = match &seen {
+                Some((t, proxy)) => format!("{what} at {:.1}s ({proxy}) {within}", t.as_secs_f64()),
+                None => format!("no {what} {within}"),
+            };
+            let bound = if *expected { format!("some {what}") } else { format!("no {what}") };
+            Measured { passed: seen.is_some() == *expected, measured, bound }
+        }
+        Check::Latency { quantile, max } => {
+            let h = latency(&world.rec, start, end);
+            let q = format!("p{}", fmt_quantile(*quantile));
+            let bound = format!("at most {:.1} ms", max.as_secs_f64() * 1e3);
+            match h.quantile(*quantile) {
+                Some(ns) => Measured {
+                    passed: ns <= max.as_nanos(),
+                    measured: format!("{q} latency {within} = {:.1} ms", ns as f64 / 1e6),
+                    bound,
+                },
+                None => Measured { passed: false, measured: format!("no finished requests {within}"), bound },
+            }
+        }
+    }
+}
+
+/// `[start, end)` of a window.
+fn window_bounds(w: &Window, s: &Scenario) -> (SimTime, SimTime) {
+    match w {
+        Window::Run => (SimTime::ZERO, s.end()),
+        Window::Phase { index, .. } => s.phase_bounds(*index),
+        Window::Span { from, to } => (*from, *to),
+    }
+}
+
+fn window_text(w: &Window, start: SimTime, end: SimTime) -> String {
+    match w {
+        Window::Run => "over the run".to_string(),
+        Window::Phase { name, .. } => format!("in phase \"{name}\""),
+        Window::Span { .. } => format!("in {}-{}", secs(start), secs(end)),
+    }
+}
+
+fn secs(t: SimTime) -> String {
+    let s = t.as_secs_f64();
+    if s.fract() == 0.0 { format!("{s:.0}s") } else { format!("{s:.1}s") }
+}
+
+fn fmt_quantile(q: f64) -> String {
+    let p = q * 100.0;
+    if p.fract() == 0.0 { format!("{p:.0}") } else { format!("{p}") }
+}
+
+/// The recorder slots covering `[start, end)`, rounded outwards.
+fn slots(rec: &Recorder, start: SimTime, end: SimTime) -> std::ops::Range<usize> {
+    let a = (start.as_nanos() / FINE_SLOT.as_nanos()) as usize;
+    let b = (end.as_nanos().div_ceil(FINE_SLOT.as_nanos()) as usize).min(rec.n_slots());
+    a.min(b)..b
+}
+
+/// Share of attempts to the `matched` localities; `None` without any attempt.
+fn share(rec: &Recorder, world: &World, matched: &[String], start: SimTime, end: SimTime) -> Option<f64> {
+    let l = rec.n_localities();
+    let selected: Vec<bool> = world.topo.localities.iter().map(|x| matched.contains(&x.to_string())).collect();
+    let (mut hit, mut all) = (0u64, 0u64);
+    for s in slots(rec, start, end) {
+        for (loc, sel) in selected.iter().enumerate() {
+            let a = u64::from(rec.loc_attempts[s * l + loc]);
+            all += a;
+            if *sel {
+                hit += a;
+            }
+        }
+    }
+    (all > 0).then(|| hit as f64 / all as f64)
+}
+
+fn transition(
+    s: &Scenario,
+    report: &RunReport,
+    kind: &str,
+    fault: usize,
+    within: crate::engine::SimDuration,
+) -> Measured {
+    let f = &s.faults[fault];
+    let bound = format!("within {}", secs(SimTime(within.as_nanos())));
+    let t = report.transitions.iter().find(|t| t.kind == kind && t.fault == f.name && t.at_s == f.at.as_secs_f64());
+    match t {
+        Some(t) => match t.time_s {
+            Some(x) => Measured {
+                passed: x <= within.as_secs_f64() + 1e-9,
+                measured: format!("{kind} after \"{}\" took {x:.1}s ({} client errors)", f.name, t.errors),
+                bound,
+            },
+            None => Measured {
+                passed: false,
+                measured: format!("{kind} after \"{}\" did not complete before its phase ended", f.name),
+                bound,
+            },
+        },
+        None => Measured {
+            passed: false,
+            measured: format!("no {kind} was measured after \"{}\" (nothing had failed over)", f.name),
+            bound,
+        },
+    }
+}
+
+struct ErrorBounds {
+    min: Option<u64>,
+    max: Option<u64>,
+    min_ratio: Option<f64>,
+    max_ratio: Option<f64>,
+}
+
+fn errors(
+    rec: &Recorder,
+    cause: Option<ErrorCause>,
+    b: &ErrorBounds,
+    start: SimTime,
+    end: SimTime,
+    within: &str,
+) -> Measured {
+    let wanted: Vec<ClientOutcome> = match cause {
+        None => ClientOutcome::ERRORS.to_vec(),
+        Some(c) => vec![outcome_of(c)],
+    };
+    let (mut n, mut finished) = (0u64, 0u64);
+    for s in slots(rec, start, end) {
+        n += wanted.iter().map(|o| u64::from(rec.finished_in(s, *o))).sum::<u64>();
+        finished += u64::from(rec.finished_in(s, ClientOutcome::Success))
+            + ClientOutcome::ERRORS.iter().map(|o| u64::from(rec.finished_in(s, *o))).sum::<u64>();
+    }
+    let ratio = if finished == 0 { 0.0 } else { n as f64 / finished as f64 };
+    let what = cause.map(|c| format!("{} errors", c.name())).unwrap_or_else(|| "client errors".to_string());
+    let mut bounds = Vec::new();
+    if let Some(m) = b.min {
+        bounds.push(format!("at least {m}"));
+    }
+    if let Some(m) = b.max {
+        bounds.push(format!("at most {m}"));
+    }
+    if let Some(r) = b.min_ratio {
+        bounds.push(format!("at least {:.3}% of finished requests", r * 100.0));
+    }
+    if let Some(r) = b.max_ratio {
+        bounds.push(format!("at most {:.3}% of finished requests", r * 100.0));
+    }
+    let passed = b.min.is_none_or(|m| n >= m)
+        && b.max.is_none_or(|m| n <= m)
+        && b.min_ratio.is_none_or(|r| ratio >= r)
+        && b.max_ratio.is_none_or(|r| ratio <= r);
+    Measured {
+        passed,
+        measured: format!("{n} {what} {within} ({:.3}% of {finished} finished)", ratio * 100.0),
+        bound: bounds.join(" and "),
+    }
+}
+
+fn outcome_of(c: ErrorCause) -> ClientOutcome {
+    match c {
+        ErrorCause::Upstream5xx => ClientOutcome::Upstream5xx,
+        ErrorCause::ConnectFailure => ClientOutcome::ConnectFailure,
+        ErrorCause::NoHealthyUpstream => ClientOutcome::NoHealthyUpstream,
+        ErrorCause::Overflow => ClientOutcome::Overflow,
+        ErrorCause::Timeout => ClientOutcome::Timeout,
+    }
+}
+
+/// The first moment in `[start, end)` at which some proxy is in panic, and that proxy's name. A
+/// proxy already in panic at `start` counts at `start`.
+fn first_panic(world: &World, start: SimTime, end: SimTime) -> Option<(SimTime, String)> {
+    let name = |p: usize| world.proxies[p].name.clone();
+    let mut state = vec![false; world.proxies.len()];
+    let mut start_checked = false;
+    for e in world.rec.log.iter().take_while(|e| e.time < end) {
+        if !start_checked && e.time >= start {
+            start_checked = true;
+            if let Some(p) = state.iter().position(|x| *x) {
+                return Some((start, name(p)));
+            }
+        }
+        if let LogKind::Panic { proxy, on, .. } = e.kind {
+            if e.time >= start && on {
+                return Some((e.time, name(proxy.idx())));
+            }
+            state[proxy.idx()] = on;
+        }
+    }
+    if start_checked { None } else { state.iter().position(|x| *x).map(|p| (start, name(p))) }
+}
+
+/// Latency of requests finished in the output buckets whose start lies in `[start, end)`.
+fn latency(rec: &Recorder, start: SimTime, end: SimTime) -> Histogram {
+    let bucket_ns = rec.bucket_slots() as u64 * FINE_SLOT.as_nanos();
+    let mut h = Histogram::default();
+    for (b, bh) in rec.latency.iter().enumerate() {
+        let t = b as u64 * bucket_ns;
+        if t >= start.as_nanos() && t < end.as_nanos() {
+            h.merge(bh);
+        }
+    }
+    h
+}

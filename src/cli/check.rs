@@ -1,0 +1,150 @@
+//! `meshsim check`: run scenarios and report each expectation as pass/fail, for CI.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rayon::prelude::*;
+
+use meshsim::check::junit::{FileResult, junit_xml};
+
+/// `writeln!` into a `String` (which cannot fail).
+macro_rules! outln {
+    ($s:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($s, $($arg)*);
+    }};
+}
+use meshsim::scenario;
+
+/// Arguments of `meshsim check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Scenario files, or folders whose `*.toml` scenarios are checked (recursively, sorted;
+    /// `sweeps/` folders are skipped).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Run each scenario twice and fail, naming the first differing event, if the runs differ.
+    #[arg(long)]
+    determinism: bool,
+    /// Run every scenario with this seed instead of its own.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// Runs `meshsim check`. Exit code 0: every expectation passed; 1: some failed; 2: a file could
+/// not be loaded or run.
+pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    for p in &args.paths {
+        collect(p, &mut files).with_context(|| format!("reading {}", p.display()))?;
+    }
+    if files.is_empty() {
+        anyhow::bail!("no scenario files (*.toml) found in {}", join(&args.paths));
+    }
+    let results: Vec<FileResult> = files.par_iter().map(|f| check_file(f, args.seed, args.determinism)).collect();
+    let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
+    let mut text = String::new();
+    for r in &results {
+        match r {
+            FileResult::Checked(c) => {
+                outln!(text, "{} ({}, seed {})", c.scenario, c.file, c.seed);
+                if c.verdicts.is_empty() {
+                    outln!(text, "  (no expectations)");
+                }
+                for v in &c.verdicts {
+                    outln!(text, "  {}", v.line());
+                }
+                if let Some(d) = &c.determinism {
+                    outln!(text, "  {}  determinism: {}", if d.passed { "PASS" } else { "FAIL" }, d.message);
+                }
+                let f = c.failures();
+                failed += f;
+                passed += c.verdicts.len() + usize::from(c.determinism.is_some()) - f;
+            }
+            FileResult::Error { file, message } => {
+                outln!(text, "{file}\n  ERROR  {message}");
+                errors += 1;
+            }
+        }
+    }
+    let errs = if errors > 0 { format!(", {errors} files with errors") } else { String::new() };
+    outln!(text, "{passed} passed, {failed} failed{errs}");
+    print_all(&text)?;
+    if let Some(path) = &args.junit {
+        let xml = junit_xml(&results).context("encoding the JUnit report")?;
+        write_atomic(path, xml.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if errors > 0 {
+        ExitCode::from(2)
+    } else if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints `text`; a closed pipe (`meshsim check ... | head`) is not an error.
+pub(crate) fn print_all(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
+fn check_file(file: &Path, seed: Option<u64>, determinism: bool) -> FileResult {
+    let label = file.display().to_string();
+    let scenario = match scenario::load(file, &[]) {
+        Ok(s) => s,
+        Err(e) => return FileResult::Error { file: label, message: e.to_string() },
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    match meshsim::check::check_scenario(&label, Arc::new(scenario), seed, determinism) {
+        Ok(c) => FileResult::Checked(c),
+        Err(e) => FileResult::Error { file: label, message: format!("run with seed {seed} stopped: {e}") },
+    }
+}
+
+/// Adds `path` (a file) or the `*.toml` files under it (a folder, recursively, skipping
+/// `sweeps/`) to `out`, sorted.
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !path.is_dir() {
+        if !path.exists() {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"));
+        }
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            if e.file_name().is_some_and(|n| n != "sweeps") {
+                collect(&e, out)?;
+            }
+        } else if e.extension().is_some_and(|x| x == "toml") {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn join(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Writes a file through a temporary sibling, so it is never half-written.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.partial"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,298 @@
+//! `meshsim explain`: what each client proxy's Envoy sees at a moment of a run, after Istio's
+//! translation, much as `istioctl proxy-config endpoints` and `proxy-config cluster` would show
+//! it: priorities with their health, load and panic state; localities with weights and effective
+//! weights; endpoints healthy or ejected (with the multiplier and when they return); the
+//! outlier, load-balancing and retry settings in force with their source; and lints for known
+//! traps ([`lint`]).
+
+pub mod lint;
+pub mod settings;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::engine::{SimError, SimTime, Simulation};
+use crate::istio::manifest::HttpRoute;
+use crate::model::ids::EndpointId;
+use crate::model::world::World;
+use crate::scenario::{ProxyKind, Scenario};
+
+pub use lint::{Lint, lint_scenario};
+pub use settings::{Setting, Source};
+
+/// What one client proxy sees at the snapshot time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyView {
+    /// Proxy name, e.g. `ingress-0`.
+    pub name: String,
+    /// `gateway` or `sidecar`.
+    pub kind: &'static str,
+    /// Its Kubernetes cluster.
+    pub cluster: String,
+    /// Its locality.
+    pub locality: String,
+    /// Its priorities, P0 first.
+    pub priorities: Vec<PriorityView>,
+    /// Every priority is in panic (load split by host counts).
+    pub total_panic: bool,
+    /// Hosts ejected now / hosts known to the outlier detector (None without outlier detection).
+    pub ejected: Option<(u32, u32)>,
+    /// Route settings (retries, timeout) with their source.
+    pub route: Vec<Setting>,
+}
+
+/// One priority of a proxy's cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorityView {
+    /// Priority index.
+    pub index: usize,
+    /// `min(100, ⌊140 × healthy / hosts⌋)`.
+    pub health: u32,
+    /// Percent of new requests sent to this priority.
+    pub load: u32,
+    /// Healthy percentage below the panic threshold: hosts are picked among all, ejected included.
+    pub in_panic: bool,
+    /// Its localities.
+    pub localities: Vec<LocalityView>,
+}
+
+/// One locality of one priority.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalityView {
+    /// `region/zone/sub_zone`.
+    pub locality: String,
+    /// `load_balancing_weight` from EDS.
+    pub weight: u32,
+    /// `weight × min(1, 1.4 × healthy / hosts)`; only used with `locality_weighted_lb_config`.
+    pub effective_weight: f64,
+    /// Hosts.
+    pub hosts: u32,
+    /// Healthy hosts.
+    pub healthy: u32,
+    /// The hosts.
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// One host as a proxy sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointView {
+    /// `cluster/ordinal`.
+    pub name: String,
+    /// Its state.
+    pub state: EndpointState,
+}
+
+/// The health of a host in a proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EndpointState {
+    /// Healthy; `multiplier` is the back-off multiplier still carried from earlier ejections.
+    Healthy {
+        /// Current back-off multiplier (0 when never ejected or fully decayed).
+        multiplier: u32,
+    },
+    /// Ejected by outlier detection.
+    Ejected {
+        /// The detector that fired.
+        reason: &'static str,
+        /// Back-off multiplier of this ejection.
+        multiplier: u32,
+        /// When it was ejected.
+        since: SimTime,
+        /// The earliest time an interval tick returns it.
+        due: SimTime,
+    },
+    /// Sent by EDS as UNHEALTHY (an unready pod, Istio 1.31).
+    EdsUnhealthy,
+}
+
+/// What `meshsim explain` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// The moment shown.
+    pub at: SimTime,
+    /// Cluster-wide settings with their source.
+    pub settings: Vec<Setting>,
+    /// One entry per client proxy.
+    pub proxies: Vec<ProxyView>,
+    /// Traps in the policy.
+    pub lints: Vec<Lint>,
+}
+
+/// Runs `scenario` with `seed` up to `at` (every event at or before `at` is handled) and reports
+/// what each client proxy sees then. `at` beyond the run is clamped to its end.
+pub fn snapshot(scenario: Arc<Scenario>, seed: u64, at: SimTime) -> Result<Snapshot, SimError> {
+    let at = at.min(scenario.end());
+    let (max_events, max_pending) = (scenario.max_events, scenario.max_in_flight as usize * 4 + 1024);
+    let (world, init) = crate::model::build::build(scenario.clone(), seed);
+    let mut sim = Simulation::new(world, max_events, max_pending);
+    for (t, e) in init {
+        sim.schedule_at(t, e);
+    }
+    sim.run_until(at)?;
+    let world = &sim.model;
+    let proxies = (0..world.proxies.len()).map(|i| proxy_view(world, i)).collect();
+    Ok(Snapshot {
+        scenario: scenario.name.clone(),
+        seed,
+        at,
+        settings: settings::cluster_settings(&scenario),
+        proxies,
+        lints: lint_scenario(&scenario),
+    })
+}
+
+/// The VirtualService route that applies to a proxy group (as `model::build` picks it).
+fn vs_route<'a>(s: &'a Scenario, kind: ProxyKind, gateway: Option<&str>) -> Option<&'a HttpRoute> {
+    let vs = s.virtual_service.as_ref()?;
+    let gateways: &[String] = vs.gateways.as_deref().unwrap_or(&[]);
+    let applies = match kind {
+        ProxyKind::Gateway => gateway.is_some_and(|g| gateways.iter().any(|x| x == g || x.ends_with(&format!("/{g}")))),
+        ProxyKind::Sidecar => gateways.is_empty() || gateways.iter().any(|x| x == "mesh"),
+    };
+    if applies { vs.http.as_ref()?.first() } else { None }
+}
+
+fn proxy_view(world: &World, i: usize) -> ProxyView {
+    let s = &world.scenario;
+    let p = &world.proxies[i];
+    let group = &s.proxy_groups[p.group.idx()];
+    let state = p.lb.priority_state();
+    let views = p.lb.locality_view();
+    let mut priorities: Vec<PriorityView> = (0..p.lb.num_priorities())
+        .map(|index| PriorityView {
+            index,
+            health: state.health.get(index).copied().unwrap_or(0),
+            load: state.healthy_load.get(index).copied().unwrap_or(0)
+                + state.degraded_load.get(index).copied().unwrap_or(0),
+            in_panic: state.in_panic.get(index).copied().unwrap_or(false),
+            localities: Vec::new(),
+        })
+        .collect();
+    for v in views {
+        let endpoints = (0..p.hosts.len())
+            .filter(|&h| {
+                let info = &p.hosts[h];
+                info.member && info.priority as usize == v.priority && info.locality == v.locality
+            })
+            .map(|h| endpoint_view(world, i, EndpointId(h as u32)))
+            .collect();
+        if let Some(pr) = priorities.get_mut(v.priority) {
+            pr.localities.push(LocalityView {
+                locality: world.topo.localities[v.locality.idx()].to_string(),
+                weight: v.weight,
+                effective_weight: v.effective_weight,
+                hosts: v.hosts,
+                healthy: v.healthy,
+                endpoints,
+            });
+        }
+    }
+    ProxyView {
+        name: p.name.clone(),
+        kind: match group.kind {
+            ProxyKind::Gateway => "gateway",
+            ProxyKind::Sidecar => "sidecar",
+        },
+        cluster: s.kube_clusters[p.kube_cluster.idx()].name.clone(),
+        locality: world.topo.localities[p.locality.idx()].to_string(),
+        priorities,
+        total_panic: state.total_panic,
+        ejected: p.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
+        route: settings::route_settings(&p.route, vs_route(s, group.kind, group.gateway.as_deref()), s),
+    }
+}
+
+fn endpoint_view(world: &World, proxy: usize, id: EndpointId) -> EndpointView {
+    let p = &world.proxies[proxy];
+    let name = crate::output::endpoint_name(world, id);
+    let hs = p.outlier.as_ref().and_then(|o| o.host_state(id));
+    let state = match hs {
+        Some(h) if h.ejected => EndpointState::Ejected {
+            reason: h.last_ejection_kind.map_or("?", |k| k.stat_name()),
+            multiplier: h.multiplier,
+            since: h.last_ejection.unwrap_or(SimTime::ZERO),
+            due: h.uneject_due.unwrap_or(SimTime::ZERO),
+        },
+        _ if p.hosts[id.idx()].eds_unhealthy => EndpointState::EdsUnhealthy,
+        Some(h) => EndpointState::Healthy { multiplier: h.multiplier },
+        None => EndpointState::Healthy { multiplier: 0 },
+    };
+    EndpointView { name, state }
+}
+
+/// The snapshot as text; only proxies named `proxy` (or whose group is `proxy`) when given.
+pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{} at t={} (seed {})", snap.scenario, snap.at, snap.seed);
+    let _ = writeln!(s, "\nCluster settings in force (every client proxy)");
+    render_settings(&mut s, &snap.settings);
+    let selected = snap.proxies.iter().filter(|p| proxy.is_none_or(|name| proxy_matches(&p.name, name)));
+    for p in selected {
+        let _ = writeln!(s, "\nProxy {} ({} in {}, locality {})", p.name, p.kind, p.cluster, p.locality);
+        render_settings(&mut s, &p.route);
+        if let Some((ejected, hosts)) = p.ejected {
+            let _ = writeln!(s, "  ejected now: {ejected} of {hosts} hosts");
+        }
+        if p.total_panic {
+            let _ = writeln!(s, "  TOTAL PANIC: every priority is in panic; load is split by host counts");
+        }
+        for pr in &p.priorities {
+            let panic = if pr.in_panic { "yes: picks among all hosts, ejected included" } else { "no" };
+            let _ = writeln!(s, "  P{}  health {}%  load {}%  panic {panic}", pr.index, pr.health, pr.load);
+            let _ = writeln!(
+                s,
+                "      {:<40} {:>6} {:>9} {:>5} {:>7}",
+                "LOCALITY", "WEIGHT", "EFFECTIVE", "HOSTS", "HEALTHY"
+            );
+            for l in &pr.localities {
+                let _ = writeln!(
+                    s,
+                    "      {:<40} {:>6} {:>9.1} {:>5} {:>7}",
+                    l.locality, l.weight, l.effective_weight, l.hosts, l.healthy
+                );
+                for e in &l.endpoints {
+                    let _ = writeln!(s, "        {:<24} {}", e.name, state_text(&e.state));
+                }
+            }
+        }
+    }
+    let _ = writeln!(s, "\nLints");
+    if snap.lints.is_empty() {
+        let _ = writeln!(s, "  none");
+    }
+    for l in &snap.lints {
+        let _ = writeln!(s, "  [{}] {}\n      fix: {}", l.code, l.reason, l.fix);
+    }
+    s
+}
+
+/// A proxy is selected by its own name or its group's (`ingress` selects `ingress-0`, ...).
+fn proxy_matches(name: &str, wanted: &str) -> bool {
+    name == wanted || name.rsplit_once('-').is_some_and(|(group, n)| group == wanted && n.parse::<u32>().is_ok())
+}
+
+/// Whether any proxy of `snap` is selected by `wanted`.
+pub fn has_proxy(snap: &Snapshot, wanted: &str) -> bool {
+    snap.proxies.iter().any(|p| proxy_matches(&p.name, wanted))
+}
+
+fn render_settings(s: &mut String, settings: &[Setting]) {
+    for x in settings {
+        let _ = writeln!(s, "  {:<58} {:<15} {}", x.name, x.source.label(), x.value);
+    }
+}
+
+fn state_text(state: &EndpointState) -> String {
+    match state {
+        EndpointState::Healthy { multiplier: 0 } => "HEALTHY".to_string(),
+        EndpointState::Healthy { multiplier } => format!("HEALTHY (back-off multiplier {multiplier}, decaying)"),
+        EndpointState::Ejected { reason, multiplier, since, due } => {
+            format!("EJECTED x{multiplier} ({reason}) since {since}, returns at the first interval tick after {due}")
+        }
+        EndpointState::EdsUnhealthy => "UNHEALTHY (unready pod, sent by EDS as unhealthy)".to_string(),
+    }
+}

@@ -1,0 +1,295 @@
+//! Lints for known traps of Istio's locality failover (envoy-semantics §5.4, §7). Each lint has a
+//! stable code, a one-line reason and the fix. They read the policy and the endpoint counts, not
+//! a run, so they are the same at every moment of a scenario.
+
+use std::collections::BTreeMap;
+
+use crate::envoy::config::Locality;
+use crate::envoy::outlier::admits;
+use crate::istio::locality::{lb_priority, locality_matches};
+use crate::istio::manifest::TrafficPolicy;
+use crate::istio::translate::{LbSettingSource, MeshSettings, effective_lb_setting, outlier_config};
+use crate::scenario::Scenario;
+
+/// One trap found in a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lint {
+    /// Stable identifier, e.g. `max-ejection-percent-too-low`.
+    pub code: &'static str,
+    /// Why this is a trap, in one line.
+    pub reason: String,
+    /// What to change.
+    pub fix: String,
+}
+
+/// A group of client proxies as the lints see it.
+#[derive(Debug, Clone)]
+pub struct LintProxy {
+    /// Group name.
+    pub name: String,
+    /// Its locality.
+    pub locality: Locality,
+    /// Its network.
+    pub network: String,
+}
+
+/// The service's endpoints in one Kubernetes cluster.
+#[derive(Debug, Clone)]
+pub struct LintEndpoints {
+    /// The cluster.
+    pub cluster: String,
+    /// Its locality.
+    pub locality: Locality,
+    /// Its network.
+    pub network: String,
+    /// Endpoints (pods) at the start of the run.
+    pub count: u32,
+}
+
+/// Everything the lints read.
+#[derive(Debug, Clone)]
+pub struct LintInput<'a> {
+    /// The DestinationRule's traffic policy.
+    pub policy: Option<&'a TrafficPolicy>,
+    /// Mesh settings and version knobs.
+    pub mesh: &'a MeshSettings,
+    /// Client proxy groups.
+    pub proxies: Vec<LintProxy>,
+    /// The service's endpoints, per cluster.
+    pub endpoints: Vec<LintEndpoints>,
+    /// East-west gateway endpoints per remote network. meshsim does not model several gateway
+    /// replicas yet, so [`lint_scenario`] counts one per network.
+    pub gateways_per_network: BTreeMap<String, u32>,
+}
+
+impl<'a> LintInput<'a> {
+    /// The lint input of a scenario, with endpoint counts at its start.
+    pub fn from_scenario(s: &'a Scenario) -> LintInput<'a> {
+        let policy = s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref());
+        let proxies = s
+            .proxy_groups
+            .iter()
+            .map(|g| {
+                let kc = &s.kube_clusters[g.cluster.idx()];
+                LintProxy { name: g.name.clone(), locality: kc.locality.clone(), network: kc.network.clone() }
+            })
+            .collect();
+        let endpoints: Vec<LintEndpoints> = s
+            .service
+            .deployments
+            .iter()
+            .map(|d| {
+                let kc = &s.kube_clusters[d.cluster.idx()];
+                LintEndpoints {
+                    cluster: kc.name.clone(),
+                    locality: kc.locality.clone(),
+                    network: kc.network.clone(),
+                    count: d.replicas,
+                }
+            })
+            .collect();
+        let gateways_per_network = endpoints.iter().map(|e| (e.network.clone(), 1)).collect();
+        LintInput { policy, mesh: &s.mesh.settings, proxies, endpoints, gateways_per_network }
+    }
+}
+
+/// The lints of a scenario's policy.
+pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
+    lint(&LintInput::from_scenario(s))
+}
+
+/// Every lint that fires for `input`, in a fixed order.
+pub fn lint(input: &LintInput<'_>) -> Vec<Lint> {
+    let mut out = Vec::new();
+    distribute_with_failover(input, &mut out);
+    failover_without_outlier_detection(input, &mut out);
+    max_ejection_percent_too_low(input, &mut out);
+    distribute_hides_localities(input, &mut out);
+    outlier_detection_pins_local(input, &mut out);
+    single_east_west_gateway(input, &mut out);
+    out
+}
+
+fn distribute_with_failover(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    let setting = effective_lb_setting(input.policy, input.mesh).setting;
+    let Some(s) = setting else { return };
+    if !s.distribute().is_empty() && !s.failover().is_empty() {
+        out.push(Lint {
+            code: "distribute-with-failover",
+            reason: "localityLbSetting sets both `distribute` and `failover`: Istio rejects this, and distribute puts \
+                     every endpoint in one priority, so failover could never apply"
+                .into(),
+            fix: "keep one: `distribute` for fixed weights, or `failover` (with outlierDetection) for ordered failover"
+                .into(),
+        });
+    }
+}
+
+fn failover_without_outlier_detection(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    let has_od = input.policy.is_some_and(|tp| tp.outlier_detection.is_some());
+    let setting = effective_lb_setting(input.policy, input.mesh).setting;
+    let Some(s) = setting else { return };
+    if !has_od && (!s.failover().is_empty() || !s.failover_priority().is_empty()) {
+        out.push(Lint {
+            code: "failover-without-outlier-detection",
+            reason: "localityLbSetting has failover rules but the DestinationRule has no outlierDetection: Istio \
+                     assigns failover priorities only with outlier detection, so every endpoint stays in P0 and the \
+                     rules do nothing"
+                .into(),
+            fix: "add trafficPolicy.outlierDetection (for example consecutive5xxErrors: 5, maxEjectionPercent: 100)"
+                .into(),
+        });
+    }
+}
+
+/// The most hosts the max-ejection admission rule lets one proxy eject out of `total`.
+pub fn max_ejectable(input: &LintInput<'_>, total: u32) -> Option<(u32, u32)> {
+    let od = input.policy.and_then(|tp| tp.outlier_detection.as_ref())?;
+    let cfg = outlier_config(od, input.mesh);
+    let mut ejected = 0;
+    while ejected < total
+        && admits(cfg.max_ejection_rule, cfg.always_eject_one_host, cfg.max_ejection_percent, ejected, total)
+    {
+        ejected += 1;
+    }
+    Some((ejected, cfg.max_ejection_percent))
+}
+
+fn max_ejection_percent_too_low(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    let total: u32 = input.endpoints.iter().map(|e| e.count).sum();
+    let mut per_locality: BTreeMap<String, u32> = BTreeMap::new();
+    for e in &input.endpoints {
+        *per_locality.entry(e.locality.to_string()).or_default() += e.count;
+    }
+    // Ejecting a whole locality matters only when there is another one to fail over to.
+    if per_locality.values().filter(|n| **n > 0).count() < 2 {
+        return;
+    }
+    // The largest locality; the first in name order among equals.
+    let Some((largest, k)) = per_locality
+        .iter()
+        .fold(None, |best: Option<(&String, u32)>, (l, n)| match best {
+            Some((_, b)) if b >= *n => best,
+            _ => Some((l, *n)),
+        })
+        .map(|(l, n)| (l.clone(), n))
+    else {
+        return;
+    };
+    let Some((ejectable, m)) = max_ejectable(input, total) else { return };
+    if k == 0 || ejectable >= k {
+        return;
+    }
+    let needed = (100 * u64::from(k)).div_ceil(u64::from(total.max(1)));
+    let what = if ejectable == 0 {
+        "never ejects any".to_string()
+    } else {
+        format!("ejects at most {ejectable} of the {total}")
+    };
+    out.push(Lint {
+        code: "max-ejection-percent-too-low",
+        reason: format!(
+            "maxEjectionPercent {m} means each proxy {what} endpoints (Envoy >= 1.28 ejects only if \
+             100 x (ejected + 1) / {total} <= {m}), but {largest} has {k}: a failing {largest} is never ejected whole, \
+             so its traffic never fully fails over"
+        ),
+        fix: format!("set outlierDetection.maxEjectionPercent to at least {needed} (100 is common for failover)"),
+    });
+}
+
+fn distribute_hides_localities(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    let Some(s) = effective_lb_setting(input.policy, input.mesh).setting else { return };
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for p in &input.proxies {
+        let Some(rule) = s.distribute().iter().find(|d| locality_matches(&p.locality, &d.from)) else { continue };
+        for e in &input.endpoints {
+            let listed = rule.to.keys().any(|pattern| locality_matches(&e.locality, pattern));
+            let key = (rule.from.clone(), e.locality.to_string());
+            if listed || e.count == 0 || seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            out.push(Lint {
+                code: "distribute-hides-localities",
+                reason: format!(
+                    "the distribute rule from `{}` (used by {}) has no `to` entry matching {}: its endpoints are \
+                     removed from those proxies' EDS, get no traffic and are never used for failover",
+                    rule.from, p.name, e.locality
+                ),
+                fix: format!(
+                    "list {} in the rule's `to` (a small weight keeps it in reserve), or use `failover` instead of \
+                     `distribute`",
+                    e.locality
+                ),
+            });
+        }
+    }
+}
+
+fn outlier_detection_pins_local(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    if input.policy.is_none_or(|tp| tp.outlier_detection.is_none()) {
+        return;
+    }
+    let eff = effective_lb_setting(input.policy, input.mesh);
+    let Some(s) = eff.setting else { return };
+    if eff.source != LbSettingSource::MeshDefault || !s.distribute().is_empty() {
+        return;
+    }
+    for p in &input.proxies {
+        let present: Vec<&LintEndpoints> = input.endpoints.iter().filter(|e| e.count > 0).collect();
+        let Some(best) = present.iter().map(|e| lb_priority(&p.locality, &e.locality)).min() else { continue };
+        let others: Vec<String> = present
+            .iter()
+            .filter(|e| lb_priority(&p.locality, &e.locality) > best)
+            .map(|e| e.locality.to_string())
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let closest: Vec<String> = present
+            .iter()
+            .filter(|e| lb_priority(&p.locality, &e.locality) == best)
+            .map(|e| e.locality.to_string())
+            .collect();
+        out.push(Lint {
+            code: "outlier-detection-pins-local",
+            reason: format!(
+                "outlierDetection silently turns on the mesh default locality failover: {} (in {}) sends all its \
+                 traffic to {} and none to {} while the closer endpoints are healthy",
+                p.name,
+                p.locality,
+                closest.join(", "),
+                others.join(", ")
+            ),
+            fix: "to keep spreading traffic, set trafficPolicy.loadBalancer.localityLbSetting.enabled: false (or use \
+                  `distribute`); to keep failover, state it explicitly with localityLbSetting"
+                .into(),
+        });
+    }
+}
+
+fn single_east_west_gateway(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for p in &input.proxies {
+        for e in input.endpoints.iter().filter(|e| e.network != p.network && e.count > 0) {
+            let gateways = input.gateways_per_network.get(&e.network).copied().unwrap_or(1);
+            let key = (p.network.clone(), e.network.clone());
+            if gateways != 1 || seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let remote: u32 = input.endpoints.iter().filter(|x| x.network == e.network).map(|x| x.count).sum();
+            out.push(Lint {
+                code: "single-east-west-gateway",
+                reason: format!(
+                    "proxies in {} reach the {remote} endpoints of network {} through one east-west gateway \
+                     endpoint: outlier detection sees one host, so one ejection removes the whole remote network",
+                    p.network, e.network
+                ),
+                fix: "expose several east-west gateway addresses per network (for example one per zone), or size \
+                      consecutive errors for a host that aggregates many pods"
+                    .into(),
+            });
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The Envoy settings a scenario's policy puts in force, each with its source: the manifest, an
+//! Istio default, an Envoy default Istio leaves alone, or the scenario's `[mesh]` knobs.
+
+use crate::envoy::config::{LbPolicy, MaxEjectionRule, RouteConfig};
+use crate::istio::manifest::{HttpRetry, HttpRoute, TrafficPolicy};
+use crate::istio::translate::{LbSettingSource, cluster_config, effective_lb_setting, sends_unhealthy_endpoints};
+use crate::scenario::Scenario;
+
+/// Where a setting's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Written in the DestinationRule or VirtualService.
+    Manifest,
+    /// A value Istio sets when the manifest does not.
+    IstioDefault,
+    /// Istio leaves the field unset, so Envoy's default applies.
+    EnvoyDefault,
+    /// A mesh-wide or version setting (`[mesh]` in the scenario, or its default).
+    Mesh,
+    /// Derived from other settings (explained in the value).
+    Derived,
+}
+
+impl Source {
+    /// Short label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Manifest => "manifest",
+            Source::IstioDefault => "Istio default",
+            Source::EnvoyDefault => "Envoy default",
+            Source::Mesh => "mesh",
+            Source::Derived => "derived",
+        }
+    }
+}
+
+/// One setting in force.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// Envoy's field name (Istio's in parentheses where it differs).
+    pub name: String,
+    /// The value, with a note where useful.
+    pub value: String,
+    /// Where it comes from.
+    pub source: Source,
+}
+
+fn set(name: &str, value: impl Into<String>, source: Source) -> Setting {
+    Setting { name: name.to_string(), value: value.into(), source }
+}
+
+fn from(manifest: bool, otherwise: Source) -> Source {
+    if manifest { Source::Manifest } else { otherwise }
+}
+
+/// The cluster-wide settings (the same for every client proxy of the service).
+pub fn cluster_settings(s: &Scenario) -> Vec<Setting> {
+    let mesh = &s.mesh.settings;
+    let tp: Option<&TrafficPolicy> = s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref());
+    let cfg = cluster_config(tp, mesh);
+    let od = tp.and_then(|t| t.outlier_detection.as_ref());
+    let mut out = Vec::new();
+    match (&cfg.outlier, od) {
+        (Some(o), Some(od)) => {
+            out.push(set("outlier_detection", "on", Source::Manifest));
+            let enforced = |pct: u32| if pct > 0 { "enforced" } else { "not enforced" };
+            out.push(set(
+                "consecutive_5xx (consecutive5xxErrors)",
+                format!("{} ({})", o.consecutive_5xx, enforced(o.enforcing_consecutive_5xx)),
+                from(od.consecutive_5xx_errors.is_some(), Source::EnvoyDefault),
+            ));
+            out.push(set(
+                "consecutive_gateway_failure (consecutiveGatewayErrors)",
+                format!("{} ({})", o.consecutive_gateway_failure, enforced(o.enforcing_consecutive_gateway_failure)),
+                from(od.consecutive_gateway_errors.is_some(), Source::EnvoyDefault),
+            ));
+            out.push(set("interval", o.interval.to_string(), from(od.interval.is_some(), Source::EnvoyDefault)));
+            out.push(set(
+                "base_ejection_time (baseEjectionTime)",
+                o.base_ejection_time.to_string(),
+                from(od.base_ejection_time.is_some(), Source::EnvoyDefault),
+            ));
+            out.push(set(
+                "max_ejection_time",
+                format!("{} (Istio cannot set it)", o.max_ejection_time),
+                Source::EnvoyDefault,
+            ));
+            let mep_set = od.max_ejection_percent.is_some_and(|p| p > 0);
+            let note =
+                if od.max_ejection_percent == Some(0) { " (0 cannot be expressed: Envoy's 10 applies)" } else { "" };
+            out.push(set(
+                "max_ejection_percent (maxEjectionPercent)",
+                format!("{}%{note}", o.max_ejection_percent),
+                from(mep_set, Source::EnvoyDefault),
+            ));
+            let rule = match o.max_ejection_rule {
+                MaxEjectionRule::AfterEjection => "eject iff 100 x (ejected + 1) / hosts <= max (Envoy >= 1.28)",
+                MaxEjectionRule::FirstOrAfterEjection => "first ejection always, then after-ejection rule (Envoy 1.27)",
+                MaxEjectionRule::BeforeEjection => "eject if 100 x ejected / hosts < max (Envoy <= 1.26)",
+            };
+            out.push(set("max-ejection admission", rule, Source::Mesh));
+            out.push(set(
+                "enforcing_success_rate",
+                format!("{} (success-rate ejection off)", o.enforcing_success_rate),
+                Source::IstioDefault,
+            ));
+        }
+        _ => out.push(set(
+            "outlier_detection",
+            "off: the DestinationRule has no outlierDetection, so nothing is ever ejected",
+            Source::Manifest,
+        )),
+    }
+    let threshold = cfg.lb.healthy_panic_threshold;
+    let (panic_source, why) = match od {
+        Some(od) if od.min_health_percent.is_some() && !sends_unhealthy_endpoints(tp, mesh) => {
+            (Source::Manifest, "minHealthPercent")
+        }
+        Some(_) if sends_unhealthy_endpoints(tp, mesh) => {
+            (Source::IstioDefault, "0 whenever unready endpoints are sent as unhealthy (Istio 1.31)")
+        }
+        Some(_) => (Source::IstioDefault, "minHealthPercent unset: 0 whenever outlierDetection is present"),
+        None if threshold == 0 => (Source::IstioDefault, "0 whenever unready endpoints are sent as unhealthy"),
+        None => (Source::EnvoyDefault, "Istio leaves it unset"),
+    };
+    let meaning = if threshold == 0 { "panic disabled" } else { "panic below this healthy %" };
+    out.push(set("healthy_panic_threshold", format!("{threshold}% ({meaning}; {why})"), panic_source));
+    let eff = effective_lb_setting(tp, mesh);
+    let (setting_text, setting_source) = match eff.source {
+        LbSettingSource::DestinationRule => ("the DestinationRule's localityLbSetting", Source::Manifest),
+        LbSettingSource::DisabledByDestinationRule => ("off (DestinationRule enabled: false)", Source::Manifest),
+        LbSettingSource::MeshDefault => ("the mesh localityLbSetting {enabled: true}", Source::IstioDefault),
+        LbSettingSource::DisabledByMesh => ("off (mesh localityLbSetting enabled: false)", Source::Mesh),
+    };
+    out.push(set("locality setting", setting_text, setting_source));
+    let distribute = eff.setting.as_ref().is_some_and(|x| !x.distribute().is_empty());
+    let failover_prio = eff.setting.is_some() && od.is_some() && !distribute;
+    out.push(set(
+        "failover priorities",
+        if failover_prio {
+            "on: outlierDetection is present, so endpoints are ranked by locality (P0 = closest)"
+        } else if distribute {
+            "off: distribute keeps every endpoint in P0"
+        } else if eff.setting.is_none() {
+            "off: locality load balancing is disabled"
+        } else {
+            "off: no outlierDetection, so every endpoint is in P0"
+        },
+        Source::Derived,
+    ));
+    out.push(set(
+        "locality_weighted_lb_config",
+        if cfg.lb.locality_weighted {
+            "on: localities are picked by weight"
+        } else {
+            "off: hosts are picked across the priority, localities ignored"
+        },
+        Source::Derived,
+    ));
+    let simple = tp.and_then(|t| t.load_balancer.as_ref()).and_then(|lb| lb.simple).is_some();
+    let policy = match cfg.lb.policy {
+        LbPolicy::RoundRobin => "ROUND_ROBIN".to_string(),
+        LbPolicy::Random => "RANDOM".to_string(),
+        LbPolicy::LeastRequest { choice_count } => format!("LEAST_REQUEST ({choice_count} choices)"),
+    };
+    out.push(set("lb_policy", policy, from(simple, Source::IstioDefault)));
+    out.push(set("overprovisioning_factor", format!("{}%", cfg.lb.overprovisioning_factor), Source::EnvoyDefault));
+    let http = tp.and_then(|t| t.connection_pool.as_ref()).and_then(|p| p.http.as_ref());
+    let limit = |v: u32| if v == u32::MAX { "2^32-1 (unlimited)".to_string() } else { v.to_string() };
+    let cb = &cfg.circuit_breakers;
+    out.push(set(
+        "max_requests (http2MaxRequests)",
+        limit(cb.max_requests),
+        from(http.and_then(|h| h.http2_max_requests).is_some_and(|v| v > 0), Source::IstioDefault),
+    ));
+    out.push(set(
+        "max_pending_requests (http1MaxPendingRequests)",
+        limit(cb.max_pending_requests),
+        from(http.and_then(|h| h.http1_max_pending_requests).is_some_and(|v| v > 0), Source::IstioDefault),
+    ));
+    out.push(set(
+        "max_retries (maxRetries)",
+        limit(cb.max_retries),
+        from(http.and_then(|h| h.max_retries).is_some_and(|v| v > 0), Source::IstioDefault),
+    ));
+    out
+}
+
+/// The route settings of one proxy: retries and timeout, from its VirtualService route or Istio's
+/// defaults.
+pub fn route_settings(route: &RouteConfig, vs_route: Option<&HttpRoute>, s: &Scenario) -> Vec<Setting> {
+    let retries: Option<&HttpRetry> = vs_route.and_then(|r| r.retries.as_ref());
+    let mut out = Vec::new();
+    match &route.retry {
+        None => out.push(set("retries", "none (retries.attempts: 0)", Source::Manifest)),
+        Some(p) => {
+            let codes = if p.retriable_status_codes.is_empty() {
+                String::new()
+            } else {
+                format!(", codes {:?}", p.retriable_status_codes)
+            };
+            let src = if retries.is_some() { Source::Manifest } else { Source::IstioDefault };
+            out.push(set("num_retries", p.num_retries.to_string(), src));
+            out.push(set("retry_on", format!("{}{codes}", p.retry_on_text), src));
+            if retries.is_none() && !s.mesh.settings.retry_503_by_default {
+                out.push(set(
+                    "503 retried",
+                    "no: Istio >= 1.24 dropped 503 from the default retry policy",
+                    Source::Mesh,
+                ));
+            }
+            out.push(set(
+                "per_try_timeout",
+                p.per_try_timeout.map_or("none".to_string(), |d| d.to_string()),
+                from(retries.is_some_and(|r| r.per_try_timeout.is_some()), Source::IstioDefault),
+            ));
+            out.push(set(
+                "retry_host_predicate previous_hosts",
+                if p.previous_hosts { "on (5 re-draws)" } else { "off" },
+                from(retries.is_some_and(|r| r.retry_ignore_previous_hosts.is_some()), Source::IstioDefault),
+            ));
+            out.push(set(
+                "retry_priority previous_priorities (retryRemoteLocalities)",
+                if p.previous_priorities_update_frequency.is_some() {
+                    "on"
+                } else {
+                    "off: retries stay in the same priority"
+                },
+                from(retries.is_some_and(|r| r.retry_remote_localities.is_some()), Source::IstioDefault),
+            ));
+        }
+    }
+    out.push(set(
+        "route timeout",
+        route.timeout.map_or("none".to_string(), |d| d.to_string()),
+        from(vs_route.is_some_and(|r| r.timeout.is_some()), Source::IstioDefault),
+    ));
+    out
+}

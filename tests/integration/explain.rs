@@ -1,0 +1,224 @@
+//! `meshsim explain` and the lints, and the teaching outputs of a run (`report.html`, the
+//! ejection timeline).
+
+use std::process::Command;
+use std::sync::Arc;
+
+use meshsim::engine::SimTime;
+use meshsim::explain::{EndpointState, Snapshot, lint::LintInput, lint_scenario};
+
+use crate::util;
+
+fn snapshot(name: &str, at_s: u64) -> Snapshot {
+    let s = util::load(name, &[]);
+    let seed = s.seed;
+    meshsim::explain::snapshot(Arc::new(s), seed, SimTime::from_secs(at_s)).unwrap()
+}
+
+fn codes(name: &str) -> Vec<&'static str> {
+    lint_scenario(&util::load(name, &[])).iter().map(|l| l.code).collect()
+}
+
+#[test]
+fn seed_scenario_shows_both_regions_at_weight_50_in_p0() {
+    // distribute 50/50 keeps every endpoint in P0 (no failover priorities) with locality weights
+    // 50 and 50; all 6 hosts are healthy, so P0 has health 100 and load 100.
+    let snap = snapshot("seed-failover.toml", 0);
+    assert_eq!(snap.proxies.len(), 2);
+    for p in &snap.proxies {
+        assert_eq!(p.priorities.len(), 1, "{}", p.name);
+        let p0 = &p.priorities[0];
+        assert_eq!((p0.health, p0.load, p0.in_panic), (100, 100, false));
+        let rows: Vec<(&str, u32, f64, u32)> =
+            p0.localities.iter().map(|l| (l.locality.as_str(), l.weight, l.effective_weight, l.healthy)).collect();
+        assert_eq!(rows, [("europe-west1/europe-west1-b", 50, 50.0, 3), ("us-central1/us-central1-a", 50, 50.0, 3)]);
+    }
+    let text = meshsim::explain::render(&snap, Some("ingress-0"));
+    assert!(text.contains("Proxy ingress-0 (gateway in cluster-a"), "{text}");
+    assert!(!text.contains("Proxy ingress-1"), "{text}");
+    assert!(text.contains("P0  health 100%  load 100%  panic no"), "{text}");
+}
+
+#[test]
+fn ejected_hosts_show_multiplier_and_return_time() {
+    // A answers 503 from 60 s; each gateway replica ejects each of A's pods at its first 503
+    // (x1, 30 s), so at 75 s they are out until ~90 s and A's effective weight is
+    // 50 x min(1, 1.4 x 0 / 3) = 0, while P0 stays at load 100 (health min(100, 140 x 3 / 6) = 70).
+    let snap = snapshot("seed-failover-503.toml", 75);
+    let p = &snap.proxies[0];
+    let p0 = &p.priorities[0];
+    assert_eq!((p0.health, p0.load), (70, 100));
+    assert_eq!(p.ejected, Some((3, 6)));
+    let a = &p0.localities[0];
+    assert_eq!((a.weight, a.effective_weight, a.healthy), (50, 0.0, 0));
+    for e in &a.endpoints {
+        match e.state {
+            EndpointState::Ejected { reason, multiplier, since, due } => {
+                assert_eq!((reason, multiplier), ("consecutive_5xx", 1));
+                assert!(since >= SimTime::from_secs(60) && since < SimTime::from_secs(61), "{since}");
+                assert_eq!(due.as_nanos() - since.as_nanos(), 30_000_000_000);
+            }
+            ref other => panic!("{}: {other:?}", e.name),
+        }
+    }
+    let b = &p0.localities[1];
+    assert_eq!((b.effective_weight, b.healthy), (50.0, 3));
+}
+
+#[test]
+fn settings_name_their_source() {
+    let snap = snapshot("seed-failover-503.toml", 0);
+    let find = |name: &str| snap.settings.iter().find(|s| s.name.starts_with(name)).unwrap().clone();
+    let c5xx = find("consecutive_5xx");
+    assert_eq!((c5xx.value.as_str(), c5xx.source.label()), ("1 (enforced)", "manifest"));
+    let max_time = find("max_ejection_time");
+    assert_eq!(max_time.source.label(), "Envoy default");
+    assert!(max_time.value.starts_with("300s"));
+    assert_eq!(find("max_requests").value, "100");
+    assert_eq!(find("max_pending_requests").source.label(), "Istio default");
+    let retries = &snap.proxies[0].route;
+    let n = retries.iter().find(|s| s.name == "num_retries").unwrap();
+    assert_eq!((n.value.as_str(), n.source.label()), ("2", "Istio default"));
+}
+
+#[test]
+fn lints_do_not_fire_on_the_seed_scenarios() {
+    assert!(codes("seed-failover.toml").is_empty());
+    assert!(codes("seed-failover-503.toml").is_empty());
+}
+
+#[test]
+fn lints_fire_on_the_trap_scenarios() {
+    assert!(codes("default-max-ejection-percent.toml").contains(&"max-ejection-percent-too-low"));
+    assert!(codes("distribute-unlisted-region.toml").contains(&"distribute-hides-localities"));
+    assert_eq!(codes("od-pins-local-zone.toml"), ["outlier-detection-pins-local"]);
+    // Istio default 10 % of 6 hosts: 100 x 1 / 6 = 16.7 > 10, nothing is ejectable; a whole
+    // region (3 hosts) needs 100 x 3 / 6 = 50.
+    let lints = lint_scenario(&util::load("default-max-ejection-percent.toml", &[]));
+    let l = lints.iter().find(|l| l.code == "max-ejection-percent-too-low").unwrap();
+    assert!(l.reason.contains("never ejects any"), "{}", l.reason);
+    assert!(l.fix.contains("at least 50"), "{}", l.fix);
+    let lints = lint_scenario(&util::load("distribute-unlisted-region.toml", &[]));
+    assert_eq!(lints.len(), 1);
+    assert!(lints[0].reason.contains("region-c/region-c-1"), "{}", lints[0].reason);
+}
+
+#[test]
+fn max_ejection_percent_lint_follows_the_strict_rule() {
+    // 3 + 3 hosts: ejecting region A whole needs 100 x 3 / 6 = 50 <= M.
+    let at = |m: &str| {
+        lint_scenario(&util::load(
+            "seed-failover-503.toml",
+            &[&format!("policy.destination_rule.trafficPolicy.outlierDetection.maxEjectionPercent={m}")],
+        ))
+        .iter()
+        .any(|l| l.code == "max-ejection-percent-too-low")
+    };
+    assert!(at("49"));
+    assert!(!at("50"));
+    let lints = lint_scenario(&util::load(
+        "seed-failover-503.toml",
+        &["policy.destination_rule.trafficPolicy.outlierDetection.maxEjectionPercent=34"],
+    ));
+    // 34 % of 6: 100 x 2 / 6 = 33.3 <= 34 but 100 x 3 / 6 = 50 > 34, so 2 of the 6.
+    assert!(lints[0].reason.contains("ejects at most 2 of the 6"), "{}", lints[0].reason);
+}
+
+#[test]
+fn failover_without_outlier_detection_is_flagged() {
+    let s = util::parse(
+        r#"
+name = "fo"
+duration = "10s"
+[[clusters]]
+name = "a"
+region = "r1"
+[[clusters]]
+name = "b"
+region = "r2"
+[service]
+host = "svc.ns.svc.cluster.local"
+[[service.deployments]]
+cluster = "a"
+replicas = 2
+[[service.deployments]]
+cluster = "b"
+replicas = 2
+[policy.destination_rule]
+host = "svc.ns.svc.cluster.local"
+[[policy.destination_rule.trafficPolicy.loadBalancer.localityLbSetting.failover]]
+from = "r1"
+to = "r2"
+[[proxies]]
+name = "c"
+kind = "sidecar"
+cluster = "a"
+[[workload]]
+proxy = "c"
+rate = 10
+"#,
+    )
+    .unwrap();
+    let codes: Vec<&str> = lint_scenario(&s).iter().map(|l| l.code).collect();
+    assert_eq!(codes, ["failover-without-outlier-detection"]);
+}
+
+#[test]
+fn distribute_with_failover_and_single_gateway_are_flagged() {
+    // Scenario loading rejects distribute + failover (Istio's validation), so the lint is tested
+    // on the policy directly.
+    let mut s = util::load("seed-failover.toml", &[]);
+    let mut tp = s.destination_rule.as_ref().unwrap().traffic_policy.clone().unwrap();
+    let lb = tp.load_balancer.as_mut().unwrap().locality_lb_setting.as_mut().unwrap();
+    lb.failover =
+        Some(vec![meshsim::istio::manifest::Failover { from: "europe-west1".into(), to: "us-central1".into() }]);
+    let mut input = LintInput::from_scenario(&s);
+    input.policy = Some(&tp);
+    let codes: Vec<&str> = meshsim::explain::lint::lint(&input).iter().map(|l| l.code).collect();
+    assert!(codes.contains(&"distribute-with-failover"), "{codes:?}");
+    // Cluster B on another network: the gateway reaches its 3 pods through one east-west
+    // gateway endpoint.
+    s.kube_clusters[1].network = "network2".into();
+    let lints = lint_scenario(&s);
+    let l = lints.iter().find(|l| l.code == "single-east-west-gateway").unwrap();
+    assert!(l.reason.contains("reach the 3 endpoints of network network2"), "{}", l.reason);
+}
+
+#[test]
+fn explain_command_prints_proxies_and_rejects_unknown_ones() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_meshsim")).args(args).current_dir(util::root()).output().unwrap()
+    };
+    let out = run(&["explain", "scenarios/od-pins-local-zone.toml", "--at", "50s", "--proxy", "client"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // At 50 s zone 1 is ejected (its pods answer 503 since 45 s): P0 health 0, P1 takes 100.
+    assert!(text.contains("P0  health 0%  load 0%"), "{text}");
+    assert!(text.contains("P1  health 100%  load 100%"), "{text}");
+    assert!(text.contains("[outlier-detection-pins-local]"), "{text}");
+    let out = run(&["explain", "scenarios/od-pins-local-zone.toml", "--proxy", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--proxy nope: no such proxy"));
+    let out = run(&["explain", "scenarios/od-pins-local-zone.toml", "--at", "91s"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_run_writes_the_teaching_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let s = Arc::new(util::load("flapping-backoff.toml", &[]));
+    meshsim::run_to_dir(s, 1, &out).unwrap();
+    for f in ["report.html", "ejections.csv", "ejections.svg", "ejections.png", "latency.svg", "latency_ecdf.csv"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let html = String::from_utf8(util::read(&out.join("report.html"))).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3);
+    assert!(!html.contains("<script"));
+    assert!(html.contains("Expectations") && html.contains("PASS"));
+    // 3 hosts x 3 ejections, with multipliers 1, 2, 3 (see the scenario's comments).
+    let csv = String::from_utf8(util::read(&out.join("ejections.csv"))).unwrap();
+    let multipliers: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(4).unwrap()).collect();
+    assert_eq!(multipliers, ["1", "1", "1", "2", "2", "2", "3", "3", "3"]);
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",uneject")), "{csv}");
+}
