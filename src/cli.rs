@@ -37,3 +37,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Explain(args) => explain::cmd_explain(args),
     }
 }
+
+/// Prints `text` to stdout; a closed pipe (`meshsim ... | head`) is not an error.
+pub(crate) fn print_all(text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}

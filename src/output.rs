@@ -162,8 +162,8 @@ pub fn summary_json(report: &RunReport) -> String {
             "definitions".into(),
             json!({
                 "share": "a locality's upstream attempts (retries included) over all upstream attempts",
-                "failover_s": "from the fault until the faulted localities' share in every 100 ms slot stays at or below output.failover_share for the rest of the phase",
-                "failback_s": "from the recovery until each recovered locality's share, over a 1 s window centred on each 100 ms slot, stays within output.failback_tolerance of its first-phase share for the rest of the phase",
+                "failover_s": "from a fault until the faulted localities' share is at or below output.failover_share in a 100 ms slot and stays there, over 1 s windows, until the next fault",
+                "failback_s": "from a recovery until each recovered locality's share, over 1 s windows centred on each 100 ms slot, stays within output.failback_tolerance of its first-phase share until the next fault",
             }),
         );
     }
@@ -194,7 +194,7 @@ pub fn terminal_summary(report: &RunReport) -> String {
         let _ = writeln!(s, " {:>9} {:>8} {:>9}", p.requests, p.errors, p99);
     }
     for t in &report.transitions {
-        let time = t.time_s.map_or("did not complete in its phase".to_string(), |v| format!("{v:.1}s"));
+        let time = t.time_s.map_or("did not complete before the next fault".to_string(), |v| format!("{v:.1}s"));
         let _ = writeln!(
             s,
             "{} after \"{}\" at {:.0}s: {} ({} client errors on the way)",

@@ -74,7 +74,7 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let errs = if errors > 0 { format!(", {errors} files with errors") } else { String::new() };
     outln!(text, "{passed} passed, {failed} failed{errs}");
-    print_all(&text)?;
+    super::print_all(&text)?;
     if let Some(path) = &args.junit {
         let xml = junit_xml(&results).context("encoding the JUnit report")?;
         write_atomic(path, xml.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
@@ -86,15 +86,6 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Prints `text`; a closed pipe (`meshsim check ... | head`) is not an error.
-pub(crate) fn print_all(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
-        _ => Ok(()),
-    }
 }
 
 fn check_file(file: &Path, seed: Option<u64>, determinism: bool) -> FileResult {

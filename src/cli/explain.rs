@@ -50,6 +50,6 @@ pub fn cmd_explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             bail!("--proxy {p}: no such proxy or proxy group (proxies: {})", names.join(", "));
         }
     }
-    super::check::print_all(&meshsim::explain::render(&snap, args.proxy.as_deref()))?;
+    super::print_all(&meshsim::explain::render(&snap, args.proxy.as_deref()))?;
     Ok(ExitCode::SUCCESS)
 }

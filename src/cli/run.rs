@@ -37,8 +37,12 @@ pub fn cmd_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let report = meshsim::run_to_dir(scenario.clone(), seed, &out)
         .with_context(|| format!("running {} with seed {seed}", args.scenario.display()))?;
     if !args.quiet {
-        print!("{}", meshsim::output::terminal_summary(&report));
-        println!("wrote {}", out.display());
+        let mut text = meshsim::output::terminal_summary(&report);
+        for l in meshsim::explain::lint_scenario(&scenario) {
+            text.push_str(&format!("lint [{}] {}\n  fix: {}\n", l.code, l.reason, l.fix));
+        }
+        text.push_str(&format!("wrote {}\n", out.display()));
+        super::print_all(&text)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,11 +5,11 @@
 //! * **share** of a locality in a window: its upstream attempts (retries included) over all
 //!   upstream attempts in that window.
 //! * **failover time** of a fault that degrades localities L: from the fault until the combined
-//!   share of L in each 100 ms slot stays at or below `failover_share` (default 5 %) for the
-//!   rest of the phase.
+//!   share of L in a 100 ms slot is at or below `failover_share` (default 5 %) and stays there,
+//!   over 1 s windows, until the next fault.
 //! * **fail-back time** of a recovery of L: from the recovery until every locality of L has a
 //!   share within `failback_tolerance` (default 0.10) of its share in the first phase, over the
-//!   same centred windows, for the rest of the phase.
+//!   same centred windows, until the next fault.
 
 use std::collections::BTreeSet;
 
@@ -418,9 +418,9 @@ fn transitions(world: &World) -> Vec<Transition> {
     let mut degraded: BTreeSet<LocalityId> = BTreeSet::new();
     for (i, f) in s.faults.iter().enumerate() {
         let locs = fault_localities(world, f.deployment);
-        let phase_end =
-            s.faults.iter().skip(i + 1).find(|g| g.starts_phase && g.at > f.at).map(|g| g.at).unwrap_or(s.end());
-        let range = slot_range(s, rec, f.at, phase_end);
+        // Each transition is measured until the next fault (or the end of the run).
+        let next = s.faults.iter().skip(i + 1).find(|g| g.at > f.at).map(|g| g.at).unwrap_or(s.end());
+        let range = slot_range(s, rec, f.at, next);
         let restores = match f.action {
             FaultAction::Recover => true,
             FaultAction::Scale { replicas } => replicas >= s.service.deployments[f.deployment].replicas.max(1),
@@ -444,9 +444,12 @@ fn transitions(world: &World) -> Vec<Transition> {
         } else {
             let locs_v: Vec<LocalityId> = locs.iter().copied().collect();
             let thr = s.failover_share;
-            let done = first_sustained(rec, range.clone(), 1, |w| window_share(rec, w.clone(), &locs_v) <= thr);
+            let done = failover_done(rec, range.clone(), |w| window_share(rec, w.clone(), &locs_v) <= thr);
             out.push(transition(rec, "failover", f, names, range, done));
-            degraded.extend(locs);
+            // Only a locality that traffic actually left can fail back.
+            if done.is_some() {
+                degraded.extend(locs);
+            }
         }
     }
     out
@@ -489,6 +492,33 @@ fn window_share(rec: &Recorder, slots: std::ops::Range<usize>, locs: &[LocalityI
         }
     }
     if all == 0 { 0.0 } else { hit as f64 / all as f64 }
+}
+
+/// The failover's completion: the first slot `t` whose own share passes `ok`, such that the 1 s
+/// windows centred on every slot from `t + 0.5 s` to the end of the range pass too. The slot
+/// gives 100 ms resolution; the windows keep a lone probe request after an un-ejection (a few
+/// attempts among hundreds) from restarting the clock.
+fn failover_done(
+    rec: &Recorder,
+    range: std::ops::Range<usize>,
+    ok: impl Fn(&std::ops::Range<usize>) -> bool,
+) -> Option<usize> {
+    if range.is_empty() {
+        return None;
+    }
+    let l = rec.n_localities();
+    let half = WINDOW_SLOTS / 2;
+    let has_traffic =
+        |w: &std::ops::Range<usize>| w.clone().any(|s| (0..l).any(|loc| rec.loc_attempts[s * l + loc] > 0));
+    let last_bad = range.clone().rev().find(|&c| {
+        let w = c.saturating_sub(half).max(range.start)..(c + half).min(range.end);
+        has_traffic(&w) && !ok(&w)
+    });
+    let from = last_bad.map_or(range.start, |c| (c + 1).saturating_sub(half).max(range.start));
+    (from..range.end).find(|&t| {
+        let w = t..t + 1;
+        !has_traffic(&w) || ok(&w)
+    })
 }
 
 /// The first slot `t` in `range` such that `ok` holds for the window of `window` slots centred

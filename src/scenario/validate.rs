@@ -32,8 +32,8 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let service = v.service(&raw.service, &kube_clusters)?;
     let proxy_groups = v.proxy_groups(&raw.proxies, &kube_clusters)?;
     let workload = v.workload(&raw.workload, &proxy_groups, duration)?;
-    let faults = v.faults(&raw.faults, &service, &kube_clusters, duration)?;
-    let phases = v.phases(&raw.phases, &faults, duration)?;
+    let faults = v.faults(&raw.faults, &service, &kube_clusters)?;
+    let phases = v.phases(&raw.phases, &faults)?;
     let policy = raw.policy.clone().unwrap_or_default();
     if let Some(dr) = &policy.destination_rule {
         if let Err(crate::istio::IstioError::Invalid { errors, .. }) =
@@ -53,8 +53,22 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     }
     let ctx =
         ExpectContext { phases: &phases, faults: &faults, clusters: &kube_clusters, service: &service, run: duration };
-    let expectations: Vec<Expectation> =
+    let mut expectations: Vec<Expectation> =
         parse_expectations(&raw.expect, &ctx).map_err(|(path, msg)| v.err(&path, &msg))?;
+    // A run shortened with `--set duration=...` drops the faults and phases past its end, and the
+    // expectations about them. Both lists are in time order, so what remains is a prefix and the
+    // indices held by the remaining expectations stay valid.
+    let end = SimTime(duration.as_nanos());
+    let mut faults = faults;
+    let mut phases = phases;
+    expectations.retain(|e| !expectation_past_end(e, &faults, &phases, end));
+    faults.retain(|f| f.at < end);
+    phases.retain(|p| p.start < end);
+    for e in &mut expectations {
+        if let super::expect::Window::Span { to, .. } = &mut e.window {
+            *to = (*to).min(end);
+        }
+    }
     Ok(Scenario {
         name: raw.name.clone(),
         description: raw.description.clone().unwrap_or_default(),
@@ -365,7 +379,6 @@ impl Validator<'_> {
         raw: &[RawFault],
         service: &ServiceSpec,
         clusters: &[KubeClusterSpec],
-        run: SimDuration,
     ) -> Result<Vec<FaultSpec>, ScenarioError> {
         let mut out: Vec<FaultSpec> = Vec::new();
         for (i, f) in raw.iter().enumerate() {
@@ -436,17 +449,10 @@ impl Validator<'_> {
                 starts_phase: f.phase.unwrap_or(true),
             });
         }
-        // Faults at or after the end never happen (a run shortened with `--set duration=...`).
-        out.retain(|f| f.at.as_nanos() < run.as_nanos());
         Ok(out)
     }
 
-    fn phases(
-        &self,
-        raw: &[RawPhase],
-        faults: &[FaultSpec],
-        run: SimDuration,
-    ) -> Result<Vec<PhaseSpec>, ScenarioError> {
+    fn phases(&self, raw: &[RawPhase], faults: &[FaultSpec]) -> Result<Vec<PhaseSpec>, ScenarioError> {
         let mut phases = Vec::new();
         if raw.is_empty() {
             phases.push(PhaseSpec { name: "healthy".into(), start: SimTime::ZERO });
@@ -470,8 +476,6 @@ impl Validator<'_> {
                 }
                 phases.push(PhaseSpec { name: p.name.clone(), start });
             }
-            // Phases starting at or after the end are cut off with the run.
-            phases.retain(|p| p.start.as_nanos() < run.as_nanos());
         }
         Ok(phases)
     }
@@ -489,4 +493,19 @@ fn default_fault_name(action: &FaultAction, cluster: &str) -> String {
         FaultAction::Latency { extra } => format!("{cluster} +{extra} latency"),
         FaultAction::Recover => format!("{cluster} recovered"),
     }
+}
+
+/// Whether an expectation is about a fault or phase that starts at or after `end`.
+fn expectation_past_end(e: &Expectation, faults: &[FaultSpec], phases: &[PhaseSpec], end: SimTime) -> bool {
+    use super::expect::{Check, Window};
+    let fault_past = match &e.check {
+        Check::Failover { fault, .. } | Check::Failback { fault, .. } => faults[*fault].at >= end,
+        _ => false,
+    };
+    let window_past = match &e.window {
+        Window::Phase { index, .. } => phases[*index].start >= end,
+        Window::Span { from, .. } => *from >= end,
+        _ => false,
+    };
+    fault_past || window_past
 }
