@@ -136,7 +136,7 @@ fn transitions(h: &mut String, r: &RunReport) {
                 <th>client errors on the way</th></tr></thead>\n<tbody>\n",
     );
     for t in &r.transitions {
-        let took = t.time_s.map_or("did not complete in its phase".to_string(), |x| format!("{x:.1}s"));
+        let took = t.time_s.map_or("did not complete before the next fault".to_string(), |x| format!("{x:.1}s"));
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{:.1}s</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
