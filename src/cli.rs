@@ -1,6 +1,8 @@
 //! Command-line interface (binary only): argument parsing and the subcommands, one file each.
 
+mod merge;
 mod run;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -20,6 +22,10 @@ struct Cli {
 enum Command {
     /// Run one scenario and write its plots and tables.
     Run(run::RunArgs),
+    /// Run a scenario over a grid of settings and seeds, in parallel, and rank the settings.
+    Sweep(sweep::SweepArgs),
+    /// Combine the output folders of a sharded sweep.
+    Merge(merge::MergeArgs),
 }
 
 /// Parses arguments and runs the subcommand.
@@ -27,5 +33,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::cmd_run(args),
+        Command::Sweep(args) => sweep::cmd_sweep(args),
+        Command::Merge(args) => merge::cmd_merge(args),
     }
 }
