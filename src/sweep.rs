@@ -128,8 +128,11 @@ impl Shard {
 
     /// Parses `I/N` with `I < N`.
     pub fn parse(text: &str) -> Result<Shard, SweepError> {
-        let bad =
-            |message: &str| SweepError::Spec { file: format!("--shard {text}"), field: String::new(), message: message.into() };
+        let bad = |message: &str| SweepError::Spec {
+            file: format!("--shard {text}"),
+            field: String::new(),
+            message: message.into(),
+        };
         let (i, n) = text.split_once('/').ok_or_else(|| bad("expected I/N, e.g. 0/4"))?;
         let index: usize = i.trim().parse().map_err(|_| bad("I is not a number"))?;
         let count: usize = n.trim().parse().map_err(|_| bad("N is not a number"))?;
@@ -199,7 +202,12 @@ pub struct Outcome {
 /// Runs the plan's runs in `opts.shard` that have no file in `dir` yet, writing each as it
 /// finishes, then writes the derived files if the whole sweep is done. The first failing run (by
 /// index) is returned as the error after all others have finished and been saved.
-pub fn execute(plan: &Plan, dir: &Path, opts: &Options, progress: &(dyn Fn(Progress) + Sync)) -> Result<Outcome, SweepError> {
+pub fn execute(
+    plan: &Plan,
+    dir: &Path,
+    opts: &Options,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Outcome, SweepError> {
     let manifest = Manifest::of(plan);
     store::prepare(dir, &manifest, &plan.base_toml, opts.fresh)?;
     let done = store::finished(dir, plan.n_runs())?;

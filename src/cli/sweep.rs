@@ -103,7 +103,8 @@ fn spec_of(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
         } else {
             args.constraints.clone()
         };
-        spec.objective = Objective::new(&metric, &goal, &constraints).map_err(|m| anyhow::anyhow!("--objective: {m}"))?;
+        spec.objective =
+            Objective::new(&metric, &goal, &constraints).map_err(|m| anyhow::anyhow!("--objective: {m}"))?;
     }
     Ok(spec)
 }
@@ -113,9 +114,10 @@ fn progress_bar(quiet: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);
-    let style = ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} runs ({per_sec}, ETA {eta}) {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} runs ({per_sec}, ETA {eta}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
     bar
 }

@@ -57,7 +57,8 @@ pub fn parse_values(text: &str) -> Result<Vec<Value>, String> {
     if text.is_empty() {
         return Err("no values given".into());
     }
-    let values = if is_range(text) { parse_range(text)? } else { split_list(text).iter().map(|v| parse_value(v)).collect() };
+    let values =
+        if is_range(text) { parse_range(text)? } else { split_list(text).iter().map(|v| parse_value(v)).collect() };
     check_values(&values)?;
     Ok(values)
 }

@@ -30,8 +30,8 @@ pub fn write_charts(dir: &Path, m: &Manifest, axes: &[Axis], points: &[PointStat
                     Goal::Minimize => plot::Objective::Minimize,
                     Goal::Maximize => plot::Objective::Maximize,
                 }),
-                x_label: axes[0].path.clone(),
-                y_label: axes[1].path.clone(),
+                x_label: axes[0].name.clone(),
+                y_label: axes[1].name.clone(),
                 x_values: axes[0].labels(),
                 y_values: axes[1].labels(),
                 values: (0..ny).map(|y| (0..nx).map(|x| mean[x * ny + y]).collect()).collect(),
@@ -77,7 +77,7 @@ fn lines(m: &Manifest, axes: &[Axis], points: &[PointStats], i: usize) -> Option
         .collect();
     Some(SweepLines {
         title: format!("{} ({}), mean of {} seeds", METRICS[i].label, METRICS[i].goal.as_str(), m.seeds),
-        x_label: axes[0].path.clone(),
+        x_label: axes[0].name.clone(),
         y_label: METRICS[i].label.to_string(),
         x_values: axes[0].labels(),
         band_label: "min-max over seeds".into(),

@@ -366,7 +366,14 @@ replicas = 3
         };
         // Proxy 0: 10–15 s and 20 s to the end (100 s); proxy 1: 30–32 s. A repeated `on` keeps
         // the first start.
-        let log = vec![ev(10, 0, true), ev(12, 0, true), ev(15, 0, false), ev(20, 0, true), ev(30, 1, true), ev(32, 1, false)];
+        let log = vec![
+            ev(10, 0, true),
+            ev(12, 0, true),
+            ev(15, 0, false),
+            ev(20, 0, true),
+            ev(30, 1, true),
+            ev(32, 1, false),
+        ];
         assert_eq!(panic_nanos(&log, 2, SimTime::from_secs(100)), (5 + 80 + 2) * 1_000_000_000);
     }
 

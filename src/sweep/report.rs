@@ -200,6 +200,11 @@ fn short(x: f64) -> String {
     if x.is_nan() { "-".into() } else { num((x * 1e3).round() / 1e3) }
 }
 
+/// [`short`] with a sign.
+fn signed(x: f64) -> String {
+    if x > 0.0 { format!("+{}", short(x)) } else { short(x) }
+}
+
 fn settings(axes: &[Axis], point: usize) -> String {
     axes.iter().zip(labels(axes, point)).map(|(a, v)| format!("{}={v}", a.name)).collect::<Vec<_>>().join(", ")
 }
@@ -238,7 +243,11 @@ fn summary_text(
             ci(sm),
             short(sm.min),
             short(sm.max),
-            if sm.n < m.seeds as usize { format!("  ({} of {} runs have a value)", sm.n, m.seeds) } else { String::new() }
+            if sm.n < m.seeds as usize {
+                format!("  ({} of {} runs have a value)", sm.n, m.seeds)
+            } else {
+                String::new()
+            }
         );
     }
     let seed = m.run(best.point * m.seeds as usize).seed;
@@ -247,22 +256,28 @@ fn summary_text(
         .zip(coords_of(axes, best.point))
         .map(|(a, c)| format!(" --set '{}={}'", a.path, Axis::set_text(&a.values[c])))
         .collect();
-    let _ = writeln!(s, "  replay its first seed (in the sweep folder): meshsim run scenario.toml --seed {seed}{}", sets.concat());
+    let _ = writeln!(
+        s,
+        "  replay its first seed (in the sweep folder): meshsim run scenario.toml --seed {seed}{}",
+        sets.concat()
+    );
     let _ = writeln!(
         s,
         "\ntop {} by {} (difference to the best is paired over the same seeds; 95% CI):",
         TOP.min(ranked.len()),
         METRICS[om].name
     );
-    let _ = writeln!(s, "  {:>4}  {:>5}  {:>10}  {:<22}  {:<32}  settings", "rank", "point", "mean", "95% CI", "vs best");
+    let _ =
+        writeln!(s, "  {:>4}  {:>5}  {:>10}  {:<22}  {:<32}  settings", "rank", "point", "mean", "95% CI", "vs best");
     for (i, r) in ranked.iter().take(TOP).enumerate() {
         let sm = &points[r.point].summaries[om];
         let vs = match &r.vs_best {
             None => "-".to_string(),
-            Some(d) if d.ci95_lo.is_nan() => format!("{:+}", short(d.mean)),
+            Some(d) if d.ci95_lo.is_nan() => signed(d.mean),
             Some(d) => {
-                let same = d.ci95_lo <= 0.0 && d.ci95_hi >= 0.0;
-                format!("{:+} [{}] {}", short(d.mean), ci(d), if same { "(tie)" } else { "" })
+                // The interval of the paired difference contains 0: the data cannot tell the two apart.
+                let tie = d.ci95_lo <= 0.0 && d.ci95_hi >= 0.0;
+                format!("{} [{}]{}", signed(d.mean), ci(d), if tie { " tie" } else { "" })
             }
         };
         let mark = if r.feasible { "" } else { " (fails constraints)" };

@@ -69,13 +69,12 @@ impl Constraint {
         let value: f64 = rhs.parse().map_err(|_| format!("`{text}`: `{rhs}` is not a number"))?;
         let (stat, name) = match lhs.split_once('(') {
             Some((stat, rest)) => {
-                let name = rest
-                    .strip_suffix(')')
-                    .ok_or_else(|| format!("`{text}`: missing `)`"))?
-                    .trim();
-                let stat = Stat::NAMES.iter().find(|(n, _)| *n == stat.trim()).map(|(_, s)| *s).ok_or_else(|| {
-                    format!("`{text}`: `{stat}` is not one of mean, min, max, ci95_lo, ci95_hi")
-                })?;
+                let name = rest.strip_suffix(')').ok_or_else(|| format!("`{text}`: missing `)`"))?.trim();
+                let stat = Stat::NAMES
+                    .iter()
+                    .find(|(n, _)| *n == stat.trim())
+                    .map(|(_, s)| *s)
+                    .ok_or_else(|| format!("`{text}`: `{stat}` is not one of mean, min, max, ci95_lo, ci95_hi"))?;
                 (stat, name)
             }
             None => (Stat::Mean, lhs),
@@ -172,8 +171,9 @@ pub struct Ranked {
 pub fn rank(points: &[PointStats], objective: &Objective) -> Vec<Ranked> {
     let m = objective.metric;
     let complete = |p: &PointStats| p.summaries[m].n == p.runs.len() && p.summaries[m].n > 0;
-    let feasible =
-        |p: &PointStats| complete(p) && objective.constraints.iter().all(|c| c.holds(&p.summaries[c.metric], p.runs.len()));
+    let feasible = |p: &PointStats| {
+        complete(p) && objective.constraints.iter().all(|c| c.holds(&p.summaries[c.metric], p.runs.len()))
+    };
     let mut order: Vec<&PointStats> = points.iter().collect();
     order.sort_by(|a, b| {
         let key = |p: &PointStats| (!feasible(p), !complete(p));
@@ -197,8 +197,7 @@ pub fn rank(points: &[PointStats], objective: &Objective) -> Vec<Ranked> {
 
 /// Summary of `a − b` of metric `m` over replicates where both have a value.
 pub fn paired_difference(a: &PointStats, b: &PointStats, m: usize) -> Summary {
-    let diffs: Vec<f64> =
-        a.runs.iter().zip(&b.runs).filter_map(|(x, y)| Some(x.get(m)? - y.get(m)?)).collect();
+    let diffs: Vec<f64> = a.runs.iter().zip(&b.runs).filter_map(|(x, y)| Some(x.get(m)? - y.get(m)?)).collect();
     Summary::of(&diffs)
 }
 
@@ -246,9 +245,8 @@ mod tests {
                 RunMetrics(v)
             })
             .collect();
-        let summaries = (0..N_METRICS)
-            .map(|m| Summary::of(&runs.iter().filter_map(|r| r.get(m)).collect::<Vec<_>>()))
-            .collect();
+        let summaries =
+            (0..N_METRICS).map(|m| Summary::of(&runs.iter().filter_map(|r| r.get(m)).collect::<Vec<_>>())).collect();
         PointStats { point: idx, runs, summaries }
     }
 
@@ -271,7 +269,7 @@ mod tests {
             point(0, &[[Some(1.0), Some(2.0)], [Some(3.0), Some(0.0)]]), // errors 2, false 1: infeasible
             point(1, &[[Some(10.0), Some(0.0)], [Some(14.0), Some(0.0)]]), // errors 12, feasible
             point(2, &[[Some(5.0), Some(0.0)], [Some(7.0), Some(0.0)]]), // errors 6, feasible
-            point(3, &[[None, Some(0.0)], [Some(1.0), Some(0.0)]]),       // incomplete
+            point(3, &[[None, Some(0.0)], [Some(1.0), Some(0.0)]]),      // incomplete
         ];
         let obj = Objective::new("errors", "minimize", &["false_ejections == 0".into()]).unwrap();
         let r = rank(&points, &obj);
@@ -299,7 +297,12 @@ mod tests {
 
     #[test]
     fn objective_text() {
-        let obj = Objective::new("errors_failover", "minimize", &["false_ejections == 0".into(), "ci95_hi(failover_s) < 5".into()]).unwrap();
+        let obj = Objective::new(
+            "errors_failover",
+            "minimize",
+            &["false_ejections == 0".into(), "ci95_hi(failover_s) < 5".into()],
+        )
+        .unwrap();
         assert_eq!(
             obj.to_string(),
             "minimize the mean of errors_failover subject to false_ejections == 0 and ci95_hi(failover_s) < 5"

@@ -150,7 +150,8 @@ impl SweepSpec {
     /// Parses a sweep file's text; `path` names it in errors and anchors the scenario path.
     pub fn from_text(text: &str, path: &Path) -> Result<SweepSpec, SweepError> {
         let file = path.display().to_string();
-        let field = |field: &str, message: String| SweepError::Spec { file: file.clone(), field: field.into(), message };
+        let field =
+            |field: &str, message: String| SweepError::Spec { file: file.clone(), field: field.into(), message };
         let raw: RawSweep = toml::from_str(text).map_err(|e: toml::de::Error| {
             let span = e.span().map(|s| line_of(text, s.start)).map_or(String::new(), |l| format!("line {l}"));
             field(if span.is_empty() { "(top level)" } else { &span }, e.message().to_string())
@@ -224,7 +225,10 @@ impl SweepSpec {
                 return Err(field(&format!("axes[{i}]"), format!("path `{}` is already swept by axes[{j}]", a.path)));
             }
             if let Some(j) = self.axes[..i].iter().position(|b| b.name == a.name) {
-                return Err(field(&format!("axes[{i}].name"), format!("`{}` is already the name of axes[{j}]", a.name)));
+                return Err(field(
+                    &format!("axes[{i}].name"),
+                    format!("`{}` is already the name of axes[{j}]", a.name),
+                ));
             }
             if let Some(s) = self.sets.iter().find(|s| s.split_once('=').is_some_and(|(p, _)| p.trim() == a.path)) {
                 return Err(field(&format!("axes[{i}]"), format!("`{}` is both swept and set by `{s}`", a.path)));
@@ -356,7 +360,11 @@ pub fn coords_of(axes: &[Axis], mut p: usize) -> Vec<usize> {
 }
 
 fn settings_text(axes: &[Axis], coords: &[usize]) -> String {
-    axes.iter().zip(coords).map(|(a, &c)| format!("{}={}", a.name, Axis::display(&a.values[c]))).collect::<Vec<_>>().join(", ")
+    axes.iter()
+        .zip(coords)
+        .map(|(a, &c)| format!("{}={}", a.name, Axis::display(&a.values[c])))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// FNV-1a (64 bit) of the text that decides a sweep's results and tables: the meshsim version,
@@ -467,7 +475,8 @@ constraints = ["false_ejections == 0"]
         assert!(err.contains("objective: `speed` is not a metric"), "{err}");
         let err = file(&format!("seeds = 0\n{base}")).unwrap_err().to_string();
         assert!(err.contains("seeds: must be at least 1"), "{err}");
-        let err = file(&format!("{base}[[axes]]\npath = \"{OD}.interval\"\nvalues = [\"2s\"]\n")).unwrap_err().to_string();
+        let err =
+            file(&format!("{base}[[axes]]\npath = \"{OD}.interval\"\nvalues = [\"2s\"]\n")).unwrap_err().to_string();
         assert!(err.contains("already swept by axes[0]"), "{err}");
         let err = file(&format!("set = [\"{OD}.interval=3s\"]\n{base}")).unwrap_err().to_string();
         assert!(err.contains("both swept and set"), "{err}");
@@ -479,7 +488,8 @@ constraints = ["false_ejections == 0"]
         assert!(err.starts_with("--grid a.b: expected PATH="), "{err}");
         let err = SweepSpec::from_grid(Path::new("s.toml"), &["a.b=3..1".into()]).unwrap_err().to_string();
         assert!(err.contains("must not exceed"), "{err}");
-        let spec = SweepSpec::from_grid(Path::new("s.toml"), &["faults[0].at=1s,2s".into(), "faults[1].at=3s".into()]).unwrap();
+        let spec = SweepSpec::from_grid(Path::new("s.toml"), &["faults[0].at=1s,2s".into(), "faults[1].at=3s".into()])
+            .unwrap();
         assert_eq!(spec.axes[0].name, "faults[0].at", "colliding default names fall back to paths");
         assert_eq!(spec.name, "sweep-s");
     }

@@ -67,8 +67,13 @@ pub enum Stat {
 
 impl Stat {
     /// The names accepted in constraints.
-    pub const NAMES: [(&'static str, Stat); 5] =
-        [("mean", Stat::Mean), ("min", Stat::Min), ("max", Stat::Max), ("ci95_lo", Stat::Ci95Lo), ("ci95_hi", Stat::Ci95Hi)];
+    pub const NAMES: [(&'static str, Stat); 5] = [
+        ("mean", Stat::Mean),
+        ("min", Stat::Min),
+        ("max", Stat::Max),
+        ("ci95_lo", Stat::Ci95Lo),
+        ("ci95_hi", Stat::Ci95Hi),
+    ];
 
     /// The statistic's name.
     pub fn as_str(self) -> &'static str {

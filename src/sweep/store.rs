@@ -116,7 +116,11 @@ impl Manifest {
     pub fn axes(&self) -> Vec<Axis> {
         self.axes
             .iter()
-            .map(|a| Axis { name: a.name.clone(), path: a.path.clone(), values: a.values.iter().map(|v| parse_value(v)).collect() })
+            .map(|a| Axis {
+                name: a.name.clone(),
+                path: a.path.clone(),
+                values: a.values.iter().map(|v| parse_value(v)).collect(),
+            })
             .collect()
     }
 
@@ -199,9 +203,13 @@ pub fn read_run(dir: &Path, m: &Manifest, idx: usize) -> Result<Option<RunMetric
     };
     let f: RunFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
     let want = m.run(idx);
-    if f.spec_hash != m.spec_hash || (f.idx, f.point, f.replicate, f.seed) != (idx, want.point, want.replicate, want.seed)
+    if f.spec_hash != m.spec_hash
+        || (f.idx, f.point, f.replicate, f.seed) != (idx, want.point, want.replicate, want.seed)
     {
-        return Err(corrupt(&path, format!("it belongs to another sweep or run (spec {}, run {})", f.spec_hash, f.idx)));
+        return Err(corrupt(
+            &path,
+            format!("it belongs to another sweep or run (spec {}, run {})", f.spec_hash, f.idx),
+        ));
     }
     let mut values = [None; N_METRICS];
     for (i, d) in METRICS.iter().enumerate() {
@@ -222,7 +230,8 @@ pub fn finished(dir: &Path, n_runs: usize) -> Result<Vec<bool>, SweepError> {
     for e in entries {
         let name = e.map_err(io(&runs))?.file_name();
         let name = name.to_string_lossy();
-        if let Some(idx) = name.strip_prefix('r').and_then(|n| n.strip_suffix(".json")).and_then(|n| n.parse::<usize>().ok())
+        if let Some(idx) =
+            name.strip_prefix('r').and_then(|n| n.strip_suffix(".json")).and_then(|n| n.parse::<usize>().ok())
             && idx < n_runs
         {
             done[idx] = true;
@@ -236,7 +245,9 @@ pub fn finished(dir: &Path, n_runs: usize) -> Result<Vec<bool>, SweepError> {
 pub fn prepare(dir: &Path, manifest: &Manifest, base_toml: &str, fresh: bool) -> Result<(), SweepError> {
     fs::create_dir_all(dir).map_err(io(dir))?;
     match Manifest::read(dir)? {
-        Some(old) if fresh || (&old.spec_hash, &old.meshsim_version) == (&manifest.spec_hash, &manifest.meshsim_version) => {
+        Some(old)
+            if fresh || (&old.spec_hash, &old.meshsim_version) == (&manifest.spec_hash, &manifest.meshsim_version) =>
+        {
             if fresh {
                 discard(dir)?;
             }

@@ -69,7 +69,8 @@ fn output_is_byte_identical_with_one_and_two_threads() {
     assert_eq!(o1.summary, o2.summary);
     assert_same_files(&one, &two);
     let f = files(&one);
-    for name in ["sweep.csv", "points.csv", "summary.txt", "best.json", "pareto.csv", "manifest.json", "scenario.toml"] {
+    for name in ["sweep.csv", "points.csv", "summary.txt", "best.json", "pareto.csv", "manifest.json", "scenario.toml"]
+    {
         assert!(f.contains_key(Path::new(name)), "{name} missing");
     }
     for name in ["charts/errors.png", "charts/errors.svg", "charts/failback_s.lines.svg", "runs/r0000011.json"] {
@@ -145,8 +146,9 @@ fn another_sweep_in_the_folder_is_refused_unless_fresh() {
     let err = sweep::execute(&other, &dir, &opts(2, Shard { index: 0, count: 4 }, false), &|_| {}).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("holds another sweep") && msg.contains("--fresh"), "{msg}");
-    let o = sweep::execute(&other, &dir, &Options { fresh: true, ..opts(2, Shard { index: 0, count: 4 }, false) }, &|_| {})
-        .unwrap();
+    let o =
+        sweep::execute(&other, &dir, &Options { fresh: true, ..opts(2, Shard { index: 0, count: 4 }, false) }, &|_| {})
+            .unwrap();
     // 8 runs in 4 slices: runs 0 and 4; nothing kept from the other sweep.
     assert_eq!((o.ran, o.skipped, o.finished), (2, 0, 2));
     // A folder with foreign files is never used.
@@ -207,15 +209,9 @@ fn background_errors_make_false_ejections() {
     spec.axes[0].values.truncate(1);
     spec.seeds = 2;
     spec.scenario = root().join("scenarios/seed-503-noisy.toml");
-    spec.sets = [
-        "duration=30s",
-        "workload[0].rate=200",
-        "faults[2].at=10s",
-        "faults[3].at=20s",
-        "faults[4].at=20s",
-    ]
-    .map(String::from)
-    .to_vec();
+    spec.sets = ["duration=30s", "workload[0].rate=200", "faults[2].at=10s", "faults[3].at=20s", "faults[4].at=20s"]
+        .map(String::from)
+        .to_vec();
     let plan = Plan::new(spec).unwrap();
     for r in (0..plan.n_runs()).map(|i| plan.run(i)) {
         let m = sweep::run_one(&plan, r).unwrap();
@@ -240,22 +236,41 @@ fn the_cli_reports_bad_input_with_exit_code_2() {
     let bin = env!("CARGO_BIN_EXE_meshsim");
     let tmp = tempfile::tempdir().unwrap();
     let bad_file = tmp.path().join("bad.toml");
-    std::fs::write(&bad_file, "scenario = \"x.toml\"\nseeds = 3\nspeed = 1\n[[axes]]\npath = \"a\"\nvalues = [1]\n").unwrap();
+    std::fs::write(&bad_file, "scenario = \"x.toml\"\nseeds = 3\nspeed = 1\n[[axes]]\npath = \"a\"\nvalues = [1]\n")
+        .unwrap();
     let scenario = root().join("scenarios/seed-failover-503.toml");
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec![scenario.display().to_string(), "--grid".into(), "a.b".into()], "--grid a.b: expected PATH="),
         (vec![bad_file.display().to_string()], "unknown field `speed`"),
         (
-            vec![scenario.display().to_string(), "--grid".into(), format!("{OD}.interval=1s"), "--shard".into(), "2/2".into()],
+            vec![
+                scenario.display().to_string(),
+                "--grid".into(),
+                format!("{OD}.interval=1s"),
+                "--shard".into(),
+                "2/2".into(),
+            ],
             "--shard 2/2: expected 0 <= I < N",
         ),
         (
-            vec![scenario.display().to_string(), "--grid".into(), format!("{OD}.interval=1s"), "--objective".into(), "speed".into()],
+            vec![
+                scenario.display().to_string(),
+                "--grid".into(),
+                format!("{OD}.interval=1s"),
+                "--objective".into(),
+                "speed".into(),
+            ],
             "`speed` is not a metric",
         ),
     ];
     for (args, want) in cases {
-        let out = std::process::Command::new(bin).arg("sweep").args(&args).arg("--out").arg(tmp.path().join("o")).output().unwrap();
+        let out = std::process::Command::new(bin)
+            .arg("sweep")
+            .args(&args)
+            .arg("--out")
+            .arg(tmp.path().join("o"))
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(want), "{args:?}: {stderr}");
