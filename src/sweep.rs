@@ -46,17 +46,17 @@ pub enum SweepError {
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
     /// One point of the grid gives an invalid scenario.
-    #[error("point {point} ({settings}): {source}")]
+    #[error("point {point} ({settings}): {error}")]
     Point {
         /// Point index.
         point: usize,
         /// Its axis values.
         settings: String,
-        /// The validation error.
-        source: crate::scenario::ScenarioError,
+        /// The validation error (shown in the message, so not a `source`).
+        error: crate::scenario::ScenarioError,
     },
     /// A simulation stopped with an error.
-    #[error("run {idx} (point {point}: {settings}; seed {seed}): {source}")]
+    #[error("run {idx} (point {point}: {settings}; seed {seed}): {error}")]
     Run {
         /// Run index.
         idx: usize,
@@ -66,8 +66,8 @@ pub enum SweepError {
         settings: String,
         /// The run's seed.
         seed: u64,
-        /// The error.
-        source: crate::engine::SimError,
+        /// The error (shown in the message, so not a `source`).
+        error: crate::engine::SimError,
     },
     /// The output folder holds another sweep or foreign files.
     #[error("{dir}: {message}")]
@@ -98,12 +98,12 @@ pub enum SweepError {
         first: Vec<usize>,
     },
     /// A file operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path.
         path: String,
-        /// The error.
-        source: std::io::Error,
+        /// The error (shown in the message, so not a `source`).
+        error: std::io::Error,
     },
     /// A staged output folder could not be written.
     #[error(transparent)]
@@ -239,12 +239,12 @@ pub fn execute(
 /// Runs one simulation and measures it.
 pub fn run_one(plan: &Plan, r: RunSpec) -> Result<RunMetrics, SweepError> {
     let scenario = plan.points[r.point].scenario.clone();
-    let out = crate::model::run(scenario, r.seed).map_err(|source| SweepError::Run {
+    let out = crate::model::run(scenario, r.seed).map_err(|error| SweepError::Run {
         idx: r.idx,
         point: r.point,
         settings: plan.settings(r.point),
         seed: r.seed,
-        source,
+        error,
     })?;
     let report = crate::metrics::report::report(&out.world, r.seed, out.events);
     Ok(metrics::measure(&out, &report))

@@ -27,10 +27,14 @@ pub fn cmd_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let outcome = meshsim::sweep::merge(&args.dirs, &args.out, !args.no_charts)
         .with_context(|| format!("merging into {}", args.out.display()))?;
     if !args.quiet {
-        if let Some(summary) = &outcome.summary {
-            print!("{summary}");
-        }
-        println!("\nwrote {} ({} runs from {} folders)", args.out.display(), outcome.total, args.dirs.len());
+        let summary = outcome.summary.as_deref().unwrap_or_default();
+        let text = format!(
+            "{summary}\nwrote {} ({} runs from {} folders)\n",
+            args.out.display(),
+            outcome.total,
+            args.dirs.len()
+        );
+        super::sweep::print_stdout(&text)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,6 @@
 //! `meshsim sweep`: many runs of one scenario over a grid of settings and seeds, in parallel.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -129,7 +129,7 @@ pub fn cmd_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join("sweeps").join(&spec.name));
     let plan = Plan::new(spec)?;
     if args.dry_run {
-        print_plan(&plan, shard);
+        print_plan(&plan, shard)?;
         return Ok(ExitCode::SUCCESS);
     }
     let bar = progress_bar(args.quiet);
@@ -152,14 +152,13 @@ pub fn cmd_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     if args.quiet {
         return Ok(ExitCode::SUCCESS);
     }
-    match &outcome.summary {
+    let text = match &outcome.summary {
         Some(summary) => {
-            print!("{summary}");
-            println!("\nwrote {} ({} runs now, {} already done)", out.display(), outcome.ran, outcome.skipped);
+            format!("{summary}\nwrote {} ({} runs now, {} already done)\n", out.display(), outcome.ran, outcome.skipped)
         }
-        None => println!(
+        None => format!(
             "shard {}/{}: {} runs now, {} already done; {} of {} runs of the sweep are in {}; \
-             combine the shard folders with `meshsim merge DIR... --out DIR`",
+             combine the shard folders with `meshsim merge DIR... --out DIR`\n",
             shard.index,
             shard.count,
             outcome.ran,
@@ -168,14 +167,24 @@ pub fn cmd_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             outcome.total,
             out.display()
         ),
-    }
+    };
+    print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan(plan: &Plan, shard: Shard) {
+/// Writes to stdout; a closed pipe (`meshsim sweep ... | head`) is not an error.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
+
+fn print_plan(plan: &Plan, shard: Shard) -> anyhow::Result<()> {
     let spec = &plan.spec;
-    println!(
-        "{}: {} points x {} seeds = {} runs (base seed {}, spec {})",
+    let mut s = format!(
+        "{}: {} points x {} seeds = {} runs (base seed {}, spec {})\n",
         spec.scenario.display(),
         plan.points.len(),
         spec.seeds,
@@ -184,12 +193,13 @@ fn print_plan(plan: &Plan, shard: Shard) {
         plan.spec_hash
     );
     for a in &spec.axes {
-        println!("  {} ({}): {}", a.name, a.path, a.labels().join(", "));
+        s.push_str(&format!("  {} ({}): {}\n", a.name, a.path, a.labels().join(", ")));
     }
-    println!("objective: {}", spec.objective);
+    s.push_str(&format!("objective: {}\n", spec.objective));
     if shard != Shard::ALL {
         let n = (0..plan.n_runs()).filter(|&i| shard.contains(i)).count();
-        println!("shard {}/{}: {n} runs", shard.index, shard.count);
+        s.push_str(&format!("shard {}/{}: {n} runs\n", shard.index, shard.count));
     }
-    println!("every point is a valid scenario");
+    s.push_str("every point is a valid scenario\n");
+    print_stdout(&s)
 }

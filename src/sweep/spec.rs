@@ -143,7 +143,7 @@ impl SweepSpec {
     /// Reads a sweep file.
     pub fn from_file(path: &Path) -> Result<SweepSpec, SweepError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SweepError::Io { path: file.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|error| SweepError::Io { path: file.clone(), error })?;
         Self::from_text(&text, path)
     }
 
@@ -299,7 +299,7 @@ impl Plan {
         spec.check(&spec.scenario.display().to_string())?;
         let file = spec.scenario.display().to_string();
         let text = std::fs::read_to_string(&spec.scenario)
-            .map_err(|source| SweepError::Scenario(scenario::ScenarioError::Read { file: file.clone(), source }))?;
+            .map_err(|error| SweepError::Io { path: format!("{file} (the sweep's scenario)"), error })?;
         let base_dir = spec.scenario.parent().map(Path::to_path_buf).unwrap_or_default();
         let tree = scenario::load_tree(&text, &file, &base_dir, &spec.sets)?;
         let base_toml = toml::to_string(&tree).map_err(|e| SweepError::Spec {
@@ -316,13 +316,13 @@ impl Plan {
                 overrides::set_path(&mut t, &a.path, a.values[c].clone()).map_err(|message| SweepError::Point {
                     point: p,
                     settings: settings_text(&spec.axes, &coords),
-                    source: scenario::ScenarioError::Override { assignment: a.path.clone(), message },
+                    error: scenario::ScenarioError::Override { assignment: a.path.clone(), message },
                 })?;
             }
-            let s = scenario::from_tree(t, &file).map_err(|source| SweepError::Point {
+            let s = scenario::from_tree(t, &file).map_err(|error| SweepError::Point {
                 point: p,
                 settings: settings_text(&spec.axes, &coords),
-                source,
+                error,
             })?;
             points.push(Point { coords, scenario: Arc::new(s) });
         }

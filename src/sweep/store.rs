@@ -333,7 +333,7 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
 
 /// An I/O error naming `path`.
 pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
-    move |source| SweepError::Io { path: path.display().to_string(), source }
+    move |error| SweepError::Io { path: path.display().to_string(), error }
 }
 
 fn corrupt(path: &Path, message: String) -> SweepError {
