@@ -339,3 +339,70 @@ pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SweepError + '_ {
 fn corrupt(path: &Path, message: String) -> SweepError {
     SweepError::Corrupt { path: path.display().to_string(), message }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            meshsim_version: "0.1.0".into(),
+            spec_hash: "00000000000000aa".into(),
+            scenario: "s".into(),
+            base_seed: 1,
+            seeds: 2,
+            axes: vec![ManifestAxis {
+                name: "x".into(),
+                path: "a.x".into(),
+                values: vec!["1".into(), "\"2s\"".into()],
+            }],
+            n_points: 2,
+            n_runs: 4,
+            metrics: METRICS.iter().map(|m| m.name.to_string()).collect(),
+            objective: ManifestObjective { metric: "errors".into(), goal: "minimize".into(), constraints: vec![] },
+            pareto: vec![],
+        }
+    }
+
+    #[test]
+    fn run_files_round_trip_and_belong_to_their_sweep() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let m = manifest();
+        prepare(dir, &m, "name = \"s\"\n", false).unwrap();
+        let mut values = [Some(1.0); N_METRICS];
+        values[3] = None;
+        values[4] = Some(31.7);
+        write_run(dir, &m, m.run(3), &RunMetrics(values)).unwrap();
+        assert_eq!(read_run(dir, &m, 3).unwrap(), Some(RunMetrics(values)));
+        assert_eq!(read_run(dir, &m, 2).unwrap(), None);
+        assert_eq!(finished(dir, 4).unwrap(), vec![false, false, false, true]);
+        // Run 3 is point 1, replicate 1, with the seed of replicate 1.
+        assert_eq!(m.run(3), RunSpec { idx: 3, point: 1, replicate: 1, seed: run_seed(1, 1) });
+        // The same file under another sweep's manifest is refused.
+        let other = Manifest { spec_hash: "00000000000000bb".into(), ..manifest() };
+        let err = read_run(dir, &other, 3).unwrap_err().to_string();
+        assert!(err.contains("belongs to another sweep"), "{err}");
+        // Axis values come back typed.
+        assert_eq!(m.axes()[0].values, vec![toml::Value::Integer(1), toml::Value::String("2s".into())]);
+    }
+
+    #[test]
+    fn temporaries_are_cleaned_and_other_files_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir_all(dir.join(RUNS)).unwrap();
+        std::fs::write(dir.join(".sweep.csv.tmp-12"), "x").unwrap();
+        std::fs::write(dir.join(RUNS).join(".r0000001.json.tmp-12"), "x").unwrap();
+        std::fs::create_dir_all(dir.join(".charts.partial-0")).unwrap();
+        std::fs::write(dir.join(RUNS).join("r0000001.json"), "x").unwrap();
+        clean_temporaries(dir).unwrap();
+        let left: Vec<String> = std::fs::read_dir(dir.join(RUNS))
+            .unwrap()
+            .chain(std::fs::read_dir(dir).unwrap())
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.contains(&"r0000001.json".to_string()) && left.contains(&RUNS.to_string()));
+    }
+}
