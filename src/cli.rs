@@ -2,7 +2,9 @@
 
 mod check;
 mod explain;
+mod merge;
 mod run;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Show what each client proxy's Envoy sees at a moment, and lint the policy for traps.
     Explain(explain::ExplainArgs),
+    /// Run a scenario over a grid of settings and seeds, in parallel, and rank the settings.
+    Sweep(sweep::SweepArgs),
+    /// Combine the output folders of a sharded sweep.
+    Merge(merge::MergeArgs),
 }
 
 /// Parses arguments and runs the subcommand.
@@ -35,6 +41,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::cmd_run(args),
         Command::Check(args) => check::cmd_check(args),
         Command::Explain(args) => explain::cmd_explain(args),
+        Command::Sweep(args) => sweep::cmd_sweep(args),
+        Command::Merge(args) => merge::cmd_merge(args),
     }
 }
 

@@ -147,7 +147,7 @@ pub struct Transition {
     pub at_s: f64,
     /// The localities involved.
     pub localities: Vec<String>,
-    /// Seconds until the transition completed; `None` if it did not within its phase.
+    /// Seconds until the transition completed; `None` if it did not before the next fault.
     pub time_s: Option<f64>,
     /// Client errors between the fault and completion (to the phase end if it never completed).
     pub errors: u64,

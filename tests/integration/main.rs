@@ -6,4 +6,5 @@ mod cli;
 mod explain;
 mod model;
 mod seed;
+mod sweep;
 mod util;

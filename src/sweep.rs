@@ -1,0 +1,333 @@
+//! Parameter sweeps: many runs of one scenario across a grid of settings and seeds, in parallel,
+//! summarized per point and ranked under an objective. `docs/sweeps.md` is the user's guide.
+//!
+//! The flow: a [`SweepSpec`] (from a sweep file or `--grid` arguments) expands into a [`Plan`]
+//! whose points are all validated before anything runs; [`execute`] runs the plan's runs (or one
+//! shard of them) with rayon, one single-threaded simulation per task, writing each run's metrics
+//! to its own file as it finishes; when every run of the sweep has a file, [`report::finalize`]
+//! derives the tables, summary and charts from those files alone. Because the derived files
+//! depend only on the run files, and each run only on its scenario and seed, the output is the
+//! same whatever the thread count, the sharding, or how often the sweep was interrupted.
+
+pub mod axis;
+mod charts;
+pub mod metrics;
+pub mod report;
+pub mod select;
+pub mod spec;
+pub mod stats;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use axis::Axis;
+pub use metrics::{METRICS, RunMetrics};
+pub use select::Objective;
+pub use spec::{Plan, RunSpec, SweepSpec};
+pub use store::Manifest;
+
+/// Why a sweep could not be set up, run or merged. Every variant names the file, argument or run
+/// concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The sweep file or a `--grid`/`--shard` argument is malformed.
+    #[error("{file}{}{field}: {message}", if field.is_empty() { "" } else { ": " })]
+    Spec {
+        /// The sweep file, or the option (`--grid`).
+        file: String,
+        /// The field or argument.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The base scenario could not be loaded.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    /// One point of the grid gives an invalid scenario.
+    #[error("point {point} ({settings}): {error}")]
+    Point {
+        /// Point index.
+        point: usize,
+        /// Its axis values.
+        settings: String,
+        /// The validation error (shown in the message, so not a `source`).
+        error: crate::scenario::ScenarioError,
+    },
+    /// A simulation stopped with an error.
+    #[error("run {idx} (point {point}: {settings}; seed {seed}): {error}")]
+    Run {
+        /// Run index.
+        idx: usize,
+        /// Point index.
+        point: usize,
+        /// Its axis values.
+        settings: String,
+        /// The run's seed.
+        seed: u64,
+        /// The error (shown in the message, so not a `source`).
+        error: crate::engine::SimError,
+    },
+    /// The output folder holds another sweep or foreign files.
+    #[error("{dir}: {message}")]
+    Mismatch {
+        /// The folder.
+        dir: String,
+        /// What differs.
+        message: String,
+    },
+    /// A sweep file in the output folder cannot be read back.
+    #[error("{path}: {message}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Runs are missing where a complete sweep is needed (merge).
+    #[error("{dir}: {missing} of {total} runs are missing (first: {first:?}); run the missing shards and merge again")]
+    Incomplete {
+        /// The folder.
+        dir: String,
+        /// Number of missing runs.
+        missing: usize,
+        /// Runs in the sweep.
+        total: usize,
+        /// The first missing run indices.
+        first: Vec<usize>,
+    },
+    /// A file operation failed.
+    #[error("{path}: {error}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error (shown in the message, so not a `source`).
+        error: std::io::Error,
+    },
+    /// A staged output folder could not be written.
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
+    /// A chart could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+}
+
+/// One slice of a sweep: the runs whose index is `index` modulo `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which slice, `0..count`.
+    pub index: usize,
+    /// Number of slices.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole sweep.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `I/N` with `I < N`.
+    pub fn parse(text: &str) -> Result<Shard, SweepError> {
+        let bad = |message: &str| SweepError::Spec {
+            file: format!("--shard {text}"),
+            field: String::new(),
+            message: message.into(),
+        };
+        let (i, n) = text.split_once('/').ok_or_else(|| bad("expected I/N, e.g. 0/4"))?;
+        let index: usize = i.trim().parse().map_err(|_| bad("I is not a number"))?;
+        let count: usize = n.trim().parse().map_err(|_| bad("N is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(bad("expected 0 <= I < N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether run `idx` belongs to this shard. Interleaved, so that each shard gets a share of
+    /// every region of the grid (and so of cheap and expensive runs alike).
+    pub fn contains(&self, idx: usize) -> bool {
+        idx % self.count == self.index
+    }
+}
+
+/// How to execute a plan.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Worker threads; 0 lets rayon decide (`RAYON_NUM_THREADS` or the number of cores).
+    pub jobs: usize,
+    /// Which slice to run.
+    pub shard: Shard,
+    /// Discard a different or earlier sweep in the output folder instead of refusing.
+    pub fresh: bool,
+    /// Draw charts when the sweep is complete.
+    pub charts: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { jobs: 0, shard: Shard::ALL, fresh: false, charts: true }
+    }
+}
+
+/// What [`execute`] reports as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Before any run: how many runs the shard has, how many were already done, how many remain.
+    Start {
+        /// Runs in this shard.
+        in_shard: usize,
+        /// Of which already finished (skipped).
+        skipped: usize,
+    },
+    /// A run finished.
+    RunDone,
+    /// All runs are done; the tables and charts are being written.
+    Finalizing,
+}
+
+/// What [`execute`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Runs executed now.
+    pub ran: usize,
+    /// Runs skipped because their file existed.
+    pub skipped: usize,
+    /// Runs of the whole sweep with a file, after this execution.
+    pub finished: usize,
+    /// Runs in the whole sweep.
+    pub total: usize,
+    /// The summary text, when the sweep is complete.
+    pub summary: Option<String>,
+}
+
+/// Runs the plan's runs in `opts.shard` that have no file in `dir` yet, writing each as it
+/// finishes, then writes the derived files if the whole sweep is done. The first failing run (by
+/// index) is returned as the error after all others have finished and been saved.
+pub fn execute(
+    plan: &Plan,
+    dir: &Path,
+    opts: &Options,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Outcome, SweepError> {
+    let manifest = Manifest::of(plan);
+    store::prepare(dir, &manifest, &plan.base_toml, opts.fresh)?;
+    let done = store::finished(dir, plan.n_runs())?;
+    let in_shard: Vec<usize> = (0..plan.n_runs()).filter(|&i| opts.shard.contains(i)).collect();
+    let todo: Vec<RunSpec> = in_shard.iter().filter(|&&i| !done[i]).map(|&i| plan.run(i)).collect();
+    let skipped = in_shard.len() - todo.len();
+    progress(Progress::Start { in_shard: in_shard.len(), skipped });
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build().map_err(|e| SweepError::Spec {
+        file: "--jobs".into(),
+        field: opts.jobs.to_string(),
+        message: format!("cannot start the worker threads: {e}"),
+    })?;
+    let results: Vec<Result<(), SweepError>> = pool.install(|| {
+        todo.par_iter()
+            .map(|r| {
+                let metrics = run_one(plan, *r)?;
+                store::write_run(dir, &manifest, *r, &metrics)?;
+                progress(Progress::RunDone);
+                Ok(())
+            })
+            .collect()
+    });
+    if let Some(err) = results.into_iter().find_map(Result::err) {
+        return Err(err);
+    }
+    complete(dir, &manifest, todo.len(), skipped, opts.charts, progress)
+}
+
+/// Runs one simulation and measures it.
+pub fn run_one(plan: &Plan, r: RunSpec) -> Result<RunMetrics, SweepError> {
+    let scenario = plan.points[r.point].scenario.clone();
+    let out = crate::model::run(scenario, r.seed).map_err(|error| SweepError::Run {
+        idx: r.idx,
+        point: r.point,
+        settings: plan.settings(r.point),
+        seed: r.seed,
+        error,
+    })?;
+    let report = crate::metrics::report::report(&out.world, r.seed, out.events);
+    Ok(metrics::measure(&out, &report))
+}
+
+/// Finalizes `dir` if every run has a file.
+fn complete(
+    dir: &Path,
+    m: &Manifest,
+    ran: usize,
+    skipped: usize,
+    charts: bool,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Outcome, SweepError> {
+    let finished = store::finished(dir, m.n_runs)?.iter().filter(|d| **d).count();
+    let summary = if finished == m.n_runs {
+        progress(Progress::Finalizing);
+        Some(report::finalize(dir, m, charts)?)
+    } else {
+        None
+    };
+    Ok(Outcome { ran, skipped, finished, total: m.n_runs, summary })
+}
+
+/// Combines the run files of sweep folders (shards) into `out` and writes the derived files,
+/// exactly as one machine running the whole sweep into `out` would. The inputs must hold the same
+/// sweep (same manifest); `out` may be one of them. Errors if runs are still missing after the
+/// merge (the runs found are kept in `out`), or if two inputs disagree on a run's result.
+pub fn merge(inputs: &[PathBuf], out: &Path, charts: bool) -> Result<Outcome, SweepError> {
+    let first = inputs.first().ok_or_else(|| SweepError::Spec {
+        file: "merge".into(),
+        field: "DIR".into(),
+        message: "give at least one sweep folder".into(),
+    })?;
+    let read_manifest = |d: &Path| -> Result<(Manifest, Vec<u8>), SweepError> {
+        let m = Manifest::read(d)?.ok_or_else(|| SweepError::Mismatch {
+            dir: d.display().to_string(),
+            message: "holds no sweep manifest.json".into(),
+        })?;
+        let scenario = std::fs::read(d.join(store::SCENARIO)).map_err(store::io(&d.join(store::SCENARIO)))?;
+        Ok((m, scenario))
+    };
+    let (manifest, scenario) = read_manifest(first)?;
+    for d in &inputs[1..] {
+        let (m, s) = read_manifest(d)?;
+        if m != manifest || s != scenario {
+            return Err(SweepError::Mismatch {
+                dir: d.display().to_string(),
+                message: format!("its sweep differs from the one in {} (manifest or scenario.toml)", first.display()),
+            });
+        }
+    }
+    let base_toml = String::from_utf8_lossy(&scenario).into_owned();
+    store::prepare(out, &manifest, &base_toml, false)?;
+    let mut have = store::finished(out, manifest.n_runs)?;
+    for d in inputs {
+        let theirs = store::finished(d, manifest.n_runs)?;
+        for idx in (0..manifest.n_runs).filter(|&i| theirs[i]) {
+            let src = store::run_path(d, idx);
+            let bytes = std::fs::read(&src).map_err(store::io(&src))?;
+            let dst = store::run_path(out, idx);
+            if have[idx] {
+                if std::fs::read(&dst).map_err(store::io(&dst))? != bytes {
+                    return Err(SweepError::Corrupt {
+                        path: src.display().to_string(),
+                        message: format!("differs from {}: the same run gave two results", dst.display()),
+                    });
+                }
+                continue;
+            }
+            store::read_run(d, &manifest, idx)?;
+            store::write_atomic(&dst, &bytes)?;
+            have[idx] = true;
+        }
+    }
+    let missing: Vec<usize> = (0..manifest.n_runs).filter(|&i| !have[i]).collect();
+    if !missing.is_empty() {
+        return Err(SweepError::Incomplete {
+            dir: out.display().to_string(),
+            missing: missing.len(),
+            total: manifest.n_runs,
+            first: missing.into_iter().take(5).collect(),
+        });
+    }
+    complete(out, &manifest, 0, 0, charts, &|_| {})
+}
