@@ -84,7 +84,7 @@ pub fn run_to_dir(
     for (heading, file, caption) in figures {
         let path = staging.path(file);
         let svg = std::fs::read_to_string(&path)
-            .map_err(|source| output::OutputError::Io { path: path.display().to_string(), source })?;
+            .map_err(|error| output::OutputError::Io { path: path.display().to_string(), error })?;
         figs.push(output::html::Figure { heading: heading.into(), caption: caption.into(), svg });
     }
     let verdicts = check::evaluate(world, &report);

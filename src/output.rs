@@ -19,12 +19,12 @@ use crate::model::world::World;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// A file or folder operation failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The path involved.
         path: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A table could not be encoded.
     #[error("{path}: {message}")]
@@ -37,7 +37,7 @@ pub enum OutputError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io { path: path.display().to_string(), source }
+    move |error| OutputError::Io { path: path.display().to_string(), error }
 }
 
 /// A folder being filled; it replaces `target` on [`Staging::commit`] and is removed if dropped

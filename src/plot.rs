@@ -57,13 +57,12 @@ pub enum PlotError {
         message: String,
     },
     /// Creating, writing, reading or renaming a file failed.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {error}", path.display())]
     Io {
         /// The file concerned (the final path, not the temporary sibling).
         path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The underlying I/O error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// An SVG file given to the HTML report does not contain an `<svg` element.
     #[error("{} is not an SVG document", path.display())]
@@ -372,7 +371,7 @@ fn save<C: Chart>(chart: &C, png: &Path, svg: &Path) -> Result<(), PlotError> {
 /// A fresh temporary path next to `path` ending in `.ext`; creates the parent directory.
 fn temp_sibling(path: &Path, ext: &str) -> Result<PathBuf, PlotError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io_err = |source| PlotError::Io { path: path.to_path_buf(), source };
+    let io_err = |error| PlotError::Io { path: path.to_path_buf(), error };
     let name = path
         .file_name()
         .ok_or_else(|| io_err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "path has no file name")))?;
@@ -386,9 +385,9 @@ fn temp_sibling(path: &Path, ext: &str) -> Result<PathBuf, PlotError> {
 }
 
 fn rename_into_place(tmp: &Path, path: &Path) -> Result<(), PlotError> {
-    fs::rename(tmp, path).map_err(|source| {
+    fs::rename(tmp, path).map_err(|error| {
         let _ = fs::remove_file(tmp);
-        PlotError::Io { path: path.to_path_buf(), source }
+        PlotError::Io { path: path.to_path_buf(), error }
     })
 }
 
@@ -397,7 +396,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     let tmp = temp_sibling(path, "tmp")?;
     if let Err(source) = fs::write(&tmp, bytes) {
         let _ = fs::remove_file(&tmp);
-        return Err(PlotError::Io { path: path.to_path_buf(), source });
+        return Err(PlotError::Io { path: path.to_path_buf(), error: source });
     }
     rename_into_place(&tmp, path)
 }

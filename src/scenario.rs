@@ -24,12 +24,12 @@ pub use types::*;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{file}: cannot read: {source}")]
+    #[error("{file}: cannot read: {error}")]
     Read {
         /// The file.
         file: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML (or YAML, for manifests).
     #[error("{file}: {message}")]
@@ -62,7 +62,7 @@ pub enum ScenarioError {
 /// Loads, overrides and validates a scenario file. `sets` are `PATH=VALUE` strings.
 pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read { file: file.clone(), error })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let tree = load_tree(&text, &file, &base_dir, sets)?;
     from_tree(tree, &file)
@@ -127,9 +127,9 @@ fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<(),
             entry.as_str().ok_or_else(|| field(&format!("policy.manifests[{i}]"), "expected a file path".into()))?;
         let path: PathBuf = base_dir.join(rel);
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Read {
+        let text = std::fs::read_to_string(&path).map_err(|error| ScenarioError::Read {
             file: format!("{label} (policy.manifests[{i}] of {file})"),
-            source,
+            error,
         })?;
         let docs = crate::istio::manifest::parse_manifests(&text, &label)
             .map_err(|e| ScenarioError::Syntax { file: label.clone(), message: e.to_string() })?;

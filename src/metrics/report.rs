@@ -418,8 +418,13 @@ fn transitions(world: &World) -> Vec<Transition> {
     let mut degraded: BTreeSet<LocalityId> = BTreeSet::new();
     for (i, f) in s.faults.iter().enumerate() {
         let locs = fault_localities(world, f.deployment);
-        // Each transition is measured until the next fault (or the end of the run).
-        let next = s.faults.iter().skip(i + 1).find(|g| g.at > f.at).map(|g| g.at).unwrap_or(s.end());
+        // Background faults (`phase = false`, e.g. a 1 % error rate) are not transitions.
+        if !f.starts_phase {
+            continue;
+        }
+        // Each transition is measured until the next phase-opening fault (or the end of the run).
+        let next =
+            s.faults.iter().skip(i + 1).find(|g| g.starts_phase && g.at > f.at).map(|g| g.at).unwrap_or(s.end());
         let range = slot_range(s, rec, f.at, next);
         let restores = match f.action {
             FaultAction::Recover => true,

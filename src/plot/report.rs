@@ -31,7 +31,7 @@ impl ReportSection {
         caption: impl Into<String>,
         path: &Path,
     ) -> Result<Self, PlotError> {
-        let svg = std::fs::read_to_string(path).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })?;
+        let svg = std::fs::read_to_string(path).map_err(|error| PlotError::Io { path: path.to_path_buf(), error })?;
         if !svg.contains("<svg") {
             return Err(PlotError::NotSvg { path: path.to_path_buf() });
         }
