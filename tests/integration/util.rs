@@ -34,9 +34,12 @@ pub fn run(s: &Scenario, seed: u64) -> RunReport {
 
 /// The share of the locality whose name starts with `prefix` in phase `phase`.
 pub fn phase_share(r: &RunReport, phase: usize, prefix: &str) -> f64 {
-    r.phases[phase].share.iter().find(|s| s.locality.starts_with(prefix)).map(|s| s.share).unwrap_or_else(|| {
-        panic!("no locality {prefix} in {:?}", r.phases[phase].share)
-    })
+    r.phases[phase]
+        .share
+        .iter()
+        .find(|s| s.locality.starts_with(prefix))
+        .map(|s| s.share)
+        .unwrap_or_else(|| panic!("no locality {prefix} in {:?}", r.phases[phase].share))
 }
 
 /// Reads a whole file.
