@@ -1,11 +1,61 @@
 //! The world: all mutable state of a run, and one handler per event kind.
 //!
 //! A request's life: `Arrival` → the entry proxy checks its `max_requests` breaker, picks a host
-//! with its own load balancer, and sends the attempt. The pod's verdict (answer, refuse, hang)
-//! is decided when the request reaches it; when no fault or pod lifecycle change can happen
-//! before then, it is decided at send time and only the `Response` is scheduled (two events per
-//! request on the fast path). The `Response` feeds the proxy's outlier detector, then the retry
-//! policy decides between a retry (after back-off) and the client's answer.
+//! with its own load balancer, asks that host's connection pool for a connection, and sends the
+//! attempt. The pod's verdict (answer, refuse, hang) is decided when the request reaches it; when
+//! no fault or pod lifecycle change can happen before then, it is decided at send time and only
+//! the `Response` is scheduled (two events per request on the fast path). The `Response` feeds
+//! the proxy's outlier detector, then the retry policy decides between a retry (after back-off)
+//! and the client's answer.
+//!
+//! # Connections (envoy-semantics §3, §4.2, §8.5)
+//!
+//! Each proxy keeps, per host, a count of open connections, and cluster-wide counts of
+//! connections (`max_connections`) and of requests waiting for one (`max_pending_requests`).
+//! Decisions, where the spec leaves the model open:
+//!
+//! * **HTTP/1.1** (`[service] protocol = "http1"`, the default: Istio keeps the port's protocol
+//!   unless `h2UpgradePolicy: UPGRADE`): one request per connection at a time. A request uses a
+//!   free connection of its host, else opens one, else (at `max_connections`, and the host has a
+//!   connection already) waits as pending for a connection of that host to free. Connections stay
+//!   open after a response (keep-alive; idle timeouts are not modelled), so a proxy holds as many
+//!   connections to a host as it ever had requests in flight to it at once.
+//! * **HTTP/2**: one connection per host carries every request (Envoy's default
+//!   `max_concurrent_streams` is 2^31−1), so `max_connections` never binds below the host count.
+//! * **Handshakes** take no time with a reachable pod (the pool is treated as warm; modelling a
+//!   round trip per new connection would move every run's latencies for little insight). A
+//!   **black-holed pod never completes a handshake**: a request that opened a new connection to
+//!   it waits, as pending, until `connect_timeout` (DR `tcp.connectTimeout`, else mesh
+//!   `connectTimeout`, 10 s), then fails as a connect failure — fed to outlier detection as 503
+//!   (non-split) and retried under `connect-failure`. Envoy fails every pending request of that
+//!   host's pool at the same moment (`ConnPoolImplBase`: "we purge all pending streams"); here the
+//!   queued ones do, while each other handshake keeps its own timer. A request sent on an
+//!   **already open** connection to a black-holed pod hangs: only a per-try or route timeout ends
+//!   it, and with neither it never ends and is counted in `report.hung`.
+//! * **Resets**: a per-try or route timeout cancels the request; on HTTP/1.1 that closes its
+//!   connection, on HTTP/2 it resets one stream. A refused or reset connection is closed.
+//! * **`maxRequestsPerConnection` N**: every N completed requests on a host's connections close
+//!   one of them (a per-host aggregate rather than a per-connection count). It matters with a
+//!   black hole: with N = 1 every request needs a handshake, so a black-holed pod yields connect
+//!   failures after `connect_timeout` instead of silent hangs.
+//! * **Overflow** of `max_requests` or `max_pending_requests` is a 503 UO at once, never retried,
+//!   never fed to outlier detection (Envoy ≥ 1.26). `max_requests` is checked before the host pick
+//!   and again when a pending request is attached to a connection.
+//! * The **per-try timer** starts when the attempt is on a connection (`onPoolReady`); the route
+//!   timer spans the whole request, back-off and pending time included. A route timeout reports
+//!   to outlier detection only for an attempt on a connection.
+//!
+//! # East-west gateways (§5.6)
+//!
+//! A client on another network sees each gateway replica as one host in the remote locality,
+//! weighted by the endpoints behind it. An attempt to it reaches the gateway's own Envoy, which
+//! starts a request of its own (`Request::parent`) over its network's pods with its own load
+//! balancer, outlier detector and pools, and hands the result back. The gateway proxies raw TCP
+//! (`AUTO_PASSTHROUGH`), so it has no retries or timeouts and its outlier detector sees only
+//! connection results (refused, connect timeout), never HTTP codes; a connection failure behind
+//! it reaches the client as a connect failure. Deviation: real passthrough balances per
+//! downstream connection, this model per request (the long-run shares are the same, the
+//! per-connection lumpiness is not modelled).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
