@@ -912,3 +912,70 @@ fn connection_for(p: &Proxy, host: EndpointId) -> Option<bool> {
     }
     if p.n_conns < p.cluster.circuit_breakers.max_connections || conns == 0 { Some(true) } else { None }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(http2: bool, max_connections: u32, max_pending: u32) -> Proxy {
+        let text = r#"
+name = "t"
+duration = "1s"
+[[clusters]]
+name = "a"
+region = "r"
+[service]
+host = "s"
+[[service.deployments]]
+cluster = "a"
+replicas = 2
+[[proxies]]
+name = "c"
+kind = "sidecar"
+cluster = "a"
+[[workload]]
+proxy = "c"
+rate = 1
+"#;
+        let s = crate::scenario::from_str(text, "t.toml", std::path::Path::new("."), &[]).expect("scenario");
+        let (mut world, _) = crate::model::build::build(std::sync::Arc::new(s), 1);
+        let mut p = world.proxies.remove(0);
+        p.http2 = http2;
+        p.cluster.circuit_breakers.max_connections = max_connections;
+        p.cluster.circuit_breakers.max_pending_requests = max_pending;
+        p
+    }
+
+    /// HTTP/1.1: a free connection is reused; a busy one makes a new one; at max_connections a
+    /// host that already has a connection waits, one that has none may still open one (§3).
+    #[test]
+    fn http1_pool_grants() {
+        let (h0, h1) = (EndpointId(0), EndpointId(1));
+        let mut p = proxy(false, 1, 1);
+        assert_eq!(pool_grant(&p, h0), Grant::Open);
+        p.conns[0] = 1;
+        p.n_conns = 1;
+        assert_eq!(pool_grant(&p, h0), Grant::Reuse);
+        p.active[0] = 1;
+        assert_eq!(pool_grant(&p, h0), Grant::Queue);
+        assert_eq!(pool_grant(&p, h1), Grant::Open, "an empty pool may always open one");
+        p.n_pending = 1;
+        assert_eq!(pool_grant(&p, h0), Grant::Overflow);
+        assert_eq!(pool_grant(&p, h1), Grant::Overflow, "the request is pending while it connects");
+    }
+
+    /// HTTP/2: one connection carries every stream; streams wait while its handshake hangs.
+    #[test]
+    fn http2_pool_grants() {
+        let h0 = EndpointId(0);
+        let mut p = proxy(true, 1, u32::MAX);
+        assert_eq!(pool_grant(&p, h0), Grant::Open);
+        p.conns[0] = 1;
+        p.n_conns = 1;
+        p.active[0] = 50;
+        assert_eq!(pool_grant(&p, h0), Grant::Reuse);
+        p.active[0] = 0;
+        p.connecting[0] = 1;
+        assert_eq!(pool_grant(&p, h0), Grant::Queue);
+    }
+}

@@ -94,8 +94,9 @@ pub struct RawLimits {
 pub struct RawMesh {
     /// Istio release, e.g. `"1.22"`: sets `max_ejection_rule`, `default_retry_503` and
     /// `send_unready_endpoints` as that release (with its usual Envoy) behaves. The explicit keys
-    /// below win over it. Default: current behaviour (1.31).
-    pub istio_version: Option<String>,
+    /// below win over it. Default: current behaviour (1.31). A string: as a TOML number `1.30`
+    /// would read as 1.3, so numbers are rejected with that explanation.
+    pub istio_version: Option<toml::Value>,
     /// Delay between an endpoint change and the EDS push reaching proxies (default `"100ms"`,
     /// istiod's `PILOT_DEBOUNCE_AFTER`).
     pub eds_push_delay: Option<String>,

@@ -125,7 +125,15 @@ impl Validator<'_> {
     fn mesh(&self, m: RawMesh) -> Result<MeshConfig, ScenarioError> {
         let mut settings = match &m.istio_version {
             None => MeshSettings::default(),
-            Some(v) => MeshSettings::for_istio_minor(self.istio_minor("mesh.istio_version", v)?),
+            Some(toml::Value::String(v)) => MeshSettings::for_istio_minor(self.istio_minor("mesh.istio_version", v)?),
+            Some(other) => {
+                return Err(self.err(
+                    "mesh.istio_version",
+                    &format!(
+                        "write the release as a string, e.g. \"1.30\" (got `{other}`; as a number 1.30 would read as 1.3)"
+                    ),
+                ));
+            }
         };
         if let Some(rule) = &m.max_ejection_rule {
             settings.max_ejection_rule = match rule.as_str() {

@@ -758,6 +758,8 @@ fn istio_version_shortcut() {
     assert_eq!(s.mesh.settings.max_ejection_rule, MaxEjectionRule::FirstOrAfterEjection);
     let s = Lab { mesh: "istio_version = \"1.31\"".into(), ..Lab::default() }.scenario();
     assert_eq!(s.mesh.settings, meshsim::istio::translate::MeshSettings::default());
+    let e = util::parse(&Lab { mesh: "istio_version = 1.30".into(), ..Lab::default() }.toml()).unwrap_err();
+    assert!(e.to_string().contains("mesh.istio_version") && e.to_string().contains("string"), "{e}");
     for bad in ["2.0", "1", "1.x", "1.22.3.4"] {
         let e = util::parse(&Lab { mesh: format!("istio_version = \"{bad}\""), ..Lab::default() }.toml()).unwrap_err();
         assert!(e.to_string().contains("mesh.istio_version"), "{e}");
@@ -788,4 +790,24 @@ fn new_fields_are_validated() {
     let e =
         util::parse(&Lab { service: "traffic_distribution = \"Nearby\"".into(), ..Lab::default() }.toml()).unwrap_err();
     assert!(e.to_string().contains("service.traffic_distribution"));
+}
+
+/// Every scenario of this issue loads and runs (at a low rate) without error.
+#[test]
+fn policy_scenarios_load_and_run() {
+    for name in [
+        "retries-hide-errors.toml",
+        "retry-remote-localities.toml",
+        "breaker-sheds-during-failover.toml",
+        "blackhole-connect-timeout.toml",
+        "per-try-timeout-below-rtt.toml",
+        "pending-queue.toml",
+        "success-rate-detector.toml",
+        "failover-priority-labels.toml",
+        "east-west-gateway-trap.toml",
+        "unready-endpoints-version.toml",
+    ] {
+        let s = util::load(name, &["workload.0.rate=50"]);
+        util::run(&s, 1);
+    }
 }
