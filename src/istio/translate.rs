@@ -101,7 +101,8 @@ pub struct EffectiveLbSetting {
 
 /// `GetLocalityLbSetting`: the DR setting if present (none when it says `enabled: false`),
 /// otherwise the mesh setting (none when it says `enabled: false`). Kubernetes
-/// `trafficDistribution` and zone-aware settings are not modelled.
+/// `trafficDistribution` (between the two) is applied by `model::build::cluster_and_control`;
+/// zone-aware settings are not modelled.
 pub fn effective_lb_setting(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> EffectiveLbSetting {
     let dr = tp.and_then(|tp| tp.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref());
     match dr {

@@ -26,6 +26,18 @@ pub struct HostInfo {
     pub priority: u32,
 }
 
+/// One host's connection pool in one proxy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostPool {
+    /// Open connections (handshaking ones included).
+    pub conns: u32,
+    /// Connections whose handshake hangs (black-holed pod).
+    pub connecting: u32,
+    /// Requests completed on the host's connections since one was last closed for
+    /// `max_requests_per_connection`.
+    pub served: u32,
+}
+
 /// What an EDS update changed in a proxy.
 #[derive(Clone, Debug, Default)]
 pub struct AssignmentChange {
@@ -61,16 +73,13 @@ pub struct Proxy {
     pub active: Vec<u32>,
     /// Requests in flight from this proxy to the service (the `max_requests` counter).
     pub in_flight: u32,
-    /// Open connections per host, indexed by `EndpointId` (handshaking ones included).
-    pub conns: Vec<u32>,
-    /// Connections per host whose handshake hangs (black-holed pod).
-    pub connecting: Vec<u32>,
-    /// Requests completed on the host's connections since one was last closed for
-    /// `max_requests_per_connection`.
-    pub served: Vec<u32>,
+    /// Connection-pool counters per host, indexed by `EndpointId` (one cache line per host).
+    pub pool: Vec<HostPool>,
     /// Requests waiting for a connection, per host: `(request, generation)`; stale entries are
     /// skipped when popped.
     pub pending: Vec<VecDeque<(ReqId, u32)>>,
+    /// Entries in all `pending` queues, stale ones included (0: nothing to drain).
+    pub n_queued: u32,
     /// All open connections (the `max_connections` counter).
     pub n_conns: u32,
     /// Requests waiting for a connection, handshaking ones included (`max_pending_requests`).
@@ -96,9 +105,7 @@ impl Proxy {
         if self.hosts.len() < n {
             self.hosts.resize(n, HostInfo::default());
             self.active.resize(n, 0);
-            self.conns.resize(n, 0);
-            self.connecting.resize(n, 0);
-            self.served.resize(n, 0);
+            self.pool.resize(n, HostPool::default());
             self.pending.resize_with(n, VecDeque::new);
         }
     }

@@ -68,7 +68,7 @@ use crate::metrics::recorder::{AttemptEnd, ClientOutcome, LogKind, Recorder};
 use crate::model::event::{Event, Outcome, ReqId};
 use crate::model::ids::{EndpointId, ProxyId};
 use crate::model::pod::{Pod, PodVerdict};
-use crate::model::proxy::Proxy;
+use crate::model::proxy::{HostPool, Proxy};
 use crate::model::request::{ConnState, RequestSlab};
 use crate::model::topology::Topology;
 use crate::scenario::{Scenario, ServiceTime};
@@ -274,11 +274,11 @@ impl World {
             self.rec.attempt(now, to, is_retry);
         }
         match grant {
-            Grant::Reuse => self.send_attempt(req, false, sched),
-            Grant::Open => self.send_attempt(req, true, sched),
+            Grant::Reuse | Grant::Open => self.send_attempt(req, grant == Grant::Open, sched),
             Grant::Queue => {
                 let p = &mut self.proxies[proxy_id.idx()];
                 p.n_pending += 1;
+                p.n_queued += 1;
                 p.pending[pick.host.idx()].push_back((req, epoch));
                 self.requests.get_mut(req).conn = ConnState::Pending;
             }
@@ -289,6 +289,7 @@ impl World {
     /// Attaches the current attempt of `req` to a connection of its host (a new one if
     /// `new_conn`) and sends it: `rq_active`, the per-try timer (Envoy arms it when the pool is
     /// ready, envoy-semantics §8.5), the trip to the pod.
+    #[inline(always)]
     fn send_attempt(&mut self, req: ReqId, new_conn: bool, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get_mut(req);
@@ -299,7 +300,7 @@ impl World {
         r.sent_at = now;
         let p = &mut self.proxies[proxy.idx()];
         if new_conn {
-            p.conns[host.idx()] += 1;
+            p.pool[host.idx()].conns += 1;
             p.n_conns += 1;
         }
         p.in_flight += 1;
@@ -354,7 +355,7 @@ impl World {
                 let p = &mut self.proxies[proxy.idx()];
                 p.in_flight -= 1;
                 p.active[host.idx()] -= 1;
-                p.connecting[host.idx()] += 1;
+                p.pool[host.idx()].connecting += 1;
                 p.n_pending += 1;
                 let r = self.requests.get_mut(req);
                 r.attempt_active = false;
@@ -413,6 +414,7 @@ impl World {
     /// Hands a gateway hop's result back to the client attempt it carries. A connection-level
     /// failure behind the gateway (refused, connect timeout, nothing healthy, overflow) closes the
     /// client's connection too, which the client sees as a connect failure.
+    #[inline(never)]
     fn relay_to_client(&mut self, child: ReqId, outcome: ClientOutcome, status: u16, sched: &mut Scheduler<Event>) {
         let r = self.requests.get(child);
         let Some((parent, parent_epoch)) = r.parent else { return };
@@ -470,6 +472,7 @@ impl World {
 
     /// Ends the current attempt's accounting: `rq_active`, the pending count, and what happens
     /// to its connection (`end`). Returns the host whose pool changed, if any.
+    #[inline]
     fn end_attempt(&mut self, req: ReqId, end: ConnEnd) -> Option<EndpointId> {
         let r = self.requests.get_mut(req);
         let state = std::mem::replace(&mut r.conn, ConnState::Idle);
@@ -488,8 +491,8 @@ impl World {
             }
             ConnState::Connecting => {
                 p.n_pending -= 1;
-                p.connecting[h] -= 1;
-                p.conns[h] -= 1;
+                p.pool[h].connecting -= 1;
+                p.pool[h].conns -= 1;
                 p.n_conns -= 1;
             }
             ConnState::Attached => {
@@ -499,11 +502,13 @@ impl World {
                     ConnEnd::Done => {
                         // `max_requests_per_connection`: every N requests one connection closes
                         // (per-host aggregate; see the module docs).
-                        p.served[h] += 1;
                         let n = p.cluster.max_requests_per_connection;
-                        if n > 0 && p.served[h] >= n {
-                            p.served[h] -= n;
-                            true
+                        if n > 0 {
+                            p.pool[h].served += 1;
+                            if p.pool[h].served >= n {
+                                p.pool[h].served -= n;
+                            }
+                            p.pool[h].served == 0
                         } else {
                             false
                         }
@@ -513,8 +518,8 @@ impl World {
                     ConnEnd::Reset => !p.http2,
                     ConnEnd::Failed => true,
                 };
-                if close && p.conns[h] > 0 {
-                    p.conns[h] -= 1;
+                if close && p.pool[h].conns > 0 {
+                    p.pool[h].conns -= 1;
                     p.n_conns -= 1;
                 }
             }
@@ -524,13 +529,25 @@ impl World {
 
     /// Gives freed or newly allowed connections of `host` to the requests waiting for them, in
     /// arrival order. Each is checked against `max_requests` as it is attached.
+    #[inline]
     fn drain_pending(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
+        if self.proxies[proxy.idx()].n_queued > 0 {
+            self.drain_pending_slow(proxy, host, sched);
+        }
+    }
+
+    #[inline(never)]
+    fn drain_pending_slow(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
         let h = host.idx();
         loop {
             let p = &mut self.proxies[proxy.idx()];
+            if p.n_queued == 0 {
+                return;
+            }
             let Some(&(req, epoch)) = p.pending[h].front() else { return };
             if !self.requests.is_current(req, epoch) || self.requests.get(req).conn != ConnState::Pending {
                 p.pending[h].pop_front();
+                p.n_queued -= 1;
                 continue;
             }
             let new_conn = match connection_for(p, host) {
@@ -538,6 +555,7 @@ impl World {
                 None => return,
             };
             p.pending[h].pop_front();
+            p.n_queued -= 1;
             p.n_pending -= 1;
             self.requests.get_mut(req).conn = ConnState::Idle;
             if p.in_flight >= p.cluster.circuit_breakers.max_requests {
@@ -553,6 +571,7 @@ impl World {
     /// all pending streams"). Each is a connect failure of its own attempt.
     fn purge_pending(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
         while let Some((req, epoch)) = self.proxies[proxy.idx()].pending[host.idx()].pop_front() {
+            self.proxies[proxy.idx()].n_queued -= 1;
             if !self.requests.is_current(req, epoch) || self.requests.get(req).conn != ConnState::Pending {
                 continue;
             }
@@ -568,8 +587,8 @@ impl World {
         if !self.requests.is_current(req, epoch) {
             return; // stale: this attempt already ended by a timeout
         }
-        let proxy = self.requests.get(req).proxy;
-        let was_connecting = self.requests.get(req).conn == ConnState::Connecting;
+        let r = self.requests.get(req);
+        let (proxy, was_connecting) = (r.proxy, r.conn == ConnState::Connecting);
         let end = match outcome {
             Outcome::Status(s) => AttemptEnd::Status(s),
             Outcome::ConnectFailed => AttemptEnd::ConnectFailed,
@@ -588,6 +607,7 @@ impl World {
 
     /// What follows the end of an attempt whose pool accounting is done: the attempt series, the
     /// outlier detector, then a retry or the client's answer.
+    #[inline(always)]
     fn attempt_failed(&mut self, req: ReqId, end: AttemptEnd, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get(req);
@@ -713,7 +733,9 @@ impl World {
 
     /// Answers the client and frees the request (no gateway hop can reach here).
     fn finish(&mut self, req: ReqId, now: SimTime, outcome: ClientOutcome) {
-        self.end_attempt(req, ConnEnd::Reset);
+        if self.requests.get(req).conn != ConnState::Idle {
+            self.end_attempt(req, ConnEnd::Reset);
+        }
         let r = self.requests.get(req);
         if r.holds_retry {
             self.proxies[r.proxy.idx()].retries_active -= 1;
@@ -726,6 +748,7 @@ impl World {
 
     /// Ends a request with its last answer: a client request answers its client; a gateway hop
     /// hands the answer back to the client attempt it carries.
+    #[inline]
     fn finish_with(
         &mut self,
         req: ReqId,
@@ -899,7 +922,7 @@ fn pool_grant(p: &Proxy, host: EndpointId) -> Grant {
 #[inline]
 fn connection_for(p: &Proxy, host: EndpointId) -> Option<bool> {
     let h = host.idx();
-    let (conns, connecting) = (p.conns[h], p.connecting[h]);
+    let HostPool { conns, connecting, .. } = p.pool[h];
     if p.http2 {
         if conns > connecting {
             return Some(false);
@@ -953,7 +976,7 @@ rate = 1
         let (h0, h1) = (EndpointId(0), EndpointId(1));
         let mut p = proxy(false, 1, 1);
         assert_eq!(pool_grant(&p, h0), Grant::Open);
-        p.conns[0] = 1;
+        p.pool[0].conns = 1;
         p.n_conns = 1;
         assert_eq!(pool_grant(&p, h0), Grant::Reuse);
         p.active[0] = 1;
@@ -970,12 +993,12 @@ rate = 1
         let h0 = EndpointId(0);
         let mut p = proxy(true, 1, u32::MAX);
         assert_eq!(pool_grant(&p, h0), Grant::Open);
-        p.conns[0] = 1;
+        p.pool[0].conns = 1;
         p.n_conns = 1;
         p.active[0] = 50;
         assert_eq!(pool_grant(&p, h0), Grant::Reuse);
         p.active[0] = 0;
-        p.connecting[0] = 1;
+        p.pool[0].connecting = 1;
         assert_eq!(pool_grant(&p, h0), Grant::Queue);
     }
 }

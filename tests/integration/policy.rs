@@ -387,8 +387,8 @@ fn max_connections_and_pending_requests_shed_without_ejecting() {
     };
     let out = lab.run();
     let p = &out.world.proxies[0];
-    assert!(p.conns.iter().sum::<u32>() <= 3, "{:?}", &p.conns[..6]);
-    assert!(p.conns.iter().all(|c| *c <= 1));
+    assert!(p.pool.iter().map(|x| x.conns).sum::<u32>() <= 3, "{:?}", &p.pool[..6]);
+    assert!(p.pool.iter().all(|x| x.conns <= 1));
     // Each of the 3 connections serves one request per ~22.5 ms: about 3 × 44 = 133 per second
     // out of 3000; the rest overflow.
     let ok = finished(&out, ClientOutcome::Success) as f64 / 9.0;
