@@ -301,4 +301,9 @@ pub struct ClusterConfig {
     pub circuit_breakers: CircuitBreakers,
     /// `connect_timeout` (Istio mesh default 10 s).
     pub connect_timeout: SimDuration,
+    /// `max_requests_per_connection` (HTTP protocol options); 0 = unlimited (Istio's default).
+    pub max_requests_per_connection: u32,
+    /// The upstream connection speaks HTTP/2 although the service port is HTTP/1.1
+    /// (`h2UpgradePolicy: UPGRADE`).
+    pub h2_upgrade: bool,
 }

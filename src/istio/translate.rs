@@ -101,7 +101,8 @@ pub struct EffectiveLbSetting {
 
 /// `GetLocalityLbSetting`: the DR setting if present (none when it says `enabled: false`),
 /// otherwise the mesh setting (none when it says `enabled: false`). Kubernetes
-/// `trafficDistribution` and zone-aware settings are not modelled.
+/// `trafficDistribution` (between the two) is applied by `model::build::cluster_and_control`;
+/// zone-aware settings are not modelled.
 pub fn effective_lb_setting(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> EffectiveLbSetting {
     let dr = tp.and_then(|tp| tp.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref());
     match dr {
@@ -230,7 +231,13 @@ pub fn cluster_config(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> Cluste
     }
     let connect_timeout =
         pool.and_then(|p| p.tcp.as_ref()).and_then(|t| t.connect_timeout).map(|d| d.0).unwrap_or(mesh.connect_timeout);
-    ClusterConfig { outlier, lb, circuit_breakers, connect_timeout }
+    let http = pool.and_then(|p| p.http.as_ref());
+    // `applyConnectionPool`: `maxRequestsPerConnection` applies when > 0; `h2UpgradePolicy:
+    // UPGRADE` makes the upstream connection HTTP/2 (`setH2Options` via the protocol options).
+    let max_requests_per_connection =
+        http.and_then(|h| h.max_requests_per_connection).filter(|&v| v > 0).map_or(0, |v| v as u32);
+    let h2_upgrade = http.and_then(|h| h.h2_upgrade_policy.as_deref()) == Some("UPGRADE");
+    ClusterConfig { outlier, lb, circuit_breakers, connect_timeout, max_requests_per_connection, h2_upgrade }
 }
 
 /// `applyOutlierDetection` (envoy-semantics §5.1).

@@ -4,31 +4,40 @@ use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use crate::engine::{SimError, SimRng, SimTime, Simulation};
+use crate::envoy::config::{ClusterConfig, OutlierConfig, RouteConfig};
 use crate::envoy::lb::ClusterLb;
 use crate::envoy::outlier::OutlierDetector;
-use crate::istio::locality::{AssignOptions, Assignment, IstioEndpoint, ProxyMeta};
-use crate::istio::manifest::TrafficPolicy;
-use crate::istio::translate::{cluster_config, effective_lb_setting, route_config, sends_unhealthy_endpoints};
+use crate::istio::locality::{AssignOptions, Assignment, EastWestGateway, IstioEndpoint, ProxyMeta};
+use crate::istio::manifest::{LocalityLbSetting, TrafficPolicy};
+use crate::istio::translate::{
+    EffectiveLbSetting, LbSettingSource, cluster_config, effective_lb_setting, route_config, sends_unhealthy_endpoints,
+};
 use crate::metrics::recorder::Recorder;
 use crate::model::event::Event;
-use crate::model::ids::{ProxyGroupId, ProxyId};
+use crate::model::ids::{EndpointId, ProxyGroupId, ProxyId};
+use crate::model::pod::{Behavior, Pod, PodState};
 use crate::model::proxy::Proxy;
 use crate::model::request::RequestSlab;
 use crate::model::topology::Topology;
 use crate::model::world::{Stream, World};
-use crate::scenario::{ProxyKind, Scenario};
+use crate::scenario::{ProxyKind, Scenario, TrafficDistribution, UpstreamProtocol};
 
 /// What the control plane derives once from the policy for every push.
 #[derive(Clone, Debug)]
 pub struct ControlPlane {
     /// The locality setting in force.
     pub lb_setting: crate::istio::translate::EffectiveLbSetting,
-    /// The DR has outlierDetection, so failover priorities apply.
+    /// The DR has outlierDetection (or `trafficDistribution` forces it), so failover priorities
+    /// apply.
     pub enable_failover: bool,
     /// Unready endpoints are sent as UNHEALTHY.
     pub send_unhealthy: bool,
     /// Proxy identities as istiod sees them, per proxy.
     pub metas: Vec<ProxyMeta>,
+    /// East-west gateway addresses, for clients on other networks.
+    pub gateways: Vec<EastWestGateway>,
+    /// Per proxy: it is an east-west gateway replica (it sees only its own network's pods).
+    pub is_ew_gateway: Vec<bool>,
 }
 
 /// The outcome of one run: the world as it ended, with all its recordings.
@@ -44,13 +53,104 @@ pub fn traffic_policy(s: &Scenario) -> Option<&TrafficPolicy> {
     s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref())
 }
 
+/// The failoverPriority that Kubernetes `trafficDistribution` stands for (envoy-semantics
+/// §5.4.2 item 3: `GetLocalityLbSetting`), used only when the DestinationRule has no
+/// `localityLbSetting` of its own.
+pub fn traffic_distribution_setting(td: TrafficDistribution) -> LocalityLbSetting {
+    use crate::istio::locality::labels;
+    let mut keys = vec![labels::NETWORK.to_string(), labels::REGION.to_string(), labels::ZONE.to_string()];
+    if td == TrafficDistribution::PreferSameNode {
+        keys.push(labels::SUBZONE.to_string());
+        keys.push("kubernetes.io/hostname".to_string());
+    }
+    LocalityLbSetting { enabled: Some(true), failover_priority: Some(keys), ..Default::default() }
+}
+
+/// The Envoy cluster and the control-plane view the scenario's policy gives: Istio's
+/// translation, then `trafficDistribution` (when the DR has no `localityLbSetting`), then the
+/// plain-Envoy `[envoy_outlier]` fields.
+///
+/// `trafficDistribution` (Istio 1.31 `GetLocalityLbSetting`, `ep_filters`): failover is forced
+/// on, locality weighting is set (a failoverPriority list is present), unready endpoints are
+/// sent as unhealthy (a non-default `trafficDistribution` "supports unhealthy endpoints" in
+/// every release, §5.5), and so the panic threshold is 0 when there is no outlierDetection
+/// (§5.2 rule 2).
+pub fn cluster_and_control(s: &Scenario) -> (ClusterConfig, EffectiveLbSetting, bool, bool) {
+    let mesh = &s.mesh.settings;
+    let tp = traffic_policy(s);
+    let mut cluster = cluster_config(tp, mesh);
+    let mut lb_setting = effective_lb_setting(tp, mesh);
+    let mut enable_failover = tp.is_some_and(|t| t.outlier_detection.is_some());
+    let mut send_unhealthy = sends_unhealthy_endpoints(tp, mesh);
+    let dr_setting = tp.and_then(|t| t.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref());
+    if let (Some(td), None) = (s.service.traffic_distribution, dr_setting) {
+        lb_setting = EffectiveLbSetting {
+            setting: Some(traffic_distribution_setting(td)),
+            source: LbSettingSource::MeshDefault,
+        };
+        enable_failover = true;
+        send_unhealthy = true;
+        cluster.lb.locality_weighted = true;
+        if cluster.outlier.is_none() {
+            cluster.lb.healthy_panic_threshold = 0;
+        }
+    }
+    if let Some(o) = &s.envoy_outlier {
+        let mut c = cluster
+            .outlier
+            .take()
+            .unwrap_or(OutlierConfig { max_ejection_rule: mesh.max_ejection_rule, ..OutlierConfig::default() });
+        o.apply(&mut c);
+        cluster.outlier = Some(c);
+    }
+    (cluster, lb_setting, enable_failover, send_unhealthy)
+}
+
+fn new_proxy(
+    name: String,
+    group: ProxyGroupId,
+    kube_cluster: crate::model::ids::KubeClusterId,
+    topo: &Topology,
+    cluster: &ClusterConfig,
+    route: RouteConfig,
+    mut rng: SimRng,
+    http2: bool,
+    tcp_passthrough: bool,
+) -> Proxy {
+    let lb = ClusterLb::new(cluster.lb.clone(), &mut rng);
+    Proxy {
+        name,
+        group,
+        kube_cluster,
+        locality: topo.locality_of(kube_cluster),
+        cluster: cluster.clone(),
+        route,
+        outlier: cluster.outlier.clone().map(OutlierDetector::new),
+        lb,
+        hosts: Vec::new(),
+        active: Vec::new(),
+        in_flight: 0,
+        pool: Vec::new(),
+        n_queued: 0,
+        pending: Vec::new(),
+        n_conns: 0,
+        n_pending: 0,
+        http2,
+        tcp_passthrough,
+        retries_active: 0,
+        rng,
+        n_ejected: 0,
+        panic: false,
+    }
+}
+
 /// Builds the world at time zero and the events that start it.
 pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)>) {
     let root = SimRng::new(seed);
     let topo = Topology::new(&scenario);
     let mesh = &scenario.mesh.settings;
-    let tp = traffic_policy(&scenario);
-    let cluster = cluster_config(tp, mesh);
+    let (cluster, lb_setting, enable_failover, send_unhealthy) = cluster_and_control(&scenario);
+    let http2 = scenario.service.protocol == UpstreamProtocol::Http2 || cluster.h2_upgrade;
     let mut proxies = Vec::new();
     let mut metas = Vec::new();
     for (g, group) in scenario.proxy_groups.iter().enumerate() {
@@ -58,39 +158,46 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         let kc = &scenario.kube_clusters[group.cluster.idx()];
         for r in 0..group.replicas {
             let idx = proxies.len() as u64;
-            let mut rng = root.fork_indexed("proxy", idx);
-            let lb = ClusterLb::new(cluster.lb.clone(), &mut rng);
-            proxies.push(Proxy {
-                name: format!("{}-{r}", group.name),
-                group: ProxyGroupId(g as u32),
-                kube_cluster: group.cluster,
-                locality: topo.locality_of(group.cluster),
-                cluster: cluster.clone(),
-                route: route.clone(),
-                outlier: cluster.outlier.clone().map(OutlierDetector::new),
-                lb,
-                hosts: Vec::new(),
-                active: Vec::new(),
-                in_flight: 0,
-                retries_active: 0,
-                rng,
-                n_ejected: 0,
-                panic: false,
+            let rng = root.fork_indexed("proxy", idx);
+            let name = format!("{}-{r}", group.name);
+            let gid = ProxyGroupId(g as u32);
+            proxies.push(new_proxy(name, gid, group.cluster, &topo, &cluster, route.clone(), rng, http2, false));
+            metas.push(ProxyMeta {
+                locality: kc.locality.clone(),
+                network: kc.network.clone(),
+                cluster: kc.name.clone(),
+                labels: group.labels.clone(),
             });
+        }
+    }
+    let n_clients = proxies.len();
+    // East-west gateway replicas: each is a proxy of its own (after the clients, so client ids
+    // and random streams do not depend on them) and an address that remote clients send to.
+    // A gateway proxies raw TCP (AUTO_PASSTHROUGH): no route, no retries, no timeouts.
+    let mut gateways = Vec::new();
+    for gw in &scenario.east_west_gateways {
+        let kc = &scenario.kube_clusters[gw.cluster.idx()];
+        for r in 0..gw.replicas {
+            let idx = proxies.len() - n_clients;
+            let rng = root.fork_indexed("ew-gateway", idx as u64);
+            let name = format!("eastwest-{}-{r}", kc.name);
+            let route = RouteConfig::default();
+            proxies.push(new_proxy(name, ProxyGroupId(u32::MAX), gw.cluster, &topo, &cluster, route, rng, http2, true));
             metas.push(ProxyMeta {
                 locality: kc.locality.clone(),
                 network: kc.network.clone(),
                 cluster: kc.name.clone(),
                 labels: Default::default(),
             });
+            gateways.push((ProxyId(proxies.len() as u32 - 1), gw.cluster, r));
         }
     }
-    let control = ControlPlane {
-        lb_setting: effective_lb_setting(tp, mesh),
-        enable_failover: tp.is_some_and(|t| t.outlier_detection.is_some()),
-        send_unhealthy: sends_unhealthy_endpoints(tp, mesh),
-        metas,
-    };
+    let mut is_ew_gateway = vec![false; proxies.len()];
+    for (p, _, _) in &gateways {
+        is_ew_gateway[p.idx()] = true;
+    }
+    let control =
+        ControlPlane { lb_setting, enable_failover, send_unhealthy, metas, gateways: Vec::new(), is_ew_gateway };
     let mut first_proxy = vec![0u32; scenario.proxy_groups.len()];
     let mut acc = 0;
     for (g, group) in scenario.proxy_groups.iter().enumerate() {
@@ -130,6 +237,23 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         prev_prio: Vec::new(),
         control,
     };
+    // Gateway addresses are created before the service's pods, so they never share an id.
+    for (proxy, kc, r) in &gateways {
+        let id = EndpointId(world.pods.len() as u32);
+        world.pods.push(Pod {
+            deployment: u32::MAX,
+            ordinal: *r,
+            cluster: *kc,
+            locality: world.topo.locality_of(*kc),
+            state: PodState::Ready,
+            behavior: Behavior::default(),
+            busy: 0,
+            queue: Default::default(),
+            gateway: Some(*proxy),
+        });
+        let spec = &scenario.kube_clusters[kc.idx()];
+        world.control.gateways.push(EastWestGateway { id, network: spec.network.clone(), cluster: spec.name.clone() });
+    }
     for (d, dep) in scenario.service.deployments.iter().enumerate() {
         for _ in 0..dep.replicas {
             world.create_pod(d, true);
@@ -197,14 +321,17 @@ impl World {
     pub fn istio_endpoints(&self) -> Vec<IstioEndpoint> {
         let mut out = Vec::new();
         for (i, pod) in self.pods.iter().enumerate() {
+            if pod.gateway.is_some() {
+                continue; // an east-west gateway address, not an endpoint of the service
+            }
             let Some(ready) = pod.eds_status() else { continue };
             let kc = &self.scenario.kube_clusters[pod.cluster.idx()];
             out.push(IstioEndpoint {
-                id: crate::model::ids::EndpointId(i as u32),
+                id: EndpointId(i as u32),
                 locality: kc.locality.clone(),
                 network: kc.network.clone(),
                 cluster: kc.name.clone(),
-                labels: Default::default(),
+                labels: self.scenario.service.deployments[pod.deployment as usize].labels.clone(),
                 weight: 1,
                 ready,
             });
@@ -212,16 +339,24 @@ impl World {
         out
     }
 
-    /// The assignment istiod computes for one proxy.
+    /// The assignment istiod computes for one proxy. A client proxy reaches other networks
+    /// through their east-west gateways (§5.6); a gateway replica sees only the endpoints of its
+    /// own network (it never forwards to another gateway).
     pub fn assignment_for(&self, proxy: ProxyId, endpoints: &[IstioEndpoint]) -> Assignment {
         let cp = &self.control;
+        let meta = &cp.metas[proxy.idx()];
+        let is_gateway = cp.is_ew_gateway[proxy.idx()];
         let opts = AssignOptions {
             setting: cp.lb_setting.setting.as_ref(),
             enable_failover: cp.enable_failover,
             send_unhealthy: cp.send_unhealthy,
             locality_weighted_flag: self.scenario.mesh.settings.enable_locality_weighted_lb_config,
-            gateways: &[],
+            gateways: if is_gateway { &[] } else { &cp.gateways },
         };
-        crate::istio::locality::assign_endpoints(&cp.metas[proxy.idx()], endpoints, &opts)
+        if is_gateway {
+            let local: Vec<IstioEndpoint> = endpoints.iter().filter(|e| e.network == meta.network).cloned().collect();
+            return crate::istio::locality::assign_endpoints(meta, &local, &opts);
+        }
+        crate::istio::locality::assign_endpoints(meta, endpoints, &opts)
     }
 }

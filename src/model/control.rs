@@ -27,6 +27,7 @@ impl World {
             behavior: Behavior::default(),
             busy: 0,
             queue: Default::default(),
+            gateway: None,
         });
         self.deployments[d].push(id);
         for p in &mut self.proxies {

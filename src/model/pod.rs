@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use crate::engine::{SimDuration, SimRng};
 use crate::model::event::{Outcome, ReqId};
-use crate::model::ids::{KubeClusterId, LocalityId};
+use crate::model::ids::{KubeClusterId, LocalityId, ProxyId};
 use crate::scenario::ServiceTime;
 
 /// Where a pod is in its life.
@@ -71,6 +71,9 @@ pub struct Pod {
     pub busy: u32,
     /// Requests waiting for a slot: `(request, generation, arrival order)`.
     pub queue: VecDeque<(ReqId, u32)>,
+    /// Not a pod of the service but an east-west gateway replica: this address forwards to the
+    /// gateway's Envoy, this proxy.
+    pub gateway: Option<ProxyId>,
 }
 
 impl Pod {

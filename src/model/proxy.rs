@@ -2,11 +2,14 @@
 //! the endpoints its EDS gave it, its own outlier detector, its own load balancer, its own
 //! request counters. Nothing here is shared between proxies (envoy-semantics §1.10).
 
+use std::collections::VecDeque;
+
 use crate::engine::{SimRng, SimTime};
 use crate::envoy::config::{ClusterConfig, RouteConfig};
 use crate::envoy::lb::{ClusterLb, HostHealth, LbHost, LbLocality};
 use crate::envoy::outlier::OutlierDetector;
 use crate::istio::locality::Assignment;
+use crate::model::event::ReqId;
 use crate::model::ids::{EndpointId, KubeClusterId, LocalityId, ProxyGroupId};
 use crate::model::topology::Topology;
 
@@ -21,6 +24,18 @@ pub struct HostInfo {
     pub locality: LocalityId,
     /// Priority the host is in for this proxy.
     pub priority: u32,
+}
+
+/// One host's connection pool in one proxy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostPool {
+    /// Open connections (handshaking ones included).
+    pub conns: u32,
+    /// Connections whose handshake hangs (black-holed pod).
+    pub connecting: u32,
+    /// Requests completed on the host's connections since one was last closed for
+    /// `max_requests_per_connection`.
+    pub served: u32,
 }
 
 /// What an EDS update changed in a proxy.
@@ -58,6 +73,22 @@ pub struct Proxy {
     pub active: Vec<u32>,
     /// Requests in flight from this proxy to the service (the `max_requests` counter).
     pub in_flight: u32,
+    /// Connection-pool counters per host, indexed by `EndpointId` (one cache line per host).
+    pub pool: Vec<HostPool>,
+    /// Requests waiting for a connection, per host: `(request, generation)`; stale entries are
+    /// skipped when popped.
+    pub pending: Vec<VecDeque<(ReqId, u32)>>,
+    /// Entries in all `pending` queues, stale ones included (0: nothing to drain).
+    pub n_queued: u32,
+    /// All open connections (the `max_connections` counter).
+    pub n_conns: u32,
+    /// Requests waiting for a connection, handshaking ones included (`max_pending_requests`).
+    pub n_pending: u32,
+    /// Upstream connections are HTTP/2 (one multiplexed connection per host).
+    pub http2: bool,
+    /// This proxy is an east-west gateway replica: it forwards raw TCP (AUTO_PASSTHROUGH), so it
+    /// sees connection results but no HTTP status codes.
+    pub tcp_passthrough: bool,
     /// Retries in flight (the `max_retries` counter).
     pub retries_active: u32,
     /// This proxy's random stream (LB picks, enforcement rolls, jitter, back-off).
@@ -74,6 +105,8 @@ impl Proxy {
         if self.hosts.len() < n {
             self.hosts.resize(n, HostInfo::default());
             self.active.resize(n, 0);
+            self.pool.resize(n, HostPool::default());
+            self.pending.resize_with(n, VecDeque::new);
         }
     }
 

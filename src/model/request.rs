@@ -10,6 +10,21 @@ use crate::model::ids::{EndpointId, LocalityId, ProxyId};
 /// only matters past 16 attempts.
 pub const MAX_TRACKED_HOSTS: usize = 16;
 
+/// Where the current attempt is in its host's connection pool (see `model::world`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConnState {
+    /// No attempt in a pool (before the first, during back-off, after the end).
+    #[default]
+    Idle,
+    /// Waiting in the host's pending queue for a connection (`max_pending_requests`).
+    Pending,
+    /// Its new connection's handshake hangs (black-holed pod); it ends at `connect_timeout`.
+    /// Counted as pending, as Envoy counts a request waiting for a connecting client.
+    Connecting,
+    /// Sent on a connection (counted in `rq_active` and `max_requests`).
+    Attached,
+}
+
 /// One client request and its current upstream attempt.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -37,6 +52,15 @@ pub struct Request {
     pub priority: u32,
     /// An attempt is on the wire (counted in `active` and `in_flight`).
     pub attempt_active: bool,
+    /// The current attempt's place in the connection pool.
+    pub conn: ConnState,
+    /// The current attempt opened a new connection (its handshake matters to a black hole).
+    pub new_conn: bool,
+    /// When the current attempt was sent (attached to a connection).
+    pub sent_at: SimTime,
+    /// For a hop through an east-west gateway: the client request (and its generation) this
+    /// gateway-side request carries.
+    pub parent: Option<(ReqId, u32)>,
     /// The current attempt went to a black-holed pod and will never be answered.
     pub hung: bool,
     /// A retry of this request holds a slot of the retry circuit breaker.
@@ -62,6 +86,10 @@ impl Request {
             locality: LocalityId(0),
             priority: 0,
             attempt_active: false,
+            conn: ConnState::Idle,
+            new_conn: false,
+            sent_at: SimTime::ZERO,
+            parent: None,
             holds_retry: false,
             hung: false,
             tried: [EndpointId(0); MAX_TRACKED_HOSTS],
@@ -114,6 +142,9 @@ impl RequestSlab {
         r.retries_left = retries;
         r.backoff_interval = backoff_base;
         r.attempt_active = false;
+        r.conn = ConnState::Idle;
+        r.new_conn = false;
+        r.parent = None;
         r.holds_retry = false;
         r.hung = false;
         r.n_tried = 0;

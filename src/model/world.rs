@@ -1,11 +1,61 @@
 //! The world: all mutable state of a run, and one handler per event kind.
 //!
 //! A request's life: `Arrival` → the entry proxy checks its `max_requests` breaker, picks a host
-//! with its own load balancer, and sends the attempt. The pod's verdict (answer, refuse, hang)
-//! is decided when the request reaches it; when no fault or pod lifecycle change can happen
-//! before then, it is decided at send time and only the `Response` is scheduled (two events per
-//! request on the fast path). The `Response` feeds the proxy's outlier detector, then the retry
-//! policy decides between a retry (after back-off) and the client's answer.
+//! with its own load balancer, asks that host's connection pool for a connection, and sends the
+//! attempt. The pod's verdict (answer, refuse, hang) is decided when the request reaches it; when
+//! no fault or pod lifecycle change can happen before then, it is decided at send time and only
+//! the `Response` is scheduled (two events per request on the fast path). The `Response` feeds
+//! the proxy's outlier detector, then the retry policy decides between a retry (after back-off)
+//! and the client's answer.
+//!
+//! # Connections (envoy-semantics §3, §4.2, §8.5)
+//!
+//! Each proxy keeps, per host, a count of open connections, and cluster-wide counts of
+//! connections (`max_connections`) and of requests waiting for one (`max_pending_requests`).
+//! Decisions, where the spec leaves the model open:
+//!
+//! * **HTTP/1.1** (`[service] protocol = "http1"`, the default: Istio keeps the port's protocol
+//!   unless `h2UpgradePolicy: UPGRADE`): one request per connection at a time. A request uses a
+//!   free connection of its host, else opens one, else (at `max_connections`, and the host has a
+//!   connection already) waits as pending for a connection of that host to free. Connections stay
+//!   open after a response (keep-alive; idle timeouts are not modelled), so a proxy holds as many
+//!   connections to a host as it ever had requests in flight to it at once.
+//! * **HTTP/2**: one connection per host carries every request (Envoy's default
+//!   `max_concurrent_streams` is 2^31−1), so `max_connections` never binds below the host count.
+//! * **Handshakes** take no time with a reachable pod (the pool is treated as warm; modelling a
+//!   round trip per new connection would move every run's latencies for little insight). A
+//!   **black-holed pod never completes a handshake**: a request that opened a new connection to
+//!   it waits, as pending, until `connect_timeout` (DR `tcp.connectTimeout`, else mesh
+//!   `connectTimeout`, 10 s), then fails as a connect failure — fed to outlier detection as 503
+//!   (non-split) and retried under `connect-failure`. Envoy fails every pending request of that
+//!   host's pool at the same moment (`ConnPoolImplBase`: "we purge all pending streams"); here the
+//!   queued ones do, while each other handshake keeps its own timer. A request sent on an
+//!   **already open** connection to a black-holed pod hangs: only a per-try or route timeout ends
+//!   it, and with neither it never ends and is counted in `report.hung`.
+//! * **Resets**: a per-try or route timeout cancels the request; on HTTP/1.1 that closes its
+//!   connection, on HTTP/2 it resets one stream. A refused or reset connection is closed.
+//! * **`maxRequestsPerConnection` N**: every N completed requests on a host's connections close
+//!   one of them (a per-host aggregate rather than a per-connection count). It matters with a
+//!   black hole: with N = 1 every request needs a handshake, so a black-holed pod yields connect
+//!   failures after `connect_timeout` instead of silent hangs.
+//! * **Overflow** of `max_requests` or `max_pending_requests` is a 503 UO at once, never retried,
+//!   never fed to outlier detection (Envoy ≥ 1.26). `max_requests` is checked before the host pick
+//!   and again when a pending request is attached to a connection.
+//! * The **per-try timer** starts when the attempt is on a connection (`onPoolReady`); the route
+//!   timer spans the whole request, back-off and pending time included. A route timeout reports
+//!   to outlier detection only for an attempt on a connection.
+//!
+//! # East-west gateways (§5.6)
+//!
+//! A client on another network sees each gateway replica as one host in the remote locality,
+//! weighted by the endpoints behind it. An attempt to it reaches the gateway's own Envoy, which
+//! starts a request of its own (`Request::parent`) over its network's pods with its own load
+//! balancer, outlier detector and pools, and hands the result back. The gateway proxies raw TCP
+//! (`AUTO_PASSTHROUGH`), so it has no retries or timeouts and its outlier detector sees only
+//! connection results (refused, connect timeout), never HTTP codes; a connection failure behind
+//! it reaches the client as a connect failure. Deviation: real passthrough balances per
+//! downstream connection, this model per request (the long-run shares are the same, the
+//! per-connection lumpiness is not modelled).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -18,8 +68,8 @@ use crate::metrics::recorder::{AttemptEnd, ClientOutcome, LogKind, Recorder};
 use crate::model::event::{Event, Outcome, ReqId};
 use crate::model::ids::{EndpointId, ProxyId};
 use crate::model::pod::{Pod, PodVerdict};
-use crate::model::proxy::Proxy;
-use crate::model::request::RequestSlab;
+use crate::model::proxy::{HostPool, Proxy};
+use crate::model::request::{ConnState, RequestSlab};
 use crate::model::topology::Topology;
 use crate::scenario::{Scenario, ServiceTime};
 
@@ -153,7 +203,9 @@ impl World {
         self.schedule_arrival(stream, sched);
     }
 
-    /// Sends one upstream attempt for `req`, or finishes it with overflow / no healthy upstream.
+    /// Starts one upstream attempt for `req`: the `max_requests` breaker, the host pick, then the
+    /// host's connection pool (attach, queue, or overflow). Finishes the request with overflow or
+    /// no healthy upstream when it cannot start.
     fn start_attempt(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get(req);
@@ -162,7 +214,10 @@ impl World {
         let p = &mut self.proxies[proxy_id.idx()];
         if p.in_flight >= p.cluster.circuit_breakers.max_requests {
             // Overflow: 503 UO at once, never retried, never seen by outlier detection (§3).
-            self.finish(req, now, ClientOutcome::Overflow);
+            // Envoy checks `max_requests` when the stream is attached to a connection, after the
+            // pick; checking first gives the same answer whenever a connection is free, and
+            // keeps the load balancer's random stream untouched by shed requests.
+            self.finish_with(req, now, ClientOutcome::Overflow, 503, sched);
             return;
         }
         let pick = {
@@ -186,13 +241,15 @@ impl World {
         };
         let Some(pick) = pick else {
             // 503 "no healthy upstream": a local reply, no upstream request, not retried.
-            self.finish(req, now, ClientOutcome::NoHealthyUpstream);
+            self.finish_with(req, now, ClientOutcome::NoHealthyUpstream, 503, sched);
             return;
         };
-        p.in_flight += 1;
-        p.active[pick.host.idx()] += 1;
-        let per_try = p.route.retry.as_ref().and_then(|r| r.per_try_timeout);
-        let from = p.locality;
+        let grant = pool_grant(p, pick.host);
+        if grant == Grant::Overflow {
+            // `max_pending_requests` overflow: 503 UO, not retried, not fed to outlier detection.
+            self.finish_with(req, now, ClientOutcome::Overflow, 503, sched);
+            return;
+        }
         if let Some(freq) = p.route.retry.as_ref().and_then(|x| x.previous_priorities_update_frequency) {
             let slot = req.0 as usize;
             if self.prev_prio.len() <= slot {
@@ -211,20 +268,57 @@ impl World {
         r.host = pick.host;
         r.locality = self.pods[pick.host.idx()].locality;
         r.priority = pick.priority as u32;
-        r.attempt_active = true;
         r.remember(pick.host);
-        let epoch = r.epoch;
-        let to = r.locality;
-        self.rec.attempt(now, to, is_retry);
+        let (to, epoch, child) = (r.locality, r.epoch, r.parent.is_some());
+        if !child {
+            self.rec.attempt(now, to, is_retry);
+        }
+        match grant {
+            Grant::Reuse | Grant::Open => self.send_attempt(req, grant == Grant::Open, sched),
+            Grant::Queue => {
+                let p = &mut self.proxies[proxy_id.idx()];
+                p.n_pending += 1;
+                p.n_queued += 1;
+                p.pending[pick.host.idx()].push_back((req, epoch));
+                self.requests.get_mut(req).conn = ConnState::Pending;
+            }
+            Grant::Overflow => unreachable!("handled above"),
+        }
+    }
+
+    /// Attaches the current attempt of `req` to a connection of its host (a new one if
+    /// `new_conn`) and sends it: `rq_active`, the per-try timer (Envoy arms it when the pool is
+    /// ready, envoy-semantics §8.5), the trip to the pod.
+    #[inline(always)]
+    fn send_attempt(&mut self, req: ReqId, new_conn: bool, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        let r = self.requests.get_mut(req);
+        let (proxy, host, epoch) = (r.proxy, r.host, r.epoch);
+        r.attempt_active = true;
+        r.conn = ConnState::Attached;
+        r.new_conn = new_conn;
+        r.sent_at = now;
+        let p = &mut self.proxies[proxy.idx()];
+        if new_conn {
+            p.pool[host.idx()].conns += 1;
+            p.n_conns += 1;
+        }
+        p.in_flight += 1;
+        p.active[host.idx()] += 1;
+        let per_try = p.route.retry.as_ref().and_then(|r| r.per_try_timeout);
+        let from = p.locality;
+        let to = self.pods[host.idx()].locality;
         if let Some(t) = per_try {
             sched.schedule(t, Event::PerTryTimeout { req, epoch });
         }
         let out = self.topo.sample_latency(from, to, &mut self.rng_network);
         let arrive = now + out;
-        let fast =
-            self.scenario.service.max_concurrency == 0 && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
+        let pod = &self.pods[host.idx()];
+        let fast = self.scenario.service.max_concurrency == 0
+            && pod.gateway.is_none()
+            && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
         if fast {
-            let verdict = self.pods[pick.host.idx()].verdict(&self.service_time, &mut self.rng_service);
+            let verdict = pod.verdict(&self.service_time, &mut self.rng_service);
             self.deliver_verdict(req, epoch, verdict, out, sched);
         } else {
             sched.schedule(out, Event::AtPod { req, epoch });
@@ -251,7 +345,34 @@ impl World {
                 let back = self.topo.sample_latency(from, to, &mut self.rng_network);
                 sched.schedule(lead + back, Event::Response { req, epoch, outcome: Outcome::ConnectFailed });
             }
-            PodVerdict::Hang => self.requests.get_mut(req).hung = true,
+            PodVerdict::Hang if r.new_conn => {
+                // A black-holed pod never completes a TCP handshake: the request waits for its
+                // new connection until `connect_timeout`, then fails as a connect failure. It is
+                // pending, not active, meanwhile, and no per-try timer runs (none is armed before
+                // the pool is ready).
+                let (proxy, host) = (r.proxy, r.host);
+                let at = r.sent_at + self.proxies[proxy.idx()].cluster.connect_timeout;
+                let p = &mut self.proxies[proxy.idx()];
+                p.in_flight -= 1;
+                p.active[host.idx()] -= 1;
+                p.pool[host.idx()].connecting += 1;
+                p.n_pending += 1;
+                let r = self.requests.get_mut(req);
+                r.attempt_active = false;
+                r.conn = ConnState::Connecting;
+                let delay = at.saturating_since(sched.now());
+                sched.schedule(delay, Event::Response { req, epoch, outcome: Outcome::ConnectFailed });
+            }
+            PodVerdict::Hang => {
+                // Sent on an open connection: nothing comes back, ever; only a timeout ends it.
+                match r.parent {
+                    Some((parent, parent_epoch)) if self.requests.is_current(parent, parent_epoch) => {
+                        self.requests.get_mut(parent).hung = true;
+                    }
+                    Some(_) => {}
+                    None => self.requests.get_mut(req).hung = true,
+                }
+            }
         }
     }
 
@@ -260,6 +381,10 @@ impl World {
             return; // the proxy already gave up on this attempt; the pod never notices in time
         }
         let host = self.requests.get(req).host;
+        if let Some(gw) = self.pods[host.idx()].gateway {
+            self.through_gateway(req, epoch, gw, sched);
+            return;
+        }
         let limit = self.scenario.service.max_concurrency;
         let pod = &mut self.pods[host.idx()];
         if limit > 0 && pod.accepts() && !pod.behavior.blackhole {
@@ -273,6 +398,37 @@ impl World {
         }
         let verdict = pod.verdict(&self.service_time, &mut self.rng_service);
         self.deliver_verdict(req, epoch, verdict, SimDuration::ZERO, sched);
+    }
+
+    /// An attempt reached an east-west gateway: the gateway's own Envoy forwards it to one of
+    /// its local pods, with its own load balancer, outlier detector and pools (envoy-semantics
+    /// §5.6 item 4). The hop is a request of its own on the gateway proxy; its result travels
+    /// back to the client as the client attempt's result.
+    fn through_gateway(&mut self, req: ReqId, epoch: u32, gw: ProxyId, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        let child = self.requests.alloc(gw, now, 0, SimDuration::ZERO);
+        self.requests.get_mut(child).parent = Some((req, epoch));
+        self.start_attempt(child, sched);
+    }
+
+    /// Hands a gateway hop's result back to the client attempt it carries. A connection-level
+    /// failure behind the gateway (refused, connect timeout, nothing healthy, overflow) closes the
+    /// client's connection too, which the client sees as a connect failure.
+    #[inline(never)]
+    fn relay_to_client(&mut self, child: ReqId, outcome: ClientOutcome, status: u16, sched: &mut Scheduler<Event>) {
+        let r = self.requests.get(child);
+        let Some((parent, parent_epoch)) = r.parent else { return };
+        if !self.requests.is_current(parent, parent_epoch) {
+            return; // the client gave up (timeout) on this attempt
+        }
+        let gw_locality = self.proxies[r.proxy.idx()].locality;
+        let client = self.requests.get(parent).proxy;
+        let back = self.topo.sample_latency(gw_locality, self.proxies[client.idx()].locality, &mut self.rng_network);
+        let outcome = match outcome {
+            ClientOutcome::Success | ClientOutcome::Upstream5xx => Outcome::Status(status),
+            _ => Outcome::ConnectFailed,
+        };
+        sched.schedule(back, Event::Response { req: parent, epoch: parent_epoch, outcome });
     }
 
     /// Starts serving a request in a concurrency-limited pod (a slot is already taken).
@@ -314,60 +470,190 @@ impl World {
         }
     }
 
-    /// Ends the current attempt's accounting (breaker counters, active requests).
-    fn end_attempt(&mut self, req: ReqId) {
+    /// Ends the current attempt's accounting: `rq_active`, the pending count, and what happens
+    /// to its connection (`end`). Returns the host whose pool changed, if any.
+    #[inline]
+    fn end_attempt(&mut self, req: ReqId, end: ConnEnd) -> Option<EndpointId> {
         let r = self.requests.get_mut(req);
-        if !r.attempt_active {
-            return;
-        }
+        let state = std::mem::replace(&mut r.conn, ConnState::Idle);
         r.attempt_active = false;
         let (proxy, host) = (r.proxy, r.host);
         let p = &mut self.proxies[proxy.idx()];
-        p.in_flight -= 1;
-        p.active[host.idx()] -= 1;
+        let h = host.idx();
+        match state {
+            ConnState::Idle => return None,
+            ConnState::Pending => {
+                // Its queue entry goes stale: the generation moves on below or when the slot is
+                // freed, and the entry is skipped when popped.
+                p.n_pending -= 1;
+                self.requests.get_mut(req).epoch = self.requests.get(req).epoch.wrapping_add(1);
+                return None;
+            }
+            ConnState::Connecting => {
+                p.n_pending -= 1;
+                p.pool[h].connecting -= 1;
+                p.pool[h].conns -= 1;
+                p.n_conns -= 1;
+            }
+            ConnState::Attached => {
+                p.in_flight -= 1;
+                p.active[h] -= 1;
+                let close = match end {
+                    ConnEnd::Done => {
+                        // `max_requests_per_connection`: every N requests one connection closes
+                        // (per-host aggregate; see the module docs).
+                        let n = p.cluster.max_requests_per_connection;
+                        if n > 0 {
+                            p.pool[h].served += 1;
+                            if p.pool[h].served >= n {
+                                p.pool[h].served -= n;
+                            }
+                            p.pool[h].served == 0
+                        } else {
+                            false
+                        }
+                    }
+                    // HTTP/1.1 has no way to cancel one request but closing its connection; an
+                    // HTTP/2 stream reset leaves the connection up.
+                    ConnEnd::Reset => !p.http2,
+                    ConnEnd::Failed => true,
+                };
+                if close && p.pool[h].conns > 0 {
+                    p.pool[h].conns -= 1;
+                    p.n_conns -= 1;
+                }
+            }
+        }
+        Some(host)
+    }
+
+    /// Gives freed or newly allowed connections of `host` to the requests waiting for them, in
+    /// arrival order. Each is checked against `max_requests` as it is attached.
+    #[inline]
+    fn drain_pending(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
+        if self.proxies[proxy.idx()].n_queued > 0 {
+            self.drain_pending_slow(proxy, host, sched);
+        }
+    }
+
+    #[inline(never)]
+    fn drain_pending_slow(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
+        let h = host.idx();
+        loop {
+            let p = &mut self.proxies[proxy.idx()];
+            if p.n_queued == 0 {
+                return;
+            }
+            let Some(&(req, epoch)) = p.pending[h].front() else { return };
+            if !self.requests.is_current(req, epoch) || self.requests.get(req).conn != ConnState::Pending {
+                p.pending[h].pop_front();
+                p.n_queued -= 1;
+                continue;
+            }
+            let new_conn = match connection_for(p, host) {
+                Some(new_conn) => new_conn,
+                None => return,
+            };
+            p.pending[h].pop_front();
+            p.n_queued -= 1;
+            p.n_pending -= 1;
+            self.requests.get_mut(req).conn = ConnState::Idle;
+            if p.in_flight >= p.cluster.circuit_breakers.max_requests {
+                self.finish_with(req, sched.now(), ClientOutcome::Overflow, 503, sched);
+                continue;
+            }
+            self.send_attempt(req, new_conn, sched);
+        }
+    }
+
+    /// A connect failure empties the host's pending queue: Envoy fails every pending stream of
+    /// the pool when a connection attempt fails (`ConnPoolImplBase::onConnectionEvent`, "we purge
+    /// all pending streams"). Each is a connect failure of its own attempt.
+    fn purge_pending(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
+        while let Some((req, epoch)) = self.proxies[proxy.idx()].pending[host.idx()].pop_front() {
+            self.proxies[proxy.idx()].n_queued -= 1;
+            if !self.requests.is_current(req, epoch) || self.requests.get(req).conn != ConnState::Pending {
+                continue;
+            }
+            self.proxies[proxy.idx()].n_pending -= 1;
+            let r = self.requests.get_mut(req);
+            r.conn = ConnState::Idle;
+            r.epoch = r.epoch.wrapping_add(1);
+            self.attempt_failed(req, AttemptEnd::ConnectFailed, sched);
+        }
     }
 
     fn on_response(&mut self, req: ReqId, epoch: u32, outcome: Outcome, sched: &mut Scheduler<Event>) {
         if !self.requests.is_current(req, epoch) {
             return; // stale: this attempt already ended by a timeout
         }
-        let now = sched.now();
-        self.end_attempt(req);
         let r = self.requests.get(req);
-        let (proxy, host, locality) = (r.proxy, r.host, r.locality);
+        let (proxy, was_connecting) = (r.proxy, r.conn == ConnState::Connecting);
         let end = match outcome {
             Outcome::Status(s) => AttemptEnd::Status(s),
             Outcome::ConnectFailed => AttemptEnd::ConnectFailed,
         };
-        self.rec.attempt_end(now, locality, end);
-        self.feed_outlier(proxy, host, outcome_event(outcome), now);
-        let client = match outcome {
-            Outcome::Status(s) if s >= 500 => ClientOutcome::Upstream5xx,
-            Outcome::Status(_) => ClientOutcome::Success,
-            Outcome::ConnectFailed => ClientOutcome::ConnectFailure,
+        let conn_end = if matches!(outcome, Outcome::Status(_)) { ConnEnd::Done } else { ConnEnd::Failed };
+        let host = self.end_attempt(req, conn_end);
+        self.attempt_failed(req, end, sched);
+        if let Some(host) = host {
+            if was_connecting {
+                self.purge_pending(proxy, host, sched);
+            } else {
+                self.drain_pending(proxy, host, sched);
+            }
+        }
+    }
+
+    /// What follows the end of an attempt whose pool accounting is done: the attempt series, the
+    /// outlier detector, then a retry or the client's answer.
+    #[inline(always)]
+    fn attempt_failed(&mut self, req: ReqId, end: AttemptEnd, sched: &mut Scheduler<Event>) {
+        let now = sched.now();
+        let r = self.requests.get(req);
+        let (proxy, host, locality, child) = (r.proxy, r.host, r.locality, r.parent.is_some());
+        if !child {
+            self.rec.attempt_end(now, locality, end);
+        }
+        let input = match end {
+            AttemptEnd::Status(s) => OutlierInput::Status(s),
+            AttemptEnd::ConnectFailed => OutlierInput::Local(LocalOriginEvent::ConnectFailed),
+            AttemptEnd::Timeout => OutlierInput::Local(LocalOriginEvent::Timeout { code: None }),
+        };
+        // A TCP-passthrough gateway sees connection results only, never HTTP codes.
+        if !(self.proxies[proxy.idx()].tcp_passthrough && matches!(input, OutlierInput::Status(_))) {
+            self.feed_outlier(proxy, host, input, now);
+        }
+        let client = match end {
+            AttemptEnd::Status(s) if s >= 500 => ClientOutcome::Upstream5xx,
+            AttemptEnd::Status(_) => ClientOutcome::Success,
+            AttemptEnd::ConnectFailed => ClientOutcome::ConnectFailure,
+            AttemptEnd::Timeout => ClientOutcome::Timeout,
         };
         if client != ClientOutcome::Success && self.should_retry(req, end) {
             self.schedule_retry(req, sched);
         } else {
-            self.finish(req, now, client);
+            let status = match end {
+                AttemptEnd::Status(s) => s,
+                _ => 503,
+            };
+            self.finish_with(req, now, client, status, sched);
         }
     }
 
     fn on_per_try_timeout(&mut self, req: ReqId, epoch: u32, sched: &mut Scheduler<Event>) {
-        if !self.requests.is_current(req, epoch) || !self.requests.get(req).attempt_active {
+        // Armed only once the attempt is on a connection; an attempt still waiting for its
+        // handshake has no per-try timer in Envoy, so this one is void.
+        if !self.requests.is_current(req, epoch) || self.requests.get(req).conn != ConnState::Attached {
             return;
         }
-        let now = sched.now();
-        self.end_attempt(req);
+        let proxy = self.requests.get(req).proxy;
+        let host = self.end_attempt(req, ConnEnd::Reset);
         let r = self.requests.get_mut(req);
         r.epoch = r.epoch.wrapping_add(1); // void the in-flight response
-        let (proxy, host, locality) = (r.proxy, r.host, r.locality);
-        self.rec.attempt_end(now, locality, AttemptEnd::Timeout);
-        self.feed_outlier(proxy, host, OutlierInput::Local(LocalOriginEvent::Timeout { code: None }), now);
-        if self.should_retry(req, AttemptEnd::Timeout) {
-            self.schedule_retry(req, sched);
-        } else {
-            self.finish(req, now, ClientOutcome::Timeout);
+        self.attempt_failed(req, AttemptEnd::Timeout, sched);
+        if let Some(host) = host {
+            self.drain_pending(proxy, host, sched);
         }
     }
 
@@ -377,13 +663,20 @@ impl World {
         }
         let now = sched.now();
         let r = self.requests.get(req);
-        if r.attempt_active {
-            let (proxy, host, locality) = (r.proxy, r.host, r.locality);
-            self.end_attempt(req);
+        let (proxy, host, locality, state) = (r.proxy, r.host, r.locality, r.conn);
+        if state != ConnState::Idle {
             self.rec.attempt_end(now, locality, AttemptEnd::Timeout);
+        }
+        if state == ConnState::Attached {
+            // Only an attempt with an upstream host on a connection reports the timeout to the
+            // outlier detector (`onResponseTimeout` skips requests still waiting for the pool).
             self.feed_outlier(proxy, host, OutlierInput::Local(LocalOriginEvent::Timeout { code: None }), now);
         }
+        let changed = self.end_attempt(req, ConnEnd::Reset);
         self.finish(req, now, ClientOutcome::Timeout);
+        if let Some(host) = changed {
+            self.drain_pending(proxy, host, sched);
+        }
     }
 
     fn on_retry_ready(&mut self, req: ReqId, epoch: u32, sched: &mut Scheduler<Event>) {
@@ -404,9 +697,9 @@ impl World {
         }
         let cb = &p.cluster.circuit_breakers;
         let limit = match &cb.retry_budget {
-            Some(b) => {
-                ((u64::from(b.budget_percent) * u64::from(p.in_flight)) / 100).max(u64::from(b.min_retry_concurrency))
-            }
+            // `max(⌊percent/100 × (active + pending)⌋, min_retry_concurrency)` (§3).
+            Some(b) => ((u64::from(b.budget_percent) * (u64::from(p.in_flight) + u64::from(p.n_pending))) / 100)
+                .max(u64::from(b.min_retry_concurrency)),
             None => u64::from(cb.max_retries),
         };
         let holds = r.holds_retry;
@@ -438,15 +731,36 @@ impl World {
         sched.schedule(delay, Event::RetryReady { req, epoch });
     }
 
-    /// Answers the client and frees the request.
+    /// Answers the client and frees the request (no gateway hop can reach here).
     fn finish(&mut self, req: ReqId, now: SimTime, outcome: ClientOutcome) {
-        self.end_attempt(req);
+        if self.requests.get(req).conn != ConnState::Idle {
+            self.end_attempt(req, ConnEnd::Reset);
+        }
         let r = self.requests.get(req);
         if r.holds_retry {
             self.proxies[r.proxy.idx()].retries_active -= 1;
         }
-        self.rec.client_done(now, now.saturating_since(r.started), outcome);
+        if r.parent.is_none() {
+            self.rec.client_done(now, now.saturating_since(r.started), outcome);
+        }
         self.requests.free(req);
+    }
+
+    /// Ends a request with its last answer: a client request answers its client; a gateway hop
+    /// hands the answer back to the client attempt it carries.
+    #[inline]
+    fn finish_with(
+        &mut self,
+        req: ReqId,
+        now: SimTime,
+        outcome: ClientOutcome,
+        status: u16,
+        sched: &mut Scheduler<Event>,
+    ) {
+        if self.requests.get(req).parent.is_some() {
+            self.relay_to_client(req, outcome, status, sched);
+        }
+        self.finish(req, now, outcome);
     }
 
     /// Feeds one attempt result to the proxy's outlier detector and applies what it decides.
@@ -546,13 +860,6 @@ enum OutlierInput {
     Local(LocalOriginEvent),
 }
 
-fn outcome_event(o: Outcome) -> OutlierInput {
-    match o {
-        Outcome::Status(s) => OutlierInput::Status(s),
-        Outcome::ConnectFailed => OutlierInput::Local(LocalOriginEvent::ConnectFailed),
-    }
-}
-
 /// Whether `end` matches the policy's `retry_on` (envoy-semantics §4.2).
 pub fn retriable(policy: &RetryPolicy, end: AttemptEnd) -> bool {
     let on: &RetryOn = &policy.retry_on;
@@ -568,5 +875,130 @@ pub fn retriable(policy: &RetryPolicy, end: AttemptEnd) -> bool {
         }
         // A per-try timeout is a local reset, not a connect failure.
         AttemptEnd::Timeout => on.reset || on.five_xx || on.gateway_error,
+    }
+}
+
+/// How an attempt leaves its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnEnd {
+    /// A complete response: the connection stays (unless `max_requests_per_connection` closes it).
+    Done,
+    /// The attempt was cancelled (per-try or route timeout): HTTP/1.1 closes the connection,
+    /// HTTP/2 resets the stream only.
+    Reset,
+    /// The connection failed (refused, reset, connect timeout).
+    Failed,
+}
+
+/// What a host's connection pool can do for a new attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Grant {
+    /// Send on an open connection (a free HTTP/1.1 connection, or the HTTP/2 connection).
+    Reuse,
+    /// Open a new connection and send on it.
+    Open,
+    /// Wait in the pending queue (`max_connections` reached, or the host's only HTTP/2
+    /// connection is still handshaking).
+    Queue,
+    /// `max_pending_requests` is full: 503 UO.
+    Overflow,
+}
+
+/// Envoy's `newStreamImpl` for one host's pool (envoy-semantics §3): a ready connection is used
+/// at once; otherwise the request becomes pending (refused with overflow when
+/// `max_pending_requests` is full) and a new connection is opened if `max_connections` allows or
+/// the pool has none.
+fn pool_grant(p: &Proxy, host: EndpointId) -> Grant {
+    match connection_for(p, host) {
+        Some(false) => Grant::Reuse,
+        _ if p.n_pending >= p.cluster.circuit_breakers.max_pending_requests => Grant::Overflow,
+        Some(true) => Grant::Open,
+        None => Grant::Queue,
+    }
+}
+
+/// `Some(false)`: a ready connection is free; `Some(true)`: a new one may be opened; `None`:
+/// wait.
+#[inline]
+fn connection_for(p: &Proxy, host: EndpointId) -> Option<bool> {
+    let h = host.idx();
+    let HostPool { conns, connecting, .. } = p.pool[h];
+    if p.http2 {
+        if conns > connecting {
+            return Some(false);
+        }
+        if connecting > 0 {
+            return None; // streams wait for the handshaking connection
+        }
+    } else if conns > p.active[h] + connecting {
+        return Some(false);
+    }
+    if p.n_conns < p.cluster.circuit_breakers.max_connections || conns == 0 { Some(true) } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(http2: bool, max_connections: u32, max_pending: u32) -> Proxy {
+        let text = r#"
+name = "t"
+duration = "1s"
+[[clusters]]
+name = "a"
+region = "r"
+[service]
+host = "s"
+[[service.deployments]]
+cluster = "a"
+replicas = 2
+[[proxies]]
+name = "c"
+kind = "sidecar"
+cluster = "a"
+[[workload]]
+proxy = "c"
+rate = 1
+"#;
+        let s = crate::scenario::from_str(text, "t.toml", std::path::Path::new("."), &[]).expect("scenario");
+        let (mut world, _) = crate::model::build::build(std::sync::Arc::new(s), 1);
+        let mut p = world.proxies.remove(0);
+        p.http2 = http2;
+        p.cluster.circuit_breakers.max_connections = max_connections;
+        p.cluster.circuit_breakers.max_pending_requests = max_pending;
+        p
+    }
+
+    /// HTTP/1.1: a free connection is reused; a busy one makes a new one; at max_connections a
+    /// host that already has a connection waits, one that has none may still open one (§3).
+    #[test]
+    fn http1_pool_grants() {
+        let (h0, h1) = (EndpointId(0), EndpointId(1));
+        let mut p = proxy(false, 1, 1);
+        assert_eq!(pool_grant(&p, h0), Grant::Open);
+        p.pool[0].conns = 1;
+        p.n_conns = 1;
+        assert_eq!(pool_grant(&p, h0), Grant::Reuse);
+        p.active[0] = 1;
+        assert_eq!(pool_grant(&p, h0), Grant::Queue);
+        assert_eq!(pool_grant(&p, h1), Grant::Open, "an empty pool may always open one");
+        p.n_pending = 1;
+        assert_eq!(pool_grant(&p, h0), Grant::Overflow);
+        assert_eq!(pool_grant(&p, h1), Grant::Overflow, "the request is pending while it connects");
+    }
+
+    /// HTTP/2: one connection carries every stream; streams wait while its handshake hangs.
+    #[test]
+    fn http2_pool_grants() {
+        let h0 = EndpointId(0);
+        let mut p = proxy(true, 1, u32::MAX);
+        assert_eq!(pool_grant(&p, h0), Grant::Open);
+        p.pool[0].conns = 1;
+        p.n_conns = 1;
+        p.active[0] = 50;
+        assert_eq!(pool_grant(&p, h0), Grant::Reuse);
+        p.active[0] = 0;
+        p.pool[0].connecting = 1;
+        assert_eq!(pool_grant(&p, h0), Grant::Queue);
     }
 }

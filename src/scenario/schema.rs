@@ -43,6 +43,13 @@ pub struct RawScenario {
     /// The traffic policy under study.
     #[serde(default)]
     pub policy: Option<RawPolicy>,
+    /// Plain-Envoy outlier-detection fields laid over what the DestinationRule gives (for users
+    /// of Envoy without Istio, and for the detectors Istio cannot switch on).
+    #[serde(default)]
+    pub envoy_outlier: Option<RawEnvoyOutlier>,
+    /// East-west gateways: how clusters on other networks are reached.
+    #[serde(default)]
+    pub east_west_gateways: Vec<RawEastWestGateway>,
     /// Client proxy groups (ingress gateway replicas, sidecars).
     pub proxies: Vec<RawProxyGroup>,
     /// Request arrivals, per proxy group.
@@ -85,6 +92,11 @@ pub struct RawLimits {
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawMesh {
+    /// Istio release, e.g. `"1.22"`: sets `max_ejection_rule`, `default_retry_503` and
+    /// `send_unready_endpoints` as that release (with its usual Envoy) behaves. The explicit keys
+    /// below win over it. Default: current behaviour (1.31). A string: as a TOML number `1.30`
+    /// would read as 1.3, so numbers are rejected with that explanation.
+    pub istio_version: Option<toml::Value>,
     /// Delay between an endpoint change and the EDS push reaching proxies (default `"100ms"`,
     /// istiod's `PILOT_DEBOUNCE_AFTER`).
     pub eds_push_delay: Option<String>,
@@ -169,6 +181,14 @@ pub struct RawService {
     /// How long a deleted pod keeps serving before it refuses connections (default `"5s"`).
     #[serde(default)]
     pub termination_grace: Option<String>,
+    /// Protocol between proxies and pods: `"http1"` (default; one request per connection at a
+    /// time) or `"http2"` (all requests to a pod multiplexed on one connection).
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// Kubernetes `spec.trafficDistribution` of the Service: `"PreferClose"`, `"PreferSameZone"`
+    /// or `"PreferSameNode"` (default none).
+    #[serde(default)]
+    pub traffic_distribution: Option<String>,
     /// Where the service runs.
     pub deployments: Vec<RawDeployment>,
 }
@@ -198,6 +218,9 @@ pub struct RawDeployment {
     pub cluster: String,
     /// Pods at the start.
     pub replicas: u32,
+    /// Pod labels (for `failoverPriority`); Istio adds network, cluster and locality labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// `[policy]`: the Istio resources. Manifests load first; inline keys are merged over them.
@@ -234,6 +257,10 @@ pub struct RawProxyGroup {
     /// For gateways: the Gateway resource name that VirtualServices bind to.
     #[serde(default)]
     pub gateway: Option<String>,
+    /// Pod labels of the proxies (for `failoverPriority`); Istio adds network, cluster and
+    /// locality labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// `[[workload]]`: an open-loop Poisson arrival stream entering through a proxy group.
@@ -300,4 +327,48 @@ pub struct RawPhase {
     pub name: String,
     /// Start time; a phase ends where the next starts, the last at the end of the run.
     pub start: String,
+}
+
+/// `[[east_west_gateways]]`: an Istio east-west gateway fronting one cluster's pods for clients on
+/// other networks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEastWestGateway {
+    /// The cluster it runs in (its network is the one it fronts).
+    pub cluster: String,
+    /// Replicas; each is one address (one host for remote clients) and its own Envoy (default 1).
+    #[serde(default)]
+    pub replicas: Option<u32>,
+}
+
+/// `[envoy_outlier]`: fields of Envoy's `OutlierDetection` proto, by their Envoy names, laid over
+/// the cluster's outlier detection. Durations as strings, percentages 0..=100. When the
+/// DestinationRule has no `outlierDetection`, Envoy's defaults are the base.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawEnvoyOutlier {
+    pub consecutive_5xx: Option<u32>,
+    pub consecutive_gateway_failure: Option<u32>,
+    pub consecutive_local_origin_failure: Option<u32>,
+    pub split_external_local_origin_errors: Option<bool>,
+    pub interval: Option<String>,
+    pub base_ejection_time: Option<String>,
+    pub max_ejection_time: Option<String>,
+    pub max_ejection_time_jitter: Option<String>,
+    pub max_ejection_percent: Option<u32>,
+    pub always_eject_one_host: Option<bool>,
+    pub enforcing_consecutive_5xx: Option<u32>,
+    pub enforcing_consecutive_gateway_failure: Option<u32>,
+    pub enforcing_consecutive_local_origin_failure: Option<u32>,
+    pub enforcing_success_rate: Option<u32>,
+    pub enforcing_local_origin_success_rate: Option<u32>,
+    pub enforcing_failure_percentage: Option<u32>,
+    pub enforcing_failure_percentage_local_origin: Option<u32>,
+    pub success_rate_minimum_hosts: Option<u32>,
+    pub success_rate_request_volume: Option<u32>,
+    pub success_rate_stdev_factor: Option<u32>,
+    pub failure_percentage_threshold: Option<u32>,
+    pub failure_percentage_minimum_hosts: Option<u32>,
+    pub failure_percentage_request_volume: Option<u32>,
 }

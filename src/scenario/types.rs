@@ -46,6 +46,10 @@ pub struct Scenario {
     pub virtual_service: Option<VirtualServiceSpec>,
     /// Gateways by name.
     pub gateways: BTreeMap<String, GatewaySpec>,
+    /// Plain-Envoy outlier-detection fields laid over the translated cluster.
+    pub envoy_outlier: Option<EnvoyOutlierOverride>,
+    /// East-west gateways (multi-network meshes).
+    pub east_west_gateways: Vec<EastWestGatewaySpec>,
     /// Client proxy groups.
     pub proxy_groups: Vec<ProxyGroupSpec>,
     /// Arrival streams.
@@ -131,8 +135,108 @@ pub struct ServiceSpec {
     pub readiness_delay: SimDuration,
     /// How long a deleted pod keeps serving.
     pub termination_grace: SimDuration,
+    /// Protocol between proxies and pods (shapes connection pools).
+    pub protocol: UpstreamProtocol,
+    /// Kubernetes `trafficDistribution` of the Service.
+    pub traffic_distribution: Option<TrafficDistribution>,
     /// One deployment per cluster.
     pub deployments: Vec<DeploymentSpec>,
+}
+
+/// The upstream protocol, which decides how requests share connections (see `model::world`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1: one request at a time per connection; a reset closes the connection.
+    #[default]
+    Http1,
+    /// HTTP/2: every request to a host multiplexed on one connection; a reset ends one stream.
+    Http2,
+}
+
+/// Kubernetes `Service.spec.trafficDistribution` (envoy-semantics §5.4.2, item 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrafficDistribution {
+    /// `PreferClose` / `PreferSameZone`: failoverPriority `[network, region, zone]`, forced.
+    PreferSameZone,
+    /// `PreferSameNode`: the same plus sub-zone and hostname.
+    PreferSameNode,
+}
+
+/// An east-west gateway deployment.
+#[derive(Debug, Clone)]
+pub struct EastWestGatewaySpec {
+    /// The cluster it runs in; it fronts the pods of that cluster's network.
+    pub cluster: KubeClusterId,
+    /// Replicas, each one address and one Envoy.
+    pub replicas: u32,
+}
+
+/// `[envoy_outlier]` after validation: each `Some` replaces the field of Envoy's
+/// `OutlierDetection` it names.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[allow(missing_docs)]
+pub struct EnvoyOutlierOverride {
+    pub consecutive_5xx: Option<u32>,
+    pub consecutive_gateway_failure: Option<u32>,
+    pub consecutive_local_origin_failure: Option<u32>,
+    pub split_external_local_origin_errors: Option<bool>,
+    pub interval: Option<SimDuration>,
+    pub base_ejection_time: Option<SimDuration>,
+    pub max_ejection_time: Option<SimDuration>,
+    pub max_ejection_time_jitter: Option<SimDuration>,
+    pub max_ejection_percent: Option<u32>,
+    pub always_eject_one_host: Option<bool>,
+    pub enforcing_consecutive_5xx: Option<u32>,
+    pub enforcing_consecutive_gateway_failure: Option<u32>,
+    pub enforcing_consecutive_local_origin_failure: Option<u32>,
+    pub enforcing_success_rate: Option<u32>,
+    pub enforcing_local_origin_success_rate: Option<u32>,
+    pub enforcing_failure_percentage: Option<u32>,
+    pub enforcing_failure_percentage_local_origin: Option<u32>,
+    pub success_rate_minimum_hosts: Option<u32>,
+    pub success_rate_request_volume: Option<u32>,
+    pub success_rate_stdev_factor: Option<u32>,
+    pub failure_percentage_threshold: Option<u32>,
+    pub failure_percentage_minimum_hosts: Option<u32>,
+    pub failure_percentage_request_volume: Option<u32>,
+}
+
+impl EnvoyOutlierOverride {
+    /// Lays the given fields over `c`.
+    pub fn apply(&self, c: &mut crate::envoy::config::OutlierConfig) {
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { c.$f = v; } )* };
+        }
+        set!(
+            consecutive_5xx,
+            consecutive_gateway_failure,
+            consecutive_local_origin_failure,
+            split_external_local_origin_errors,
+            interval,
+            base_ejection_time,
+            max_ejection_time,
+            max_ejection_time_jitter,
+            max_ejection_percent,
+            always_eject_one_host,
+            enforcing_consecutive_5xx,
+            enforcing_consecutive_gateway_failure,
+            enforcing_consecutive_local_origin_failure,
+            enforcing_success_rate,
+            enforcing_local_origin_success_rate,
+            enforcing_failure_percentage,
+            enforcing_failure_percentage_local_origin,
+            success_rate_minimum_hosts,
+            success_rate_request_volume,
+            success_rate_stdev_factor,
+            failure_percentage_threshold,
+            failure_percentage_minimum_hosts,
+            failure_percentage_request_volume
+        );
+        if self.max_ejection_time.is_none() && self.base_ejection_time.is_some() {
+            // Envoy: an unset max is max(300 s, base).
+            c.max_ejection_time = c.max_ejection_time.max(c.base_ejection_time);
+        }
+    }
 }
 
 /// A service-time distribution.
@@ -164,6 +268,8 @@ pub struct DeploymentSpec {
     pub cluster: KubeClusterId,
     /// Pods at the start.
     pub replicas: u32,
+    /// Pod labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Gateway or sidecar.
@@ -188,6 +294,8 @@ pub struct ProxyGroupSpec {
     pub replicas: u32,
     /// The Gateway name, for gateways.
     pub gateway: Option<String>,
+    /// Pod labels of the proxies.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A Poisson arrival stream.

@@ -35,6 +35,8 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let faults = v.faults(&raw.faults, &service, &kube_clusters)?;
     let phases = v.phases(&raw.phases, &faults)?;
     let policy = raw.policy.clone().unwrap_or_default();
+    let envoy_outlier = v.envoy_outlier(&raw.envoy_outlier)?;
+    let east_west_gateways = v.east_west_gateways(&raw.east_west_gateways, &kube_clusters)?;
     if let Some(dr) = &policy.destination_rule {
         if let Err(crate::istio::IstioError::Invalid { errors, .. }) =
             crate::istio::validate::validate_destination_rule(dr)
@@ -86,6 +88,8 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         destination_rule: policy.destination_rule,
         virtual_service: policy.virtual_service,
         gateways: policy.gateways,
+        envoy_outlier,
+        east_west_gateways,
         proxy_groups,
         workload,
         faults,
@@ -127,7 +131,18 @@ impl Validator<'_> {
     }
 
     fn mesh(&self, m: RawMesh) -> Result<MeshConfig, ScenarioError> {
-        let mut settings = MeshSettings::default();
+        let mut settings = match &m.istio_version {
+            None => MeshSettings::default(),
+            Some(toml::Value::String(v)) => MeshSettings::for_istio_minor(self.istio_minor("mesh.istio_version", v)?),
+            Some(other) => {
+                return Err(self.err(
+                    "mesh.istio_version",
+                    &format!(
+                        "write the release as a string, e.g. \"1.30\" (got `{other}`; as a number 1.30 would read as 1.3)"
+                    ),
+                ));
+            }
+        };
         if let Some(rule) = &m.max_ejection_rule {
             settings.max_ejection_rule = match rule.as_str() {
                 "after-ejection" => MaxEjectionRule::AfterEjection,
@@ -159,6 +174,110 @@ impl Validator<'_> {
         let eds_push_delay =
             self.opt_duration("mesh.eds_push_delay", &m.eds_push_delay, SimDuration::from_millis(100))?;
         Ok(MeshConfig { settings, eds_push_delay })
+    }
+
+    /// The minor of an Istio release written `1.N` or `1.N.P`.
+    fn istio_minor(&self, path: &str, text: &str) -> Result<u32, ScenarioError> {
+        let bad = || self.err(path, &format!("`{text}` is not an Istio release such as \"1.22\" or \"1.22.3\""));
+        let mut parts = text.trim().split('.');
+        let (major, minor) = (parts.next().ok_or_else(bad)?, parts.next().ok_or_else(bad)?);
+        let patch_ok = match (parts.next(), parts.next()) {
+            (None, _) => true,
+            (Some(p), None) => p.parse::<u32>().is_ok(),
+            _ => false,
+        };
+        if major != "1" || !patch_ok {
+            return Err(bad());
+        }
+        minor.parse::<u32>().map_err(|_| bad())
+    }
+
+    fn envoy_outlier(&self, raw: &Option<RawEnvoyOutlier>) -> Result<Option<EnvoyOutlierOverride>, ScenarioError> {
+        let Some(o) = raw else { return Ok(None) };
+        let p = "envoy_outlier";
+        let percent = |field: &str, v: Option<u32>| -> Result<Option<u32>, ScenarioError> {
+            match v {
+                Some(x) if x > 100 => {
+                    Err(self.err(&format!("{p}.{field}"), &format!("{x} is not a percentage 0..=100")))
+                }
+                _ => Ok(v),
+            }
+        };
+        let dur = |field: &str, v: &Option<String>| -> Result<Option<SimDuration>, ScenarioError> {
+            v.as_ref().map(|t| self.duration(&format!("{p}.{field}"), t)).transpose()
+        };
+        let out = EnvoyOutlierOverride {
+            consecutive_5xx: o.consecutive_5xx,
+            consecutive_gateway_failure: o.consecutive_gateway_failure,
+            consecutive_local_origin_failure: o.consecutive_local_origin_failure,
+            split_external_local_origin_errors: o.split_external_local_origin_errors,
+            interval: dur("interval", &o.interval)?,
+            base_ejection_time: dur("base_ejection_time", &o.base_ejection_time)?,
+            max_ejection_time: dur("max_ejection_time", &o.max_ejection_time)?,
+            max_ejection_time_jitter: dur("max_ejection_time_jitter", &o.max_ejection_time_jitter)?,
+            max_ejection_percent: percent("max_ejection_percent", o.max_ejection_percent)?,
+            always_eject_one_host: o.always_eject_one_host,
+            enforcing_consecutive_5xx: percent("enforcing_consecutive_5xx", o.enforcing_consecutive_5xx)?,
+            enforcing_consecutive_gateway_failure: percent(
+                "enforcing_consecutive_gateway_failure",
+                o.enforcing_consecutive_gateway_failure,
+            )?,
+            enforcing_consecutive_local_origin_failure: percent(
+                "enforcing_consecutive_local_origin_failure",
+                o.enforcing_consecutive_local_origin_failure,
+            )?,
+            enforcing_success_rate: percent("enforcing_success_rate", o.enforcing_success_rate)?,
+            enforcing_local_origin_success_rate: percent(
+                "enforcing_local_origin_success_rate",
+                o.enforcing_local_origin_success_rate,
+            )?,
+            enforcing_failure_percentage: percent("enforcing_failure_percentage", o.enforcing_failure_percentage)?,
+            enforcing_failure_percentage_local_origin: percent(
+                "enforcing_failure_percentage_local_origin",
+                o.enforcing_failure_percentage_local_origin,
+            )?,
+            success_rate_minimum_hosts: o.success_rate_minimum_hosts,
+            success_rate_request_volume: o.success_rate_request_volume,
+            success_rate_stdev_factor: o.success_rate_stdev_factor,
+            failure_percentage_threshold: percent("failure_percentage_threshold", o.failure_percentage_threshold)?,
+            failure_percentage_minimum_hosts: o.failure_percentage_minimum_hosts,
+            failure_percentage_request_volume: o.failure_percentage_request_volume,
+        };
+        for (field, d) in [("interval", out.interval), ("base_ejection_time", out.base_ejection_time)] {
+            if d.is_some_and(|d| d < SimDuration::from_millis(1)) {
+                return Err(self.err(&format!("{p}.{field}"), "must be at least 1ms (Envoy requires > 0)"));
+            }
+        }
+        if let (Some(max), Some(base)) = (out.max_ejection_time, out.base_ejection_time) {
+            if max < base {
+                return Err(self.err(
+                    &format!("{p}.max_ejection_time"),
+                    &format!("{max} is below base_ejection_time {base}; Envoy rejects such a cluster"),
+                ));
+            }
+        }
+        Ok(Some(out))
+    }
+
+    fn east_west_gateways(
+        &self,
+        raw: &[RawEastWestGateway],
+        clusters: &[KubeClusterSpec],
+    ) -> Result<Vec<EastWestGatewaySpec>, ScenarioError> {
+        let mut out: Vec<EastWestGatewaySpec> = Vec::new();
+        for (i, g) in raw.iter().enumerate() {
+            let path = format!("east_west_gateways[{i}]");
+            let cluster = self.cluster_id(&format!("{path}.cluster"), &g.cluster, clusters)?;
+            if out.iter().any(|o| o.cluster == cluster) {
+                return Err(self.err(&format!("{path}.cluster"), "one east-west gateway deployment per cluster"));
+            }
+            let replicas = g.replicas.unwrap_or(1);
+            if replicas == 0 || replicas > 100 {
+                return Err(self.err(&format!("{path}.replicas"), "must be between 1 and 100"));
+            }
+            out.push(EastWestGatewaySpec { cluster, replicas });
+        }
+        Ok(out)
     }
 
     fn kube_clusters(&self, raw: &[RawKubeCluster]) -> Result<Vec<KubeClusterSpec>, ScenarioError> {
@@ -247,13 +366,33 @@ impl Validator<'_> {
             if deployments.iter().any(|x: &DeploymentSpec| x.cluster == cluster) {
                 return Err(self.err(&format!("service.deployments[{i}].cluster"), "one deployment per cluster"));
             }
-            deployments.push(DeploymentSpec { cluster, replicas: d.replicas });
+            deployments.push(DeploymentSpec { cluster, replicas: d.replicas, labels: d.labels.clone() });
         }
         if deployments.is_empty() {
             return Err(self.err("service.deployments", "at least one deployment is needed"));
         }
+        let protocol = match s.protocol.as_deref() {
+            None | Some("http1") => UpstreamProtocol::Http1,
+            Some("http2") => UpstreamProtocol::Http2,
+            Some(other) => {
+                return Err(self.err("service.protocol", &format!("`{other}` is not \"http1\" or \"http2\"")));
+            }
+        };
+        let traffic_distribution = match s.traffic_distribution.as_deref() {
+            None => None,
+            Some("PreferClose" | "PreferSameZone") => Some(TrafficDistribution::PreferSameZone),
+            Some("PreferSameNode") => Some(TrafficDistribution::PreferSameNode),
+            Some(other) => {
+                return Err(self.err(
+                    "service.traffic_distribution",
+                    &format!("`{other}` is not \"PreferClose\", \"PreferSameZone\" or \"PreferSameNode\""),
+                ));
+            }
+        };
         Ok(ServiceSpec {
             host: s.host.clone(),
+            protocol,
+            traffic_distribution,
             service_time,
             max_concurrency: s.max_concurrency.unwrap_or(0),
             readiness_delay: self.opt_duration(
@@ -327,7 +466,14 @@ impl Validator<'_> {
                 (ProxyKind::Gateway, g) => Some(g.clone().unwrap_or_else(|| p.name.clone())),
                 (ProxyKind::Sidecar, None) => None,
             };
-            out.push(ProxyGroupSpec { name: p.name.clone(), kind, cluster, replicas, gateway });
+            out.push(ProxyGroupSpec {
+                name: p.name.clone(),
+                kind,
+                cluster,
+                replicas,
+                gateway,
+                labels: p.labels.clone(),
+            });
         }
         if out.is_empty() {
             return Err(self.err("proxies", "at least one proxy group is needed"));

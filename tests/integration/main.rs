@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod explain;
 mod model;
+mod policy;
 mod seed;
 mod sweep;
 mod util;
