@@ -423,8 +423,7 @@ fn transitions(world: &World) -> Vec<Transition> {
             continue;
         }
         // Each transition is measured until the next phase-opening fault (or the end of the run).
-        let next =
-            s.faults.iter().skip(i + 1).find(|g| g.starts_phase && g.at > f.at).map(|g| g.at).unwrap_or(s.end());
+        let next = s.faults.iter().skip(i + 1).find(|g| g.starts_phase && g.at > f.at).map(|g| g.at).unwrap_or(s.end());
         let range = slot_range(s, rec, f.at, next);
         let restores = match f.action {
             FaultAction::Recover => true,
