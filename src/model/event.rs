@@ -108,3 +108,4 @@ pub enum Event {
         phase: u32,
     },
 }
+

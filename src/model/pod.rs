@@ -110,11 +110,7 @@ pub fn sample_service_time(st: &ServiceTime, rng: &mut SimRng) -> SimDuration {
         ServiceTime::Exponential { mean } => SimDuration(rng.exp_nanos(mean.as_nanos() as f64)),
         ServiceTime::Constant { value } => *value,
         ServiceTime::LogNormal { median, sigma } => {
-            // exp(N(ln median, sigma)) by Box-Muller on two uniforms.
-            let u1 = 1.0 - rng.unit();
-            let u2 = rng.unit();
-            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-            SimDuration((median.as_nanos() as f64 * (sigma * z).exp()) as u64)
+            SimDuration((median.as_nanos() as f64 * (sigma * rng.standard_normal()).exp()) as u64)
         }
     }
 }

@@ -38,7 +38,7 @@ fn run_writes_every_output_and_reruns_are_byte_identical() {
     let summary: serde_json::Value = serde_json::from_slice(&read(&a.join("summary.json"))).unwrap();
     assert_eq!(summary["seed"], 1);
     assert_eq!(summary["phases"][0]["name"], "healthy");
-    assert!(summary["phases"][1]["start_s"].as_f64() == Some(60.0));
+    assert!(summary["phases"][1]["start_s"].as_f64() == Some(30.0));
     let events = String::from_utf8(read(&a.join("events.jsonl"))).unwrap();
     assert!(events.lines().any(|l| l.contains("\"event\":\"eject\"") && l.contains("\"multiplier\":1")));
     assert_eq!(&read(&a.join("traffic.png"))[..8], b"\x89PNG\r\n\x1a\n");

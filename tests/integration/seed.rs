@@ -20,10 +20,10 @@ fn seed_scale_to_zero_fails_over_and_back() {
     assert_eq!(r.failover_s, Some(0.1), "{:?}", r.transitions);
     let failback = r.failback_s.expect("fails back");
     assert!((4.6..=5.7).contains(&failback), "fail-back {failback}");
-    // From 130 s on the split is back to 50/50 in every bucket (±5 points of Poisson noise at
-    // ~1600 attempts per second).
-    for row in r.locality_rows.iter().filter(|x| x.time_s >= 130.0 && x.locality.starts_with("europe")) {
-        assert!((row.share - 0.5).abs() < 0.05, "{row:?}");
+    // From 100 s on the split is back to 50/50 in every bucket (±7 points: 5σ of a coin flip
+    // over ~800 attempts per second).
+    for row in r.locality_rows.iter().filter(|x| x.time_s >= 100.0 && x.locality.starts_with("europe")) {
+        assert!((row.share - 0.5).abs() < 0.07, "{row:?}");
     }
     assert_eq!(r.ejections, 0);
     assert_eq!(r.phases[0].errors, 0);
@@ -31,7 +31,7 @@ fn seed_scale_to_zero_fails_over_and_back() {
     assert_eq!(failed.upstream_5xx + failed.connect_failure + failed.no_healthy_upstream, 0);
 }
 
-/// With everything crossing the ocean, in-flight requests per gateway replica ≈ 800/s × ~114 ms
+/// With everything crossing the ocean, in-flight requests in the gateway ≈ 800/s × ~114 ms
 /// ≈ 91 against `http2MaxRequests: 100`: the Erlang-B loss for 100 slots at 91 Erlangs is about
 /// 3.5 %. Healthy, half the traffic stays local, ≈ 48 in flight: no overflow.
 #[test]
@@ -52,24 +52,24 @@ fn seed_http2_max_requests_sheds_load_only_during_failover() {
     assert_eq!(lifted.errors, 0);
 }
 
-/// A answers 503: each of the 2 gateway replicas ejects each of A's 3 endpoints on its first 503
-/// (consecutive5xxErrors 1, maxEjectionPercent 100): 6 ejections at ~60 s with multiplier 1.
+/// A answers 503: the gateway ejects each of A's 3 endpoints on its first 503
+/// (consecutive5xxErrors 1, maxEjectionPercent 100): 3 ejections at ~30 s with multiplier 1.
 /// After 30 s (un-ejected on a 1 s tick, 30–31 s) A still fails, so the first request to each
-/// host re-ejects it with multiplier 2 (60 s). A recovers at 120 s, but traffic returns only when
-/// those ejections end: second ejection ≈ 90–91 s, + 60 s, rounded up to a tick ⇒ 150–152 s,
+/// host re-ejects it with multiplier 2 (60 s). A recovers at 90 s, but traffic returns only when
+/// those ejections end: second ejection ≈ 60–61 s, + 60 s, rounded up to a tick ⇒ 120–122 s,
 /// i.e. fail-back 30–32 s after the recovery (+ the window's ≤ 0.5 s).
 #[test]
 fn seed_503_ejects_per_replica_and_fails_back_on_the_ejection_timer() {
     let r = run(&load("seed-failover-503.toml", &[]), 1);
-    assert_eq!(r.ejections, 12, "6 first ejections + 6 re-ejections");
+    assert_eq!(r.ejections, 6, "3 first ejections + 3 re-ejections");
     assert_eq!(r.false_ejections, 0);
     assert_eq!(r.failover_s, Some(0.1));
     let failback = r.failback_s.expect("fails back");
     assert!((30.0..=32.6).contains(&failback), "fail-back {failback}");
     // Istio ≥ 1.24 does not retry 503, so clients see each 503 that reached them: at least one
-    // per (replica, endpoint) ejection.
+    // per ejection.
     let five_xx: u64 = r.phases.iter().map(|p| p.errors_by_cause.upstream_5xx).sum();
-    assert!((12..200).contains(&five_xx), "{five_xx}");
+    assert!((6..100).contains(&five_xx), "{five_xx}");
     assert!((phase_share(&r, 0, "europe-west1") - 0.5).abs() < 0.01);
     assert!(phase_share(&r, 1, "europe-west1") < 0.003);
 }
@@ -98,7 +98,7 @@ fn default_max_ejection_percent_means_no_failover() {
 /// The same scenario and seed give the same numbers; another seed gives other numbers.
 #[test]
 fn runs_are_reproducible_from_the_seed() {
-    let s = load("seed-failover-503.toml", &["duration=90s"]);
+    let s = load("seed-failover-503.toml", &["duration=60s"]);
     let a = serde_json::to_string(&run(&s, 7)).unwrap();
     let b = serde_json::to_string(&run(&s, 7)).unwrap();
     let c = serde_json::to_string(&run(&s, 8)).unwrap();
@@ -106,16 +106,16 @@ fn runs_are_reproducible_from_the_seed() {
     assert_ne!(a, c);
 }
 
-/// Statistical: over 20 seeds of a 20 s healthy run (~32 000 attempts each), the distribute
+/// Statistical: over 20 seeds of a 20 s healthy run (~16 000 attempts each), the distribute
 /// split is 50/50. Envoy picks localities by EDF on effective weights 50/50 per proxy, so the
 /// split is tighter than a coin flip; the stated tolerance is the coin-flip bound, 5 σ =
-/// 5 × √(0.25 / 32 000) ≈ 0.014 per seed, and 0.005 for the mean.
+/// 5 × √(0.25 / 16 000) ≈ 0.02 per seed, and 0.005 for the mean.
 #[test]
 fn healthy_split_is_50_50_across_seeds() {
     let s = load("seed-failover.toml", &["duration=20s"]);
     let shares: Vec<f64> = (0..20).map(|seed| phase_share(&run(&s, seed), 0, "europe-west1")).collect();
     for (seed, x) in shares.iter().enumerate() {
-        assert!((x - 0.5).abs() < 0.014, "seed {seed}: {x}");
+        assert!((x - 0.5).abs() < 0.02, "seed {seed}: {x}");
     }
     let mean = shares.iter().sum::<f64>() / shares.len() as f64;
     assert!((mean - 0.5).abs() < 0.005, "mean {mean}");
