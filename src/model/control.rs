@@ -76,6 +76,9 @@ impl World {
                 FaultAction::Recover => *b = Behavior::default(),
                 FaultAction::Scale { .. } => unreachable!("handled above"),
             }
+            if fault.starts_phase && fault.action != FaultAction::Recover {
+                b.failing = true;
+            }
         }
     }
 

@@ -108,4 +108,3 @@ pub enum Event {
         phase: u32,
     },
 }
-

@@ -34,6 +34,10 @@ pub struct Behavior {
     pub blackhole: bool,
     /// Extra service time.
     pub extra_latency: SimDuration,
+    /// A phase-opening fault (the failure under study) set any of the above; background faults
+    /// (`phase = false`, such as a 1 % error rate) do not, so ejecting a pod that only has
+    /// background noise counts as a false ejection.
+    pub failing: bool,
 }
 
 /// What a pod does with one request.
@@ -82,9 +86,10 @@ impl Pod {
         matches!(self.state, PodState::Ready | PodState::Terminating) && !self.behavior.refuse
     }
 
-    /// Ready, serving, and with no injected fault: an ejection of this pod is a false ejection.
+    /// Ready, serving, and not under the failure under study (background noise aside): an
+    /// ejection of this pod is a false ejection.
     pub fn is_healthy(&self) -> bool {
-        self.state == PodState::Ready && self.behavior == Behavior::default()
+        self.state == PodState::Ready && !self.behavior.failing
     }
 
     /// Decides what the pod does with a request arriving now.

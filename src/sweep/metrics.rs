@@ -5,13 +5,11 @@
 //! under study: they start no failover, and ejecting an endpoint that suffers only from them is a
 //! false ejection.
 
-use std::collections::BTreeSet;
-
 use crate::engine::SimTime;
 use crate::metrics::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder};
 use crate::metrics::report::{RunReport, Transition};
 use crate::model::RunOutput;
-use crate::scenario::{FaultAction, Scenario};
+use crate::scenario::Scenario;
 
 /// Whether a metric is better low or high.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,18 +160,7 @@ pub fn measure(out: &RunOutput, report: &RunReport) -> RunMetrics {
     let failover_s = studied.iter().find(|t| t.kind == "failover").and_then(|t| t.time_s);
     let failback_s = studied.iter().rev().find(|t| t.kind == "failback").and_then(|t| t.time_s);
     let (errors_failover, errors_recovery) = window_errors(rec, &studied);
-    let false_ejections = rec
-        .log
-        .iter()
-        .filter(|e| match e.kind {
-            LogKind::Eject { endpoint, .. } => {
-                let pod = &world.pods[endpoint.idx()];
-                let d = s.service.deployments.iter().position(|d| d.cluster == pod.cluster);
-                d.is_some_and(|d| !failure_affects(s, d, pod.ordinal, e.time))
-            }
-            _ => false,
-        })
-        .count() as u64;
+    let false_ejections = report.false_ejections;
     let panic_ns = panic_nanos(&rec.log, world.proxies.len(), s.end());
     RunMetrics([
         Some(report.errors as f64),
@@ -215,40 +202,6 @@ fn window_errors(rec: &Recorder, studied: &[&Transition]) -> (Option<u64>, Optio
     (failover, recovery)
 }
 
-/// Whether, at time `t`, pod `ordinal` of deployment `d` is affected by the failure under study:
-/// a phase-starting `http-error`, `refuse`, `blackhole` or `latency` fault hit it and no `recover`
-/// has cleared it since, or a `scale` fault has removed it. Replays the fault timeline the way the
-/// model applies it: faults hit the pods that exist when they fire, and scaling down removes the
-/// newest pods.
-pub fn failure_affects(s: &Scenario, d: usize, ordinal: u32, t: SimTime) -> bool {
-    let mut live: Vec<u32> = (0..s.service.deployments[d].replicas).collect();
-    let mut next = s.service.deployments[d].replicas;
-    let (mut failed, mut removed) = (BTreeSet::new(), BTreeSet::new());
-    for f in s.faults.iter().filter(|f| f.deployment == d && f.at <= t) {
-        let targets = || live.iter().copied().filter(|o| f.pods.as_ref().is_none_or(|p| p.contains(o)));
-        match f.action {
-            FaultAction::Scale { replicas } => {
-                let n = replicas as usize;
-                if n > live.len() {
-                    let added = (n - live.len()) as u32;
-                    live.extend(next..next + added);
-                    next += added;
-                } else {
-                    removed.extend(live.split_off(n));
-                }
-            }
-            FaultAction::Recover => {
-                for o in targets().collect::<Vec<_>>() {
-                    failed.remove(&o);
-                }
-            }
-            _ if f.starts_phase => failed.extend(targets()),
-            _ => {}
-        }
-    }
-    failed.contains(&ordinal) || removed.contains(&ordinal)
-}
-
 /// Proxy-nanoseconds spent in panic: each proxy is in panic from a `panic_on` to the next
 /// `panic_off` (or the end of the run).
 fn panic_nanos(log: &[crate::metrics::recorder::LogEvent], n_proxies: usize, end: SimTime) -> u64 {
@@ -275,88 +228,6 @@ mod tests {
     use super::*;
     use crate::metrics::recorder::LogEvent;
     use crate::model::ids::ProxyId;
-
-    fn scenario(faults: &str) -> Scenario {
-        let text = format!(
-            r#"name = "t"
-duration = "100s"
-[[clusters]]
-name = "a"
-region = "r1"
-[[clusters]]
-name = "b"
-region = "r2"
-[service]
-host = "h.default.svc.cluster.local"
-[[service.deployments]]
-cluster = "a"
-replicas = 3
-[[service.deployments]]
-cluster = "b"
-replicas = 3
-[[proxies]]
-name = "p"
-kind = "sidecar"
-cluster = "a"
-[[workload]]
-proxy = "p"
-rate = 10
-{faults}"#
-        );
-        crate::scenario::from_str(&text, "t.toml", std::path::Path::new("."), &[]).unwrap()
-    }
-
-    #[test]
-    fn background_faults_are_not_failures() {
-        let s = scenario(
-            r#"[[faults]]
-at = "0s"
-action = "http-error"
-cluster = "a"
-status = 503
-probability = 0.01
-phase = false
-[[faults]]
-at = "10s"
-action = "http-error"
-cluster = "a"
-status = 503
-pods = [1]
-[[faults]]
-at = "20s"
-action = "recover"
-cluster = "a"
-"#,
-        );
-        assert!(!failure_affects(&s, 0, 1, SimTime::from_secs(5)), "noise only");
-        assert!(failure_affects(&s, 0, 1, SimTime::from_secs(10)), "the 503 fault hits pod 1 at 10 s");
-        assert!(!failure_affects(&s, 0, 0, SimTime::from_secs(15)), "pod 0 is not targeted");
-        assert!(!failure_affects(&s, 0, 1, SimTime::from_secs(20)), "recovered");
-        assert!(!failure_affects(&s, 1, 1, SimTime::from_secs(15)), "other deployment");
-    }
-
-    #[test]
-    fn scaled_down_pods_are_failures_and_new_pods_are_not() {
-        let s = scenario(
-            r#"[[faults]]
-at = "10s"
-action = "scale"
-cluster = "a"
-replicas = 1
-[[faults]]
-at = "20s"
-action = "scale"
-cluster = "a"
-replicas = 3
-"#,
-        );
-        // Scaling 3 → 1 removes ordinals 1 and 2; scaling back adds ordinals 3 and 4.
-        assert!(!failure_affects(&s, 0, 0, SimTime::from_secs(30)));
-        assert!(failure_affects(&s, 0, 2, SimTime::from_secs(10)));
-        assert!(!failure_affects(&s, 0, 2, SimTime::from_secs(9)));
-        assert!(!failure_affects(&s, 0, 3, SimTime::from_secs(30)));
-        assert!(!failure_affects(&s, 0, 4, SimTime::from_secs(30)));
-    }
 
     #[test]
     fn panic_time_sums_intervals_per_proxy() {

@@ -24,7 +24,7 @@ fn seed_scenario_shows_both_regions_at_weight_50_in_p0() {
     // distribute 50/50 keeps every endpoint in P0 (no failover priorities) with locality weights
     // 50 and 50; all 6 hosts are healthy, so P0 has health 100 and load 100.
     let snap = snapshot("seed-failover.toml", 0);
-    assert_eq!(snap.proxies.len(), 2);
+    assert_eq!(snap.proxies.len(), 1);
     for p in &snap.proxies {
         assert_eq!(p.priorities.len(), 1, "{}", p.name);
         let p0 = &p.priorities[0];
@@ -41,10 +41,10 @@ fn seed_scenario_shows_both_regions_at_weight_50_in_p0() {
 
 #[test]
 fn ejected_hosts_show_multiplier_and_return_time() {
-    // A answers 503 from 60 s; each gateway replica ejects each of A's pods at its first 503
-    // (x1, 30 s), so at 75 s they are out until ~90 s and A's effective weight is
+    // A answers 503 from 30 s; the gateway ejects each of A's pods at its first 503 (x1, 30 s),
+    // so at 45 s they are out until ~60 s and A's effective weight is
     // 50 x min(1, 1.4 x 0 / 3) = 0, while P0 stays at load 100 (health min(100, 140 x 3 / 6) = 70).
-    let snap = snapshot("seed-failover-503.toml", 75);
+    let snap = snapshot("seed-failover-503.toml", 45);
     let p = &snap.proxies[0];
     let p0 = &p.priorities[0];
     assert_eq!((p0.health, p0.load), (70, 100));
@@ -55,7 +55,7 @@ fn ejected_hosts_show_multiplier_and_return_time() {
         match e.state {
             EndpointState::Ejected { reason, multiplier, since, due } => {
                 assert_eq!((reason, multiplier), ("consecutive_5xx", 1));
-                assert!(since >= SimTime::from_secs(60) && since < SimTime::from_secs(61), "{since}");
+                assert!(since >= SimTime::from_secs(30) && since < SimTime::from_secs(31), "{since}");
                 assert_eq!(due.as_nanos() - since.as_nanos(), 30_000_000_000);
             }
             ref other => panic!("{}: {other:?}", e.name),

@@ -142,3 +142,19 @@ fn pod_concurrency_limit_queues_requests() {
     // 700/s over 3 local pods = 233/s each against a capacity of 200/s: an overloaded queue.
     assert!(p50(&limited) > 50.0, "{}", p50(&limited));
 }
+
+/// False ejections: with consecutive5xxErrors 1, a 2 % background 503 rate on `b` (a
+/// `phase = false` fault, i.e. noise, not the failure under study) gets `b`'s healthy pods
+/// ejected, and each of those counts as false; the pods of `a`, which answer 503 for real from
+/// 10 s, are ejected too, and those do not count.
+#[test]
+fn ejections_of_pods_with_only_background_noise_are_false() {
+    let tp = r#"outlierDetection = { consecutive5xxErrors = 1, interval = "1s", baseEjectionTime = "5s", maxEjectionPercent = 100 }
+loadBalancer = { localityLbSetting = { enabled = false } }"#;
+    let tail = "[[workload]]\nproxy = \"client\"\nrate = 600\n[[faults]]\nat = \"0s\"\naction = \"http-error\"\ncluster = \"b\"\nstatus = 503\nprobability = 0.02\nphase = false\n[[faults]]\nat = \"10s\"\naction = \"http-error\"\ncluster = \"a\"\nstatus = 503\n";
+    let r = run(&parse(&scenario("sidecar", "a", tp, tail)).unwrap(), 1);
+    let b_ejections = r.phases.iter().map(|p| p.max_ejected).max().unwrap();
+    assert!(b_ejections > 0);
+    assert!(r.false_ejections > 0, "noise on b ejects healthy pods");
+    assert!(r.false_ejections < r.ejections, "a's real failure ejections are not false");
+}

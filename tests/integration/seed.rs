@@ -63,7 +63,9 @@ fn seed_503_ejects_per_replica_and_fails_back_on_the_ejection_timer() {
     let r = run(&load("seed-failover-503.toml", &[]), 1);
     assert_eq!(r.ejections, 6, "3 first ejections + 3 re-ejections");
     assert_eq!(r.false_ejections, 0);
-    assert_eq!(r.failover_s, Some(0.1));
+    // The ejections come within ~5 ms of the fault: the first 100 ms slot may already be under
+    // the 5 % threshold.
+    assert!(r.failover_s.is_some_and(|t| t <= 0.1), "{:?}", r.failover_s);
     let failback = r.failback_s.expect("fails back");
     assert!((30.0..=32.6).contains(&failback), "fail-back {failback}");
     // Istio ≥ 1.24 does not retry 503, so clients see each 503 that reached them: at least one

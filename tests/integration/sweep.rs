@@ -185,8 +185,8 @@ fn metrics_follow_their_definitions() {
         let m = sweep::run_one(&plan, r).unwrap();
         let v = |name: &str| m.get(sweep::metrics::metric_index(name).unwrap());
         assert_eq!(v("false_ejections"), Some(0.0), "seed {}", r.seed);
-        // Each of the 2 gateway replicas ejects each of A's 3 pods at least once.
-        assert!(v("ejections").unwrap() >= 6.0, "seed {}", r.seed);
+        // The gateway ejects each of A's 3 pods at least once.
+        assert!(v("ejections").unwrap() >= 3.0, "seed {}", r.seed);
         // Poisson arrivals at 200/s for 30 s: 6000 requests, within 4 standard deviations (77).
         let requests = v("requests").unwrap();
         assert!((requests - 6000.0).abs() <= 4.0 * 6000f64.sqrt(), "{requests}");
