@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::engine::{SimError, SimTime, Simulation};
-use crate::istio::manifest::HttpRoute;
 use crate::model::ids::EndpointId;
 use crate::model::world::World;
 use crate::scenario::{ProxyKind, Scenario};
@@ -126,7 +125,7 @@ pub struct Snapshot {
 /// what each client proxy sees then. `at` beyond the run is clamped to its end.
 pub fn snapshot(scenario: Arc<Scenario>, seed: u64, at: SimTime) -> Result<Snapshot, SimError> {
     let at = at.min(scenario.end());
-    let (max_events, max_pending) = (scenario.max_events, scenario.max_in_flight as usize * 4 + 1024);
+    let (max_events, max_pending) = (scenario.max_events, crate::model::build::max_pending(&scenario));
     let (world, init) = crate::model::build::build(scenario.clone(), seed);
     let mut sim = Simulation::new(world, max_events, max_pending);
     for (t, e) in init {
@@ -145,21 +144,16 @@ pub fn snapshot(scenario: Arc<Scenario>, seed: u64, at: SimTime) -> Result<Snaps
     })
 }
 
-/// The VirtualService route that applies to a proxy group (as `model::build` picks it).
-fn vs_route<'a>(s: &'a Scenario, kind: ProxyKind, gateway: Option<&str>) -> Option<&'a HttpRoute> {
-    let vs = s.virtual_service.as_ref()?;
-    let gateways: &[String] = vs.gateways.as_deref().unwrap_or(&[]);
-    let applies = match kind {
-        ProxyKind::Gateway => gateway.is_some_and(|g| gateways.iter().any(|x| x == g || x.ends_with(&format!("/{g}")))),
-        ProxyKind::Sidecar => gateways.is_empty() || gateways.iter().any(|x| x == "mesh"),
-    };
-    if applies { vs.http.as_ref()?.first() } else { None }
-}
-
 fn proxy_view(world: &World, i: usize) -> ProxyView {
     let s = &world.scenario;
     let p = &world.proxies[i];
-    let group = &s.proxy_groups[p.group.idx()];
+    // East-west gateways are Envoys of their own, outside the scenario's client groups.
+    let group = s.proxy_groups.get(p.group.idx());
+    let kind = match group.map(|g| g.kind) {
+        Some(ProxyKind::Gateway) => "gateway",
+        Some(ProxyKind::Sidecar) => "sidecar",
+        None => "east-west gateway",
+    };
     let state = p.lb.priority_state();
     let views = p.lb.locality_view();
     let mut priorities: Vec<PriorityView> = (0..p.lb.num_priorities())
@@ -193,16 +187,17 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
     }
     ProxyView {
         name: p.name.clone(),
-        kind: match group.kind {
-            ProxyKind::Gateway => "gateway",
-            ProxyKind::Sidecar => "sidecar",
-        },
+        kind,
         cluster: s.kube_clusters[p.kube_cluster.idx()].name.clone(),
         locality: world.topo.localities[p.locality.idx()].to_string(),
         priorities,
         total_panic: state.total_panic,
         ejected: p.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
-        route: settings::route_settings(&p.route, vs_route(s, group.kind, group.gateway.as_deref()), s),
+        route: settings::route_settings(
+            &p.route,
+            group.and_then(|g| crate::model::build::route_for(s, g.kind, g.gateway.as_deref())),
+            s,
+        ),
     }
 }
 

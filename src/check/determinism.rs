@@ -55,7 +55,7 @@ pub fn compare_runs(scenario: Arc<Scenario>, seed: u64) -> Result<Comparison, Si
 fn traced_run(scenario: Arc<Scenario>, seed: u64, capture: Range<u64>) -> Result<(RunOutput, Trace), SimError> {
     let end = scenario.end();
     // The same bounds as `model::run`.
-    let (max_events, max_pending) = (scenario.max_events, scenario.max_in_flight as usize * 4 + 1024);
+    let (max_events, max_pending) = (scenario.max_events, crate::model::build::max_pending(&scenario));
     let (world, init) = crate::model::build::build(scenario, seed);
     let mut sim = Simulation::new(world, max_events, max_pending);
     sim.enable_trace(CHECKPOINT_EVERY, capture);

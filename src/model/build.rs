@@ -285,7 +285,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
 /// The VirtualService route that applies to a proxy: a VS bound to gateways applies to those
 /// gateways only; it applies to sidecars when `gateways` is empty or lists `mesh`. The first
 /// HTTP route is used (meshsim's clients send one kind of request).
-fn route_for<'a>(
+pub fn route_for<'a>(
     s: &'a Scenario,
     kind: ProxyKind,
     gateway: Option<&str>,
@@ -302,10 +302,16 @@ fn route_for<'a>(
     vs.http.as_ref()?.first()
 }
 
+/// The bound on pending events of a run: four per request the scenario allows in flight (its
+/// arrival, response and timers), plus room for the control plane.
+pub fn max_pending(scenario: &Scenario) -> usize {
+    scenario.max_in_flight as usize * 4 + 1024
+}
+
 /// Runs a scenario with a seed to its end.
 pub fn run(scenario: Arc<Scenario>, seed: u64) -> Result<RunOutput, SimError> {
     let end = scenario.end();
-    let (max_events, max_pending) = (scenario.max_events, scenario.max_in_flight as usize * 4 + 1024);
+    let (max_events, max_pending) = (scenario.max_events, max_pending(&scenario));
     let (world, init) = build(scenario, seed);
     let mut sim = Simulation::new(world, max_events, max_pending);
     for (t, e) in init {
