@@ -141,6 +141,7 @@ fn new_proxy(
         rng,
         n_ejected: 0,
         panic: false,
+        panic_total: false,
     }
 }
 

@@ -97,6 +97,8 @@ pub struct Proxy {
     pub n_ejected: u32,
     /// Whether any priority was in panic at the last refresh.
     pub panic: bool,
+    /// Whether every priority was in panic (total panic) at the last refresh.
+    pub panic_total: bool,
 }
 
 impl Proxy {

@@ -832,9 +832,11 @@ impl World {
         let p = &mut self.proxies[proxy.idx()];
         let st = p.lb.priority_state();
         let on = st.in_panic.iter().any(|x| *x);
-        if on != p.panic {
+        let total = on && st.total_panic;
+        // Logged on every change of (panic, total panic), so partial → total panic shows too.
+        if (on, total) != (p.panic, p.panic_total) {
             p.panic = on;
-            let total = st.total_panic;
+            p.panic_total = total;
             self.rec.log(now, LogKind::Panic { proxy, on, total });
         }
     }
