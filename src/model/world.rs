@@ -306,10 +306,21 @@ impl World {
         p.in_flight += 1;
         p.active[host.idx()] += 1;
         let per_try = p.route.retry.as_ref().and_then(|r| r.per_try_timeout);
+        let split = p.outlier.as_ref().is_some_and(|o| o.config().split_external_local_origin_errors);
         let from = p.locality;
         let to = self.pods[host.idx()].locality;
         if let Some(t) = per_try {
             sched.schedule(t, Event::PerTryTimeout { req, epoch });
+        }
+        if split {
+            // Envoy's `UpstreamRequest::onPoolReady` reports `LocalOriginConnectSuccess` for every
+            // request that gets a connection: at once on a warm one, and for a new one only if
+            // the handshake can complete. Only split mode counts it (it resets the local-origin
+            // counter, envoy-semantics §1.2); non-split ignores it, so it is skipped there.
+            let pod = &self.pods[host.idx()];
+            if !new_conn || (pod.accepts() && !pod.behavior.blackhole) {
+                self.feed_outlier(proxy, host, OutlierInput::Local(LocalOriginEvent::ConnectSuccess), now);
+            }
         }
         let out = self.topo.sample_latency(from, to, &mut self.rng_network);
         let arrive = now + out;

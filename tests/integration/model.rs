@@ -158,3 +158,27 @@ loadBalancer = { localityLbSetting = { enabled = false } }"#;
     assert!(r.false_ejections > 0, "noise on b ejects healthy pods");
     assert!(r.false_ejections < r.ejections, "a's real failure ejections are not false");
 }
+
+/// Split mode (`splitExternalLocalOriginErrors`): connection refusals count only toward the
+/// local-origin detector, so a refusing pod is ejected as `consecutive_local_origin_failure`
+/// after 3 of them, while the 5xx counter (threshold 1 here) never sees them; every request that
+/// gets a connection reports a connect success, which resets the local-origin counter, so a
+/// healthy pod is never ejected for local origin. Counted per client replica: 2 ejections at once.
+#[test]
+fn split_mode_ejects_refusing_pods_for_local_origin_failures() {
+    let tp = r#"outlierDetection = { consecutive5xxErrors = 1, splitExternalLocalOriginErrors = true, consecutiveLocalOriginFailures = 3, interval = "1s", baseEjectionTime = "60s", maxEjectionPercent = 100 }"#;
+    let tail = "[[workload]]\nproxy = \"client\"\nrate = 600\n[[faults]]\nat = \"10s\"\naction = \"refuse\"\ncluster = \"a\"\npods = [0]\n";
+    let s = parse(&scenario("sidecar", "a", tp, tail)).unwrap();
+    let out = meshsim::model::run(std::sync::Arc::new(s), 1).unwrap();
+    let reasons: Vec<&str> = out
+        .world
+        .rec
+        .log
+        .iter()
+        .filter_map(|e| match e.kind {
+            meshsim::metrics::recorder::LogKind::Eject { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, ["consecutive_local_origin_failure"; 2], "one per client replica");
+}
