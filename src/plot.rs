@@ -28,7 +28,7 @@ pub use ejection_timeline::{
 };
 pub use heatmap::{Heatmap, Objective, heatmap, heatmap_svg};
 pub use latency_ecdf::{LatencyEcdf, latency_ecdf, latency_ecdf_svg};
-pub use report::{Report, ReportSection, html_report, render_html};
+pub use report::{Report, ReportSection, esc as html_escape, html_report, render_html};
 pub use sweep_lines::{SweepLines, SweepSeries, sweep_lines, sweep_lines_svg};
 pub use traffic_share::{RunChart, traffic_share, traffic_share_svg};
 

@@ -101,6 +101,18 @@ pub struct ErrorCounts {
 }
 
 impl ErrorCounts {
+    /// Client errors finished in a range of fine slots, by cause.
+    pub fn in_slots(rec: &Recorder, slots: std::ops::Range<usize>) -> ErrorCounts {
+        let count = |o: ClientOutcome| -> u64 { slots.clone().map(|s| u64::from(rec.finished_in(s, o))).sum() };
+        ErrorCounts {
+            upstream_5xx: count(ClientOutcome::Upstream5xx),
+            connect_failure: count(ClientOutcome::ConnectFailure),
+            no_healthy_upstream: count(ClientOutcome::NoHealthyUpstream),
+            overflow: count(ClientOutcome::Overflow),
+            timeout: count(ClientOutcome::Timeout),
+        }
+    }
+
     /// Sum of all causes.
     pub fn total(&self) -> u64 {
         self.upstream_5xx + self.connect_failure + self.no_healthy_upstream + self.overflow + self.timeout
@@ -307,13 +319,7 @@ fn series(rec: &Recorder, localities: &[String], ejected: &[i64]) -> (Vec<Locali
             });
         }
         let count = |o: ClientOutcome| -> u64 { slots.clone().map(|s| u64::from(rec.finished_in(s, o))).sum() };
-        let errs = ErrorCounts {
-            upstream_5xx: count(ClientOutcome::Upstream5xx),
-            connect_failure: count(ClientOutcome::ConnectFailure),
-            no_healthy_upstream: count(ClientOutcome::NoHealthyUpstream),
-            overflow: count(ClientOutcome::Overflow),
-            timeout: count(ClientOutcome::Timeout),
-        };
+        let errs = ErrorCounts::in_slots(rec, slots.clone());
         let h = &rec.latency[b.min(rec.latency.len() - 1)];
         client_rows.push(ClientRow {
             time_s,
@@ -350,14 +356,7 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
             let per_loc: Vec<u64> =
                 (0..l).map(|loc| slots.clone().map(|x| u64::from(rec.loc_attempts[x * l + loc])).sum()).collect();
             let attempts: u64 = per_loc.iter().sum();
-            let count = |o: ClientOutcome| -> u64 { slots.clone().map(|x| u64::from(rec.finished_in(x, o))).sum() };
-            let errs = ErrorCounts {
-                upstream_5xx: count(ClientOutcome::Upstream5xx),
-                connect_failure: count(ClientOutcome::ConnectFailure),
-                no_healthy_upstream: count(ClientOutcome::NoHealthyUpstream),
-                overflow: count(ClientOutcome::Overflow),
-                timeout: count(ClientOutcome::Timeout),
-            };
+            let errs = ErrorCounts::in_slots(rec, slots.clone());
             let max_ejected =
                 slots.clone().map(|x| (0..l).map(|loc| ejected[x * l + loc]).sum::<i64>()).max().unwrap_or(0);
             PhaseSummary {

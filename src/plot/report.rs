@@ -60,7 +60,7 @@ pub fn html_report(report: &Report, path: &Path) -> Result<(), PlotError> {
 }
 
 /// Escapes text for HTML element content and attribute values.
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
