@@ -123,9 +123,10 @@ pub fn events_jsonl(world: &World) -> String {
                 "locality": loc(*locality), "reason": reason, "multiplier": multiplier, "planned_s": planned.as_secs_f64(),
                 "endpoint_healthy": healthy_target,
             }),
-            LogKind::Uneject { proxy: p, endpoint, locality, ejected_for } => json!({
+            LogKind::Uneject { proxy: p, endpoint, locality, ejected_for, multiplier } => json!({
                 "time_s": t, "event": "uneject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
                 "locality": loc(*locality), "reason": "interval_tick", "ejected_s": ejected_for.as_secs_f64(),
+                "multiplier": multiplier,
             }),
             LogKind::EjectOverflow { proxy: p, endpoint, locality, reason } => json!({
                 "time_s": t, "event": "eject_overflow", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),

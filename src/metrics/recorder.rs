@@ -103,6 +103,8 @@ pub enum LogKind {
         locality: LocalityId,
         /// How long it was out.
         ejected_for: SimDuration,
+        /// The back-off multiplier it keeps (decays by one per interval tick while healthy).
+        multiplier: u32,
     },
     /// A detection that max-ejection-percent refused (`ejections_overflow`).
     EjectOverflow {

@@ -819,7 +819,8 @@ impl World {
                     p.n_ejected -= 1;
                     changed = true;
                     self.rec.ejection_change(now, locality, -1);
-                    self.rec.log(now, LogKind::Uneject { proxy, endpoint: host, locality, ejected_for });
+                    let multiplier = p.outlier.as_ref().and_then(|o| o.host_state(host)).map_or(0, |h| h.multiplier);
+                    self.rec.log(now, LogKind::Uneject { proxy, endpoint: host, locality, ejected_for, multiplier });
                 }
                 OutlierEvent::Overflow { host, kind } => {
                     let locality = p.hosts[host.idx()].locality;
