@@ -22,7 +22,7 @@ mod retry_priority;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 pub use edf::EdfScheduler;
 pub use priority::{
@@ -237,7 +237,7 @@ impl PriorityLb {
     }
 
     /// The raw host table of a priority, before health is known.
-    fn from_localities(localities: &[LbLocality], seen: &mut HashSet<EndpointId>) -> PriorityLb {
+    fn from_localities(localities: &[LbLocality], seen: &mut BTreeSet<EndpointId>) -> PriorityLb {
         let mut p = PriorityLb::default();
         for loc in localities {
             let start = p.ids.len() as u32;
@@ -387,7 +387,7 @@ impl ClusterLb {
         rng: &mut R,
     ) {
         let n = priorities.len().max(self.priorities.len()).max(1);
-        let mut seen = HashSet::new();
+        let mut seen = BTreeSet::new();
         let mut new = Vec::with_capacity(n);
         for p in 0..n {
             let locs = priorities.get(p).map(Vec::as_slice).unwrap_or(&[]);
