@@ -424,12 +424,9 @@ impl OutlierDetector {
     /// one; other ejections are not reverted even if the percentage is now exceeded (§1.8).
     /// Later reports for it are ignored. Removing a non-member does nothing.
     pub fn remove_host(&mut self, host: EndpointId) {
-        let Some(h) = self.hosts.get_mut(host.idx()) else {
+        let Some(h) = member_mut(&mut self.hosts, host) else {
             return;
         };
-        if !h.member {
-            return;
-        }
         if h.ejected {
             self.stats.ejections_active -= 1;
         }
@@ -509,12 +506,9 @@ impl OutlierDetector {
         out: &mut Vec<OutlierEvent>,
     ) {
         let (t5xx, tgw) = (self.config.consecutive_5xx, self.config.consecutive_gateway_failure);
-        let Some(h) = self.hosts.get_mut(host.idx()) else {
+        let Some(h) = member_mut(&mut self.hosts, host) else {
             return;
         };
-        if !h.member {
-            return;
-        }
         let ext = &mut h.sr[0].current;
         ext.total += 1;
         let mut fire_gw = false;
@@ -563,12 +557,9 @@ impl OutlierDetector {
             return;
         }
         let threshold = self.config.consecutive_local_origin_failure;
-        let Some(h) = self.hosts.get_mut(host.idx()) else {
+        let Some(h) = member_mut(&mut self.hosts, host) else {
             return;
         };
-        if !h.member {
-            return;
-        }
         let local = &mut h.sr[1].current;
         local.total += 1;
         match ev {
@@ -781,4 +772,11 @@ impl OutlierDetector {
         self.scratch_fp = valid_fp;
         self.scratch_rates = rates;
     }
+}
+
+/// The monitor of `host` if it is a current member; a detection or result for a host that left
+/// the cluster is dropped (envoy-semantics §1.8).
+#[inline]
+fn member_mut(hosts: &mut [HostMonitor], host: EndpointId) -> Option<&mut HostMonitor> {
+    hosts.get_mut(host.idx()).filter(|h| h.member)
 }
