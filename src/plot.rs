@@ -271,7 +271,7 @@ fn nice_ceil(v: f64) -> f64 {
     if !(v.is_finite() && v > 0.0) {
         return 1.0;
     }
-    let exp = 10f64.powf(v.log10().floor());
+    let exp = libm::pow(10.0, libm::log10(v).floor());
     let f = v / exp;
     let nice = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .into_iter()
@@ -609,7 +609,7 @@ fn split_for_stroke(pts: &[(f64, f64)], to_px: impl Fn(&(f64, f64)) -> (i32, i32
             continue;
         }
         let d = (f64::from(q.0 - last_px.0), f64::from(q.1 - last_px.1));
-        let len = d.0.hypot(d.1);
+        let len = libm::hypot(d.0, d.1);
         let d = (d.0 / len, d.1 / len);
         if let Some(prev) = dir
             && prev.0 * d.0 + prev.1 * d.1 < -0.8

@@ -3,6 +3,15 @@
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 
+/// Whole nanoseconds from a float: rounded toward zero, negative values and NaN give 0, values
+/// past `u64::MAX` give `u64::MAX`. This is Rust's `as` conversion, which the language defines
+/// the same way on every platform (no C library, no rounding mode); it is the one rule by which
+/// a sampled float becomes virtual time.
+#[inline]
+pub fn nanos_from_f64(ns: f64) -> u64 {
+    ns as u64
+}
+
 /// A point on the virtual clock, in nanoseconds since the start of the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SimTime(pub u64);
@@ -50,6 +59,11 @@ impl SimDuration {
     /// A duration in nanoseconds.
     pub const fn from_nanos(ns: u64) -> SimDuration {
         SimDuration(ns)
+    }
+    /// A duration from a float number of nanoseconds, rounded down: see [`nanos_from_f64`].
+    #[inline]
+    pub fn from_nanos_f64(ns: f64) -> SimDuration {
+        SimDuration(nanos_from_f64(ns))
     }
     /// A duration in microseconds.
     pub const fn from_micros(us: u64) -> SimDuration {
@@ -213,6 +227,16 @@ impl std::str::FromStr for SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_become_nanoseconds_by_truncation() {
+        assert_eq!(nanos_from_f64(1.999_999), 1);
+        assert_eq!(nanos_from_f64(4e6), 4_000_000);
+        assert_eq!(nanos_from_f64(-3.5), 0);
+        assert_eq!(nanos_from_f64(f64::NAN), 0);
+        assert_eq!(nanos_from_f64(1e30), u64::MAX);
+        assert_eq!(SimDuration::from_nanos_f64(2.5e9), SimDuration::from_millis(2500));
+    }
 
     #[test]
     fn display_picks_the_exact_unit() {

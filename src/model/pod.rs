@@ -108,14 +108,15 @@ impl Pod {
     }
 }
 
-/// Draws one service time.
+/// Draws one service time: exponential by the ziggurat, lognormal as `median × exp(σ·z)` with
+/// `libm`'s `exp` and a standard normal `z`, each rounded down to whole nanoseconds.
 #[inline]
 pub fn sample_service_time(st: &ServiceTime, rng: &mut SimRng) -> SimDuration {
     match st {
         ServiceTime::Exponential { mean } => SimDuration(rng.exp_nanos(mean.as_nanos() as f64)),
         ServiceTime::Constant { value } => *value,
         ServiceTime::LogNormal { median, sigma } => {
-            SimDuration((median.as_nanos() as f64 * (sigma * rng.standard_normal()).exp()) as u64)
+            SimDuration::from_nanos_f64(median.as_nanos() as f64 * libm::exp(sigma * rng.standard_normal()))
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Localities and the one-way latency between them.
 
+use crate::engine::time::nanos_from_f64;
 use crate::engine::{SimDuration, SimRng};
 use crate::envoy::config::Locality;
 use crate::model::ids::{KubeClusterId, LocalityId};
@@ -85,7 +86,7 @@ impl Topology {
         if self.jitter <= 0.0 || base == 0 {
             return SimDuration(base);
         }
-        SimDuration(base + (rng.unit() * self.jitter * base as f64) as u64)
+        SimDuration(base + nanos_from_f64(rng.unit() * self.jitter * base as f64))
     }
 }
 

@@ -118,7 +118,7 @@ impl Chart for LatencyEcdf {
         match min_pos {
             Some(mp) if hi / mp > LOG_RATIO => {
                 // Start at the largest 1, 2 or 5 × 10^k below the smallest sample.
-                let decade = 10f64.powf((mp * 0.95).log10().floor());
+                let decade = libm::pow(10.0, libm::log10(mp * 0.95).floor());
                 let x0 = [5.0, 2.0, 1.0].into_iter().map(|m| m * decade).find(|v| *v <= mp * 0.95).unwrap_or(decade);
                 let x1 = hi * 1.15;
                 draw_curves(root, &plot, (x0..x1).log_scale(), &curves, x0, x1, true)?;
@@ -193,7 +193,7 @@ where
     }
     if log {
         let (_, yr) = chart.plotting_area().get_pixel_range();
-        let mut decade = 10f64.powf(x0.log10().floor());
+        let mut decade = libm::pow(10.0, libm::log10(x0).floor());
         while decade <= x1 {
             for m in 1..=9 {
                 let v = decade * f64::from(m);

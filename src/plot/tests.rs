@@ -59,7 +59,7 @@ fn run_chart() -> RunChart {
         } else {
             0.0
         });
-        rps.push(200.0 + (t / 10.0).sin() * 20.0);
+        rps.push(200.0 + libm::sin(t / 10.0) * 20.0);
     }
     RunChart {
         title: "zone-a-outage · seed 42".to_string(),

@@ -170,7 +170,9 @@ fn float_range(a: f64, b: f64, step: f64, decimals: i32) -> Result<Vec<Value>, S
     if n > AXIS_VALUES_MAX as u64 {
         return Err(format!("{n} values; at most {AXIS_VALUES_MAX} are allowed on one axis"));
     }
-    let scale = 10f64.powi(decimals);
+    // 10^decimals by repeated multiplication: exact up to 10^22 and the same on every platform
+    // (`powi` is neither guaranteed exact nor portable).
+    let scale = (0..decimals).fold(1.0, |s, _| s * 10.0);
     Ok((0..n).map(|i| Value::Float(((a + i as f64 * step) * scale).round() / scale)).collect())
 }
 

@@ -96,7 +96,9 @@ pub fn t_975(df: usize) -> f64 {
         _ => {
             let z = 1.959_964_f64;
             let d = df as f64;
-            z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+            // Powers by multiplication (`powi` is not portable).
+            let (z3, z5) = (z * z * z, z * z * z * z * z);
+            z + (z3 + z) / (4.0 * d) + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * d * d)
         }
     }
 }

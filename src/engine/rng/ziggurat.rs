@@ -1,0 +1,263 @@
+//! Ziggurat samplers for the standard exponential and the standard normal distribution
+//! (Marsaglia & Tsang, "The Ziggurat Method for Generating Random Variables", 2000, with
+//! Doornik's 2005 refinement of taking the layer and the abscissa from separate bits of one
+//! draw), built only on IEEE 754 arithmetic and the `libm` crate so that every platform draws
+//! the same values.
+//!
+//! The area under the density `f` (not normalised: `f(0) = 1`) is covered by 256 layers of equal
+//! area `v`: layer 0 is the base strip `[0, X[0]) × [0, f(r))` whose part beyond `r = X[1]` stands
+//! for the tail, and layer `i ≥ 1` is `[0, X[i]) × [f(X[i]), f(X[i+1]))`. A draw picks a layer and
+//! a point `x` in it; most points (about 99 %) lie left of `X[i+1]`, where the layer is wholly
+//! under the curve, and are returned after one multiplication and one comparison. The rest are
+//! accepted by comparing a uniform height with `f(x)` (one `libm::exp`), or, in the base strip,
+//! replaced by a draw from the tail. The tables are in `ziggurat_tables.rs`, computed with `libm`
+//! from `r` and `v` by the test `tables_match_their_definition`.
+
+use super::SimRng;
+use super::ziggurat_tables::{EXP_F, EXP_X, NORMAL_F, NORMAL_X};
+
+/// Where the exponential's base strip ends and its tail begins (Marsaglia & Tsang, 256 layers).
+pub(super) const EXP_R: f64 = 7.697_117_470_131_05;
+/// The area of each exponential layer (defines the tables with `EXP_R`).
+#[cfg(test)]
+pub(super) const EXP_V: f64 = 0.003_949_659_822_581_557;
+/// Where the normal's base strip ends and its tail begins (Marsaglia & Tsang, 256 layers).
+pub(super) const NORMAL_R: f64 = 3.654_152_885_361_009;
+/// The area of each normal layer (defines the tables with `NORMAL_R`).
+#[cfg(test)]
+pub(super) const NORMAL_V: f64 = 0.004_928_673_233_99;
+
+/// 2^-53: turns the top 53 bits of a draw into a float in `[0, 1)`.
+const UNIT_53: f64 = 1.0 / (1u64 << 53) as f64;
+/// 2^-52: turns the top 53 bits of a draw into a float in `[0, 2)`.
+const UNIT_52: f64 = 1.0 / (1u64 << 52) as f64;
+
+/// A draw from the standard exponential distribution (mean 1).
+#[inline]
+pub fn exp1(rng: &mut SimRng) -> f64 {
+    // The exponential is memoryless: past `r` the tail is `r` plus a fresh standard draw.
+    let mut offset = 0.0;
+    loop {
+        let bits = rng.next_u64();
+        let i = (bits & 0xff) as usize;
+        let x = (bits >> 11) as f64 * UNIT_53 * EXP_X[i];
+        if x < EXP_X[i + 1] {
+            return offset + x;
+        }
+        if i == 0 {
+            offset += EXP_R;
+            continue;
+        }
+        if EXP_F[i] + rng.unit() * (EXP_F[i + 1] - EXP_F[i]) < libm::exp(-x) {
+            return offset + x;
+        }
+    }
+}
+
+/// A draw from the standard normal distribution (mean 0, variance 1).
+#[inline]
+pub fn standard_normal(rng: &mut SimRng) -> f64 {
+    loop {
+        let bits = rng.next_u64();
+        let i = (bits & 0xff) as usize;
+        // A signed abscissa in [-1, 1) times the layer's width.
+        let u = (bits >> 11) as f64 * UNIT_52 - 1.0;
+        let x = u * NORMAL_X[i];
+        if x.abs() < NORMAL_X[i + 1] {
+            return x;
+        }
+        if i == 0 {
+            return normal_tail(rng, u < 0.0);
+        }
+        if NORMAL_F[i] + rng.unit() * (NORMAL_F[i + 1] - NORMAL_F[i]) < libm::exp(-0.5 * x * x) {
+            return x;
+        }
+    }
+}
+
+/// A draw from the normal tail beyond `r` (Marsaglia 1964): `x = −ln(u₁)/r`, `y = −ln(u₂)`,
+/// accepted when `2y ≥ x²`, giving `r + x`.
+#[cold]
+fn normal_tail(rng: &mut SimRng, negative: bool) -> f64 {
+    loop {
+        // 1 − unit() lies in (0, 1], so the logarithms are finite.
+        let x = -libm::log(1.0 - rng.unit()) / NORMAL_R;
+        let y = -libm::log(1.0 - rng.unit());
+        if 2.0 * y >= x * x {
+            let t = NORMAL_R + x;
+            return if negative { -t } else { t };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::*;
+
+    /// The layer table of a decreasing density `f` on [0, ∞) with inverse `f_inv`: `X[0] = v/f(r)`,
+    /// `X[1] = r`, `X[i+1] = f_inv(v/X[i] + f(X[i]))`, `X[256] = 0`, and `F[i] = f(X[i])`.
+    fn layers(f: fn(f64) -> f64, f_inv: fn(f64) -> f64, r: f64, v: f64) -> ([f64; 257], [f64; 257]) {
+        let mut x = [0.0; 257];
+        x[0] = v / f(r);
+        x[1] = r;
+        for i in 1..255 {
+            x[i + 1] = f_inv(v / x[i] + f(x[i]));
+        }
+        x[256] = 0.0;
+        let mut fx = [0.0; 257];
+        for i in 0..257 {
+            fx[i] = f(x[i]);
+        }
+        (x, fx)
+    }
+
+    fn exp_layers() -> ([f64; 257], [f64; 257]) {
+        layers(|x| libm::exp(-x), |y| -libm::log(y), EXP_R, EXP_V)
+    }
+
+    fn normal_layers() -> ([f64; 257], [f64; 257]) {
+        layers(|x| libm::exp(-0.5 * x * x), |y| libm::sqrt(-2.0 * libm::log(y)), NORMAL_R, NORMAL_V)
+    }
+
+    fn table_source() -> String {
+        let mut s = String::from(
+            "//! Ziggurat layer tables, generated by `ziggurat::tests::tables_match_their_definition`\n\
+             //! (`MESHSIM_BLESS=1 cargo test tables_match_their_definition` rewrites this file).\n\
+             //! `X` are the layers' right edges, `F` the density at them; see `ziggurat.rs`.\n",
+        );
+        let (ex, ef) = exp_layers();
+        let (nx, nf) = normal_layers();
+        for (name, t) in [("EXP_X", ex), ("EXP_F", ef), ("NORMAL_X", nx), ("NORMAL_F", nf)] {
+            let _ = write!(s, "\n#[rustfmt::skip]\npub(super) const {name}: [f64; 257] = [");
+            for (i, v) in t.iter().enumerate() {
+                s.push_str(if i % 4 == 0 { "\n    " } else { " " });
+                let _ = write!(s, "{v:?},");
+            }
+            s.push_str("\n];\n");
+        }
+        s
+    }
+
+    #[test]
+    fn tables_match_their_definition() {
+        let (ex, ef) = exp_layers();
+        let (nx, nf) = normal_layers();
+        let same = |a: &[f64; 257], b: &[f64; 257]| a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits());
+        if std::env::var_os("MESHSIM_BLESS").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/engine/rng/ziggurat_tables.rs");
+            std::fs::write(path, table_source()).expect("writing the tables");
+            return;
+        }
+        assert!(
+            same(&ex, &EXP_X) && same(&ef, &EXP_F) && same(&nx, &NORMAL_X) && same(&nf, &NORMAL_F),
+            "ziggurat_tables.rs is not what its definition gives; rewrite it with \
+             MESHSIM_BLESS=1 cargo test tables_match_their_definition (this changes every output)"
+        );
+    }
+
+    #[test]
+    fn the_layers_close_at_the_top() {
+        // r and v are consistent when the last layer, [0, X[255]) × [f(X[255]), 1), also has area v.
+        for (x, f, v) in [(EXP_X, EXP_F, EXP_V), (NORMAL_X, NORMAL_F, NORMAL_V)] {
+            assert!(x.windows(2).all(|w| w[0] > w[1]), "edges decrease");
+            let top = x[255] * (1.0 - f[255]);
+            assert!((top - v).abs() < 1e-9 * v, "top layer area {top} vs {v}");
+            assert_eq!(f[256], 1.0);
+        }
+    }
+
+    /// Pearson's chi-square of `|x|` over `xs` against `cdf` (of `|x|`), with the ziggurat's own
+    /// layers as the bins: `[X[k+1], X[k])` for k = 1..=255 and the tail `[r, ∞)`, 255 degrees of
+    /// freedom. Bins aligned with the layers make the test sharp for the errors a ziggurat can
+    /// have: a wrong edge, a wrong wedge test or a wrong tail shifts mass between these bins.
+    fn layer_chi_square(xs: &[f64], x: &[f64; 257], cdf: impl Fn(f64) -> f64) -> f64 {
+        let mut counts = [0u64; 256];
+        for v in xs {
+            let a = v.abs();
+            // The bin is the k with X[k+1] <= a < X[k]; 0 stands for the tail.
+            let k = x[1..].partition_point(|&edge| edge > a);
+            counts[k] += 1;
+        }
+        let n = xs.len() as f64;
+        let mut chi2 = 0.0;
+        for (k, &c) in counts.iter().enumerate() {
+            let p = if k == 0 { 1.0 - cdf(x[1]) } else { cdf(x[k]) - cdf(x[k + 1]) };
+            chi2 += (c as f64 - n * p) * (c as f64 - n * p) / (n * p);
+        }
+        chi2
+    }
+
+    /// The 99.9 % quantile of chi-square with 255 degrees of freedom (Wilson–Hilferty): a correct
+    /// sampler exceeds it once in a thousand seeds.
+    const CHI2_255_999: f64 = 330.5;
+
+    /// Draws per distribution test: enough that accepting every point of the wedges (a 0.7 %
+    /// excess of the normal's area, the subtlest plausible error) raises the expected statistic
+    /// by about 200 above its mean of 255.
+    const DRAWS: usize = 2_000_000;
+
+    #[test]
+    fn exponential_draws_follow_the_exponential_law() {
+        let mut rng = SimRng::new(11);
+        let xs: Vec<f64> = (0..DRAWS).map(|_| exp1(&mut rng)).collect();
+        // The sd of the mean is 1/sqrt(n) = 0.0007.
+        let mean = xs.iter().sum::<f64>() / DRAWS as f64;
+        assert!((mean - 1.0).abs() < 0.004, "mean {mean}");
+        let chi2 = layer_chi_square(&xs, &EXP_X, |x| 1.0 - libm::exp(-x));
+        assert!(chi2 < CHI2_255_999, "chi-square {chi2} over the layers");
+        assert!(xs.iter().any(|&x| x > EXP_R) && xs.iter().all(|&x| x >= 0.0 && x.is_finite()));
+    }
+
+    #[test]
+    fn normal_draws_follow_the_normal_law() {
+        let mut rng = SimRng::new(12);
+        let xs: Vec<f64> = (0..DRAWS).map(|_| standard_normal(&mut rng)).collect();
+        let n = DRAWS as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        // The sd of the mean is 0.0007, of the variance sqrt(2/n) = 0.001.
+        assert!(mean.abs() < 0.004, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.005, "variance {var}");
+        // |x| is half-normal; the sign is a fair coin (sd of the count sqrt(n)/2 = 707).
+        let chi2 = layer_chi_square(&xs, &NORMAL_X, |x| libm::erf(x / std::f64::consts::SQRT_2));
+        assert!(chi2 < CHI2_255_999, "chi-square {chi2} over the layers");
+        let negative = xs.iter().filter(|&&x| x < 0.0).count() as f64;
+        assert!((negative - n / 2.0).abs() < 3500.0, "{negative} negative draws");
+        // Both tails past r = 3.654 (probability 1.29e-4 each: about 258 draws) are reached.
+        let hi = xs.iter().filter(|&&x| x > NORMAL_R).count();
+        let lo = xs.iter().filter(|&&x| x < -NORMAL_R).count();
+        assert!((180..=340).contains(&hi) && (180..=340).contains(&lo), "{lo} below -r, {hi} above r");
+    }
+
+    #[test]
+    fn the_normal_tail_follows_the_conditional_law() {
+        // 50 000 tail draws against P(X <= x | X > r) = 1 - Q(x)/Q(r), in 10 equiprobable bins
+        // (9 degrees of freedom; 99.9 % quantile 27.9).
+        let q = |x: f64| 0.5 * libm::erfc(x / std::f64::consts::SQRT_2);
+        let mut rng = SimRng::new(13);
+        let n = 50_000;
+        let mut counts = [0u64; 10];
+        for i in 0..n {
+            let t = normal_tail(&mut rng, i % 2 == 1);
+            assert!(t.abs() >= NORMAL_R && t.signum() == if i % 2 == 1 { -1.0 } else { 1.0 }, "{t}");
+            let p = 1.0 - q(t.abs()) / q(NORMAL_R);
+            counts[((p * 10.0) as usize).min(9)] += 1;
+        }
+        let e = n as f64 / 10.0;
+        let chi2: f64 = counts.iter().map(|&c| (c as f64 - e) * (c as f64 - e) / e).sum();
+        assert!(chi2 < 27.9, "chi-square {chi2}: {counts:?}");
+    }
+
+    #[test]
+    fn the_exponential_tail_restarts_past_r() {
+        // Past r the exponential is r + Exp(1): of 400 000 draws about 180 (e^-7.7 = 4.5e-4) land
+        // past r, and their excess over r has mean 1 (sd 1/sqrt(180) = 0.075).
+        let mut rng = SimRng::new(14);
+        let excess: Vec<f64> = (0..400_000).map(|_| exp1(&mut rng)).filter(|&x| x > EXP_R).map(|x| x - EXP_R).collect();
+        let mean = excess.iter().sum::<f64>() / excess.len() as f64;
+        assert!((120..=240).contains(&excess.len()), "{} draws past r", excess.len());
+        assert!((mean - 1.0).abs() < 0.3, "mean excess {mean}");
+    }
+}
