@@ -54,13 +54,10 @@ pub fn run_to_dir(
     let world = &result.world;
     let report = metrics::report::report(world, seed, result.events);
     let staging = output::Staging::new(out)?;
-    staging.write("timeseries.csv", &output::csv_bytes(&report.locality_rows, "timeseries.csv")?)?;
-    staging.write("client.csv", &output::csv_bytes(&report.client_rows, "client.csv")?)?;
-    staging.write("events.jsonl", output::events_jsonl(world).as_bytes())?;
-    staging.write("summary.json", output::summary_json(&report).as_bytes())?;
+    for (name, bytes) in output::text_files(world, &report)? {
+        staging.write(name, &bytes)?;
+    }
     let ejections = output::ejection_records(world);
-    staging.write("ejections.csv", &output::csv_bytes(&ejections, "ejections.csv")?)?;
-    staging.write("latency_ecdf.csv", &output::csv_bytes(&output::ecdf_rows(&report), "latency_ecdf.csv")?)?;
     let chart = output::run_chart(&report, &world.scenario);
     plot::traffic_share(&chart, &staging.path("traffic.png"), &staging.path("traffic.svg"))?;
     let timeline = output::ejection_chart(&ejections, &report);

@@ -104,6 +104,20 @@ pub fn csv_bytes<T: serde::Serialize>(rows: &[T], label: &str) -> Result<Vec<u8>
     w.into_inner().map_err(|e| OutputError::Encode { path: label.into(), message: e.to_string() })
 }
 
+/// The text files of a run, in the order `meshsim run` writes them: `summary.json`,
+/// `timeseries.csv`, `client.csv`, `events.jsonl`, `ejections.csv` and `latency_ecdf.csv`. The
+/// golden test (`tests/golden/`) and `check --determinism` compare exactly these bytes.
+pub fn text_files(world: &World, report: &RunReport) -> Result<Vec<(&'static str, Vec<u8>)>, OutputError> {
+    Ok(vec![
+        ("summary.json", summary_json(report).into_bytes()),
+        ("timeseries.csv", csv_bytes(&report.locality_rows, "timeseries.csv")?),
+        ("client.csv", csv_bytes(&report.client_rows, "client.csv")?),
+        ("events.jsonl", events_jsonl(world).into_bytes()),
+        ("ejections.csv", csv_bytes(&ejection_records(world), "ejections.csv")?),
+        ("latency_ecdf.csv", csv_bytes(&ecdf_rows(report), "latency_ecdf.csv")?),
+    ])
+}
+
 /// Display name of a pod: `cluster/ordinal`.
 pub fn endpoint_name(world: &World, id: EndpointId) -> String {
     let pod = &world.pods[id.idx()];

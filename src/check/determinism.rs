@@ -96,17 +96,11 @@ fn kind(what: &str) -> &str {
     what.split([' ', '{', '(']).next().unwrap_or(what)
 }
 
-/// The files a run writes, as bytes.
+/// The text files a run writes, as bytes.
 fn outputs(out: &RunOutput, seed: u64) -> Vec<(&'static str, Vec<u8>)> {
     let w: &World = &out.world;
     let r = report(w, seed, out.events);
-    let csv = |rows: Result<Vec<u8>, crate::output::OutputError>| rows.unwrap_or_else(|e| e.to_string().into_bytes());
-    vec![
-        ("summary.json", crate::output::summary_json(&r).into_bytes()),
-        ("events.jsonl", crate::output::events_jsonl(w).into_bytes()),
-        ("timeseries.csv", csv(crate::output::csv_bytes(&r.locality_rows, "timeseries.csv"))),
-        ("client.csv", csv(crate::output::csv_bytes(&r.client_rows, "client.csv"))),
-    ]
+    crate::output::text_files(w, &r).unwrap_or_else(|e| vec![("(encoding)", e.to_string().into_bytes())])
 }
 
 /// The first output file whose bytes differ between two runs, with the first differing line.

@@ -4,6 +4,7 @@
 mod check;
 mod cli;
 mod explain;
+mod golden;
 mod model;
 mod policy;
 mod seed;
