@@ -187,9 +187,9 @@ fn catalogue_outputs_match_their_golden_digests() {
             if read_golden(&r.stem).as_ref() != Some(&r.digests) {
                 changed.push(r.stem.as_str());
             }
-            let base = golden_dir().join(&r.stem);
-            std::fs::write(base.with_extension("sha256"), sha256_text(&r.name, &r.digests)).expect("write");
-            std::fs::write(base.with_extension("lines"), lines_text(&r.stem, r.seed, &r.digests)).expect("write");
+            let (sums, lines) = (format!("{}.sha256", r.stem), format!("{}.lines", r.stem));
+            std::fs::write(golden_dir().join(sums), sha256_text(&r.name, &r.digests)).expect("write");
+            std::fs::write(golden_dir().join(lines), lines_text(&r.stem, r.seed, &r.digests)).expect("write");
         }
         for p in &stale {
             std::fs::remove_file(p).expect("removing a stale digest");
@@ -205,7 +205,7 @@ fn catalogue_outputs_match_their_golden_digests() {
     let actual_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("golden");
     for Run { stem, name, digests, files, .. } in &results {
         let Some(golden) = read_golden(stem) else {
-            failures.push(format!("scenarios/{stem}.toml: no golden digests in tests/golden/"));
+            failures.push(format!("scenarios/{stem}.toml: its digests in tests/golden/ are missing or unreadable"));
             continue;
         };
         let mut diffs = Vec::new();
