@@ -8,6 +8,7 @@ mod sweep;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 /// Deterministic simulator of Istio/Envoy multi-cluster locality failover.
@@ -37,6 +38,7 @@ enum Command {
 /// Parses arguments and runs the subcommand.
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    clean_up_on_interrupt()?;
     match cli.command {
         Command::Run(args) => run::cmd_run(args),
         Command::Check(args) => check::cmd_check(args),
@@ -54,4 +56,33 @@ pub(crate) fn print_all(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
         _ => Ok(()),
     }
+}
+
+/// On SIGINT or SIGTERM, removes the unfinished output of this process (staging folders and
+/// temporary files, see `meshsim::output::interrupt`) and exits with 128 + the signal's number
+/// (130 for Ctrl-C). A second signal during the cleanup exits at once.
+///
+/// `signal-hook` is the one safe way to see a signal without `unsafe` (forbidden here); it costs
+/// two small crates over `libc`, which was already built.
+fn clean_up_on_interrupt() -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, signalled.clone())
+            .context("installing the signal handler")?;
+        signal_hook::flag::register(sig, signalled.clone()).context("installing the signal handler")?;
+    }
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("installing the signal handler")?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let removed = meshsim::output::interrupt::clean_up();
+            eprintln!("meshsim: interrupted; removed {removed} unfinished output folders or files");
+            std::process::exit(128 + sig);
+        }
+    });
+    Ok(())
 }

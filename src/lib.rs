@@ -39,7 +39,10 @@ pub enum RunError {
 }
 
 /// Runs a scenario and writes its tables, plots and `report.html` to `out` (replacing it
-/// atomically: a failed run leaves the previous folder as it was).
+/// atomically: a failed run leaves the previous folder as it was). `out` must be absent, an
+/// empty folder, or a run folder meshsim wrote ([`output::folder::inspect`] with `guard`);
+/// anything else is refused before the simulation starts. The folder also holds the marker
+/// `.meshsim-output`.
 ///
 /// Files: `timeseries.csv`, `client.csv`, `events.jsonl`, `summary.json`, `ejections.csv`,
 /// `latency_ecdf.csv`, `traffic.{png,svg}`, `ejections.{png,svg}`, `latency.{png,svg}` and
@@ -49,11 +52,13 @@ pub fn run_to_dir(
     scenario: Arc<scenario::Scenario>,
     seed: u64,
     out: &Path,
+    guard: &output::Guard,
 ) -> Result<metrics::report::RunReport, RunError> {
+    // Refuses a target meshsim may not replace before simulating anything.
+    let staging = output::Staging::new(out, output::Kind::Run, &scenario.name, guard)?;
     let result = model::run(scenario, seed)?;
     let world = &result.world;
     let report = metrics::report::report(world, seed, result.events);
-    let staging = output::Staging::new(out)?;
     for (name, bytes) in output::text_files(world, &report)? {
         staging.write(name, &bytes)?;
     }

@@ -1,12 +1,16 @@
 //! Writing a run's files: CSV tables, the event log, the summary and the plots. Everything is
-//! written into a fresh temporary folder beside the target, which replaces the target only when
-//! every file is complete, so a failed run never leaves half-written output behind.
+//! written into a fresh staging folder beside the target, which replaces the target only when
+//! every file is complete, so a failed run never leaves half-written output behind; and only a
+//! folder meshsim wrote itself is ever replaced ([`folder`]).
 
+pub mod file;
+pub mod folder;
 pub mod html;
+pub mod interrupt;
+
+pub use folder::{Guard, Kind, Staging};
 
 use std::fmt::Write as _;
-use std::fs;
-use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -26,6 +30,15 @@ pub enum OutputError {
         /// The I/O error.
         error: std::io::Error,
     },
+    /// meshsim may not write there: the path is not one it wrote itself, or not one it may
+    /// create (see [`folder`] and [`file`]).
+    #[error("{path}: {reason}")]
+    Refused {
+        /// The path refused.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// A table could not be encoded.
     #[error("{path}: {message}")]
     Encode {
@@ -34,65 +47,6 @@ pub enum OutputError {
         /// What failed.
         message: String,
     },
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |error| OutputError::Io { path: path.display().to_string(), error }
-}
-
-/// A folder being filled; it replaces `target` on [`Staging::commit`] and is removed if dropped
-/// before that.
-pub struct Staging {
-    dir: PathBuf,
-    target: PathBuf,
-    committed: bool,
-}
-
-impl Staging {
-    /// Creates an empty staging folder next to `target`.
-    pub fn new(target: &Path) -> Result<Staging, OutputError> {
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs::create_dir_all(parent).map_err(io_err(parent))?;
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-        let mut i = 0u32;
-        loop {
-            let dir = parent.join(format!(".{name}.partial-{i}"));
-            match fs::create_dir(&dir) {
-                Ok(()) => return Ok(Staging { dir, target: target.to_path_buf(), committed: false }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && i < 1000 => i += 1,
-                Err(e) => return Err(io_err(&dir)(e)),
-            }
-        }
-    }
-
-    /// Path of a file inside the staging folder.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Writes a whole file.
-    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), OutputError> {
-        let p = self.path(name);
-        fs::write(&p, bytes).map_err(io_err(&p))
-    }
-
-    /// Replaces the target folder with the staged one.
-    pub fn commit(mut self) -> Result<PathBuf, OutputError> {
-        if self.target.exists() {
-            fs::remove_dir_all(&self.target).map_err(io_err(&self.target))?;
-        }
-        fs::rename(&self.dir, &self.target).map_err(io_err(&self.target))?;
-        self.committed = true;
-        Ok(self.target.clone())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
 }
 
 /// Encodes serializable rows as CSV with a header.

@@ -160,11 +160,13 @@ pub struct Options {
     pub fresh: bool,
     /// Draw charts when the sweep is complete.
     pub charts: bool,
+    /// Where the output folder may go (see [`crate::output::folder::inspect`]).
+    pub guard: crate::output::Guard,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { jobs: 0, shard: Shard::ALL, fresh: false, charts: true }
+        Options { jobs: 0, shard: Shard::ALL, fresh: false, charts: true, guard: crate::output::Guard::new() }
     }
 }
 
@@ -209,7 +211,7 @@ pub fn execute(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Outcome, SweepError> {
     let manifest = Manifest::of(plan);
-    store::prepare(dir, &manifest, &plan.base_toml, opts.fresh)?;
+    let hold = store::open(dir, &manifest, &plan.base_toml, opts.fresh, &opts.guard)?;
     let done = store::finished(dir, plan.n_runs())?;
     let in_shard: Vec<usize> = (0..plan.n_runs()).filter(|&i| opts.shard.contains(i)).collect();
     let todo: Vec<RunSpec> = in_shard.iter().filter(|&&i| !done[i]).map(|&i| plan.run(i)).collect();
@@ -233,7 +235,7 @@ pub fn execute(
     if let Some(err) = results.into_iter().find_map(Result::err) {
         return Err(err);
     }
-    complete(dir, &manifest, todo.len(), skipped, opts.charts, progress)
+    hold.finish(|| complete(dir, &manifest, todo.len(), skipped, opts.charts, progress))
 }
 
 /// Runs one simulation and measures it.
@@ -250,7 +252,7 @@ pub fn run_one(plan: &Plan, r: RunSpec) -> Result<RunMetrics, SweepError> {
     Ok(metrics::measure(&out, &report))
 }
 
-/// Finalizes `dir` if every run has a file.
+/// Finalizes `dir` if every run has a file. Runs holding the folder's mutex ([`store::Hold`]).
 fn complete(
     dir: &Path,
     m: &Manifest,
@@ -272,8 +274,14 @@ fn complete(
 /// Combines the run files of sweep folders (shards) into `out` and writes the derived files,
 /// exactly as one machine running the whole sweep into `out` would. The inputs must hold the same
 /// sweep (same manifest); `out` may be one of them. Errors if runs are still missing after the
-/// merge (the runs found are kept in `out`), or if two inputs disagree on a run's result.
-pub fn merge(inputs: &[PathBuf], out: &Path, charts: bool) -> Result<Outcome, SweepError> {
+/// merge (the runs found are kept in `out`), or if two inputs disagree on a run's result. `out`
+/// follows the rules of every sweep folder (`guard`, [`crate::output::folder::inspect`]).
+pub fn merge(
+    inputs: &[PathBuf],
+    out: &Path,
+    charts: bool,
+    guard: &crate::output::Guard,
+) -> Result<Outcome, SweepError> {
     let first = inputs.first().ok_or_else(|| SweepError::Spec {
         file: "merge".into(),
         field: "DIR".into(),
@@ -298,7 +306,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path, charts: bool) -> Result<Outcome, Sw
         }
     }
     let base_toml = String::from_utf8_lossy(&scenario).into_owned();
-    store::prepare(out, &manifest, &base_toml, false)?;
+    let hold = store::open(out, &manifest, &base_toml, false, guard)?;
     let mut have = store::finished(out, manifest.n_runs)?;
     for d in inputs {
         let theirs = store::finished(d, manifest.n_runs)?;
@@ -329,5 +337,5 @@ pub fn merge(inputs: &[PathBuf], out: &Path, charts: bool) -> Result<Outcome, Sw
             first: missing.into_iter().take(5).collect(),
         });
     }
-    complete(out, &manifest, 0, 0, charts, &|_| {})
+    hold.finish(|| complete(out, &manifest, 0, 0, charts, &|_| {}))
 }

@@ -8,6 +8,8 @@ use anyhow::Context;
 use rayon::prelude::*;
 
 use meshsim::check::junit::{FileResult, junit_xml};
+use meshsim::output::Guard;
+use meshsim::output::file::write_file;
 
 /// `writeln!` into a `String` (which cannot fail).
 macro_rules! outln {
@@ -25,7 +27,8 @@ pub struct CheckArgs {
     /// `sweeps/` folders are skipped).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Also write the results as JUnit XML to this file.
+    /// Also write the results as JUnit XML to this file: a new path or a regular file, in an
+    /// existing folder (checked before any scenario runs).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
     /// Run each scenario twice and fail, naming the first differing event, if the runs differ.
@@ -45,6 +48,10 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     if files.is_empty() {
         anyhow::bail!("no scenario files (*.toml) found in {}", join(&args.paths));
+    }
+    if let Some(path) = &args.junit {
+        let guard = files.iter().fold(Guard::new(), |g, f| g.protect_input(f));
+        meshsim::output::file::check_file_target(path, &guard).context("writing the JUnit report")?;
     }
     let results: Vec<FileResult> = files.par_iter().map(|f| check_file(f, args.seed, args.determinism)).collect();
     let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
@@ -77,7 +84,8 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     super::print_all(&text)?;
     if let Some(path) = &args.junit {
         let xml = junit_xml(&results).context("encoding the JUnit report")?;
-        write_atomic(path, xml.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        let guard = files.iter().fold(Guard::new(), |g, f| g.protect_input(f));
+        write_file(path, xml.as_bytes(), &guard).context("writing the JUnit report")?;
     }
     Ok(if errors > 0 {
         ExitCode::from(2)
@@ -127,15 +135,4 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn join(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-}
-
-/// Writes a file through a temporary sibling, so it is never half-written.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial"));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }

@@ -11,7 +11,8 @@ pub struct MergeArgs {
     /// Sweep folders written by `meshsim sweep --shard I/N` (same sweep arguments otherwise).
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
-    /// The combined folder (may be one of the inputs).
+    /// The combined folder (may be one of the inputs): a new path in an existing folder, an empty
+    /// folder, or a sweep folder meshsim wrote.
     #[arg(long)]
     out: PathBuf,
     /// Skip the charts.
@@ -24,7 +25,8 @@ pub struct MergeArgs {
 
 /// Runs `meshsim merge`.
 pub fn cmd_merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
-    let outcome = meshsim::sweep::merge(&args.dirs, &args.out, !args.no_charts)
+    let guard = meshsim::output::Guard::new();
+    let outcome = meshsim::sweep::merge(&args.dirs, &args.out, !args.no_charts, &guard)
         .with_context(|| format!("merging into {}", args.out.display()))?;
     if !args.quiet {
         let summary = outcome.summary.as_deref().unwrap_or_default();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use meshsim::output::Guard;
 use meshsim::scenario;
 
 /// Arguments of `meshsim run`.
@@ -13,7 +14,8 @@ use meshsim::scenario;
 pub struct RunArgs {
     /// The scenario file (TOML).
     scenario: PathBuf,
-    /// Output folder (default: output/<scenario name>).
+    /// Output folder (default: output/<scenario name>). It must not exist yet, be empty, or be a
+    /// run folder meshsim wrote; anything else is refused.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Root seed (default: the scenario's `seed`, else 1).
@@ -32,9 +34,11 @@ pub struct RunArgs {
 pub fn cmd_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenario = scenario::load(&args.scenario, &args.sets)?;
     let seed = args.seed.unwrap_or(scenario.seed);
+    // The default `output/` is created if missing; an explicit --out's parent must exist.
+    let guard = Guard::new().protect_input(&args.scenario).create_parent(args.out.is_none());
     let out = args.out.unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
     let scenario = Arc::new(scenario);
-    let report = meshsim::run_to_dir(scenario.clone(), seed, &out)
+    let report = meshsim::run_to_dir(scenario.clone(), seed, &out, &guard)
         .with_context(|| format!("running {} with seed {seed}", args.scenario.display()))?;
     if !args.quiet {
         let mut text = meshsim::output::terminal_summary(&report);

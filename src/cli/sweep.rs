@@ -26,7 +26,8 @@ pub struct SweepArgs {
     /// Seed the per-run seeds derive from [default: the sweep file's `base_seed`, else the scenario's `seed`].
     #[arg(long)]
     base_seed: Option<u64>,
-    /// Output folder [default: output/sweeps/<sweep name>].
+    /// Output folder [default: output/sweeps/<sweep name>]: a new path in an existing folder, an
+    /// empty folder, or a sweep folder meshsim wrote (resumed).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Worker threads [default: all cores, or RAYON_NUM_THREADS].
@@ -126,6 +127,9 @@ fn progress_bar(quiet: bool) -> ProgressBar {
 pub fn cmd_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let spec = spec_of(&args)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?.unwrap_or(Shard::ALL);
+    // The default `output/sweeps/` is created if missing; an explicit --out's parent must exist.
+    let mut guard = meshsim::output::Guard::new().protect_input(&args.input).protect_input(&spec.scenario);
+    guard = guard.create_parent(args.out.is_none());
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("output").join("sweeps").join(&spec.name));
     let plan = Plan::new(spec)?;
     if args.dry_run {
@@ -133,7 +137,7 @@ pub fn cmd_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let bar = progress_bar(args.quiet);
-    let opts = Options { jobs: args.jobs.unwrap_or(0), shard, fresh: args.fresh, charts: !args.no_charts };
+    let opts = Options { jobs: args.jobs.unwrap_or(0), shard, fresh: args.fresh, charts: !args.no_charts, guard };
     let on_progress = |p: Progress| match p {
         Progress::Start { in_shard, skipped } => {
             bar.set_length(in_shard as u64);

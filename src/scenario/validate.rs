@@ -14,6 +14,9 @@ use super::types::*;
 /// Converts and checks a parsed scenario. `file` labels errors.
 pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError> {
     let v = Validator { file };
+    if let Err(why) = check_name(&raw.name) {
+        return Err(v.err("name", &why));
+    }
     let duration = v.duration("duration", &raw.duration)?;
     if duration.is_zero() {
         return Err(v.err("duration", "must be longer than 0s"));
@@ -96,6 +99,30 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         phases,
         expectations,
     })
+}
+
+/// Longest scenario `name`.
+pub const NAME_MAX: usize = 100;
+
+/// A scenario's `name` names its default output folder, `output/<name>`, so it must be one plain
+/// file name: 1 to [`NAME_MAX`] ASCII letters, digits, `.`, `_` or `-`, not starting with `.`
+/// (which also rules out `.` and `..`, and meshsim's own hidden staging names).
+pub fn check_name(name: &str) -> Result<(), String> {
+    let rule = "must be a plain file name (it names the output folder): 1 to 100 letters, digits, `.`, `_` or `-`, \
+                not starting with `.`";
+    if name.is_empty() {
+        return Err(format!("is empty; {rule}"));
+    }
+    if name.len() > NAME_MAX {
+        return Err(format!("is {} characters long; {rule}", name.len()));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!("`{name}` contains {c:?}; {rule}"));
+    }
+    if name.starts_with('.') {
+        return Err(format!("`{name}` starts with `.`; {rule}"));
+    }
+    Ok(())
 }
 
 struct Validator<'a> {
@@ -654,4 +681,31 @@ fn expectation_past_end(e: &Expectation, faults: &[FaultSpec], phases: &[PhaseSp
         _ => false,
     };
     fault_past || window_past
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::check_name;
+
+    #[test]
+    fn names_are_plain_file_names() {
+        for ok in ["seed-failover", "a", "lab_2.v1", &"x".repeat(100)] {
+            assert_eq!(check_name(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "is empty"),
+            (".", "starts with `.`"),
+            ("..", "starts with `.`"),
+            (".hidden", "starts with `.`"),
+            ("/abs", "contains '/'"),
+            ("../x", "contains '/'"),
+            ("a\\b", "contains '\\\\'"),
+            ("my lab", "contains ' '"),
+            ("é", "contains 'é'"),
+        ] {
+            let err = check_name(bad).unwrap_err();
+            assert!(err.contains(why) && err.contains("plain file name"), "{bad:?}: {err}");
+        }
+        assert!(check_name(&"x".repeat(101)).unwrap_err().starts_with("is 101 characters long"));
+    }
 }

@@ -11,7 +11,7 @@ use super::metrics::{Goal, METRICS};
 use super::select::PointStats;
 use super::spec::coords_of;
 use super::store::Manifest;
-use crate::output::Staging;
+use crate::output::{Guard, Kind, Staging};
 use crate::plot::{self, Heatmap, SweepLines, SweepSeries};
 
 /// Most lines in one chart.
@@ -19,7 +19,7 @@ const SERIES_MAX: usize = 10;
 
 /// Draws every chart into a staging folder that replaces `dir` when all are written.
 pub fn write_charts(dir: &Path, m: &Manifest, axes: &[Axis], points: &[PointStats]) -> Result<(), SweepError> {
-    let staging = Staging::new(dir)?;
+    let staging = Staging::new(dir, Kind::SweepCharts, &m.scenario, &Guard::new())?;
     for (i, d) in METRICS.iter().enumerate() {
         let mean: Vec<f64> = points.iter().map(|p| p.summaries[i].mean).collect();
         if axes.len() == 2 {

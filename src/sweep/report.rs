@@ -53,7 +53,6 @@ pub fn finalize(dir: &Path, m: &Manifest, charts: bool) -> Result<String, SweepE
     if charts {
         super::charts::write_charts(&dir.join(CHARTS), m, &axes, &points)?;
     }
-    store::clean_temporaries(dir)?;
     Ok(summary)
 }
 

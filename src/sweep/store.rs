@@ -6,10 +6,12 @@
 //! OUT/manifest.json      what the sweep is (spec hash, axes, seeds, objective); written first
 //! OUT/scenario.toml      the scenario with fixed overrides and manifests spliced in
 //! OUT/runs/r0000042.json one finished run: its index, seed and metrics
+//! OUT/.meshsim-output    the marker: meshsim wrote this folder (see `output::folder`)
+//! OUT/.meshsim-lock      the lock file of the processes working in the folder (see [`Hold`])
 //! ```
 
 use std::collections::BTreeMap;
-use std::fs;
+use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,8 @@ use super::axis::Axis;
 use super::metrics::{METRICS, N_METRICS, RunMetrics};
 use super::select::Objective;
 use super::spec::{Plan, RunSpec, run_seed};
+use crate::output::folder::{self, Existing, Guard, Kind, MARKER, Marker};
+use crate::output::interrupt;
 use crate::scenario::overrides::parse_value;
 
 /// File name of the manifest.
@@ -27,6 +31,8 @@ pub const MANIFEST: &str = "manifest.json";
 pub const SCENARIO: &str = "scenario.toml";
 /// Folder of the run files.
 pub const RUNS: &str = "runs";
+/// The lock file every process working in the folder holds shared (see [`Hold`]).
+pub const PRESENCE: &str = ".meshsim-lock";
 
 /// `manifest.json`: everything needed to check, merge and summarize a sweep folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,10 +246,119 @@ pub fn finished(dir: &Path, n_runs: usize) -> Result<Vec<bool>, SweepError> {
     Ok(done)
 }
 
-/// Prepares `dir` for `manifest`: creates it, or checks that the sweep already in it is the same
-/// one (`fresh` discards a different or finished one instead). Writes the manifest and scenario.
-pub fn prepare(dir: &Path, manifest: &Manifest, base_toml: &str, fresh: bool) -> Result<(), SweepError> {
-    fs::create_dir_all(dir).map_err(io(dir))?;
+/// A process's stay in a sweep folder, from [`open`] to [`Hold::finish`] (or drop).
+///
+/// Any number of processes (shards, on one machine or several sharing a file system) may work in
+/// one sweep folder at once. Two advisory locks keep them apart:
+///
+/// - the marker `.meshsim-output`, locked exclusively, is the folder's mutex: held while the
+///   folder is set up, and while the finished sweep's tables and charts are written, so those
+///   shared steps run one process at a time (each writes the same bytes, so the last one changes
+///   nothing);
+/// - `.meshsim-lock` is locked shared by every process for as long as it works in the folder, and
+///   temporary files (of writes a killed process never finished) are removed only by a process
+///   that can lock it exclusively, that is, one alone in the folder: a live process's temporary
+///   file is never removed under it.
+///
+/// Run files need no lock: each is written under a name of its own and renamed into place.
+pub struct Hold {
+    dir: PathBuf,
+    marker: File,
+    presence: File,
+}
+
+/// Opens `dir` for the sweep of `manifest`: creates it (or takes an empty folder), or checks that
+/// it is a sweep folder meshsim wrote holding the same sweep (`fresh` discards a different or
+/// finished one instead), writes the manifest and scenario, and removes leftover temporaries if no
+/// other process is working there. The folder's rules are [`folder::inspect`]'s.
+pub fn open(
+    dir: &Path,
+    manifest: &Manifest,
+    base_toml: &str,
+    fresh: bool,
+    guard: &Guard,
+) -> Result<Hold, SweepError> {
+    let marker = marked(dir, &manifest.scenario, guard)?;
+    let marker_path = dir.join(MARKER);
+    marker.lock().map_err(io(&marker_path))?;
+    prepare(dir, manifest, base_toml, fresh)?;
+    let presence_path = dir.join(PRESENCE);
+    match fs::symlink_metadata(&presence_path) {
+        Ok(m) if !m.is_file() => {
+            return Err(SweepError::Mismatch {
+                dir: dir.display().to_string(),
+                message: format!("{PRESENCE} is not a file meshsim wrote"),
+            });
+        }
+        _ => {}
+    }
+    let presence = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&presence_path)
+        .map_err(io(&presence_path))?;
+    if presence.try_lock().is_ok() {
+        clean_temporaries(dir)?;
+        presence.unlock().map_err(io(&presence_path))?;
+    }
+    presence.lock_shared().map_err(io(&presence_path))?;
+    marker.unlock().map_err(io(&marker_path))?;
+    Ok(Hold { dir: dir.to_path_buf(), marker, presence })
+}
+
+impl Hold {
+    /// Ends this process's stay: runs `last` (which writes the finished sweep's files, if it is
+    /// finished) holding the folder's mutex, then removes leftover temporaries if this process is
+    /// the last one in the folder.
+    pub fn finish<T>(self, last: impl FnOnce() -> Result<T, SweepError>) -> Result<T, SweepError> {
+        self.marker.lock().map_err(io(&self.dir.join(MARKER)))?;
+        let result = last();
+        let _ = self.presence.unlock();
+        if self.presence.try_lock().is_ok() {
+            let cleaned = clean_temporaries(&self.dir);
+            if result.is_ok() {
+                cleaned?;
+            }
+        }
+        result
+    }
+}
+
+/// The marker of `dir`, opened: creates the folder and its marker if needed, refuses a path
+/// meshsim may not write to.
+fn marked(dir: &Path, scenario: &str, guard: &Guard) -> Result<File, SweepError> {
+    let marker_path = dir.join(MARKER);
+    // Absent, then empty, then owned: three steps, each of which another process may have taken.
+    for _ in 0..4 {
+        match folder::inspect(dir, Kind::Sweep, guard)? {
+            Existing::Absent => {
+                if guard.creates_parent() {
+                    let parent = folder::parent_of(dir);
+                    fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                match fs::create_dir(dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(dir)(e)),
+                    _ => {}
+                }
+            }
+            Existing::Empty => match folder::publish_marker(dir, &Marker::new(Kind::Sweep, scenario), true) {
+                Ok(_) => {}
+                Err(_) if fs::symlink_metadata(&marker_path).is_ok_and(|m| m.is_file()) => {}
+                Err(e) => return Err(io(&marker_path)(e)),
+            },
+            Existing::Owned(_) => {
+                return OpenOptions::new().read(true).write(true).open(&marker_path).map_err(io(&marker_path));
+            }
+        }
+    }
+    Err(SweepError::Mismatch { dir: dir.display().to_string(), message: "changed while meshsim was opening it".into() })
+}
+
+/// Checks the sweep already in `dir` against `manifest` and writes the manifest and scenario.
+/// Runs holding the folder's mutex.
+fn prepare(dir: &Path, manifest: &Manifest, base_toml: &str, fresh: bool) -> Result<(), SweepError> {
     match Manifest::read(dir)? {
         Some(old)
             if fresh || (&old.spec_hash, &old.meshsim_version) == (&manifest.spec_hash, &manifest.meshsim_version) =>
@@ -262,64 +377,110 @@ pub fn prepare(dir: &Path, manifest: &Manifest, base_toml: &str, fresh: bool) ->
                 ),
             });
         }
-        None => {
-            if fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
-                return Err(SweepError::Mismatch {
-                    dir: dir.display().to_string(),
-                    message: "it is not empty and holds no sweep manifest.json; choose another --out".into(),
-                });
-            }
-        }
+        None => {}
     }
-    fs::create_dir_all(dir.join(RUNS)).map_err(io(dir))?;
-    clean_temporaries(dir)?;
+    let runs = dir.join(RUNS);
+    match fs::symlink_metadata(&runs) {
+        Ok(m) if m.is_dir() => {}
+        Ok(m) => {
+            return Err(SweepError::Mismatch {
+                dir: dir.display().to_string(),
+                message: format!("{RUNS} is {}, not a folder meshsim wrote", folder::what_is(&m)),
+            });
+        }
+        Err(_) => match fs::create_dir(&runs) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(&runs)(e)),
+            _ => {}
+        },
+    }
     write_if_changed(&dir.join(MANIFEST), &manifest.to_bytes())?;
     write_if_changed(&dir.join(SCENARIO), base_toml.as_bytes())
 }
 
-/// Removes the run files and derived files of a sweep folder (its other files stay).
+/// Whether `name` is a run file's (`r0000042.json`).
+fn is_run_file(name: &str) -> bool {
+    name.strip_prefix('r')
+        .and_then(|n| n.strip_suffix(".json"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether `name` is a temporary file of an atomic write (`.NAME.tmp-PID-N`).
+fn is_temporary(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp-")
+}
+
+/// Removes `path` if it is a file or a link (never what a link points to); leaves anything else.
+fn remove_if_file(path: &Path) -> Result<(), SweepError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() || m.is_symlink() => match fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(path)(e)),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Removes the run files, derived files and charts of a sweep folder; everything else stays,
+/// including files the user put there. Runs holding the folder's mutex.
 fn discard(dir: &Path) -> Result<(), SweepError> {
     let runs = dir.join(RUNS);
-    fs::remove_dir_all(&runs).map_err(io(&runs))?;
-    fs::create_dir_all(&runs).map_err(io(&runs))?;
-    for name in super::report::DERIVED_FILES.iter().chain([&super::report::CHARTS]) {
-        let p = dir.join(name);
-        if p.is_dir() {
-            fs::remove_dir_all(&p).map_err(io(&p))?;
-        } else if p.exists() {
-            fs::remove_file(&p).map_err(io(&p))?;
+    if fs::symlink_metadata(&runs).is_ok_and(|m| m.is_dir()) {
+        for e in fs::read_dir(&runs).map_err(io(&runs))? {
+            let name = e.map_err(io(&runs))?.file_name();
+            if name.to_str().is_some_and(|n| is_run_file(n) || is_temporary(n)) {
+                remove_if_file(&runs.join(name))?;
+            }
         }
+    }
+    for name in super::report::DERIVED_FILES {
+        remove_if_file(&dir.join(name))?;
+    }
+    let charts = dir.join(super::report::CHARTS);
+    if fs::symlink_metadata(&charts).is_ok_and(|m| m.is_dir()) {
+        let (lock, marker) = folder::claim(&charts).ok_or_else(|| SweepError::Mismatch {
+            dir: charts.display().to_string(),
+            message: "it was not written by meshsim (or another meshsim is writing it); move it out of the way".into(),
+        })?;
+        let listed = |n: &std::ffi::OsStr| n.to_str().is_some_and(|n| marker.files.iter().any(|f| f == n));
+        folder::remove_flat(&charts, &listed)?;
+        drop(lock);
     }
     Ok(())
 }
 
-/// Removes temporary files and folders a killed sweep may have left (`.NAME.tmp-PID`,
-/// `.charts.partial-N`) in `dir` and `dir/runs`.
+/// Removes the temporary files (`.NAME.tmp-PID-N`) in `dir` and `dir/runs`, and the staging
+/// folders of `charts/` that a killed meshsim left. Only for a process alone in the folder (see
+/// [`Hold`]); staging folders are removed only if their lock is free.
 pub fn clean_temporaries(dir: &Path) -> Result<(), SweepError> {
     for d in [dir.to_path_buf(), dir.join(RUNS)] {
-        let Ok(entries) = fs::read_dir(&d) else { continue };
-        for e in entries.filter_map(Result::ok) {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && (name.contains(".tmp-") || name.contains(".partial-")) {
-                let p = e.path();
-                let r = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
-                r.map_err(io(&p))?;
+        if !fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        for e in fs::read_dir(&d).map_err(io(&d))? {
+            let name = e.map_err(io(&d))?.file_name();
+            if name.to_str().is_some_and(is_temporary) {
+                remove_if_file(&d.join(name))?;
             }
         }
     }
+    folder::clean_stale(&dir.join(super::report::CHARTS));
     Ok(())
 }
 
 /// Writes `bytes` to `path` through a temporary sibling and a rename, so readers never see a
 /// half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(|source| {
+    let name = path.file_name().unwrap_or_default();
+    let tmp = folder::parent_of(path).join(crate::output::file::temp_name(name));
+    interrupt::add_file(&tmp);
+    let result = crate::output::file::write_new(&tmp, bytes)
+        .map_err(SweepError::from)
+        .and_then(|()| fs::rename(&tmp, path).map_err(io(path)));
+    if result.is_err() {
         let _ = fs::remove_file(&tmp);
-        io(path)(source)
-    })
+    }
+    interrupt::remove(&tmp);
+    result
 }
 
 /// [`write_atomic`] unless the file already holds exactly `bytes` (keeps timestamps of resumed
@@ -367,9 +528,9 @@ mod tests {
     #[test]
     fn run_files_round_trip_and_belong_to_their_sweep() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
+        let dir = &tmp.path().join("sweep");
         let m = manifest();
-        prepare(dir, &m, "name = \"s\"\n", false).unwrap();
+        let _hold = open(dir, &m, "name = \"s\"\n", false, &Guard::new()).unwrap();
         let mut values = [Some(1.0); N_METRICS];
         values[3] = None;
         values[4] = Some(31.7);
@@ -392,17 +553,30 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         std::fs::create_dir_all(dir.join(RUNS)).unwrap();
-        std::fs::write(dir.join(".sweep.csv.tmp-12"), "x").unwrap();
-        std::fs::write(dir.join(RUNS).join(".r0000001.json.tmp-12"), "x").unwrap();
-        std::fs::create_dir_all(dir.join(".charts.partial-0")).unwrap();
+        std::fs::write(dir.join(".sweep.csv.tmp-12-0"), "x").unwrap();
+        std::fs::write(dir.join(RUNS).join(".r0000001.json.tmp-12-3"), "x").unwrap();
         std::fs::write(dir.join(RUNS).join("r0000001.json"), "x").unwrap();
+        // A staging folder of the charts left by a killed meshsim (its marker is not locked)...
+        let stale = dir.join(".charts.partial-0");
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(stale.join(MARKER), Marker::new(Kind::SweepCharts, "s").to_bytes()).unwrap();
+        std::fs::write(stale.join("errors.png"), "x").unwrap();
+        // ... and folders that are not meshsim's, or a temporary name on a folder.
+        std::fs::create_dir_all(dir.join(".charts.partial-1")).unwrap();
+        std::fs::create_dir_all(dir.join(".notes.tmp-1")).unwrap();
         clean_temporaries(dir).unwrap();
-        let left: Vec<String> = std::fs::read_dir(dir.join(RUNS))
+        let mut left: Vec<String> = std::fs::read_dir(dir.join(RUNS))
             .unwrap()
             .chain(std::fs::read_dir(dir).unwrap())
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(left.len(), 2, "{left:?}");
-        assert!(left.contains(&"r0000001.json".to_string()) && left.contains(&RUNS.to_string()));
+        left.sort();
+        assert_eq!(left, [".charts.partial-1", ".notes.tmp-1", "r0000001.json", RUNS]);
+    }
+
+    #[test]
+    fn run_file_names_are_recognised() {
+        assert!(is_run_file("r0000042.json"));
+        assert!(!is_run_file("r.json") && !is_run_file("r12a.json") && !is_run_file("notes.json"));
     }
 }

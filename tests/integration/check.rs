@@ -138,7 +138,7 @@ phase = "healthy"
 max = 0
 "#,
     );
-    let junit = dir.path().join("out/junit.xml");
+    let junit = dir.path().join("junit.xml");
     let out = meshsim(&["check", file.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");

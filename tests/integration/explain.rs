@@ -208,7 +208,7 @@ fn a_run_writes_the_teaching_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let s = Arc::new(util::load("flapping-backoff.toml", &[]));
-    meshsim::run_to_dir(s, 1, &out).unwrap();
+    meshsim::run_to_dir(s, 1, &out, &meshsim::output::Guard::new()).unwrap();
     for f in ["report.html", "ejections.csv", "ejections.svg", "ejections.png", "latency.svg", "latency_ecdf.csv"] {
         assert!(out.join(f).exists(), "{f}");
     }

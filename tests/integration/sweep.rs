@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use meshsim::output::Guard;
 use meshsim::sweep::{self, Options, Plan, Progress, Shard, SweepError, SweepSpec};
 
 use crate::util::root;
@@ -26,7 +27,7 @@ fn small_spec() -> SweepSpec {
 }
 
 fn opts(jobs: usize, shard: Shard, charts: bool) -> Options {
-    Options { jobs, shard, fresh: false, charts }
+    Options { jobs, shard, fresh: false, charts, ..Options::default() }
 }
 
 fn execute(plan: &Plan, dir: &Path, o: &Options) -> sweep::Outcome {
@@ -92,13 +93,13 @@ fn shards_merged_equal_one_machine() {
     // Interleaved slices: runs 0, 2, …, 10 and 1, 3, …, 11; no summary until all are present.
     assert_eq!((s0.ran, s0.finished, s0.summary.is_none()), (6, 6, true));
     assert_eq!((s1.ran, s1.finished, s1.summary.is_none()), (6, 6, true));
-    let err = sweep::merge(&[d("s0")], &d("partial"), true).unwrap_err();
+    let err = sweep::merge(&[d("s0")], &d("partial"), true, &Guard::new()).unwrap_err();
     assert!(matches!(err, SweepError::Incomplete { missing: 6, total: 12, .. }), "{err}");
-    let merged = sweep::merge(&[d("s0"), d("s1")], &d("merged"), true).unwrap();
+    let merged = sweep::merge(&[d("s0"), d("s1")], &d("merged"), true, &Guard::new()).unwrap();
     assert!(merged.summary.is_some());
     assert_same_files(&d("single"), &d("merged"));
     // Merging into one of the shard folders gives the same folder too.
-    sweep::merge(&[d("s1"), d("s0")], &d("s0"), true).unwrap();
+    sweep::merge(&[d("s1"), d("s0")], &d("s0"), true, &Guard::new()).unwrap();
     assert_same_files(&d("single"), &d("s0"));
 }
 
@@ -156,7 +157,8 @@ fn another_sweep_in_the_folder_is_refused_unless_fresh() {
     std::fs::create_dir_all(&foreign).unwrap();
     std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
     let err = sweep::execute(&plan, &foreign, &Options { fresh: true, ..Options::default() }, &|_| {}).unwrap_err();
-    assert!(err.to_string().contains("holds no sweep manifest.json"), "{err}");
+    assert!(err.to_string().contains("has no .meshsim-output marker"), "{err}");
+    assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1, "the foreign folder was left as it was");
 }
 
 #[test]
