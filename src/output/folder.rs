@@ -93,7 +93,7 @@ pub struct Marker {
     /// The version of meshsim that wrote the folder.
     pub meshsim_version: String,
     /// The files meshsim wrote in the folder (for the kinds replaced as a whole), sorted.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
 }
 
@@ -110,10 +110,13 @@ impl Marker {
 
     /// The file's bytes: a comment for whoever opens it, then TOML.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut text = String::from(
+        let mut text = String::from(if self.kind.replaced_whole() {
             "# This folder was written by meshsim. meshsim replaces it only while it holds nothing but\n\
-             # the files listed here; delete this file to keep meshsim from ever replacing it.\n",
-        );
+             # the files listed here; delete this file to keep meshsim from ever replacing it.\n"
+        } else {
+            "# This folder was written by meshsim. meshsim resumes the sweep in it and removes only its\n\
+             # own files; delete this file to keep meshsim from ever writing here.\n"
+        });
         text.push_str(&toml::to_string(self).expect("a marker serializes"));
         text.into_bytes()
     }
