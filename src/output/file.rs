@@ -65,9 +65,9 @@ pub fn write_file(path: &Path, bytes: &[u8], guard: &Guard) -> Result<(), Output
     let name = path.file_name().expect("checked");
     let tmp: PathBuf = parent_of(path).join(temp_name(name));
     interrupt::add_file(&tmp);
-    let result = write_new(&tmp, bytes)
-        .and_then(|()| check_file_target(path, guard))
-        .and_then(|()| fs::rename(&tmp, path).map_err(|error| OutputError::Io { path: path.display().to_string(), error }));
+    let result = write_new(&tmp, bytes).and_then(|()| check_file_target(path, guard)).and_then(|()| {
+        fs::rename(&tmp, path).map_err(|error| OutputError::Io { path: path.display().to_string(), error })
+    });
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

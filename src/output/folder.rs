@@ -253,7 +253,10 @@ pub fn inspect(target: &Path, kind: Kind, guard: &Guard) -> Result<Existing, Out
         Err(e) => return Err(io_err(target)(e)),
     };
     if !meta.is_dir() {
-        return Err(refused(target, format!("is {}, not a folder; meshsim writes its output only to a folder", what_is(&meta))));
+        return Err(refused(
+            target,
+            format!("is {}, not a folder; meshsim writes its output only to a folder", what_is(&meta)),
+        ));
     }
     let canonical = fs::canonicalize(target).map_err(io_err(target))?;
     if let Some(reason) = protected_reason(&canonical, &meta, guard) {
@@ -445,10 +448,7 @@ pub(crate) fn remove_flat(dir: &Path, allowed: &dyn Fn(&OsStr) -> bool) -> Resul
         let path = dir.join(&name);
         let m = fs::symlink_metadata(&path).map_err(io_err(&path))?;
         if !(m.is_file() || m.is_symlink()) || !same_device(&m, &dmeta) || !allowed(&name) {
-            return Err(refused(
-                &path,
-                format!("was not written by meshsim, so {} was left as it is", dir.display()),
-            ));
+            return Err(refused(&path, format!("was not written by meshsim, so {} was left as it is", dir.display())));
         }
         victims.push(path);
     }
@@ -762,8 +762,11 @@ mod tests {
         fs::write(dir.join("notes.txt"), "mine").unwrap();
         assert!(refusal(&dir, &g).contains("notes.txt, which meshsim did not write"));
         fs::remove_file(dir.join("notes.txt")).unwrap();
-        fs::write(dir.join(MARKER), "kind = \"run\"\nscenario = \"lab\"\nmeshsim_version = \"1\"\nfiles = [\"../x\"]\n")
-            .unwrap();
+        fs::write(
+            dir.join(MARKER),
+            "kind = \"run\"\nscenario = \"lab\"\nmeshsim_version = \"1\"\nfiles = [\"../x\"]\n",
+        )
+        .unwrap();
         assert!(refusal(&dir, &g).contains("not a plain file name"));
     }
 

@@ -271,13 +271,7 @@ pub struct Hold {
 /// it is a sweep folder meshsim wrote holding the same sweep (`fresh` discards a different or
 /// finished one instead), writes the manifest and scenario, and removes leftover temporaries if no
 /// other process is working there. The folder's rules are [`folder::inspect`]'s.
-pub fn open(
-    dir: &Path,
-    manifest: &Manifest,
-    base_toml: &str,
-    fresh: bool,
-    guard: &Guard,
-) -> Result<Hold, SweepError> {
+pub fn open(dir: &Path, manifest: &Manifest, base_toml: &str, fresh: bool, guard: &Guard) -> Result<Hold, SweepError> {
     let marker = marked(dir, &manifest.scenario, guard)?;
     let marker_path = dir.join(MARKER);
     marker.lock().map_err(io(&marker_path))?;

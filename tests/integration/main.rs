@@ -7,6 +7,7 @@ mod explain;
 mod golden;
 mod model;
 mod policy;
+mod safety;
 mod seed;
 mod sweep;
 mod util;
