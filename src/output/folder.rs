@@ -550,12 +550,18 @@ impl Staging {
         let marker = Marker::new(kind, scenario);
         for n in 0..SIBLINGS_MAX {
             let dir = sibling(target, "partial", n);
+            // Registered first, so that an interrupt right after the folder is made removes it.
+            interrupt::add_folder(&dir);
             match fs::create_dir(&dir) {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(io_err(&dir)(e)),
+                Err(e) => {
+                    interrupt::remove(&dir);
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        continue;
+                    }
+                    return Err(io_err(&dir)(e));
+                }
             }
-            interrupt::add_folder(&dir);
             let lock = match publish_marker(&dir, &marker, false) {
                 Ok(lock) => lock,
                 Err(e) => {
@@ -613,7 +619,7 @@ impl Staging {
             Existing::Absent | Existing::Empty => {
                 fs::rename(&self.dir, &self.target).map_err(io_err(&self.target))?;
             }
-            Existing::Owned(old) => self.replace_owned(&old)?,
+            Existing::Owned(_) => self.replace_owned()?,
         }
         self.committed = true;
         pending.remove(&self.dir);
@@ -621,8 +627,8 @@ impl Staging {
     }
 
     /// Swaps a marked target for the staged folder, then removes the old folder's files.
-    fn replace_owned(&self, old: &Marker) -> Result<(), OutputError> {
-        let Some((old_lock, _)) = claim(&self.target) else {
+    fn replace_owned(&self) -> Result<(), OutputError> {
+        let Some((old_lock, old)) = claim(&self.target) else {
             return Err(refused(&self.target, "is being written by another meshsim process right now"));
         };
         let mut aside = None;

@@ -307,16 +307,15 @@ impl Hold {
     /// finished) holding the folder's mutex, then removes leftover temporaries if this process is
     /// the last one in the folder.
     pub fn finish<T>(self, last: impl FnOnce() -> Result<T, SweepError>) -> Result<T, SweepError> {
-        self.marker.lock().map_err(io(&self.dir.join(MARKER)))?;
+        let Hold { dir, marker, presence } = self;
+        marker.lock().map_err(io(&dir.join(MARKER)))?;
         let result = last();
-        let _ = self.presence.unlock();
-        if self.presence.try_lock().is_ok() {
-            let cleaned = clean_temporaries(&self.dir);
-            if result.is_ok() {
-                cleaned?;
-            }
-        }
-        result
+        let _ = presence.unlock();
+        let cleaned = if presence.try_lock().is_ok() { clean_temporaries(&dir) } else { Ok(()) };
+        // The presence lock goes first: a process waiting for the mutex then finds it free.
+        drop(presence);
+        drop(marker);
+        result.and_then(|r| cleaned.map(|()| r))
     }
 }
 
@@ -354,14 +353,8 @@ fn marked(dir: &Path, scenario: &str, guard: &Guard) -> Result<File, SweepError>
 /// Runs holding the folder's mutex.
 fn prepare(dir: &Path, manifest: &Manifest, base_toml: &str, fresh: bool) -> Result<(), SweepError> {
     match Manifest::read(dir)? {
-        Some(old)
-            if fresh || (&old.spec_hash, &old.meshsim_version) == (&manifest.spec_hash, &manifest.meshsim_version) =>
-        {
-            if fresh {
-                discard(dir)?;
-            }
-        }
-        Some(old) => {
+        Some(_) if fresh => discard(dir)?,
+        Some(old) if (&old.spec_hash, &old.meshsim_version) != (&manifest.spec_hash, &manifest.meshsim_version) => {
             return Err(SweepError::Mismatch {
                 dir: dir.display().to_string(),
                 message: format!(
@@ -371,7 +364,7 @@ fn prepare(dir: &Path, manifest: &Manifest, base_toml: &str, fresh: bool) -> Res
                 ),
             });
         }
-        None => {}
+        _ => {}
     }
     let runs = dir.join(RUNS);
     match fs::symlink_metadata(&runs) {
