@@ -2,7 +2,7 @@
 # A meshsim sweep fanned out over a Slurm job array: task I of N runs `--shard I/N` into its own
 # folder; a dependent job merges the folders when every task has succeeded.
 #
-#   mkdir -p logs
+#   mkdir -p logs results    # meshsim creates no missing parent folder for --out
 #   jobid=$(sbatch --parsable docs/examples/sweep-slurm-array.sh)
 #   sbatch --dependency=afterok:$jobid --wrap 'meshsim merge results/shard-* --out results/merged'
 #
