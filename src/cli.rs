@@ -80,7 +80,7 @@ fn clean_up_on_interrupt() -> anyhow::Result<()> {
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             let removed = meshsim::output::interrupt::clean_up();
-            eprintln!("meshsim: interrupted; removed {removed} unfinished output folders or files");
+            eprintln!("meshsim: interrupted; removed its unfinished output ({removed} folders or files)");
             std::process::exit(128 + sig);
         }
     });

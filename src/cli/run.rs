@@ -4,9 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
-
-use meshsim::output::Guard;
+use meshsim::RunError;
+use meshsim::output::{Guard, OutputError};
 use meshsim::scenario;
 
 /// Arguments of `meshsim run`.
@@ -38,8 +37,12 @@ pub fn cmd_run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let guard = Guard::new().protect_input(&args.scenario).create_parent(args.out.is_none());
     let out = args.out.unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
     let scenario = Arc::new(scenario);
-    let report = meshsim::run_to_dir(scenario.clone(), seed, &out, &guard)
-        .with_context(|| format!("running {} with seed {seed}", args.scenario.display()))?;
+    let report = meshsim::run_to_dir(scenario.clone(), seed, &out, &guard).map_err(|e| match e {
+        RunError::Output(refused @ OutputError::Refused { .. }) => {
+            anyhow::Error::new(refused).context("cannot write the output")
+        }
+        e => anyhow::Error::new(e).context(format!("running {} with seed {seed}", args.scenario.display())),
+    })?;
     if !args.quiet {
         let mut text = meshsim::output::terminal_summary(&report);
         for l in meshsim::explain::lint_scenario(&scenario) {

@@ -607,10 +607,13 @@ impl Staging {
         files.sort();
         self.marker.files = files;
         let marker_path = self.dir.join(MARKER);
+        // The first marker (no files) is a prefix of this one, so the marker reads as one at any
+        // moment of the rewrite but the last bytes'.
+        let bytes = self.marker.to_bytes();
         (|| {
-            self.lock.set_len(0)?;
             self.lock.rewind()?;
-            self.lock.write_all(&self.marker.to_bytes())
+            self.lock.write_all(&bytes)?;
+            self.lock.set_len(bytes.len() as u64)
         })()
         .map_err(io_err(&marker_path))?;
         // Held until the end: an interrupt waits for the swap to finish instead of racing it.

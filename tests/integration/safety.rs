@@ -537,7 +537,11 @@ fn an_interrupted_run_removes_its_staging_folder() {
         assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{signal}: {}", stderr(&out));
-        assert!(stderr(&out).contains("interrupted; removed 1 unfinished"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("interrupted; removed its unfinished output (1 folders or files)"),
+            "{}",
+            stderr(&out)
+        );
         assert_eq!(snapshot(p), before, "{signal}");
     }
 }
