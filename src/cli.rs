@@ -4,6 +4,7 @@ mod check;
 mod explain;
 mod merge;
 mod run;
+mod serve;
 mod sweep;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Combine the output folders of a sharded sweep.
     Merge(merge::MergeArgs),
+    /// Serve the teaching page: move a knob, watch failover change (http://127.0.0.1:8080/).
+    Serve(serve::ServeArgs),
 }
 
 /// Parses arguments and runs the subcommand.
@@ -45,6 +48,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Explain(args) => explain::cmd_explain(args),
         Command::Sweep(args) => sweep::cmd_sweep(args),
         Command::Merge(args) => merge::cmd_merge(args),
+        Command::Serve(args) => serve::cmd_serve(args),
     }
 }
 

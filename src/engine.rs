@@ -8,5 +8,5 @@ pub mod time;
 
 pub use queue::EventQueue;
 pub use rng::SimRng;
-pub use sim::{Model, Scheduler, SimError, Simulation, Trace, TracedEvent};
+pub use sim::{INTERRUPT_EVERY, Interrupt, Model, Scheduler, SimError, Simulation, Trace, TracedEvent};
 pub use time::{SimDuration, SimTime};

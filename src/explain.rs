@@ -11,7 +11,7 @@ pub mod settings;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::engine::{SimError, SimTime, Simulation};
+use crate::engine::{Interrupt, SimError, SimTime};
 use crate::model::ids::EndpointId;
 use crate::model::world::World;
 use crate::scenario::{ProxyKind, Scenario};
@@ -124,15 +124,19 @@ pub struct Snapshot {
 /// Runs `scenario` with `seed` up to `at` (every event at or before `at` is handled) and reports
 /// what each client proxy sees then. `at` beyond the run is clamped to its end.
 pub fn snapshot(scenario: Arc<Scenario>, seed: u64, at: SimTime) -> Result<Snapshot, SimError> {
+    snapshot_with(scenario, seed, at, None)
+}
+
+/// [`snapshot`], asking `interrupt` (when given) whether to stop early.
+pub fn snapshot_with(
+    scenario: Arc<Scenario>,
+    seed: u64,
+    at: SimTime,
+    interrupt: Option<Interrupt>,
+) -> Result<Snapshot, SimError> {
     let at = at.min(scenario.end());
-    let (max_events, max_pending) = (scenario.max_events, crate::model::build::max_pending(&scenario));
-    let (world, init) = crate::model::build::build(scenario.clone(), seed);
-    let mut sim = Simulation::new(world, max_events, max_pending);
-    for (t, e) in init {
-        sim.schedule_at(t, e);
-    }
-    sim.run_until(at)?;
-    let world = &sim.model;
+    let out = crate::model::build::run_until(scenario.clone(), seed, at, interrupt)?;
+    let world = &out.world;
     let proxies = (0..world.proxies.len()).map(|i| proxy_view(world, i)).collect();
     Ok(Snapshot {
         scenario: scenario.name.clone(),

@@ -19,6 +19,7 @@ pub mod model;
 pub mod output;
 pub mod plot;
 pub mod scenario;
+pub mod serve;
 pub mod sweep;
 
 use std::path::Path;

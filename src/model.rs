@@ -11,4 +11,4 @@ pub mod request;
 pub mod topology;
 pub mod world;
 
-pub use build::{RunOutput, run};
+pub use build::{RunOutput, run, run_until};

@@ -59,6 +59,30 @@ pub enum ScenarioError {
     },
 }
 
+/// Adds `path` (a file) or the `*.toml` files under it (a folder, recursively, skipping
+/// `sweeps/`) to `out`, sorted: the scenario files `check` and `serve` take from a folder.
+pub fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !path.is_dir() {
+        if !path.exists() {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"));
+        }
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            if e.file_name().is_some_and(|n| n != "sweeps") {
+                collect_files(&e, out)?;
+            }
+        } else if e.extension().is_some_and(|x| x == "toml") {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
 /// Loads, overrides and validates a scenario file. `sets` are `PATH=VALUE` strings.
 pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();

@@ -44,7 +44,7 @@ pub struct CheckArgs {
 pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut files = Vec::new();
     for p in &args.paths {
-        collect(p, &mut files).with_context(|| format!("reading {}", p.display()))?;
+        meshsim::scenario::collect_files(p, &mut files).with_context(|| format!("reading {}", p.display()))?;
     }
     if files.is_empty() {
         anyhow::bail!("no scenario files (*.toml) found in {}", join(&args.paths));
@@ -107,30 +107,6 @@ fn check_file(file: &Path, seed: Option<u64>, determinism: bool) -> FileResult {
         Ok(c) => FileResult::Checked(c),
         Err(e) => FileResult::Error { file: label, message: format!("run with seed {seed} stopped: {e}") },
     }
-}
-
-/// Adds `path` (a file) or the `*.toml` files under it (a folder, recursively, skipping
-/// `sweeps/`) to `out`, sorted.
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !path.is_dir() {
-        if !path.exists() {
-            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"));
-        }
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            if e.file_name().is_some_and(|n| n != "sweeps") {
-                collect(&e, out)?;
-            }
-        } else if e.extension().is_some_and(|x| x == "toml") {
-            out.push(e);
-        }
-    }
-    Ok(())
 }
 
 fn join(paths: &[PathBuf]) -> String {

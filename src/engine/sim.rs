@@ -72,7 +72,23 @@ pub enum SimError {
         /// Virtual time when it was hit.
         at: SimTime,
     },
+    /// The caller's [`Interrupt`] asked the run to stop (a newer request replaced it, or its
+    /// wall-clock budget ran out).
+    #[error("run interrupted at t={at}")]
+    Interrupted {
+        /// Virtual time when it stopped.
+        at: SimTime,
+    },
 }
+
+/// Asked every [`INTERRUPT_EVERY`] events whether the run should stop, by callers outside the
+/// model (the teaching server cancels stale runs and enforces a time budget with it). It can only
+/// end a run early: a run that completes handled exactly the events it would have handled
+/// without one.
+pub type Interrupt = Box<dyn FnMut() -> bool>;
+
+/// How many events run between two calls of the [`Interrupt`] (a power of two).
+pub const INTERRUPT_EVERY: u64 = 4096;
 
 /// Drives a model: a clock, a queue and a budget.
 pub struct Simulation<M: Model> {
@@ -84,6 +100,7 @@ pub struct Simulation<M: Model> {
     max_pending: usize,
     trace: Option<Trace>,
     describe: Option<fn(&M::Event) -> String>,
+    interrupt: Option<Interrupt>,
 }
 
 /// One event recorded by a [`Trace`] in its capture range.
@@ -193,6 +210,7 @@ impl<M: Model> Simulation<M> {
             max_pending,
             trace: None,
             describe: None,
+            interrupt: None,
         }
     }
 
@@ -204,6 +222,11 @@ impl<M: Model> Simulation<M> {
     {
         self.trace = Some(Trace::new(checkpoint_every, capture));
         self.describe = Some(|e| format!("{e:?}"));
+    }
+
+    /// Installs an [`Interrupt`], asked every [`INTERRUPT_EVERY`] events.
+    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = Some(interrupt);
     }
 
     /// The trace, when enabled.
@@ -248,6 +271,13 @@ impl<M: Model> Simulation<M> {
             self.model.handle(event, &mut self.sched);
             if self.sched.queue.len() > self.max_pending {
                 return Err(SimError::QueueBoundExceeded { bound: self.max_pending, at: time });
+            }
+            if self.events_processed & (INTERRUPT_EVERY - 1) == 0 {
+                if let Some(stop) = self.interrupt.as_mut() {
+                    if stop() {
+                        return Err(SimError::Interrupted { at: time });
+                    }
+                }
             }
         }
         self.sched.now = self.sched.now.max(horizon);
@@ -313,6 +343,31 @@ mod tests {
         let first = a.captured.iter().zip(&b.captured).find(|(x, y)| x.time != y.time || x.seq != y.seq).unwrap();
         assert_eq!(first.0.index, 3);
         assert_eq!((first.0.time, first.1.time), (SimTime::from_millis(2), SimTime::from_millis(3)));
+    }
+
+    #[test]
+    fn an_interrupt_stops_a_run_and_a_silent_one_changes_nothing() {
+        let run = |stop_after: Option<u64>| {
+            let mut sim = Simulation::new(Ticker { log: vec![] }, 1_000_000, 1_000);
+            if let Some(n) = stop_after {
+                let mut calls = 0;
+                sim.set_interrupt(Box::new(move || {
+                    calls += 1;
+                    calls > n
+                }));
+            }
+            sim.schedule_at(SimTime::ZERO, 1);
+            let result = sim.run_until(SimTime::from_secs(20));
+            (result, sim.model.log)
+        };
+        // 20 s of a 1 ms ticker: 20 001 events, so the interrupt is asked 4 times.
+        let (plain, plain_log) = run(None);
+        let (silent, silent_log) = run(Some(u64::MAX));
+        assert_eq!((plain, silent), (Ok(()), Ok(())));
+        assert_eq!(plain_log, silent_log);
+        let (stopped, log) = run(Some(1));
+        assert_eq!(stopped, Err(SimError::Interrupted { at: SimTime::from_millis(2 * INTERRUPT_EVERY - 1) }));
+        assert_eq!(log.len() as u64, 2 * INTERRUPT_EVERY);
     }
 
     #[test]

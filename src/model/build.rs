@@ -3,7 +3,7 @@
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use crate::engine::{SimError, SimRng, SimTime, Simulation};
+use crate::engine::{Interrupt, SimError, SimRng, SimTime, Simulation};
 use crate::envoy::config::{ClusterConfig, OutlierConfig, RouteConfig};
 use crate::envoy::lb::ClusterLb;
 use crate::envoy::outlier::OutlierDetector;
@@ -312,13 +312,27 @@ pub fn max_pending(scenario: &Scenario) -> usize {
 /// Runs a scenario with a seed to its end.
 pub fn run(scenario: Arc<Scenario>, seed: u64) -> Result<RunOutput, SimError> {
     let end = scenario.end();
+    run_until(scenario, seed, end, None)
+}
+
+/// Runs a scenario with a seed up to `until` (every event at or before it is handled), asking
+/// `interrupt`, when given, whether to stop early. [`run`] and `explain` both come here.
+pub fn run_until(
+    scenario: Arc<Scenario>,
+    seed: u64,
+    until: SimTime,
+    interrupt: Option<Interrupt>,
+) -> Result<RunOutput, SimError> {
     let (max_events, max_pending) = (scenario.max_events, max_pending(&scenario));
     let (world, init) = build(scenario, seed);
     let mut sim = Simulation::new(world, max_events, max_pending);
+    if let Some(stop) = interrupt {
+        sim.set_interrupt(stop);
+    }
     for (t, e) in init {
         sim.schedule_at(t, e);
     }
-    sim.run_until(end)?;
+    sim.run_until(until)?;
     let events = sim.events_processed();
     Ok(RunOutput { world: sim.model, events })
 }

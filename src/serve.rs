@@ -1,0 +1,95 @@
+//! `meshsim serve`: a local teaching page with a JSON API. A teacher moves a knob, the page asks
+//! the server to re-run the scenario, and the charts, the `explain` table and the topology
+//! diagram follow.
+//!
+//! - [`catalogue`] reads the scenarios once (manifests spliced in); the server reads no other
+//!   file and writes none.
+//! - [`api`] answers (method, URL, body) with a status and JSON, calling the same library code
+//!   as `meshsim run` and `meshsim explain`; [`http`] is the `tiny_http` transport around it.
+//! - [`knobs`] is the data the page builds its controls from; [`pods`] each pod's life for the
+//!   diagram; [`download`] writes the page's settings as a scenario file.
+//! - [`assets`]: the page (plain HTML, CSS and JavaScript, no build step), embedded.
+
+pub mod api;
+pub mod assets;
+pub mod catalogue;
+pub mod download;
+pub mod http;
+pub mod knobs;
+pub mod pods;
+
+use serde_json::{Value as Json, json};
+
+pub use api::{Api, Response};
+pub use catalogue::Catalogue;
+pub use http::{Running, Server};
+
+use crate::model::RunOutput;
+
+/// Everything the page draws from one run: the summary (the fields of `summary.json`), the time
+/// series (the rows of `timeseries.csv` and `client.csv`), every ejection (`ejections.csv`),
+/// each pod's life, the topology, the expectations' verdicts and the lints.
+pub fn run_json(out: &RunOutput, seed: u64) -> Json {
+    let world = &out.world;
+    let s = &world.scenario;
+    let report = crate::metrics::report::report(world, seed, out.events);
+    let summary: Json = serde_json::from_str(&crate::output::summary_json(&report)).expect("summary.json is JSON");
+    let locality_of = |c: crate::model::ids::KubeClusterId| world.topo.localities[world.topo.locality_of(c).idx()].to_string();
+    let clusters: Vec<Json> = s
+        .kube_clusters
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({
+                "name": c.name, "region": c.locality.region, "zone": c.locality.zone,
+                "network": c.network,
+                "locality": locality_of(crate::model::ids::KubeClusterId(i as u32)),
+            })
+        })
+        .collect();
+    let proxies: Vec<Json> = world
+        .proxies
+        .iter()
+        .map(|p| {
+            let kind = match s.proxy_groups.get(p.group.idx()).map(|g| g.kind) {
+                Some(crate::scenario::ProxyKind::Gateway) => "gateway",
+                Some(crate::scenario::ProxyKind::Sidecar) => "sidecar",
+                None => "east-west gateway",
+            };
+            json!({"name": p.name, "kind": kind, "cluster": s.kube_clusters[p.kube_cluster.idx()].name})
+        })
+        .collect();
+    let faults: Vec<Json> = s
+        .faults
+        .iter()
+        .map(|f| {
+            json!({
+                "at_s": f.at.as_secs_f64(), "name": f.name,
+                "cluster": s.kube_clusters[s.service.deployments[f.deployment].cluster.idx()].name,
+                "pods": f.pods, "phase": f.starts_phase,
+            })
+        })
+        .collect();
+    let verdicts: Vec<Json> = crate::check::evaluate(world, &report)
+        .into_iter()
+        .map(|v| json!({"name": v.name, "kind": v.kind, "passed": v.passed, "measured": v.measured, "bound": v.bound}))
+        .collect();
+    let lints: Vec<Json> = crate::explain::lint_scenario(s)
+        .into_iter()
+        .map(|l| json!({"code": l.code, "reason": l.reason, "fix": l.fix}))
+        .collect();
+    json!({
+        "scenario": report.scenario,
+        "seed": seed,
+        "duration_s": s.duration.as_secs_f64(),
+        "bucket_s": s.bucket.as_secs_f64(),
+        "summary": summary,
+        "timeseries": report.locality_rows,
+        "client": report.client_rows,
+        "ejections": crate::output::ejection_records(world),
+        "topology": {"clusters": clusters, "localities": report.localities, "proxies": proxies, "pods": pods::pod_tracks(s)},
+        "faults": faults,
+        "verdicts": verdicts,
+        "lints": lints,
+    })
+}

@@ -1,0 +1,416 @@
+//! The knobs the teaching page shows, as data: each is a dotted scenario path (the same paths
+//! `meshsim run --set` takes) with its Istio default and meaning. The page draws one control per
+//! knob from `GET /api/knobs`, so a new scenario field becomes a knob by adding a row here.
+
+use serde::Serialize;
+
+/// How a knob is edited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A whole number (a slider between `min` and `max`).
+    Int,
+    /// A real number (a slider).
+    Float,
+    /// A Go duration such as `"30s"` (a slider over seconds, sent as a string).
+    Duration,
+    /// One of `options`.
+    Choice,
+    /// On or off.
+    Bool,
+    /// A JSON value typed in a text box (lists such as `distribute`).
+    Json,
+}
+
+/// One knob.
+#[derive(Debug, Clone, Serialize)]
+pub struct Knob {
+    /// The dotted scenario path, as for `--set`.
+    pub path: &'static str,
+    /// Group heading on the page.
+    pub group: &'static str,
+    /// Short label (Istio's field name).
+    pub label: &'static str,
+    /// How it is edited.
+    pub kind: Kind,
+    /// The value Istio (or Envoy, or meshsim for scenario fields) uses when the field is unset,
+    /// as text.
+    pub default: &'static str,
+    /// What it does, in one or two sentences.
+    pub meaning: &'static str,
+    /// Slider bounds and step (in seconds for durations); unused for other kinds.
+    pub min: f64,
+    /// Upper bound.
+    pub max: f64,
+    /// Step.
+    pub step: f64,
+    /// Allowed values of a choice.
+    pub options: &'static [&'static str],
+}
+
+const fn knob(
+    path: &'static str,
+    group: &'static str,
+    label: &'static str,
+    kind: Kind,
+    default: &'static str,
+    meaning: &'static str,
+) -> Knob {
+    Knob { path, group, label, kind, default, meaning, min: 0.0, max: 0.0, step: 1.0, options: &[] }
+}
+
+const fn range(mut k: Knob, min: f64, max: f64, step: f64) -> Knob {
+    k.min = min;
+    k.max = max;
+    k.step = step;
+    k
+}
+
+const fn choice(mut k: Knob, options: &'static [&'static str]) -> Knob {
+    k.options = options;
+    k
+}
+
+macro_rules! od {
+    ($field:literal) => {
+        concat!("policy.destination_rule.trafficPolicy.outlierDetection.", $field)
+    };
+}
+macro_rules! lb {
+    ($field:literal) => {
+        concat!("policy.destination_rule.trafficPolicy.loadBalancer.", $field)
+    };
+}
+macro_rules! pool {
+    ($field:literal) => {
+        concat!("policy.destination_rule.trafficPolicy.connectionPool.", $field)
+    };
+}
+macro_rules! route {
+    ($field:literal) => {
+        concat!("policy.virtual_service.http[0].", $field)
+    };
+}
+
+/// Every knob, in page order.
+pub fn knobs() -> Vec<Knob> {
+    use Kind::*;
+    vec![
+        range(
+            knob(
+                od!("consecutive5xxErrors"),
+                "outlierDetection",
+                "consecutive5xxErrors",
+                Int,
+                "5",
+                "Consecutive 5xx answers (or connect failures) after which a proxy ejects a host; 0 turns this detector off.",
+            ),
+            0.0,
+            20.0,
+            1.0,
+        ),
+        range(
+            knob(
+                od!("consecutiveGatewayErrors"),
+                "outlierDetection",
+                "consecutiveGatewayErrors",
+                Int,
+                "0 (off)",
+                "Consecutive 502/503/504 (or connect failures) after which a host is ejected; 0 turns it off.",
+            ),
+            0.0,
+            20.0,
+            1.0,
+        ),
+        range(
+            knob(
+                od!("interval"),
+                "outlierDetection",
+                "interval",
+                Duration,
+                "10s",
+                "How often each proxy sweeps its hosts: ejected hosts return only at a sweep, so it rounds every ejection up.",
+            ),
+            0.1,
+            30.0,
+            0.1,
+        ),
+        range(
+            knob(
+                od!("baseEjectionTime"),
+                "outlierDetection",
+                "baseEjectionTime",
+                Duration,
+                "30s",
+                "An ejection lasts this long times the host's ejection count (capped at 300 s), so a host that fails again stays out longer.",
+            ),
+            1.0,
+            120.0,
+            1.0,
+        ),
+        range(
+            knob(
+                od!("maxEjectionPercent"),
+                "outlierDetection",
+                "maxEjectionPercent",
+                Int,
+                "10",
+                "At most this percentage of a proxy's hosts may be ejected at once; Istio's 10 % with few hosts can mean no ejection at all.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                od!("minHealthPercent"),
+                "outlierDetection",
+                "minHealthPercent",
+                Int,
+                "0",
+                "Panic threshold: below this percentage of healthy hosts a priority ignores health and sends to all hosts, ejected ones included.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        knob(
+            od!("splitExternalLocalOriginErrors"),
+            "outlierDetection",
+            "splitExternalLocalOriginErrors",
+            Bool,
+            "false",
+            "Count connect failures and timeouts separately from HTTP answers (see consecutiveLocalOriginFailures).",
+        ),
+        range(
+            knob(
+                od!("consecutiveLocalOriginFailures"),
+                "outlierDetection",
+                "consecutiveLocalOriginFailures",
+                Int,
+                "5",
+                "With the split on: consecutive local-origin failures (refused, reset, timed out) that eject a host.",
+            ),
+            0.0,
+            20.0,
+            1.0,
+        ),
+        knob(
+            lb!("localityLbSetting.enabled"),
+            "localityLbSetting",
+            "enabled",
+            Bool,
+            "true (mesh)",
+            "Locality-aware load balancing; false sends to every locality by host count.",
+        ),
+        knob(
+            lb!("localityLbSetting.distribute"),
+            "localityLbSetting",
+            "distribute",
+            Json,
+            "unset",
+            "Weights per destination locality for each source locality, e.g. [{\"from\":\"europe-west1/*\",\"to\":{\"europe-west1/*\":80,\"us-central1/*\":20}}].",
+        ),
+        knob(
+            lb!("localityLbSetting.failover"),
+            "localityLbSetting",
+            "failover",
+            Json,
+            "unset (any other region)",
+            "Which region takes over when a region fails, e.g. [{\"from\":\"europe-west1\",\"to\":\"us-central1\"}]. Needs outlierDetection.",
+        ),
+        knob(
+            lb!("localityLbSetting.failoverPriority"),
+            "localityLbSetting",
+            "failoverPriority",
+            Json,
+            "unset",
+            "Ordered labels that rank endpoints by how many they share with the client, e.g. [\"topology.kubernetes.io/region\"].",
+        ),
+        choice(
+            knob(
+                lb!("simple"),
+                "loadBalancer",
+                "simple",
+                Choice,
+                "LEAST_REQUEST",
+                "How a proxy picks a host inside a locality.",
+            ),
+            &["LEAST_REQUEST", "ROUND_ROBIN", "RANDOM"],
+        ),
+        range(
+            knob(
+                pool!("http.http2MaxRequests"),
+                "connectionPool",
+                "http.http2MaxRequests",
+                Int,
+                "unlimited (2^32-1)",
+                "Requests in flight from one proxy to the service; beyond it requests fail at once with 503 overflow.",
+            ),
+            1.0,
+            2000.0,
+            1.0,
+        ),
+        range(
+            knob(
+                pool!("http.http1MaxPendingRequests"),
+                "connectionPool",
+                "http.http1MaxPendingRequests",
+                Int,
+                "unlimited (2^32-1)",
+                "Requests that may wait for a connection (HTTP/1.1); beyond it: 503 overflow.",
+            ),
+            1.0,
+            2000.0,
+            1.0,
+        ),
+        range(
+            knob(
+                pool!("http.maxRetries"),
+                "connectionPool",
+                "http.maxRetries",
+                Int,
+                "unlimited (2^32-1)",
+                "Retries in flight at once from one proxy; beyond it retries are skipped.",
+            ),
+            1.0,
+            1000.0,
+            1.0,
+        ),
+        range(
+            knob(
+                pool!("tcp.maxConnections"),
+                "connectionPool",
+                "tcp.maxConnections",
+                Int,
+                "unlimited (2^32-1)",
+                "Connections from one proxy to the service.",
+            ),
+            1.0,
+            2000.0,
+            1.0,
+        ),
+        range(
+            knob(
+                pool!("tcp.connectTimeout"),
+                "connectionPool",
+                "tcp.connectTimeout",
+                Duration,
+                "10s (mesh)",
+                "How long a connection attempt to an unresponsive pod may take before it counts as a connect failure.",
+            ),
+            0.1,
+            30.0,
+            0.1,
+        ),
+        range(
+            knob(
+                route!("retries.attempts"),
+                "retries and timeouts",
+                "retries.attempts",
+                Int,
+                "2 (Istio's default policy)",
+                "Retries per request (the route's own policy replaces Istio's default).",
+            ),
+            0.0,
+            10.0,
+            1.0,
+        ),
+        range(
+            knob(
+                route!("retries.perTryTimeout"),
+                "retries and timeouts",
+                "retries.perTryTimeout",
+                Duration,
+                "none",
+                "Time limit of each attempt; set retries.attempts with it.",
+            ),
+            0.01,
+            10.0,
+            0.01,
+        ),
+        choice(
+            knob(
+                route!("retries.retryOn"),
+                "retries and timeouts",
+                "retries.retryOn",
+                Choice,
+                "connect-failure,refused-stream,unavailable,cancelled",
+                "Which failures are retried (Envoy conditions and status codes); set retries.attempts with it.",
+            ),
+            &[
+                "connect-failure,refused-stream,unavailable,cancelled",
+                "connect-failure,refused-stream,unavailable,cancelled,503",
+                "5xx",
+                "gateway-error",
+                "connect-failure",
+            ],
+        ),
+        knob(
+            route!("retries.retryRemoteLocalities"),
+            "retries and timeouts",
+            "retries.retryRemoteLocalities",
+            Bool,
+            "false",
+            "Retries may go to another priority (locality) than the one that failed.",
+        ),
+        range(
+            knob(
+                route!("timeout"),
+                "retries and timeouts",
+                "timeout",
+                Duration,
+                "none",
+                "The whole request's time limit, retries included.",
+            ),
+            0.1,
+            60.0,
+            0.1,
+        ),
+        range(
+            knob(
+                "workload[0].rate",
+                "load and version",
+                "request rate",
+                Float,
+                "the scenario's",
+                "Requests per second arriving at the first client proxy group.",
+            ),
+            10.0,
+            5000.0,
+            10.0,
+        ),
+        choice(
+            knob(
+                "mesh.istio_version",
+                "load and version",
+                "Istio version",
+                Choice,
+                "1.31",
+                "Sets how maxEjectionPercent is enforced (≤ 1.18, 1.19, ≥ 1.20), whether 503 is retried by default (≤ 1.23) and whether unready pods are sent (≥ 1.31).",
+            ),
+            &["1.18", "1.19", "1.20", "1.22", "1.23", "1.24", "1.28", "1.30", "1.31"],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_knob_path_parses_and_is_unique() {
+        let ks = knobs();
+        let mut paths: Vec<&str> = ks.iter().map(|k| k.path).collect();
+        for p in &paths {
+            crate::scenario::overrides::parse_path(p).unwrap();
+        }
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), ks.len());
+        for k in &ks {
+            assert!(k.kind != Kind::Choice || !k.options.is_empty(), "{} has no options", k.path);
+            assert!(matches!(k.kind, Kind::Bool | Kind::Json | Kind::Choice) || k.min < k.max, "{}", k.path);
+        }
+    }
+}
