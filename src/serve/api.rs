@@ -105,7 +105,7 @@ struct Prepared<'a> {
     seed: u64,
     tree: Value,
     scenario: Arc<Scenario>,
-    lane: String,
+    lane: Option<String>,
     sets: Vec<(String, Json)>,
 }
 
@@ -130,13 +130,13 @@ impl Api {
             ("POST", "/api/run") => self.run(body),
             ("GET", "/api/explain") => self.explain(query),
             ("GET", "/api/download") => return self.download(query).unwrap_or_else(|f| Response::error(f.status, f.message)),
+            (_, "/api/run") => Err(fail(405, "use POST for /api/run")),
             ("GET", p) => match assets::find(p) {
                 Some(a) => {
                     return Response { status: 200, content_type: a.content_type, body: a.bytes.to_vec(), attachment: None };
                 }
                 None => Err(fail(404, format!("{p}: not found"))),
             },
-            (_, "/api/run") => Err(fail(405, "use POST for /api/run")),
             (_, p) if p.starts_with("/api/") || assets::find(p).is_some() => Err(fail(405, format!("use GET for {p}"))),
             (_, p) => Err(fail(404, format!("{p}: not found"))),
         };
@@ -202,8 +202,7 @@ impl Api {
         if set.len() > MAX_SETS {
             return Err(fail(400, format!("set: {} overrides; at most {MAX_SETS} are accepted", set.len())));
         }
-        let lane = lane.unwrap_or_else(|| "default".into());
-        if lane.len() > 64 || !lane.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if lane.as_ref().is_some_and(|l| l.len() > 64 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
             return Err(fail(400, "lane: expected at most 64 letters, digits, `-` or `_`"));
         }
         let mut tree = entry.tree.clone();
@@ -221,8 +220,13 @@ impl Api {
         Ok(Prepared { entry, seed, tree, scenario: Arc::new(scenario), lane, sets })
     }
 
-    /// Starts a run on `lane`: every earlier run on it is cancelled at its next check.
-    fn interrupt(&self, lane: &str) -> (Interrupt, Instant) {
+    /// Starts a run, on `lane` when given: every earlier run on that lane is cancelled at its
+    /// next check. Without a lane only the time budget stops a run.
+    fn interrupt(&self, lane: Option<&str>) -> (Interrupt, Instant) {
+        let deadline = Instant::now() + self.time_budget;
+        let Some(lane) = lane else {
+            return (Box::new(move || Instant::now() >= deadline), deadline);
+        };
         let counter = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
             if lanes.len() >= MAX_LANES && !lanes.contains_key(lane) {
@@ -231,7 +235,6 @@ impl Api {
             lanes.entry(lane.to_string()).or_default().clone()
         };
         let generation = counter.fetch_add(1, Ordering::SeqCst) + 1;
-        let deadline = Instant::now() + self.time_budget;
         let stop = Box::new(move || counter.load(Ordering::SeqCst) != generation || Instant::now() >= deadline);
         (stop, deadline)
     }
@@ -245,7 +248,10 @@ impl Api {
                     p.entry.file, p.seed, self.time_budget
                 ),
             ),
-            SimError::Interrupted { .. } => fail(409, format!("cancelled: a newer request on lane `{}` replaced it", p.lane)),
+            SimError::Interrupted { .. } => fail(
+                409,
+                format!("cancelled: a newer request on lane `{}` replaced it", p.lane.as_deref().unwrap_or_default()),
+            ),
             e => fail(422, format!("running {} with seed {}: {e}", p.entry.file, p.seed)),
         }
     }
@@ -254,7 +260,7 @@ impl Api {
         let req: RunRequest = serde_json::from_slice(body).map_err(|e| fail(400, format!("request body: {e}")))?;
         let p = self.prepare(&req.scenario, req.seed, req.set, req.lane)?;
         let started = Instant::now();
-        let (stop, deadline) = self.interrupt(&p.lane);
+        let (stop, deadline) = self.interrupt(p.lane.as_deref());
         let end = p.scenario.end();
         let out = crate::model::run_until(p.scenario.clone(), p.seed, end, Some(stop))
             .map_err(|e| self.sim_failure(&p, e, deadline))?;
@@ -287,7 +293,7 @@ impl Api {
         let p = self.prepare_query(&q)?;
         let text = q.get("at").ok_or_else(|| fail(400, "at: missing (seconds from the start)"))?;
         let at = parse_at(text, p.scenario.duration).map_err(|m| fail(400, m))?;
-        let (stop, deadline) = self.interrupt(&p.lane);
+        let (stop, deadline) = self.interrupt(p.lane.as_deref());
         let snap = crate::explain::snapshot_with(p.scenario.clone(), p.seed, at, Some(stop))
             .map_err(|e| self.sim_failure(&p, e, deadline))?;
         if let Some(name) = q.get("proxy") {
@@ -302,7 +308,7 @@ impl Api {
     fn download(&self, query: &str) -> Result<Response, Failure> {
         let q = parse_query(query, &["scenario", "seed", "set", "lane"])?;
         let p = self.prepare_query(&q)?;
-        let (stop, deadline) = self.interrupt(&p.lane);
+        let (stop, deadline) = self.interrupt(p.lane.as_deref());
         let verdicts = if p.scenario.expectations.is_empty() {
             Vec::new()
         } else {

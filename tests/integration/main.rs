@@ -9,5 +9,6 @@ mod model;
 mod policy;
 mod safety;
 mod seed;
+mod serve;
 mod sweep;
 mod util;
