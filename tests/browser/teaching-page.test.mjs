@@ -288,6 +288,7 @@ describe("meshsim serve in Chromium", () => {
     await waitRedraw(n);
     const rows = page.locator("#fault-rows .fault-row");
     const count = await rows.count();
+    const original = (await page.evaluate(() => window.meshsim.run)).faults.map((f) => [f.name, f.at_s]);
     n = await redraws();
     await page.getByRole("button", { name: "Add a fault" }).click();
     await waitRedraw(n);
@@ -302,6 +303,8 @@ describe("meshsim serve in Chromium", () => {
     assert.equal(await page.locator("#error").isVisible(), false, await page.locator("#error").textContent());
     const run = await page.evaluate(() => window.meshsim.run);
     assert.deepEqual(run.faults.filter((f) => f.name === name).map((f) => f.at_s), [120]);
+    // Moving one fault leaves the others where they were (a stale row once moved its neighbour).
+    assert.deepEqual(run.faults.filter((f) => f.name !== name).map((f) => [f.name, f.at_s]), original);
     assert.deepEqual(run.faults.map((f) => f.at_s), [...run.faults.map((f) => f.at_s)].sort((x, y) => x - y));
     await shot("07-fault-added");
     n = await redraws();

@@ -478,16 +478,23 @@
   function buildFaults() {
     const list = faults();
     const edited = state.set.faults !== undefined;
+    // The rows are rebuilt after every edit. Removing a focused input fires its `change` (a
+    // blur) while the list already holds the edit, so an event is acted on only if its row still
+    // shows the fault it was built from.
     const rows = list.map((f, i) => {
+      const built = JSON.stringify(f);
+      const on = (node, type, fn) => node.addEventListener(type, () => {
+        if (node.isConnected && JSON.stringify(faults()[i]) === built) fn();
+      });
       const field = (label, input) => h("label", {}, label, input);
       const at = h("input", { type: "number", min: "0", step: "0.1", value: String(parseDur(f.at)), "aria-label": `Fault ${i + 1} time (s)` });
-      at.addEventListener("change", () => {
+      on(at, "change", () => {
         const l = faults();
         l[i].at = fmtDur(Number(at.value));
         setFaults(l);
       });
       const action = h("select", { "aria-label": `Fault ${i + 1} action` }, ...Object.keys(ACTION_FIELDS).map((a) => h("option", { value: a, text: a, selected: a === f.action })));
-      action.addEventListener("change", () => {
+      on(action, "change", () => {
         const l = faults();
         for (const k of ALL_ACTION_KEYS) delete l[i][k];
         Object.assign(l[i], ACTION_FIELDS[action.value]);
@@ -495,13 +502,13 @@
         setFaults(l);
       });
       const cluster = h("select", { "aria-label": `Fault ${i + 1} cluster` }, ...state.detail.clusters.map((c) => h("option", { value: c, text: c, selected: c === f.cluster })));
-      cluster.addEventListener("change", () => {
+      on(cluster, "change", () => {
         const l = faults();
         l[i].cluster = cluster.value;
         setFaults(l);
       });
       const pods = h("input", { type: "text", value: Array.isArray(f.pods) ? f.pods.join(",") : "", placeholder: "all", "aria-label": `Fault ${i + 1} pods (ordinals, comma-separated; empty for all)` });
-      pods.addEventListener("change", () => {
+      on(pods, "change", () => {
         const l = faults();
         const text = pods.value.trim();
         if (text === "") delete l[i].pods;
@@ -509,7 +516,7 @@
         setFaults(l);
       });
       const name = h("input", { type: "text", value: f.name || "", "aria-label": `Fault ${i + 1} name` });
-      name.addEventListener("change", () => {
+      on(name, "change", () => {
         const l = faults();
         if (name.value.trim()) l[i].name = name.value.trim();
         else delete l[i].name;
@@ -519,7 +526,7 @@
       for (const key of Object.keys(ACTION_FIELDS[f.action] || {}).concat(f.action === "http-error" ? ["probability"] : [])) {
         const isDur = key === "latency";
         const input = h("input", { type: isDur ? "text" : "number", value: f[key] === undefined ? (key === "probability" ? "1" : "") : String(f[key]), step: key === "probability" ? "0.01" : "1", min: "0", "aria-label": `Fault ${i + 1} ${key}` });
-        input.addEventListener("change", () => {
+        on(input, "change", () => {
           const l = faults();
           l[i][key] = isDur ? input.value.trim() : Number(input.value);
           setFaults(l);
@@ -527,7 +534,7 @@
         extra.push(field(key, input));
       }
       const remove = h("button", { type: "button", text: "Remove", "aria-label": `Remove fault ${i + 1}` });
-      remove.addEventListener("click", () => {
+      on(remove, "click", () => {
         const l = faults();
         l.splice(i, 1);
         setFaults(l);
