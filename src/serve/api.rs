@@ -129,11 +129,18 @@ impl Api {
             ("GET", "/api/scenario") => self.scenario_detail(query),
             ("POST", "/api/run") => self.run(body),
             ("GET", "/api/explain") => self.explain(query),
-            ("GET", "/api/download") => return self.download(query).unwrap_or_else(|f| Response::error(f.status, f.message)),
+            ("GET", "/api/download") => {
+                return self.download(query).unwrap_or_else(|f| Response::error(f.status, f.message));
+            }
             (_, "/api/run") => Err(fail(405, "use POST for /api/run")),
             ("GET", p) => match assets::find(p) {
                 Some(a) => {
-                    return Response { status: 200, content_type: a.content_type, body: a.bytes.to_vec(), attachment: None };
+                    return Response {
+                        status: 200,
+                        content_type: a.content_type,
+                        body: a.bytes.to_vec(),
+                        attachment: None,
+                    };
                 }
                 None => Err(fail(404, format!("{p}: not found"))),
             },
@@ -202,7 +209,10 @@ impl Api {
         if set.len() > MAX_SETS {
             return Err(fail(400, format!("set: {} overrides; at most {MAX_SETS} are accepted", set.len())));
         }
-        if lane.as_ref().is_some_and(|l| l.len() > 64 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')) {
+        if lane
+            .as_ref()
+            .is_some_and(|l| l.len() > 64 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
             return Err(fail(400, "lane: expected at most 64 letters, digits, `-` or `_`"));
         }
         let mut tree = entry.tree.clone();
@@ -299,7 +309,10 @@ impl Api {
         if let Some(name) = q.get("proxy") {
             if !crate::explain::has_proxy(&snap, name) {
                 let names: Vec<&str> = snap.proxies.iter().map(|p| p.name.as_str()).collect();
-                return Err(fail(400, format!("--proxy {name}: no such proxy or proxy group (proxies: {})", names.join(", "))));
+                return Err(fail(
+                    400,
+                    format!("--proxy {name}: no such proxy or proxy group (proxies: {})", names.join(", ")),
+                ));
             }
         }
         Ok(snapshot_json(&snap, q.get("proxy").map(String::as_str)))
@@ -317,8 +330,8 @@ impl Api {
             let report = crate::metrics::report::report(&out.world, p.seed, out.events);
             crate::check::evaluate(&out.world, &report)
         };
-        let text = super::download::scenario_file(p.entry, p.seed, &p.tree, &p.sets, &verdicts)
-            .map_err(|m| fail(500, m))?;
+        let text =
+            super::download::scenario_file(p.entry, p.seed, &p.tree, &p.sets, &verdicts).map_err(|m| fail(500, m))?;
         Ok(Response {
             status: 200,
             content_type: "application/toml; charset=utf-8",
@@ -417,8 +430,7 @@ pub fn toml_to_json(v: &Value) -> Json {
 
 /// The `explain` snapshot as JSON: the same facts as the text, plus the text itself.
 pub fn snapshot_json(snap: &Snapshot, proxy: Option<&str>) -> Json {
-    let setting =
-        |s: &crate::explain::Setting| json!({"name": s.name, "value": s.value, "source": s.source.label()});
+    let setting = |s: &crate::explain::Setting| json!({"name": s.name, "value": s.value, "source": s.source.label()});
     let proxies: Vec<Json> = snap
         .proxies
         .iter()

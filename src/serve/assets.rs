@@ -16,18 +16,22 @@ pub struct Asset {
 /// Every served file.
 pub const ASSETS: &[Asset] = &[
     Asset { path: "/", content_type: "text/html; charset=utf-8", bytes: include_bytes!("page/index.html") },
-    Asset { path: "/assets/style.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("page/style.css") },
-    Asset { path: "/assets/app.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("page/app.js") },
+    Asset {
+        path: "/assets/style.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("page/style.css"),
+    },
+    Asset {
+        path: "/assets/app.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("page/app.js"),
+    },
     Asset {
         path: "/assets/charts.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("page/charts.js"),
     },
-    Asset {
-        path: "/assets/favicon.svg",
-        content_type: "image/svg+xml",
-        bytes: include_bytes!("page/favicon.svg"),
-    },
+    Asset { path: "/assets/favicon.svg", content_type: "image/svg+xml", bytes: include_bytes!("page/favicon.svg") },
 ];
 
 /// The asset served at `path`, if any.

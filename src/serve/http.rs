@@ -90,7 +90,8 @@ fn answer(mut request: tiny_http::Request, api: &Api) {
         ("X-Content-Type-Options", "nosniff".to_string()),
         (
             "Content-Security-Policy",
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'".to_string(),
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'"
+                .to_string(),
         ),
     ];
     if let Some(name) = response.attachment {
