@@ -15,7 +15,8 @@
 //! | `GET /api/download?scenario=&seed=&set=` | the settings as a self-contained scenario file |
 //!
 //! Status codes: 200; 400 bad JSON, a bad override or query (the message `meshsim run` would
-//! print); 404 unknown scenario or path; 405 wrong method; 409 a newer request on the same lane
+//! print); 403 a `Host` that is not this machine (`serve::http`, on a loopback address); 404
+//! unknown scenario or path; 405 wrong method; 409 a newer request on the same lane
 //! replaced this one; 413 body too large (`serve::http`); 422 the run stopped on a scenario limit;
 //! 503 the run exceeded the time budget.
 

@@ -38,19 +38,19 @@ impl Server {
 
     /// Answers requests on `workers` threads (this one included) until the process ends.
     pub fn run(self, workers: usize) {
-        let (http, api) = (Arc::clone(&self.http), Arc::clone(&self.api));
+        let (http, api, addr) = (Arc::clone(&self.http), Arc::clone(&self.api), self.addr);
         let _others = self.spawn(workers.saturating_sub(1));
-        worker(&http, &api);
+        worker(&http, &api, addr);
     }
 
     /// Answers requests on `workers` background threads.
     pub fn spawn(self, workers: usize) -> Running {
         let threads = (0..workers)
             .map(|i| {
-                let (http, api) = (Arc::clone(&self.http), Arc::clone(&self.api));
+                let (http, api, addr) = (Arc::clone(&self.http), Arc::clone(&self.api), self.addr);
                 std::thread::Builder::new()
                     .name(format!("serve-{i}"))
-                    .spawn(move || worker(&http, &api))
+                    .spawn(move || worker(&http, &api, addr))
                     .expect("spawning a server thread")
             })
             .collect();
@@ -69,14 +69,34 @@ impl Drop for Running {
     }
 }
 
-fn worker(http: &tiny_http::Server, api: &Api) {
+fn worker(http: &tiny_http::Server, api: &Api, addr: SocketAddr) {
     while let Ok(request) = http.recv() {
-        answer(request, api);
+        answer(request, api, addr);
     }
 }
 
-fn answer(mut request: tiny_http::Request, api: &Api) {
+/// On a loopback address, only requests for `localhost` or the address itself are answered:
+/// a web page elsewhere cannot reach the server through a name it controls (DNS rebinding).
+fn host_allowed(request: &tiny_http::Request, addr: SocketAddr) -> bool {
+    if !addr.ip().is_loopback() {
+        return true;
+    }
+    let Some(host) = request.headers().iter().find(|h| h.field.equiv("Host")).map(|h| h.value.as_str()) else {
+        return true;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn answer(mut request: tiny_http::Request, api: &Api, addr: SocketAddr) {
     let response = match read_body(&mut request) {
+        Ok(_) if !host_allowed(&request, addr) => {
+            Response::error(403, "the Host header names another site (bind an address with --bind to serve others)")
+        }
         Ok(body) => {
             let method = request.method().as_str().to_ascii_uppercase();
             api.handle(&method, request.url(), &body)

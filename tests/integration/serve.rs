@@ -224,6 +224,24 @@ fn a_wrong_method_is_405() {
 }
 
 #[test]
+fn a_request_for_another_host_is_403() {
+    // The test client names the server by its address; a page on another site reaching it
+    // through DNS rebinding would send its own name.
+    let mut s = TcpStream::connect(server()).unwrap();
+    s.write_all(b"GET /api/scenarios HTTP/1.0\r\nHost: attacker.example:8080\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.0 403") || raw.starts_with("HTTP/1.1 403"), "{raw:.200}");
+    for host in ["localhost:8080", "localhost", "127.0.0.1", "[::1]:80"] {
+        let mut s = TcpStream::connect(server()).unwrap();
+        s.write_all(format!("GET /api/scenarios HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes()).unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        assert!(raw.contains(" 200 "), "{host}: {raw:.100}");
+    }
+}
+
+#[test]
 fn a_large_body_is_413() {
     let body = vec![b' '; meshsim::serve::api::MAX_BODY_BYTES + 1];
     let (status, _, resp) = request("POST", "/api/run", &body);
