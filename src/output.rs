@@ -124,6 +124,13 @@ pub fn events_jsonl(world: &World) -> String {
 
 /// `summary.json`.
 pub fn summary_json(report: &RunReport) -> String {
+    let mut s = serde_json::to_string_pretty(&summary_value(report)).expect("json");
+    s.push('\n');
+    s
+}
+
+/// The contents of `summary.json` as a JSON value.
+pub fn summary_value(report: &RunReport) -> serde_json::Value {
     let mut v = serde_json::to_value(report).expect("report serializes");
     if let Some(o) = v.as_object_mut() {
         o.insert("meshsim_version".into(), json!(env!("CARGO_PKG_VERSION")));
@@ -136,9 +143,7 @@ pub fn summary_json(report: &RunReport) -> String {
             }),
         );
     }
-    let mut s = serde_json::to_string_pretty(&v).expect("json");
-    s.push('\n');
-    s
+    v
 }
 
 /// The terminal summary: one line per phase, then the transitions.

@@ -33,7 +33,7 @@ pub fn run_json(out: &RunOutput, seed: u64) -> Json {
     let world = &out.world;
     let s = &world.scenario;
     let report = crate::metrics::report::report(world, seed, out.events);
-    let summary: Json = serde_json::from_str(&crate::output::summary_json(&report)).expect("summary.json is JSON");
+    let summary = crate::output::summary_value(&report);
     let locality_of =
         |c: crate::model::ids::KubeClusterId| world.topo.localities[world.topo.locality_of(c).idx()].to_string();
     let clusters: Vec<Json> = s

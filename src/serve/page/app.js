@@ -27,7 +27,7 @@
     trigger: null,
   };
   // Read by the browser tests and handy in the console.
-  const probe = { redraws: 0, lastLatencyMs: null, latencies: [], run: null, runA: null, explain: null, explainAt: null, errors: 0 };
+  const probe = { redraws: 0, lastLatencyMs: null, latencies: [], timings: null, run: null, runA: null, explain: null, explainAt: null, errors: 0 };
   window.meshsim = probe;
   const canonical = (v) => JSON.stringify(v, (_, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
   // True when the charts show the current settings and nothing is in flight.
@@ -143,6 +143,9 @@
     clearTimeout(state.debounce);
     writeHash();
     if (state.controller) state.controller.abort();
+    // A snapshot for the old settings would only compete with the new run for the CPU.
+    clearTimeout(state.explainTimer);
+    if (state.explainController) state.explainController.abort();
     const controller = (state.controller = new AbortController());
     const trigger = state.trigger;
     document.body.classList.add("busy");
@@ -160,11 +163,16 @@
       }
       const [run] = await Promise.all(jobs);
       if (controller !== state.controller) return;
+      const received = performance.now();
       state.run = run;
       showError("");
       draw();
+      const drawn = performance.now();
       requestAnimationFrame(() => {
         probe.redraws++;
+        if (trigger !== null && trigger !== undefined) {
+          probe.timings = { server_ms: run.elapsed_ms, response_ms: received - trigger, draw_ms: drawn - received, frame_ms: performance.now() - drawn };
+        }
         if (trigger !== null && trigger !== undefined) {
           probe.lastLatencyMs = performance.now() - trigger;
           probe.latencies.push(probe.lastLatencyMs);
@@ -255,7 +263,9 @@
     MeshCharts.setCursor(t);
     if (state.run) legend($("legend-topology"), MeshCharts.topology($("topology"), state.run, t));
     clearTimeout(state.explainTimer);
-    state.explainTimer = setTimeout(fetchExplain, state.playing ? 250 : fromDraw ? 0 : 120);
+    // After a redraw the snapshot waits a little, so that a slider being dragged step by step
+    // does not make the server simulate twice per step.
+    state.explainTimer = setTimeout(fetchExplain, state.playing ? 250 : fromDraw ? 300 : 120);
   }
 
   async function fetchExplain() {
