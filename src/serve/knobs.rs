@@ -279,6 +279,19 @@ pub fn knobs() -> Vec<Knob> {
         ),
         range(
             knob(
+                pool!("http.maxRequestsPerConnection"),
+                "connectionPool",
+                "http.maxRequestsPerConnection",
+                Int,
+                "unlimited (0)",
+                "Requests per upstream connection before it is closed and a new one opened (HTTP/1.1 keep-alive).",
+            ),
+            1.0,
+            1000.0,
+            1.0,
+        ),
+        range(
+            knob(
                 pool!("tcp.maxConnections"),
                 "connectionPool",
                 "tcp.maxConnections",

@@ -376,3 +376,48 @@ fn every_catalogue_scenario_downloads_unchanged_to_the_same_run() {
         );
     }
 }
+
+#[test]
+fn serve_refuses_a_missing_catalogue_or_a_zero_budget_with_exit_2() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_meshsim")).args(args).current_dir(util::root()).output().unwrap()
+    };
+    let out = run(&["serve", "no-such-folder", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-folder: cannot read: no such file or folder"), "{err}");
+    let out = run(&["serve", "--time-budget", "0s", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--time-budget 0s: expected more than 0s"));
+}
+
+#[test]
+fn serve_prints_its_address_and_answers_there() {
+    use std::io::BufRead;
+    /// Stops the server however the test ends.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_meshsim"))
+            .args(["serve", "scenarios/seed-failover.toml", "--port", "0"])
+            .current_dir(util::root())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("meshsim serve: http://127.0.0.1:"), "{line}");
+    assert!(line.contains("(1 scenarios from scenarios/seed-failover.toml)"), "{line}");
+    let addr: SocketAddr = line["meshsim serve: http://".len()..].split('/').next().unwrap().parse().unwrap();
+    let (status, _, body) = request_at(addr, "GET", "/api/scenarios", b"");
+    assert_eq!(status, 200);
+    let list = json_of(&body);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "seed-failover");
+}
