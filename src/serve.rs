@@ -27,8 +27,9 @@ pub use http::{Running, Server};
 use crate::model::RunOutput;
 
 /// Everything the page draws from one run: the summary (the fields of `summary.json`), the time
-/// series (the rows of `timeseries.csv` and `client.csv`), every ejection (`ejections.csv`),
-/// each pod's life, the topology, the expectations' verdicts and the lints.
+/// series (the rows of `timeseries.csv` and `client.csv`), every ejection (`ejections.csv`, plus
+/// `east_west_gateway`), each pod's life, the topology with its east-west gateway hosts, the
+/// expectations' verdicts and the lints.
 pub fn run_json(out: &RunOutput, seed: u64) -> Json {
     let world = &out.world;
     let s = &world.scenario;
@@ -68,6 +69,7 @@ pub fn run_json(out: &RunOutput, seed: u64) -> Json {
                 "at_s": f.at.as_secs_f64(), "name": f.name,
                 "cluster": s.kube_clusters[s.service.deployments[f.deployment].cluster.idx()].name,
                 "pods": f.pods, "phase": f.starts_phase,
+                "restores": crate::metrics::report::restores(s, f),
             })
         })
         .collect();
@@ -79,6 +81,30 @@ pub fn run_json(out: &RunOutput, seed: u64) -> Json {
         .into_iter()
         .map(|l| json!({"code": l.code, "reason": l.reason, "fix": l.fix}))
         .collect();
+    // Ejections as `ejections.csv` has them, each marked when its host is an east-west gateway
+    // replica (whose `cluster/ordinal` name is also the name of a pod): one record per `Eject`
+    // in log order.
+    let mut ejections = serde_json::to_value(crate::output::ejection_records(world)).expect("records serialize");
+    let gateway_hosts = world.rec.log.iter().filter_map(|e| match &e.kind {
+        crate::metrics::recorder::LogKind::Eject { endpoint, .. } => Some(world.pods[endpoint.idx()].gateway.is_some()),
+        _ => None,
+    });
+    for (record, gateway) in ejections.as_array_mut().into_iter().flatten().zip(gateway_hosts) {
+        record["east_west_gateway"] = json!(gateway);
+    }
+    let gateways: Vec<Json> = world
+        .pods
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let proxy = p.gateway?;
+            Some(json!({
+                "name": crate::output::endpoint_name(world, crate::model::ids::EndpointId(i as u32)),
+                "cluster": s.kube_clusters[p.cluster.idx()].name,
+                "proxy": world.proxies[proxy.idx()].name,
+            }))
+        })
+        .collect();
     json!({
         "scenario": report.scenario,
         "seed": seed,
@@ -87,8 +113,11 @@ pub fn run_json(out: &RunOutput, seed: u64) -> Json {
         "summary": summary,
         "timeseries": report.locality_rows,
         "client": report.client_rows,
-        "ejections": crate::output::ejection_records(world),
-        "topology": {"clusters": clusters, "localities": report.localities, "proxies": proxies, "pods": pods::pod_tracks(s)},
+        "ejections": ejections,
+        "topology": {
+            "clusters": clusters, "localities": report.localities, "proxies": proxies,
+            "pods": pods::pod_tracks(s), "east_west_gateways": gateways,
+        },
         "faults": faults,
         "verdicts": verdicts,
         "lints": lints,

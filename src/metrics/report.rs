@@ -408,6 +408,16 @@ fn fault_localities(world: &World, deployment: usize) -> BTreeSet<LocalityId> {
     [world.topo.locality_of(cluster)].into_iter().collect()
 }
 
+/// Whether a fault restores its locality (its fail-back is measured) rather than degrading it:
+/// `recover`, or a scale-up to at least the initial replica count.
+pub fn restores(s: &crate::scenario::Scenario, f: &crate::scenario::FaultSpec) -> bool {
+    match f.action {
+        FaultAction::Recover => true,
+        FaultAction::Scale { replicas } => replicas >= s.service.deployments[f.deployment].replicas.max(1),
+        _ => false,
+    }
+}
+
 fn transitions(world: &World) -> Vec<Transition> {
     let s = &world.scenario;
     let rec = &world.rec;
@@ -424,11 +434,7 @@ fn transitions(world: &World) -> Vec<Transition> {
         // Each transition is measured until the next phase-opening fault (or the end of the run).
         let next = s.faults.iter().skip(i + 1).find(|g| g.starts_phase && g.at > f.at).map(|g| g.at).unwrap_or(s.end());
         let range = slot_range(s, rec, f.at, next);
-        let restores = match f.action {
-            FaultAction::Recover => true,
-            FaultAction::Scale { replicas } => replicas >= s.service.deployments[f.deployment].replicas.max(1),
-            _ => false,
-        };
+        let restores = restores(s, f);
         let names: Vec<String> = locs.iter().map(|l| world.topo.localities[l.idx()].to_string()).collect();
         if restores {
             if !locs.iter().any(|l| degraded.contains(l)) {

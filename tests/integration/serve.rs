@@ -170,9 +170,33 @@ fn run_returns_what_meshsim_run_computes() {
     assert_eq!(got["summary"], summary, "the summary is summary.json's");
     assert_eq!(got["timeseries"], serde_json::to_value(&report.locality_rows).unwrap());
     assert_eq!(got["client"], serde_json::to_value(&report.client_rows).unwrap());
-    assert_eq!(got["ejections"], serde_json::to_value(meshsim::output::ejection_records(&out.world)).unwrap());
+    let mut ejections = got["ejections"].clone();
+    for e in ejections.as_array_mut().unwrap() {
+        assert_eq!(e.as_object_mut().unwrap().remove("east_west_gateway"), Some(json!(false)), "no gateway here");
+    }
+    assert_eq!(ejections, serde_json::to_value(meshsim::output::ejection_records(&out.world)).unwrap());
     assert_eq!(got["seed"], 3);
     assert_eq!(got["topology"]["pods"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn ejections_of_an_east_west_gateway_are_told_apart_from_pods() {
+    // The gateway replica in cluster-b shares the name `cluster-b/0` with a pod.
+    let (status, got) = post_run(&json!({"scenario": "east-west-gateway-trap"}));
+    assert_eq!(status, 200);
+    let gateways = got["topology"]["east_west_gateways"].as_array().unwrap();
+    assert_eq!(gateways.len(), 1);
+    let name = gateways[0]["name"].as_str().unwrap();
+    let ejections = got["ejections"].as_array().unwrap();
+    assert!(ejections.iter().any(|e| e["east_west_gateway"] == json!(true)), "the gateway is ejected");
+    for e in ejections {
+        // In this scenario the client sidecars in A reach B only through the gateway.
+        let remote = e["locality"].as_str().unwrap().starts_with("us-central1");
+        assert_eq!(e["east_west_gateway"], json!(remote), "{e}");
+        if remote {
+            assert_eq!(e["endpoint"], name);
+        }
+    }
 }
 
 #[test]

@@ -212,9 +212,10 @@
         h("div", { class: "v" }, h("span", { class: "value", text: transitionText(tr) }), trA ? h("span", { class: "b", text: `  A: ${transitionText(trA)}` }) : null),
         h("div", { class: "note", text: `${done}${done ? "; " : ""}${tr.errors} client errors on the way` })));
     });
-    if (!run.summary.transitions.some((tr) => tr.kind === "failback")) {
+    const recovery = run.faults.find((f) => f.restores && f.phase);
+    if (recovery && !run.summary.transitions.some((tr) => tr.kind === "failback")) {
       cards.push(h("div", { class: "stat", "data-kind": "failback" },
-        h("div", { class: "k", text: "Fail-back" }),
+        h("div", { class: "k", text: `Fail-back after “${recovery.name}” (${recovery.at_s.toFixed(0)} s)` }),
         h("div", { class: "v" }, h("span", { class: "value", text: "none" }), a ? h("span", { class: "b", text: `  A: ${(a.summary.transitions.find((t) => t.kind === "failback") || { time_s: undefined }).time_s === undefined ? "none" : transitionText(a.summary.transitions.find((t) => t.kind === "failback"))}` }) : null),
         h("div", { class: "note", text: "no failover completed before a recovery, so nothing fails back" })));
     }

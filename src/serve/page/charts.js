@@ -267,9 +267,13 @@ const MeshCharts = (() => {
     return run.topology.pods.map((p) => {
       let state = null;
       for (const [at, s] of p.changes) if (at <= t) state = s;
-      const ejectedBy = run.ejections.filter((r) => r.endpoint === p.name && r.start_s <= t && (r.end_s === null || t < r.end_s)).length;
-      return { ...p, state, ejectedBy, nProxies };
+      return { ...p, state, ejectedBy: ejectedCount(run, p.name, false, t), nProxies };
     });
+  }
+
+  // Proxies ejecting a host at t; east-west gateway hosts share their name with a pod.
+  function ejectedCount(run, name, gateway, t) {
+    return run.ejections.filter((r) => r.endpoint === name && !!r.east_west_gateway === gateway && r.start_s <= t && (r.end_s === null || t < r.end_s)).length;
   }
 
   function groupsCount(run) {
@@ -313,6 +317,16 @@ const MeshCharts = (() => {
           g.appendChild(el("circle", { cx: px, cy: py, r: 10, fill: st.fill, stroke: p.ejectedBy ? OKABE.black : st.stroke, "stroke-width": p.ejectedBy ? 4 : 1.5, "stroke-dasharray": p.ejectedBy ? "3 2" : null }));
           if (p.ejectedBy) g.appendChild(el("path", { d: `M${px - 5},${py - 5}L${px + 5},${py + 5}M${px + 5},${py - 5}L${px - 5},${py + 5}`, stroke: "#fff", "stroke-width": 2.5 }));
           g.appendChild(el("title", {}, `${p.name}: ${st.label}${p.ejectedBy ? `, ejected by ${p.ejectedBy} of ${p.nProxies} proxies` : ""}`));
+          svg.appendChild(g);
+        });
+        // East-west gateway replicas: one host each for clients on other networks.
+        (run.topology.east_west_gateways || []).filter((gw) => gw.cluster === c.name).forEach((gw, i) => {
+          const gx = cx + cw - 30 - i * 28, gy = cy + 8;
+          const n = ejectedCount(run, gw.name, true, t);
+          const g = el("g", { class: `ew-gateway${n ? " pod-ejected" : ""}` });
+          g.appendChild(el("rect", { x: gx, y: gy, width: 20, height: 20, rx: 3, fill: "#fff6db", stroke: n ? OKABE.black : "#8a6d00", "stroke-width": n ? 4 : 1.5, "stroke-dasharray": n ? "3 2" : null }));
+          g.appendChild(el("text", { x: gx + 10, y: gy + 14, "text-anchor": "middle", "font-size": "9" }, "gw"));
+          g.appendChild(el("title", {}, `${gw.proxy}: east-west gateway host ${gw.name}${n ? `, ejected by ${n} proxies` : ""}`));
           svg.appendChild(g);
         });
       });
