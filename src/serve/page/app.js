@@ -166,6 +166,7 @@
       const received = performance.now();
       state.run = run;
       showError("");
+      document.body.classList.remove("stale");
       draw();
       const drawn = performance.now();
       requestAnimationFrame(() => {
@@ -184,6 +185,7 @@
       if (e.name === "AbortError" || e.status === 409) return;
       probe.errors++;
       showError(e.message);
+      document.body.classList.add("stale");
       setStatus("the last change was not run: see the message");
     } finally {
       if (controller === state.controller) document.body.classList.remove("busy");

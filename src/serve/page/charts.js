@@ -96,10 +96,14 @@ const MeshCharts = (() => {
     }
   }
 
+  // The scrubber's moment: a wide translucent band with a solid centre, unlike the dashed fault
+  // lines and the coloured transition marks.
   function cursorLine(svg, x, geo) {
-    const line = el("line", { class: "cursor", x1: x(0), x2: x(0), y1: geo.top, y2: geo.h - geo.bottom, stroke: OKABE.black, "stroke-width": 1.5 });
-    line._x = x;
-    svg.appendChild(line);
+    for (const [width, opacity] of [[7, 0.18], [1.5, 1]]) {
+      const line = el("line", { class: "cursor", x1: x(0), x2: x(0), y1: geo.top, y2: geo.h - geo.bottom, stroke: OKABE.black, "stroke-width": width, "stroke-opacity": opacity });
+      line._x = x;
+      svg.appendChild(line);
+    }
   }
 
   // Share of upstream attempts per locality and bucket, as arrays indexed [locality][bucket].
