@@ -251,6 +251,7 @@ describe("meshsim serve in Chromium", () => {
     const second = await context.newPage();
     await second.goto(url);
     await second.waitForFunction(() => window.meshsim && window.meshsim.redraws > 0 && window.meshsim.settled());
+    await second.waitForFunction(() => window.meshsim.explainAt === 45);
     assert.equal(await second.locator("#stats").textContent(), stats);
     assert.equal(await second.getByLabel("maxEjectionPercent", { exact: true }).inputValue(), await knob("maxEjectionPercent").inputValue());
     assert.equal(await second.locator("#compare").isChecked(), true);
