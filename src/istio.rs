@@ -68,6 +68,20 @@ pub enum IstioError {
 }
 
 impl IstioError {
+    /// The error without the file name (for callers that print the file themselves), with a
+    /// "did you mean" for a misspelled field.
+    pub fn detail(&self) -> String {
+        match self {
+            IstioError::Parse { doc_idx, path, line, message, .. } => format!(
+                "document {doc_idx}: {}{}{}",
+                path.as_ref().map(|p| format!("{p}: ")).unwrap_or_default(),
+                crate::suggest::with_suggestion(message),
+                line.map(|l| format!(" (line {l})")).unwrap_or_default()
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// Builds a [`IstioError::Parse`] from a serde_yaml_ng error, splitting off the field path
     /// (`"spec.trafficPolicy: unknown field ..."`) and the location suffix.
     pub(crate) fn from_yaml(file: &str, doc_idx: usize, e: &serde_yaml_ng::Error) -> IstioError {

@@ -20,6 +20,7 @@ pub mod output;
 pub mod plot;
 pub mod scenario;
 pub mod serve;
+pub mod suggest;
 pub mod sweep;
 
 use std::path::Path;

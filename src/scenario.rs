@@ -130,7 +130,8 @@ pub fn from_tree(tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
         ScenarioError::Field {
             file: file.to_string(),
             path: if path == "." { "(top level)".into() } else { path },
-            message: e.into_inner().to_string(),
+            // The bare message: its `Display` adds "in `key`" lines that repeat the path.
+            message: crate::suggest::with_suggestion(e.into_inner().message().trim_end()),
         }
     })?;
     validate::validate(raw, file)
@@ -156,7 +157,7 @@ fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<(),
             error,
         })?;
         let docs = crate::istio::manifest::parse_manifests(&text, &label)
-            .map_err(|e| ScenarioError::Syntax { file: label.clone(), message: e.to_string() })?;
+            .map_err(|e| ScenarioError::Syntax { file: label.clone(), message: e.detail() })?;
         for doc in docs {
             let (key, name, spec) =
                 policy_entry(doc).map_err(|message| ScenarioError::Syntax { file: label.clone(), message })?;

@@ -74,7 +74,12 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 passed += c.verdicts.len() + usize::from(c.determinism.is_some()) - f;
             }
             FileResult::Error { file, message } => {
-                outln!(text, "{file}\n  ERROR  {message}");
+                // On stderr, like every other error: stdout holds only the results.
+                if message.starts_with(file.as_str()) {
+                    eprintln!("meshsim: error: {message}");
+                } else {
+                    eprintln!("meshsim: error: {file}: {message}");
+                }
                 errors += 1;
             }
         }

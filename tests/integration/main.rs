@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod explain;
 mod golden;
+mod messages;
 mod model;
 mod policy;
 mod safety;

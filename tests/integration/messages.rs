@@ -1,0 +1,111 @@
+//! What users read when something is wrong (issue 12, "Messages and conventions"): each file and
+//! path named once, no stray lines, a "did you mean" for a misspelled key, errors on stderr.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::root;
+
+/// A small valid scenario; tests replace or append lines.
+const BASE: &str = r#"name = "t"
+duration = "2s"
+[[clusters]]
+name = "a"
+region = "r1"
+[service]
+host = "svc.default.svc.cluster.local"
+deployments = [{ cluster = "a", replicas = 2 }]
+[[proxies]]
+name = "p"
+kind = "sidecar"
+cluster = "a"
+[[workload]]
+proxy = "p"
+rate = 100
+"#;
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn meshsim(dir: &Path, args: &[&str]) -> Out {
+    let o = Command::new(env!("CARGO_BIN_EXE_meshsim")).args(args).current_dir(dir).output().expect("runs");
+    Out {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_manifest_error_names_its_file_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dr = std::fs::read_to_string(root().join("scenarios/manifests/seed/destination-rule.yaml")).unwrap();
+    std::fs::write(tmp.path().join("dr.yaml"), dr.replace("consecutive5xxErrors", "consecutive5xxError")).unwrap();
+    let text = BASE.replace("svc.default.svc.cluster.local", "hello-world.default.svc.cluster.local")
+        + "[policy]\nmanifests = [\"dr.yaml\"]\n";
+    std::fs::write(tmp.path().join("s.toml"), text).unwrap();
+    let out = meshsim(tmp.path(), &["run", "s.toml", "--out", "o"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("dr.yaml").count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("document 0: spec.trafficPolicy.outlierDetection: unknown field `consecutive5xxError`")
+    );
+    assert!(out.stderr.contains("did you mean `consecutive5xxErrors`? (line 13)"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unknown_key_is_one_line_with_a_suggestion() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("s.toml"), BASE.replace("rate = 100", "ratte = 100")).unwrap();
+    let out = meshsim(tmp.path(), &["run", "s.toml", "--out", "o"]);
+    assert_eq!(out.code, Some(2));
+    assert_eq!(
+        out.stderr,
+        "meshsim: error: s.toml: workload[0].ratte: unknown field `ratte`, expected one of `proxy`, `rate`, \
+         `rate_changes`; did you mean `rate`?\n"
+    );
+    // The same through --set, and for a misspelled key deep in the DestinationRule.
+    let out = meshsim(
+        &root(),
+        &[
+            "run",
+            "scenarios/seed-failover.toml",
+            "--set",
+            "policy.destination_rule.trafficPolicy.outlierDetection.intervall=1s",
+        ],
+    );
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.ends_with("did you mean `interval`?\n"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn a_wrong_type_has_no_stray_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("s.toml"), BASE.replace("rate = 100", "rate = \"fast\"")).unwrap();
+    let out = meshsim(tmp.path(), &["run", "s.toml", "--out", "o"]);
+    assert_eq!(out.code, Some(2));
+    assert!(!out.stderr.contains("in `"), "{}", out.stderr);
+    assert!(!out.stderr.ends_with("\n\n"), "{:?}", out.stderr);
+    assert!(out.stderr.starts_with("meshsim: error: s.toml: workload[0].rate: invalid type"), "{}", out.stderr);
+}
+
+#[test]
+fn check_prints_file_errors_on_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("bad.toml"), BASE.replace("rate = 100", "ratte = 100")).unwrap();
+    std::fs::write(
+        tmp.path().join("good.toml"),
+        BASE.to_string() + "[[expect]]\nname = \"some traffic\"\nkind = \"share\"\nlocality = \"a\"\nmin = 1.0\n",
+    )
+    .unwrap();
+    let out = meshsim(tmp.path(), &["check", "."]);
+    assert_eq!(out.code, Some(2));
+    assert!(!out.stdout.contains("ratte"), "stdout: {}", out.stdout);
+    assert!(out.stdout.contains("PASS  some traffic"), "stdout: {}", out.stdout);
+    assert!(out.stdout.ends_with("1 passed, 0 failed, 1 files with errors\n"), "stdout: {}", out.stdout);
+    assert!(out.stderr.contains("bad.toml: workload[0].ratte: unknown field"), "stderr: {}", out.stderr);
+}
