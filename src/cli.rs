@@ -10,13 +10,17 @@ mod sweep;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// `meshsim --version`: the crate version and the commit it was built from (`build.rs`:
+/// "unknown" outside a git checkout).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("MESHSIM_COMMIT"), ")");
 
 /// Deterministic simulator of Istio/Envoy multi-cluster locality failover.
 ///
 /// Exit codes: 0 success, 1 an expectation failed (check), 2 bad input or usage.
 #[derive(Parser, Debug)]
-#[command(name = "meshsim", version, about, long_about = None)]
+#[command(name = "meshsim", version = VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,6 +40,11 @@ enum Command {
     Merge(merge::MergeArgs),
     /// Serve the teaching page: move a knob, watch failover change (http://127.0.0.1:8080/).
     Serve(serve::ServeArgs),
+    /// Print a shell completion script, e.g. `meshsim completions bash > ~/.local/share/bash-completion/completions/meshsim`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parses arguments and runs the subcommand.
@@ -49,6 +58,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Sweep(args) => sweep::cmd_sweep(args),
         Command::Merge(args) => merge::cmd_merge(args),
         Command::Serve(args) => serve::cmd_serve(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "meshsim", &mut script);
+            print_all(&String::from_utf8_lossy(&script))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

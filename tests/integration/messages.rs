@@ -109,3 +109,36 @@ fn check_prints_file_errors_on_stderr() {
     assert!(out.stdout.ends_with("1 passed, 0 failed, 1 files with errors\n"), "stdout: {}", out.stdout);
     assert!(out.stderr.contains("bad.toml: workload[0].ratte: unknown field"), "stderr: {}", out.stderr);
 }
+
+#[test]
+fn version_names_the_commit() {
+    let out = meshsim(&root(), &["--version"]);
+    assert_eq!(out.code, Some(0));
+    let head = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).current_dir(root()).output();
+    let commit = match head {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => "unknown".to_string(),
+    };
+    assert_eq!(out.stdout, format!("meshsim {} (commit {commit})\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for (shell, needle) in [
+        ("bash", "complete -F _meshsim"),
+        ("zsh", "#compdef meshsim"),
+        ("fish", "complete -c meshsim"),
+        ("elvish", "edit:completion:arg-completer[meshsim]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = meshsim(&root(), &["completions", shell]);
+        assert_eq!(out.code, Some(0), "{shell}: {}", out.stderr);
+        assert!(out.stdout.contains(needle), "{shell}: {:.300}", out.stdout);
+        for sub in ["run", "check", "explain", "sweep", "merge", "completions"] {
+            assert!(out.stdout.contains(sub), "{shell} completion lacks `{sub}`");
+        }
+    }
+    let out = meshsim(&root(), &["completions", "tcsh"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("tcsh"), "{}", out.stderr);
+}
