@@ -17,8 +17,9 @@ use crate::metrics::report::{RunReport, report};
 use crate::model::world::World;
 use crate::scenario::{Expectation, Scenario};
 
-/// The result of one expectation.
-#[derive(Debug, Clone, PartialEq)]
+/// The result of one expectation. Its JSON form (`check --json`, the teaching page) has these
+/// five fields.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Verdict {
     /// The expectation's name.
     pub name: String,
@@ -56,7 +57,7 @@ pub struct ScenarioCheck {
 }
 
 /// The result of a determinism check.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DeterminismVerdict {
     /// The two runs matched (trace hash, event count and every output byte).
     pub passed: bool,
@@ -70,6 +71,32 @@ impl ScenarioCheck {
         self.verdicts.iter().filter(|v| !v.passed).count()
             + usize::from(self.determinism.as_ref().is_some_and(|d| !d.passed))
     }
+}
+
+/// The results of `meshsim check` as JSON: per file either its verdicts or its error, then the
+/// totals, counted as the text report counts them (a determinism check is one more verdict).
+pub fn results_json(results: &[junit::FileResult]) -> serde_json::Value {
+    use serde_json::json;
+    let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
+    let files: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| match r {
+            junit::FileResult::Checked(c) => {
+                let f = c.failures();
+                failed += f;
+                passed += c.verdicts.len() + usize::from(c.determinism.is_some()) - f;
+                json!({
+                    "file": c.file, "scenario": c.scenario, "seed": c.seed, "passed": f == 0,
+                    "verdicts": c.verdicts, "determinism": c.determinism,
+                })
+            }
+            junit::FileResult::Error { file, message } => {
+                errors += 1;
+                json!({"file": file, "error": message})
+            }
+        })
+        .collect();
+    json!({"files": files, "passed": passed, "failed": failed, "errors": errors})
 }
 
 /// Measures every expectation of the run's scenario.

@@ -113,6 +113,8 @@ pub struct Snapshot {
     pub seed: u64,
     /// The moment shown.
     pub at: SimTime,
+    /// The Envoy cluster's name as Istio writes it, `outbound|PORT||HOST` ([`envoy_cluster_name`]).
+    pub envoy_cluster: String,
     /// Cluster-wide settings with their source.
     pub settings: Vec<Setting>,
     /// One entry per client proxy.
@@ -142,10 +144,28 @@ pub fn snapshot_with(
         scenario: scenario.name.clone(),
         seed,
         at,
+        envoy_cluster: envoy_cluster_name(&scenario),
         settings: settings::cluster_settings(&scenario),
         proxies,
         lints: lint_scenario(&scenario),
     })
+}
+
+/// The name Istio gives the service's outbound Envoy cluster, `outbound|PORT||HOST`
+/// (`model.BuildSubsetKey` in `pilot/pkg/model/service.go`). meshsim does not model service
+/// ports: PORT is the first route's destination port when the VirtualService names one, else 80.
+pub fn envoy_cluster_name(s: &Scenario) -> String {
+    let port = s
+        .virtual_service
+        .as_ref()
+        .and_then(|vs| vs.http.as_ref())
+        .and_then(|routes| routes.first())
+        .and_then(|r| r.route.as_ref())
+        .and_then(|dests| dests.first())
+        .and_then(|d| d.destination.port.as_ref())
+        .and_then(|p| p.number)
+        .unwrap_or(80);
+    format!("outbound|{port}||{}", s.service.host)
 }
 
 fn proxy_view(world: &World, i: usize) -> ProxyView {
@@ -224,10 +244,14 @@ fn endpoint_view(world: &World, proxy: usize, id: EndpointId) -> EndpointView {
 }
 
 /// The snapshot as text; only proxies named `proxy` (or whose group is `proxy`) when given.
+///
+/// Per proxy: its route settings, then per priority a locality table and an endpoint table with
+/// `istioctl proxy-config endpoints`' columns (`ENDPOINT`, `STATUS`, `OUTLIER CHECK`, `CLUSTER`)
+/// followed by meshsim's own (`LOCALITY`, `DETAIL`: multiplier, ejection time, return).
 pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} at t={} (seed {})", snap.scenario, snap.at, snap.seed);
-    let _ = writeln!(s, "\nCluster settings in force (every client proxy)");
+    let _ = writeln!(s, "\nCluster {} settings in force (every client proxy)", snap.envoy_cluster);
     render_settings(&mut s, &snap.settings);
     let selected = snap.proxies.iter().filter(|p| proxy.is_none_or(|name| proxy_matches(&p.name, name)));
     for p in selected {
@@ -253,9 +277,29 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
                     "      {:<40} {:>6} {:>9.1} {:>5} {:>7}",
                     l.locality, l.weight, l.effective_weight, l.hosts, l.healthy
                 );
-                for e in &l.endpoints {
-                    let _ = writeln!(s, "        {:<24} {}", e.name, state_text(&e.state));
-                }
+            }
+            let endpoints: Vec<(&LocalityView, &EndpointView)> =
+                pr.localities.iter().flat_map(|l| l.endpoints.iter().map(move |e| (l, e))).collect();
+            if endpoints.is_empty() {
+                continue;
+            }
+            let name_w = endpoints.iter().map(|(_, e)| e.name.len()).max().unwrap_or(0).max("ENDPOINT".len());
+            let cluster_w = snap.envoy_cluster.len().max("CLUSTER".len());
+            let loc_w = endpoints.iter().map(|(l, _)| l.locality.len()).max().unwrap_or(0).max("LOCALITY".len());
+            let row = |s: &mut String, cells: [&str; 6]| {
+                let line = format!(
+                    "      {:<name_w$}  {:<9}  {:<13}  {:<cluster_w$}  {:<loc_w$}  {}",
+                    cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+                );
+                let _ = writeln!(s, "{}", line.trim_end());
+            };
+            row(&mut s, ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER", "LOCALITY", "DETAIL"]);
+            for (l, e) in endpoints {
+                let detail = detail_text(&e.state);
+                row(
+                    &mut s,
+                    [&e.name, e.state.status(), e.state.outlier_check(), &snap.envoy_cluster, &l.locality, &detail],
+                );
             }
         }
     }
@@ -267,6 +311,71 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
         let _ = writeln!(s, "  [{}] {}\n      fix: {}", l.code, l.reason, l.fix);
     }
     s
+}
+
+/// The snapshot as JSON (`meshsim explain --json`, and the teaching page's explain answer): the
+/// same facts as [`render`], only the proxies selected by `proxy` when given. Times in seconds.
+pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
+    use serde_json::json;
+    let setting = |s: &Setting| json!({"name": s.name, "value": s.value, "source": s.source.label()});
+    let proxies: Vec<serde_json::Value> = snap
+        .proxies
+        .iter()
+        .filter(|p| proxy.is_none_or(|name| proxy_matches(&p.name, name)))
+        .map(|p| {
+            let priorities: Vec<serde_json::Value> = p
+                .priorities
+                .iter()
+                .map(|pr| {
+                    let localities: Vec<serde_json::Value> = pr
+                        .localities
+                        .iter()
+                        .map(|l| {
+                            let endpoints: Vec<serde_json::Value> = l.endpoints.iter().map(endpoint_json).collect();
+                            json!({
+                                "locality": l.locality, "weight": l.weight, "effective_weight": l.effective_weight,
+                                "hosts": l.hosts, "healthy": l.healthy, "endpoints": endpoints,
+                            })
+                        })
+                        .collect();
+                    json!({"index": pr.index, "health": pr.health, "load": pr.load, "in_panic": pr.in_panic, "localities": localities})
+                })
+                .collect();
+            json!({
+                "name": p.name, "kind": p.kind, "cluster": p.cluster, "locality": p.locality,
+                "total_panic": p.total_panic,
+                "ejected": p.ejected.map(|(now, hosts)| json!({"now": now, "hosts": hosts})),
+                "route": p.route.iter().map(setting).collect::<Vec<_>>(),
+                "priorities": priorities,
+            })
+        })
+        .collect();
+    json!({
+        "scenario": snap.scenario,
+        "seed": snap.seed,
+        "at_s": snap.at.as_secs_f64(),
+        "envoy_cluster": snap.envoy_cluster,
+        "settings": snap.settings.iter().map(setting).collect::<Vec<_>>(),
+        "proxies": proxies,
+        "lints": snap.lints.iter().map(|l| json!({"code": l.code, "reason": l.reason, "fix": l.fix})).collect::<Vec<_>>(),
+    })
+}
+
+/// One endpoint: `state` (`healthy`, `ejected`, `unhealthy`), istioctl's `status` and
+/// `outlier_check`, the multiplier, and for an ejection its reason, start and earliest return.
+fn endpoint_json(e: &EndpointView) -> serde_json::Value {
+    use serde_json::json;
+    let mut v = match &e.state {
+        EndpointState::Healthy { multiplier } => json!({"name": e.name, "state": "healthy", "multiplier": multiplier}),
+        EndpointState::Ejected { reason, multiplier, since, due } => json!({
+            "name": e.name, "state": "ejected", "reason": reason, "multiplier": multiplier,
+            "since_s": since.as_secs_f64(), "returns_after_s": due.as_secs_f64(),
+        }),
+        EndpointState::EdsUnhealthy => json!({"name": e.name, "state": "unhealthy", "multiplier": 0}),
+    };
+    v["status"] = json!(e.state.status());
+    v["outlier_check"] = json!(e.state.outlier_check());
+    v
 }
 
 /// A proxy is selected by its own name or its group's (`ingress` selects `ingress-0`, ...).
@@ -285,13 +394,32 @@ fn render_settings(s: &mut String, settings: &[Setting]) {
     }
 }
 
-fn state_text(state: &EndpointState) -> String {
+fn detail_text(state: &EndpointState) -> String {
     match state {
-        EndpointState::Healthy { multiplier: 0 } => "HEALTHY".to_string(),
-        EndpointState::Healthy { multiplier } => format!("HEALTHY (back-off multiplier {multiplier}, decaying)"),
+        EndpointState::Healthy { multiplier: 0 } => String::new(),
+        EndpointState::Healthy { multiplier } => format!("back-off multiplier {multiplier}, decaying"),
         EndpointState::Ejected { reason, multiplier, since, due } => {
-            format!("EJECTED x{multiplier} ({reason}) since {since}, returns at the first interval tick after {due}")
+            format!("ejected x{multiplier} ({reason}) since {since}, returns at the first interval tick after {due}")
         }
-        EndpointState::EdsUnhealthy => "UNHEALTHY (unready pod, sent by EDS as unhealthy)".to_string(),
+        EndpointState::EdsUnhealthy => "unready pod, sent by EDS as unhealthy".to_string(),
+    }
+}
+
+impl EndpointState {
+    /// istioctl's `STATUS`: the EDS health (`HEALTHY`, or `UNHEALTHY` for an unready pod). An
+    /// outlier ejection does not change it; it shows in [`EndpointState::outlier_check`].
+    pub fn status(&self) -> &'static str {
+        match self {
+            EndpointState::EdsUnhealthy => "UNHEALTHY",
+            _ => "HEALTHY",
+        }
+    }
+
+    /// istioctl's `OUTLIER CHECK`: `FAILED` while ejected by outlier detection, else `OK`.
+    pub fn outlier_check(&self) -> &'static str {
+        match self {
+            EndpointState::Ejected { .. } => "FAILED",
+            _ => "OK",
+        }
     }
 }

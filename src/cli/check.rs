@@ -37,6 +37,13 @@ pub struct CheckArgs {
     /// Run every scenario with this seed instead of its own.
     #[arg(long)]
     seed: Option<u64>,
+    /// Override a key of every scenario by its dotted path, as for `run`. Repeatable.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
+    /// Print the results as JSON (files with their verdicts or errors, then the totals)
+    /// instead of text. File errors still go to stderr too.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `meshsim check`. Exit code 0: every expectation passed; 1: some failed; 2: a file could
@@ -53,7 +60,8 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         let guard = files.iter().fold(Guard::new(), |g, f| g.protect_input(f));
         meshsim::output::file::check_file_target(path, &guard).context("writing the JUnit report")?;
     }
-    let results: Vec<FileResult> = files.par_iter().map(|f| check_file(f, args.seed, args.determinism)).collect();
+    let results: Vec<FileResult> =
+        files.par_iter().map(|f| check_file(f, &args.sets, args.seed, args.determinism)).collect();
     let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
     let mut text = String::new();
     for r in &results {
@@ -86,7 +94,13 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let errs = if errors > 0 { format!(", {errors} files with errors") } else { String::new() };
     outln!(text, "{passed} passed, {failed} failed{errs}");
-    super::print_all(&text)?;
+    if args.json {
+        let mut json = serde_json::to_string_pretty(&meshsim::check::results_json(&results))?;
+        json.push('\n');
+        super::print_all(&json)?;
+    } else {
+        super::print_all(&text)?;
+    }
     if let Some(path) = &args.junit {
         let xml = junit_xml(&results).context("encoding the JUnit report")?;
         let guard = files.iter().fold(Guard::new(), |g, f| g.protect_input(f));
@@ -101,9 +115,9 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn check_file(file: &Path, seed: Option<u64>, determinism: bool) -> FileResult {
+fn check_file(file: &Path, sets: &[String], seed: Option<u64>, determinism: bool) -> FileResult {
     let label = file.display().to_string();
-    let scenario = match scenario::load(file, &[]) {
+    let scenario = match scenario::load(file, sets) {
         Ok(s) => s,
         Err(e) => return FileResult::Error { file: label, message: e.to_string() },
     };

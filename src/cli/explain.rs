@@ -26,6 +26,21 @@ pub struct ExplainArgs {
     /// Override a scenario key by its dotted path, as for `run`. Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     sets: Vec<String>,
+    /// Output format, as `istioctl proxy-config -o`: `text` (default) or `json`.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    output: Format,
+    /// The snapshot as JSON (same as `-o json`).
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `explain` prints.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Tables, like `istioctl proxy-config endpoints`.
+    Text,
+    /// One JSON document (`meshsim::explain::to_json`).
+    Json,
 }
 
 /// Runs `meshsim explain`.
@@ -50,6 +65,12 @@ pub fn cmd_explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             bail!("--proxy {p}: no such proxy or proxy group (proxies: {})", names.join(", "));
         }
     }
-    super::print_all(&meshsim::explain::render(&snap, args.proxy.as_deref()))?;
+    if args.json || args.output == Format::Json {
+        let mut text = serde_json::to_string_pretty(&meshsim::explain::to_json(&snap, args.proxy.as_deref()))?;
+        text.push('\n');
+        super::print_all(&text)?;
+    } else {
+        super::print_all(&meshsim::explain::render(&snap, args.proxy.as_deref()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }

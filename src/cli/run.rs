@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+    /// Print the summary as JSON (the contents of `summary.json`) instead of the tables.
+    #[arg(long, conflicts_with = "quiet")]
+    json: bool,
 }
 
 /// Runs `meshsim run`.
@@ -43,7 +46,9 @@ pub fn cmd_run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         e => anyhow::Error::new(e).context(format!("running {} with seed {seed}", args.scenario.display())),
     })?;
-    if !args.quiet {
+    if args.json {
+        super::print_all(&meshsim::output::summary_json(&report))?;
+    } else if !args.quiet {
         let mut text = meshsim::output::terminal_summary(&report);
         for l in meshsim::explain::lint_scenario(&scenario) {
             text.push_str(&format!("lint [{}] {}\n  fix: {}\n", l.code, l.reason, l.fix));

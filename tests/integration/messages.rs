@@ -142,3 +142,72 @@ fn completions_for_each_shell() {
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("tcsh"), "{}", out.stderr);
 }
+
+#[test]
+fn run_json_prints_the_summary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("o");
+    let out = meshsim(
+        &root(),
+        &["run", "scenarios/seed-failover.toml", "--set", "duration=40s", "--json", "--out", out_dir.to_str().unwrap()],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.as_bytes(), crate::util::read(&out_dir.join("summary.json")).as_slice());
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["phases"][0]["name"], "healthy");
+}
+
+#[test]
+fn check_json_and_set() {
+    let out = meshsim(&root(), &["check", "scenarios/seed-failover.toml", "--json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let file = &v["files"][0];
+    assert_eq!(file["scenario"], "seed-failover");
+    let verdicts = file["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 9);
+    assert_eq!(
+        verdicts[0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["bound", "kind", "measured", "name", "passed"]
+    );
+    assert_eq!((v["passed"].as_u64(), v["failed"].as_u64(), v["errors"].as_u64()), (Some(9), Some(0), Some(0)));
+    // --set as for run: a run cut at 60 s drops the fail-back expectations (faults after 60 s).
+    let out = meshsim(&root(), &["check", "scenarios/seed-failover.toml", "--json", "--set", "duration=60s"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["files"][0]["verdicts"].as_array().unwrap().len(), 7, "{}", out.stdout);
+    // A bad --set is that file's error, named like run's.
+    let out = meshsim(&root(), &["check", "scenarios/seed-failover.toml", "--json", "--set", "nonsense"]);
+    assert_eq!(out.code, Some(2));
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["files"][0]["error"], "--set nonsense: expected PATH=VALUE");
+    assert!(out.stderr.contains("--set nonsense: expected PATH=VALUE"), "{}", out.stderr);
+}
+
+#[test]
+fn explain_shows_istioctl_columns_and_json() {
+    let args = ["explain", "scenarios/seed-failover-503.toml", "--at", "45s"];
+    let out = meshsim(&root(), &args);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let header = out.stdout.lines().find(|l| l.trim_start().starts_with("ENDPOINT")).expect("an endpoint table");
+    let cols: Vec<&str> = header.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect();
+    assert_eq!(cols, ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER", "LOCALITY", "DETAIL"]);
+    let row = out.stdout.lines().find(|l| l.trim_start().starts_with("cluster-a/0")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[..4], ["cluster-a/0", "HEALTHY", "FAILED", "outbound|80||hello-world.default.svc.cluster.local"]);
+    let row = out.stdout.lines().find(|l| l.trim_start().starts_with("cluster-b/0")).unwrap();
+    assert_eq!(row.split_whitespace().take(3).collect::<Vec<_>>(), ["cluster-b/0", "HEALTHY", "OK"]);
+
+    let json = meshsim(&root(), &[&args[..], &["-o", "json"]].concat());
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    assert_eq!(json.stdout, meshsim(&root(), &[&args[..], &["--json"]].concat()).stdout);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["envoy_cluster"], "outbound|80||hello-world.default.svc.cluster.local");
+    assert_eq!(v["at_s"], 45.0);
+    let a0 = &v["proxies"][0]["priorities"][0]["localities"][0]["endpoints"][0];
+    assert_eq!((a0["name"].as_str(), a0["state"].as_str()), (Some("cluster-a/0"), Some("ejected")));
+    assert_eq!((a0["status"].as_str(), a0["outlier_check"].as_str()), (Some("HEALTHY"), Some("FAILED")));
+    assert_eq!(a0["multiplier"], 1);
+    let since = a0["since_s"].as_f64().unwrap();
+    assert!((30.0..31.0).contains(&since) && (a0["returns_after_s"].as_f64().unwrap() - since - 30.0).abs() < 1e-9);
+    assert_eq!(v["proxies"][0]["ejected"], serde_json::json!({"now": 3, "hosts": 6}));
+}
