@@ -47,7 +47,7 @@ pub enum RunError {
 /// `.meshsim-output`.
 ///
 /// Files: `timeseries.csv`, `client.csv`, `events.jsonl`, `summary.json`, `ejections.csv`,
-/// `latency_ecdf.csv`, `traffic.{png,svg}`, `ejections.{png,svg}`, `latency.{png,svg}` and
+/// `latency_ecdf.csv`, `hosts.csv`, `traffic.{png,svg}`, `ejections.{png,svg}`, `latency.{png,svg}` and
 /// `report.html` (every chart inlined, with the phase summary, transitions, expectations and
 /// lints).
 pub fn run_to_dir(

@@ -1,5 +1,6 @@
 //! Measurements: the recorder the model pushes into, latency histograms, and the run report.
 
 pub mod histogram;
+pub mod hosts;
 pub mod recorder;
 pub mod report;

@@ -59,8 +59,9 @@ pub fn csv_bytes<T: serde::Serialize>(rows: &[T], label: &str) -> Result<Vec<u8>
 }
 
 /// The text files of a run, in the order `meshsim run` writes them: `summary.json`,
-/// `timeseries.csv`, `client.csv`, `events.jsonl`, `ejections.csv` and `latency_ecdf.csv`. The
-/// golden test (`tests/golden/`) and `check --determinism` compare exactly these bytes.
+/// `timeseries.csv`, `client.csv`, `events.jsonl`, `ejections.csv`, `latency_ecdf.csv` and
+/// `hosts.csv`. The golden test (`tests/golden/`) and `check --determinism` compare exactly
+/// these bytes.
 pub fn text_files(world: &World, report: &RunReport) -> Result<Vec<(&'static str, Vec<u8>)>, OutputError> {
     Ok(vec![
         ("summary.json", summary_json(report).into_bytes()),
@@ -69,6 +70,7 @@ pub fn text_files(world: &World, report: &RunReport) -> Result<Vec<(&'static str
         ("events.jsonl", events_jsonl(world).into_bytes()),
         ("ejections.csv", csv_bytes(&ejection_records(world), "ejections.csv")?),
         ("latency_ecdf.csv", csv_bytes(&ecdf_rows(report), "latency_ecdf.csv")?),
+        ("hosts.csv", csv_bytes(&crate::metrics::hosts::host_rows(world), "hosts.csv")?),
     ])
 }
 

@@ -64,6 +64,38 @@ pub enum AttemptEnd {
     Timeout,
 }
 
+/// One proxy's attempts to one host in one phase, by how they ended (`hosts.csv`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostCounts {
+    /// Attempts sent (retries included).
+    pub attempts: u64,
+    /// Of which retries.
+    pub retries: u64,
+    /// Attempts answered with a status, by class: `[1xx, 2xx, 3xx, 4xx, 5xx]`.
+    pub status: [u64; 5],
+    /// Attempts whose connection was refused, reset or timed out before a response.
+    pub connect_failure: u64,
+    /// Attempts ended by a per-try or route timeout.
+    pub timeout: u64,
+}
+
+impl HostCounts {
+    /// Counts how an attempt ended.
+    #[inline]
+    pub fn end(&mut self, end: AttemptEnd) {
+        match end {
+            AttemptEnd::Status(s) => self.status[(usize::from(s / 100)).clamp(1, 5) - 1] += 1,
+            AttemptEnd::ConnectFailed => self.connect_failure += 1,
+            AttemptEnd::Timeout => self.timeout += 1,
+        }
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        *self == HostCounts::default()
+    }
+}
+
 /// A line of `events.jsonl`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogEvent {
@@ -187,6 +219,12 @@ pub struct Recorder {
     pub ejection_changes: Vec<(SimTime, LocalityId, i32)>,
     /// The event log.
     pub log: Vec<LogEvent>,
+    /// The phase under way (its index), for the per-host counts.
+    pub phase: u32,
+    /// Per-host counts of the phases already over: `(phase, proxy, host, counts)`, non-empty
+    /// ones only, in phase, proxy and host order. The phase under way is still counted in each
+    /// proxy (`Proxy::counts`).
+    pub host_counts: Vec<(u32, ProxyId, EndpointId, HostCounts)>,
 }
 
 const N_OUTCOMES: usize = 6;
@@ -211,6 +249,8 @@ impl Recorder {
             latency: vec![Histogram::default(); n_buckets],
             ejection_changes: Vec::new(),
             log: Vec::new(),
+            phase: 0,
+            host_counts: Vec::new(),
         }
     }
 

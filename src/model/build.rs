@@ -142,6 +142,8 @@ fn new_proxy(
         n_ejected: 0,
         panic: false,
         panic_total: false,
+        counts: Vec::new(),
+        timer_start: None,
     }
 }
 
@@ -162,7 +164,9 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             let rng = root.fork_indexed("proxy", idx);
             let name = format!("{}-{r}", group.name);
             let gid = ProxyGroupId(g as u32);
-            proxies.push(new_proxy(name, gid, group.cluster, &topo, &cluster, route.clone(), rng, http2, false));
+            let mut proxy = new_proxy(name, gid, group.cluster, &topo, &cluster, route.clone(), rng, http2, false);
+            proxy.timer_start = group.timer_start(r);
+            proxies.push(proxy);
             metas.push(ProxyMeta {
                 locality: kc.locality.clone(),
                 network: kc.network.clone(),
@@ -214,6 +218,10 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             rate: w.rate,
             changes: w.changes.clone(),
             epoch: 0,
+            arrivals: w.arrivals.clone(),
+            anchor: SimTime::ZERO,
+            sent: 0,
+            turn: 0,
         })
         .collect::<Vec<_>>();
     let rec = Recorder::new(scenario.duration, scenario.bucket, topo.localities.len());
@@ -251,6 +259,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             busy: 0,
             queue: Default::default(),
             gateway: Some(*proxy),
+            script: None,
         });
         let spec = &scenario.kube_clusters[kc.idx()];
         world.control.gateways.push(EastWestGateway { id, network: spec.network.clone(), cluster: spec.name.clone() });

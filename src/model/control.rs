@@ -7,7 +7,7 @@ use crate::engine::{Scheduler, SimTime};
 use crate::metrics::recorder::LogKind;
 use crate::model::event::Event;
 use crate::model::ids::{EndpointId, ProxyId};
-use crate::model::pod::{Behavior, Pod, PodState};
+use crate::model::pod::{Behavior, Pod, PodScript, PodState};
 use crate::model::world::World;
 use crate::scenario::FaultAction;
 
@@ -28,6 +28,7 @@ impl World {
             busy: 0,
             queue: Default::default(),
             gateway: None,
+            script: None,
         });
         self.deployments[d].push(id);
         for p in &mut self.proxies {
@@ -64,20 +65,30 @@ impl World {
             }
         };
         for e in targets {
-            let b = &mut self.pods[e.idx()].behavior;
-            match fault.action {
+            let pod = &mut self.pods[e.idx()];
+            let b = &mut pod.behavior;
+            match &fault.action {
                 FaultAction::HttpError { status, probability } => {
-                    b.error_status = status;
-                    b.error_probability = probability;
+                    b.error_status = *status;
+                    b.error_probability = *probability;
+                }
+                FaultAction::Script { steps, then } => {
+                    // The script decides every answer: earlier error, refuse and black-hole
+                    // faults end; added latency stays.
+                    (b.error_status, b.error_probability, b.refuse, b.blackhole) = (0, 0.0, false, false);
+                    pod.script = Some(Box::new(PodScript { steps: steps.as_slice().into(), next: 0, then: *then }));
                 }
                 FaultAction::Refuse => b.refuse = true,
                 FaultAction::Blackhole => b.blackhole = true,
-                FaultAction::Latency { extra } => b.extra_latency = extra,
-                FaultAction::Recover => *b = Behavior::default(),
+                FaultAction::Latency { extra } => b.extra_latency = *extra,
+                FaultAction::Recover => {
+                    *b = Behavior::default();
+                    pod.script = None;
+                }
                 FaultAction::Scale { .. } => unreachable!("handled above"),
             }
             if fault.starts_phase && fault.action != FaultAction::Recover {
-                b.failing = true;
+                pod.behavior.failing = true;
             }
         }
     }

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use crate::engine::{SimDuration, SimRng};
 use crate::model::event::{Outcome, ReqId};
 use crate::model::ids::{KubeClusterId, LocalityId, ProxyId};
-use crate::scenario::ServiceTime;
+use crate::scenario::{ScriptStep, ScriptThen, ServiceTime};
 
 /// Where a pod is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +38,37 @@ pub struct Behavior {
     /// (`phase = false`, such as a 1 % error rate) do not, so ejecting a pod that only has
     /// background noise counts as a false ejection.
     pub failing: bool,
+}
+
+/// A pod's scripted answers (a `script` fault): the next request gets `steps[next]`, and after
+/// the last step `then` applies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodScript {
+    /// The answers, in order (shared by every pod the fault targets).
+    pub steps: std::sync::Arc<[ScriptStep]>,
+    /// Index of the next answer.
+    pub next: usize,
+    /// What follows the last answer.
+    pub then: ScriptThen,
+}
+
+impl PodScript {
+    /// The answer to the next request, `None` once the script hands the pod back to its normal
+    /// behaviour (`then = "healthy"`, after which the script is dropped).
+    pub fn next_step(&mut self) -> Option<ScriptStep> {
+        if let Some(step) = self.steps.get(self.next) {
+            self.next += 1;
+            return Some(*step);
+        }
+        match self.then {
+            ScriptThen::Healthy => None,
+            ScriptThen::Hold(step) => Some(step),
+            ScriptThen::Repeat => {
+                self.next = 1;
+                Some(self.steps[0])
+            }
+        }
+    }
 }
 
 /// What a pod does with one request.
@@ -78,6 +109,9 @@ pub struct Pod {
     /// Not a pod of the service but an east-west gateway replica: this address forwards to the
     /// gateway's Envoy, this proxy.
     pub gateway: Option<ProxyId>,
+    /// Scripted answers, while a `script` fault drives the pod. Its answers are decided when
+    /// each request reaches the pod, in arrival order.
+    pub script: Option<Box<PodScript>>,
 }
 
 impl Pod {
@@ -92,11 +126,14 @@ impl Pod {
         self.state == PodState::Ready && !self.behavior.failing
     }
 
-    /// Decides what the pod does with a request arriving now.
+    /// Decides what the pod does with a request arriving now (advancing its script, if any).
     #[inline]
-    pub fn verdict(&self, service_time: &ServiceTime, rng: &mut SimRng) -> PodVerdict {
+    pub fn verdict(&mut self, service_time: &ServiceTime, rng: &mut SimRng) -> PodVerdict {
         if !self.accepts() {
             return PodVerdict::Refuse;
+        }
+        if self.script.is_some() {
+            return self.scripted_verdict(service_time, rng);
         }
         let b = &self.behavior;
         if b.blackhole {
@@ -105,6 +142,29 @@ impl Pod {
         let service = sample_service_time(service_time, rng) + b.extra_latency;
         let status = if b.error_status != 0 && rng.chance(b.error_probability) { b.error_status } else { 200 };
         PodVerdict::Answer { service, outcome: Outcome::Status(status) }
+    }
+}
+
+impl Pod {
+    #[inline(never)]
+    fn scripted_verdict(&mut self, service_time: &ServiceTime, rng: &mut SimRng) -> PodVerdict {
+        let step = self.script.as_mut().and_then(|s| s.next_step());
+        let step = match step {
+            Some(step) => step,
+            None => {
+                // The script is over and the pod is healthy again.
+                self.script = None;
+                ScriptStep::Status(200)
+            }
+        };
+        match step {
+            ScriptStep::Status(status) => PodVerdict::Answer {
+                service: sample_service_time(service_time, rng) + self.behavior.extra_latency,
+                outcome: Outcome::Status(status),
+            },
+            ScriptStep::Refuse => PodVerdict::Refuse,
+            ScriptStep::Hang => PodVerdict::Hang,
+        }
     }
 }
 

@@ -99,6 +99,11 @@ pub struct Proxy {
     pub panic: bool,
     /// Whether every priority was in panic (total panic) at the last refresh.
     pub panic_total: bool,
+    /// This proxy's attempts to each host in the phase under way, indexed by `EndpointId`.
+    pub counts: Vec<crate::metrics::recorder::HostCounts>,
+    /// When the outlier interval timer was armed, if the scenario sets it
+    /// (`[[proxies]] outlier_timer_start`); else a random phase is drawn.
+    pub timer_start: Option<SimTime>,
 }
 
 impl Proxy {
@@ -109,6 +114,7 @@ impl Proxy {
             self.active.resize(n, 0);
             self.pool.resize(n, HostPool::default());
             self.pending.resize_with(n, VecDeque::new);
+            self.counts.resize(n, Default::default());
         }
     }
 
@@ -186,11 +192,15 @@ impl Proxy {
     }
 
     /// Time of this proxy's first outlier tick: Envoy arms the interval timer when the cluster
-    /// is created in the proxy, so each proxy has its own phase in `[0, interval)`.
+    /// is created in the proxy (`DetectorImpl::initialize`, `outlier_detection_impl.cc`), and it
+    /// first fires one interval later. By default each proxy gets its own phase, drawn in
+    /// `[0, interval)` as the moment its timer was armed; `timer_start` sets that moment instead.
+    /// The phase is drawn either way, so setting the start leaves the proxy's other random
+    /// draws (host picks, jitter, back-off) exactly as they were.
     pub fn first_tick(&mut self) -> Option<SimTime> {
         let interval = self.outlier.as_ref()?.config().interval;
         let phase = self.rng.below(interval.as_nanos().max(1));
-        Some(SimTime(phase) + interval)
+        Some(self.timer_start.unwrap_or(SimTime(phase)) + interval)
     }
 }
 

@@ -86,6 +86,16 @@ pub struct Stream {
     pub changes: Vec<(SimTime, f64)>,
     /// Generation, bumped at each rate change so the pending arrival is redrawn.
     pub epoch: u32,
+    /// How arrivals are spaced.
+    pub arrivals: crate::scenario::Arrivals,
+    /// Uniform and scripted arrivals: when the current rate started (uniform), and requests
+    /// sent since then (uniform) or in all (scripted).
+    pub anchor: SimTime,
+    /// See `anchor`.
+    pub sent: u64,
+    /// Uniform and scripted arrivals: requests sent in all; the next goes to replica
+    /// `turn % n_proxies`.
+    pub turn: u64,
 }
 
 /// All mutable state of a run.
@@ -147,23 +157,45 @@ impl Model for World {
             Event::PodReady { endpoint } => self.on_pod_ready(endpoint, sched),
             Event::PodGone { endpoint } => self.on_pod_gone(endpoint),
             Event::EdsPush => self.on_eds_push(sched.now()),
-            Event::PhaseStart { phase } => self.rec.log(sched.now(), LogKind::Phase { index: phase }),
+            Event::PhaseStart { phase } => self.on_phase_start(phase, sched.now()),
         }
     }
 }
 
 impl World {
-    fn next_arrival_delay(&mut self, stream: u32) -> Option<SimDuration> {
-        let rate = self.streams[stream as usize].rate;
-        if rate <= 0.0 {
-            return None;
+    fn next_arrival_delay(&mut self, stream: u32, now: SimTime) -> Option<SimDuration> {
+        use crate::scenario::Arrivals;
+        let s = &self.streams[stream as usize];
+        let rate = s.rate;
+        match &s.arrivals {
+            Arrivals::Poisson if rate > 0.0 => Some(SimDuration(self.rng_workload.exp_nanos(1e9 / rate).max(1))),
+            Arrivals::Uniform if rate > 0.0 => {
+                // The k-th request after the rate change at `anchor` comes at anchor + ⌊k × 1e9/rate⌋
+                // ns, from its own multiple so that rounding never accumulates.
+                let offset = crate::engine::time::nanos_from_f64((s.sent + 1) as f64 * 1e9 / rate);
+                Some((s.anchor + SimDuration(offset)).saturating_since(now))
+            }
+            Arrivals::Scripted(times) => times.get(s.sent as usize).map(|t| t.saturating_since(now)),
+            _ => None,
         }
-        Some(SimDuration(self.rng_workload.exp_nanos(1e9 / rate).max(1)))
+    }
+
+    /// The replica of a stream's group that takes the next request: a random one for Poisson
+    /// arrivals (as Envoy's callers spread over replicas), in turn for uniform and scripted ones.
+    fn entry_proxy(&mut self, stream: u32) -> u32 {
+        let s = &mut self.streams[stream as usize];
+        if matches!(s.arrivals, crate::scenario::Arrivals::Poisson) {
+            return s.first_proxy + self.rng_workload.below(u64::from(s.n_proxies)) as u32;
+        }
+        let replica = (s.turn % u64::from(s.n_proxies)) as u32;
+        s.turn += 1;
+        s.sent += 1;
+        s.first_proxy + replica
     }
 
     /// Schedules the next arrival of a stream (none while its rate is 0).
     pub fn schedule_arrival(&mut self, stream: u32, sched: &mut Scheduler<Event>) {
-        if let Some(d) = self.next_arrival_delay(stream) {
+        if let Some(d) = self.next_arrival_delay(stream, sched.now()) {
             let epoch = self.streams[stream as usize].epoch;
             // The generation rides in the upper bits so a rate change voids the pending arrival.
             sched.schedule(d, Event::Arrival { stream: stream | (epoch << 16) });
@@ -176,7 +208,7 @@ impl World {
         if s.epoch & 0xFFFF != epoch {
             return; // superseded by a rate change
         }
-        let proxy = s.first_proxy + self.rng_workload.below(u64::from(s.n_proxies)) as u32;
+        let proxy = self.entry_proxy(stream);
         self.schedule_arrival(stream, sched);
         let now = sched.now();
         self.rec.client_request(now);
@@ -198,6 +230,9 @@ impl World {
         let s = &mut self.streams[stream as usize];
         if change != u32::MAX {
             s.rate = s.changes[change as usize].1;
+        }
+        if matches!(s.arrivals, crate::scenario::Arrivals::Uniform) {
+            (s.anchor, s.sent) = (sched.now(), 0);
         }
         s.epoch = (s.epoch + 1) & 0xFFFF;
         self.schedule_arrival(stream, sched);
@@ -273,6 +308,9 @@ impl World {
         if !child {
             self.rec.attempt(now, to, is_retry);
         }
+        let counts = &mut self.proxies[proxy_id.idx()].counts[pick.host.idx()];
+        counts.attempts += 1;
+        counts.retries += u64::from(is_retry);
         match grant {
             Grant::Reuse | Grant::Open => self.send_attempt(req, grant == Grant::Open, sched),
             Grant::Queue => {
@@ -324,9 +362,12 @@ impl World {
         }
         let out = self.topo.sample_latency(from, to, &mut self.rng_network);
         let arrive = now + out;
-        let pod = &self.pods[host.idx()];
+        let pod = &mut self.pods[host.idx()];
+        // A scripted pod answers its requests in the order they reach it, so it decides on
+        // arrival.
         let fast = self.scenario.service.max_concurrency == 0
             && pod.gateway.is_none()
+            && pod.script.is_none()
             && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
         if fast {
             let verdict = pod.verdict(&self.service_time, &mut self.rng_service);
@@ -626,6 +667,7 @@ impl World {
         if !child {
             self.rec.attempt_end(now, locality, end);
         }
+        self.proxies[proxy.idx()].counts[host.idx()].end(end);
         let input = match end {
             AttemptEnd::Status(s) => OutlierInput::Status(s),
             AttemptEnd::ConnectFailed => OutlierInput::Local(LocalOriginEvent::ConnectFailed),
@@ -677,6 +719,7 @@ impl World {
         let (proxy, host, locality, state) = (r.proxy, r.host, r.locality, r.conn);
         if state != ConnState::Idle {
             self.rec.attempt_end(now, locality, AttemptEnd::Timeout);
+            self.proxies[proxy.idx()].counts[host.idx()].end(AttemptEnd::Timeout);
         }
         if state == ConnState::Attached {
             // Only an attempt with an upstream host on a connection reports the timeout to the
@@ -851,6 +894,23 @@ impl World {
             p.panic_total = total;
             self.rec.log(now, LogKind::Panic { proxy, on, total });
         }
+    }
+
+    /// Logs the phase and closes the per-host counts of the one before.
+    fn on_phase_start(&mut self, phase: u32, now: SimTime) {
+        self.rec.log(now, LogKind::Phase { index: phase });
+        if phase > 0 {
+            let closed = self.rec.phase;
+            for (p, proxy) in self.proxies.iter_mut().enumerate() {
+                for (h, c) in proxy.counts.iter_mut().enumerate() {
+                    if !c.is_empty() {
+                        self.rec.host_counts.push((closed, ProxyId(p as u32), EndpointId(h as u32), *c));
+                        *c = Default::default();
+                    }
+                }
+            }
+        }
+        self.rec.phase = phase;
     }
 
     fn on_outlier_tick(&mut self, proxy: ProxyId, sched: &mut Scheduler<Event>) {

@@ -261,16 +261,28 @@ pub struct RawProxyGroup {
     /// locality labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// When each replica's outlier-detection interval timer was armed: one duration for every
+    /// replica, or a list with one per replica (default: a random phase per replica).
+    #[serde(default)]
+    pub outlier_timer_start: Option<toml::Value>,
 }
 
-/// `[[workload]]`: an open-loop Poisson arrival stream entering through a proxy group.
+/// `[[workload]]`: an open-loop arrival stream entering through a proxy group: Poisson (the
+/// default), uniform (one request every `1/rate` s) or scripted (`times`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
     /// The proxy group requests enter through; replicas share arrivals uniformly.
     pub proxy: String,
-    /// Requests per second at the start.
-    pub rate: f64,
+    /// Requests per second at the start (required unless `times` is given).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// `"poisson"` (default) or `"uniform"`.
+    #[serde(default)]
+    pub arrivals: Option<String>,
+    /// Scripted arrivals: the time of each request, in order (instead of `rate`).
+    #[serde(default)]
+    pub times: Option<Vec<String>>,
     /// Later rate changes.
     #[serde(default)]
     pub rate_changes: Vec<RawRateChange>,
@@ -292,7 +304,8 @@ pub struct RawRateChange {
 pub struct RawFault {
     /// When it happens.
     pub at: String,
-    /// `"scale"`, `"http-error"`, `"refuse"`, `"blackhole"`, `"latency"` or `"recover"`.
+    /// `"scale"`, `"http-error"`, `"script"`, `"refuse"`, `"blackhole"`, `"latency"` or
+    /// `"recover"`.
     pub action: String,
     /// The target deployment's cluster.
     pub cluster: String,
@@ -311,6 +324,14 @@ pub struct RawFault {
     /// For `latency`: added to each request's service time.
     #[serde(default)]
     pub latency: Option<String>,
+    /// For `script`: each pod's answers to the requests it receives, in order: HTTP statuses
+    /// (`500`, `404`) or `"refuse"` / `"hang"`.
+    #[serde(default)]
+    pub responses: Option<Vec<toml::Value>>,
+    /// For `script`: what each pod does after its last scripted answer: `"healthy"` (default),
+    /// `"repeat"`, or an answer to hold (a status, `"refuse"`, `"hang"`).
+    #[serde(default)]
+    pub then: Option<toml::Value>,
     /// Label for the phase this fault starts (default derived from the action).
     #[serde(default)]
     pub name: Option<String>,

@@ -296,17 +296,43 @@ pub struct ProxyGroupSpec {
     pub gateway: Option<String>,
     /// Pod labels of the proxies.
     pub labels: BTreeMap<String, String>,
+    /// When each replica's outlier interval timer was armed: one entry for all replicas or one
+    /// per replica; `None` draws a random phase per replica.
+    pub outlier_timer_start: Option<Vec<SimTime>>,
 }
 
-/// A Poisson arrival stream.
+impl ProxyGroupSpec {
+    /// The interval timer's start of replica `r`, when set.
+    pub fn timer_start(&self, r: u32) -> Option<SimTime> {
+        let starts = self.outlier_timer_start.as_ref()?;
+        starts.get(r as usize).or(starts.first()).copied()
+    }
+}
+
+/// An arrival stream.
 #[derive(Debug, Clone)]
 pub struct WorkloadSpec {
     /// Entry proxy group.
     pub group: ProxyGroupId,
-    /// Initial rate (requests per second).
+    /// How requests arrive.
+    pub arrivals: Arrivals,
+    /// Initial rate (requests per second; 0 for scripted arrivals).
     pub rate: f64,
     /// Later `(time, rate)` changes, in time order.
     pub changes: Vec<(SimTime, f64)>,
+}
+
+/// How a workload's requests arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrivals {
+    /// Exponential gaps at the current rate; a random replica of the group takes each.
+    Poisson,
+    /// One request every `1/rate` s (the k-th at `k/rate` after the last rate change, rounded
+    /// down to the nanosecond); replicas take them in turn.
+    Uniform,
+    /// One request at each of these times (in order, within the run); replicas take them in
+    /// turn.
+    Scripted(Vec<SimTime>),
 }
 
 /// One fault action.
@@ -345,6 +371,13 @@ pub enum FaultAction {
     Refuse,
     /// Pods never answer.
     Blackhole,
+    /// Each pod answers the requests it receives with `steps`, in order, then as `then` says.
+    Script {
+        /// The answers, in order.
+        steps: Vec<ScriptStep>,
+        /// What follows the last one.
+        then: ScriptThen,
+    },
     /// Pods take this much longer.
     Latency {
         /// Added service time.
@@ -352,6 +385,28 @@ pub enum FaultAction {
     },
     /// Clear every behavioural fault on the target pods.
     Recover,
+}
+
+/// One scripted answer of a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptStep {
+    /// Answer with this HTTP status (after the usual service time).
+    Status(u16),
+    /// Refuse the connection (a connect failure for the proxy).
+    Refuse,
+    /// Never answer (a new connection's handshake hangs until `connect_timeout`).
+    Hang,
+}
+
+/// What a scripted pod does after its last scripted answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptThen {
+    /// Answer normally (200), as a pod without faults.
+    Healthy,
+    /// Start the script again.
+    Repeat,
+    /// Give this answer to every later request.
+    Hold(ScriptStep),
 }
 
 /// A named phase.

@@ -150,6 +150,95 @@ impl Validator<'_> {
         }
     }
 
+    /// `outlier_timer_start`: one duration for every replica, or one per replica.
+    fn timer_starts(
+        &self,
+        path: &str,
+        v: Option<&toml::Value>,
+        replicas: u32,
+    ) -> Result<Option<Vec<SimTime>>, ScenarioError> {
+        let field = format!("{path}.outlier_timer_start");
+        let at = |p: &str, v: &toml::Value| -> Result<SimTime, ScenarioError> {
+            let text =
+                v.as_str().ok_or_else(|| self.err(p, &format!("expected a duration such as \"0s\", got `{v}`")))?;
+            Ok(SimTime(self.duration(p, text)?.as_nanos()))
+        };
+        match v {
+            None => Ok(None),
+            Some(toml::Value::Array(list)) => {
+                if list.len() != replicas as usize {
+                    return Err(self.err(
+                        &field,
+                        &format!(
+                            "lists {} starts for {replicas} replicas: give one per replica, or one string for all",
+                            list.len()
+                        ),
+                    ));
+                }
+                let starts = list.iter().enumerate().map(|(i, x)| at(&format!("{field}[{i}]"), x));
+                Ok(Some(starts.collect::<Result<_, _>>()?))
+            }
+            Some(one) => Ok(Some(vec![at(&field, one)?])),
+        }
+    }
+
+    /// Scripted arrival times: durations in non-decreasing order; those at or after the end of
+    /// the run are dropped (as a shortened run drops its later faults).
+    fn arrival_times(&self, path: &str, times: &[String], run: SimDuration) -> Result<Vec<SimTime>, ScenarioError> {
+        let mut out: Vec<SimTime> = Vec::with_capacity(times.len());
+        for (i, t) in times.iter().enumerate() {
+            let at = SimTime(self.duration(&format!("{path}[{i}]"), t)?.as_nanos());
+            if out.last().is_some_and(|prev| *prev > at) {
+                return Err(self.err(&format!("{path}[{i}]"), "arrival times must be in time order"));
+            }
+            out.push(at);
+        }
+        if out.is_empty() {
+            return Err(self.err(path, "lists no arrival; give at least one time"));
+        }
+        out.retain(|t| t.as_nanos() < run.as_nanos());
+        Ok(out)
+    }
+
+    /// One scripted answer: an HTTP status, `"refuse"` or `"hang"`.
+    fn script_step(&self, path: &str, v: &toml::Value) -> Result<ScriptStep, ScenarioError> {
+        match v {
+            toml::Value::Integer(code) if (100..=599).contains(code) => Ok(ScriptStep::Status(*code as u16)),
+            toml::Value::String(s) if s == "refuse" => Ok(ScriptStep::Refuse),
+            toml::Value::String(s) if s == "hang" => Ok(ScriptStep::Hang),
+            other => Err(self.err(
+                path,
+                &format!("`{other}` is not an answer: give an HTTP status (100 to 599), \"refuse\" or \"hang\""),
+            )),
+        }
+    }
+
+    fn script(&self, path: &str, f: &RawFault) -> Result<FaultAction, ScenarioError> {
+        let list = f.responses.as_ref().ok_or_else(|| {
+            self.err(&format!("{path}.responses"), "is required for action `script` (e.g. [500, 500, 404])")
+        })?;
+        if list.is_empty() {
+            return Err(self.err(&format!("{path}.responses"), "lists no answer; give at least one"));
+        }
+        let steps = list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| self.script_step(&format!("{path}.responses[{i}]"), v))
+            .collect::<Result<Vec<_>, _>>()?;
+        let then = match &f.then {
+            None => ScriptThen::Healthy,
+            Some(toml::Value::String(s)) if s == "healthy" => ScriptThen::Healthy,
+            Some(toml::Value::String(s)) if s == "repeat" => ScriptThen::Repeat,
+            Some(v) => ScriptThen::Hold(self.script_step(&format!("{path}.then"), v).map_err(|_| {
+                self.err(
+                    &format!("{path}.then"),
+                    &format!("`{v}` is not \"healthy\", \"repeat\", an HTTP status, \"refuse\" or \"hang\""),
+                )
+            })?),
+        };
+        Ok(FaultAction::Script { steps, then })
+    }
+
     fn fraction(&self, path: &str, x: f64) -> Result<f64, ScenarioError> {
         if !(0.0..=1.0).contains(&x) {
             return Err(self.err(path, &format!("{x} is not a fraction between 0 and 1")));
@@ -493,6 +582,7 @@ impl Validator<'_> {
                 (ProxyKind::Gateway, g) => Some(g.clone().unwrap_or_else(|| p.name.clone())),
                 (ProxyKind::Sidecar, None) => None,
             };
+            let outlier_timer_start = self.timer_starts(&path, p.outlier_timer_start.as_ref(), replicas)?;
             out.push(ProxyGroupSpec {
                 name: p.name.clone(),
                 kind,
@@ -500,6 +590,7 @@ impl Validator<'_> {
                 replicas,
                 gateway,
                 labels: p.labels.clone(),
+                outlier_timer_start,
             });
         }
         if out.is_empty() {
@@ -522,9 +613,46 @@ impl Validator<'_> {
                 .position(|g| g.name == w.proxy)
                 .ok_or_else(|| self.err(&format!("{path}.proxy"), &format!("no proxy group named `{}`", w.proxy)))?;
             let rate_ok = |r: f64| r.is_finite() && (0.0..=10_000_000.0).contains(&r);
-            if !rate_ok(w.rate) {
+            if let Some(times) = &w.times {
+                for (field, given) in [
+                    ("rate", w.rate.is_some()),
+                    ("arrivals", w.arrivals.is_some()),
+                    ("rate_changes", !w.rate_changes.is_empty()),
+                ] {
+                    if given {
+                        return Err(self.err(
+                            &format!("{path}.{field}"),
+                            "does not apply to scripted arrivals (`times`): each request is listed",
+                        ));
+                    }
+                }
+                let times = self.arrival_times(&format!("{path}.times"), times, run)?;
+                out.push(WorkloadSpec {
+                    group: ProxyGroupId(group as u32),
+                    arrivals: Arrivals::Scripted(times),
+                    rate: 0.0,
+                    changes: Vec::new(),
+                });
+                continue;
+            }
+            let rate =
+                w.rate.ok_or_else(|| self.err(&format!("{path}.rate"), "is required (or list the arrival `times`)"))?;
+            if !rate_ok(rate) {
                 return Err(self.err(&format!("{path}.rate"), "must be between 0 and 1e7 requests per second"));
             }
+            let arrivals = match w.arrivals.as_deref() {
+                None | Some("poisson") => Arrivals::Poisson,
+                Some("uniform") => Arrivals::Uniform,
+                Some(other) => {
+                    let hint = crate::suggest::closest(other, ["poisson", "uniform"])
+                        .map(|c| format!("; did you mean \"{c}\"?"))
+                        .unwrap_or_default();
+                    return Err(self.err(
+                        &format!("{path}.arrivals"),
+                        &format!("`{other}` is not \"poisson\" or \"uniform\" (or list `times`){hint}"),
+                    ));
+                }
+            };
             let mut changes = Vec::new();
             let mut last = SimTime::ZERO;
             for (j, c) in w.rate_changes.iter().enumerate() {
@@ -539,7 +667,7 @@ impl Validator<'_> {
                 changes.push((at, c.rate));
             }
             changes.retain(|(at, _)| at.as_nanos() < run.as_nanos());
-            out.push(WorkloadSpec { group: ProxyGroupId(group as u32), rate: w.rate, changes });
+            out.push(WorkloadSpec { group: ProxyGroupId(group as u32), arrivals, rate, changes });
         }
         if out.is_empty() {
             return Err(self.err("workload", "at least one workload is needed"));
@@ -592,6 +720,11 @@ impl Validator<'_> {
                     let probability = self.fraction(&format!("{path}.probability"), f.probability.unwrap_or(1.0))?;
                     FaultAction::HttpError { status, probability }
                 }
+                "script" => {
+                    unexpected("status", f.status.is_some())?;
+                    unexpected("latency", f.latency.is_some())?;
+                    self.script(&path, f)?
+                }
                 "refuse" => FaultAction::Refuse,
                 "blackhole" => FaultAction::Blackhole,
                 "latency" => {
@@ -603,7 +736,7 @@ impl Validator<'_> {
                 }
                 "recover" => FaultAction::Recover,
                 other => {
-                    return Err(self.err(&format!("{path}.action"), &format!("`{other}` is not one of \"scale\", \"http-error\", \"refuse\", \"blackhole\", \"latency\", \"recover\"")));
+                    return Err(self.err(&format!("{path}.action"), &format!("`{other}` is not one of \"scale\", \"http-error\", \"script\", \"refuse\", \"blackhole\", \"latency\", \"recover\"")));
                 }
             };
             if !matches!(action, FaultAction::HttpError { .. }) {
@@ -611,6 +744,10 @@ impl Validator<'_> {
             }
             if !matches!(action, FaultAction::Scale { .. }) {
                 unexpected("replicas", f.replicas.is_some())?;
+            }
+            if !matches!(action, FaultAction::Script { .. }) {
+                unexpected("responses", f.responses.is_some())?;
+                unexpected("then", f.then.is_some())?;
             }
             let name = f.name.clone().unwrap_or_else(|| default_fault_name(&action, &f.cluster));
             out.push(FaultSpec {
@@ -661,6 +798,7 @@ fn default_fault_name(action: &FaultAction, cluster: &str) -> String {
         FaultAction::HttpError { status, probability } => {
             format!("{cluster} answers {status} ({:.0}%)", probability * 100.0)
         }
+        FaultAction::Script { .. } => format!("{cluster} scripted"),
         FaultAction::Refuse => format!("{cluster} refuses connections"),
         FaultAction::Blackhole => format!("{cluster} black-holed"),
         FaultAction::Latency { extra } => format!("{cluster} +{extra} latency"),

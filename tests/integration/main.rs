@@ -9,6 +9,7 @@ mod messages;
 mod model;
 mod policy;
 mod safety;
+mod scripted;
 mod seed;
 mod serve;
 mod sweep;

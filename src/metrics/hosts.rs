@@ -1,0 +1,75 @@
+//! `hosts.csv`: each proxy's attempts to each host, per phase, by how they ended. The counts are
+//! kept per proxy while a phase is under way (`Proxy::counts`) and moved into the recorder when
+//! the next phase starts.
+
+use serde::Serialize;
+
+use crate::metrics::recorder::HostCounts;
+use crate::model::ids::{EndpointId, ProxyId};
+use crate::model::world::World;
+
+/// One row of `hosts.csv`: one proxy's attempts to one host in one phase.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct HostRow {
+    /// The phase's name.
+    pub phase: String,
+    /// The proxy (a client replica, or an east-west gateway replica forwarding to its pods).
+    pub proxy: String,
+    /// The host, `cluster/ordinal`.
+    pub endpoint: String,
+    /// The host's locality.
+    pub locality: String,
+    /// Attempts sent in the phase (retries included).
+    pub attempts: u64,
+    /// Of which retries.
+    pub retries: u64,
+    /// Attempts answered 1xx (ended in the phase, as are the columns below).
+    pub status_1xx: u64,
+    /// … answered 2xx.
+    pub status_2xx: u64,
+    /// … answered 3xx.
+    pub status_3xx: u64,
+    /// … answered 4xx (a success for outlier detection).
+    pub status_4xx: u64,
+    /// … answered 5xx.
+    pub status_5xx: u64,
+    /// … whose connection was refused or reset, or did not open in time.
+    pub connect_failure: u64,
+    /// … ended by a per-try or route timeout.
+    pub timeout: u64,
+}
+
+/// Every non-empty (phase, proxy, host) count of a run, in phase, proxy and host order.
+pub fn host_rows(world: &World) -> Vec<HostRow> {
+    let s = &world.scenario;
+    let current = world.proxies.iter().enumerate().flat_map(|(p, proxy)| {
+        proxy
+            .counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.is_empty())
+            .map(move |(h, c)| (world.rec.phase, ProxyId(p as u32), EndpointId(h as u32), *c))
+    });
+    world
+        .rec
+        .host_counts
+        .iter()
+        .copied()
+        .chain(current)
+        .map(|(phase, proxy, host, c): (u32, ProxyId, EndpointId, HostCounts)| HostRow {
+            phase: s.phases.get(phase as usize).map_or_else(String::new, |p| p.name.clone()),
+            proxy: world.proxies[proxy.idx()].name.clone(),
+            endpoint: crate::output::endpoint_name(world, host),
+            locality: world.topo.localities[world.pods[host.idx()].locality.idx()].to_string(),
+            attempts: c.attempts,
+            retries: c.retries,
+            status_1xx: c.status[0],
+            status_2xx: c.status[1],
+            status_3xx: c.status[2],
+            status_4xx: c.status[3],
+            status_5xx: c.status[4],
+            connect_failure: c.connect_failure,
+            timeout: c.timeout,
+        })
+        .collect()
+}

@@ -1,0 +1,221 @@
+//! Exact sequences for lessons and regression tests (issue 12, "Expressiveness"): scripted pod
+//! answers, uniform and scripted arrivals, the outlier timer's start, and the per-host counts of
+//! `hosts.csv`. Every number below is derived by hand in the comments.
+
+use std::sync::Arc;
+
+use meshsim::engine::SimTime;
+use meshsim::metrics::hosts::{HostRow, host_rows};
+use meshsim::metrics::recorder::{ClientOutcome, LogKind};
+use meshsim::model::world::World;
+
+use crate::util::parse;
+
+/// One zone, one pod, one sidecar; 1 ms one-way latency without jitter and a constant 5 ms
+/// service time, so an attempt sent at t is answered at t + 7 ms. Outlier detection: 5
+/// consecutive 5xx, interval 1 s, base ejection 3 s, up to 100 % ejected.
+const LAB: &str = r#"name = "t"
+duration = "12.05s"
+[[clusters]]
+name = "a"
+region = "r1"
+zone = "z1"
+[network]
+same_zone = "1ms"
+jitter = 0.0
+[service]
+host = "svc.default.svc.cluster.local"
+service_time = { distribution = "constant", mean = "5ms" }
+deployments = [{ cluster = "a", replicas = 1 }]
+[policy.destination_rule]
+host = "svc.default.svc.cluster.local"
+[policy.destination_rule.trafficPolicy.outlierDetection]
+consecutive5xxErrors = 5
+interval = "1s"
+baseEjectionTime = "3s"
+maxEjectionPercent = 100
+[[proxies]]
+name = "c"
+kind = "sidecar"
+cluster = "a"
+outlier_timer_start = "50ms"
+[[workload]]
+proxy = "c"
+rate = 10
+arrivals = "uniform"
+[[faults]]
+at = "0s"
+action = "script"
+cluster = "a"
+responses = [500, 500, 500, 500, 404, 500, 500, 500, 500, 500]
+then = 503
+"#;
+
+fn run(text: &str) -> World {
+    let s = parse(text).unwrap_or_else(|e| panic!("{e}"));
+    let seed = s.seed;
+    meshsim::model::run(Arc::new(s), seed).unwrap().world
+}
+
+fn ms(t: SimTime) -> f64 {
+    t.as_nanos() as f64 / 1e6
+}
+
+/// (time in ms, multiplier) of every ejection.
+type Ejections = Vec<(f64, u32)>;
+/// (time in ms, ejected for in ms) of every un-ejection.
+type Unejections = Vec<(f64, f64)>;
+
+fn ejections(w: &World) -> (Ejections, Unejections) {
+    let (mut ej, mut un) = (Vec::new(), Vec::new());
+    for e in &w.rec.log {
+        match &e.kind {
+            LogKind::Eject { multiplier, .. } => ej.push((ms(e.time), *multiplier)),
+            LogKind::Uneject { ejected_for, .. } => un.push((ms(e.time), ejected_for.as_nanos() as f64 / 1e6)),
+            _ => {}
+        }
+    }
+    (ej, un)
+}
+
+fn finished(w: &World, o: ClientOutcome) -> u64 {
+    (0..w.rec.n_slots()).map(|s| u64::from(w.rec.finished_in(s, o))).sum()
+}
+
+/// Requests come at 0.1 s, 0.2 s, ... The pod answers its 1st to 4th with 500, the 5th with
+/// 404 (a success: the streak restarts), the 6th to 10th with 500: the 10th, sent at 1.0 s,
+/// makes five in a row and is answered at 1.007 s: ejection ×1, for 3 s. The timer was armed at
+/// 50 ms, so it ticks at 1.05, 2.05, ...: the first tick at or after 4.007 s is 4.05 s (out for
+/// 3.043 s). The pod now holds 503: requests of 4.1 to 4.5 s make five more, ejection ×2 at
+/// 4.507 s for 6 s, back at the tick of 11.05 s (out 6.543 s); 11.1 to 11.5 s: ejection ×3 at
+/// 11.507 s. Meanwhile no host is healthy and requests fail with "no healthy upstream"
+/// (Istio's panic threshold is 0).
+#[test]
+fn a_scripted_pod_is_ejected_at_exact_times() {
+    let w = run(LAB);
+    let (ej, un) = ejections(&w);
+    assert_eq!(ej, [(1007.0, 1), (4507.0, 2), (11507.0, 3)]);
+    assert_eq!(un, [(4050.0, 3043.0), (11050.0, 6543.0)]);
+    // 120 requests (0.1 s to 12.0 s): 20 reach the pod (1.0-1.0 s, 4.1-4.5 s, 11.1-11.5 s),
+    // the 100 others find no healthy host; the 404 is a client success.
+    assert_eq!(finished(&w, ClientOutcome::NoHealthyUpstream), 100);
+    assert_eq!(finished(&w, ClientOutcome::Upstream5xx), 19);
+    assert_eq!(finished(&w, ClientOutcome::Success), 1);
+    let rows = host_rows(&w);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r: &HostRow = &rows[0];
+    assert_eq!((r.phase.as_str(), r.proxy.as_str(), r.endpoint.as_str()), ("healthy + a scripted", "c-0", "a/0"));
+    assert_eq!((r.attempts, r.retries, r.status_4xx, r.status_5xx, r.status_2xx), (20, 0, 1, 19, 0));
+}
+
+/// The timer's start moves the ticks: armed at 0.5 s, they fall at 1.5, 2.5, ...; the first
+/// ejection (1.007 s, due 4.007 s) ends at 4.5 s. One start per replica is accepted too.
+#[test]
+fn the_outlier_timer_start_sets_the_ticks() {
+    let w = run(&LAB.replace("outlier_timer_start = \"50ms\"", "outlier_timer_start = [\"500ms\"]"));
+    let (_, un) = ejections(&w);
+    assert_eq!(un[0], (4500.0, 3493.0));
+    let err = parse(&LAB.replace("outlier_timer_start = \"50ms\"", "outlier_timer_start = [\"0s\", \"1s\"]"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("proxies[0].outlier_timer_start: lists 2 starts for 1 replicas"), "{err}");
+}
+
+/// Setting the timer's start changes when ticks fall and nothing else: the proxy still draws
+/// its random phase, so host picks stay the same. With no errors the ticks change nothing, so
+/// the runs are identical, request for request.
+#[test]
+fn setting_the_timer_start_keeps_the_other_draws() {
+    let base = LAB
+        .replace("replicas = 1 }]", "replicas = 4 }]")
+        .replace("arrivals = \"uniform\"", "")
+        .replace("rate = 10", "rate = 400")
+        .replace("jitter = 0.0", "jitter = 0.3");
+    let base = &base[..base.find("[[faults]]").unwrap()];
+    let unset = run(&base.replace("outlier_timer_start = \"50ms\"\n", ""));
+    let set = run(base);
+    assert_eq!(host_rows(&unset), host_rows(&set));
+    assert_eq!(unset.rec.loc_attempts, set.rec.loc_attempts);
+    assert!(host_rows(&set).iter().all(|r| r.attempts > 500), "{:?}", host_rows(&set));
+}
+
+/// Uniform arrivals at 10/s come at 0.1 s, 0.2 s, ...; from a change to 20/s at 0.55 s, at
+/// 0.6 s, 0.65 s, ...: per 100 ms slot, one request up to 0.5 s, then two (the last slot holds
+/// 1.0 s and 1.05 s, the end of the run, whose events still run).
+#[test]
+fn uniform_arrivals_are_evenly_spaced() {
+    let text = LAB
+        .replace("duration = \"12.05s\"", "duration = \"1.05s\"")
+        .replace("arrivals = \"uniform\"", "arrivals = \"uniform\"\nrate_changes = [{ at = \"0.55s\", rate = 20 }]");
+    let w = run(&text);
+    assert_eq!(w.rec.requests, [0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+}
+
+/// Scripted arrivals come exactly at the listed times (a time twice is two requests), and
+/// replicas take them in turn.
+#[test]
+fn scripted_arrivals_come_at_their_times() {
+    let text = LAB
+        .replace("duration = \"12.05s\"", "duration = \"1s\"")
+        .replace("rate = 10\narrivals = \"uniform\"", "times = [\"0.25s\", \"0.25s\", \"0.7s\", \"2s\"]")
+        .replace("name = \"c\"\nkind", "name = \"c\"\nreplicas = 2\nkind")
+        .replace("outlier_timer_start = \"50ms\"", "outlier_timer_start = [\"50ms\", \"50ms\"]");
+    let w = run(&text);
+    assert_eq!(w.rec.requests, [0, 0, 2, 0, 0, 0, 0, 1, 0, 0]);
+    let attempts: Vec<(String, u64)> = host_rows(&w).into_iter().map(|r| (r.proxy, r.attempts)).collect();
+    assert_eq!(attempts, [("c-0".to_string(), 2), ("c-1".to_string(), 1)]);
+    for (bad, why) in [
+        ("times = [\"0.5s\", \"0.25s\"]", "workload[0].times[1]: arrival times must be in time order"),
+        ("times = []", "workload[0].times: lists no arrival"),
+        ("times = [\"1s\"]\nrate = 5", "workload[0].rate: does not apply to scripted arrivals"),
+    ] {
+        let err = parse(&LAB.replace("rate = 10\narrivals = \"uniform\"", bad)).unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    let err = parse(&LAB.replace("arrivals = \"uniform\"", "arrivals = \"uniform2\"")).unwrap_err().to_string();
+    assert!(err.contains("did you mean \"uniform\"?"), "{err}");
+    let err = parse(&LAB.replace("rate = 10\n", "")).unwrap_err().to_string();
+    assert!(err.contains("workload[0].rate: is required (or list the arrival `times`)"), "{err}");
+}
+
+/// Scripted connection answers: the pod refuses its first two connections, then is healthy.
+/// Istio's default retry policy retries a connect failure twice, so the first request takes
+/// three attempts (two refused, one 200) and succeeds; every later one takes one.
+#[test]
+fn a_scripted_refusal_is_retried() {
+    let text = LAB.replace("duration = \"12.05s\"", "duration = \"1.05s\"").replace(
+        "responses = [500, 500, 500, 500, 404, 500, 500, 500, 500, 500]\nthen = 503",
+        "responses = [\"refuse\", \"refuse\"]",
+    );
+    let w = run(&text);
+    let r = &host_rows(&w)[0];
+    assert_eq!((r.attempts, r.retries, r.connect_failure, r.status_2xx), (12, 2, 2, 10));
+    assert_eq!(finished(&w, ClientOutcome::Success), 10);
+    for (bad, why) in [
+        ("responses = [700]", "faults[0].responses[0]: `700` is not an answer"),
+        ("responses = []", "faults[0].responses: lists no answer"),
+        ("responses = [500]\nthen = \"sometimes\"", "faults[0].then: `\"sometimes\"` is not \"healthy\", \"repeat\""),
+    ] {
+        let err =
+            parse(&LAB.replace("responses = [500, 500, 500, 500, 404, 500, 500, 500, 500, 500]\nthen = 503", bad))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    let err =
+        parse(&LAB.replace("action = \"script\"", "action = \"http-error\"\nstatus = 503")).unwrap_err().to_string();
+    assert!(err.contains("faults[0].responses: does not apply to action `http-error`"), "{err}");
+}
+
+/// `then = "repeat"` starts the script again: answers 500, 200, 500, 200, ... With outlier
+/// detection needing 5 in a row, nothing is ejected; half the requests fail.
+#[test]
+fn a_repeated_script_cycles() {
+    let text = LAB.replace("duration = \"12.05s\"", "duration = \"2.05s\"").replace(
+        "responses = [500, 500, 500, 500, 404, 500, 500, 500, 500, 500]\nthen = 503",
+        "responses = [500, 200]\nthen = \"repeat\"",
+    );
+    let w = run(&text);
+    assert_eq!(ejections(&w).0, []);
+    assert_eq!((finished(&w, ClientOutcome::Upstream5xx), finished(&w, ClientOutcome::Success)), (10, 10));
+}
