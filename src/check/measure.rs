@@ -1,7 +1,7 @@
 //! Measuring one expectation on a finished run, from the recorder's counts and event log and
 //! from the report's transitions.
 
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
 use crate::metrics::histogram::Histogram;
 use crate::metrics::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder};
 use crate::metrics::report::RunReport;
@@ -42,31 +42,51 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
             let bounds = ErrorBounds { min: *min, max: *max, min_ratio: *min_ratio, max_ratio: *max_ratio };
             errors(&world.rec, *cause, &bounds, start, end, &within)
         }
-        Check::Ejections { locality, matched, min, max } => {
-            let n = world
-                .rec
-                .log
+        Check::Ejections { hosts, multiplier, min, max } => {
+            let n = ejection_spans(world)
                 .iter()
-                .filter(|l| l.time >= start && l.time < end)
-                .filter(|l| match &l.kind {
-                    LogKind::Eject { locality, .. } => {
-                        matched.is_empty() || matched.contains(&world.topo.localities[locality.idx()].to_string())
-                    }
-                    _ => false,
-                })
+                .filter(|e| e.start >= start && e.start < end && e.matches(hosts))
+                .filter(|e| multiplier.is_none_or(|m| e.multiplier == m))
                 .count() as u64;
-            let whose = locality.as_deref().map(|l| format!(" of {l} endpoints")).unwrap_or_default();
-            let bound = match max {
-                Some(0) => "0".to_string(),
-                Some(m) if *min == *m => format!("exactly {m}"),
-                Some(m) if *min > 0 => format!("between {min} and {m}"),
-                Some(m) => format!("at most {m}"),
-                None => format!("at least {min}"),
-            };
+            let with = multiplier.map(|m| format!(" with multiplier {m}")).unwrap_or_default();
             Measured {
                 passed: n >= *min && max.is_none_or(|m| n <= m),
-                measured: format!("{n} ejections{whose} {within}"),
-                bound,
+                measured: format!("{n} ejections{}{with} {within}", hosts.describe()),
+                bound: count_bound(*min, *max),
+            }
+        }
+        Check::Ejection { hosts, nth, at, multiplier, ejected_for, tolerance } => {
+            let spans = ejection_spans(world);
+            let found =
+                spans.iter().filter(|e| e.start >= start && e.start < end && e.matches(hosts)).nth(*nth as usize - 1);
+            ejection(found, hosts, *nth, &within, *at, *multiplier, *ejected_for, *tolerance)
+        }
+        Check::Retries { min, max } => {
+            let n: u64 = slots(&world.rec, start, end).map(|s| u64::from(world.rec.retries[s])).sum();
+            Measured {
+                passed: n >= *min && max.is_none_or(|m| n <= m),
+                measured: format!("{n} retries {within}"),
+                bound: count_bound(*min, *max),
+            }
+        }
+        Check::Attempts { hosts, min, max } => {
+            let phase = match &e.window {
+                Window::Phase { index, .. } => Some(*index as u32),
+                _ => None,
+            };
+            let n: u64 = crate::metrics::hosts::host_counts(world)
+                .filter(|(p, ..)| phase.is_none_or(|want| *p == want))
+                .filter(|(_, proxy, host, _)| {
+                    let locality = world.topo.localities[world.pods[host.idx()].locality.idx()].to_string();
+                    hosts.proxy_selected(&world.proxies[proxy.idx()].name)
+                        && hosts.host_selected(&crate::output::endpoint_name(world, *host), &locality)
+                })
+                .map(|(.., c)| c.attempts)
+                .sum();
+            Measured {
+                passed: n >= *min && max.is_none_or(|m| n <= m),
+                measured: format!("{n} attempts{} {within}", describe_attempts(hosts)),
+                bound: count_bound(*min, *max),
             }
         }
         Check::Panic { expected } => {
@@ -92,6 +112,152 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                 None => Measured { passed: false, measured: format!("no finished requests {within}"), bound },
             }
         }
+    }
+}
+
+/// A count bound in words.
+fn count_bound(min: u64, max: Option<u64>) -> String {
+    match max {
+        Some(0) => "0".to_string(),
+        Some(m) if min == m => format!("exactly {m}"),
+        Some(m) if min > 0 => format!("between {min} and {m}"),
+        Some(m) => format!("at most {m}"),
+        None => format!("at least {min}"),
+    }
+}
+
+/// `to a/0 by ingress` for attempts.
+fn describe_attempts(hosts: &crate::scenario::expect::HostFilter) -> String {
+    let mut s = String::new();
+    if let Some(e) = &hosts.endpoint {
+        s.push_str(&format!(" to {e}"));
+    } else if let Some(l) = &hosts.locality {
+        s.push_str(&format!(" to {l} endpoints"));
+    }
+    if let Some(p) = &hosts.proxy {
+        s.push_str(&format!(" by {p}"));
+    }
+    s
+}
+
+/// One ejection of a host by a proxy, from the event log.
+struct Span {
+    proxy: String,
+    endpoint: String,
+    locality: String,
+    multiplier: u32,
+    start: SimTime,
+    /// The un-ejection tick, or the EDS update that removed the host; `None` if still ejected
+    /// at the end of the run.
+    end: Option<SimTime>,
+}
+
+impl Span {
+    fn matches(&self, f: &crate::scenario::expect::HostFilter) -> bool {
+        f.proxy_selected(&self.proxy) && f.host_selected(&self.endpoint, &self.locality)
+    }
+}
+
+/// Every ejection of a run in time order, ended by its un-ejection or by its host leaving the
+/// proxy's EDS (as `ejections.csv` records them).
+fn ejection_spans(world: &World) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    let mut open: std::collections::BTreeMap<(u32, u32), usize> = std::collections::BTreeMap::new();
+    for e in &world.rec.log {
+        match &e.kind {
+            LogKind::Eject { proxy, endpoint, locality, multiplier, .. } => {
+                open.insert((proxy.0, endpoint.0), out.len());
+                out.push(Span {
+                    proxy: world.proxies[proxy.idx()].name.clone(),
+                    endpoint: crate::output::endpoint_name(world, *endpoint),
+                    locality: world.topo.localities[locality.idx()].to_string(),
+                    multiplier: *multiplier,
+                    start: e.time,
+                    end: None,
+                });
+            }
+            LogKind::Uneject { proxy, endpoint, .. } => {
+                if let Some(i) = open.remove(&(proxy.0, endpoint.0)) {
+                    out[i].end = Some(e.time);
+                }
+            }
+            LogKind::Eds { proxy, removed, .. } if *removed > 0 => {
+                let hosts = &world.proxies[proxy.idx()].hosts;
+                let gone: Vec<(u32, u32)> =
+                    open.keys().filter(|(p, ep)| *p == proxy.0 && !hosts[*ep as usize].member).copied().collect();
+                for k in gone {
+                    let i = open.remove(&k).expect("listed");
+                    out[i].end = Some(e.time);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Seconds with every significant digit down to the nanosecond: `1.007s`, `4.05s`, `30s`.
+pub(super) fn exact_secs(ns: u64) -> String {
+    let whole = ns / 1_000_000_000;
+    let frac = ns % 1_000_000_000;
+    if frac == 0 {
+        return format!("{whole}s");
+    }
+    let digits = format!("{frac:09}");
+    format!("{whole}.{}s", digits.trim_end_matches('0'))
+}
+
+/// Whether `measured` lies within `tolerance` of `expected`.
+fn near(measured: u64, expected: u64, tolerance: SimDuration) -> bool {
+    measured.abs_diff(expected) <= tolerance.as_nanos()
+}
+
+fn ejection(
+    found: Option<&Span>,
+    hosts: &crate::scenario::expect::HostFilter,
+    nth: u32,
+    within: &str,
+    at: Option<SimTime>,
+    multiplier: Option<u32>,
+    ejected_for: Option<SimDuration>,
+    tolerance: SimDuration,
+) -> Measured {
+    let which = if nth == 1 { "the first ejection".to_string() } else { format!("ejection #{nth}") };
+    let pm = if tolerance.is_zero() { String::new() } else { format!(" ± {}", exact_secs(tolerance.as_nanos())) };
+    let mut bounds = Vec::new();
+    if let Some(t) = at {
+        bounds.push(format!("at {}{pm}", exact_secs(t.as_nanos())));
+    }
+    if let Some(m) = multiplier {
+        bounds.push(format!("x{m}"));
+    }
+    if let Some(d) = ejected_for {
+        bounds.push(format!("out for {}{pm}", exact_secs(d.as_nanos())));
+    }
+    let bound = if bounds.is_empty() { "some ejection".to_string() } else { bounds.join(", ") };
+    let Some(e) = found else {
+        let missing = if nth == 1 { "no ejection".to_string() } else { format!("no ejection #{nth}") };
+        return Measured { passed: false, measured: format!("{missing}{} {within}", hosts.describe()), bound };
+    };
+    let out_for = e.end.map(|t| t.saturating_since(e.start));
+    let passed = at.is_none_or(|t| near(e.start.as_nanos(), t.as_nanos(), tolerance))
+        && multiplier.is_none_or(|m| e.multiplier == m)
+        && ejected_for.is_none_or(|d| out_for.is_some_and(|o| near(o.as_nanos(), d.as_nanos(), tolerance)));
+    let lasted = match (out_for, e.end) {
+        (Some(o), Some(t)) => format!("out for {} (until {})", exact_secs(o.as_nanos()), exact_secs(t.as_nanos())),
+        _ => "still ejected at the end of the run".to_string(),
+    };
+    Measured {
+        passed,
+        measured: format!(
+            "{which}{} {within}: {} by {} at {}, x{}, {lasted}",
+            hosts.describe(),
+            e.endpoint,
+            e.proxy,
+            exact_secs(e.start.as_nanos()),
+            e.multiplier
+        ),
+        bound,
     }
 }
 

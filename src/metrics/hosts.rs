@@ -39,23 +39,25 @@ pub struct HostRow {
     pub timeout: u64,
 }
 
-/// Every non-empty (phase, proxy, host) count of a run, in phase, proxy and host order.
-pub fn host_rows(world: &World) -> Vec<HostRow> {
-    let s = &world.scenario;
-    let current = world.proxies.iter().enumerate().flat_map(|(p, proxy)| {
+/// Every non-empty `(phase index, proxy, host, counts)` of a run, in phase, proxy and host
+/// order: the closed phases from the recorder, then the phase under way from the proxies.
+pub fn host_counts(world: &World) -> impl Iterator<Item = (u32, ProxyId, EndpointId, HostCounts)> + '_ {
+    let phase = world.rec.phase;
+    let current = world.proxies.iter().enumerate().flat_map(move |(p, proxy)| {
         proxy
             .counts
             .iter()
             .enumerate()
             .filter(|(_, c)| !c.is_empty())
-            .map(move |(h, c)| (world.rec.phase, ProxyId(p as u32), EndpointId(h as u32), *c))
+            .map(move |(h, c)| (phase, ProxyId(p as u32), EndpointId(h as u32), *c))
     });
-    world
-        .rec
-        .host_counts
-        .iter()
-        .copied()
-        .chain(current)
+    world.rec.host_counts.iter().copied().chain(current)
+}
+
+/// Every non-empty (phase, proxy, host) count of a run, in phase, proxy and host order.
+pub fn host_rows(world: &World) -> Vec<HostRow> {
+    let s = &world.scenario;
+    host_counts(world)
         .map(|(phase, proxy, host, c): (u32, ProxyId, EndpointId, HostCounts)| HostRow {
             phase: s.phases.get(phase as usize).map_or_else(String::new, |p| p.name.clone()),
             proxy: world.proxies[proxy.idx()].name.clone(),

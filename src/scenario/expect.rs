@@ -9,8 +9,11 @@
 //! | `failover` | time from a fault until its localities' share stays ≤ `output.failover_share` | `within` | `fault` |
 //! | `failback` | time from a recovery until the share returns to its first-phase value | `within` | `fault` |
 //! | `errors` | client errors, all or one `cause` | `min`/`max` (counts), `min_ratio`/`max_ratio` (of finished requests) | window |
-//! | `ejections` | ejections (by any proxy) of a locality's endpoints | `min`, `max` (counts) | window |
+//! | `ejections` | ejections of a locality's or one endpoint's hosts, by any proxy or one (`proxy`), of any multiplier or one (`multiplier`) | `min`, `max` (counts) | window |
 //! | `no-ejections` | same, bound 0 | — | window |
+//! | `ejection` | the `nth` (default 1st) ejection matching `endpoint`/`locality` and `proxy` whose start lies in the window | `at` (start), `multiplier`, `ejected_for` (until the tick that returned it), with `tolerance` for the two times (default 0s: exact) | window |
+//! | `retries` | retries sent (all proxies) | `min`, `max` (counts) | window |
+//! | `attempts` | upstream attempts (retries included) to `endpoint` or a `locality`'s hosts, by any proxy or one | `min`, `max` (counts) | a phase or the run |
 //! | `panic` | some proxy's load balancer has a priority in panic | — | window |
 //! | `no-panic` | no proxy has a priority in panic | — | window |
 //! | `latency` | a quantile of client latency | `max_latency` (duration), `quantile` (default 0.99) | window |
@@ -19,13 +22,20 @@
 //! start and end), or the whole run. Slot-based measures (share, errors) round the window out to
 //! the recorder's 100 ms slots; latency uses the output buckets whose start lies in the window.
 //! `locality` is a Kubernetes cluster name, or a locality pattern `region[/zone[/sub_zone]]`
-//! matching every locality that starts with those segments.
+//! matching every locality that starts with those segments. `endpoint` is a host as the outputs
+//! name it (`cluster/ordinal`); `proxy` a proxy replica (`ingress-0`), a proxy group (`ingress`)
+//! or an east-west gateway replica.
+//!
+//! A `share` over a window in which no upstream attempt was sent at all is undefined (0 of 0):
+//! the expectation fails and says so, whatever its bounds, rather than reading it as 0.
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{SimDuration, SimTime};
 
-use super::types::{FaultAction, FaultSpec, KubeClusterSpec, PhaseSpec, ServiceSpec};
+use super::types::{
+    EastWestGatewaySpec, FaultAction, FaultSpec, KubeClusterSpec, PhaseSpec, ProxyGroupSpec, ServiceSpec,
+};
 
 /// One `[[expect]]` table as written. Which fields apply depends on `kind`; a field that does
 /// not apply is an error.
@@ -76,6 +86,29 @@ pub struct RawExpect {
     /// `latency`: the bound on the quantile.
     #[serde(default)]
     pub max_latency: Option<String>,
+    /// `ejection(s)`, `attempts`: one host, `cluster/ordinal`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// `ejection(s)`, `attempts`: one proxy replica or group.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// `ejections`: count only ejections with this back-off multiplier; `ejection`: its
+    /// expected multiplier.
+    #[serde(default)]
+    pub multiplier: Option<u32>,
+    /// `ejection`: which matching ejection, 1 for the first (default 1).
+    #[serde(default)]
+    pub nth: Option<u32>,
+    /// `ejection`: when it starts.
+    #[serde(default)]
+    pub at: Option<String>,
+    /// `ejection`: how long it lasts.
+    #[serde(default)]
+    pub ejected_for: Option<String>,
+    /// `ejection`: allowed distance of `at` and `ejected_for` from the measured times (default
+    /// 0s: exact to the nanosecond).
+    #[serde(default)]
+    pub tolerance: Option<String>,
 }
 
 /// One named, validated expectation.
@@ -182,12 +215,44 @@ pub enum Check {
         /// At most this fraction of finished requests.
         max_ratio: Option<f64>,
     },
-    /// Ejections of endpoints in the matched localities (by any proxy) within `[min, max]`.
+    /// Ejections matching `hosts` (and `multiplier`, when given) within `[min, max]`.
     Ejections {
-        /// The selector as written, or `None` for every locality.
-        locality: Option<String>,
-        /// Matched locality labels (empty = all).
-        matched: Vec<String>,
+        /// Which ejections count.
+        hosts: HostFilter,
+        /// Only ejections with this back-off multiplier.
+        multiplier: Option<u32>,
+        /// At least this many.
+        min: u64,
+        /// At most this many.
+        max: Option<u64>,
+    },
+    /// The `nth` ejection matching `hosts` in the window starts at `at`, has `multiplier`, and
+    /// lasts `ejected_for` (each when given; times within `tolerance`).
+    Ejection {
+        /// Which ejections are candidates.
+        hosts: HostFilter,
+        /// 1 for the first.
+        nth: u32,
+        /// Its start.
+        at: Option<SimTime>,
+        /// Its back-off multiplier.
+        multiplier: Option<u32>,
+        /// From its start to the tick that returned it (or its host leaving EDS).
+        ejected_for: Option<SimDuration>,
+        /// Allowed distance of the measured times.
+        tolerance: SimDuration,
+    },
+    /// Retries sent (all proxies) within `[min, max]`.
+    Retries {
+        /// At least this many.
+        min: u64,
+        /// At most this many.
+        max: Option<u64>,
+    },
+    /// Upstream attempts to the hosts matched by `hosts` within `[min, max]`.
+    Attempts {
+        /// Which proxy-host pairs count.
+        hosts: HostFilter,
         /// At least this many.
         min: u64,
         /// At most this many.
@@ -209,6 +274,54 @@ pub enum Check {
     },
 }
 
+/// Which hosts, and which proxies' view of them, an expectation looks at. Empty fields match
+/// everything.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostFilter {
+    /// The locality selector as written.
+    pub locality: Option<String>,
+    /// Matched locality labels (empty = all).
+    pub matched: Vec<String>,
+    /// One host, `cluster/ordinal`.
+    pub endpoint: Option<String>,
+    /// One proxy replica (`ingress-0`) or group (`ingress`).
+    pub proxy: Option<String>,
+}
+
+impl HostFilter {
+    /// Whether a proxy named `name` is selected: by its name, or by its group's
+    /// (`ingress` selects `ingress-0`, `ingress-1`, ...).
+    pub fn proxy_selected(&self, name: &str) -> bool {
+        self.proxy.as_deref().is_none_or(|wanted| proxy_name_matches(name, wanted))
+    }
+
+    /// Whether a host, by its name and locality label, is selected.
+    pub fn host_selected(&self, endpoint: &str, locality: &str) -> bool {
+        self.endpoint.as_deref().is_none_or(|e| e == endpoint)
+            && (self.matched.is_empty() || self.matched.iter().any(|m| m == locality))
+    }
+
+    /// The filter in words, e.g. ` of a/0 by ingress`.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        if let Some(e) = &self.endpoint {
+            s.push_str(&format!(" of {e}"));
+        } else if let Some(l) = &self.locality {
+            s.push_str(&format!(" of {l} endpoints"));
+        }
+        if let Some(p) = &self.proxy {
+            s.push_str(&format!(" by {p}"));
+        }
+        s
+    }
+}
+
+/// A proxy named `name` is selected by `wanted`: its own name, or its group's name followed
+/// by `-<replica>`.
+pub fn proxy_name_matches(name: &str, wanted: &str) -> bool {
+    name == wanted || name.rsplit_once('-').is_some_and(|(group, n)| group == wanted && n.parse::<u32>().is_ok())
+}
+
 impl Check {
     /// The `kind` as written in scenario files.
     pub fn kind(&self) -> &'static str {
@@ -219,6 +332,9 @@ impl Check {
             Check::Errors { .. } => "errors",
             Check::Ejections { max: Some(0), .. } => "no-ejections",
             Check::Ejections { .. } => "ejections",
+            Check::Ejection { .. } => "ejection",
+            Check::Retries { .. } => "retries",
+            Check::Attempts { .. } => "attempts",
             Check::Panic { expected: true, .. } => "panic",
             Check::Panic { expected: false, .. } => "no-panic",
             Check::Latency { .. } => "latency",
@@ -237,12 +353,32 @@ pub struct ExpectContext<'a> {
     pub clusters: &'a [KubeClusterSpec],
     /// The service (initial replica counts decide whether a `scale` fault restores).
     pub service: &'a ServiceSpec,
+    /// Client proxy groups (for `proxy`).
+    pub groups: &'a [ProxyGroupSpec],
+    /// East-west gateways (their replicas are proxies too).
+    pub gateways: &'a [EastWestGatewaySpec],
     /// Length of the run.
     pub run: SimDuration,
 }
 
 /// The kinds, for error messages.
-const KINDS: &str = "\"share\", \"failover\", \"failback\", \"errors\", \"ejections\", \"no-ejections\", \"panic\", \"no-panic\", \"latency\"";
+const KINDS: &str = "\"share\", \"failover\", \"failback\", \"errors\", \"ejections\", \"no-ejections\", \"ejection\", \"retries\", \"attempts\", \"panic\", \"no-panic\", \"latency\"";
+
+/// The kinds, for suggestions.
+const KIND_NAMES: [&str; 12] = [
+    "share",
+    "failover",
+    "failback",
+    "errors",
+    "ejections",
+    "no-ejections",
+    "ejection",
+    "retries",
+    "attempts",
+    "panic",
+    "no-panic",
+    "latency",
+];
 
 /// Whether a fault restores its localities (a fail-back follows) rather than degrading them (a
 /// failover follows). Mirrors `metrics::report`: `recover`, or `scale` to at least the initial
@@ -292,12 +428,24 @@ impl Parser<'_> {
             "failover" | "failback" => self.transition(kind == "failover")?,
             "errors" => self.errors()?,
             "ejections" | "no-ejections" => self.ejections(kind == "no-ejections")?,
+            "ejection" => self.ejection()?,
+            "retries" => {
+                self.only(&["min", "max"])?;
+                let (min, max) = self.count_bounds()?;
+                Check::Retries { min, max }
+            }
+            "attempts" => self.attempts()?,
             "panic" | "no-panic" => {
                 self.only(&[])?;
                 Check::Panic { expected: kind == "panic" }
             }
             "latency" => self.latency()?,
-            other => return Err(self.err("kind", format!("`{other}` is not one of {KINDS}"))),
+            other => {
+                let hint = crate::suggest::closest(other, KIND_NAMES)
+                    .map(|k| format!("; did you mean \"{k}\"?"))
+                    .unwrap_or_default();
+                return Err(self.err("kind", format!("`{other}` is not one of {KINDS}{hint}")));
+            }
         };
         let window = match check {
             Check::Failover { .. } | Check::Failback { .. } => Window::Run,
@@ -320,6 +468,13 @@ impl Parser<'_> {
             ("within", r.within.is_some()),
             ("quantile", r.quantile.is_some()),
             ("max_latency", r.max_latency.is_some()),
+            ("endpoint", r.endpoint.is_some()),
+            ("proxy", r.proxy.is_some()),
+            ("multiplier", r.multiplier.is_some()),
+            ("nth", r.nth.is_some()),
+            ("at", r.at.is_some()),
+            ("ejected_for", r.ejected_for.is_some()),
+            ("tolerance", r.tolerance.is_some()),
         ];
         for (field, is) in present {
             if is && !allowed.contains(&field) {
@@ -504,33 +659,137 @@ impl Parser<'_> {
         Ok(Check::Errors { cause, min, max, min_ratio, max_ratio })
     }
 
-    fn ejections(&self, none: bool) -> Result<Check, (String, String)> {
-        if none {
-            self.only(&["locality"])?;
-        } else {
-            self.only(&["locality", "min", "max"])?;
-        }
+    /// `min`/`max` as counts, at least one given and `min ≤ max`.
+    fn count_bounds(&self) -> Result<(u64, Option<u64>), (String, String)> {
         let r = self.raw;
+        let min = self.count("min", r.min)?;
+        let max = self.count("max", r.max)?;
+        if min.is_none() && max.is_none() {
+            return Err(self.err("max", format!("kind `{}` needs `min`, `max` or both", r.kind)));
+        }
+        if let (Some(a), Some(b)) = (min, max) {
+            if a > b {
+                return Err(self.err("max", format!("{b} is below `min` ({a})")));
+            }
+        }
+        Ok((min.unwrap_or(0), max))
+    }
+
+    /// `locality`, `endpoint` and `proxy`, each checked against the scenario.
+    fn host_filter(&self) -> Result<HostFilter, (String, String)> {
+        let r = self.raw;
+        if r.locality.is_some() && r.endpoint.is_some() {
+            return Err(self.err("endpoint", "give either `locality` or `endpoint`, not both"));
+        }
         let matched = match &r.locality {
             Some(l) => self.localities(l)?,
             None => Vec::new(),
         };
-        let (min, max) = if none {
-            (0, Some(0))
+        if let Some(e) = &r.endpoint {
+            self.check_endpoint(e)?;
+        }
+        if let Some(p) = &r.proxy {
+            self.check_proxy(p)?;
+        }
+        Ok(HostFilter { locality: r.locality.clone(), matched, endpoint: r.endpoint.clone(), proxy: r.proxy.clone() })
+    }
+
+    /// A pod is `cluster/ordinal`; names without `/` (east-west gateway hosts) are checked when
+    /// measured.
+    fn check_endpoint(&self, e: &str) -> Result<(), (String, String)> {
+        let Some((cluster, ordinal)) = e.split_once('/') else { return Ok(()) };
+        let known = self.ctx.clusters.iter().any(|c| c.name == cluster);
+        if !known || ordinal.parse::<u32>().is_err() {
+            let names: Vec<&str> = self.ctx.clusters.iter().map(|c| c.name.as_str()).collect();
+            return Err(self.err(
+                "endpoint",
+                format!(
+                    "`{e}` is not a pod: write `cluster/ordinal`, e.g. `{}/0` (clusters: {})",
+                    names[0],
+                    names.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A proxy group, one of its replicas, or an east-west gateway replica.
+    fn check_proxy(&self, p: &str) -> Result<(), (String, String)> {
+        let mut names: Vec<String> = Vec::new();
+        for g in self.ctx.groups {
+            names.push(g.name.clone());
+            names.extend((0..g.replicas).map(|r| format!("{}-{r}", g.name)));
+        }
+        for gw in self.ctx.gateways {
+            let cluster = &self.ctx.clusters[gw.cluster.idx()].name;
+            names.extend((0..gw.replicas).map(|r| format!("eastwest-{cluster}-{r}")));
+        }
+        if names.iter().any(|n| n == p) {
+            return Ok(());
+        }
+        let groups: Vec<&str> = self.ctx.groups.iter().map(|g| g.name.as_str()).collect();
+        let hint = crate::suggest::closest(p, names.iter().map(String::as_str))
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        Err(self.err(
+            "proxy",
+            format!(
+                "no proxy or proxy group named `{p}` (groups: {}; a replica is `GROUP-N`){hint}",
+                groups.join(", ")
+            ),
+        ))
+    }
+
+    fn ejections(&self, none: bool) -> Result<Check, (String, String)> {
+        if none {
+            self.only(&["locality", "endpoint", "proxy"])?;
         } else {
-            let min = self.count("min", r.min)?;
-            let max = self.count("max", r.max)?;
-            if min.is_none() && max.is_none() {
-                return Err(self.err("max", "kind `ejections` needs `min`, `max` or both"));
-            }
-            if let (Some(a), Some(b)) = (min, max) {
-                if a > b {
-                    return Err(self.err("max", format!("{b} is below `min` ({a})")));
-                }
-            }
-            (min.unwrap_or(0), max)
+            self.only(&["locality", "endpoint", "proxy", "multiplier", "min", "max"])?;
+        }
+        let hosts = self.host_filter()?;
+        let (min, max) = if none { (0, Some(0)) } else { self.count_bounds()? };
+        Ok(Check::Ejections { hosts, multiplier: self.raw.multiplier, min, max })
+    }
+
+    fn ejection(&self) -> Result<Check, (String, String)> {
+        self.only(&["locality", "endpoint", "proxy", "nth", "at", "multiplier", "ejected_for", "tolerance"])?;
+        let r = self.raw;
+        let hosts = self.host_filter()?;
+        let nth = r.nth.unwrap_or(1);
+        if nth == 0 {
+            return Err(self.err("nth", "counts from 1 (the first matching ejection)"));
+        }
+        let at = match &r.at {
+            Some(t) => Some(SimTime(self.duration("at", t)?.as_nanos())),
+            None => None,
         };
-        Ok(Check::Ejections { locality: r.locality.clone(), matched, min, max })
+        let ejected_for = match &r.ejected_for {
+            Some(t) => Some(self.duration("ejected_for", t)?),
+            None => None,
+        };
+        if r.tolerance.is_some() && at.is_none() && ejected_for.is_none() {
+            return Err(self.err("tolerance", "applies to `at` and `ejected_for`; give one of them"));
+        }
+        let tolerance = match &r.tolerance {
+            Some(t) => self.duration("tolerance", t)?,
+            None => SimDuration::ZERO,
+        };
+        Ok(Check::Ejection { hosts, nth, at, multiplier: r.multiplier, ejected_for, tolerance })
+    }
+
+    fn attempts(&self) -> Result<Check, (String, String)> {
+        self.only(&["locality", "endpoint", "proxy", "min", "max"])?;
+        let r = self.raw;
+        if r.from.is_some() || r.to.is_some() {
+            let field = if r.from.is_some() { "from" } else { "to" };
+            return Err(self.err(
+                field,
+                "attempts per host are counted per phase (hosts.csv): give a `phase`, or no window for the whole run",
+            ));
+        }
+        let hosts = self.host_filter()?;
+        let (min, max) = self.count_bounds()?;
+        Ok(Check::Attempts { hosts, min, max })
     }
 
     fn latency(&self) -> Result<Check, (String, String)> {

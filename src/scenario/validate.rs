@@ -56,8 +56,15 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
             return Err(v.err(&format!("policy.virtual_service.{}", first.path), &first.message));
         }
     }
-    let ctx =
-        ExpectContext { phases: &phases, faults: &faults, clusters: &kube_clusters, service: &service, run: duration };
+    let ctx = ExpectContext {
+        phases: &phases,
+        faults: &faults,
+        clusters: &kube_clusters,
+        service: &service,
+        groups: &proxy_groups,
+        gateways: &east_west_gateways,
+        run: duration,
+    };
     let mut expectations: Vec<Expectation> =
         parse_expectations(&raw.expect, &ctx).map_err(|(path, msg)| v.err(&path, &msg))?;
     // A run shortened with `--set duration=...` drops the faults and phases past its end, and the

@@ -219,3 +219,166 @@ fn a_repeated_script_cycles() {
     assert_eq!(ejections(&w).0, []);
     assert_eq!((finished(&w, ClientOutcome::Upstream5xx), finished(&w, ClientOutcome::Success)), (10, 10));
 }
+
+/// Verdicts of `expect` (TOML `[[expect]]` tables) appended to the lab, as `name: PASS|FAIL`
+/// with the measured text.
+fn verdicts(expect: &str) -> Vec<(bool, String, String)> {
+    let s = parse(&format!("{LAB}{expect}")).unwrap_or_else(|e| panic!("{e}"));
+    let out = meshsim::model::run(Arc::new(s), 1).unwrap();
+    let report = meshsim::metrics::report::report(&out.world, 1, out.events);
+    meshsim::check::evaluate(&out.world, &report).into_iter().map(|v| (v.passed, v.measured, v.bound)).collect()
+}
+
+/// The ejection kinds pin what happened above exactly: which host, by which proxy, when, with
+/// which multiplier, for how long; and count them with filters.
+#[test]
+fn expectations_about_single_ejections() {
+    let v = verdicts(
+        r#"
+[[expect]]
+name = "first"
+kind = "ejection"
+endpoint = "a/0"
+proxy = "c"
+at = "1.007s"
+multiplier = 1
+ejected_for = "3.043s"
+[[expect]]
+name = "second, off by a nanosecond"
+kind = "ejection"
+nth = 2
+at = "4.507000001s"
+[[expect]]
+name = "second, within a millisecond"
+kind = "ejection"
+nth = 2
+at = "4.5s"
+tolerance = "7ms"
+ejected_for = "6.543s"
+[[expect]]
+name = "third is still out"
+kind = "ejection"
+nth = 3
+multiplier = 3
+ejected_for = "1s"
+[[expect]]
+name = "no fourth"
+kind = "ejection"
+nth = 4
+[[expect]]
+name = "none in the first second"
+kind = "ejection"
+to = "1s"
+"#,
+    );
+    assert_eq!(
+        v[0],
+        (
+            true,
+            "the first ejection of a/0 by c over the run: a/0 by c-0 at 1.007s, x1, out for 3.043s (until 4.05s)"
+                .into(),
+            "at 1.007s, x1, out for 3.043s".into()
+        )
+    );
+    assert_eq!(
+        v[1],
+        (
+            false,
+            "ejection #2 over the run: a/0 by c-0 at 4.507s, x2, out for 6.543s (until 11.05s)".into(),
+            "at 4.507000001s".into()
+        )
+    );
+    assert_eq!((v[2].0, v[2].2.as_str()), (true, "at 4.5s ± 0.007s, out for 6.543s ± 0.007s"));
+    assert_eq!(
+        (v[3].0, v[3].1.as_str()),
+        (false, "ejection #3 over the run: a/0 by c-0 at 11.507s, x3, still ejected at the end of the run")
+    );
+    assert_eq!((v[4].0, v[4].1.as_str(), v[4].2.as_str()), (false, "no ejection #4 over the run", "some ejection"));
+    assert_eq!((v[5].0, v[5].1.as_str()), (false, "no ejection in 0s-1s"));
+}
+
+#[test]
+fn expectations_count_ejections_retries_and_attempts() {
+    let v = verdicts(
+        r#"
+[[expect]]
+name = "three ejections of a/0 by c-0"
+kind = "ejections"
+endpoint = "a/0"
+proxy = "c-0"
+min = 3
+max = 3
+[[expect]]
+name = "one with multiplier 2"
+kind = "ejections"
+multiplier = 2
+max = 1
+min = 1
+[[expect]]
+name = "no retries"
+kind = "retries"
+max = 0
+[[expect]]
+name = "20 attempts to a/0"
+kind = "attempts"
+endpoint = "a/0"
+proxy = "c"
+min = 20
+max = 20
+[[expect]]
+name = "attempts in the phase"
+kind = "attempts"
+phase = "healthy + a scripted"
+locality = "a"
+min = 21
+"#,
+    );
+    let got: Vec<(bool, &str)> = v.iter().map(|(p, m, _)| (*p, m.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (true, "3 ejections of a/0 by c-0 over the run"),
+            (true, "1 ejections with multiplier 2 over the run"),
+            (true, "0 retries over the run"),
+            (true, "20 attempts to a/0 by c over the run"),
+            (false, "20 attempts to a endpoints in phase \"healthy + a scripted\""),
+        ]
+    );
+    assert_eq!(v[3].2, "exactly 20");
+    assert_eq!(v[4].2, "at least 21");
+}
+
+#[test]
+fn expectation_fields_are_checked() {
+    for (table, why) in [
+        ("kind = \"ejection\"\nendpoint = \"b/0\"", "expect[0].endpoint: `b/0` is not a pod: write `cluster/ordinal`"),
+        (
+            "kind = \"ejection\"\nproxy = \"cc\"",
+            "expect[0].proxy: no proxy or proxy group named `cc` (groups: c; a replica is `GROUP-N`); did you mean `c`?",
+        ),
+        ("kind = \"ejection\"\nnth = 0", "expect[0].nth: counts from 1"),
+        ("kind = \"ejection\"\ntolerance = \"1ms\"", "expect[0].tolerance: applies to `at` and `ejected_for`"),
+        ("kind = \"ejection\"\nmin = 1", "expect[0].min: does not apply to kind `ejection`"),
+        ("kind = \"attempts\"\nmin = 1\nfrom = \"1s\"", "expect[0].from: attempts per host are counted per phase"),
+        ("kind = \"retries\"", "expect[0].max: kind `retries` needs `min`, `max` or both"),
+        ("kind = \"ejections\"\nlocality = \"a\"\nendpoint = \"a/0\"\nmin = 1", "give either `locality` or `endpoint`"),
+        ("kind = \"ejectoin\"", "did you mean \"ejection\"?"),
+    ] {
+        let err = parse(&format!("{LAB}[[expect]]\nname = \"x\"\n{table}\n")).unwrap_err().to_string();
+        assert!(err.contains(why), "{table}: {err}");
+    }
+}
+
+/// A share over a window in which nothing at all was sent is 0 of 0: undefined. The
+/// expectation fails and says so, even with `max = 0` (decided: never read as 0). From 1.1 s
+/// to 4.0 s the only host is ejected and every request ends with "no healthy upstream".
+#[test]
+fn a_share_of_no_attempts_fails_explicitly() {
+    let v = verdicts(
+        "[[expect]]\nname = \"nothing\"\nkind = \"share\"\nlocality = \"a\"\nfrom = \"1.1s\"\nto = \"4s\"\nmax = 0.0\n",
+    );
+    assert_eq!(
+        v[0],
+        (false, "no upstream attempts in 1.1s-4s, so no share of a".to_string(), "in [0.000, 0.000]".to_string())
+    );
+}
