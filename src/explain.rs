@@ -357,7 +357,7 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
         "envoy_cluster": snap.envoy_cluster,
         "settings": snap.settings.iter().map(setting).collect::<Vec<_>>(),
         "proxies": proxies,
-        "lints": snap.lints.iter().map(|l| json!({"code": l.code, "reason": l.reason, "fix": l.fix})).collect::<Vec<_>>(),
+        "lints": snap.lints,
     })
 }
 

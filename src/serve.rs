@@ -73,14 +73,9 @@ pub fn run_json(out: &RunOutput, seed: u64) -> Json {
             })
         })
         .collect();
-    let verdicts: Vec<Json> = crate::check::evaluate(world, &report)
-        .into_iter()
-        .map(|v| json!({"name": v.name, "kind": v.kind, "passed": v.passed, "measured": v.measured, "bound": v.bound}))
-        .collect();
-    let lints: Vec<Json> = crate::explain::lint_scenario(s)
-        .into_iter()
-        .map(|l| json!({"code": l.code, "reason": l.reason, "fix": l.fix}))
-        .collect();
+    // The same shapes as `meshsim check --json` and `meshsim explain --json`.
+    let verdicts = serde_json::to_value(crate::check::evaluate(world, &report)).expect("verdicts serialize");
+    let lints = serde_json::to_value(crate::explain::lint_scenario(s)).expect("lints serialize");
     // Ejections as `ejections.csv` has them, each marked when its host is an east-west gateway
     // replica (whose `cluster/ordinal` name is also the name of a pod): one record per `Eject`
     // in log order.

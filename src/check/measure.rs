@@ -250,8 +250,7 @@ fn ejection(
     Measured {
         passed,
         measured: format!(
-            "{which}{} {within}: {} by {} at {}, x{}, {lasted}",
-            hosts.describe(),
+            "{which} {within}: {} by {} at {}, x{}, {lasted}",
             e.endpoint,
             e.proxy,
             exact_secs(e.start.as_nanos()),
@@ -371,11 +370,16 @@ fn errors(
     let ratio = if finished == 0 { 0.0 } else { n as f64 / finished as f64 };
     let what = cause.map(|c| format!("{} errors", c.name())).unwrap_or_else(|| "client errors".to_string());
     let mut bounds = Vec::new();
-    if let Some(m) = b.min {
-        bounds.push(format!("at least {m}"));
-    }
-    if let Some(m) = b.max {
-        bounds.push(format!("at most {m}"));
+    match (b.min, b.max) {
+        (Some(lo), Some(hi)) if lo == hi => bounds.push(format!("exactly {lo}")),
+        (lo, hi) => {
+            if let Some(m) = lo {
+                bounds.push(format!("at least {m}"));
+            }
+            if let Some(m) = hi {
+                bounds.push(format!("at most {m}"));
+            }
+        }
     }
     if let Some(r) = b.min_ratio {
         bounds.push(format!("at least {:.3}% of finished requests", r * 100.0));

@@ -12,7 +12,7 @@ use crate::istio::translate::{LbSettingSource, MeshSettings, effective_lb_settin
 use crate::scenario::Scenario;
 
 /// One trap found in a policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Lint {
     /// Stable identifier, e.g. `max-ejection-percent-too-low`.
     pub code: &'static str,

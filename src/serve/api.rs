@@ -32,7 +32,7 @@ use toml::Value;
 use super::assets;
 use super::catalogue::{Catalogue, Entry};
 use crate::engine::{Interrupt, SimDuration, SimError, SimTime};
-use crate::explain::{EndpointState, Snapshot};
+use crate::explain::Snapshot;
 use crate::scenario::{Scenario, ScenarioError, overrides};
 
 /// Largest request body accepted, in bytes.
@@ -429,60 +429,12 @@ pub fn toml_to_json(v: &Value) -> Json {
     }
 }
 
-/// The `explain` snapshot as JSON: the same facts as the text, plus the text itself.
+/// The `explain` snapshot as JSON: `meshsim explain --json`'s document with every proxy (the
+/// page picks among them), plus the text of `meshsim explain` for `proxy`.
 pub fn snapshot_json(snap: &Snapshot, proxy: Option<&str>) -> Json {
-    let setting = |s: &crate::explain::Setting| json!({"name": s.name, "value": s.value, "source": s.source.label()});
-    let proxies: Vec<Json> = snap
-        .proxies
-        .iter()
-        .map(|p| {
-            let priorities: Vec<Json> = p
-                .priorities
-                .iter()
-                .map(|pr| {
-                    let localities: Vec<Json> = pr
-                        .localities
-                        .iter()
-                        .map(|l| {
-                            let endpoints: Vec<Json> = l.endpoints.iter().map(|e| endpoint_json(&e.name, &e.state)).collect();
-                            json!({
-                                "locality": l.locality, "weight": l.weight, "effective_weight": l.effective_weight,
-                                "hosts": l.hosts, "healthy": l.healthy, "endpoints": endpoints,
-                            })
-                        })
-                        .collect();
-                    json!({"index": pr.index, "health": pr.health, "load": pr.load, "in_panic": pr.in_panic, "localities": localities})
-                })
-                .collect();
-            json!({
-                "name": p.name, "kind": p.kind, "cluster": p.cluster, "locality": p.locality,
-                "total_panic": p.total_panic,
-                "ejected": p.ejected.map(|(now, hosts)| json!({"now": now, "hosts": hosts})),
-                "route": p.route.iter().map(setting).collect::<Vec<_>>(),
-                "priorities": priorities,
-            })
-        })
-        .collect();
-    json!({
-        "scenario": snap.scenario,
-        "seed": snap.seed,
-        "at_s": snap.at.as_secs_f64(),
-        "settings": snap.settings.iter().map(setting).collect::<Vec<_>>(),
-        "proxies": proxies,
-        "lints": snap.lints.iter().map(|l| json!({"code": l.code, "reason": l.reason, "fix": l.fix})).collect::<Vec<_>>(),
-        "text": crate::explain::render(snap, proxy),
-    })
-}
-
-fn endpoint_json(name: &str, state: &EndpointState) -> Json {
-    match state {
-        EndpointState::Healthy { multiplier } => json!({"name": name, "state": "healthy", "multiplier": multiplier}),
-        EndpointState::Ejected { reason, multiplier, since, due } => json!({
-            "name": name, "state": "ejected", "reason": reason, "multiplier": multiplier,
-            "since_s": since.as_secs_f64(), "returns_after_s": due.as_secs_f64(),
-        }),
-        EndpointState::EdsUnhealthy => json!({"name": name, "state": "unhealthy", "multiplier": 0}),
-    }
+    let mut v = crate::explain::to_json(snap, None);
+    v["text"] = json!(crate::explain::render(snap, proxy));
+    v
 }
 
 #[cfg(test)]

@@ -275,8 +275,7 @@ to = "1s"
         v[0],
         (
             true,
-            "the first ejection of a/0 by c over the run: a/0 by c-0 at 1.007s, x1, out for 3.043s (until 4.05s)"
-                .into(),
+            "the first ejection over the run: a/0 by c-0 at 1.007s, x1, out for 3.043s (until 4.05s)".into(),
             "at 1.007s, x1, out for 3.043s".into()
         )
     );

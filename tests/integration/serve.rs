@@ -293,7 +293,7 @@ fn explain_shows_the_ejections_in_the_middle_of_the_failover() {
     let ejected: Vec<&str> =
         endpoints.iter().filter(|e| e["state"] == "ejected").map(|e| e["name"].as_str().unwrap()).collect();
     assert_eq!(ejected, ["cluster-a/0", "cluster-a/1", "cluster-a/2"]);
-    assert!(got["text"].as_str().unwrap().contains("EJECTED x1"));
+    assert!(got["text"].as_str().unwrap().contains("ejected x1 (consecutive_5xx)"));
 }
 
 #[test]
