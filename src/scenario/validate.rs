@@ -81,6 +81,21 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
             *to = (*to).min(end);
         }
     }
+    let has_outlier_detection = policy
+        .destination_rule
+        .as_ref()
+        .and_then(|dr| dr.traffic_policy.as_ref())
+        .is_some_and(|tp| tp.outlier_detection.is_some())
+        || envoy_outlier.is_some();
+    if let Some(i) = proxy_groups.iter().position(|g| g.outlier_timer_start.is_some()) {
+        if !has_outlier_detection {
+            return Err(v.err(
+                &format!("proxies[{i}].outlier_timer_start"),
+                "there is no outlier-detection timer: the DestinationRule has no outlierDetection and there is no \
+                 [envoy_outlier]",
+            ));
+        }
+    }
     Ok(Scenario {
         name: raw.name.clone(),
         description: raw.description.clone().unwrap_or_default(),

@@ -119,6 +119,12 @@ fn the_outlier_timer_start_sets_the_ticks() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("proxies[0].outlier_timer_start: lists 2 starts for 1 replicas"), "{err}");
+    // Without outlier detection there is no timer to start: an error, not a silent no-op.
+    let no_od = LAB.replace("[policy.destination_rule.trafficPolicy.outlierDetection]", "[policy.destination_rule.x]");
+    let no_od = no_od[..no_od.find("[policy.destination_rule.x]").unwrap()].to_string()
+        + &no_od[no_od.find("[[proxies]]").unwrap()..];
+    let err = parse(&no_od).unwrap_err().to_string();
+    assert!(err.contains("proxies[0].outlier_timer_start: there is no outlier-detection timer"), "{err}");
 }
 
 /// Setting the timer's start changes when ticks fall and nothing else: the proxy still draws
