@@ -10,6 +10,7 @@
 //! Everything here is pure: no I/O, no clock, no randomness.
 
 pub mod duration;
+pub mod host;
 pub mod locality;
 pub mod manifest;
 pub mod translate;
@@ -68,6 +69,17 @@ pub enum IstioError {
 }
 
 impl IstioError {
+    /// The message without the file name, for callers that print the file themselves.
+    pub fn detail(&self) -> String {
+        match self {
+            IstioError::Parse { file, .. } => {
+                let text = self.to_string();
+                text.strip_prefix(file.as_str()).and_then(|t| t.strip_prefix(": ")).map(str::to_string).unwrap_or(text)
+            }
+            IstioError::Invalid { .. } => self.to_string(),
+        }
+    }
+
     /// Builds a [`IstioError::Parse`] from a serde_yaml_ng error, splitting off the field path
     /// (`"spec.trafficPolicy: unknown field ..."`) and the location suffix.
     pub(crate) fn from_yaml(file: &str, doc_idx: usize, e: &serde_yaml_ng::Error) -> IstioError {
