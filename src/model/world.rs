@@ -127,6 +127,10 @@ pub struct World {
     pub prev_prio: Vec<Option<PreviousPriorities>>,
     /// What istiod derives from the policy.
     pub control: crate::model::build::ControlPlane,
+    /// Client requests in flight (gateway hops not counted), held under `limits.max_in_flight`.
+    pub clients_in_flight: u64,
+    /// Set when a limit of the model is reached; the engine then stops the run.
+    pub limit_reached: Option<String>,
 }
 
 impl Model for World {
@@ -149,6 +153,10 @@ impl Model for World {
             Event::EdsPush => self.on_eds_push(sched.now()),
             Event::PhaseStart { phase } => self.rec.log(sched.now(), LogKind::Phase { index: phase }),
         }
+    }
+
+    fn limit_reached(&self) -> Option<String> {
+        self.limit_reached.clone()
     }
 }
 
@@ -179,6 +187,16 @@ impl World {
         let proxy = s.first_proxy + self.rng_workload.below(u64::from(s.n_proxies)) as u32;
         self.schedule_arrival(stream, sched);
         let now = sched.now();
+        if self.clients_in_flight >= self.scenario.max_in_flight {
+            self.limit_reached = Some(format!(
+                "a request arrived with {} client requests already in flight, the limit (limits.max_in_flight): \
+                 the service cannot keep up with the load or requests hang; lower the load, add timeouts, or \
+                 raise limits.max_in_flight",
+                self.clients_in_flight
+            ));
+            return;
+        }
+        self.clients_in_flight += 1;
         self.rec.client_request(now);
         let p = &self.proxies[proxy as usize];
         let (retries, backoff) = match &p.route.retry {
@@ -753,6 +771,7 @@ impl World {
         }
         if r.parent.is_none() {
             self.rec.client_done(now, now.saturating_since(r.started), outcome);
+            self.clients_in_flight -= 1;
         }
         self.requests.free(req);
     }
