@@ -352,6 +352,7 @@ pub fn run_until(
     }
     sim.run_until(until)?;
     let events = sim.events_processed();
+    sim.model.rec.finish();
     Ok(RunOutput { world: sim.model, events })
 }
 
