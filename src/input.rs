@@ -154,7 +154,7 @@ fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// `16 MiB`, `1.5 GiB`, `512 KiB`, `100 B`: binary units, at most one decimal.
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut value = n as f64;
     let mut unit = 0;
     while value >= 1024.0 && unit + 1 < UNITS.len() {

@@ -175,7 +175,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
             shrink: "a lower `limits.max_in_flight`",
         },
     ];
-    terms.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    terms.sort_by_key(|t| std::cmp::Reverse(t.bytes));
     Estimate { terms }
 }
 

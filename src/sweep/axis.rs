@@ -173,7 +173,7 @@ fn float_range(a: f64, b: f64, step: f64, decimals: i32) -> Result<Vec<Value>, S
     // Count steps with a tolerance so that 0.1..0.5 step 0.1 includes 0.5 despite rounding. The
     // count is compared as a float: a tiny step (1e-300) gives more steps than any integer holds.
     let steps = ((b - a) / step + 1e-9).floor();
-    if !(steps < AXIS_VALUES_MAX as f64) {
+    if steps.is_nan() || steps >= AXIS_VALUES_MAX as f64 {
         return Err(format!(
             "{} values; at most {AXIS_VALUES_MAX} are allowed on one axis",
             if steps < 1e15 { format!("{}", steps as u64 + 1) } else { format!("about {:.1e}", steps) }
