@@ -350,11 +350,13 @@ impl Validator<'_> {
             return Err(self.err("clusters", "at least one cluster is needed"));
         }
         let mut out: Vec<KubeClusterSpec> = Vec::new();
+        // A set, not a scan of `out`: a scenario may list tens of thousands of clusters.
+        let mut names = std::collections::BTreeSet::new();
         for (i, c) in raw.iter().enumerate() {
             if c.name.is_empty() {
                 return Err(self.err(&format!("clusters[{i}].name"), "must not be empty"));
             }
-            if out.iter().any(|o| o.name == c.name) {
+            if !names.insert(c.name.as_str()) {
                 return Err(self.err(&format!("clusters[{i}].name"), &format!("`{}` is defined twice", c.name)));
             }
             if c.region.is_empty() {
