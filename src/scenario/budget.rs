@@ -20,6 +20,8 @@
 //! A sweep adds a few hundred bytes per run and per point for its tables, and runs as many
 //! simulations at once as the budget allows (see [`crate::sweep`]).
 
+use std::mem::size_of;
+
 use crate::input::human_bytes;
 use crate::metrics::histogram::N_BUCKETS;
 use crate::metrics::recorder::FINE_SLOT;
@@ -31,8 +33,9 @@ use super::{FaultAction, Scenario};
 pub const MAX_MEMORY_DEFAULT: u64 = 4 << 30;
 /// Default `limits.max_events`: 500 million events.
 pub const MAX_EVENTS_DEFAULT: u64 = 500_000_000;
-/// Default `limits.max_in_flight`: 1 million client requests.
-pub const MAX_IN_FLIGHT_DEFAULT: u64 = 1_000_000;
+/// Default `limits.max_in_flight`: 100 000 client requests, a thousand times what the shipped
+/// scenarios reach, and about 180 MB of the budget.
+pub const MAX_IN_FLIGHT_DEFAULT: u64 = 100_000;
 
 /// Bytes per fine slot and locality: four `u32` counters in the recorder and the `i64` of
 /// ejected hosts the report derives.
@@ -55,9 +58,15 @@ const PER_PROXY_LOCALITY: u64 = 256;
 /// Bytes per proxy: settings, detector, balancer, random stream.
 const PER_PROXY: u64 = 4096;
 /// Bytes per client request allowed in flight: a request slot for it and one for a hop through an
-/// east-west gateway, four pending events, its place in a pool queue, each doubled for vector
-/// growth.
-const PER_IN_FLIGHT: u64 = 2 * (2 * 160 + 4 * 48 + 16);
+/// east-west gateway (each with its `previous_priorities` state and up to 128 bytes of that
+/// state's vectors), four pending events of 32 bytes, its places in a pool queue, a pod queue and
+/// the free list; doubled for the growth of the vectors that hold them.
+const PER_IN_FLIGHT: u64 = 2
+    * (2 * (size_of::<crate::model::request::Request>()
+        + size_of::<Option<crate::envoy::lb::PreviousPriorities>>()
+        + 128)
+        + 4 * 32
+        + 3 * 8) as u64;
 /// Bytes per cluster: its spec, locality and names.
 const PER_CLUSTER: u64 = 512;
 /// What every run needs whatever its size: the program, its threads' stacks and the fonts of
@@ -222,14 +231,23 @@ pub fn parse_bytes(v: &toml::Value) -> Result<u64, String> {
         "M" | "MB" | "MiB" => 20,
         "G" | "GB" | "GiB" => 30,
         "T" | "TB" | "TiB" => 40,
+        "P" | "PB" | "PiB" => 50,
+        "E" | "EB" | "EiB" => 60,
         _ => return Err(bad()),
     };
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let bytes = value * (1u64 << shift) as f64;
-    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(format!("`{text}` is too large"));
-    }
-    Ok(bytes as u64)
+    let too_large = || format!("`{text}` is too large (at most 18446744073709551615 bytes)");
+    let bytes: u128 = if number.contains('.') {
+        let value: f64 = number.parse().map_err(|_| bad())?;
+        let b = value * (1u128 << shift) as f64;
+        if !b.is_finite() || b >= u64::MAX as f64 {
+            return Err(too_large());
+        }
+        b as u128
+    } else {
+        let whole: u128 = number.parse().map_err(|_| if number.is_empty() { bad() } else { too_large() })?;
+        whole.checked_mul(1u128 << shift).ok_or_else(too_large)?
+    };
+    u64::try_from(bytes).map_err(|_| too_large())
 }
 
 #[cfg(test)]
@@ -247,14 +265,16 @@ mod tests {
         assert!(s("4 GiB").is_err());
         assert!(s("lots").is_err());
         assert!(s("1e30TiB").is_err());
+        assert_eq!(s("18446744073709551615"), Ok(u64::MAX));
+        assert!(s("16EiB").unwrap_err().contains("too large"));
+        assert!(s("99999999999999999999999999999999999999999").unwrap_err().contains("too large"));
         assert!(parse_bytes(&toml::Value::Integer(-1)).is_err());
     }
 
     #[test]
     fn per_item_sizes_cover_the_model_types() {
-        use std::mem::size_of;
-        let request = size_of::<crate::model::request::Request>() as u64;
-        assert!(2 * (2 * request + 16) <= PER_IN_FLIGHT, "Request is {request} bytes");
+        // An event in the queue: its time, its sequence number and the event.
+        assert!(16 + size_of::<crate::model::event::Event>() <= 32);
         let host = (size_of::<crate::model::proxy::HostInfo>()
             + size_of::<crate::model::proxy::HostPool>()
             + size_of::<u32>()
