@@ -478,7 +478,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
 /// [`write_atomic`] unless the file already holds exactly `bytes` (keeps timestamps of resumed
 /// sweeps' unchanged files).
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    if fs::read(path).is_ok_and(|old| old == bytes) {
+    // Read through the bounded reader: a FIFO put in place of a table never blocks here, and a
+    // file larger than the new bytes cannot be equal to them.
+    let same =
+        crate::input::read_bytes(path, bytes.len() as u64, "a table of this sweep").is_ok_and(|old| old == bytes);
+    if same {
         return Ok(());
     }
     write_atomic(path, bytes)
