@@ -195,3 +195,48 @@ fn issue8_7_the_event_budget_names_its_key() {
     let out = run(tmp.path(), &["run", "s.toml", "--set", "limits.max_events=10"]);
     out.refused(&["event budget of 10 events exhausted", "raise limits.max_events"]);
 }
+
+/// The estimate is an upper bound: two scenarios whose estimates are about 500 MiB, one dominated
+/// by the time series (300 localities for 15 minutes), one by proxies × pods (800 sidecars, 1 000
+/// pods created), run within an address space of twice their estimate (the address space also
+/// holds the program, its libraries and reserved but unused memory).
+#[test]
+fn issue8_6_the_estimate_bounds_what_a_run_uses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut wide = String::from("name = \"wide\"\nduration = \"15m\"\n");
+    for i in 0..300 {
+        wide.push_str(&format!("[[clusters]]\nname = \"c{i}\"\nregion = \"r{i}\"\n"));
+    }
+    let deployments: Vec<String> = (0..300).map(|i| format!("{{ cluster = \"c{i}\", replicas = 1 }}")).collect();
+    wide.push_str(&format!(
+        "[service]\nhost = \"s.default.svc.cluster.local\"\ndeployments = [{}]\n\
+         [[proxies]]\nname = \"p\"\nkind = \"sidecar\"\ncluster = \"c0\"\n[[workload]]\nproxy = \"p\"\nrate = 100\n",
+        deployments.join(", ")
+    ));
+    let pods = BASE
+        .replace(
+            "replicas = 2 }, { cluster = \"b\", replicas = 2 }",
+            "replicas = 300 }, { cluster = \"b\", replicas = 300 }",
+        )
+        .replace("cluster = \"a\"\n[[workload]]", "cluster = \"a\"\nreplicas = 800\n[[workload]]")
+        + "[limits]\nmax_in_flight = 10000\n[policy.destination_rule]\nhost = \"svc\"\ntrafficPolicy = { outlierDetection = { consecutive5xxErrors = 1 } }\n\
+           [[faults]]\nat = \"1s\"\naction = \"scale\"\ncluster = \"b\"\nreplicas = 700\n";
+    for (name, text, dominant) in [("wide", wide, "time series"), ("pods", pods, "proxies × pods")] {
+        write(tmp.path(), &format!("{name}.toml"), &text);
+        let file = format!("{name}.toml");
+        // The estimate, from the refusal under a tiny budget.
+        let out = run(tmp.path(), &["run", &file, "--set", "limits.max_memory=1MiB"]);
+        out.refused(&[&format!("most of it is the {dominant}")]);
+        let mib: f64 = out
+            .stderr
+            .split("would need about ")
+            .nth(1)
+            .and_then(|t| t.split(" MiB").next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no estimate in MiB: {}", out.stderr));
+        assert!((350.0..800.0).contains(&mib), "{name}: estimate {mib} MiB");
+        let limit = (2.0 * mib) as u64 * 1024 * 1024;
+        let args = ["run", file.as_str(), "--out", name, "-q"];
+        run_in(tmp.path(), &args, Duration::from_secs(300), Some(limit)).succeeded();
+    }
+}
