@@ -193,9 +193,17 @@ pub struct Recorder {
     pub ejection_changes: Vec<(SimTime, LocalityId, i32)>,
     /// The event log.
     pub log: Vec<LogEvent>,
+    /// Entries the log may hold (see [`Recorder::set_log_room`]).
+    log_cap: usize,
+    /// An entry was dropped for want of room.
+    log_overflow: bool,
 }
 
 const N_OUTCOMES: usize = 6;
+
+/// Bytes an entry of the event log costs: the entry (and its ejection change), the growth of
+/// the vector, and its line of `events.jsonl` while that file is written.
+pub const LOG_ENTRY_BYTES: u64 = 2 * (std::mem::size_of::<LogEvent>() as u64 + 24) + 256;
 
 /// Slots allocated at the first growth.
 const FIRST_SLOTS: usize = 256;
@@ -228,7 +236,21 @@ impl Recorder {
             latency: Vec::new(),
             ejection_changes: Vec::new(),
             log: Vec::new(),
+            log_cap: usize::MAX,
+            log_overflow: false,
         }
+    }
+
+    /// Lets the event log use `bytes` of memory ([`LOG_ENTRY_BYTES`] per entry); entries past
+    /// that are dropped and [`Recorder::log_full`] turns true, which stops the run.
+    pub fn set_log_room(&mut self, bytes: u64) {
+        self.log_cap = usize::try_from(bytes / LOG_ENTRY_BYTES).unwrap_or(usize::MAX);
+    }
+
+    /// The event log had no room for an entry.
+    #[inline]
+    pub fn log_full(&self) -> bool {
+        self.log_overflow
     }
 
     /// Allocates every slot of the run (zeros where nothing was recorded): call once the run is
@@ -328,7 +350,11 @@ impl Recorder {
 
     /// Appends to the event log.
     pub fn log(&mut self, time: SimTime, kind: LogKind) {
-        self.log.push(LogEvent { time, kind });
+        if self.log.len() < self.log_cap {
+            self.log.push(LogEvent { time, kind });
+        } else {
+            self.log_overflow = true;
+        }
     }
 }
 

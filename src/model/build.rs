@@ -216,7 +216,11 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             epoch: 0,
         })
         .collect::<Vec<_>>();
-    let rec = Recorder::new(scenario.duration, scenario.bucket, topo.localities.len());
+    let mut rec = Recorder::new(scenario.duration, scenario.bucket, topo.localities.len());
+    // The event log is not in the memory estimate (it grows with what happens): it may use what
+    // the estimate leaves of the budget.
+    let room = scenario.max_memory.saturating_sub(crate::scenario::budget::estimate(&scenario).total());
+    rec.set_log_room(room);
     let n_deployments = scenario.service.deployments.len();
     let mut world = World {
         scenario: scenario.clone(),
@@ -239,6 +243,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         control,
         clients_in_flight: 0,
         limit_reached: None,
+        work: 0,
     };
     // Gateway addresses are created before the service's pods, so they never share an id.
     for (proxy, kc, r) in &gateways {

@@ -131,6 +131,10 @@ pub struct World {
     pub clients_in_flight: u64,
     /// Set when a limit of the model is reached; the engine then stops the run.
     pub limit_reached: Option<String>,
+    /// Work done inside single events, in host visits: an EDS push visits every proxy's view of
+    /// every pod, an outlier tick every host of its proxy. Held under `limits.max_events` like
+    /// the events themselves, so that a few events cannot hide hours of work.
+    pub work: u64,
 }
 
 impl Model for World {
@@ -156,6 +160,13 @@ impl Model for World {
     }
 
     fn limit_reached(&self) -> Option<String> {
+        if self.rec.log_full() {
+            return Some(format!(
+                "the event log outgrew the memory left by the run's estimate ({} entries; limits.max_memory): \
+                 raise limits.max_memory, or make the run shorter or quieter",
+                self.rec.log.len()
+            ));
+        }
         self.limit_reached.clone()
     }
 }
@@ -877,12 +888,28 @@ impl World {
         let p = &mut self.proxies[proxy.idx()];
         let Some(od) = p.outlier.as_mut() else { return };
         let interval = od.config().interval;
+        let visits = p.hosts.len() as u64;
         self.scratch.clear();
         od.on_interval_tick(now, &mut p.rng, &mut self.scratch);
         if !self.scratch.is_empty() {
             self.apply_outlier_events(proxy, now);
         }
         sched.schedule(interval, Event::OutlierTick { proxy });
+        self.add_work(visits);
+    }
+
+    /// Counts work done inside one event (see [`World::work`]); past `limits.max_events`, the run
+    /// stops.
+    pub fn add_work(&mut self, visits: u64) {
+        self.work = self.work.saturating_add(visits);
+        if self.work > self.scenario.max_events && self.limit_reached.is_none() {
+            self.limit_reached = Some(format!(
+                "EDS pushes and outlier sweeps visited more than {} hosts (limits.max_events bounds this work \
+                 too: each push visits every proxy's hosts, each sweep its proxy's): raise limits.max_events, or \
+                 use fewer proxy replicas, fewer pod changes or a longer outlier interval",
+                self.scenario.max_events
+            ));
+        }
     }
 }
 
