@@ -240,3 +240,48 @@ fn issue8_6_the_estimate_bounds_what_a_run_uses() {
         run_in(tmp.path(), &args, Duration::from_secs(300), Some(limit)).succeeded();
     }
 }
+
+/// Work done inside one event counts too: every EDS push visits each proxy's view of each pod,
+/// so 2 000 sidecars and pods that keep changing could run for hours in a few hundred events.
+#[test]
+fn issue8_7_work_inside_events_is_bounded_by_max_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = BASE
+        .replace(
+            "replicas = 2 }, { cluster = \"b\", replicas = 2 }",
+            "replicas = 100 }, { cluster = \"b\", replicas = 100 }",
+        )
+        .replace("cluster = \"a\"\n[[workload]]", "cluster = \"a\"\nreplicas = 2000\n[[workload]]");
+    for i in 0..20 {
+        text.push_str(&format!(
+            "[[faults]]\nat = \"{}ms\"\naction = \"scale\"\ncluster = \"b\"\nreplicas = {}\nphase = false\n",
+            50 * i,
+            100 + i % 2
+        ));
+    }
+    write(tmp.path(), "s.toml", &text);
+    let out = run(tmp.path(), &["run", "s.toml", "--out", "o", "--set", "limits.max_events=2000000"]);
+    out.refused(&["EDS pushes and outlier sweeps visited more than 2000000 hosts (limits.max_events"]);
+}
+
+/// The event log is not in the estimate, so it may use only what the estimate leaves of the
+/// budget: with 200 KiB left, a detector that ejects and returns hosts every 10 ms (half of
+/// A's answers are 503) fills it.
+#[test]
+fn issue8_6_the_event_log_stays_within_the_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{BASE}[policy.destination_rule]\nhost = \"svc\"\ntrafficPolicy = {{ outlierDetection = {{ \
+         consecutive5xxErrors = 1, interval = \"10ms\", baseEjectionTime = \"10ms\", maxEjectionPercent = 100 }} }}\n\
+         [[faults]]\nat = \"0s\"\naction = \"http-error\"\ncluster = \"a\"\nstatus = 503\nprobability = 0.5\n"
+    )
+    .replace("duration = \"2s\"", "duration = \"10s\"");
+    let scenario = meshsim::scenario::from_str(&text, "s.toml", tmp.path(), &[]).unwrap();
+    let estimate = meshsim::scenario::budget::estimate(&scenario).total();
+    write(tmp.path(), "s.toml", &text);
+    let tight = format!("limits.max_memory={}", estimate + (200 << 10));
+    let out = run(tmp.path(), &["run", "s.toml", "--out", "o", "--set", &tight]);
+    out.refused(&["the event log outgrew the memory left by the run's estimate", "limits.max_memory"]);
+    let roomy = format!("limits.max_memory={}", estimate + (100 << 20));
+    run(tmp.path(), &["run", "s.toml", "--out", "o", "-q", "--set", &roomy]).succeeded();
+}
