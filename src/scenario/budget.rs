@@ -13,9 +13,10 @@
 //!
 //! The per-item sizes below are upper bounds of what the model keeps (they include the doubling
 //! of growing vectors); `tests/integration/limits.rs` runs scenarios near the budget under an
-//! address-space limit to keep them honest. Not counted: the event log (`events.jsonl`), which
-//! grows with what happens (ejections, pushes) rather than with the scenario's size, and is
-//! bounded by `limits.max_events`.
+//! address-space limit to keep them honest. Not in the estimate: the event log (`events.jsonl`),
+//! which grows with what happens (ejections, pushes) rather than with the scenario's size; it may
+//! use what the estimate leaves of the budget (`Recorder::set_log_room`), and the run stops when
+//! it outgrows that.
 //!
 //! A sweep adds a few hundred bytes per run and per point for its tables, and runs as many
 //! simulations at once as the budget allows (see [`crate::sweep`]).
