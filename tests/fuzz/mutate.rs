@@ -464,12 +464,14 @@ fn mutate_tree(corpus: &Corpus, rng: &mut SimRng, text: &mut String) -> String {
     let same_type = rng.below(2) == 0;
     let value = match (current, same_type) {
         // A nearby value (the model's own edge cases: 0, 1, off by one, doubled) or an extreme.
-        (Some(toml::Value::Integer(n)), true) if rng.below(2) == 0 => toml::Value::Integer(match rng.below(6) {
+        (Some(toml::Value::Integer(n)), true) if rng.below(2) == 0 => toml::Value::Integer(match rng.below(8) {
             0 => 0,
             1 => 1,
             2 => n.saturating_add(1),
             3 => n.saturating_sub(1),
             4 => n.saturating_mul(2),
+            5 => n.saturating_mul(100),
+            6 => n.saturating_mul(1000),
             _ => n / 2,
         }),
         (Some(toml::Value::Integer(_)), true) => toml::Value::Integer(*pick(
