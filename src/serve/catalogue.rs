@@ -40,11 +40,10 @@ impl Catalogue {
     /// the same `name`, is an error naming the file.
     pub fn load(path: &Path) -> Result<Catalogue, ScenarioError> {
         let mut files: Vec<PathBuf> = Vec::new();
-        scenario::collect_files(path, &mut files)
-            .map_err(|error| ScenarioError::Read {
-                error: crate::input::InputError::Io { file: path.display().to_string(), error },
-                context: String::new(),
-            })?;
+        scenario::collect_files(path, &mut files).map_err(|error| ScenarioError::Read {
+            error: crate::input::InputError::Io { file: path.display().to_string(), error },
+            context: String::new(),
+        })?;
         let mut entries: Vec<Entry> = Vec::new();
         for f in files {
             let entry = load_entry(&f)?;
