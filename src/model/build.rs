@@ -219,8 +219,11 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     let mut rec = Recorder::new(scenario.duration, scenario.bucket, topo.localities.len());
     // The event log is not in the memory estimate (it grows with what happens): it may use what
     // the estimate leaves of the budget.
-    let room = scenario.max_memory.saturating_sub(crate::scenario::budget::estimate(&scenario).total());
-    rec.set_log_room(room);
+    // The largest budget means no limit at all (the estimate saturates there too).
+    if scenario.max_memory < u64::MAX {
+        let room = scenario.max_memory.saturating_sub(crate::scenario::budget::estimate(&scenario).total());
+        rec.set_log_room(room);
+    }
     let n_deployments = scenario.service.deployments.len();
     let mut world = World {
         scenario: scenario.clone(),
