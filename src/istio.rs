@@ -10,6 +10,7 @@
 //! Everything here is pure: no I/O, no clock, no randomness.
 
 pub mod duration;
+pub mod host;
 pub mod locality;
 pub mod manifest;
 pub mod translate;

@@ -97,6 +97,12 @@ pub enum SweepError {
         /// The first missing run indices.
         first: Vec<usize>,
     },
+    /// An input file could not be read (it names the file).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
+    /// The sweep would need more memory than `limits.max_memory`.
+    #[error("{0}")]
+    Memory(String),
     /// A file operation failed.
     #[error("{path}: {error}")]
     Io {
@@ -179,6 +185,10 @@ pub enum Progress {
         in_shard: usize,
         /// Of which already finished (skipped).
         skipped: usize,
+        /// Simulations run at once.
+        jobs: usize,
+        /// Whether `jobs` is below what was asked for, to stay within `limits.max_memory`.
+        jobs_capped: bool,
     },
     /// A run finished.
     RunDone,
@@ -211,36 +221,77 @@ pub fn execute(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Outcome, SweepError> {
     let manifest = Manifest::of(plan);
+    let requested = if opts.jobs == 0 { rayon::current_num_threads() } else { opts.jobs };
+    let jobs = jobs_within_budget(plan, requested)?;
     let hold = store::open(dir, &manifest, &plan.base_toml, opts.fresh, &opts.guard)?;
     let done = store::finished(dir, plan.n_runs())?;
-    let in_shard: Vec<usize> = (0..plan.n_runs()).filter(|&i| opts.shard.contains(i)).collect();
-    let todo: Vec<RunSpec> = in_shard.iter().filter(|&&i| !done[i]).map(|&i| plan.run(i)).collect();
-    let skipped = in_shard.len() - todo.len();
-    progress(Progress::Start { in_shard: in_shard.len(), skipped });
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs).build().map_err(|e| SweepError::Spec {
+    // Runs are streamed by index, never listed: memory does not grow with the number of runs
+    // beyond `done` (one byte each).
+    let n_runs = plan.n_runs();
+    let todo = |i: &usize| opts.shard.contains(*i) && !done[*i];
+    let in_shard = (0..n_runs).filter(|&i| opts.shard.contains(i)).count();
+    let n_todo = (0..n_runs).filter(todo).count();
+    let skipped = in_shard - n_todo;
+    progress(Progress::Start { in_shard, skipped, jobs, jobs_capped: jobs < requested });
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().map_err(|e| SweepError::Spec {
         file: "--jobs".into(),
-        field: opts.jobs.to_string(),
+        field: jobs.to_string(),
         message: format!("cannot start the worker threads: {e}"),
     })?;
-    let results: Vec<Result<(), SweepError>> = pool.install(|| {
-        todo.par_iter()
-            .map(|r| {
-                let metrics = run_one(plan, *r)?;
-                store::write_run(dir, &manifest, *r, &metrics)?;
+    let first_error: Option<(usize, SweepError)> = pool.install(|| {
+        (0..n_runs)
+            .into_par_iter()
+            .filter(todo)
+            .filter_map(|idx| {
+                let r = plan.run(idx);
+                let result = run_one(plan, r).and_then(|metrics| store::write_run(dir, &manifest, r, &metrics));
                 progress(Progress::RunDone);
-                Ok(())
+                result.err().map(|e| (idx, e))
             })
-            .collect()
+            .min_by_key(|(idx, _)| *idx)
     });
-    if let Some(err) = results.into_iter().find_map(Result::err) {
+    if let Some((_, err)) = first_error {
         return Err(err);
     }
-    hold.finish(|| complete(dir, &manifest, todo.len(), skipped, opts.charts, progress))
+    hold.finish(|| complete(dir, &manifest, n_todo, skipped, opts.charts, progress))
+}
+
+/// Bytes of a sweep's tables per run (its metrics read back, `sweep.csv` row, finished flag) and
+/// per point (statistics, `points.csv` row, chart data): see [`crate::scenario::budget`].
+const TABLE_BYTES_PER_RUN: u64 = 640;
+const TABLE_BYTES_PER_POINT: u64 = 2048;
+
+/// How many simulations may run at once within the sweep's memory budget (`limits.max_memory`,
+/// the smallest over its points): at most `requested`, at least one; an error when even one
+/// run next to the tables does not fit.
+pub fn jobs_within_budget(plan: &Plan, requested: usize) -> Result<usize, SweepError> {
+    use crate::input::human_bytes;
+    use crate::scenario::budget::BASE;
+    let tables = (plan.n_runs() as u64)
+        .saturating_mul(TABLE_BYTES_PER_RUN)
+        .saturating_add((plan.n_points as u64).saturating_mul(TABLE_BYTES_PER_POINT));
+    let per_run = plan.run_bytes.saturating_sub(BASE);
+    let room = plan.max_memory.saturating_sub(BASE).saturating_sub(tables);
+    if per_run > room {
+        return Err(SweepError::Memory(format!(
+            "the sweep would need about {} of memory (its tables: {} runs and {} points, {}; one run: {}), \
+             more than limits.max_memory = {}; sweep fewer points or seeds, or raise limits.max_memory \
+             (e.g. with --set limits.max_memory=8GiB) if the machine has the memory",
+            human_bytes(BASE.saturating_add(tables).saturating_add(per_run)),
+            plan.n_runs(),
+            plan.n_points,
+            human_bytes(tables),
+            human_bytes(plan.run_bytes),
+            human_bytes(plan.max_memory),
+        )));
+    }
+    let fit = room.checked_div(per_run).map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    Ok(requested.clamp(1, fit.max(1)))
 }
 
 /// Runs one simulation and measures it.
 pub fn run_one(plan: &Plan, r: RunSpec) -> Result<RunMetrics, SweepError> {
-    let scenario = plan.points[r.point].scenario.clone();
+    let scenario = plan.point(r.point)?;
     let out = crate::model::run(scenario, r.seed).map_err(|error| SweepError::Run {
         idx: r.idx,
         point: r.point,
@@ -292,7 +343,11 @@ pub fn merge(
             dir: d.display().to_string(),
             message: "holds no sweep manifest.json".into(),
         })?;
-        let scenario = std::fs::read(d.join(store::SCENARIO)).map_err(store::io(&d.join(store::SCENARIO)))?;
+        let scenario = crate::input::read_bytes(
+            &d.join(store::SCENARIO),
+            crate::input::SWEEP_STATE_CAP,
+            "the expanded scenario of a sweep folder",
+        )?;
         Ok((m, scenario))
     };
     let (manifest, scenario) = read_manifest(first)?;
@@ -312,10 +367,10 @@ pub fn merge(
         let theirs = store::finished(d, manifest.n_runs)?;
         for idx in (0..manifest.n_runs).filter(|&i| theirs[i]) {
             let src = store::run_path(d, idx);
-            let bytes = std::fs::read(&src).map_err(store::io(&src))?;
+            let bytes = store::read_run_bytes(&src)?;
             let dst = store::run_path(out, idx);
             if have[idx] {
-                if std::fs::read(&dst).map_err(store::io(&dst))? != bytes {
+                if store::read_run_bytes(&dst)? != bytes {
                     return Err(SweepError::Corrupt {
                         path: src.display().to_string(),
                         message: format!("differs from {}: the same run gave two results", dst.display()),

@@ -65,6 +65,7 @@ fn traced_run(scenario: Arc<Scenario>, seed: u64, capture: Range<u64>) -> Result
     sim.run_until(end)?;
     let trace = sim.trace().cloned().expect("trace enabled");
     let events = sim.events_processed();
+    sim.model.rec.finish();
     Ok((RunOutput { world: sim.model, events }, trace))
 }
 

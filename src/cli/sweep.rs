@@ -73,10 +73,12 @@ fn sweep_help() -> String {
     s
 }
 
-/// Whether a TOML file is a sweep file rather than a scenario: it has a top-level `scenario` key.
+/// Whether a TOML file is a sweep file rather than a scenario: it has a top-level `scenario` or
+/// `axes` key, which no scenario has (so a sweep file missing its `scenario` is still read as a
+/// sweep file, and its error says so).
 fn is_sweep_file(path: &Path) -> anyhow::Result<bool> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text.parse::<toml::Table>().is_ok_and(|t| t.get("scenario").is_some_and(toml::Value::is_str)))
+    let text = meshsim::input::read_text(path, meshsim::input::TEXT_CAP, "a sweep file or a scenario file (TOML)")?;
+    Ok(text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("scenario") || t.contains_key("axes")))
 }
 
 /// The spec from the input file and the options that refine it.
@@ -104,8 +106,13 @@ fn spec_of(args: &SweepArgs) -> anyhow::Result<SweepSpec> {
         } else {
             args.constraints.clone()
         };
+        // Metric and goal first, so that an error is labelled with the option that caused it.
+        Objective::new(&metric, &goal, &[]).map_err(|m| {
+            let option = if sweep::METRICS.iter().any(|d| d.name == metric) { "--goal" } else { "--objective" };
+            anyhow::anyhow!("{option}: {m}")
+        })?;
         spec.objective =
-            Objective::new(&metric, &goal, &constraints).map_err(|m| anyhow::anyhow!("--objective: {m}"))?;
+            Objective::new(&metric, &goal, &constraints).map_err(|m| anyhow::anyhow!("--constraint: {m}"))?;
     }
     Ok(spec)
 }
@@ -139,7 +146,10 @@ pub fn cmd_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let bar = progress_bar(args.quiet);
     let opts = Options { jobs: args.jobs.unwrap_or(0), shard, fresh: args.fresh, charts: !args.no_charts, guard };
     let on_progress = |p: Progress| match p {
-        Progress::Start { in_shard, skipped } => {
+        Progress::Start { in_shard, skipped, jobs, jobs_capped } => {
+            if jobs_capped && !args.quiet {
+                eprintln!("meshsim: running {jobs} simulations at once to stay within limits.max_memory");
+            }
             bar.set_length(in_shard as u64);
             bar.set_position(skipped as u64);
             bar.reset_eta();
@@ -190,7 +200,7 @@ fn print_plan(plan: &Plan, shard: Shard) -> anyhow::Result<()> {
     let mut s = format!(
         "{}: {} points x {} seeds = {} runs (base seed {}, spec {})\n",
         spec.scenario.display(),
-        plan.points.len(),
+        plan.n_points,
         spec.seeds,
         plan.n_runs(),
         plan.base_seed,

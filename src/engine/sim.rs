@@ -17,6 +17,12 @@ pub trait Model {
     type Event;
     /// Handles one event at virtual time `sched.now()`, scheduling follow-ups through `sched`.
     fn handle(&mut self, event: Self::Event, sched: &mut Scheduler<Self::Event>);
+
+    /// Checked after every event: a model that has reached one of its own limits says which, and
+    /// the run stops with [`SimError::ModelLimit`]. The default never stops.
+    fn limit_reached(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The handle a model uses to read the clock and schedule events. Delays are relative and
@@ -65,7 +71,11 @@ pub enum SimError {
         at: SimTime,
     },
     /// More events were pending at once than the queue bound allows.
-    #[error("event queue grew past {bound} pending events at t={at}")]
+    #[error(
+        "event queue grew past {bound} pending events at t={at} (the bound allows 4 per request of \
+         limits.max_in_flight: raise it, or lower the load or the timeouts, whose timers stay queued until \
+         they expire)"
+    )]
     QueueBoundExceeded {
         /// The bound.
         bound: usize,
@@ -77,6 +87,14 @@ pub enum SimError {
     #[error("run interrupted at t={at}")]
     Interrupted {
         /// Virtual time when it stopped.
+        at: SimTime,
+    },
+    /// The model reached one of its own limits ([`Model::limit_reached`]).
+    #[error("{message} (at t={at})")]
+    ModelLimit {
+        /// The model's message, naming the limit and the key that raises it.
+        message: String,
+        /// Virtual time when it was reached.
         at: SimTime,
     },
 }
@@ -269,6 +287,9 @@ impl<M: Model> Simulation<M> {
                 return Err(SimError::EventBudgetExceeded { budget: self.max_events, at: time });
             }
             self.model.handle(event, &mut self.sched);
+            if let Some(message) = self.model.limit_reached() {
+                return Err(SimError::ModelLimit { message, at: time });
+            }
             if self.sched.queue.len() > self.max_pending {
                 return Err(SimError::QueueBoundExceeded { bound: self.max_pending, at: time });
             }

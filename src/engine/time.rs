@@ -171,7 +171,12 @@ impl std::str::FromStr for SimDuration {
     /// `"1m30s"`, `"0.5s"`, `"100ms"`. A bare `"0"` is zero. Negative durations are rejected.
     fn from_str(text: &str) -> Result<SimDuration, ParseDurationError> {
         let err = |reason| ParseDurationError { text: text.to_string(), reason };
-        let s = text.trim();
+        // Go's `time.ParseDuration` (and so Istio) rejects spaces anywhere, leading and trailing
+        // ones included; accepting " 5s" here would accept a scenario Istio would refuse.
+        if text.trim() != text {
+            return Err(err("it has a leading or trailing space"));
+        }
+        let s = text;
         if s == "0" {
             return Ok(SimDuration::ZERO);
         }
@@ -255,7 +260,7 @@ mod tests {
         assert_eq!(p("250us"), Ok(SimDuration::from_micros(250)));
         assert_eq!(p("1h"), Ok(SimDuration::from_secs(3600)));
         assert_eq!(p("0"), Ok(SimDuration::ZERO));
-        for bad in ["", "5", "1x", "-1s", "1..2s", "s", "1s5"] {
+        for bad in ["", "5", "1x", "-1s", "1..2s", "s", "1s5", " 5s", "5s ", "1m 30s"] {
             assert!(p(bad).is_err(), "{bad:?} should be rejected");
         }
     }

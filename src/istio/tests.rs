@@ -851,11 +851,41 @@ fn virtual_service_binding_to_gateways_and_sidecars() {
 
 #[test]
 fn virtual_service_validation_names_the_field() {
-    let vs: VirtualServiceSpec =
-        serde_yaml_ng::from_str("http: [{retries: {attempts: -1, perTryTimeout: 0.5ms}}]").unwrap();
+    let vs: VirtualServiceSpec = serde_yaml_ng::from_str(
+        "http: [{route: [{destination: {host: a}}], retries: {attempts: -1, perTryTimeout: 0.5ms}}]",
+    )
+    .unwrap();
     let Err(IstioError::Invalid { errors, .. }) = validate_virtual_service(&vs) else { panic!() };
     let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["http[0].retries.attempts", "http[0].retries.perTryTimeout"]);
+}
+
+/// `validateHTTPRetry`: each `retryOn` token is a known status code or a supported policy, as
+/// written; `validateHTTPRoute`: a route without destinations needs a redirect.
+#[test]
+fn virtual_service_validation_follows_istio_for_retry_on_and_routes() {
+    let errors_of = |yaml: &str| -> Vec<String> {
+        let vs: VirtualServiceSpec = serde_yaml_ng::from_str(yaml).unwrap();
+        match validate_virtual_service(&vs) {
+            Ok(()) => vec![],
+            Err(IstioError::Invalid { errors, .. }) => errors.iter().map(|e| e.to_string()).collect(),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let route = "route: [{destination: {host: a}}]";
+    for ok in ["5xx,connect-failure,503", "gateway-error,reset-before-request,429", "unavailable,retriable-headers"] {
+        assert_eq!(errors_of(&format!("http: [{{{route}, retries: {{attempts: 2, retryOn: '{ok}'}}}}]")), [""; 0]);
+    }
+    let bad = errors_of(&format!("http: [{{{route}, retries: {{attempts: 2, retryOn: 'bogus,5xx, reset,599'}}}}]"));
+    assert_eq!(bad.len(), 3, "{bad:?}");
+    assert!(bad[0].starts_with("http[0].retries.retryOn: \"bogus\" is not a valid retryOn policy"), "{bad:?}");
+    assert!(bad[1].contains("\" reset\""), "Istio does not trim tokens: {bad:?}");
+    assert!(bad[2].contains("\"599\""), "599 has no status text: {bad:?}");
+    let zero = errors_of(&format!("http: [{{{route}, retries: {{attempts: 0, retryOn: 5xx}}}}]"));
+    assert_eq!(zero, ["http[0].retries: http retry policy configured when attempts are set to 0 (disabled)"]);
+    assert_eq!(errors_of("http: [{route: []}]"), ["http[0].route: HTTP route or redirect is required"]);
+    assert_eq!(errors_of("http: [{retries: {attempts: 1}}]"), ["http[0].route: HTTP route or redirect is required"]);
+    assert_eq!(errors_of("http: [{redirect: {uri: /x}}]"), [""; 0]);
 }
 
 #[test]

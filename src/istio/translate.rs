@@ -400,7 +400,7 @@ pub fn parse_retry_on_conditions(text: &str) -> RetryOn {
 }
 
 /// Status codes with a Go `http.StatusText` (net/http `status.go`).
-fn is_known_http_status(code: u16) -> bool {
+pub fn is_known_http_status(code: u16) -> bool {
     matches!(code,
         100..=103 | 200..=208 | 226 | 300..=305 | 307 | 308 | 400..=418 | 421..=426 | 428 | 429
         | 431 | 451 | 500..=508 | 510 | 511)

@@ -40,6 +40,12 @@ pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioEr
     let mut errors = Vec::new();
     for (i, route) in spec.http.iter().flatten().enumerate() {
         let path = format!("http[{i}]");
+        // `validateHTTPRoute`: a route needs destinations unless it redirects, answers directly
+        // or delegates.
+        let elsewhere = route.redirect.is_some() || route.direct_response.is_some() || route.delegate.is_some();
+        if route.route.as_ref().is_none_or(Vec::is_empty) && !elsewhere {
+            push(&mut errors, &format!("{path}.route"), "HTTP route or redirect is required");
+        }
         if let Some(r) = &route.retries {
             validate_retry(r, &format!("{path}.retries"), &mut errors);
         }
@@ -152,9 +158,32 @@ fn validate_connection_pool(cp: &ConnectionPoolSettings, path: &str, errors: &mu
     }
 }
 
+/// `validateHTTPRetry` (istio/istio `pkg/config/validation/validation.go`, 1.31): attempts not
+/// negative; with `attempts: 0` (retries off) no other retry field may be set; every
+/// comma-separated `retryOn` token is an HTTP status code with a Go `http.StatusText` or one of
+/// `supportedRetryOnPolicies`, compared as written (Istio does not trim the tokens, so
+/// `"5xx, reset"` is refused for its `" reset"`).
 fn validate_retry(r: &HttpRetry, path: &str, errors: &mut Vec<FieldError>) {
     if r.attempts < 0 {
         push(errors, &format!("{path}.attempts"), "attempts cannot be negative");
+    }
+    if r.attempts == 0 && (r.per_try_timeout.is_some() || r.retry_on.is_some() || r.retry_remote_localities.is_some()) {
+        push(errors, path, "http retry policy configured when attempts are set to 0 (disabled)");
+    }
+    if let Some(text) = r.retry_on.as_deref().filter(|t| !t.is_empty()) {
+        for token in text.split(',') {
+            let is_status = token.parse::<u16>().is_ok_and(super::translate::is_known_http_status);
+            if !is_status && !SUPPORTED_RETRY_ON.contains(&token) {
+                push(
+                    errors,
+                    &format!("{path}.retryOn"),
+                    format!(
+                        "{token:?} is not a valid retryOn policy (expected HTTP status codes or {})",
+                        SUPPORTED_RETRY_ON.join(", ")
+                    ),
+                );
+            }
+        }
     }
     if let Some(d) = r.per_try_timeout {
         validate_duration(d, &format!("{path}.perTryTimeout"), errors);
@@ -163,6 +192,27 @@ fn validate_retry(r: &HttpRetry, path: &str, errors: &mut Vec<FieldError>) {
         validate_duration(d, &format!("{path}.backoff"), errors);
     }
 }
+
+/// Istio's `supportedRetryOnPolicies` (`pkg/config/validation/validation.go`): Envoy's
+/// `x-envoy-retry-on` and `x-envoy-retry-grpc-on` conditions.
+pub const SUPPORTED_RETRY_ON: [&str; 16] = [
+    "5xx",
+    "gateway-error",
+    "reset",
+    "reset-before-request",
+    "connect-failure",
+    "retriable-4xx",
+    "refused-stream",
+    "retriable-status-codes",
+    "retriable-headers",
+    "envoy-ratelimited",
+    "http3-post-connect-failure",
+    "cancelled",
+    "deadline-exceeded",
+    "internal",
+    "resource-exhausted",
+    "unavailable",
+];
 
 /// `ValidateLocalityLbSetting`: distribute weights, wildcard placement, overlaps, and the
 /// distribute/failover exclusion.

@@ -193,11 +193,17 @@ pub enum LogKind {
 }
 
 /// All counts of one run.
+///
+/// The per-slot vectors grow as virtual time advances, up to the run's length, instead of being
+/// allocated for the whole run up front: a run stopped early (an error, or `explain --at`) holds
+/// only the slots it reached. [`Recorder::finish`] completes them for the report.
 #[derive(Clone, Debug)]
 pub struct Recorder {
     n_localities: usize,
     n_slots: usize,
     bucket_slots: usize,
+    /// Slots allocated so far in every per-slot vector (at most `n_slots`).
+    len_slots: usize,
     /// Attempts sent per `[slot * L + locality]`.
     pub loc_attempts: Vec<u32>,
     /// Attempts answered 5xx, per slot and locality.
@@ -225,38 +231,96 @@ pub struct Recorder {
     /// ones only, in phase, proxy and host order. The phase under way is still counted in each
     /// proxy (`Proxy::counts`).
     pub host_counts: Vec<(u32, ProxyId, EndpointId, HostCounts)>,
+    /// Entries the log may hold (see [`Recorder::set_log_room`]).
+    log_cap: usize,
+    /// An entry was dropped for want of room.
+    log_overflow: bool,
 }
 
 const N_OUTCOMES: usize = 6;
 
+/// Bytes an entry of the event log costs: the entry (and its ejection change), the growth of
+/// the vector, and its line of `events.jsonl` while that file is written.
+pub const LOG_ENTRY_BYTES: u64 = 2 * (std::mem::size_of::<LogEvent>() as u64 + 24) + 256;
+
+/// Slots allocated at the first growth.
+const FIRST_SLOTS: usize = 256;
+
+/// Grows `v` to `len` elements with exactly that capacity (no doubling past the run's length).
+fn grow<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
+    if len > v.len() {
+        v.reserve_exact(len - v.len());
+        v.resize(len, fill);
+    }
+}
+
 impl Recorder {
     /// A recorder for a run of `duration` with `n_localities` and output buckets of `bucket`.
     pub fn new(duration: SimDuration, bucket: SimDuration, n_localities: usize) -> Recorder {
-        let n_slots = (duration.as_nanos().div_ceil(FINE_SLOT.as_nanos()) as usize).max(1);
-        let bucket_slots = (bucket.as_nanos() / FINE_SLOT.as_nanos()).max(1) as usize;
-        let n_buckets = n_slots.div_ceil(bucket_slots);
+        let n_slots = usize::try_from(duration.as_nanos().div_ceil(FINE_SLOT.as_nanos())).unwrap_or(usize::MAX).max(1);
+        let bucket_slots = usize::try_from(bucket.as_nanos() / FINE_SLOT.as_nanos()).unwrap_or(usize::MAX).max(1);
         Recorder {
             n_localities,
             n_slots,
             bucket_slots,
-            loc_attempts: vec![0; n_slots * n_localities],
-            loc_5xx: vec![0; n_slots * n_localities],
-            loc_connect_fail: vec![0; n_slots * n_localities],
-            loc_timeout: vec![0; n_slots * n_localities],
-            requests: vec![0; n_slots],
-            finished: vec![0; n_slots * N_OUTCOMES],
-            retries: vec![0; n_slots],
-            latency: vec![Histogram::default(); n_buckets],
+            len_slots: 0,
+            loc_attempts: Vec::new(),
+            loc_5xx: Vec::new(),
+            loc_connect_fail: Vec::new(),
+            loc_timeout: Vec::new(),
+            requests: Vec::new(),
+            finished: Vec::new(),
+            retries: Vec::new(),
+            latency: Vec::new(),
             ejection_changes: Vec::new(),
             log: Vec::new(),
             phase: 0,
             host_counts: Vec::new(),
+            log_cap: usize::MAX,
+            log_overflow: false,
         }
     }
 
+    /// Lets the event log use `bytes` of memory ([`LOG_ENTRY_BYTES`] per entry); entries past
+    /// that are dropped and [`Recorder::log_full`] turns true, which stops the run.
+    pub fn set_log_room(&mut self, bytes: u64) {
+        self.log_cap = usize::try_from(bytes / LOG_ENTRY_BYTES).unwrap_or(usize::MAX);
+    }
+
+    /// The event log had no room for an entry.
     #[inline]
-    fn slot(&self, t: SimTime) -> usize {
-        ((t.as_nanos() / FINE_SLOT.as_nanos()) as usize).min(self.n_slots - 1)
+    pub fn log_full(&self) -> bool {
+        self.log_overflow
+    }
+
+    /// Allocates every slot of the run (zeros where nothing was recorded): call once the run is
+    /// over, before reading the per-slot vectors.
+    pub fn finish(&mut self) {
+        self.grow_to(self.n_slots);
+    }
+
+    /// Grows every per-slot vector to at least `need` slots: doubling, capped at the run's length.
+    #[cold]
+    fn grow_to(&mut self, need: usize) {
+        let len = need.max(self.len_slots.saturating_mul(2)).max(FIRST_SLOTS).min(self.n_slots);
+        let l = self.n_localities;
+        for v in [&mut self.loc_attempts, &mut self.loc_5xx, &mut self.loc_connect_fail, &mut self.loc_timeout] {
+            grow(v, len * l, 0);
+        }
+        grow(&mut self.requests, len, 0);
+        grow(&mut self.retries, len, 0);
+        grow(&mut self.finished, len * N_OUTCOMES, 0);
+        grow(&mut self.latency, len.div_ceil(self.bucket_slots), Histogram::default());
+        self.len_slots = len;
+    }
+
+    #[inline]
+    fn slot(&mut self, t: SimTime) -> usize {
+        let s = usize::try_from(t.as_nanos() / FINE_SLOT.as_nanos()).unwrap_or(usize::MAX).min(self.n_slots - 1);
+        if s >= self.len_slots {
+            self.grow_to(s + 1);
+        }
+        s
     }
 
     /// Number of fine slots.
@@ -326,6 +390,34 @@ impl Recorder {
 
     /// Appends to the event log.
     pub fn log(&mut self, time: SimTime, kind: LogKind) {
-        self.log.push(LogEvent { time, kind });
+        if self.log.len() < self.log_cap {
+            self.log.push(LogEvent { time, kind });
+        } else {
+            self.log_overflow = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_grow_with_time_and_finish_completes_them() {
+        let mut rec = Recorder::new(SimDuration::from_secs(36_000), SimDuration::from_secs(1), 3);
+        assert_eq!((rec.n_slots(), rec.loc_attempts.len()), (360_000, 0), "nothing allocated up front");
+        rec.client_request(SimTime::from_millis(250));
+        rec.attempt(SimTime::from_millis(250), LocalityId(2), true);
+        assert_eq!(rec.requests.len(), FIRST_SLOTS);
+        assert_eq!(rec.loc_attempts.len(), FIRST_SLOTS * 3);
+        rec.client_done(SimTime::from_secs(60), SimDuration::from_millis(5), ClientOutcome::Timeout);
+        assert_eq!(rec.requests.len(), 601.max(2 * FIRST_SLOTS), "doubling, not the whole run");
+        rec.finish();
+        assert_eq!(rec.requests.len(), 360_000);
+        assert_eq!(rec.requests.capacity(), 360_000, "no capacity past the run");
+        assert_eq!(rec.latency.len(), 36_000);
+        assert_eq!((rec.requests[2], rec.retries[2], rec.loc_attempts[2 * 3 + 2]), (1, 1, 1));
+        assert_eq!(rec.finished_in(600, ClientOutcome::Timeout), 1);
+        assert_eq!(rec.latency[60].quantile(0.5).map(|ns| ns / 1_000_000), Some(5), "bucket 60 holds it");
     }
 }

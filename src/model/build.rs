@@ -224,7 +224,14 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             turn: 0,
         })
         .collect::<Vec<_>>();
-    let rec = Recorder::new(scenario.duration, scenario.bucket, topo.localities.len());
+    let mut rec = Recorder::new(scenario.duration, scenario.bucket, topo.localities.len());
+    // The event log is not in the memory estimate (it grows with what happens): it may use what
+    // the estimate leaves of the budget.
+    // The largest budget means no limit at all (the estimate saturates there too).
+    if scenario.max_memory < u64::MAX {
+        let room = scenario.max_memory.saturating_sub(crate::scenario::budget::estimate(&scenario).total());
+        rec.set_log_room(room);
+    }
     let n_deployments = scenario.service.deployments.len();
     let mut world = World {
         scenario: scenario.clone(),
@@ -245,6 +252,9 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         service_time: scenario.service.service_time.clone(),
         prev_prio: Vec::new(),
         control,
+        clients_in_flight: 0,
+        limit_reached: None,
+        work: 0,
     };
     // Gateway addresses are created before the service's pods, so they never share an id.
     for (proxy, kc, r) in &gateways {
@@ -312,10 +322,26 @@ pub fn route_for<'a>(
     vs.http.as_ref()?.first()
 }
 
-/// The bound on pending events of a run: four per request the scenario allows in flight (its
-/// arrival, response and timers), plus room for the control plane.
+/// The bound on pending events of a run: four per client request `limits.max_in_flight` allows
+/// (its response and its timers), plus one per proxy (outlier ticks), pod (lifecycle), fault,
+/// phase and rate change, plus room for the control plane. Saturating: a huge limit gives the
+/// largest bound, never a wrapped small one.
 pub fn max_pending(scenario: &Scenario) -> usize {
-    scenario.max_in_flight as usize * 4 + 1024
+    let proxies: u64 = scenario.proxy_groups.iter().map(|g| u64::from(g.replicas)).sum::<u64>()
+        + scenario.east_west_gateways.iter().map(|g| u64::from(g.replicas)).sum::<u64>();
+    let rate_changes: u64 = scenario.workload.iter().map(|w| w.changes.len() as u64 + 1).sum();
+    let control = [
+        1024,
+        proxies,
+        crate::scenario::budget::pods_created(scenario).saturating_mul(2),
+        scenario.faults.len() as u64,
+        scenario.phases.len() as u64,
+        rate_changes,
+    ]
+    .iter()
+    .fold(0u64, |acc, x| acc.saturating_add(*x));
+    let bound = scenario.max_in_flight.saturating_mul(4).saturating_add(control);
+    usize::try_from(bound).unwrap_or(usize::MAX)
 }
 
 /// Runs a scenario with a seed to its end.
@@ -343,6 +369,7 @@ pub fn run_until(
     }
     sim.run_until(until)?;
     let events = sim.events_processed();
+    sim.model.rec.finish();
     Ok(RunOutput { world: sim.model, events })
 }
 

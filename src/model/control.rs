@@ -145,12 +145,26 @@ impl World {
 
     /// Recomputes every proxy's endpoint assignment from the pods istiod sees now.
     pub fn push_endpoints(&mut self, now: SimTime, log: bool) {
+        self.add_work((self.proxies.len() as u64).saturating_mul(self.pods.len() as u64 + 1));
+        if self.limit_reached.is_some() {
+            return;
+        }
         let endpoints = self.istio_endpoints();
+        // istiod computes a proxy's assignment from its identity alone: replicas of one group
+        // (same locality, network, cluster and labels) get the same one, computed once.
+        let mut shared: Option<(usize, crate::istio::locality::Assignment)> = None;
         for i in 0..self.proxies.len() {
-            let assignment = self.assignment_for(ProxyId(i as u32), &endpoints);
+            let same_as_previous = shared.as_ref().is_some_and(|(j, _)| {
+                let cp = &self.control;
+                cp.metas[*j] == cp.metas[i] && cp.is_ew_gateway[*j] == cp.is_ew_gateway[i]
+            });
+            if !same_as_previous {
+                shared = Some((i, self.assignment_for(ProxyId(i as u32), &endpoints)));
+            }
+            let assignment = &shared.as_ref().expect("computed above").1;
             let n_pods = self.pods.len();
             let p = &mut self.proxies[i];
-            let change = p.apply_assignment(&assignment, &self.topo, n_pods);
+            let change = p.apply_assignment(assignment, &self.topo, n_pods);
             let hosts = assignment.priorities.iter().flatten().map(|g| g.endpoints.len() as u32).sum();
             let priorities = assignment.priorities.len() as u32;
             for loc in &change.removed_ejected {

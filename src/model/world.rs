@@ -137,6 +137,14 @@ pub struct World {
     pub prev_prio: Vec<Option<PreviousPriorities>>,
     /// What istiod derives from the policy.
     pub control: crate::model::build::ControlPlane,
+    /// Client requests in flight (gateway hops not counted), held under `limits.max_in_flight`.
+    pub clients_in_flight: u64,
+    /// Set when a limit of the model is reached; the engine then stops the run.
+    pub limit_reached: Option<String>,
+    /// Work done inside single events, in host visits: an EDS push visits every proxy's view of
+    /// every pod, an outlier tick every host of its proxy. Held under `limits.max_events` like
+    /// the events themselves, so that a few events cannot hide hours of work.
+    pub work: u64,
 }
 
 impl Model for World {
@@ -159,6 +167,17 @@ impl Model for World {
             Event::EdsPush => self.on_eds_push(sched.now()),
             Event::PhaseStart { phase } => self.on_phase_start(phase, sched.now()),
         }
+    }
+
+    fn limit_reached(&self) -> Option<String> {
+        if self.rec.log_full() {
+            return Some(format!(
+                "the event log outgrew the memory left by the run's estimate ({} entries; limits.max_memory): \
+                 raise limits.max_memory, or make the run shorter or quieter",
+                self.rec.log.len()
+            ));
+        }
+        self.limit_reached.clone()
     }
 }
 
@@ -211,6 +230,16 @@ impl World {
         let proxy = self.entry_proxy(stream);
         self.schedule_arrival(stream, sched);
         let now = sched.now();
+        if self.clients_in_flight >= self.scenario.max_in_flight {
+            self.limit_reached = Some(format!(
+                "a request arrived with {} client requests already in flight, the limit (limits.max_in_flight): \
+                 the service cannot keep up with the load or requests hang; lower the load, add timeouts, or \
+                 raise limits.max_in_flight",
+                self.clients_in_flight
+            ));
+            return;
+        }
+        self.clients_in_flight += 1;
         self.rec.client_request(now);
         let p = &self.proxies[proxy as usize];
         let (retries, backoff) = match &p.route.retry {
@@ -796,6 +825,7 @@ impl World {
         }
         if r.parent.is_none() {
             self.rec.client_done(now, now.saturating_since(r.started), outcome);
+            self.clients_in_flight -= 1;
         }
         self.requests.free(req);
     }
@@ -918,12 +948,28 @@ impl World {
         let p = &mut self.proxies[proxy.idx()];
         let Some(od) = p.outlier.as_mut() else { return };
         let interval = od.config().interval;
+        let visits = p.hosts.len() as u64;
         self.scratch.clear();
         od.on_interval_tick(now, &mut p.rng, &mut self.scratch);
         if !self.scratch.is_empty() {
             self.apply_outlier_events(proxy, now);
         }
         sched.schedule(interval, Event::OutlierTick { proxy });
+        self.add_work(visits);
+    }
+
+    /// Counts work done inside one event (see [`World::work`]); past `limits.max_events`, the run
+    /// stops.
+    pub fn add_work(&mut self, visits: u64) {
+        self.work = self.work.saturating_add(visits);
+        if self.work > self.scenario.max_events && self.limit_reached.is_none() {
+            self.limit_reached = Some(format!(
+                "EDS pushes and outlier sweeps visited more than {} hosts (limits.max_events bounds this work \
+                 too: each push visits every proxy's hosts, each sweep its proxy's): raise limits.max_events, or \
+                 use fewer proxy replicas, fewer pod changes or a longer outlier interval",
+                self.scenario.max_events
+            ));
+        }
     }
 }
 

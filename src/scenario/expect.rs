@@ -612,6 +612,15 @@ impl Parser<'_> {
                     let known: Vec<String> = faults.iter().map(|f| format!("\"{}\"", f.name)).collect();
                     self.err("fault", format!("no fault named \"{name}\" (faults: {})", known.join(", ")))
                 })?;
+                if let Some(j) = faults.iter().skip(i + 1).position(|f| &f.name == name) {
+                    return Err(self.err(
+                        "fault",
+                        format!(
+                            "\"{name}\" is the name of faults[{i}] and faults[{}]; give the faults distinct `name`s",
+                            i + 1 + j
+                        ),
+                    ));
+                }
                 if !wanted(&faults[i]) {
                     return Err(self.err("fault", format!("\"{name}\" is not {what}")));
                 }

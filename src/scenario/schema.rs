@@ -84,8 +84,11 @@ pub struct RawOutput {
 pub struct RawLimits {
     /// Events a run may process before it is stopped with an error (default 500 million).
     pub max_events: Option<u64>,
-    /// Requests that may be in flight at once across the mesh (default 1 million).
+    /// Client requests that may be in flight at once across the mesh (default 100 000).
     pub max_in_flight: Option<u64>,
+    /// Memory a run (or a sweep) may plan to use, as bytes or a size such as `"4GiB"`
+    /// (default 4 GiB); see [`crate::scenario::budget`].
+    pub max_memory: Option<toml::Value>,
 }
 
 /// `[mesh]`: istiod and version settings.

@@ -30,8 +30,10 @@ pub struct Scenario {
     pub failback_tolerance: f64,
     /// Event budget of a run.
     pub max_events: u64,
-    /// Bound on requests in flight at once.
+    /// Bound on client requests in flight at once.
     pub max_in_flight: u64,
+    /// Memory budget of a run, in bytes (see [`crate::scenario::budget`]).
+    pub max_memory: u64,
     /// istiod and version settings.
     pub mesh: MeshConfig,
     /// Kubernetes clusters.
@@ -60,6 +62,17 @@ pub struct Scenario {
     pub phases: Vec<PhaseSpec>,
     /// Expectations for `meshsim check`.
     pub expectations: Vec<Expectation>,
+}
+
+/// `[limits]` after validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Event budget.
+    pub max_events: u64,
+    /// Client requests in flight at once.
+    pub max_in_flight: u64,
+    /// Memory budget in bytes.
+    pub max_memory: u64,
 }
 
 /// Mesh-wide settings.

@@ -28,7 +28,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     }
     let failover_share = v.fraction("output.failover_share", output.failover_share.unwrap_or(0.05))?;
     let failback_tolerance = v.fraction("output.failback_tolerance", output.failback_tolerance.unwrap_or(0.10))?;
-    let limits = raw.limits.clone().unwrap_or_default();
+    let limits = v.limits(raw.limits.clone().unwrap_or_default())?;
     let mesh = v.mesh(raw.mesh.clone().unwrap_or_default())?;
     let kube_clusters = v.kube_clusters(&raw.clusters)?;
     let network = v.network(raw.network.clone().unwrap_or_default(), &kube_clusters)?;
@@ -38,6 +38,13 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let faults = v.faults(&raw.faults, &service, &kube_clusters)?;
     let phases = v.phases(&raw.phases, &faults)?;
     let policy = raw.policy.clone().unwrap_or_default();
+    if !policy.manifests.is_empty() {
+        return Err(v.err(
+            "policy.manifests",
+            "was set after the manifests were read (by a sweep axis?); manifests are read once, when the \
+             scenario loads: name them in the scenario or with --set, and sweep their fields instead",
+        ));
+    }
     let envoy_outlier = v.envoy_outlier(&raw.envoy_outlier)?;
     let east_west_gateways = v.east_west_gateways(&raw.east_west_gateways, &kube_clusters)?;
     if let Some(dr) = &policy.destination_rule {
@@ -46,6 +53,9 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         {
             let first = &errors[0];
             return Err(v.err(&format!("policy.destination_rule.{}", first.path), &first.message));
+        }
+        if let Some(message) = crate::istio::host::destination_rule_mismatch(&dr.host, None, &service.host) {
+            return Err(v.err("policy.destination_rule.host", &message));
         }
     }
     if let Some(vs) = &policy.virtual_service {
@@ -96,7 +106,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
             ));
         }
     }
-    Ok(Scenario {
+    let scenario = Scenario {
         name: raw.name.clone(),
         description: raw.description.clone().unwrap_or_default(),
         seed: raw.seed.unwrap_or(1),
@@ -104,8 +114,9 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         bucket,
         failover_share,
         failback_tolerance,
-        max_events: limits.max_events.unwrap_or(500_000_000),
-        max_in_flight: limits.max_in_flight.unwrap_or(1_000_000),
+        max_events: limits.max_events,
+        max_in_flight: limits.max_in_flight,
+        max_memory: limits.max_memory,
         mesh,
         kube_clusters,
         network,
@@ -120,7 +131,9 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         faults,
         phases,
         expectations,
-    })
+    };
+    super::budget::check(&scenario).map_err(|m| v.err("limits.max_memory", &m))?;
+    Ok(scenario)
 }
 
 /// Longest scenario `name`.
@@ -266,6 +279,31 @@ impl Validator<'_> {
             return Err(self.err(path, &format!("{x} is not a fraction between 0 and 1")));
         }
         Ok(x)
+    }
+
+    /// `[limits]`: each at least 1; `max_memory` a byte size.
+    fn limits(&self, l: RawLimits) -> Result<Limits, ScenarioError> {
+        let positive = |key: &str, v: Option<u64>, default: u64| -> Result<u64, ScenarioError> {
+            match v {
+                Some(0) => {
+                    Err(self.err(&format!("limits.{key}"), "must be at least 1 (0 would stop every run at once)"))
+                }
+                Some(n) => Ok(n),
+                None => Ok(default),
+            }
+        };
+        let max_memory = match &l.max_memory {
+            None => super::budget::MAX_MEMORY_DEFAULT,
+            Some(v) => super::budget::parse_bytes(v).map_err(|m| self.err("limits.max_memory", &m))?,
+        };
+        if max_memory == 0 {
+            return Err(self.err("limits.max_memory", "must be more than 0 bytes"));
+        }
+        Ok(Limits {
+            max_events: positive("max_events", l.max_events, super::budget::MAX_EVENTS_DEFAULT)?,
+            max_in_flight: positive("max_in_flight", l.max_in_flight, super::budget::MAX_IN_FLIGHT_DEFAULT)?,
+            max_memory,
+        })
     }
 
     fn mesh(&self, m: RawMesh) -> Result<MeshConfig, ScenarioError> {
@@ -423,11 +461,13 @@ impl Validator<'_> {
             return Err(self.err("clusters", "at least one cluster is needed"));
         }
         let mut out: Vec<KubeClusterSpec> = Vec::new();
+        // A set, not a scan of `out`: a scenario may list tens of thousands of clusters.
+        let mut names = std::collections::BTreeSet::new();
         for (i, c) in raw.iter().enumerate() {
             if c.name.is_empty() {
                 return Err(self.err(&format!("clusters[{i}].name"), "must not be empty"));
             }
-            if out.iter().any(|o| o.name == c.name) {
+            if !names.insert(c.name.as_str()) {
                 return Err(self.err(&format!("clusters[{i}].name"), &format!("`{}` is defined twice", c.name)));
             }
             if c.region.is_empty() {
@@ -704,6 +744,8 @@ impl Validator<'_> {
         clusters: &[KubeClusterSpec],
     ) -> Result<Vec<FaultSpec>, ScenarioError> {
         let mut out: Vec<FaultSpec> = Vec::new();
+        let mut ordinals = Ordinals::new(service);
+        let mut named: Vec<bool> = Vec::new();
         for (i, f) in raw.iter().enumerate() {
             let path = format!("faults[{i}]");
             let at = SimTime(self.duration(&format!("{path}.at"), &f.at)?.as_nanos());
@@ -736,8 +778,14 @@ impl Validator<'_> {
                     let status = f
                         .status
                         .ok_or_else(|| self.err(&format!("{path}.status"), "is required for action `http-error`"))?;
-                    if !(100..=599).contains(&status) {
-                        return Err(self.err(&format!("{path}.status"), "must be an HTTP status between 100 and 599"));
+                    if !(400..=599).contains(&status) {
+                        return Err(self.err(
+                            &format!("{path}.status"),
+                            &format!(
+                                "{status} is not an error status; `http-error` takes a 4xx or 5xx status \
+                                 (to end a fault, use action = \"recover\")"
+                            ),
+                        ));
                     }
                     let probability = self.fraction(&format!("{path}.probability"), f.probability.unwrap_or(1.0))?;
                     FaultAction::HttpError { status, probability }
@@ -772,6 +820,26 @@ impl Validator<'_> {
                 unexpected("then", f.then.is_some())?;
             }
             let name = f.name.clone().unwrap_or_else(|| default_fault_name(&action, &f.cluster));
+            // Two faults left to their derived names may share one (a flapping region fails the same
+            // way twice); an expectation naming such a fault is refused as ambiguous instead.
+            let clash =
+                out.iter().zip(&named).position(|(o, &o_named)| o.name == name && (o_named || f.name.is_some()));
+            named.push(f.name.is_some());
+            if let Some(j) = clash {
+                return Err(self.err(
+                    &format!("{path}.name"),
+                    &format!(
+                        "`{name}` is already the name of faults[{j}]; reports and expectations name faults, \
+                         so give each a name of its own"
+                    ),
+                ));
+            }
+            if let Some(pods) = &f.pods {
+                ordinals.check(self, &path, pods, deployment, at)?;
+            }
+            if let FaultAction::Scale { replicas } = action {
+                ordinals.scale(deployment, replicas);
+            }
             out.push(FaultSpec {
                 at,
                 action,
@@ -811,6 +879,84 @@ impl Validator<'_> {
         }
         Ok(phases)
     }
+}
+
+/// The pod ordinals of each deployment along the fault timeline, to check that a fault's `pods`
+/// name pods that exist when it happens. Pods are numbered from 0 in creation order; a scale-up
+/// adds the next ordinals, a scale-down removes the newest pods (as `World::scale` does). The
+/// ordinals present are kept as sorted runs `[start, end)`, one per scale-up, so a deployment of
+/// a billion pods costs nothing here.
+struct Ordinals {
+    /// Per deployment: the runs of present ordinals, and the next ordinal to create.
+    runs: Vec<(Vec<(u64, u64)>, u64)>,
+}
+
+impl Ordinals {
+    fn new(service: &ServiceSpec) -> Ordinals {
+        let runs = service
+            .deployments
+            .iter()
+            .map(|d| {
+                let n = u64::from(d.replicas);
+                (if n == 0 { Vec::new() } else { vec![(0, n)] }, n)
+            })
+            .collect();
+        Ordinals { runs }
+    }
+
+    fn count(&self, d: usize) -> u64 {
+        self.runs[d].0.iter().map(|(a, b)| b - a).sum()
+    }
+
+    fn scale(&mut self, d: usize, replicas: u32) {
+        let target = u64::from(replicas);
+        let have = self.count(d);
+        let (runs, next) = &mut self.runs[d];
+        if target > have {
+            runs.push((*next, *next + (target - have)));
+            *next += target - have;
+        } else {
+            let mut keep = target;
+            runs.retain_mut(|(a, b)| {
+                let take = (*b - *a).min(keep);
+                keep -= take;
+                *b = *a + take;
+                take > 0
+            });
+        }
+    }
+
+    fn check(&self, v: &Validator, path: &str, pods: &[u32], d: usize, at: SimTime) -> Result<(), ScenarioError> {
+        if pods.is_empty() {
+            return Err(
+                v.err(&format!("{path}.pods"), "an empty list selects no pod; remove `pods` to target every pod")
+            );
+        }
+        let runs = &self.runs[d].0;
+        for (k, &p) in pods.iter().enumerate() {
+            let p64 = u64::from(p);
+            if !runs.iter().any(|(a, b)| (*a..*b).contains(&p64)) {
+                let present: Vec<String> = runs
+                    .iter()
+                    .map(|(a, b)| if b - a == 1 { a.to_string() } else { format!("{a}..={}", b - 1) })
+                    .collect();
+                return Err(v.err(
+                    &format!("{path}.pods[{k}]"),
+                    &format!(
+                        "pod {p} does not exist at {at}: the deployment has {} then ({}); pods are numbered \
+                         from 0 in creation order, and a scale-down removes the newest",
+                        if present.is_empty() { "no pods".to_string() } else { format!("pods {}", present.join(", ")) },
+                        plural(self.count(d), "pod"),
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 fn default_fault_name(action: &FaultAction, cluster: &str) -> String {

@@ -40,8 +40,10 @@ impl Catalogue {
     /// the same `name`, is an error naming the file.
     pub fn load(path: &Path) -> Result<Catalogue, ScenarioError> {
         let mut files: Vec<PathBuf> = Vec::new();
-        scenario::collect_files(path, &mut files)
-            .map_err(|error| ScenarioError::Read { file: path.display().to_string(), error })?;
+        scenario::collect_files(path, &mut files).map_err(|error| ScenarioError::Read {
+            error: crate::input::InputError::Io { file: path.display().to_string(), error },
+            context: String::new(),
+        })?;
         let mut entries: Vec<Entry> = Vec::new();
         for f in files {
             let entry = load_entry(&f)?;
@@ -56,8 +58,11 @@ impl Catalogue {
         }
         if entries.is_empty() {
             return Err(ScenarioError::Read {
-                file: path.display().to_string(),
-                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no scenario (*.toml) in this folder"),
+                error: crate::input::InputError::Io {
+                    file: path.display().to_string(),
+                    error: std::io::Error::new(std::io::ErrorKind::NotFound, "no scenario (*.toml) in this folder"),
+                },
+                context: String::new(),
             });
         }
         Ok(Catalogue { entries })
@@ -71,7 +76,8 @@ impl Catalogue {
 
 fn load_entry(path: &Path) -> Result<Entry, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read { file: file.clone(), error })?;
+    let text = crate::input::read_text(path, crate::input::TEXT_CAP, "a scenario file (TOML)")
+        .map_err(|error| ScenarioError::Read { error, context: String::new() })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let tree = scenario::load_tree(&text, &file, &base_dir, &[])?;
     let scenario = scenario::from_tree(tree.clone(), &file)?;

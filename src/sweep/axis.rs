@@ -121,11 +121,15 @@ pub fn parse_range(text: &str) -> Result<Vec<Value>, String> {
         return Err(format!("`{text}`: a range needs a start and an end, e.g. 1..10"));
     }
     if let (Ok(a), Ok(b)) = (start.parse::<i64>(), end.parse::<i64>()) {
+        // An integer range with a decimal step (`0..1 step 0.25`) is a decimal range.
         let s = match step {
-            Some(s) => s.parse::<i64>().map_err(|_| format!("`{text}`: step `{s}` is not an integer"))?,
-            None => 1,
+            Some(s) if s.parse::<f64>().is_ok() && s.parse::<i64>().is_err() => None,
+            Some(s) => Some(s.parse::<i64>().map_err(|_| format!("`{text}`: step `{s}` is not an integer"))?),
+            None => Some(1),
         };
-        return int_range(a, b, s).map_err(|m| format!("`{text}`: {m}"));
+        if let Some(s) = s {
+            return int_range(a, b, s).map_err(|m| format!("`{text}`: {m}"));
+        }
     }
     if let (Ok(a), Ok(b)) = (start.parse::<f64>(), end.parse::<f64>()) {
         let s = step.ok_or_else(|| format!("`{text}`: a decimal range needs a step, e.g. 0.1..0.5 step 0.1"))?;
@@ -151,8 +155,9 @@ fn int_range(a: i64, b: i64, step: i64) -> Result<Vec<Value>, String> {
     if a > b {
         return Err("the start must not exceed the end".into());
     }
-    let n = ((b - a) / step) as u64 + 1;
-    if n > AXIS_VALUES_MAX as u64 {
+    // In i128, so that no range of i64 bounds can overflow.
+    let n = (i128::from(b) - i128::from(a)) / i128::from(step) + 1;
+    if n > AXIS_VALUES_MAX as i128 {
         return Err(format!("{n} values; at most {AXIS_VALUES_MAX} are allowed on one axis"));
     }
     Ok((0..n as i64).map(|i| Value::Integer(a + i * step)).collect())
@@ -165,11 +170,16 @@ fn float_range(a: f64, b: f64, step: f64, decimals: i32) -> Result<Vec<Value>, S
     if !(a.is_finite() && b.is_finite()) || a > b {
         return Err("the start must not exceed the end".into());
     }
-    // Count steps with a tolerance so that 0.1..0.5 step 0.1 includes 0.5 despite rounding.
-    let n = ((b - a) / step + 1e-9).floor() as u64 + 1;
-    if n > AXIS_VALUES_MAX as u64 {
-        return Err(format!("{n} values; at most {AXIS_VALUES_MAX} are allowed on one axis"));
+    // Count steps with a tolerance so that 0.1..0.5 step 0.1 includes 0.5 despite rounding. The
+    // count is compared as a float: a tiny step (1e-300) gives more steps than any integer holds.
+    let steps = ((b - a) / step + 1e-9).floor();
+    if steps.is_nan() || steps >= AXIS_VALUES_MAX as f64 {
+        return Err(format!(
+            "{} values; at most {AXIS_VALUES_MAX} are allowed on one axis",
+            if steps < 1e15 { format!("{}", steps as u64 + 1) } else { format!("about {:.1e}", steps) }
+        ));
     }
+    let n = steps as u64 + 1;
     // 10^decimals by repeated multiplication: exact up to 10^22 and the same on every platform
     // (`powi` is neither guaranteed exact nor portable).
     let scale = (0..decimals).fold(1.0, |s, _| s * 10.0);
@@ -226,6 +236,11 @@ mod tests {
         assert!(parse_values("1..5 step x").unwrap_err().contains("not an integer"));
         assert!(parse_values("1,2,1").unwrap_err().contains("given twice"));
         assert!(parse_values("1..100000").unwrap_err().contains("at most"));
+        let err = parse_values("0..1 step 1e-300").unwrap_err();
+        assert_eq!(err, "`0..1 step 1e-300`: about 1.0e300 values; at most 10000 are allowed on one axis");
+        assert_eq!(parse_values("0..1 step 0.25").unwrap().len(), 5);
+        let err = parse_values("-9223372036854775808..9223372036854775807").unwrap_err();
+        assert!(err.contains("values; at most"), "{err}");
         assert!(parse_values("1s..x step 1s").unwrap_err().contains("x"));
         assert!(parse_values("").is_err());
     }

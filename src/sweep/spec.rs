@@ -142,8 +142,7 @@ impl SweepSpec {
 
     /// Reads a sweep file.
     pub fn from_file(path: &Path) -> Result<SweepSpec, SweepError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| SweepError::Io { path: file.clone(), error })?;
+        let text = crate::input::read_text(path, crate::input::TEXT_CAP, "a sweep file (TOML)")?;
         Self::from_text(&text, path)
     }
 
@@ -256,15 +255,6 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// One setting of the axes, validated.
-#[derive(Debug, Clone)]
-pub struct Point {
-    /// Index of the value on each axis.
-    pub coords: Vec<usize>,
-    /// The scenario with the axes applied.
-    pub scenario: Arc<Scenario>,
-}
-
 /// One simulation of a sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSpec {
@@ -278,7 +268,9 @@ pub struct RunSpec {
     pub seed: u64,
 }
 
-/// A sweep expanded and validated: every point's scenario is built before any run starts.
+/// A sweep expanded and validated: every point's scenario is built and checked before any run
+/// starts, then dropped; a run builds its point's scenario again from the base tree. So the plan
+/// holds the same few kilobytes whatever the number of points.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The spec it was expanded from.
@@ -287,19 +279,31 @@ pub struct Plan {
     pub base_seed: u64,
     /// The scenario with fixed overrides applied and manifests spliced in, as TOML.
     pub base_toml: String,
-    /// The points, first axis varying slowest.
-    pub points: Vec<Point>,
     /// Hash of everything that decides the runs' results (see [`Plan::spec_hash`]).
     pub spec_hash: String,
+    /// Number of points (the product of the axes' lengths).
+    pub n_points: usize,
+    /// The scenario's `name` (the same for every point: `name` cannot be swept).
+    pub scenario_name: String,
+    /// The largest memory estimate of one run over all points (see [`crate::scenario::budget`]).
+    pub run_bytes: u64,
+    /// The smallest `limits.max_memory` over all points: the sweep's memory budget.
+    pub max_memory: u64,
+    /// The base scenario tree the points are built from.
+    tree: Value,
+    /// The scenario file, for error messages.
+    file: String,
 }
 
 impl Plan {
-    /// Reads the scenario, applies the fixed overrides, and builds and validates every point.
+    /// Reads the scenario, applies the fixed overrides, and builds and validates every point (in
+    /// parallel, keeping only the first error by point index and the largest memory estimate).
     pub fn new(spec: SweepSpec) -> Result<Plan, SweepError> {
+        use rayon::prelude::*;
         spec.check(&spec.scenario.display().to_string())?;
         let file = spec.scenario.display().to_string();
-        let text = std::fs::read_to_string(&spec.scenario)
-            .map_err(|error| SweepError::Io { path: format!("{file} (the sweep's scenario)"), error })?;
+        let text = crate::input::read_text(&spec.scenario, crate::input::TEXT_CAP, "a scenario file (TOML)")
+            .map_err(|error| scenario::ScenarioError::Read { error, context: "the sweep's scenario".into() })?;
         let base_dir = spec.scenario.parent().map(Path::to_path_buf).unwrap_or_default();
         let tree = scenario::load_tree(&text, &file, &base_dir, &spec.sets)?;
         let base_toml = toml::to_string(&tree).map_err(|e| SweepError::Spec {
@@ -308,32 +312,61 @@ impl Plan {
             message: format!("cannot write the expanded scenario back as TOML: {e}"),
         })?;
         let n_points: usize = spec.axes.iter().map(|a| a.values.len()).product();
-        let mut points = Vec::with_capacity(n_points);
-        for p in 0..n_points {
-            let coords = coords_of(&spec.axes, p);
-            let mut t = tree.clone();
-            for (a, &c) in spec.axes.iter().zip(&coords) {
-                overrides::set_path(&mut t, &a.path, a.values[c].clone()).map_err(|message| SweepError::Point {
-                    point: p,
-                    settings: settings_text(&spec.axes, &coords),
-                    error: scenario::ScenarioError::Override { assignment: a.path.clone(), message },
-                })?;
+        let mut plan = Plan {
+            spec,
+            base_seed: 0,
+            base_toml,
+            spec_hash: String::new(),
+            n_points,
+            scenario_name: String::new(),
+            run_bytes: 0,
+            max_memory: u64::MAX,
+            tree,
+            file,
+        };
+        let first = plan.point(0)?;
+        let checked = (0..n_points)
+            .into_par_iter()
+            .map(|p| plan.point(p).map(|s| (crate::scenario::budget::estimate(&s).total(), s.max_memory)))
+            .try_reduce(|| (0, u64::MAX), |a, b| Ok((a.0.max(b.0), a.1.min(b.1))));
+        // `try_reduce` stops at some error, not necessarily the first: find the first in order.
+        let (run_bytes, max_memory) = match checked {
+            Ok(v) => v,
+            Err(_) => {
+                let first_bad = (0..n_points).find_map(|p| plan.point(p).err());
+                return Err(first_bad.expect("some point failed"));
             }
-            let s = scenario::from_tree(t, &file).map_err(|error| SweepError::Point {
+        };
+        plan.base_seed = plan.spec.base_seed.unwrap_or(first.seed);
+        plan.spec_hash = spec_hash(&plan.spec, plan.base_seed, &plan.base_toml);
+        plan.scenario_name = first.name.clone();
+        plan.run_bytes = run_bytes;
+        plan.max_memory = max_memory;
+        Ok(plan)
+    }
+
+    /// Builds point `p`'s scenario: the base tree with the axes' values set.
+    pub fn point(&self, p: usize) -> Result<Arc<Scenario>, SweepError> {
+        let coords = coords_of(&self.spec.axes, p);
+        let mut t = self.tree.clone();
+        for (a, &c) in self.spec.axes.iter().zip(&coords) {
+            overrides::set_path(&mut t, &a.path, a.values[c].clone()).map_err(|message| SweepError::Point {
                 point: p,
-                settings: settings_text(&spec.axes, &coords),
-                error,
+                settings: settings_text(&self.spec.axes, &coords),
+                error: scenario::ScenarioError::Override { assignment: a.path.clone(), message },
             })?;
-            points.push(Point { coords, scenario: Arc::new(s) });
         }
-        let base_seed = spec.base_seed.unwrap_or(points[0].scenario.seed);
-        let spec_hash = spec_hash(&spec, base_seed, &base_toml);
-        Ok(Plan { spec, base_seed, base_toml, points, spec_hash })
+        let s = scenario::from_tree(t, &self.file).map_err(|error| SweepError::Point {
+            point: p,
+            settings: settings_text(&self.spec.axes, &coords),
+            error,
+        })?;
+        Ok(Arc::new(s))
     }
 
     /// Number of runs.
     pub fn n_runs(&self) -> usize {
-        self.points.len() * self.spec.seeds as usize
+        self.n_points * self.spec.seeds as usize
     }
 
     /// Run `idx`.
@@ -345,7 +378,7 @@ impl Plan {
 
     /// `name=value` for each axis of a point.
     pub fn settings(&self, point: usize) -> String {
-        settings_text(&self.spec.axes, &self.points[point].coords)
+        settings_text(&self.spec.axes, &coords_of(&self.spec.axes, point))
     }
 }
 

@@ -94,7 +94,7 @@ impl Manifest {
         Manifest {
             meshsim_version: env!("CARGO_PKG_VERSION").into(),
             spec_hash: plan.spec_hash.clone(),
-            scenario: plan.points[0].scenario.name.clone(),
+            scenario: plan.scenario_name.clone(),
             base_seed: plan.base_seed,
             seeds: spec.seeds,
             axes: spec
@@ -106,7 +106,7 @@ impl Manifest {
                     values: a.values.iter().map(|v| v.to_string()).collect(),
                 })
                 .collect(),
-            n_points: plan.points.len(),
+            n_points: plan.n_points,
             n_runs: plan.n_runs(),
             metrics: METRICS.iter().map(|m| m.name.to_string()).collect(),
             objective: ManifestObjective {
@@ -159,10 +159,10 @@ impl Manifest {
     /// Reads `dir/manifest.json`, `None` if absent.
     pub fn read(dir: &Path) -> Result<Option<Manifest>, SweepError> {
         let path = dir.join(MANIFEST);
-        match fs::read(&path) {
+        match crate::input::read_bytes(&path, crate::input::SWEEP_STATE_CAP, "a sweep manifest (JSON)") {
             Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| corrupt(&path, e.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(io(&path)(source)),
+            Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -202,10 +202,10 @@ pub fn write_run(dir: &Path, m: &Manifest, r: RunSpec, metrics: &RunMetrics) -> 
 /// Reads run `idx`'s file: `Ok(None)` if absent, an error if it does not belong to this sweep.
 pub fn read_run(dir: &Path, m: &Manifest, idx: usize) -> Result<Option<RunMetrics>, SweepError> {
     let path = run_path(dir, idx);
-    let bytes = match fs::read(&path) {
+    let bytes = match read_run_bytes(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(io(&path)(source)),
+        Err(SweepError::Input(e)) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
     };
     let f: RunFile = serde_json::from_slice(&bytes).map_err(|e| corrupt(&path, e.to_string()))?;
     let want = m.run(idx);
@@ -222,6 +222,11 @@ pub fn read_run(dir: &Path, m: &Manifest, idx: usize) -> Result<Option<RunMetric
         values[i] = *f.metrics.get(d.name).ok_or_else(|| corrupt(&path, format!("metric `{}` is missing", d.name)))?;
     }
     Ok(Some(RunMetrics(values)))
+}
+
+/// Reads a run file (a regular file of at most [`crate::input::RUN_FILE_CAP`]).
+pub fn read_run_bytes(path: &Path) -> Result<Vec<u8>, SweepError> {
+    Ok(crate::input::read_bytes(path, crate::input::RUN_FILE_CAP, "a sweep run file (JSON)")?)
 }
 
 /// Which runs have a file. Cheap: looks at names only.
@@ -473,7 +478,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
 /// [`write_atomic`] unless the file already holds exactly `bytes` (keeps timestamps of resumed
 /// sweeps' unchanged files).
 pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    if fs::read(path).is_ok_and(|old| old == bytes) {
+    // Read through the bounded reader: a FIFO put in place of a table never blocks here, and a
+    // file larger than the new bytes cannot be equal to them.
+    let same =
+        crate::input::read_bytes(path, bytes.len() as u64, "a table of this sweep").is_ok_and(|old| old == bytes);
+    if same {
         return Ok(());
     }
     write_atomic(path, bytes)

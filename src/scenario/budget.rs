@@ -1,0 +1,299 @@
+//! The memory budget: from a validated scenario, an upper estimate of the memory one run needs,
+//! checked against `[limits] max_memory` before anything is allocated.
+//!
+//! A run's memory grows with a few products of the scenario's sizes; each is a term here:
+//!
+//! | term | grows with | shrink it with |
+//! | --- | --- | --- |
+//! | time series | `duration` / 100 ms × localities, and `duration` / `output.bucket` | `duration`, `output.bucket` |
+//! | proxies × pods | client proxies and east-west gateway replicas × every pod the run creates (`replicas`, and the pods each scale-up adds), the latter also × phases for `hosts.csv` | `proxies[].replicas`, `service.deployments[].replicas`, `faults[].replicas` |
+//! | pods | every pod the run creates | the same replicas |
+//! | proxies × localities | proxies × localities (load-balancer and EDS state) | `proxies[].replicas`, `[[clusters]]` |
+//! | requests in flight | `limits.max_in_flight`: request slots, their events and queues | `limits.max_in_flight` |
+//!
+//! The per-item sizes below are upper bounds of what the model keeps (they include the doubling
+//! of growing vectors); `tests/integration/limits.rs` runs scenarios near the budget under an
+//! address-space limit to keep them honest. Not in the estimate: the event log (`events.jsonl`),
+//! which grows with what happens (ejections, pushes) rather than with the scenario's size; it may
+//! use what the estimate leaves of the budget (`Recorder::set_log_room`), and the run stops when
+//! it outgrows that.
+//!
+//! A sweep adds a few hundred bytes per run and per point for its tables, and runs as many
+//! simulations at once as the budget allows (see [`crate::sweep`]).
+
+use std::mem::size_of;
+
+use crate::input::human_bytes;
+use crate::metrics::histogram::N_BUCKETS;
+use crate::metrics::recorder::FINE_SLOT;
+
+use super::{FaultAction, Scenario};
+
+/// Default `limits.max_memory`: 4 GiB, a sixth of a 24 GiB build machine (room for a sweep's two
+/// simulations and the rest of the machine) and safe on an 8 GiB laptop.
+pub const MAX_MEMORY_DEFAULT: u64 = 4 << 30;
+/// Default `limits.max_events`: 500 million events.
+pub const MAX_EVENTS_DEFAULT: u64 = 500_000_000;
+/// Default `limits.max_in_flight`: 100 000 client requests, a thousand times what the shipped
+/// scenarios reach, and about 180 MB of the budget.
+pub const MAX_IN_FLIGHT_DEFAULT: u64 = 100_000;
+
+/// Bytes per fine slot and locality: four `u32` counters in the recorder and the `i64` of
+/// ejected hosts the report derives.
+const PER_SLOT_LOCALITY: u64 = 4 * 4 + 8;
+/// Bytes per fine slot: requests, retries and six outcome counters.
+const PER_SLOT: u64 = (1 + 1 + 6) * 4;
+/// Bytes per output bucket: its latency histogram, its `client.csv` row and the chart points.
+const PER_BUCKET: u64 = (N_BUCKETS as u64) * 4 + 64 + 1024;
+/// Bytes per output bucket and locality: its `timeseries.csv` row (in memory and as text) and
+/// the chart points.
+const PER_BUCKET_LOCALITY: u64 = 512;
+/// Bytes per (proxy, pod): the proxy's host record, pool counters, pending queue header,
+/// outlier monitor and load-balancer entry, and its attempt counts for `hosts.csv` (doubled for
+/// the growth of their vector).
+const PER_PROXY_POD: u64 = 384 + 2 * size_of::<crate::metrics::recorder::HostCounts>() as u64;
+/// Bytes per (phase, proxy, pod) that saw an attempt: the counts kept when the phase ends, and
+/// its `hosts.csv` row (in memory, with its four names, and as text).
+const PER_HOST_ROW: u64 = 512;
+/// Bytes per pod: the pod, and its endpoint in istiod's snapshot at a push.
+const PER_POD: u64 = 512;
+/// Bytes per (proxy, locality): priorities and locality weights in the load balancer and the
+/// proxy's endpoint assignment.
+const PER_PROXY_LOCALITY: u64 = 256;
+/// Bytes per proxy: settings, detector, balancer, random stream.
+const PER_PROXY: u64 = 4096;
+/// Bytes per client request allowed in flight: a request slot for it and one for a hop through an
+/// east-west gateway (each with its `previous_priorities` state and up to 128 bytes of that
+/// state's vectors), four pending events of 32 bytes, its places in a pool queue, a pod queue and
+/// the free list; doubled for the growth of the vectors that hold them.
+const PER_IN_FLIGHT: u64 = 2
+    * (2 * (size_of::<crate::model::request::Request>()
+        + size_of::<Option<crate::envoy::lb::PreviousPriorities>>()
+        + 128)
+        + 4 * 32
+        + 3 * 8) as u64;
+/// Bytes per cluster: its spec, locality and names.
+const PER_CLUSTER: u64 = 512;
+/// What every run needs whatever its size: the program, its threads' stacks and the fonts of
+/// the charts.
+pub const BASE: u64 = 64 << 20;
+
+/// One product in the estimate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// Short name, e.g. "time series".
+    pub name: &'static str,
+    /// Estimated bytes.
+    pub bytes: u64,
+    /// The sizes it multiplies, e.g. "36000000 slots of 100 ms × 2 localities".
+    pub detail: String,
+    /// The scenario keys that make it smaller.
+    pub shrink: &'static str,
+}
+
+/// The estimate of one run: its terms, largest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Estimate {
+    /// The terms, largest first.
+    pub terms: Vec<Term>,
+}
+
+impl Estimate {
+    /// The sum of the terms and [`BASE`] (saturating).
+    pub fn total(&self) -> u64 {
+        self.terms.iter().fold(BASE, |acc, t| acc.saturating_add(t.bytes))
+    }
+
+    /// The largest term.
+    pub fn dominant(&self) -> &Term {
+        &self.terms[0]
+    }
+}
+
+/// Saturating product of sizes.
+fn mul(xs: &[u64]) -> u64 {
+    xs.iter().fold(1u64, |acc, &x| acc.saturating_mul(x))
+}
+
+/// Every pod the run creates: the initial replicas, the pods each scale-up adds, and the
+/// east-west gateway replicas (each is an address, i.e. a host, too).
+pub fn pods_created(s: &Scenario) -> u64 {
+    let mut current: Vec<u64> = s.service.deployments.iter().map(|d| u64::from(d.replicas)).collect();
+    let mut created: u64 = current.iter().sum();
+    for f in &s.faults {
+        if let FaultAction::Scale { replicas } = f.action {
+            let target = u64::from(replicas);
+            created = created.saturating_add(target.saturating_sub(current[f.deployment]));
+            current[f.deployment] = target;
+        }
+    }
+    let gateways: u64 = s.east_west_gateways.iter().map(|g| u64::from(g.replicas)).sum();
+    created.saturating_add(gateways)
+}
+
+/// Number of distinct localities of the scenario's clusters.
+pub fn n_localities(s: &Scenario) -> u64 {
+    let mut l: Vec<&crate::envoy::config::Locality> = s.kube_clusters.iter().map(|c| &c.locality).collect();
+    l.sort();
+    l.dedup();
+    l.len() as u64
+}
+
+/// The estimate of one run of `s`.
+pub fn estimate(s: &Scenario) -> Estimate {
+    let n_slots = s.duration.as_nanos().div_ceil(FINE_SLOT.as_nanos()).max(1);
+    let bucket_slots = (s.bucket.as_nanos() / FINE_SLOT.as_nanos()).max(1);
+    let n_buckets = n_slots.div_ceil(bucket_slots);
+    let n_loc = n_localities(s);
+    let proxies: u64 = s.proxy_groups.iter().map(|g| u64::from(g.replicas)).sum::<u64>()
+        + s.east_west_gateways.iter().map(|g| u64::from(g.replicas)).sum::<u64>();
+    let pods = pods_created(s);
+    let series = mul(&[n_slots, n_loc, PER_SLOT_LOCALITY])
+        .saturating_add(mul(&[n_slots, PER_SLOT]))
+        .saturating_add(mul(&[n_buckets, PER_BUCKET]))
+        .saturating_add(mul(&[n_buckets, n_loc, PER_BUCKET_LOCALITY]));
+    let mut terms = vec![
+        Term {
+            name: "time series",
+            bytes: series,
+            detail: format!(
+                "duration {} in {n_slots} slots of 100 ms and {n_buckets} buckets of {}, × {n_loc} localities",
+                s.duration, s.bucket
+            ),
+            shrink: "a shorter `duration` or a longer `output.bucket`",
+        },
+        Term {
+            name: "proxies × pods",
+            bytes: mul(&[proxies, pods, PER_PROXY_POD]).saturating_add(mul(&[
+                proxies,
+                pods,
+                s.phases.len() as u64,
+                PER_HOST_ROW,
+            ])),
+            detail: format!(
+                "{proxies} proxies × {pods} pods created over the run, and their hosts.csv rows in {} phases",
+                s.phases.len()
+            ),
+            shrink: "fewer `replicas` (proxies, deployments, scale faults)",
+        },
+        Term {
+            name: "pods",
+            bytes: mul(&[pods, PER_POD]),
+            detail: format!("{pods} pods created over the run"),
+            shrink: "fewer `replicas` (deployments, scale faults)",
+        },
+        Term {
+            name: "proxies × localities",
+            bytes: mul(&[proxies, n_loc, PER_PROXY_LOCALITY])
+                .saturating_add(mul(&[proxies, PER_PROXY]))
+                .saturating_add(mul(&[s.kube_clusters.len() as u64, PER_CLUSTER])),
+            detail: format!("{proxies} proxies × {n_loc} localities, {} clusters", s.kube_clusters.len()),
+            shrink: "fewer proxy `replicas` or `[[clusters]]`",
+        },
+        Term {
+            name: "requests in flight",
+            bytes: mul(&[s.max_in_flight, PER_IN_FLIGHT]),
+            detail: format!("limits.max_in_flight = {}", s.max_in_flight),
+            shrink: "a lower `limits.max_in_flight`",
+        },
+    ];
+    terms.sort_by_key(|t| std::cmp::Reverse(t.bytes));
+    Estimate { terms }
+}
+
+/// Refuses a run whose estimate exceeds `limits.max_memory`, naming the dominant term, what
+/// shrinks it and the key that raises the budget.
+pub fn check(s: &Scenario) -> Result<Estimate, String> {
+    let e = estimate(s);
+    if e.total() <= s.max_memory {
+        return Ok(e);
+    }
+    Err(over_budget(&e, s.max_memory, "a run"))
+}
+
+/// The message for an estimate over the budget.
+pub fn over_budget(e: &Estimate, budget: u64, what: &str) -> String {
+    let d = e.dominant();
+    format!(
+        "{what} of this scenario would need about {} of memory, more than limits.max_memory = {}; \
+         most of it is the {} ({}: {}); use {}, or raise limits.max_memory if the machine has the memory",
+        human_bytes(e.total()),
+        human_bytes(budget),
+        d.name,
+        human_bytes(d.bytes),
+        d.detail,
+        d.shrink,
+    )
+}
+
+/// Parses a byte size: an integer (bytes) or a string `N[.F]UNIT` with a binary unit `B`,
+/// `KiB`, `MiB`, `GiB`, `TiB` (`K`, `M`, `G`, `T` and `KB`, `MB`, `GB`, `TB` are read the same
+/// way, as binary units).
+pub fn parse_bytes(v: &toml::Value) -> Result<u64, String> {
+    let text = match v {
+        toml::Value::Integer(n) if *n >= 0 => return Ok(*n as u64),
+        toml::Value::String(t) => t.as_str(),
+        other => return Err(format!("`{other}` is not a size; write bytes or a size such as \"4GiB\" or \"512MiB\"")),
+    };
+    let bad = || format!("`{text}` is not a size; write bytes or a size such as \"4GiB\" or \"512MiB\"");
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let shift = match unit {
+        "" | "B" => 0,
+        "K" | "KB" | "KiB" => 10,
+        "M" | "MB" | "MiB" => 20,
+        "G" | "GB" | "GiB" => 30,
+        "T" | "TB" | "TiB" => 40,
+        "P" | "PB" | "PiB" => 50,
+        "E" | "EB" | "EiB" => 60,
+        _ => return Err(bad()),
+    };
+    let too_large = || format!("`{text}` is too large (at most 18446744073709551615 bytes)");
+    let bytes: u128 = if number.contains('.') {
+        let value: f64 = number.parse().map_err(|_| bad())?;
+        let b = value * (1u128 << shift) as f64;
+        if !b.is_finite() || b >= u64::MAX as f64 {
+            return Err(too_large());
+        }
+        b as u128
+    } else {
+        let whole: u128 = number.parse().map_err(|_| if number.is_empty() { bad() } else { too_large() })?;
+        whole.checked_mul(1u128 << shift).ok_or_else(too_large)?
+    };
+    u64::try_from(bytes).map_err(|_| too_large())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        let s = |t: &str| parse_bytes(&toml::Value::String(t.into()));
+        assert_eq!(s("4GiB"), Ok(4 << 30));
+        assert_eq!(s("512MiB"), Ok(512 << 20));
+        assert_eq!(s("1.5G"), Ok(1536 << 20));
+        assert_eq!(s("100"), Ok(100));
+        assert_eq!(parse_bytes(&toml::Value::Integer(7)), Ok(7));
+        assert!(s("4 GiB").is_err());
+        assert!(s("lots").is_err());
+        assert!(s("1e30TiB").is_err());
+        assert_eq!(s("18446744073709551615"), Ok(u64::MAX));
+        assert!(s("16EiB").unwrap_err().contains("too large"));
+        assert!(s("99999999999999999999999999999999999999999").unwrap_err().contains("too large"));
+        assert!(parse_bytes(&toml::Value::Integer(-1)).is_err());
+    }
+
+    #[test]
+    fn per_item_sizes_cover_the_model_types() {
+        // An event in the queue: its time, its sequence number and the event.
+        assert!(16 + size_of::<crate::model::event::Event>() <= 32);
+        let host = (size_of::<crate::model::proxy::HostInfo>()
+            + size_of::<crate::model::proxy::HostPool>()
+            + size_of::<u32>()
+            + size_of::<std::collections::VecDeque<(u32, u32)>>()) as u64;
+        assert!(host + 200 <= PER_PROXY_POD, "per-host records are {host} bytes");
+        let pod = size_of::<crate::model::pod::Pod>() as u64;
+        assert!(pod + 256 <= PER_POD, "Pod is {pod} bytes");
+    }
+}
