@@ -99,7 +99,11 @@ fn clean_up_on_interrupt() -> anyhow::Result<()> {
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
             let removed = meshsim::output::interrupt::clean_up();
-            eprintln!("meshsim: interrupted; removed its unfinished output ({removed} folders or files)");
+            match removed {
+                0 => eprintln!("meshsim: interrupted"),
+                1 => eprintln!("meshsim: interrupted; removed the unfinished output it was writing"),
+                n => eprintln!("meshsim: interrupted; removed the unfinished output it was writing ({n} items)"),
+            }
             std::process::exit(128 + sig);
         }
     });

@@ -538,7 +538,7 @@ fn an_interrupted_run_removes_its_staging_folder() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{signal}: {}", stderr(&out));
         assert!(
-            stderr(&out).contains("interrupted; removed its unfinished output (1 folders or files)"),
+            stderr(&out).contains("interrupted; removed the unfinished output it was writing"),
             "{}",
             stderr(&out)
         );
