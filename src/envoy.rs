@@ -4,3 +4,4 @@
 pub mod config;
 pub mod lb;
 pub mod outlier;
+pub mod xxhash;

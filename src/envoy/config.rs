@@ -149,6 +149,83 @@ pub enum LbPolicy {
     },
     /// Uniform random; ignores host weights.
     Random,
+    /// `RING_HASH`: a Ketama ring per priority (`ring_hash_lb.cc`), sized so the lightest host
+    /// gets at least `minimum_ring_size × its weight` entries, at most `maximum_ring_size`.
+    RingHash {
+        /// `minimum_ring_size` (Envoy default 1024).
+        minimum_ring_size: u64,
+        /// `maximum_ring_size` (Envoy default 8 Mi; Istio never sets it).
+        maximum_ring_size: u64,
+    },
+    /// `MAGLEV`: a Maglev lookup table per priority (`maglev_lb.cc`).
+    Maglev {
+        /// `table_size`, a prime (Envoy default 65537).
+        table_size: u64,
+    },
+}
+
+impl LbPolicy {
+    /// A consistent-hashing policy (`ThreadAwareLoadBalancerBase`): the host follows the request
+    /// hash, not a per-request draw.
+    pub fn is_hashing(self) -> bool {
+        matches!(self, LbPolicy::RingHash { .. } | LbPolicy::Maglev { .. })
+    }
+
+    /// Envoy's name of the policy, as `istioctl proxy-config cluster` prints it.
+    pub fn envoy_name(self) -> &'static str {
+        match self {
+            LbPolicy::RoundRobin => "ROUND_ROBIN",
+            LbPolicy::LeastRequest { .. } => "LEAST_REQUEST",
+            LbPolicy::Random => "RANDOM",
+            LbPolicy::RingHash { .. } => "RING_HASH",
+            LbPolicy::Maglev { .. } => "MAGLEV",
+        }
+    }
+}
+
+/// `SlowStartConfig` of the round-robin and least-request policies (`cluster.proto`); see
+/// `envoy::lb::slow_start` for what it does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlowStartConfig {
+    /// `slow_start_window`.
+    pub window: SimDuration,
+    /// `aggression` (default 1.0: a linear ramp).
+    pub aggression: f64,
+    /// `min_weight_percent` (default 10).
+    pub min_weight_percent: f64,
+}
+
+impl Default for SlowStartConfig {
+    fn default() -> Self {
+        SlowStartConfig { window: SimDuration::ZERO, aggression: 1.0, min_weight_percent: 10.0 }
+    }
+}
+
+/// One `RouteAction.hash_policy` entry (`route_components.proto`): what the request hash of a
+/// consistent-hashing cluster is computed from (`source/common/http/hash_policy.cc`). A request
+/// that lacks the header, cookie or parameter has no hash, and the balancer draws a random one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HashPolicy {
+    /// `header`: `xxHash64` of the header's value.
+    Header {
+        /// Header name.
+        name: String,
+    },
+    /// `cookie`: `xxHash64` of the cookie's value.
+    Cookie {
+        /// Cookie name.
+        name: String,
+        /// `ttl`: with one, Envoy makes up a cookie for a request that has none (from the
+        /// connection's addresses) and sets it on the response.
+        ttl: Option<SimDuration>,
+    },
+    /// `connection_properties.source_ip`: `xxHash64` of the downstream address's IP.
+    SourceIp,
+    /// `query_parameter`: `xxHash64` of the parameter's value.
+    QueryParameter {
+        /// Parameter name.
+        name: String,
+    },
 }
 
 impl Default for LbPolicy {
@@ -169,6 +246,9 @@ pub struct LbConfig {
     pub healthy_panic_threshold: u32,
     /// `common_lb_config.locality_weighted_lb_config` present.
     pub locality_weighted: bool,
+    /// `slow_start_config` of ROUND_ROBIN or LEAST_REQUEST; `None` when unset (or for the other
+    /// policies, which have none).
+    pub slow_start: Option<SlowStartConfig>,
 }
 
 impl Default for LbConfig {
@@ -178,6 +258,7 @@ impl Default for LbConfig {
             overprovisioning_factor: 140,
             healthy_panic_threshold: 50,
             locality_weighted: false,
+            slow_start: None,
         }
     }
 }
@@ -288,6 +369,9 @@ pub struct RouteConfig {
     pub timeout: Option<SimDuration>,
     /// The retry policy; `None` means no retries.
     pub retry: Option<RetryPolicy>,
+    /// `hash_policy`, set when the destination's cluster hashes (Istio copies the
+    /// DestinationRule's `consistentHash` key onto the route).
+    pub hash_policy: Option<HashPolicy>,
 }
 
 /// Everything one client proxy knows about the upstream service's Envoy cluster.

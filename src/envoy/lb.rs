@@ -10,19 +10,32 @@
 //! [`ClusterLb::refresh_health`]; [`ClusterLb::choose_host`] only reads precomputed lists and
 //! never allocates.
 //!
+//! Slow start (`slow_start`) applies to ROUND_ROBIN and LEAST_REQUEST as in
+//! `EdfLoadBalancerBase`. RING_HASH and MAGLEV (`hashing`) follow `ThreadAwareLoadBalancerBase`
+//! (`common/thread_aware_lb_impl.cc`): the request hash (or a random value when the request has
+//! none) picks the priority by the same `hash mod 100 + 1` walk over the priority loads, then
+//! the priority's ring or table picks the host; host-selection retries move along the ring or
+//! flip the hash instead of redrawing. A retry-priority plugin's load is not consulted there
+//! (Envoy's thread-aware balancer reads its own loads), and there is no slow start.
+//!
 //! Not modelled, because Istio never configures them: zone-aware routing (§2.8, it needs a
-//! local cluster, which Istio sidecars do not have), `fail_traffic_on_panic`, slow start,
+//! local cluster, which Istio sidecars do not have), `fail_traffic_on_panic`,
 //! `weighted_priority_health`, LEAST_REQUEST `active_request_bias` other than 1 and
-//! `FULL_SCAN`, and preconnect peeking. One balancer models one Envoy worker (§2.7).
+//! `FULL_SCAN`, bounded-load hashing (`hash_balance_factor`), `use_hostname_for_hashing`, and
+//! preconnect peeking. One balancer models one Envoy worker (§2.7); Envoy's hashing tables are
+//! shared by the workers, which gives the same picks.
 
 mod edf;
+pub mod hashing;
 mod host_pick;
 pub mod priority;
 mod retry_priority;
+pub mod slow_start;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeSet;
+use std::net::SocketAddrV4;
 
 pub use edf::EdfScheduler;
 pub use priority::{
@@ -31,10 +44,12 @@ pub use priority::{
 };
 pub use retry_priority::{PreviousPriorities, previous_priorities_load};
 
-use crate::engine::SimRng;
+use crate::engine::{SimRng, SimTime};
 use crate::envoy::config::{LbConfig, LbPolicy};
 use crate::model::ids::{EndpointId, LocalityId};
-use host_pick::HostSource;
+use hashing::{HashTable, Maglev, PriorityHosts, Ring};
+use host_pick::{HostSource, HostWeights};
+use slow_start::SlowStart;
 
 /// A source of Envoy's `random()` values. [`SimRng`] is the one used in simulation; tests use
 /// scripted values to port Envoy's mock-random tests.
@@ -70,6 +85,8 @@ pub struct LbHost {
     pub id: EndpointId,
     /// `load_balancing_weight` (at least 1 in Envoy; 0 is read as 1).
     pub weight: u32,
+    /// The address Envoy knows the host by (`ip:port`); consistent hashing hashes it.
+    pub address: SocketAddrV4,
 }
 
 /// One `LocalityLbEndpoints` of one priority.
@@ -107,10 +124,15 @@ pub struct PriorityLoadRef<'a> {
     pub degraded: &'a [u32],
 }
 
-/// The `LoadBalancerContext` of one selection. `PickContext::default()` is a first attempt:
-/// nothing rejected, the balancer's own priority load, one draw.
+/// The `LoadBalancerContext` of one selection. `PickContext::default()` is a first attempt at
+/// time zero: nothing rejected, the balancer's own priority load, one draw, no request hash.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PickContext<'a> {
+    /// When the pick happens (slow start reads it, as Envoy's balancer reads its time source).
+    pub now: SimTime,
+    /// The request hash (`computeHashKey`), for the consistent-hashing policies; `None` when
+    /// the request carries no hash key, and then they draw a random value.
+    pub hash: Option<u64>,
     /// Hosts already attempted by this request, rejected by the `previous_hosts` predicate
     /// (compared by id). Empty when the predicate is not configured or on the first attempt.
     pub previous_hosts: &'a [EndpointId],
@@ -192,11 +214,12 @@ impl LocalityScheduler {
 /// One priority's host set and every structure picking needs.
 #[derive(Clone, Debug, Default)]
 struct PriorityLb {
-    /// Host table, struct of arrays: endpoint index, weight, locality, health.
+    /// Host table, struct of arrays: endpoint index, weight, locality, health, address.
     ids: Vec<u32>,
     weights: Vec<u32>,
     host_locality: Vec<LocalityId>,
     health: Vec<HostHealth>,
+    addresses: Vec<SocketAddrV4>,
     localities: Vec<LocalitySlot>,
     all: HostSource,
     healthy: HostSource,
@@ -205,6 +228,8 @@ struct PriorityLb {
     loc_degraded: Vec<HostSource>,
     healthy_sched: Option<LocalityScheduler>,
     degraded_sched: Option<LocalityScheduler>,
+    /// The consistent-hashing table (RING_HASH, MAGLEV only).
+    hash: HashTable,
 }
 
 impl PriorityLb {
@@ -226,6 +251,7 @@ impl PriorityLb {
     fn same_as(&self, other: &PriorityLb) -> bool {
         self.ids == other.ids
             && self.weights == other.weights
+            && self.addresses == other.addresses
             && self.host_locality == other.host_locality
             && self.health == other.health
             && self.localities.len() == other.localities.len()
@@ -247,6 +273,7 @@ impl PriorityLb {
                 }
                 p.ids.push(h.id.0);
                 p.weights.push(h.weight.max(1));
+                p.addresses.push(h.address);
                 p.host_locality.push(loc.locality);
             }
             let end = p.ids.len() as u32;
@@ -270,7 +297,16 @@ impl PriorityLb {
     /// With `self.health` set, fill the health-dependent structures (`HostSetImpl::updateHosts` partitions,
     /// `rebuildLocalityWrrForPriority`, `EdfLoadBalancerBase::refresh`). Round-robin counters are
     /// carried over from `old` source by source, as Envoy's `rr_indexes_.insert` keeps them.
-    fn rebuild<R: LbRandom + ?Sized>(&mut self, old: Option<&PriorityLb>, config: &LbConfig, seed: u64, rng: &mut R) {
+    /// `slow` is the slow-start state and the time while some host is in slow start.
+    fn rebuild<R: LbRandom + ?Sized>(
+        &mut self,
+        old: Option<&PriorityLb>,
+        config: &LbConfig,
+        seed: u64,
+        slow: Option<(&SlowStart, SimTime)>,
+        active_requests: &[u32],
+        rng: &mut R,
+    ) {
         let policy = config.policy;
         let opf = config.overprovisioning_factor;
         let with = |pred: HostHealth, range: std::ops::Range<u32>| -> Vec<u32> {
@@ -312,16 +348,24 @@ impl PriorityLb {
             loc.eff_degraded = eff_d[li];
         }
 
-        let w = &self.weights;
-        self.all = HostSource::build(all, w, policy, seed, all_rr);
-        self.healthy = HostSource::build(healthy, w, policy, seed, healthy_rr);
-        self.degraded = HostSource::build(degraded, w, policy, seed, degraded_rr);
-        self.loc_healthy =
-            loc_healthy.into_iter().map(|(hs, rr, _)| HostSource::build(hs, w, policy, seed, rr)).collect();
-        self.loc_degraded =
-            loc_degraded.into_iter().map(|(ds, rr)| HostSource::build(ds, w, policy, seed, rr)).collect();
+        let w = HostWeights {
+            policy,
+            weights: &self.weights,
+            ids: &self.ids,
+            health: &self.health,
+            active: active_requests,
+            slow,
+        };
+        let ss = slow.is_some();
+        self.all = HostSource::build(all, &w, ss, seed, all_rr);
+        self.healthy = HostSource::build(healthy, &w, ss, seed, healthy_rr);
+        self.degraded = HostSource::build(degraded, &w, ss, seed, degraded_rr);
+        self.loc_healthy = loc_healthy.into_iter().map(|(hs, rr, _)| HostSource::build(hs, &w, ss, seed, rr)).collect();
+        self.loc_degraded = loc_degraded.into_iter().map(|(ds, rr)| HostSource::build(ds, &w, ss, seed, rr)).collect();
 
-        if config.locality_weighted {
+        // The hashing balancers have no locality scheduler (their tables fold the locality
+        // weights in), so they draw nothing here.
+        if config.locality_weighted && !policy.is_hashing() {
             // One `random()` per rebuilt priority, shared by both halves (`LocalityWrr` ctor).
             let loc_seed = rng.random();
             self.healthy_sched = LocalityScheduler::build(&eff_h, any_healthy, loc_seed);
@@ -330,6 +374,39 @@ impl PriorityLb {
             self.healthy_sched = None;
             self.degraded_sched = None;
         }
+    }
+
+    /// `ThreadAwareLoadBalancerBase::refresh` for this priority: normalise the weights of its
+    /// healthy hosts (all hosts in panic) and build the ring or table.
+    fn rebuild_hash(&mut self, policy: LbPolicy, locality_weighted: bool, in_panic: bool) {
+        let eligible: Vec<u32> = (0..self.ids.len() as u32)
+            .filter(|&i| in_panic || self.health[i as usize] == HostHealth::Healthy)
+            .collect();
+        let per_locality: Vec<Vec<u32>> = self
+            .localities
+            .iter()
+            .map(|l| (l.start..l.end).filter(|&i| in_panic || self.health[i as usize] == HostHealth::Healthy).collect())
+            .collect();
+        let localities: Vec<(u32, &[u32])> =
+            self.localities.iter().zip(&per_locality).map(|(l, hs)| (l.weight, hs.as_slice())).collect();
+        let input = PriorityHosts {
+            weights: &self.weights,
+            addresses: &self.addresses,
+            eligible: &eligible,
+            localities: &localities,
+        };
+        let (hosts, min_w, max_w) = hashing::normalize(&input, locality_weighted);
+        self.hash = if hosts.is_empty() {
+            HashTable::Empty
+        } else {
+            match policy {
+                LbPolicy::RingHash { minimum_ring_size, maximum_ring_size } => {
+                    HashTable::Ring(Ring::build(&hosts, min_w, minimum_ring_size, maximum_ring_size))
+                }
+                LbPolicy::Maglev { table_size } => HashTable::Maglev(Maglev::build(&hosts, max_w, table_size)),
+                _ => HashTable::Empty,
+            }
+        };
     }
 }
 
@@ -340,17 +417,24 @@ pub struct ClusterLb {
     seed: u64,
     priorities: Vec<PriorityLb>,
     state: PriorityState,
+    /// Slow start, when configured (ROUND_ROBIN and LEAST_REQUEST only).
+    slow: Option<SlowStart>,
 }
 
 impl ClusterLb {
-    /// A balancer with no hosts. Draws the LB's `seed_` (the round-robin start and the number
-    /// of EDF pre-picks) for ROUND_ROBIN and LEAST_REQUEST, as `EdfLoadBalancerBase`'s
-    /// constructor does; RANDOM draws nothing.
+    /// A balancer with no hosts, created at time zero ([`ClusterLb::created_at`]).
     pub fn new<R: LbRandom + ?Sized>(config: LbConfig, rng: &mut R) -> ClusterLb {
-        let seed = match config.policy {
-            LbPolicy::Random => 0,
-            _ => rng.random(),
-        };
+        ClusterLb::created_at(config, SimTime::ZERO, rng)
+    }
+
+    /// A balancer with no hosts, created at `now` (slow start's `latest_host_added_time` starts
+    /// there). Draws the LB's `seed_` (the round-robin start and the number of EDF pre-picks)
+    /// for ROUND_ROBIN and LEAST_REQUEST, as `EdfLoadBalancerBase`'s constructor does; RANDOM
+    /// and the hashing policies draw nothing.
+    pub fn created_at<R: LbRandom + ?Sized>(config: LbConfig, now: SimTime, rng: &mut R) -> ClusterLb {
+        let edf_based = matches!(config.policy, LbPolicy::RoundRobin | LbPolicy::LeastRequest { .. });
+        let seed = if edf_based { rng.random() } else { 0 };
+        let slow = if edf_based { config.slow_start.as_ref().and_then(|c| SlowStart::new(c, now)) } else { None };
         let state = compute_priority_state(
             &[PriorityCounts::default()],
             config.overprovisioning_factor,
@@ -361,7 +445,7 @@ impl ClusterLb {
         for source in [&mut p0.all, &mut p0.healthy, &mut p0.degraded] {
             source.rr = seed;
         }
-        ClusterLb { config, seed, priorities: vec![p0], state }
+        ClusterLb { config, seed, priorities: vec![p0], state, slow }
     }
 
     /// The configuration.
@@ -380,10 +464,14 @@ impl ClusterLb {
     /// * A priority whose hosts, weights, localities and health are unchanged keeps its
     ///   structures (Envoy runs no update callback for it); a changed one is rebuilt, drawing one
     ///   `random()` for its locality scheduler when locality weighting is on.
+    /// * Slow start: a removed host forgets its stamp; the hosts of a rebuilt priority are
+    ///   stamped if healthy and new (`recalculateHostsInSlowStart`).
     pub fn set_hosts<R: LbRandom + ?Sized>(
         &mut self,
+        now: SimTime,
         priorities: Vec<Vec<LbLocality>>,
         health: &dyn Fn(EndpointId) -> HostHealth,
+        active_requests: &[u32],
         rng: &mut R,
     ) {
         let n = priorities.len().max(self.priorities.len()).max(1);
@@ -393,13 +481,53 @@ impl ClusterLb {
             let locs = priorities.get(p).map(Vec::as_slice).unwrap_or(&[]);
             new.push(PriorityLb::from_localities(locs, &mut seen));
         }
-        self.install(new, health, rng);
+        if let Some(slow) = self.slow.as_mut() {
+            for old in &self.priorities {
+                for &id in &old.ids {
+                    if !seen.contains(&EndpointId(id)) {
+                        slow.forget(EndpointId(id));
+                    }
+                }
+            }
+        }
+        self.install(now, new, health, active_requests, false, rng);
     }
 
     /// Re-read every host's health after an ejection, un-ejection or health change, and rebuild
     /// the priorities where a host changed class: priority state, healthy lists, effective
     /// locality weights and schedulers (with a fresh random pre-pick count, §2.6).
-    pub fn refresh_health<R: LbRandom + ?Sized>(&mut self, health: &dyn Fn(EndpointId) -> HostHealth, rng: &mut R) {
+    /// `active_requests` (by endpoint index) gives least request's EDF its starting weights.
+    pub fn refresh_health<R: LbRandom + ?Sized>(
+        &mut self,
+        now: SimTime,
+        health: &dyn Fn(EndpointId) -> HostHealth,
+        active_requests: &[u32],
+        rng: &mut R,
+    ) {
+        self.reinstall(now, health, active_requests, false, rng);
+    }
+
+    /// Rebuilds every priority as if each had changed: the update callbacks Envoy's tests fire
+    /// with `runCallbacks({}, {})` ("recalculate weights").
+    #[cfg(test)]
+    pub(crate) fn force_refresh<R: LbRandom + ?Sized>(
+        &mut self,
+        now: SimTime,
+        health: &dyn Fn(EndpointId) -> HostHealth,
+        active_requests: &[u32],
+        rng: &mut R,
+    ) {
+        self.reinstall(now, health, active_requests, true, rng);
+    }
+
+    fn reinstall<R: LbRandom + ?Sized>(
+        &mut self,
+        now: SimTime,
+        health: &dyn Fn(EndpointId) -> HostHealth,
+        active_requests: &[u32],
+        force: bool,
+        rng: &mut R,
+    ) {
         let new: Vec<PriorityLb> = self
             .priorities
             .iter()
@@ -407,30 +535,52 @@ impl ClusterLb {
                 ids: p.ids.clone(),
                 weights: p.weights.clone(),
                 host_locality: p.host_locality.clone(),
+                addresses: p.addresses.clone(),
                 localities: p.localities.clone(),
                 ..Default::default()
             })
             .collect();
-        self.install(new, health, rng);
+        self.install(now, new, health, active_requests, force, rng);
     }
 
     fn install<R: LbRandom + ?Sized>(
         &mut self,
+        now: SimTime,
         mut new: Vec<PriorityLb>,
         health: &dyn Fn(EndpointId) -> HostHealth,
+        active_requests: &[u32],
+        force: bool,
         rng: &mut R,
     ) {
+        let mut changed = false;
         for (p, np) in new.iter_mut().enumerate() {
             np.health = np.ids.iter().map(|&id| health(EndpointId(id))).collect();
             match self.priorities.get_mut(p) {
-                Some(old) if old.same_as(np) => *np = std::mem::take(old),
-                old => np.rebuild(old.as_deref(), &self.config, self.seed, rng),
+                Some(old) if !force && old.same_as(np) => *np = std::mem::take(old),
+                old => {
+                    changed = true;
+                    if let Some(slow) = self.slow.as_mut() {
+                        let hosts = np.ids.iter().zip(&np.health);
+                        slow.recalculate(now, hosts.map(|(&id, &h)| (EndpointId(id), h == HostHealth::Healthy)));
+                    }
+                    let slow = self.slow.as_ref().filter(|s| !s.no_hosts_in_slow_start(now)).map(|s| (s, now));
+                    np.rebuild(old.as_deref(), &self.config, self.seed, slow, active_requests, rng);
+                }
             }
         }
         self.priorities = new;
         let counts: Vec<PriorityCounts> = self.priorities.iter().map(PriorityLb::counts).collect();
         self.state =
             compute_priority_state(&counts, self.config.overprovisioning_factor, self.config.healthy_panic_threshold);
+        if changed && self.config.policy.is_hashing() {
+            // `ThreadAwareLoadBalancerBase::refresh` rebuilds every priority's table on any
+            // update, with the panic flags just computed.
+            let (policy, locality_weighted) = (self.config.policy, self.config.locality_weighted);
+            for (p, pr) in self.priorities.iter_mut().enumerate() {
+                let in_panic = self.state.in_panic.get(p).copied().unwrap_or(false);
+                pr.rebuild_hash(policy, locality_weighted, in_panic);
+            }
+        }
     }
 
     /// `ZoneAwareLoadBalancerBase::chooseHost`: up to `host_selection_retry_max_attempts + 1`
@@ -444,6 +594,9 @@ impl ClusterLb {
         active_requests: &[u32],
         ctx: &PickContext<'_>,
     ) -> Option<Pick> {
+        if self.config.policy.is_hashing() {
+            return self.choose_hashed(rng, ctx);
+        }
         let attempts = ctx.host_selection_retry_max_attempts.saturating_add(1);
         let mut last = None;
         for _ in 0..attempts {
@@ -474,11 +627,13 @@ impl ClusterLb {
         };
         let panic = self.state.in_panic.get(p).copied().unwrap_or(false);
         let policy = self.config.policy;
+        let slow = self.slow.as_ref().filter(|s| !s.no_hosts_in_slow_start(ctx.now)).map(|s| (s, ctx.now));
         let pr = self.priorities.get_mut(p)?;
         let PriorityLb {
             ids,
             weights,
             host_locality,
+            health,
             all,
             healthy,
             degraded,
@@ -506,8 +661,62 @@ impl ClusterLb {
                 (None, Availability::Degraded) => degraded,
             }
         };
-        let h = source.pick(policy, weights, ids, active_requests, rng, r)? as usize;
+        let w = HostWeights { policy, weights, ids, health, active: active_requests, slow };
+        let h = source.pick(&w, rng, r)? as usize;
         Some(Pick { host: EndpointId(ids[h]), priority: p, locality: host_locality[h], panic })
+    }
+
+    /// `ThreadAwareLoadBalancerBase::LoadBalancerImpl::chooseHost`: the request hash (a
+    /// `random()` when the request has none) chooses the priority (`hash mod 100 + 1` over the
+    /// balancer's own loads), then up to `host_selection_retry_max_attempts + 1` lookups of that
+    /// priority's table with attempt 0, 1, …, returning the first host the context does not
+    /// reject, or the last. `None` when the table is empty.
+    fn choose_hashed<R: LbRandom + ?Sized>(&mut self, rng: &mut R, ctx: &PickContext<'_>) -> Option<Pick> {
+        let h = ctx.hash.unwrap_or_else(|| rng.random());
+        let (p, _) = choose_priority(&self.state, (h % 100 + 1) as u32);
+        let panic = self.state.in_panic.get(p).copied().unwrap_or(false);
+        let pr = self.priorities.get(p)?;
+        let attempts = ctx.host_selection_retry_max_attempts.saturating_add(1);
+        let mut last = None;
+        for attempt in 0..attempts {
+            let i = pr.hash.choose(h, attempt)? as usize;
+            let pick = Pick { host: EndpointId(pr.ids[i]), priority: p, locality: pr.host_locality[i], panic };
+            if !ctx.previous_hosts.contains(&pick.host) {
+                return Some(pick);
+            }
+            last = Some(pick);
+        }
+        last
+    }
+
+    /// Per priority: the consistent-hashing table's entries, and the fewest and most entries
+    /// one host has (empty for the other policies).
+    pub fn hash_table_stats(&self) -> Vec<(u64, u64, u64)> {
+        if !self.config.policy.is_hashing() {
+            return Vec::new();
+        }
+        self.priorities.iter().map(|p| p.hash.stats()).collect()
+    }
+
+    /// Bytes held by the consistent-hashing tables.
+    pub fn hash_table_bytes(&self) -> usize {
+        self.priorities.iter().map(|p| p.hash.bytes()).sum()
+    }
+
+    /// Slow start's `latest_host_added_time`, for tests that port Envoy's
+    /// `EdfLoadBalancerBasePeer::latestHostAddedTime`.
+    #[cfg(test)]
+    pub(crate) fn latest_host_added_time(&self) -> Option<SimTime> {
+        self.slow.as_ref().map(SlowStart::latest_host_added_time)
+    }
+
+    /// Slow start of a host at `now`: when its window started and the factor its weight has,
+    /// or `None` when slow start is off, the host was never seen healthy, or its window is over.
+    pub fn slow_start_of(&self, id: EndpointId, now: SimTime) -> Option<(SimTime, f64)> {
+        let slow = self.slow.as_ref()?;
+        let stamp = slow.stamp(id)?;
+        let factor = slow.factor(id, true, now);
+        (factor < 1.0).then_some((stamp, factor))
     }
 
     /// The current priority health, load and panic state.

@@ -162,6 +162,8 @@ pub fn cluster_settings(s: &Scenario) -> Vec<Setting> {
         LbPolicy::RoundRobin => "ROUND_ROBIN".to_string(),
         LbPolicy::Random => "RANDOM".to_string(),
         LbPolicy::LeastRequest { choice_count } => format!("LEAST_REQUEST ({choice_count} choices)"),
+        LbPolicy::RingHash { minimum_ring_size, .. } => format!("RING_HASH (minimum ring size {minimum_ring_size})"),
+        LbPolicy::Maglev { table_size } => format!("MAGLEV (table size {table_size})"),
     };
     out.push(set("lb_policy", policy, from(simple, Source::IstioDefault)));
     out.push(set("overprovisioning_factor", format!("{}%", cfg.lb.overprovisioning_factor), Source::EnvoyDefault));

@@ -412,6 +412,7 @@ pub fn route_config(route: Option<&HttpRoute>, mesh: &MeshSettings) -> RouteConf
     RouteConfig {
         timeout: route.and_then(|r| r.timeout).map(|d| d.0).filter(|d| !d.is_zero()),
         retry: retry_policy(route.and_then(|r| r.retries.as_ref()), mesh),
+        hash_policy: None,
     }
 }
 

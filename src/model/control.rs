@@ -162,9 +162,8 @@ impl World {
                 shared = Some((i, self.assignment_for(ProxyId(i as u32), &endpoints)));
             }
             let assignment = &shared.as_ref().expect("computed above").1;
-            let n_pods = self.pods.len();
             let p = &mut self.proxies[i];
-            let change = p.apply_assignment(assignment, &self.topo, n_pods);
+            let change = p.apply_assignment(now, assignment, &self.topo, &self.pods);
             let hosts = assignment.priorities.iter().flatten().map(|g| g.endpoints.len() as u32).sum();
             let priorities = assignment.priorities.len() as u32;
             for loc in &change.removed_ejected {

@@ -2,10 +2,11 @@
 //! fault behaviour injected into them.
 
 use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::engine::{SimDuration, SimRng};
 use crate::model::event::{Outcome, ReqId};
-use crate::model::ids::{KubeClusterId, LocalityId, ProxyId};
+use crate::model::ids::{EndpointId, KubeClusterId, LocalityId, ProxyId};
 use crate::scenario::{ScriptStep, ScriptThen, ServiceTime};
 
 /// Where a pod is in its life.
@@ -114,7 +115,27 @@ pub struct Pod {
     pub script: Option<Box<PodScript>>,
 }
 
+/// The port of the service's pods in their endpoint addresses.
+pub const POD_PORT: u16 = 8080;
+/// The port of an east-west gateway's address (Istio's `tls` port 15443 for AUTO_PASSTHROUGH).
+pub const EAST_WEST_GATEWAY_PORT: u16 = 15443;
+
+/// The address Envoy knows endpoint `id` by: `10.x.y.z` from the 24 low bits of the id (pods
+/// and gateway addresses share one id space, so no two hosts share an address), with port
+/// [`POD_PORT`] for a pod and [`EAST_WEST_GATEWAY_PORT`] for a gateway. Only consistent hashing
+/// reads addresses (it hashes them); a run never creates 2^24 endpoints (the memory budget).
+pub fn endpoint_address(id: EndpointId, gateway: bool) -> SocketAddrV4 {
+    let [_, a, b, c] = id.0.to_be_bytes();
+    let port = if gateway { EAST_WEST_GATEWAY_PORT } else { POD_PORT };
+    SocketAddrV4::new(Ipv4Addr::new(10, a, b, c), port)
+}
+
 impl Pod {
+    /// This pod's endpoint address (its id is `id`).
+    pub fn address(&self, id: EndpointId) -> SocketAddrV4 {
+        endpoint_address(id, self.gateway.is_some())
+    }
+
     /// Whether the pod accepts connections.
     pub fn accepts(&self) -> bool {
         matches!(self.state, PodState::Ready | PodState::Terminating) && !self.behavior.refuse

@@ -11,6 +11,7 @@ use crate::envoy::outlier::OutlierDetector;
 use crate::istio::locality::Assignment;
 use crate::model::event::ReqId;
 use crate::model::ids::{EndpointId, KubeClusterId, LocalityId, ProxyGroupId};
+use crate::model::pod::Pod;
 use crate::model::topology::Topology;
 
 /// What a proxy knows about one host of its EDS.
@@ -122,10 +123,12 @@ impl Proxy {
     /// outlier state, removed hosts lose theirs, new hosts start fresh (envoy-semantics §1.8).
     pub fn apply_assignment(
         &mut self,
+        now: SimTime,
         assignment: &Assignment,
         topo: &Topology,
-        n_endpoints: usize,
+        pods: &[Pod],
     ) -> AssignmentChange {
+        let n_endpoints = pods.len();
         self.ensure_hosts(n_endpoints);
         let mut present = vec![false; n_endpoints];
         let mut priorities: Vec<Vec<LbLocality>> = Vec::with_capacity(assignment.priorities.len());
@@ -146,7 +149,8 @@ impl Proxy {
                     info.eds_unhealthy = e.unhealthy;
                     info.locality = loc;
                     info.priority = p as u32;
-                    hosts.push(LbHost { id: e.id, weight: e.weight.max(1) });
+                    let address = pods[e.id.idx()].address(e.id);
+                    hosts.push(LbHost { id: e.id, weight: e.weight.max(1), address });
                 }
                 localities.push(LbLocality { locality: loc, weight: g.weight, hosts });
             }
@@ -180,15 +184,15 @@ impl Proxy {
         }
         let (hosts, outlier) = (&self.hosts, &self.outlier);
         let health = |id: EndpointId| health_of(hosts, outlier.as_ref(), id);
-        self.lb.set_hosts(priorities, &health, &mut self.rng);
+        self.lb.set_hosts(now, priorities, &health, &self.active, &mut self.rng);
         change
     }
 
-    /// Recomputes the load balancer after a health change (an ejection or un-ejection).
-    pub fn refresh_health(&mut self) {
+    /// Recomputes the load balancer after a health change (an ejection or un-ejection) at `now`.
+    pub fn refresh_health(&mut self, now: SimTime) {
         let (hosts, outlier) = (&self.hosts, &self.outlier);
         let health = |id: EndpointId| health_of(hosts, outlier.as_ref(), id);
-        self.lb.refresh_health(&health, &mut self.rng);
+        self.lb.refresh_health(now, &health, &self.active, &mut self.rng);
     }
 
     /// Time of this proxy's first outlier tick: Envoy arms the interval timer when the cluster

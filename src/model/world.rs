@@ -287,7 +287,7 @@ impl World {
         let pick = {
             let r = self.requests.get(req);
             let slot = req.0 as usize;
-            let mut ctx = PickContext::default();
+            let mut ctx = PickContext { now, ..PickContext::default() };
             if let (Some(policy), true) = (&p.route.retry, is_retry) {
                 if policy.previous_hosts {
                     ctx.previous_hosts = r.tried();
@@ -907,7 +907,7 @@ impl World {
         }
         self.scratch = events;
         if changed {
-            self.proxies[proxy.idx()].refresh_health();
+            self.proxies[proxy.idx()].refresh_health(now);
             self.log_panic(proxy, now);
         }
     }

@@ -6,6 +6,9 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 
+mod hashing;
+mod slow_start;
+
 use super::*;
 use crate::engine::SimRng;
 use crate::envoy::config::{LbConfig, LbPolicy};
@@ -54,7 +57,21 @@ fn loads(counts: &[PriorityCounts]) -> Vec<u32> {
 }
 
 fn cfg(policy: LbPolicy, threshold: u32, locality_weighted: bool) -> LbConfig {
-    LbConfig { policy, overprovisioning_factor: 140, healthy_panic_threshold: threshold, locality_weighted }
+    LbConfig {
+        policy,
+        overprovisioning_factor: 140,
+        healthy_panic_threshold: threshold,
+        locality_weighted,
+        slow_start: None,
+    }
+}
+
+/// Time zero, for tests where time does not matter.
+const T0: crate::engine::SimTime = crate::engine::SimTime::ZERO;
+
+/// Envoy's test hosts are `127.0.0.1:<port>`; host `id` here is port `id`.
+fn addr(id: u32) -> std::net::SocketAddrV4 {
+    std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, id as u16)
 }
 
 const RR: LbPolicy = LbPolicy::RoundRobin;
@@ -64,7 +81,7 @@ fn loc(locality: u32, weight: u32, ids: &[u32]) -> LbLocality {
     LbLocality {
         locality: LocalityId(locality),
         weight,
-        hosts: ids.iter().map(|&id| LbHost { id: EndpointId(id), weight: 1 }).collect(),
+        hosts: ids.iter().map(|&id| LbHost { id: EndpointId(id), weight: 1, address: addr(id) }).collect(),
     }
 }
 
@@ -72,7 +89,7 @@ fn weighted_loc(locality: u32, hosts: &[(u32, u32)]) -> LbLocality {
     LbLocality {
         locality: LocalityId(locality),
         weight: 1,
-        hosts: hosts.iter().map(|&(id, weight)| LbHost { id: EndpointId(id), weight }).collect(),
+        hosts: hosts.iter().map(|&(id, weight)| LbHost { id: EndpointId(id), weight, address: addr(id) }).collect(),
     }
 }
 
@@ -294,9 +311,9 @@ fn l6_locality_unhealthy_failover() {
     for (i, &(healthy_in_a, a_picks)) in expected.iter().enumerate() {
         let down: Vec<u32> = (healthy_in_a..5).collect();
         if i == 0 {
-            lb.set_hosts(topo.clone(), &unhealthy(&down), &mut rng);
+            lb.set_hosts(T0, topo.clone(), &unhealthy(&down), &[], &mut rng);
         } else {
-            lb.refresh_health(&unhealthy(&down), &mut rng);
+            lb.refresh_health(T0, &unhealthy(&down), &[], &mut rng);
         }
         let mut a = 0;
         for _ in 0..100 {
@@ -317,7 +334,7 @@ fn locality_sequence(weights: &[u32], n: usize) -> Vec<u32> {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, true), &mut rng);
     let locs = weights.iter().enumerate().map(|(i, &w)| loc(i as u32, w, &[i as u32])).collect();
-    lb.set_hosts(vec![locs], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![locs], &unhealthy(&[]), &[], &mut rng);
     (0..n).map(|_| pick(&mut lb, &mut rng).unwrap().locality.0).collect()
 }
 
@@ -340,7 +357,7 @@ fn l7_all_zero_weights_fall_back_to_priority_healthy_list() {
     // No host in a locality → no locality at all (§2.6), so it cannot be picked.
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, true), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 5, &[]), loc(1, 1, &[7])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 5, &[]), loc(1, 1, &[7])]], &unhealthy(&[]), &[], &mut rng);
     assert_eq!(lb.locality_view().len(), 1);
     assert_eq!(pick(&mut lb, &mut rng).unwrap().host, EndpointId(7));
 }
@@ -355,7 +372,7 @@ fn l8_overprovisioning_factor_changes_locality_picks() {
         let config = LbConfig { overprovisioning_factor: opf, ..cfg(RR, 0, true) };
         let mut lb = ClusterLb::new(config, &mut rng);
         // A: hosts 0, 1 (1 unhealthy); B: host 2.
-        lb.set_hosts(vec![vec![loc(0, 1, &[0, 1]), loc(1, 1, &[2])]], &unhealthy(&[1]), &mut rng);
+        lb.set_hosts(T0, vec![vec![loc(0, 1, &[0, 1]), loc(1, 1, &[2])]], &unhealthy(&[1]), &[], &mut rng);
         let a = (0..100).filter(|_| pick(&mut lb, &mut rng).unwrap().locality.0 == 0).count();
         assert_eq!(a, a_want, "opf {opf}");
     }
@@ -369,12 +386,12 @@ fn l9_round_robin_seed() {
     // The first draw is the LB seed (1); every priority hash after is 0.
     let mut rng = Scripted::new(&[1], 0);
     let mut lb = ClusterLb::new(cfg(RR, 50, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1, 2])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0, 1, 2])]], &unhealthy(&[]), &[], &mut rng);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[], 4), vec![1, 2, 0, 1]);
 
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0, 1])]], &unhealthy(&[]), &[], &mut rng);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[], 3), vec![0, 1, 0]);
 }
 
@@ -383,9 +400,9 @@ fn round_robin_counter_survives_host_list_changes() {
     // Envoy keeps `rr_indexes_[source]` across refreshes; only the modulus changes.
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 0, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1, 2])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0, 1, 2])]], &unhealthy(&[]), &[], &mut rng);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[], 2), vec![0, 1]);
-    lb.refresh_health(&unhealthy(&[2]), &mut rng);
+    lb.refresh_health(T0, &unhealthy(&[2]), &[], &mut rng);
     // Counter is 2; healthy list is [0, 1]: 2 mod 2 = 0.
     assert_eq!(pick_ids(&mut lb, &mut rng, &[], 3), vec![0, 1, 0]);
 }
@@ -395,7 +412,7 @@ fn weighted_round_robin_uses_edf() {
     // Host weights 1 and 2 with seed 0: the same EDF pattern as L7's localities.
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, false), &mut rng);
-    lb.set_hosts(vec![vec![weighted_loc(0, &[(0, 1), (1, 2)])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![weighted_loc(0, &[(0, 1), (1, 2)])]], &unhealthy(&[]), &[], &mut rng);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[], 6), vec![1, 0, 1, 1, 0, 1]);
 }
 
@@ -406,7 +423,7 @@ fn weighted_round_robin_uses_edf() {
 fn l10_least_request_normal() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(LR, 50, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0, 1])]], &unhealthy(&[]), &[], &mut rng);
 
     // Draws: priority 0, then candidates 2 mod 2 = host0 and 3 mod 2 = host1.
     rng.push(&[0, 2, 3]);
@@ -424,7 +441,7 @@ fn l10_least_request_pnc() {
     // 3, 0, 3, 2, 1 (after the priority draw 0) end on host 3, the least loaded.
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(LbPolicy::LeastRequest { choice_count: 5 }, 50, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1, 2, 3])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0, 1, 2, 3])]], &unhealthy(&[]), &[], &mut rng);
     rng.push(&[0, 3, 0, 3, 2, 1]);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[4, 3, 2, 1], 1), vec![3]);
     assert_eq!(rng.queue.len(), 0);
@@ -435,7 +452,7 @@ fn l10_least_request_weight_imbalance() {
     // Weights 1, 2; random always 0 (seed 0, no pre-picks).
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(LR, 50, false), &mut rng);
-    lb.set_hosts(vec![vec![weighted_loc(0, &[(0, 1), (1, 2)])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![weighted_loc(0, &[(0, 1), (1, 2)])]], &unhealthy(&[]), &[], &mut rng);
     // 2:1 for host1.
     assert_eq!(pick_ids(&mut lb, &mut rng, &[0, 0], 6), vec![1, 0, 1, 1, 0, 1]);
     // host1 with one active request: weight 2/2 = 1 → 1:1.
@@ -453,12 +470,12 @@ fn l11_basic_failover() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 50, false), &mut rng);
     // P0's only host unhealthy, P1 healthy: loads 0/100.
-    lb.set_hosts(topo.clone(), &unhealthy(&[0]), &mut rng);
+    lb.set_hosts(T0, topo.clone(), &unhealthy(&[0]), &[], &mut rng);
     let p = pick(&mut lb, &mut rng).unwrap();
     assert_eq!((p.host, p.priority, p.panic), (EndpointId(1), 1, false));
 
     // Both unhealthy: total panic 50/50; hash 1 → P0, whose unhealthy host is picked.
-    lb.refresh_health(&unhealthy(&[0, 1]), &mut rng);
+    lb.refresh_health(T0, &unhealthy(&[0, 1]), &[], &mut rng);
     assert!(lb.priority_state().total_panic);
     let p = pick(&mut lb, &mut rng).unwrap();
     assert_eq!((p.host, p.priority, p.panic), (EndpointId(0), 0, true));
@@ -472,7 +489,7 @@ fn l11_basic_failover() {
 fn threshold_zero_and_nothing_healthy_is_no_healthy_upstream() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(LR, 0, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[0, 1]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[0, 1]), &[], &mut rng);
     let s = lb.priority_state();
     assert_eq!(s.healthy_load, vec![100, 0]);
     assert_eq!(s.in_panic, vec![false, false]);
@@ -499,7 +516,7 @@ fn random_uses_one_value_for_priority_and_host() {
     let mut lb = ClusterLb::new(cfg(LbPolicy::Random, 50, false), &mut rng);
     assert_eq!(rng.draws, 0, "RANDOM draws no seed");
     // Hosts with different weights: ignored by RANDOM.
-    lb.set_hosts(vec![vec![weighted_loc(0, &[(0, 1), (1, 5), (2, 1)])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![weighted_loc(0, &[(0, 1), (1, 5), (2, 1)])]], &unhealthy(&[]), &[], &mut rng);
     rng.push(&[57, 5]);
     assert_eq!(pick_ids(&mut lb, &mut rng, &[], 2), vec![0, 2]); // 57 mod 3, 5 mod 3
     assert_eq!(rng.draws, 2);
@@ -513,7 +530,7 @@ fn example_a(threshold: u32, ejected: &[u32]) -> ClusterLb {
     let mut rng = SimRng::new(7);
     let mut lb = ClusterLb::new(cfg(LR, threshold, false), &mut rng);
     let topo = vec![vec![loc(0, 0, &[0, 1, 2])], vec![loc(1, 0, &[3, 4, 5])]];
-    lb.set_hosts(topo, &unhealthy(ejected), &mut rng);
+    lb.set_hosts(T0, topo, &unhealthy(ejected), &[], &mut rng);
     lb
 }
 
@@ -590,7 +607,7 @@ fn example_b(threshold: u32, ejected: &[u32]) -> ClusterLb {
     let mut rng = SimRng::new(5);
     let mut lb = ClusterLb::new(cfg(LR, threshold, true), &mut rng);
     let topo = vec![vec![loc(0, 50, &[0, 1, 2]), loc(1, 50, &[3, 4, 5])]];
-    lb.set_hosts(topo, &unhealthy(ejected), &mut rng);
+    lb.set_hosts(T0, topo, &unhealthy(ejected), &[], &mut rng);
     lb
 }
 
@@ -747,7 +764,7 @@ fn retry_reselection_returns_last_draw_when_all_rejected() {
     // P0 has a single host with 100 % load: all 6 draws return it, so the retry goes to it.
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 0, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[]), &[], &mut rng);
     let before = rng.draws;
     let tried = [EndpointId(0)];
     let ctx = PickContext { previous_hosts: &tried, host_selection_retry_max_attempts: 5, ..Default::default() };
@@ -760,7 +777,7 @@ fn retry_reselection_returns_last_draw_when_all_rejected() {
 fn retry_reselection_takes_first_accepted_draw() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 0, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1, 2])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0, 1, 2])]], &unhealthy(&[]), &[], &mut rng);
     let tried = [EndpointId(0), EndpointId(1)];
     let ctx = PickContext { previous_hosts: &tried, host_selection_retry_max_attempts: 5, ..Default::default() };
     let before = rng.draws;
@@ -776,7 +793,7 @@ fn retry_reselection_takes_first_accepted_draw() {
 fn retry_priority_override_steers_selection() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 0, false), &mut rng);
-    lb.set_hosts(vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0])], vec![loc(1, 0, &[1])]], &unhealthy(&[]), &[], &mut rng);
     let mut plugin = PreviousPriorities::new(2);
     plugin.on_host_attempted(0);
     assert!(plugin.determine_priority_load(lb.priority_state()).is_none());
@@ -859,10 +876,10 @@ fn priorities_only_grow_and_duplicates_keep_first_occurrence() {
     let mut lb = ClusterLb::new(cfg(LR, 50, false), &mut rng);
     // Host 1 appears in P0 and P1: it stays in P0.
     let topo = vec![vec![loc(0, 0, &[0, 1])], vec![loc(1, 0, &[1, 2])]];
-    lb.set_hosts(topo, &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, topo, &unhealthy(&[]), &[], &mut rng);
     let view = lb.locality_view();
     assert_eq!((view[0].hosts, view[1].hosts), (2, 1));
-    lb.set_hosts(vec![vec![loc(0, 0, &[0])]], &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0])]], &unhealthy(&[]), &[], &mut rng);
     assert_eq!(lb.num_priorities(), 2);
     assert_eq!(lb.priority_state().healthy_load, vec![100, 0]);
 }
@@ -874,12 +891,12 @@ fn unchanged_priorities_are_not_rebuilt() {
     let mut rng = Scripted::zeros();
     let mut lb = ClusterLb::new(cfg(RR, 0, true), &mut rng);
     let topo = vec![vec![loc(0, 1, &[0, 1])], vec![loc(1, 1, &[2, 3])]];
-    lb.set_hosts(topo.clone(), &unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, topo.clone(), &unhealthy(&[]), &[], &mut rng);
     assert_eq!(rng.draws, 1 + 2, "seed, then one per priority");
-    lb.set_hosts(topo, &unhealthy(&[]), &mut rng);
-    lb.refresh_health(&unhealthy(&[]), &mut rng);
+    lb.set_hosts(T0, topo, &unhealthy(&[]), &[], &mut rng);
+    lb.refresh_health(T0, &unhealthy(&[]), &[], &mut rng);
     assert_eq!(rng.draws, 3, "nothing changed");
-    lb.refresh_health(&unhealthy(&[3]), &mut rng);
+    lb.refresh_health(T0, &unhealthy(&[3]), &[], &mut rng);
     assert_eq!(rng.draws, 4, "only P1 changed");
 }
 
@@ -891,7 +908,7 @@ fn excluded_hosts_leave_the_denominator_but_not_panic_picks() {
         0 => HostHealth::Healthy,
         _ => HostHealth::Excluded,
     };
-    lb.set_hosts(vec![vec![loc(0, 0, &[0, 1, 2, 3])], vec![loc(1, 0, &[4])]], &health, &mut rng);
+    lb.set_hosts(T0, vec![vec![loc(0, 0, &[0, 1, 2, 3])], vec![loc(1, 0, &[4])]], &health, &[], &mut rng);
     // P0: 4 hosts, 1 healthy, 3 excluded (L2) → 100/0.
     assert_eq!(lb.priority_state().healthy_load, vec![100, 0]);
     let v = &lb.locality_view()[0];
