@@ -11,6 +11,7 @@
 
 pub mod duration;
 pub mod host;
+pub mod lb_policy;
 pub mod locality;
 pub mod manifest;
 pub mod translate;

@@ -2,5 +2,6 @@
 
 pub mod histogram;
 pub mod hosts;
+pub mod keys;
 pub mod recorder;
 pub mod report;

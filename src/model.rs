@@ -5,6 +5,7 @@ pub mod build;
 pub mod control;
 pub mod event;
 pub mod ids;
+pub mod keys;
 pub mod pod;
 pub mod proxy;
 pub mod request;

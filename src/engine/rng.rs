@@ -12,6 +12,9 @@
 
 mod ziggurat;
 mod ziggurat_tables;
+mod zipf;
+
+pub use zipf::Zipf;
 
 use rand::Rng;
 use rand_pcg::Pcg64Mcg;

@@ -165,18 +165,111 @@ pub struct LoadBalancerSettings {
     /// A standard algorithm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simple: Option<SimpleLb>,
-    /// Consistent hashing (not simulated; host picking falls back to the default).
+    /// Consistent hashing: RING_HASH or MAGLEV over a request key (`istio::lb_policy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consistent_hash: Option<Opaque>,
+    pub consistent_hash: Option<ConsistentHashLb>,
     /// Locality load-balancing settings; replaces the mesh setting entirely.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locality_lb_setting: Option<LocalityLbSetting>,
-    /// Slow-start window (not simulated).
+    /// Slow-start window (deprecated since Istio 1.24 in favour of `warmup`; from Istio 1.14).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup_duration_secs: Option<GoDuration>,
-    /// Slow-start settings (not simulated).
+    /// Slow-start settings (Istio 1.24 and later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warmup: Option<Opaque>,
+    pub warmup: Option<WarmupConfiguration>,
+}
+
+/// `LoadBalancerSettings.ConsistentHashLB`: one hash key (`httpHeaderName`, `httpCookie`,
+/// `useSourceIp` or `httpQueryParameterName`) and one algorithm (`ringHash`, `maglev`, or the
+/// deprecated top-level `minimumRingSize`; ring hash by default).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsistentHashLb {
+    /// Hash the value of this request header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_header_name: Option<String>,
+    /// Hash the value of this cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_cookie: Option<HttpCookie>,
+    /// Hash the downstream connection's source IP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_source_ip: Option<bool>,
+    /// Hash the value of this query parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_query_parameter_name: Option<String>,
+    /// Ketama ring settings (Istio 1.16 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_hash: Option<RingHashSettings>,
+    /// Maglev settings (Istio 1.16 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maglev: Option<MaglevSettings>,
+    /// Deprecated: `ringHash.minimumRingSize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_ring_size: Option<u64>,
+}
+
+/// `ConsistentHashLB.HTTPCookie`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpCookie {
+    /// Cookie name (required).
+    #[serde(default)]
+    pub name: String,
+    /// Path of a generated cookie (does not change which host is picked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// With a TTL, Envoy generates the cookie for a request that has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<GoDuration>,
+    /// Attributes of a generated cookie (Istio 1.28 and later; do not change which host is
+    /// picked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Vec<CookieAttribute>>,
+}
+
+/// `HTTPCookie.Attribute`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CookieAttribute {
+    /// Attribute name (required).
+    #[serde(default)]
+    pub name: String,
+    /// Attribute value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// `ConsistentHashLB.RingHash`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RingHashSettings {
+    /// Minimum number of ring entries (default 1024; 0 means the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_ring_size: Option<u64>,
+}
+
+/// `ConsistentHashLB.MagLev`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MaglevSettings {
+    /// Table size: a prime below 5000011 (Istio requires it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_size: Option<u64>,
+}
+
+/// `WarmupConfiguration`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WarmupConfiguration {
+    /// The slow-start window (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<GoDuration>,
+    /// Floor of the weight factor, percent (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_percent: Option<f64>,
+    /// Ramp shape: the factor is `time_factor^(1/aggression)` (default 1.0, linear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggression: Option<f64>,
 }
 
 /// `LocalityLoadBalancerSetting`.

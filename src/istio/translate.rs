@@ -9,13 +9,13 @@ use super::locality::{
     needs_locality_weighted_config,
 };
 use super::manifest::{
-    ConnectionPoolSettings, DestinationRuleSpec, HttpRetry, HttpRoute, LocalityLbSetting, OutlierDetection, SimpleLb,
+    ConnectionPoolSettings, DestinationRuleSpec, HttpRetry, HttpRoute, LocalityLbSetting, OutlierDetection,
     TrafficPolicy, VirtualServiceSpec,
 };
 use crate::engine::SimDuration;
 use crate::envoy::config::{
-    CircuitBreakers, ClusterConfig, LbConfig, LbPolicy, MaxEjectionRule, OutlierConfig, RetryBudget, RetryOn,
-    RetryPolicy, RouteConfig,
+    CircuitBreakers, ClusterConfig, LbConfig, MaxEjectionRule, OutlierConfig, RetryBudget, RetryOn, RetryPolicy,
+    RouteConfig,
 };
 
 /// What happens to endpoints whose pod is not ready (envoy-semantics §5.5).
@@ -45,6 +45,9 @@ pub struct MeshSettings {
     pub locality_lb_setting: LocalityLbSetting,
     /// `meshConfig.connectTimeout` (default 10 s).
     pub connect_timeout: SimDuration,
+    /// The Istio minor release the knobs came from (`mesh.istio_version`); `None` is the current
+    /// release. Fields newer than the release are refused (`lb_policy::check_istio_version`).
+    pub istio_minor: Option<u32>,
 }
 
 impl Default for MeshSettings {
@@ -56,6 +59,7 @@ impl Default for MeshSettings {
             enable_locality_weighted_lb_config: false,
             locality_lb_setting: LocalityLbSetting { enabled: Some(true), ..Default::default() },
             connect_timeout: SimDuration::from_secs(10),
+            istio_minor: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl MeshSettings {
             },
             retry_503_by_default: minor <= 23,
             unready_endpoints: if minor <= 30 { UnreadyEndpoints::Drop } else { UnreadyEndpoints::SendUnhealthy },
+            istio_minor: Some(minor),
             ..MeshSettings::default()
         }
     }
@@ -203,7 +208,8 @@ fn apply_port_level(tp: &TrafficPolicy, port: Option<u32>) -> TrafficPolicy {
 /// Panic threshold (§5.2): `minHealthPercent` (default 0) when outlier detection is present;
 /// otherwise 0 when the service sends unready endpoints as unhealthy (Istio 1.31 default, as
 /// `applyLoadBalancer` disables panic whenever unhealthy endpoints are sent), else Envoy's 50.
-/// `PASSTHROUGH` and `consistentHash` are not simulated and fall back to LEAST_REQUEST.
+/// The algorithm, slow start and consistent hashing follow `lb_policy`. `PASSTHROUGH` is not
+/// simulated and falls back to LEAST_REQUEST.
 pub fn cluster_config(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> ClusterConfig {
     let od = tp.and_then(|tp| tp.outlier_detection.as_ref());
     let outlier = od.map(|od| outlier_config(od, mesh));
@@ -215,8 +221,10 @@ pub fn cluster_config(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> Cluste
         None => LbConfig::default().healthy_panic_threshold,
     };
     let effective = effective_lb_setting(tp, mesh);
+    let (policy, slow_start) = super::lb_policy::policy_and_slow_start(tp.and_then(|tp| tp.load_balancer.as_ref()));
     let lb = LbConfig {
-        policy: lb_policy(tp.and_then(|tp| tp.load_balancer.as_ref()).and_then(|lb| lb.simple)),
+        policy,
+        slow_start,
         healthy_panic_threshold,
         locality_weighted: locality_weighted(effective.setting.as_ref(), od.is_some(), mesh),
         ..LbConfig::default()
@@ -276,15 +284,6 @@ pub fn outlier_config(od: &OutlierDetection, mesh: &MeshSettings) -> OutlierConf
         out.enforcing_local_origin_success_rate = 0;
     }
     out
-}
-
-/// `applyLoadBalancer` / `defaultLBAlgorithm` (§5.4.1).
-fn lb_policy(simple: Option<SimpleLb>) -> LbPolicy {
-    match simple {
-        Some(SimpleLb::RoundRobin) => LbPolicy::RoundRobin,
-        Some(SimpleLb::Random) => LbPolicy::Random,
-        _ => LbPolicy::LeastRequest { choice_count: 2 },
-    }
 }
 
 /// `applyConnectionPool` thresholds: values > 0 apply, everything else is 2^32−1 (§5.3).

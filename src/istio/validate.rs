@@ -88,6 +88,9 @@ fn validate_traffic_policy(tp: &TrafficPolicy, path: &str, errors: &mut Vec<Fiel
     if let Some(lb) = tp.load_balancer.as_ref().and_then(|lb| lb.locality_lb_setting.as_ref()) {
         validate_locality_lb_setting(lb, &format!("{path}.loadBalancer.localityLbSetting"), errors);
     }
+    if let Some(lb) = &tp.load_balancer {
+        super::lb_policy::validate_load_balancer(lb, &format!("{path}.loadBalancer"), errors);
+    }
     if let Some(budget) = &tp.retry_budget {
         if let Some(p) = budget.percent {
             if !(0.0..=100.0).contains(&p) {
@@ -109,6 +112,9 @@ fn validate_traffic_policy(tp: &TrafficPolicy, path: &str, errors: &mut Vec<Fiel
         if let Some(lb) = port.load_balancer.as_ref().and_then(|lb| lb.locality_lb_setting.as_ref()) {
             let lpath = format!("{ppath}.loadBalancer.localityLbSetting");
             validate_locality_lb_setting(lb, &lpath, errors);
+        }
+        if let Some(lb) = &port.load_balancer {
+            super::lb_policy::validate_load_balancer(lb, &format!("{ppath}.loadBalancer"), errors);
         }
     }
 }

@@ -146,6 +146,10 @@ pub struct PhaseSummary {
     pub p50_ms: Option<f64>,
     /// 99th percentile latency, ms.
     pub p99_ms: Option<f64>,
+    /// With users (consistent hashing): the users of this phase and the one before it whose
+    /// requests went to a different host (`metrics::keys`). Absent without users.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_moved: Option<crate::metrics::keys::KeysMoved>,
 }
 
 /// A measured failover or fail-back.
@@ -218,7 +222,12 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
     let localities: Vec<String> = world.topo.localities.iter().map(|l| l.to_string()).collect();
     let ejected_at = ejected_series(rec);
     let (locality_rows, client_rows) = series(rec, &localities, &ejected_at);
-    let phases = phase_summaries(s, rec, &localities, &ejected_at);
+    let mut phases = phase_summaries(s, rec, &localities, &ejected_at);
+    if let Some(k) = &world.keys {
+        for (i, p) in phases.iter_mut().enumerate() {
+            p.keys_moved = k.result(i);
+        }
+    }
     let transitions = transitions(world);
     let failover_s = transitions.iter().find(|t| t.kind == "failover").and_then(|t| t.time_s);
     let failback_s = transitions.iter().rev().find(|t| t.kind == "failback").and_then(|t| t.time_s);
@@ -379,6 +388,7 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
                 max_ejected,
                 p50_ms: ms(hists[i].quantile(0.5)),
                 p99_ms: ms(hists[i].quantile(0.99)),
+                keys_moved: None,
             }
         })
         .collect()

@@ -157,7 +157,12 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     let mut proxies = Vec::new();
     let mut metas = Vec::new();
     for (g, group) in scenario.proxy_groups.iter().enumerate() {
-        let route = route_config(route_for(&scenario, group.kind, group.gateway.as_deref()), mesh);
+        let vs_route = route_for(&scenario, group.kind, group.gateway.as_deref());
+        let mut route = route_config(vs_route, mesh);
+        // A consistent-hash destination: the route carries the hash key, and a VirtualService
+        // route drops `previous_hosts` (`istio::lb_policy`).
+        let vs_retry = vs_route.map(|r| r.retries.as_ref());
+        crate::istio::lb_policy::apply_to_route(&mut route, traffic_policy(&scenario), vs_retry);
         let kc = &scenario.kube_clusters[group.cluster.idx()];
         for r in 0..group.replicas {
             let idx = proxies.len() as u64;
@@ -222,6 +227,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             anchor: SimTime::ZERO,
             sent: 0,
             turn: 0,
+            users: w.users.as_ref().map(crate::model::keys::UserSampler::new),
         })
         .collect::<Vec<_>>();
     let mut rec = Recorder::new(scenario.duration, scenario.bucket, topo.localities.len());
@@ -248,6 +254,13 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         rng_workload: root.fork("workload"),
         rng_network: root.fork("network"),
         rng_service: root.fork("service"),
+        rng_users: root.fork("users"),
+        keys: scenario
+            .workload
+            .iter()
+            .filter_map(|w| w.users.as_ref().map(|u| u.count as usize))
+            .max()
+            .map(crate::metrics::keys::KeyTracker::new),
         scratch: Vec::with_capacity(8),
         service_time: scenario.service.service_time.clone(),
         prev_prio: Vec::new(),

@@ -69,6 +69,10 @@ pub struct Request {
     pub tried: [EndpointId; MAX_TRACKED_HOSTS],
     /// Number of valid entries in `tried`.
     pub n_tried: u8,
+    /// The user who sent it (`keys::NO_USER` when the workload has none).
+    pub user: u32,
+    /// The request hash for a consistent-hash route (`None`: no key, a random hash per pick).
+    pub hash: Option<u64>,
 }
 
 impl Request {
@@ -94,6 +98,8 @@ impl Request {
             hung: false,
             tried: [EndpointId(0); MAX_TRACKED_HOSTS],
             n_tried: 0,
+            user: crate::model::keys::NO_USER,
+            hash: None,
         }
     }
 
@@ -148,6 +154,8 @@ impl RequestSlab {
         r.holds_retry = false;
         r.hung = false;
         r.n_tried = 0;
+        r.user = crate::model::keys::NO_USER;
+        r.hash = None;
         self.live += 1;
         ReqId(idx)
     }

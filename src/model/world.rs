@@ -96,6 +96,8 @@ pub struct Stream {
     /// Uniform and scripted arrivals: requests sent in all; the next goes to replica
     /// `turn % n_proxies`.
     pub turn: u64,
+    /// The users behind its requests, if the workload names them.
+    pub users: Option<crate::model::keys::UserSampler>,
 }
 
 /// All mutable state of a run.
@@ -128,6 +130,10 @@ pub struct World {
     pub rng_network: SimRng,
     /// Service-time and fault-probability draws.
     pub rng_service: SimRng,
+    /// The user of each request (drawn only by workloads with `users`).
+    pub rng_users: SimRng,
+    /// Which host each user's key maps to, phase by phase (only with `users`).
+    pub keys: Option<crate::metrics::keys::KeyTracker>,
     /// Scratch buffer for outlier events (never shrinks, so no allocation per request).
     pub scratch: Vec<OutlierEvent>,
     /// Healthy service-time distribution.
@@ -228,6 +234,10 @@ impl World {
             return; // superseded by a rate change
         }
         let proxy = self.entry_proxy(stream);
+        let user = match &self.streams[stream as usize].users {
+            Some(u) => u.sample(&mut self.rng_users),
+            None => crate::model::keys::NO_USER,
+        };
         self.schedule_arrival(stream, sched);
         let now = sched.now();
         if self.clients_in_flight >= self.scenario.max_in_flight {
@@ -247,7 +257,12 @@ impl World {
             None => (0, SimDuration::ZERO),
         };
         let route_timeout = p.route.timeout;
+        let at_gateway = self.scenario.proxy_groups[p.group.idx()].kind == crate::scenario::ProxyKind::Gateway;
+        let hash = crate::model::keys::request_hash(p.route.hash_policy.as_ref(), at_gateway, ProxyId(proxy), user);
         let req = self.requests.alloc(ProxyId(proxy), now, retries, backoff);
+        let r = self.requests.get_mut(req);
+        r.user = user;
+        r.hash = hash;
         if let Some(t) = route_timeout {
             let epoch = self.requests.get(req).id_gen;
             sched.schedule(t, Event::RouteTimeout { req, epoch });
@@ -287,7 +302,7 @@ impl World {
         let pick = {
             let r = self.requests.get(req);
             let slot = req.0 as usize;
-            let mut ctx = PickContext { now, ..PickContext::default() };
+            let mut ctx = PickContext { now, hash: r.hash, ..PickContext::default() };
             if let (Some(policy), true) = (&p.route.retry, is_retry) {
                 if policy.previous_hosts {
                     ctx.previous_hosts = r.tried();
@@ -333,9 +348,12 @@ impl World {
         r.locality = self.pods[pick.host.idx()].locality;
         r.priority = pick.priority as u32;
         r.remember(pick.host);
-        let (to, epoch, child) = (r.locality, r.epoch, r.parent.is_some());
+        let (to, epoch, child, user) = (r.locality, r.epoch, r.parent.is_some(), r.user);
         if !child {
             self.rec.attempt(now, to, is_retry);
+            if let (false, Some(k)) = (is_retry, self.keys.as_mut()) {
+                k.observe(user, pick.host);
+            }
         }
         let counts = &mut self.proxies[proxy_id.idx()].counts[pick.host.idx()];
         counts.attempts += 1;
@@ -941,6 +959,9 @@ impl World {
             }
         }
         self.rec.phase = phase;
+        if let Some(k) = self.keys.as_mut() {
+            k.start_phase(phase as usize);
+        }
     }
 
     fn on_outlier_tick(&mut self, proxy: ProxyId, sched: &mut Scheduler<Event>) {

@@ -289,6 +289,24 @@ pub struct RawWorkload {
     /// Later rate changes.
     #[serde(default)]
     pub rate_changes: Vec<RawRateChange>,
+    /// The users behind the requests: each request carries one user's key, which a
+    /// consistent-hash DestinationRule hashes (header, cookie or query value, or client address).
+    #[serde(default)]
+    pub users: Option<RawUsers>,
+}
+
+/// `[workload.users]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsers {
+    /// How many distinct users.
+    pub count: u64,
+    /// `"uniform"` (default) or `"zipf"`.
+    #[serde(default)]
+    pub distribution: Option<String>,
+    /// Zipf exponent (default 1.0).
+    #[serde(default)]
+    pub exponent: Option<f64>,
 }
 
 /// `[[workload.rate_changes]]`.

@@ -333,6 +333,33 @@ pub struct WorkloadSpec {
     pub rate: f64,
     /// Later `(time, rate)` changes, in time order.
     pub changes: Vec<(SimTime, f64)>,
+    /// The users the requests come from, if the workload names them.
+    pub users: Option<Users>,
+}
+
+/// The most users a workload may have: meshsim keeps a few bytes per user to measure which keys
+/// move between phases.
+pub const MAX_USERS: u64 = 1_000_000;
+
+/// The users behind a workload's requests, each request drawn from them (stream `users`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Users {
+    /// Number of distinct users, `1..=MAX_USERS`.
+    pub count: u32,
+    /// How often each user sends.
+    pub distribution: UserDistribution,
+}
+
+/// How requests are spread over users.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum UserDistribution {
+    /// Every user equally often.
+    Uniform,
+    /// User `k` (from 1) in proportion to `k^(−exponent)`.
+    Zipf {
+        /// The exponent, > 0.
+        exponent: f64,
+    },
 }
 
 /// How a workload's requests arrive.

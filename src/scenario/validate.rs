@@ -57,6 +57,11 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         if let Some(message) = crate::istio::host::destination_rule_mismatch(&dr.host, None, &service.host) {
             return Err(v.err("policy.destination_rule.host", &message));
         }
+        if let Some(minor) = mesh.settings.istio_minor {
+            if let Err(e) = crate::istio::lb_policy::check_istio_version(dr, minor) {
+                return Err(v.err(&format!("policy.destination_rule.{}", e.path), &e.message));
+            }
+        }
     }
     if let Some(vs) = &policy.virtual_service {
         if let Err(crate::istio::IstioError::Invalid { errors, .. }) =
@@ -689,11 +694,13 @@ impl Validator<'_> {
                     }
                 }
                 let times = self.arrival_times(&format!("{path}.times"), times, run)?;
+                let users = w.users.as_ref().map(|u| self.users(&format!("{path}.users"), u)).transpose()?;
                 out.push(WorkloadSpec {
                     group: ProxyGroupId(group as u32),
                     arrivals: Arrivals::Scripted(times),
                     rate: 0.0,
                     changes: Vec::new(),
+                    users,
                 });
                 continue;
             }
@@ -729,12 +736,40 @@ impl Validator<'_> {
                 changes.push((at, c.rate));
             }
             changes.retain(|(at, _)| at.as_nanos() < run.as_nanos());
-            out.push(WorkloadSpec { group: ProxyGroupId(group as u32), arrivals, rate, changes });
+            let users = w.users.as_ref().map(|u| self.users(&format!("{path}.users"), u)).transpose()?;
+            out.push(WorkloadSpec { group: ProxyGroupId(group as u32), arrivals, rate, changes, users });
         }
         if out.is_empty() {
             return Err(self.err("workload", "at least one workload is needed"));
         }
         Ok(out)
+    }
+
+    fn users(&self, path: &str, u: &RawUsers) -> Result<Users, ScenarioError> {
+        if !(1..=MAX_USERS).contains(&u.count) {
+            return Err(self.err(&format!("{path}.count"), &format!("{} is not between 1 and {MAX_USERS}", u.count)));
+        }
+        let distribution = match u.distribution.as_deref().unwrap_or("uniform") {
+            "uniform" => {
+                if u.exponent.is_some() {
+                    return Err(self.err(&format!("{path}.exponent"), "only a \"zipf\" distribution has an exponent"));
+                }
+                UserDistribution::Uniform
+            }
+            "zipf" => {
+                let exponent = u.exponent.unwrap_or(1.0);
+                if !(exponent.is_finite() && exponent > 0.0 && exponent <= 100.0) {
+                    return Err(self
+                        .err(&format!("{path}.exponent"), &format!("{exponent} is not between 0 (excluded) and 100")));
+                }
+                UserDistribution::Zipf { exponent }
+            }
+            other => {
+                return Err(self
+                    .err(&format!("{path}.distribution"), &format!("`{other}` is not one of \"uniform\", \"zipf\"")));
+            }
+        };
+        Ok(Users { count: u.count as u32, distribution })
     }
 
     fn faults(
