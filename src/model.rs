@@ -10,6 +10,7 @@ pub mod pod;
 pub mod proxy;
 pub mod request;
 pub mod topology;
+pub mod tunnel;
 pub mod world;
 
 pub use build::{RunOutput, run, run_until};

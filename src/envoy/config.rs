@@ -387,6 +387,13 @@ pub struct ClusterConfig {
     pub connect_timeout: SimDuration,
     /// `max_requests_per_connection` (HTTP protocol options); 0 = unlimited (Istio's default).
     pub max_requests_per_connection: u32,
+    /// `common_http_protocol_options.idle_timeout`: a connection with no request for this long is
+    /// closed (Envoy's default 1 h; `None` when set to 0, which disables it). Istio sets it from
+    /// `connectionPool.http.idleTimeout`, else `connectionPool.tcp.idleTimeout`.
+    pub idle_timeout: Option<SimDuration>,
+    /// `common_http_protocol_options.max_connection_duration`: a connection older than this is
+    /// drained (Istio's `connectionPool.tcp.maxConnectionDuration`); `None` when unset.
+    pub max_connection_duration: Option<SimDuration>,
     /// The upstream connection speaks HTTP/2 although the service port is HTTP/1.1
     /// (`h2UpgradePolicy: UPGRADE`).
     pub h2_upgrade: bool,

@@ -2,6 +2,8 @@
 //! stable code, a one-line reason and the fix. They read the policy and the endpoint counts, not
 //! a run, so they are the same at every moment of a scenario.
 
+mod lb;
+
 use std::collections::BTreeMap;
 
 use crate::envoy::config::Locality;
@@ -95,7 +97,9 @@ impl<'a> LintInput<'a> {
 
 /// The lints of a scenario's policy.
 pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
-    lint(&LintInput::from_scenario(s))
+    let mut out = lint(&LintInput::from_scenario(s));
+    out.extend(lb::lints(s));
+    out
 }
 
 /// Every lint that fires for `input`, in a fixed order.

@@ -245,7 +245,26 @@ pub fn cluster_config(tp: Option<&TrafficPolicy>, mesh: &MeshSettings) -> Cluste
     let max_requests_per_connection =
         http.and_then(|h| h.max_requests_per_connection).filter(|&v| v > 0).map_or(0, |v| v as u32);
     let h2_upgrade = http.and_then(|h| h.h2_upgrade_policy.as_deref()) == Some("UPGRADE");
-    ClusterConfig { outlier, lb, circuit_breakers, connect_timeout, max_requests_per_connection, h2_upgrade }
+    // `applyConnectionPool`: `http.idleTimeout`, else `tcp.idleTimeout`, becomes the cluster's HTTP
+    // `idle_timeout` (Envoy's default one hour; 0 disables it); `tcp.maxConnectionDuration` its
+    // `max_connection_duration`.
+    let tcp = pool.and_then(|p| p.tcp.as_ref());
+    let idle_timeout = match http.and_then(|h| h.idle_timeout).or(tcp.and_then(|t| t.idle_timeout)) {
+        None => Some(SimDuration::from_secs(3600)),
+        Some(d) if d.0.is_zero() => None,
+        Some(d) => Some(d.0),
+    };
+    let max_connection_duration = tcp.and_then(|t| t.max_connection_duration).map(|d| d.0).filter(|d| !d.is_zero());
+    ClusterConfig {
+        outlier,
+        lb,
+        circuit_breakers,
+        connect_timeout,
+        max_requests_per_connection,
+        idle_timeout,
+        max_connection_duration,
+        h2_upgrade,
+    }
 }
 
 /// `applyOutlierDetection` (envoy-semantics §5.1).

@@ -144,6 +144,7 @@ fn new_proxy(
         panic_total: false,
         counts: Vec::new(),
         timer_start: None,
+        tunnels: Default::default(),
     }
 }
 
@@ -199,11 +200,11 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
                 cluster: kc.name.clone(),
                 labels: Default::default(),
             });
-            gateways.push((ProxyId(proxies.len() as u32 - 1), gw.cluster, r));
+            gateways.push((ProxyId(proxies.len() as u32 - 1), gw.cluster, r, gw.per_connection));
         }
     }
     let mut is_ew_gateway = vec![false; proxies.len()];
-    for (p, _, _) in &gateways {
+    for (p, _, _, _) in &gateways {
         is_ew_gateway[p.idx()] = true;
     }
     let control =
@@ -270,7 +271,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         work: 0,
     };
     // Gateway addresses are created before the service's pods, so they never share an id.
-    for (proxy, kc, r) in &gateways {
+    for (proxy, kc, r, per_connection) in &gateways {
         let id = EndpointId(world.pods.len() as u32);
         world.pods.push(Pod {
             deployment: u32::MAX,
@@ -283,6 +284,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             queue: Default::default(),
             gateway: Some(*proxy),
             script: None,
+            per_connection: *per_connection,
         });
         let spec = &scenario.kube_clusters[kc.idx()];
         world.control.gateways.push(EastWestGateway { id, network: spec.network.clone(), cluster: spec.name.clone() });

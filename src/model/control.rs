@@ -29,6 +29,7 @@ impl World {
             queue: Default::default(),
             gateway: None,
             script: None,
+            per_connection: false,
         });
         self.deployments[d].push(id);
         for p in &mut self.proxies {

@@ -113,6 +113,9 @@ pub struct Pod {
     /// Scripted answers, while a `script` fault drives the pod. Its answers are decided when
     /// each request reaches the pod, in arrival order.
     pub script: Option<Box<PodScript>>,
+    /// For a gateway address: its gateway picks a pod per client connection (AUTO_PASSTHROUGH)
+    /// rather than per request.
+    pub per_connection: bool,
 }
 
 /// The port of the service's pods in their endpoint addresses.

@@ -13,6 +13,7 @@ use crate::model::event::ReqId;
 use crate::model::ids::{EndpointId, KubeClusterId, LocalityId, ProxyGroupId};
 use crate::model::pod::Pod;
 use crate::model::topology::Topology;
+use crate::model::tunnel::{TunnelLimits, Tunnels};
 
 /// What a proxy knows about one host of its EDS.
 #[derive(Clone, Copy, Debug, Default)]
@@ -25,6 +26,8 @@ pub struct HostInfo {
     pub locality: LocalityId,
     /// Priority the host is in for this proxy.
     pub priority: u32,
+    /// An east-west gateway replica that pins each connection to one pod (`model::tunnel`).
+    pub tunnel: bool,
 }
 
 /// One host's connection pool in one proxy.
@@ -105,6 +108,9 @@ pub struct Proxy {
     /// When the outlier interval timer was armed, if the scenario sets it
     /// (`[[proxies]] outlier_timer_start`); else a random phase is drawn.
     pub timer_start: Option<SimTime>,
+    /// Connections to east-west gateway replicas that balance per connection, each pinned to a
+    /// pod behind the gateway.
+    pub tunnels: Tunnels,
 }
 
 impl Proxy {
@@ -149,6 +155,8 @@ impl Proxy {
                     info.eds_unhealthy = e.unhealthy;
                     info.locality = loc;
                     info.priority = p as u32;
+                    let pod = &pods[e.id.idx()];
+                    info.tunnel = pod.gateway.is_some() && pod.per_connection;
                     let address = pods[e.id.idx()].address(e.id);
                     hosts.push(LbHost { id: e.id, weight: e.weight.max(1), address });
                 }
@@ -193,6 +201,16 @@ impl Proxy {
         let (hosts, outlier) = (&self.hosts, &self.outlier);
         let health = |id: EndpointId| health_of(hosts, outlier.as_ref(), id);
         self.lb.refresh_health(now, &health, &self.active, &mut self.rng);
+    }
+
+    /// The connection settings that end its tunnels.
+    pub fn tunnel_limits(&self) -> TunnelLimits {
+        TunnelLimits {
+            max_requests: self.cluster.max_requests_per_connection,
+            idle_timeout: self.cluster.idle_timeout,
+            max_duration: self.cluster.max_connection_duration,
+            http2: self.http2,
+        }
     }
 
     /// Time of this proxy's first outlier tick: Envoy arms the interval timer when the cluster

@@ -73,7 +73,15 @@ pub struct Request {
     pub user: u32,
     /// The request hash for a consistent-hash route (`None`: no key, a random hash per pick).
     pub hash: Option<u64>,
+    /// The client connection (tunnel slot) the current attempt rides to an east-west gateway
+    /// replica that balances per connection (`NO_TUNNEL` otherwise), and its generation.
+    pub tunnel: u32,
+    /// Generation of `tunnel`'s connection.
+    pub tunnel_gen: u32,
 }
+
+/// No tunnel.
+pub const NO_TUNNEL: u32 = u32::MAX;
 
 impl Request {
     fn empty() -> Request {
@@ -100,6 +108,8 @@ impl Request {
             n_tried: 0,
             user: crate::model::keys::NO_USER,
             hash: None,
+            tunnel: NO_TUNNEL,
+            tunnel_gen: 0,
         }
     }
 
@@ -156,6 +166,7 @@ impl RequestSlab {
         r.n_tried = 0;
         r.user = crate::model::keys::NO_USER;
         r.hash = None;
+        r.tunnel = NO_TUNNEL;
         self.live += 1;
         ReqId(idx)
     }

@@ -53,24 +53,32 @@
 //! balancer, outlier detector and pools, and hands the result back. The gateway proxies raw TCP
 //! (`AUTO_PASSTHROUGH`), so it has no retries or timeouts and its outlier detector sees only
 //! connection results (refused, connect timeout), never HTTP codes; a connection failure behind
-//! it reaches the client as a connect failure. Deviation: real passthrough balances per
-//! downstream connection, this model per request (the long-run shares are the same, the
-//! per-connection lumpiness is not modelled).
+//! it reaches the client as a connect failure.
+//!
+//! It balances per **client connection** (`model::tunnel`): the client proxy tracks its
+//! connections to each gateway replica one by one, the gateway picks a pod for a connection's
+//! first request and every later request on it goes to that pod (no pick), until the
+//! connection ends (`max_requests_per_connection`, `max_connection_duration`, idle timeout, the
+//! pod terminating, a connection failure). `[[east_west_gateways]] balance = "request"` keeps
+//! the per-request pick, as an HTTP-terminating gateway would. Deviation: the gateway's own
+//! pool toward a pinned pod is counted per host as for any host (one HTTP/2 connection), not
+//! one TCP connection per client connection, which matters only with its `maxConnections`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::engine::{Model, Scheduler, SimDuration, SimRng, SimTime};
 use crate::envoy::config::{RetryOn, RetryPolicy};
-use crate::envoy::lb::{PickContext, PreviousPriorities, PriorityLoadRef};
+use crate::envoy::lb::{Pick, PickContext, PreviousPriorities, PriorityLoadRef};
 use crate::envoy::outlier::{LocalOriginEvent, OutlierEvent};
 use crate::metrics::recorder::{AttemptEnd, ClientOutcome, LogKind, Recorder};
 use crate::model::event::{Event, Outcome, ReqId};
 use crate::model::ids::{EndpointId, ProxyId};
-use crate::model::pod::{Pod, PodVerdict};
+use crate::model::pod::{Pod, PodState, PodVerdict};
 use crate::model::proxy::{HostPool, Proxy};
-use crate::model::request::{ConnState, RequestSlab};
+use crate::model::request::{ConnState, NO_TUNNEL, RequestSlab};
 use crate::model::topology::Topology;
+use crate::model::tunnel::TunnelEnd;
 use crate::scenario::{Scenario, ServiceTime};
 
 /// One workload stream's state.
@@ -290,6 +298,7 @@ impl World {
         let r = self.requests.get(req);
         let proxy_id = r.proxy;
         let is_retry = r.attempts > 0;
+        let pinned = self.pinned_backend(req);
         let p = &mut self.proxies[proxy_id.idx()];
         if p.in_flight >= p.cluster.circuit_breakers.max_requests {
             // Overflow: 503 UO at once, never retried, never seen by outlier detection (§3).
@@ -299,7 +308,12 @@ impl World {
             self.finish_with(req, now, ClientOutcome::Overflow, 503, sched);
             return;
         }
-        let pick = {
+        let pick = if let Some((_, _, _, Some(backend))) = pinned {
+            // A gateway hop on a connection already pinned: the pod it was pinned to, whatever
+            // the gateway's balancer would say now (`model::tunnel`).
+            let info = &p.hosts[backend.idx()];
+            Some(Pick { host: backend, priority: info.priority as usize, locality: info.locality, panic: false })
+        } else {
             let r = self.requests.get(req);
             let slot = req.0 as usize;
             let mut ctx = PickContext { now, hash: r.hash, ..PickContext::default() };
@@ -323,6 +337,14 @@ impl World {
             self.finish_with(req, now, ClientOutcome::NoHealthyUpstream, 503, sched);
             return;
         };
+        if let Some((client, idx, generation, None)) = pinned {
+            // The first request on a client connection: the gateway's pick pins it.
+            self.proxies[client.idx()].tunnels.pin(idx, generation, pick.host);
+        }
+        if self.proxies[proxy_id.idx()].hosts[pick.host.idx()].tunnel {
+            self.expire_tunnels(proxy_id, pick.host, now);
+        }
+        let p = &mut self.proxies[proxy_id.idx()];
         let grant = pool_grant(p, pick.host);
         if grant == Grant::Overflow {
             // `max_pending_requests` overflow: 503 UO, not retried, not fed to outlier detection.
@@ -383,6 +405,22 @@ impl World {
         r.conn = ConnState::Attached;
         r.new_conn = new_conn;
         r.sent_at = now;
+        let p = &mut self.proxies[proxy.idx()];
+        let mut new_conn = new_conn;
+        if p.hosts[host.idx()].tunnel {
+            let limits = p.tunnel_limits();
+            let reuse = if new_conn { None } else { p.tunnels.usable(host, p.http2) };
+            // `connection_for` found a usable tunnel when it granted reuse; should none be found,
+            // a new connection is opened rather than the attempt lost.
+            new_conn = reuse.is_none();
+            let idx = reuse.unwrap_or_else(|| p.tunnels.open(host, now));
+            p.tunnels.attach(idx, &limits);
+            let generation = p.tunnels.get(idx).generation;
+            let r = self.requests.get_mut(req);
+            r.tunnel = idx;
+            r.tunnel_gen = generation;
+            r.new_conn = new_conn;
+        }
         let p = &mut self.proxies[proxy.idx()];
         if new_conn {
             p.pool[host.idx()].conns += 1;
@@ -572,11 +610,12 @@ impl World {
     /// Ends the current attempt's accounting: `rq_active`, the pending count, and what happens
     /// to its connection (`end`). Returns the host whose pool changed, if any.
     #[inline]
-    fn end_attempt(&mut self, req: ReqId, end: ConnEnd) -> Option<EndpointId> {
+    fn end_attempt(&mut self, req: ReqId, end: ConnEnd, now: SimTime) -> Option<EndpointId> {
         let r = self.requests.get_mut(req);
         let state = std::mem::replace(&mut r.conn, ConnState::Idle);
         r.attempt_active = false;
-        let (proxy, host) = (r.proxy, r.host);
+        let tunnel = std::mem::replace(&mut r.tunnel, NO_TUNNEL);
+        let (proxy, host, tunnel_gen) = (r.proxy, r.host, r.tunnel_gen);
         let p = &mut self.proxies[proxy.idx()];
         let h = host.idx();
         match state {
@@ -593,6 +632,20 @@ impl World {
                 p.pool[h].connecting -= 1;
                 p.pool[h].conns -= 1;
                 p.n_conns -= 1;
+            }
+            ConnState::Attached if tunnel != NO_TUNNEL => {
+                p.in_flight -= 1;
+                p.active[h] -= 1;
+                let limits = p.tunnel_limits();
+                let end = match end {
+                    ConnEnd::Done => TunnelEnd::Done,
+                    ConnEnd::Reset => TunnelEnd::Reset,
+                    ConnEnd::Failed => TunnelEnd::Failed,
+                };
+                if p.tunnels.release(tunnel, tunnel_gen, end, &limits, now) && p.pool[h].conns > 0 {
+                    p.pool[h].conns -= 1;
+                    p.n_conns -= 1;
+                }
             }
             ConnState::Attached => {
                 p.in_flight -= 1;
@@ -638,6 +691,9 @@ impl World {
     #[inline(never)]
     fn drain_pending_slow(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
         let h = host.idx();
+        if self.proxies[proxy.idx()].hosts[h].tunnel {
+            self.expire_tunnels(proxy, host, sched.now());
+        }
         loop {
             let p = &mut self.proxies[proxy.idx()];
             if p.n_queued == 0 {
@@ -663,6 +719,37 @@ impl World {
             }
             self.send_attempt(req, new_conn, sched);
         }
+    }
+
+    /// Closes `host`'s tunnels that expired by `now` (idle, too old, drained, or pinned to a pod
+    /// that stopped serving) and gives their connections back to the pool counts.
+    fn expire_tunnels(&mut self, proxy: ProxyId, host: EndpointId, now: SimTime) {
+        let pods = &self.pods;
+        let p = &mut self.proxies[proxy.idx()];
+        let limits = p.tunnel_limits();
+        let closed = p.tunnels.expire(host, now, &limits, |b| pods[b.idx()].state == PodState::Ready);
+        let h = host.idx();
+        let closed = closed.min(p.pool[h].conns);
+        p.pool[h].conns -= closed;
+        p.n_conns -= closed;
+    }
+
+    /// For a gateway hop whose client attempt rides a tunnel: the client proxy, the tunnel slot
+    /// and generation, and the pod the tunnel is pinned to (`None` before its first hop).
+    fn pinned_backend(&self, req: ReqId) -> Option<(ProxyId, u32, u32, Option<EndpointId>)> {
+        let (parent, parent_epoch) = self.requests.get(req).parent?;
+        if !self.requests.is_current(parent, parent_epoch) {
+            return None;
+        }
+        let pr = self.requests.get(parent);
+        if pr.tunnel == NO_TUNNEL {
+            return None;
+        }
+        let tunnels = &self.proxies[pr.proxy.idx()].tunnels;
+        if !tunnels.is_live(pr.tunnel, pr.tunnel_gen) {
+            return None;
+        }
+        Some((pr.proxy, pr.tunnel, pr.tunnel_gen, tunnels.get(pr.tunnel).backend))
     }
 
     /// A connect failure empties the host's pending queue: Envoy fails every pending stream of
@@ -693,7 +780,7 @@ impl World {
             Outcome::ConnectFailed => AttemptEnd::ConnectFailed,
         };
         let conn_end = if matches!(outcome, Outcome::Status(_)) { ConnEnd::Done } else { ConnEnd::Failed };
-        let host = self.end_attempt(req, conn_end);
+        let host = self.end_attempt(req, conn_end, sched.now());
         self.attempt_failed(req, end, sched);
         if let Some(host) = host {
             if was_connecting {
@@ -748,7 +835,7 @@ impl World {
             return;
         }
         let proxy = self.requests.get(req).proxy;
-        let host = self.end_attempt(req, ConnEnd::Reset);
+        let host = self.end_attempt(req, ConnEnd::Reset, sched.now());
         let r = self.requests.get_mut(req);
         r.epoch = r.epoch.wrapping_add(1); // void the in-flight response
         self.attempt_failed(req, AttemptEnd::Timeout, sched);
@@ -773,7 +860,7 @@ impl World {
             // outlier detector (`onResponseTimeout` skips requests still waiting for the pool).
             self.feed_outlier(proxy, host, OutlierInput::Local(LocalOriginEvent::Timeout { code: None }), now);
         }
-        let changed = self.end_attempt(req, ConnEnd::Reset);
+        let changed = self.end_attempt(req, ConnEnd::Reset, now);
         self.finish(req, now, ClientOutcome::Timeout);
         if let Some(host) = changed {
             self.drain_pending(proxy, host, sched);
@@ -835,7 +922,7 @@ impl World {
     /// Answers the client and frees the request (no gateway hop can reach here).
     fn finish(&mut self, req: ReqId, now: SimTime, outcome: ClientOutcome) {
         if self.requests.get(req).conn != ConnState::Idle {
-            self.end_attempt(req, ConnEnd::Reset);
+            self.end_attempt(req, ConnEnd::Reset, now);
         }
         let r = self.requests.get(req);
         if r.holds_retry {
@@ -1063,6 +1150,14 @@ fn pool_grant(p: &Proxy, host: EndpointId) -> Grant {
 #[inline]
 fn connection_for(p: &Proxy, host: EndpointId) -> Option<bool> {
     let h = host.idx();
+    if p.hosts[h].tunnel {
+        // Connections to a per-connection gateway are tracked one by one (`model::tunnel`).
+        if p.tunnels.usable(host, p.http2).is_some() {
+            return Some(false);
+        }
+        let none_open = p.tunnels.count_open(host) == 0;
+        return if p.n_conns < p.cluster.circuit_breakers.max_connections || none_open { Some(true) } else { None };
+    }
     let HostPool { conns, connecting, .. } = p.pool[h];
     if p.http2 {
         if conns > connecting {

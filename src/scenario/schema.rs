@@ -381,6 +381,10 @@ pub struct RawEastWestGateway {
     /// Replicas; each is one address (one host for remote clients) and its own Envoy (default 1).
     #[serde(default)]
     pub replicas: Option<u32>,
+    /// `"connection"` (default: Istio's AUTO_PASSTHROUGH gateway picks a pod once per client
+    /// connection) or `"request"` (an HTTP-terminating gateway, for comparison).
+    #[serde(default)]
+    pub balance: Option<String>,
 }
 
 /// `[envoy_outlier]`: fields of Envoy's `OutlierDetection` proto, by their Envoy names, laid over

@@ -182,6 +182,9 @@ pub struct EastWestGatewaySpec {
     pub cluster: KubeClusterId,
     /// Replicas, each one address and one Envoy.
     pub replicas: u32,
+    /// Whether it picks a pod per client connection (AUTO_PASSTHROUGH, the default) or per
+    /// request.
+    pub per_connection: bool,
 }
 
 /// `[envoy_outlier]` after validation: each `Some` replaces the field of Envoy's

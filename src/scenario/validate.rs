@@ -456,7 +456,19 @@ impl Validator<'_> {
             if replicas == 0 || replicas > 100 {
                 return Err(self.err(&format!("{path}.replicas"), "must be between 1 and 100"));
             }
-            out.push(EastWestGatewaySpec { cluster, replicas });
+            let per_connection = match g.balance.as_deref().unwrap_or("connection") {
+                "connection" => true,
+                "request" => false,
+                other => {
+                    return Err(self.err(
+                        &format!("{path}.balance"),
+                        &format!(
+                            "`{other}` is not one of \"connection\" (Istio's AUTO_PASSTHROUGH gateway), \"request\""
+                        ),
+                    ));
+                }
+            };
+            out.push(EastWestGatewaySpec { cluster, replicas, per_connection });
         }
         Ok(out)
     }
