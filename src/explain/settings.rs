@@ -1,7 +1,7 @@
 //! The Envoy settings a scenario's policy puts in force, each with its source: the manifest, an
 //! Istio default, an Envoy default Istio leaves alone, or the scenario's `[mesh]` knobs.
 
-use crate::envoy::config::{LbPolicy, MaxEjectionRule, RouteConfig};
+use crate::envoy::config::{HashPolicy, LbPolicy, MaxEjectionRule, RouteConfig};
 use crate::istio::manifest::{HttpRetry, HttpRoute, TrafficPolicy};
 use crate::istio::translate::{LbSettingSource, cluster_config, effective_lb_setting, sends_unhealthy_endpoints};
 use crate::scenario::Scenario;
@@ -157,7 +157,8 @@ pub fn cluster_settings(s: &Scenario) -> Vec<Setting> {
         },
         Source::Derived,
     ));
-    let simple = tp.and_then(|t| t.load_balancer.as_ref()).and_then(|lb| lb.simple).is_some();
+    let lbs = tp.and_then(|t| t.load_balancer.as_ref());
+    let simple = lbs.is_some_and(|lb| lb.simple.is_some() || lb.consistent_hash.is_some());
     let policy = match cfg.lb.policy {
         LbPolicy::RoundRobin => "ROUND_ROBIN".to_string(),
         LbPolicy::Random => "RANDOM".to_string(),
@@ -166,6 +167,20 @@ pub fn cluster_settings(s: &Scenario) -> Vec<Setting> {
         LbPolicy::Maglev { table_size } => format!("MAGLEV (table size {table_size})"),
     };
     out.push(set("lb_policy", policy, from(simple, Source::IstioDefault)));
+    let warmup_set = lbs.is_some_and(|lb| lb.warmup.is_some() || lb.warmup_duration_secs.is_some());
+    match &cfg.lb.slow_start {
+        Some(ss) => out.push(set(
+            "slow_start_config (warmup)",
+            format!("window {}, aggression {}, min_weight_percent {}", ss.window, ss.aggression, ss.min_weight_percent),
+            Source::Manifest,
+        )),
+        None if warmup_set => out.push(set(
+            "slow_start_config (warmup)",
+            format!("none: {} has no slow start, so Istio drops warmup", cfg.lb.policy.envoy_name()),
+            Source::Derived,
+        )),
+        None => {}
+    }
     out.push(set("overprovisioning_factor", format!("{}%", cfg.lb.overprovisioning_factor), Source::EnvoyDefault));
     let http = tp.and_then(|t| t.connection_pool.as_ref()).and_then(|p| p.http.as_ref());
     let limit = |v: u32| if v == u32::MAX { "2^32-1 (unlimited)".to_string() } else { v.to_string() };
@@ -231,6 +246,16 @@ pub fn route_settings(route: &RouteConfig, vs_route: Option<&HttpRoute>, s: &Sce
                 from(retries.is_some_and(|r| r.retry_remote_localities.is_some()), Source::IstioDefault),
             ));
         }
+    }
+    if let Some(h) = &route.hash_policy {
+        let text = match h {
+            HashPolicy::Header { name } => format!("header {name}"),
+            HashPolicy::Cookie { name, ttl: Some(t) } => format!("cookie {name} (generated with ttl {t} when absent)"),
+            HashPolicy::Cookie { name, ttl: None } => format!("cookie {name}"),
+            HashPolicy::SourceIp => "connection source IP".to_string(),
+            HashPolicy::QueryParameter { name } => format!("query parameter {name}"),
+        };
+        out.push(set("hash_policy (consistentHash)", text, Source::Manifest));
     }
     out.push(set(
         "route timeout",

@@ -45,9 +45,9 @@ pub struct MeshSettings {
     pub locality_lb_setting: LocalityLbSetting,
     /// `meshConfig.connectTimeout` (default 10 s).
     pub connect_timeout: SimDuration,
-    /// The Istio minor release the knobs came from (`mesh.istio_version`); `None` is the current
-    /// release. Fields newer than the release are refused (`lb_policy::check_istio_version`).
-    pub istio_minor: Option<u32>,
+    /// The Istio minor release (`mesh.istio_version`; 31 by default). Fields newer than the
+    /// release are refused (`lb_policy::check_istio_version`).
+    pub istio_minor: u32,
 }
 
 impl Default for MeshSettings {
@@ -59,7 +59,7 @@ impl Default for MeshSettings {
             enable_locality_weighted_lb_config: false,
             locality_lb_setting: LocalityLbSetting { enabled: Some(true), ..Default::default() },
             connect_timeout: SimDuration::from_secs(10),
-            istio_minor: None,
+            istio_minor: 31,
         }
     }
 }
@@ -76,7 +76,7 @@ impl MeshSettings {
             },
             retry_503_by_default: minor <= 23,
             unready_endpoints: if minor <= 30 { UnreadyEndpoints::Drop } else { UnreadyEndpoints::SendUnhealthy },
-            istio_minor: Some(minor),
+            istio_minor: minor,
             ..MeshSettings::default()
         }
     }

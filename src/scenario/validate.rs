@@ -57,10 +57,8 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         if let Some(message) = crate::istio::host::destination_rule_mismatch(&dr.host, None, &service.host) {
             return Err(v.err("policy.destination_rule.host", &message));
         }
-        if let Some(minor) = mesh.settings.istio_minor {
-            if let Err(e) = crate::istio::lb_policy::check_istio_version(dr, minor) {
-                return Err(v.err(&format!("policy.destination_rule.{}", e.path), &e.message));
-            }
+        if let Err(e) = crate::istio::lb_policy::check_istio_version(dr, mesh.settings.istio_minor) {
+            return Err(v.err(&format!("policy.destination_rule.{}", e.path), &e.message));
         }
     }
     if let Some(vs) = &policy.virtual_service {
