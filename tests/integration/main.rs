@@ -4,6 +4,8 @@
 mod bin;
 mod check;
 mod cli;
+mod consistent_hash;
+mod east_west;
 mod explain;
 mod golden;
 mod inputs;
@@ -16,5 +18,6 @@ mod scripted;
 mod seed;
 mod serve;
 mod silent;
+mod slow_start;
 mod sweep;
 mod util;
