@@ -9,7 +9,9 @@
 //! | proxies × pods | client proxies and east-west gateway replicas × every pod the run creates (`replicas`, and the pods each scale-up adds), the latter also × phases for `hosts.csv` | `proxies[].replicas`, `service.deployments[].replicas`, `faults[].replicas` |
 //! | pods | every pod the run creates | the same replicas |
 //! | proxies × localities | proxies × localities (load-balancer and EDS state) | `proxies[].replicas`, `[[clusters]]` |
-//! | requests in flight | `limits.max_in_flight`: request slots, their events and queues | `limits.max_in_flight` |
+//! | requests in flight | `limits.max_in_flight`: request slots, their events, queues and client connections to east-west gateways | `limits.max_in_flight` |
+//! | hash tables | proxies × localities × the ring or Maglev table of a consistent-hash cluster | `minimumRingSize`, `maglev.tableSize`, proxy `replicas` |
+//! | users | a workload's `users` (which host each user's key maps to, two phases at a time) | `workload.users.count` |
 //!
 //! The per-item sizes below are upper bounds of what the model keeps (they include the doubling
 //! of growing vectors); `tests/integration/limits.rs` runs scenarios near the budget under an
@@ -49,8 +51,8 @@ const PER_BUCKET: u64 = (N_BUCKETS as u64) * 4 + 64 + 1024;
 /// the chart points.
 const PER_BUCKET_LOCALITY: u64 = 512;
 /// Bytes per (proxy, pod): the proxy's host record, pool counters, pending queue header,
-/// outlier monitor and load-balancer entry, and its attempt counts for `hosts.csv` (doubled for
-/// the growth of their vector).
+/// outlier monitor, load-balancer entry and slow-start stamp, and its attempt counts for
+/// `hosts.csv` (doubled for the growth of their vector).
 const PER_PROXY_POD: u64 = 384 + 2 * size_of::<crate::metrics::recorder::HostCounts>() as u64;
 /// Bytes per (phase, proxy, pod) that saw an attempt: the counts kept when the phase ends, and
 /// its `hosts.csv` row (in memory, with its four names, and as text).
@@ -65,13 +67,19 @@ const PER_PROXY: u64 = 4096;
 /// Bytes per client request allowed in flight: a request slot for it and one for a hop through an
 /// east-west gateway (each with its `previous_priorities` state and up to 128 bytes of that
 /// state's vectors), four pending events of 32 bytes, its places in a pool queue, a pod queue and
-/// the free list; doubled for the growth of the vectors that hold them.
+/// the free list, and the client connection it may hold to an east-west gateway replica; doubled
+/// for the growth of the vectors that hold them.
 const PER_IN_FLIGHT: u64 = 2
     * (2 * (size_of::<crate::model::request::Request>()
         + size_of::<Option<crate::envoy::lb::PreviousPriorities>>()
         + 128)
         + 4 * 32
-        + 3 * 8) as u64;
+        + 3 * 8
+        + size_of::<crate::model::tunnel::Tunnel>()) as u64;
+/// Bytes per ring entry while a ring is built (its hash and host, sorted as pairs, then split).
+const PER_RING_ENTRY: u64 = 32;
+/// Bytes per Maglev slot (a host index) and per slot of the fill's bookkeeping.
+const PER_MAGLEV_SLOT: u64 = 4;
 /// Bytes per cluster: its spec, locality and names.
 const PER_CLUSTER: u64 = 512;
 /// What every run needs whatever its size: the program, its threads' stacks and the fonts of
@@ -196,9 +204,61 @@ pub fn estimate(s: &Scenario) -> Estimate {
             detail: format!("limits.max_in_flight = {}", s.max_in_flight),
             shrink: "a lower `limits.max_in_flight`",
         },
+        hash_tables(s, proxies, n_loc, pods),
+        Term {
+            name: "users",
+            bytes: mul(&[max_users(s), crate::metrics::keys::KeyTracker::BYTES_PER_USER as u64]),
+            detail: format!("{} users", max_users(s)),
+            shrink: "fewer `workload.users.count`",
+        },
     ];
     terms.sort_by_key(|t| std::cmp::Reverse(t.bytes));
     Estimate { terms }
+}
+
+/// The most users of a workload (the key tracker holds one record per user).
+fn max_users(s: &Scenario) -> u64 {
+    s.workload.iter().filter_map(|w| w.users.as_ref()).map(|u| u64::from(u.count)).max().unwrap_or(0)
+}
+
+/// The consistent-hash tables: each proxy keeps one per priority (at most one per locality). A
+/// Maglev table has `tableSize` slots. A ring has `scale` entries, `scale ≤ minimumRingSize +
+/// 1/w_min` (the lightest host's normalised weight `w_min`, `hashing::Ring::build`), capped at
+/// Envoy's `maximum_ring_size`; `1/w_min` is at most hosts × the spread of host weights (an
+/// east-west gateway weighs up to pods × 100) × the spread of locality weights when they count
+/// (up to localities × max(100, pods)).
+fn hash_tables(s: &Scenario, proxies: u64, n_loc: u64, pods: u64) -> Term {
+    use crate::envoy::config::LbPolicy;
+    let tp = s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref());
+    let (policy, _) = crate::istio::lb_policy::policy_and_slow_start(tp.and_then(|t| t.load_balancer.as_ref()));
+    let (entries, per_entry, what) = match policy {
+        LbPolicy::Maglev { table_size } => {
+            (table_size, PER_MAGLEV_SLOT, format!("Maglev tables of {table_size} slots"))
+        }
+        LbPolicy::RingHash { minimum_ring_size, maximum_ring_size } => {
+            let host_spread = if s.east_west_gateways.is_empty() { 1 } else { pods.saturating_mul(100) };
+            let mesh = &s.mesh.settings;
+            let setting = crate::istio::translate::effective_lb_setting(tp, mesh).setting;
+            let failover = tp.is_some_and(|t| t.outlier_detection.is_some());
+            let weighted = s.service.traffic_distribution.is_some()
+                || crate::istio::locality::needs_locality_weighted_config(
+                    setting.as_ref(),
+                    failover,
+                    mesh.enable_locality_weighted_lb_config,
+                );
+            let locality_spread = if weighted { mul(&[n_loc, pods.max(100)]) } else { 1 };
+            let inverse_min_weight = mul(&[pods, host_spread, locality_spread]);
+            let ring = minimum_ring_size.saturating_add(inverse_min_weight).min(maximum_ring_size).saturating_add(pods);
+            (ring, PER_RING_ENTRY, format!("rings of up to {ring} entries"))
+        }
+        _ => (0, 0, "no consistent hashing".to_string()),
+    };
+    Term {
+        name: "hash tables",
+        bytes: mul(&[proxies, n_loc, entries, per_entry]),
+        detail: format!("{proxies} proxies × {n_loc} priorities × {what}"),
+        shrink: "a smaller `consistentHash` `minimumRingSize` or `maglev.tableSize`, or fewer proxy `replicas`",
+    }
 }
 
 /// Refuses a run whose estimate exceeds `limits.max_memory`, naming the dominant term, what
@@ -291,7 +351,8 @@ mod tests {
         let host = (size_of::<crate::model::proxy::HostInfo>()
             + size_of::<crate::model::proxy::HostPool>()
             + size_of::<u32>()
-            + size_of::<std::collections::VecDeque<(u32, u32)>>()) as u64;
+            + size_of::<std::collections::VecDeque<(u32, u32)>>()
+            + crate::envoy::lb::slow_start::SlowStart::BYTES_PER_HOST) as u64;
         assert!(host + 200 <= PER_PROXY_POD, "per-host records are {host} bytes");
         let pod = size_of::<crate::model::pod::Pod>() as u64;
         assert!(pod + 256 <= PER_POD, "Pod is {pod} bytes");

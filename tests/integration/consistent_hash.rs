@@ -10,13 +10,13 @@ fn zones(pods: usize, traffic_policy: &str, tail: &str) -> String {
     for i in 0..pods {
         s += &format!("[[clusters]]\nname = \"c{i}\"\nregion = \"r\"\nzone = \"z{i}\"\n");
     }
-    s += "[service]\nhost = \"svc\"\nservice_time = { distribution = \"constant\", mean = \"4ms\" }\n";
+    s += "[service]\nhost = \"svc.default.svc.cluster.local\"\nservice_time = { distribution = \"constant\", mean = \"4ms\" }\n";
     for i in 0..pods {
         s += &format!("[[service.deployments]]\ncluster = \"c{i}\"\nreplicas = 1\n");
     }
     s += "[[proxies]]\nname = \"client\"\nkind = \"sidecar\"\ncluster = \"c0\"\nreplicas = 2\n";
     s += &format!(
-        "[policy.destination_rule]\nhost = \"svc\"\n[policy.destination_rule.trafficPolicy]\n{traffic_policy}\n"
+        "[policy.destination_rule]\nhost = \"svc.default.svc.cluster.local\"\n[policy.destination_rule.trafficPolicy]\n{traffic_policy}\n"
     );
     s + tail
 }
@@ -73,8 +73,7 @@ fn a_missing_key_means_a_random_host() {
 #[test]
 fn retries_stay_on_the_hashed_host_under_a_virtual_service() {
     let fault = "[[faults]]\nat = \"10s\"\naction = \"refuse\"\ncluster = \"c1\"\n";
-    let vs =
-        "[policy.virtual_service]\nhosts = [\"svc\"]\nhttp = [{ route = [{ destination = { host = \"svc\" } }] }]\n";
+    let vs = "[policy.virtual_service]\nhosts = [\"svc.default.svc.cluster.local\"]\nhttp = [{ route = [{ destination = { host = \"svc.default.svc.cluster.local\" } }] }]\n";
     let tp = "loadBalancer = { consistentHash = { httpHeaderName = \"x-user\" } }";
     let r = run(&parse(&zones(3, tp, &format!("{USERS}{fault}{vs}"))).unwrap(), 1);
     let p = &r.phases[1];
@@ -159,4 +158,23 @@ fn users_validation() {
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains(field), "{users}: {e}");
     }
+}
+
+/// The memory budget counts the hash tables: 300 proxies × one Maglev table of 4 999 999 slots
+/// (4 bytes each) is about 6 GB, over the default 4 GiB: refused before the run, naming the
+/// term; Istio's default table (65 537 slots) fits.
+#[test]
+fn hash_tables_count_against_the_memory_budget() {
+    let big = zones(
+        1,
+        r#"loadBalancer = { consistentHash = { httpHeaderName = "x-user", maglev = { tableSize = 4999999 } } }"#,
+        USERS,
+    )
+    .replace("replicas = 2\n[policy", "replicas = 300\n[policy");
+    let e = parse(&big).unwrap_err().to_string();
+    assert!(e.contains("limits.max_memory") && e.contains("hash tables") && e.contains("4999999 slots"), "{e}");
+    let small = big.replace("tableSize = 4999999", "tableSize = 65537");
+    let s = parse(&small).unwrap();
+    let term = meshsim::scenario::budget::estimate(&s).terms.into_iter().find(|t| t.name == "hash tables").unwrap();
+    assert_eq!(term.bytes, 300 * 65537 * 4);
 }

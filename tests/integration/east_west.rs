@@ -25,7 +25,7 @@ network = "network2"
 [network]
 cross_region = "20ms"
 [service]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 protocol = "{protocol}"
 readiness_delay = "2s"
 termination_grace = "2s"
@@ -44,7 +44,7 @@ replicas = 3
 proxy = "frontend"
 rate = 600
 [policy.destination_rule]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 [policy.destination_rule.trafficPolicy]
 {traffic_policy}
 {faults}
@@ -109,7 +109,7 @@ replicas = 5
         "outlierDetection = { consecutive5xxErrors = 2, consecutiveGatewayErrors = 1, interval = \"1s\", maxEjectionPercent = 100 }",
         "connectionPool = { tcp = { maxConnections = 2 }, http = { http1MaxPendingRequests = 50 } }",
     ];
-    let vs = "[policy.virtual_service]\nhosts = [\"svc\"]\nhttp = [{ route = [{ destination = { host = \"svc\" } }], \
+    let vs = "[policy.virtual_service]\nhosts = [\"svc.default.svc.cluster.local\"]\nhttp = [{ route = [{ destination = { host = \"svc.default.svc.cluster.local\" } }], \
               retries = { attempts = 2, perTryTimeout = \"100ms\", retryOn = \"5xx,reset,connect-failure\" } }]\n";
     for protocol in ["http1", "http2"] {
         for gw in [1, 2] {

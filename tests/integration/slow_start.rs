@@ -22,7 +22,7 @@ zone = "r2-a"
 [network]
 cross_region = "5ms"
 [service]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 readiness_delay = "5s"
 service_time = {{ distribution = "constant", mean = "4ms" }}
 [[service.deployments]]
@@ -40,7 +40,7 @@ replicas = 2
 proxy = "client"
 rate = 1000
 [policy.destination_rule]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 [policy.destination_rule.trafficPolicy]
 loadBalancer = {{ {lb} }}
 {od}

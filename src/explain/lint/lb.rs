@@ -210,7 +210,7 @@ name = "b"
 region = "r2"
 network = "n2"
 [service]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 protocol = "http2"
 [[service.deployments]]
 cluster = "a"
@@ -248,7 +248,7 @@ rate = 10
         assert!(pin.reason.contains("at least 4 of the 6 pods get nothing"), "{}", pin.reason);
         let fixed = r#"
 [policy.destination_rule]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 trafficPolicy = { connectionPool = { http = { maxRequestsPerConnection = 100 } } }
 "#;
         assert!(!codes(fixed).contains(&"east-west-connection-pinning"));
@@ -258,19 +258,19 @@ trafficPolicy = { connectionPool = { http = { maxRequestsPerConnection = 100 } }
     fn warmup_lints() {
         let random = r#"
 [policy.destination_rule]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 trafficPolicy = { loadBalancer = { simple = "RANDOM", warmup = { duration = "60s" } } }
 "#;
         assert!(codes(random).contains(&"warmup-without-effect"));
         let failover = r#"
 [policy.destination_rule]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 trafficPolicy = { loadBalancer = { warmup = { duration = "60s" } }, outlierDetection = { consecutive5xxErrors = 5 } }
 "#;
         assert!(codes(failover).contains(&"warmup-between-localities"));
         let flat = r#"
 [policy.destination_rule]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 trafficPolicy = { loadBalancer = { warmup = { duration = "60s" }, localityLbSetting = { enabled = false } } }
 "#;
         let c = codes(flat);
@@ -281,7 +281,7 @@ trafficPolicy = { loadBalancer = { warmup = { duration = "60s" }, localityLbSett
     fn hash_lints() {
         let no_users = r#"
 [policy.destination_rule]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 trafficPolicy = { loadBalancer = { consistentHash = { httpHeaderName = "x-user" } } }
 "#;
         let c = codes(no_users);
@@ -289,7 +289,7 @@ trafficPolicy = { loadBalancer = { consistentHash = { httpHeaderName = "x-user" 
         assert!(!c.contains(&"east-west-connection-pinning"), "hashing has its own lint");
         let source_ip = r#"
 [policy.destination_rule]
-host = "svc"
+host = "svc.default.svc.cluster.local"
 trafficPolicy = { loadBalancer = { consistentHash = { useSourceIp = true } } }
 "#;
         assert!(codes(source_ip).contains(&"source-ip-hash-at-sidecar"));
