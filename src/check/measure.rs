@@ -89,6 +89,28 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                 bound: count_bound(*min, *max),
             }
         }
+        Check::KeysMoved { min, max } => {
+            let bound = format!("in [{min:.3}, {max:.3}]");
+            let moved = match &e.window {
+                Window::Phase { index, .. } => report.phases.get(*index).and_then(|p| p.keys_moved),
+                _ => None,
+            };
+            match moved {
+                Some(k) if k.compared > 0 => Measured {
+                    passed: *min <= k.fraction && k.fraction <= *max,
+                    measured: format!(
+                        "{} of {} users moved to another host {within} = {:.3}",
+                        k.moved, k.compared, k.fraction
+                    ),
+                    bound,
+                },
+                _ => Measured {
+                    passed: false,
+                    measured: format!("no workload user was seen both {within} and in the phase before"),
+                    bound,
+                },
+            }
+        }
         Check::Panic { expected } => {
             let seen = first_panic(world, start, end);
             let what = "panic";

@@ -17,6 +17,7 @@
 //! | `panic` | some proxy's load balancer has a priority in panic | — | window |
 //! | `no-panic` | no proxy has a priority in panic | — | window |
 //! | `latency` | a quantile of client latency | `max_latency` (duration), `quantile` (default 0.99) | window |
+//! | `keys-moved` | of the workload users seen in a phase and the one before it, the fraction whose requests went to another host (consistent hashing) | `min`, `max` (fractions) | a phase after the first |
 //!
 //! The window is `phase = "<name>"`, or `from`/`to` durations (either may be left out: the run's
 //! start and end), or the whole run. Slot-based measures (share, errors) round the window out to
@@ -258,6 +259,14 @@ pub enum Check {
         /// At most this many.
         max: Option<u64>,
     },
+    /// Of the users seen in the phase and the one before it, the fraction sent to another host
+    /// lies in `[min, max]` (`metrics::keys`).
+    KeysMoved {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
     /// Some proxy is (`expected`) or no proxy is (`!expected`) in panic during the window: some
     /// priority of its load balancer is below the panic threshold while the priorities together
     /// are under 100 % health.
@@ -335,6 +344,7 @@ impl Check {
             Check::Ejection { .. } => "ejection",
             Check::Retries { .. } => "retries",
             Check::Attempts { .. } => "attempts",
+            Check::KeysMoved { .. } => "keys-moved",
             Check::Panic { expected: true, .. } => "panic",
             Check::Panic { expected: false, .. } => "no-panic",
             Check::Latency { .. } => "latency",
@@ -362,10 +372,10 @@ pub struct ExpectContext<'a> {
 }
 
 /// The kinds, for error messages.
-const KINDS: &str = "\"share\", \"failover\", \"failback\", \"errors\", \"ejections\", \"no-ejections\", \"ejection\", \"retries\", \"attempts\", \"panic\", \"no-panic\", \"latency\"";
+const KINDS: &str = "\"share\", \"failover\", \"failback\", \"errors\", \"ejections\", \"no-ejections\", \"ejection\", \"retries\", \"attempts\", \"keys-moved\", \"panic\", \"no-panic\", \"latency\"";
 
 /// The kinds, for suggestions.
-const KIND_NAMES: [&str; 12] = [
+const KIND_NAMES: [&str; 13] = [
     "share",
     "failover",
     "failback",
@@ -375,6 +385,7 @@ const KIND_NAMES: [&str; 12] = [
     "ejection",
     "retries",
     "attempts",
+    "keys-moved",
     "panic",
     "no-panic",
     "latency",
@@ -435,6 +446,7 @@ impl Parser<'_> {
                 Check::Retries { min, max }
             }
             "attempts" => self.attempts()?,
+            "keys-moved" => self.keys_moved()?,
             "panic" | "no-panic" => {
                 self.only(&[])?;
                 Check::Panic { expected: kind == "panic" }
@@ -799,6 +811,43 @@ impl Parser<'_> {
         let hosts = self.host_filter()?;
         let (min, max) = self.count_bounds()?;
         Ok(Check::Attempts { hosts, min, max })
+    }
+
+    fn keys_moved(&self) -> Result<Check, (String, String)> {
+        self.only(&["min", "max"])?;
+        let r = self.raw;
+        match &r.phase {
+            None => {
+                let field = if r.from.is_some() {
+                    "from"
+                } else if r.to.is_some() {
+                    "to"
+                } else {
+                    "phase"
+                };
+                return Err(self.err(
+                    field,
+                    "keys moved compare a phase with the one before it: give the `phase` (not the first)",
+                ));
+            }
+            Some(name) if self.ctx.phases.first().is_some_and(|p| &p.name == name) => {
+                return Err(self.err(
+                    "phase",
+                    format!("\"{name}\" is the first phase: there is no phase before it to compare with"),
+                ));
+            }
+            Some(_) => {}
+        }
+        let min = self.fraction("min", r.min)?;
+        let max = self.fraction("max", r.max)?;
+        if min.is_none() && max.is_none() {
+            return Err(self.err("max", "kind `keys-moved` needs `min`, `max` or both"));
+        }
+        let (min, max) = (min.unwrap_or(0.0), max.unwrap_or(1.0));
+        if min > max {
+            return Err(self.err("max", format!("{max} is below `min` ({min})")));
+        }
+        Ok(Check::KeysMoved { min, max })
     }
 
     fn latency(&self) -> Result<Check, (String, String)> {

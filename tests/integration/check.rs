@@ -180,7 +180,7 @@ fn bad_expectation_fields_exit_2_naming_the_path() {
 
 #[test]
 fn expectation_errors_name_field_and_expected_value() {
-    let cases: [(&str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str); 13] = [
         ("[[expect]]\nname = \"x\"\nkind = \"shares\"", "expect[0].kind", "is not one of \"share\""),
         ("[[expect]]\nname = \"x\"\nkind = \"share\"\nmax = 0.5", "expect[0].locality", "is required for kind `share`"),
         (
@@ -214,6 +214,21 @@ fn expectation_errors_name_field_and_expected_value() {
             "must be after `from`",
         ),
         ("[[expect]]\nname = \"x\"\nkind = \"errors\"\nmax = 1.5", "expect[0].max", "1.5 is not a count"),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nmax = 0.3",
+            "expect[0].phase",
+            "give the `phase` (not the first)",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"healthy\"\nmax = 0.3",
+            "expect[0].phase",
+            "\"healthy\" is the first phase",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"A recovers\"\nlocality = \"region-a\"",
+            "expect[0].locality",
+            "does not apply to kind `keys-moved`",
+        ),
         (
             "[[expect]]\nname = \"x\"\nkind = \"no-panic\"\n\n[[expect]]\nname = \"x\"\nkind = \"no-panic\"",
             "expect[1].name",
@@ -268,6 +283,12 @@ name = "p99 under a second"
 kind = "latency"
 phase = "healthy"
 max_latency = "1s"
+
+[[expect]]
+name = "no users, nothing to compare"
+kind = "keys-moved"
+phase = "A answers 503"
+max = 1
 "#
     ))
     .unwrap();
@@ -275,7 +296,9 @@ max_latency = "1s"
     let r = meshsim::metrics::report::report(&out.world, 1, out.events);
     let v = meshsim::check::evaluate(&out.world, &r);
     let passed: Vec<bool> = v.iter().map(|v| v.passed).collect();
-    assert_eq!(passed, [true, true, false, true, true], "{v:#?}");
+    assert_eq!(passed, [true, true, false, true, true, false], "{v:#?}");
+    // A workload without users carries no keys: keys-moved fails and says why, whatever its bounds.
+    assert_eq!(v[5].measured, "no workload user was seen both in phase \"A answers 503\" and in the phase before");
     assert_eq!(v[2].measured, "failover after \"A answers 503\" did not complete before its phase ended");
     assert_eq!(v[2].kind, "failover");
 }
