@@ -148,3 +148,32 @@ fn balance_is_validated() {
     let e = parse(&text).unwrap_err().to_string();
     assert!(e.contains("east_west_gateways[0].balance") && e.contains("connection"), "{e}");
 }
+
+/// The fix the `east-west-h2-pinning` lesson shows: with `maxRequestsPerConnection = 100` each
+/// frontend (200 req/s) opens a new connection every 0.5 s and the gateway re-picks a pod each
+/// time, so the 2 pods added at 30 s (ready at 35 s) take about half of the gateway's attempts
+/// for the 55 s they are ready of the 60 s phase: 55/60 × 1/2 = 46 %, 0.38 to 0.54 here (the
+/// gateway's picks among the 4 pods and Poisson arrivals). Without it they get none (the
+/// scenario's own expectations).
+#[test]
+fn max_requests_per_connection_spreads_a_scale_up() {
+    let s = crate::util::load(
+        "east-west-h2-pinning.toml",
+        &["policy.destination_rule.trafficPolicy.connectionPool.http.maxRequestsPerConnection=100"],
+    );
+    let out = meshsim::model::run(Arc::new(s), 1).unwrap();
+    let w = &out.world;
+    let (mut new, mut all) = (0u64, 0u64);
+    for (phase, proxy, host, c) in meshsim::metrics::hosts::host_counts(w) {
+        if phase != 1 || !w.proxies[proxy.idx()].name.starts_with("eastwest-") {
+            continue;
+        }
+        all += c.attempts;
+        if w.pods[host.idx()].ordinal >= 2 {
+            new += c.attempts;
+        }
+    }
+    let share = new as f64 / all as f64;
+    assert!(all > 20_000, "{all}");
+    assert!((0.38..0.54).contains(&share), "the new pods' share {share} ({new} of {all})");
+}
