@@ -15,6 +15,7 @@
 //!   leaves a half-written plot. Missing parent directories are created.
 
 mod ejection_timeline;
+mod glyphs;
 mod heatmap;
 mod latency_ecdf;
 mod report;
@@ -104,18 +105,8 @@ fn ensure_fonts() -> Result<(), PlotError> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
-            let fonts: [(&str, FontStyle, &'static [u8]); 8] = [
-                ("sans-serif", FontStyle::Normal, dejavu::sans::regular()),
-                ("sans-serif", FontStyle::Bold, dejavu::sans::bold()),
-                ("sans-serif", FontStyle::Oblique, dejavu::sans::oblique()),
-                ("sans-serif", FontStyle::Italic, dejavu::sans::oblique()),
-                ("serif", FontStyle::Normal, dejavu::serif::regular()),
-                ("serif", FontStyle::Bold, dejavu::serif::bold()),
-                ("monospace", FontStyle::Normal, dejavu::sans_mono::regular()),
-                ("monospace", FontStyle::Bold, dejavu::sans_mono::bold()),
-            ];
-            for (family, style, bytes) in fonts {
-                plotters::style::register_font(family, style, bytes)
+            for (family, style, bytes) in glyphs::FONTS {
+                plotters::style::register_font(family, style, bytes())
                     .map_err(|_| format!("{family} {}", style.as_str()))?;
             }
             Ok(())
@@ -351,7 +342,7 @@ fn write_png<C: Chart>(chart: &C, path: &Path) -> Result<(), PlotError> {
     ensure_fonts()?;
     let tmp = temp_sibling(path, "png")?;
     let drawn = {
-        let root = BitMapBackend::new(&tmp, chart.size()).into_drawing_area();
+        let root = glyphs::PngBackend(BitMapBackend::new(&tmp, chart.size())).into_drawing_area();
         draw_on(chart, &root).map_err(|e| e.to_string())
     };
     if let Err(message) = drawn {

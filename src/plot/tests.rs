@@ -479,3 +479,57 @@ fn large_inputs_render() {
         assert!(std::fs::metadata(dir.join(f)).unwrap().len() > 1000, "{f}");
     }
 }
+
+/// Columns of a `w`×`h` RGB buffer that hold any ink (a pixel darker than white).
+fn inked_columns(buf: &[u8], w: usize, h: usize) -> Vec<bool> {
+    (0..w).map(|x| (0..h).any(|y| buf[(y * w + x) * 3] < 200)).collect()
+}
+
+/// Runs of inked columns, as `(first, last)`.
+fn ink_runs(cols: &[bool]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = None;
+    for (x, &inked) in cols.iter().chain(std::iter::once(&false)).enumerate() {
+        match (inked, start) {
+            (true, None) => start = Some(x),
+            (false, Some(s)) => {
+                runs.push((s, x - 1));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    runs
+}
+
+/// `text` drawn at the axis-title size on the backend the PNG writer uses.
+fn render_png_text(text_: &str) -> (Vec<u8>, usize, usize) {
+    ensure_fonts().unwrap();
+    let (w, h) = (200usize, 40usize);
+    let mut buf = vec![0u8; w * h * 3];
+    {
+        let root = glyphs::PngBackend(BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32))).into_drawing_area();
+        root.fill(&WHITE).unwrap();
+        root.draw(&Text::new(text_.to_string(), (4, 8), text(14.0, INK))).unwrap();
+        root.present().unwrap();
+    }
+    (buf, w, h)
+}
+
+#[test]
+fn png_text_keeps_each_glyphs_side_bearing() {
+    // plotters 0.3.7 drops the left side bearing, so the `l` of "client" touches the `c` (the
+    // word reads "dient") and the `1` of "0.01" sits against the `0`. With the bearing, each of
+    // these pairs is drawn as two separate shapes with a blank column between them.
+    for pair in ["cl", "01", "ri", "il"] {
+        let (buf, w, h) = render_png_text(pair);
+        let runs = ink_runs(&inked_columns(&buf, w, h));
+        assert_eq!(runs.len(), 2, "{pair:?} should be two separate glyphs, ink runs {runs:?}");
+    }
+    // And the word as a whole is as wide as the layout the charts measure it with.
+    let (buf, w, h) = render_png_text("client");
+    let runs = ink_runs(&inked_columns(&buf, w, h));
+    let (first, last) = (runs[0].0, runs[runs.len() - 1].1);
+    let measured = text_width("client", 14.0, false);
+    assert!(((last - first + 1) as i32 - measured).abs() <= 2, "ink {first}..{last} vs layout width {measured}");
+}
