@@ -49,8 +49,15 @@ pub enum OutputError {
     },
 }
 
-/// Encodes serializable rows as CSV with a header.
-pub fn csv_bytes<T: serde::Serialize>(rows: &[T], label: &str) -> Result<Vec<u8>, OutputError> {
+/// Encodes serializable rows as CSV with a header, which is written even when there are no rows
+/// (pandas and most CSV readers refuse an empty file).
+pub fn csv_bytes<T: serde::Serialize + Default>(rows: &[T], label: &str) -> Result<Vec<u8>, OutputError> {
+    if rows.is_empty() {
+        // The writer emits the header with the first record: encode a default row, keep the header.
+        let mut bytes = csv_bytes(&[T::default()], label)?;
+        bytes.truncate(bytes.iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| i + 1));
+        return Ok(bytes);
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r).map_err(|e| OutputError::Encode { path: label.into(), message: e.to_string() })?;
@@ -223,7 +230,7 @@ pub fn run_chart(report: &RunReport, scenario: &crate::scenario::Scenario) -> cr
 }
 
 /// One row of `ejections.csv`: one ejection of an endpoint by a proxy.
-#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
 pub struct EjectionRecord {
     /// The proxy that ejected it.
     pub proxy: String,
@@ -349,7 +356,7 @@ pub fn latency_chart(report: &RunReport) -> crate::plot::LatencyEcdf {
 }
 
 /// One row of `latency_ecdf.csv`.
-#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
 pub struct EcdfRow {
     /// Phase name.
     pub phase: String,

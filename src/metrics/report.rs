@@ -27,7 +27,7 @@ use super::recorder::{ClientOutcome, FINE_SLOT, Recorder};
 const WINDOW_SLOTS: usize = 10;
 
 /// One row of `timeseries.csv`: one bucket and locality.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct LocalityRow {
     /// Bucket start in seconds.
     pub time_s: f64,
@@ -48,7 +48,7 @@ pub struct LocalityRow {
 }
 
 /// One row of `client.csv`: what clients saw in one bucket.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct ClientRow {
     /// Bucket start in seconds.
     pub time_s: f64,
