@@ -17,8 +17,11 @@ use plotters_backend::{
     text_anchor::{HPos, VPos},
 };
 
+/// An embedded font: family, style, and its bytes.
+pub(super) type EmbeddedFont = (&'static str, FontStyle, fn() -> &'static [u8]);
+
 /// The embedded fonts, by family and style (the table [`super::ensure_fonts`] registers).
-pub(super) const FONTS: [(&str, FontStyle, fn() -> &'static [u8]); 8] = [
+pub(super) const FONTS: [EmbeddedFont; 8] = [
     ("sans-serif", FontStyle::Normal, dejavu::sans::regular),
     ("sans-serif", FontStyle::Bold, dejavu::sans::bold),
     ("sans-serif", FontStyle::Oblique, dejavu::sans::oblique),

@@ -276,7 +276,7 @@ max_latency = "1s"
     let v = meshsim::check::evaluate(&out.world, &r);
     let passed: Vec<bool> = v.iter().map(|v| v.passed).collect();
     assert_eq!(passed, [true, true, false, true, true], "{v:#?}");
-    assert_eq!(v[2].measured, "failover after \"A answers 503\" did not complete before its phase ended");
+    assert_eq!(v[2].measured, "after \"A answers 503\": failover did not settle before its phase ended");
     assert_eq!(v[2].kind, "failover");
 }
 

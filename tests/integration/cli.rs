@@ -31,7 +31,9 @@ fn run_writes_every_output_and_reruns_are_byte_identical() {
     }
     let ts = String::from_utf8(read(&a.join("timeseries.csv"))).unwrap();
     assert!(
-        ts.starts_with("time_s,locality,attempts,share,ejected,upstream_5xx,connect_failure,timeout\n"),
+        ts.starts_with(
+            "time_s,locality,attempts,share,ejected_endpoints,ejected_pairs,upstream_5xx,connect_failure,timeout\n"
+        ),
         "{ts:.200}"
     );
     let summary: serde_json::Value = serde_json::from_slice(&read(&a.join("summary.json"))).unwrap();
