@@ -122,9 +122,11 @@ fn ensure_fonts() -> Result<(), PlotError> {
 const FONT_SCALE: f64 = 1.2;
 
 /// The chart font at nominal `size`, regular or bold.
+/// (`FontDesc::style` would keep the regular face's metrics: bold text would be measured, and
+/// in plotters' own rendering drawn, as regular.)
 fn font(size: f64, is_bold: bool) -> FontDesc<'static> {
-    let f = (FONT, size * FONT_SCALE).into_font();
-    if is_bold { f.style(FontStyle::Bold) } else { f }
+    let style = if is_bold { FontStyle::Bold } else { FontStyle::Normal };
+    FontDesc::new(FontFamily::Name(FONT), size * FONT_SCALE, style)
 }
 
 /// A text style of the chart font.

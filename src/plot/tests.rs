@@ -176,6 +176,9 @@ fn heat() -> Heatmap {
         x_values: ["1", "2", "5", "10"].map(String::from).to_vec(),
         y_values: ["1s", "30s", "300s"].map(String::from).to_vec(),
         values: vec![vec![0.42, 0.61, 1.9, 4.75], vec![0.35, f64::NAN, 1.2, 3.1], vec![0.51, 0.73, 1.5]],
+        recommended: Some((1, 0)),
+        recommended_note: "minimize the mean of errors subject to false_ejections == 0".to_string(),
+        infeasible: vec![(0, 0), (0, 1), (0, 2), (9, 9)],
     }
 }
 
@@ -276,7 +279,14 @@ fn heatmap_smoke() {
         dir.path(),
         "heatmap",
         |p, s| heatmap(&data, p, s),
-        &["client error rate (%) (minimize)", "outlierDetection.consecutive5xxErrors", "n/a", "4.75"],
+        &[
+            "client error rate (%) (minimize)",
+            "outlierDetection.consecutive5xxErrors",
+            "n/a",
+            "4.75",
+            "Outlined: the recommended setting: minimize the mean of errors subject to false_ejections == 0.",
+            "Crossed out: settings that break the constraints.",
+        ],
     );
     assert_eq!(heatmap_svg(&data).unwrap(), svg);
 }
@@ -530,13 +540,18 @@ fn ink_runs(cols: &[bool]) -> Vec<(usize, usize)> {
 
 /// `text` drawn at the axis-title size on the backend the PNG writer uses.
 fn render_png_text(text_: &str) -> (Vec<u8>, usize, usize) {
+    render_png_styled(text_, false)
+}
+
+fn render_png_styled(text_: &str, is_bold: bool) -> (Vec<u8>, usize, usize) {
     ensure_fonts().unwrap();
-    let (w, h) = (200usize, 40usize);
+    let (w, h) = (320usize, 40usize);
     let mut buf = vec![0u8; w * h * 3];
     {
         let root = glyphs::PngBackend(BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32))).into_drawing_area();
         root.fill(&WHITE).unwrap();
-        root.draw(&Text::new(text_.to_string(), (4, 8), text(14.0, INK))).unwrap();
+        let style = if is_bold { bold(14.0, INK) } else { text(14.0, INK) };
+        root.draw(&Text::new(text_.to_string(), (4, 8), style)).unwrap();
         root.present().unwrap();
     }
     (buf, w, h)
@@ -558,6 +573,20 @@ fn png_text_keeps_each_glyphs_side_bearing() {
     let (first, last) = (runs[0].0, runs[runs.len() - 1].1);
     let measured = text_width("client", 14.0, false);
     assert!(((last - first + 1) as i32 - measured).abs() <= 2, "ink {first}..{last} vs layout width {measured}");
+}
+
+#[test]
+fn bold_text_is_measured_as_drawn() {
+    // Titles and headers are bold: their width must be the bold face's, or a centred title
+    // overflows the canvas (the sweep heatmap's title was cut off).
+    ensure_fonts().unwrap();
+    let word = "client errors (whole run)";
+    let (regular, heavy) = (text_width(word, 14.0, false), text_width(word, 14.0, true));
+    assert!(heavy > regular, "bold {heavy} vs regular {regular}");
+    let (buf, w, h) = render_png_styled(word, true);
+    let runs = ink_runs(&inked_columns(&buf, w, h));
+    let ink = (runs[runs.len() - 1].1 - runs[0].0 + 1) as i32;
+    assert!((ink - heavy).abs() <= 3, "bold ink {ink} vs bold layout {heavy}");
 }
 
 #[test]

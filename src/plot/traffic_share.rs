@@ -520,7 +520,7 @@ impl RunChart {
         let n = self.ejected.len().max(1);
         let colors: Vec<RGBColor> = (0..self.ejected.len())
             .map(|i| {
-                let f = if n == 1 { 1.0 } else { 0.35 + 0.65 * i as f64 / (n - 1) as f64 };
+                let f = if n == 1 { 1.0 } else { 0.3 + 0.7 * i as f64 / (n - 1) as f64 };
                 let mix = |c: u8| (255.0 - (255.0 - f64::from(c)) * f).round() as u8;
                 RGBColor(mix(EJECTED_COLOR.0), mix(EJECTED_COLOR.1), mix(EJECTED_COLOR.2))
             })
@@ -592,7 +592,11 @@ impl RunChart {
             ))?;
         }
         if !any {
-            draw_message(root, (frame.left, frame.top), (frame.right, frame.bottom + 2), "no panic")?;
+            root.draw(&Text::new(
+                "no panic".to_string(),
+                ((frame.left + frame.right) / 2, (frame.top + frame.bottom) / 2),
+                anchored(text(13.0, GREY), HPos::Center, VPos::Center),
+            ))?;
         }
         draw_phase_marks(root, &self.phases, &frame, false)?;
         let (lx, ly) = legend.get_base_pixel();

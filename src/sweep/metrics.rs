@@ -82,7 +82,7 @@ pub const METRICS: [MetricDef; N_METRICS] = [
     MetricDef {
         name: "failover_s",
         label: "time to fail over (s)",
-        doc: "seconds from the first failure fault until the faulted localities' share stays at or below output.failover_share; empty if it never does",
+        doc: "seconds from the first failure fault until the faulted localities' share stays at or below output.failover_share (settled: probes after un-ejections aside); empty if it never does",
         goal: Goal::Minimize,
         optional: true,
     },
