@@ -139,6 +139,37 @@ fn row_label(r: &EjectionRow) -> String {
     }
 }
 
+/// One ejection as drawn: pixel columns `a..=b`, its label's left edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bar {
+    a: i32,
+    b: i32,
+    label_x: i32,
+    multiplier: u32,
+}
+
+/// The bars of a row's ejections within `x0..x1` (pixel column of a time by `px`), in time
+/// order. Each bar starts two pixels after the previous one ends, so back-to-back ejections (an
+/// ×1 then at once an ×2) show as two bars, and its label sits at its start (not in the middle,
+/// where it would read as a later ejection). An ejection still running at the end of the run
+/// reaches the edge.
+fn bars(intervals: &[EjectionInterval], (x0, x1): (f64, f64), px: impl Fn(f64) -> i32) -> Vec<Bar> {
+    let mut ivs: Vec<&EjectionInterval> = intervals.iter().filter(|iv| iv.start_s.is_finite()).collect();
+    ivs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    let mut out: Vec<Bar> = Vec::new();
+    for iv in ivs {
+        let e = if iv.end_s.is_finite() { iv.end_s } else { x1 };
+        let (s, e) = (iv.start_s.max(x0), e.min(x1));
+        if e < s {
+            continue;
+        }
+        let a = out.last().map_or(px(s), |p| px(s).max(p.b + 2));
+        let b = px(e).max(a);
+        out.push(Bar { a, b, label_x: a + 4, multiplier: iv.multiplier });
+    }
+    out
+}
+
 /// The bar colour of an ejection: the locality's colour, darker with each step of the back-off
 /// multiplier, so that an ×2 right after an ×1 does not read as one bar.
 fn bar_color(base: RGBColor, multiplier: u32) -> RGBColor {
@@ -221,33 +252,15 @@ impl Chart for EjectionTimeline {
                     chart.draw_series(std::iter::once(PathElement::new(vec![(x0, lo), (x1, lo)], GRID_LIGHT)))?;
                     let (blo, bhi) = band(i, 0.14);
                     let (top_px, bottom_px) = (chart.backend_coord(&(x0, bhi)).1, chart.backend_coord(&(x0, blo)).1);
-                    let mut ivs: Vec<&EjectionInterval> = row.intervals.iter().collect();
-                    ivs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-                    // Each bar starts a pixel after the previous one ends, so back-to-back
-                    // ejections show as separate bars; its label sits at its start.
-                    let mut prev_end = i32::MIN;
-                    for iv in ivs {
-                        let s = if iv.start_s.is_finite() {
-                            iv.start_s
-                        } else {
-                            continue;
-                        };
-                        let e = if iv.end_s.is_finite() { iv.end_s } else { x1 };
-                        let (s, e) = (s.max(x0), e.min(x1));
-                        if e < s {
-                            continue;
-                        }
-                        let fill = bar_color(*color, iv.multiplier);
-                        let a = frame.px(s).max(prev_end + 2);
-                        let b = frame.px(e).max(a);
-                        prev_end = b;
-                        root.draw(&Rectangle::new([(a, top_px), (b, bottom_px)], fill.filled()))?;
-                        if iv.multiplier > 0 {
-                            let label = format!("×{}", iv.multiplier);
-                            if text_width(&label, 12.0, true) + 6 <= b - a {
+                    for bar in bars(&row.intervals, (x0, x1), |x| frame.px(x)) {
+                        let fill = bar_color(*color, bar.multiplier);
+                        root.draw(&Rectangle::new([(bar.a, top_px), (bar.b, bottom_px)], fill.filled()))?;
+                        if bar.multiplier > 0 {
+                            let label = format!("×{}", bar.multiplier);
+                            if text_width(&label, 12.0, true) + 6 <= bar.b - bar.a {
                                 root.draw(&Text::new(
                                     label,
-                                    (a + 4, y_px),
+                                    (bar.label_x, y_px),
                                     anchored(bold(12.0, ink_on(fill)), HPos::Left, VPos::Center),
                                 ))?;
                             }
@@ -267,5 +280,27 @@ impl Chart for EjectionTimeline {
             ))?;
         }
         draw_phase_marks(root, &self.phases, &frame, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_to_back_ejections_are_two_bars_labelled_at_their_starts() {
+        // The seed lab: ×1 from 30 s to 61 s, then at once ×2 until 121 s; 1 px per second.
+        let iv = |s: f64, e: f64, m: u32| EjectionInterval { start_s: s, end_s: e, multiplier: m };
+        let px = |x: f64| (x * 1.0).round() as i32;
+        let b = bars(&[iv(61.0, 121.0, 2), iv(30.0, 61.0, 1)], (0.0, 150.0), px);
+        assert_eq!(b.len(), 2);
+        assert_eq!((b[0].a, b[0].b, b[0].multiplier), (30, 61, 1));
+        assert!(b[1].a >= b[0].b + 2, "a gap between the bars: {b:?}");
+        assert_eq!(b[1].label_x, b[1].a + 4, "the ×2 label at 61 s, not at 91 s");
+        assert!(b[1].label_x < 70, "{b:?}");
+        assert_ne!(bar_color(RGBColor(0, 114, 178), 1), bar_color(RGBColor(0, 114, 178), 2));
+        // Still ejected at the end of the run: the bar reaches the edge.
+        let open = bars(&[iv(140.0, f64::NAN, 3)], (0.0, 150.0), px);
+        assert_eq!((open[0].a, open[0].b), (140, 150));
     }
 }

@@ -244,9 +244,35 @@ fn traffic_share_smoke() {
         dir.path(),
         "traffic",
         |p, s| traffic_share(&data, p, s),
-        &["zone-a-outage · seed 42", "zone-a outage", "upstream 5xx"],
+        &[
+            "zone-a-outage · seed 42",
+            "zone-a outage",
+            "upstream 5xx",
+            "Failed upstream attempts",
+            "traffic left +1.5 s",
+            "settled +15.0 s",
+            "by 2 of 2 proxies",
+            "P0",
+            "P1",
+            // Two zones of us-east1 keep their zone names: not cut to `us-east1/us-east…` twice.
+            "us-east1-b",
+            "us-east1-c",
+        ],
     );
     assert_eq!(traffic_share_svg(&data).unwrap(), svg);
+    assert!(!svg.contains("no ejections") && !svg.contains("no panic"), "there are some");
+    // Without ejections, errors or panic, each panel says so instead of staying blank.
+    let calm = RunChart {
+        error_series: data.error_series.iter().map(|(n, v)| (n.clone(), vec![0.0; v.len()])).collect(),
+        failed_attempts: vec![("upstream 5xx".into(), vec![0.0; 240])],
+        ejected: Vec::new(),
+        panic: Vec::new(),
+        ..data.clone()
+    };
+    let svg = traffic_share_svg(&calm).unwrap();
+    for s in ["no ejections", "no panic", "no client errors", "no failed upstream attempts", "timeout: none"] {
+        assert!(svg.contains(s), "{s}");
+    }
 }
 
 #[test]
