@@ -94,13 +94,14 @@ const PANIC_ROW_H: i32 = 22;
 /// Below the panic strip: its x labels and the axis title.
 const BOTTOM_H: i32 = 62;
 
-/// Colours of the panels' layers.
+/// Colours of the error causes: dark tones, apart from the region colours above them (which
+/// may be any Okabe–Ito colour) and from each other in lightness as well as hue.
 const CAUSE_COLORS: [RGBColor; 5] = [
-    OKABE_ITO[3],               // vermillion: upstream 5xx
-    OKABE_ITO[5],               // reddish purple: connect failure
+    RGBColor(0xC0, 0x39, 0x2B), // red: upstream 5xx
+    RGBColor(0x6A, 0x3D, 0x9A), // purple: connect failure
     RGBColor(0x22, 0x22, 0x22), // black: no healthy upstream
-    OKABE_ITO[1],               // orange: overflow
-    OKABE_ITO[4],               // sky blue: timeout
+    RGBColor(0x9C, 0x6B, 0x1E), // brown: overflow
+    RGBColor(0x2A, 0x7F, 0x8F), // teal: timeout
 ];
 const EJECTED_COLOR: RGBColor = RGBColor(0x5B, 0x3A, 0x8C);
 const PANIC_COLOR: RGBColor = RGBColor(0xB0, 0x1E, 0x1E);
@@ -533,7 +534,7 @@ impl RunChart {
         let items: Vec<(String, Swatch)> =
             self.ejected.iter().zip(&colors).map(|((name, _), c)| (name.clone(), Swatch::Fill(*c))).collect();
         let (lx, ly) = legend.get_base_pixel();
-        draw_legend(root, (lx + 10, ly + 6), LEGEND_W - 16, ly + h as i32, "Ejected endpoints, each once", &items)?;
+        draw_legend(root, (lx + 10, ly + 6), LEGEND_W - 16, ly + h as i32, "Ejected endpoints", &items)?;
         Ok(frame)
     }
 
