@@ -577,7 +577,7 @@ pub fn latency_chart(report: &RunReport) -> crate::plot::LatencyEcdf {
                     (false, true) => "no healthy upstream",
                     _ => "overflow, no healthy upstream",
                 };
-                format!("incl. {} local replies ({what}) at the left edge", local.total())
+                format!("incl. {} local replies ({what})", local.total())
             };
             crate::plot::EcdfCurve {
                 name: p.name.clone(),
@@ -591,8 +591,8 @@ pub fn latency_chart(report: &RunReport) -> crate::plot::LatencyEcdf {
         })
         .collect();
     let footnote = if any_local {
-        "Local replies are answered by the client proxy itself (no upstream round trip); they count in the curves \
-         and quantiles and are drawn at the left edge."
+        "Local replies (answered by the proxy itself, in no time) count in the curves and quantiles; they are drawn \
+         at the left edge."
             .to_string()
     } else {
         String::new()
