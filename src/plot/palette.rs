@@ -61,22 +61,25 @@ pub fn locality_colors(localities: &[String]) -> Vec<RGBColor> {
     regions.dedup();
     // Each region's palette slot: its hash, or the next free slot when an earlier region has it.
     let mut taken = [false; OKABE_ITO.len()];
-    let mut slot_of: Vec<(&str, usize)> = Vec::with_capacity(regions.len());
+    let mut slots: Vec<usize> = Vec::with_capacity(regions.len());
     for r in &regions {
         let want = (fnv1a(r) % OKABE_ITO.len() as u64) as usize;
         let slot = (0..OKABE_ITO.len()).map(|k| (want + k) % OKABE_ITO.len()).find(|s| !taken[*s]).unwrap_or(want);
         taken[slot] = true;
-        slot_of.push((r, slot));
+        slots.push(slot);
     }
+    // Every distinct locality once, by region then name: a zone's tone is its rank in its region.
+    // Binary searches keep this O(n log n): a scenario may hold thousands of localities.
+    let mut zones: Vec<(&str, &str)> = localities.iter().map(|l| (region_of(l), l.as_str())).collect();
+    zones.sort_unstable();
+    zones.dedup();
     localities
         .iter()
         .map(|l| {
             let r = region_of(l);
-            let slot = slot_of.iter().find(|(x, _)| *x == r).map_or(0, |(_, s)| *s);
-            let mut zones: Vec<&String> = localities.iter().filter(|x| region_of(x) == r).collect();
-            zones.sort_unstable();
-            zones.dedup();
-            let k = zones.iter().position(|z| *z == l).unwrap_or(0);
+            let slot = regions.binary_search(&r).map_or(0, |i| slots[i]);
+            let first = zones.partition_point(|(x, _)| *x < r);
+            let k = zones.binary_search(&(r, l.as_str())).map_or(0, |i| i - first);
             tone(OKABE_ITO[slot], ZONE_TONES[k % ZONE_TONES.len()])
         })
         .collect()
