@@ -23,8 +23,9 @@
 //! the recorder's 100 ms slots; latency uses the output buckets whose start lies in the window.
 //! `locality` is a Kubernetes cluster name, or a locality pattern `region[/zone[/sub_zone]]`
 //! matching every locality that starts with those segments. `endpoint` is a host as the outputs
-//! name it (`cluster/ordinal`); `proxy` a proxy replica (`ingress-0`), a proxy group (`ingress`)
-//! or an east-west gateway replica.
+//! name it (a pod `cluster/ordinal`, an east-west gateway replica by its gateway,
+//! `eastwest-CLUSTER-N` such as `eastwest-cluster-b-0`); `proxy` a proxy replica (`ingress-0`), a proxy group (`ingress`) or an
+//! east-west gateway replica.
 //!
 //! A `share` over a window in which no upstream attempt was sent at all is undefined (0 of 0):
 //! the expectation fails and says so, whatever its bounds, rather than reading it as 0.
