@@ -66,7 +66,7 @@ pub fn run_to_dir(
         staging.write(name, &bytes)?;
     }
     let ejections = output::ejection_records(world);
-    let chart = output::run_chart(&report, &world.scenario);
+    let chart = output::run_chart(&report, world);
     plot::traffic_share(&chart, &staging.path("traffic.png"), &staging.path("traffic.svg"))?;
     let timeline = output::ejection_chart(&ejections, &report);
     plot::ejection_timeline(&timeline, &staging.path("ejections.png"), &staging.path("ejections.svg"))?;
@@ -76,14 +76,22 @@ pub fn run_to_dir(
         (
             "Traffic share",
             "traffic.svg",
-            "Share of upstream attempts per locality (stacked), client errors and ejected hosts; fault phases shaded.",
+            "Share of upstream attempts per locality (stacked); client errors and failed upstream attempts per second \
+             by cause, on one scale (the difference is what retries hid); endpoints ejected, each counted once, by how \
+             many proxies eject it; panic per priority. Fault phases shaded; failover and fail-back instants marked.",
         ),
         (
             "Ejection timeline",
             "ejections.svg",
-            "One row per (proxy, endpoint): bars are ejections, labelled with the back-off multiplier.",
+            "One row per (proxy, endpoint): bars are ejections, each labelled at its start with the back-off \
+             multiplier (darker as it grows); east-west gateway hosts are named by their gateway.",
         ),
-        ("Client latency", "latency.svg", "Empirical CDF of client latency per phase (retries and back-off included)."),
+        (
+            "Client latency",
+            "latency.svg",
+            "Empirical CDF of client latency per phase (retries and back-off included); p50 and p99 as in the \
+             phase table; local replies (overflow, no healthy upstream) drawn at the left edge.",
+        ),
     ];
     let mut figs = Vec::new();
     for (heading, file, caption) in figures {

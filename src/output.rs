@@ -49,8 +49,15 @@ pub enum OutputError {
     },
 }
 
-/// Encodes serializable rows as CSV with a header.
-pub fn csv_bytes<T: serde::Serialize>(rows: &[T], label: &str) -> Result<Vec<u8>, OutputError> {
+/// Encodes serializable rows as CSV with a header, which is written even when there are no rows
+/// (pandas and most CSV readers refuse an empty file).
+pub fn csv_bytes<T: serde::Serialize + Default>(rows: &[T], label: &str) -> Result<Vec<u8>, OutputError> {
+    if rows.is_empty() {
+        // The writer emits the header with the first record: encode a default row, keep the header.
+        let mut bytes = csv_bytes(&[T::default()], label)?;
+        bytes.truncate(bytes.iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| i + 1));
+        return Ok(bytes);
+    }
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r).map_err(|e| OutputError::Encode { path: label.into(), message: e.to_string() })?;
@@ -74,10 +81,20 @@ pub fn text_files(world: &World, report: &RunReport) -> Result<Vec<(&'static str
     ])
 }
 
-/// Display name of a pod: `cluster/ordinal`.
+/// Display name of an endpoint: a pod is `cluster/ordinal`; an east-west gateway replica (the
+/// one host that stands for a remote network's pods) is named as the gateway it is, by its
+/// proxy's name (`eastwest-cluster-b-0`), so it never reads like the pod `cluster-b/0`.
 pub fn endpoint_name(world: &World, id: EndpointId) -> String {
     let pod = &world.pods[id.idx()];
-    format!("{}/{}", world.scenario.kube_clusters[pod.cluster.idx()].name, pod.ordinal)
+    match pod.gateway {
+        Some(proxy) => world.proxies[proxy.idx()].name.clone(),
+        None => format!("{}/{}", world.scenario.kube_clusters[pod.cluster.idx()].name, pod.ordinal),
+    }
+}
+
+/// What kind of host an endpoint is: `pod` or `east-west gateway`.
+pub fn endpoint_kind(world: &World, id: EndpointId) -> &'static str {
+    if world.pods[id.idx()].gateway.is_some() { "east-west gateway" } else { "pod" }
 }
 
 /// `events.jsonl`: one JSON object per line, in time order.
@@ -108,8 +125,9 @@ pub fn events_jsonl(world: &World) -> String {
             LogKind::Eds { proxy: p, added, removed, hosts, priorities } => json!({
                 "time_s": t, "event": "eds", "proxy": proxy(*p), "added": added, "removed": removed, "hosts": hosts, "priorities": priorities,
             }),
-            LogKind::Panic { proxy: p, on, total } => json!({
+            LogKind::Panic { proxy: p, on, total, priorities } => json!({
                 "time_s": t, "event": if *on { "panic_on" } else { "panic_off" }, "proxy": proxy(*p), "total_panic": total,
+                "priorities": priorities,
             }),
             LogKind::Phase { index } => json!({
                 "time_s": t, "event": "phase", "phase": world.scenario.phases[*index as usize].name,
@@ -140,7 +158,11 @@ pub fn summary_value(report: &RunReport) -> serde_json::Value {
             "definitions".into(),
             json!({
                 "share": "a locality's upstream attempts (retries included) over all upstream attempts",
-                "failover_s": "from a fault until the faulted localities' share is at or below output.failover_share in a 100 ms slot and stays there, over 1 s windows, until the next fault",
+                "failover_s": "settled: from a fault until the faulted localities' share is at or below output.failover_share in a 100 ms slot and stays there, over 1 s windows, until the next fault; the second after each probe does not count",
+                "left_s": "from a fault to the first 100 ms slot with attempts in which the faulted localities' share is at or below output.failover_share",
+                "probes": "un-ejections of the faulted localities' endpoints (by any proxy) after traffic left and before the next fault; probe_attempts counts the attempts to those localities in the second after each",
+                "ejected_endpoints": "endpoints ejected by at least one proxy, each counted once; ejected_pairs counts (proxy, endpoint) pairs",
+                "local_replies": "overflow and no_healthy_upstream errors are answered by the client proxy itself, without an upstream attempt",
                 "failback_s": "from a recovery until each recovered locality's share, over 1 s windows centred on each 100 ms slot, stays within output.failback_tolerance of its first-phase share until the next fault",
             }),
         );
@@ -148,56 +170,124 @@ pub fn summary_value(report: &RunReport) -> serde_json::Value {
     v
 }
 
-/// The terminal summary: one line per phase, then the transitions.
+/// The terminal summary: one line per phase (share per locality under labels that stay unique,
+/// errors named by cause), then the transitions.
 pub fn terminal_summary(report: &RunReport) -> String {
     let mut s = String::new();
+    let total_causes = phases_causes(report);
     let _ = writeln!(
         s,
-        "{} (seed {}): {} requests, {} errors, {} ejections",
-        report.scenario, report.seed, report.requests, report.errors, report.ejections
+        "{} (seed {}): {} requests, {} errors{}, {} ejections",
+        report.scenario,
+        report.seed,
+        report.requests,
+        report.errors,
+        if total_causes.is_empty() { String::new() } else { format!(" ({total_causes})") },
+        report.ejections
     );
-    let _ = write!(s, "{:<28} {:>15}", "phase", "time");
-    for l in &report.localities {
-        let _ = write!(s, " {:>16}", truncate(l, 16));
+    let labels = crate::plot::locality_labels(&report.localities);
+    let widths: Vec<usize> = labels.iter().map(|l| l.chars().count().max(7)).collect();
+    let name_w = report.phases.iter().map(|p| p.name.chars().count()).max().unwrap_or(0).clamp(5, 40);
+    let _ = write!(s, "{:<name_w$} {:>9}", "phase", "time");
+    for (l, w) in labels.iter().zip(&widths) {
+        let _ = write!(s, "  {l:>w$}");
     }
-    let _ = writeln!(s, " {:>9} {:>8} {:>9}", "requests", "errors", "p99 ms");
+    let _ = writeln!(s, "  {:>9} {:>7} {:>7}  errors by cause", "requests", "errors", "p99 ms");
     for p in &report.phases {
-        let _ = write!(s, "{:<28} {:>15}", truncate(&p.name, 28), format!("{:.0}-{:.0}s", p.start_s, p.end_s));
-        for sh in &p.share {
-            let _ = write!(s, " {:>15.1}%", sh.share * 100.0);
+        let _ = write!(s, "{:<name_w$} {:>9}", p.name, format!("{:.0}-{:.0}s", p.start_s, p.end_s));
+        for (sh, w) in p.share.iter().zip(&widths) {
+            let _ = write!(s, "  {:>w$}", format!("{:.1}%", sh.share * 100.0));
         }
         let p99 = p.p99_ms.map_or("-".to_string(), |v| format!("{v:.1}"));
-        let _ = writeln!(s, " {:>9} {:>8} {:>9}", p.requests, p.errors, p99);
+        let failed = p.failed_attempts.total();
+        let mut why = causes(&p.errors_by_cause);
+        if failed > 0 {
+            let sep = if why.is_empty() { "" } else { "; " };
+            why = format!("{why}{sep}{failed} failed upstream attempts");
+        }
+        let _ = writeln!(s, "  {:>9} {:>7} {:>7}  {why}", p.requests, p.errors, p99);
     }
     for t in &report.transitions {
-        let time = t.time_s.map_or("did not complete before the next fault".to_string(), |v| format!("{v:.1}s"));
-        let _ = writeln!(
-            s,
-            "{} after \"{}\" at {:.0}s: {} ({} client errors on the way)",
-            t.kind, t.fault, t.at_s, time, t.errors
-        );
+        let _ = writeln!(s, "{}", transition_line(t));
     }
     if report.hung > 0 {
         let _ = writeln!(s, "{} requests never finished: they were black-holed and no timeout ended them", report.hung);
     }
-    s
+    // Trailing spaces of rows without errors.
+    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n"
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).chain(std::iter::once('~')).collect() }
+/// Client errors by cause in words, largest first, e.g. `1552 overflow, 3 upstream 5xx`; empty
+/// when there are none.
+pub fn causes(e: &crate::metrics::report::ErrorCounts) -> String {
+    let mut v = [
+        (e.overflow, "overflow"),
+        (e.upstream_5xx, "upstream 5xx"),
+        (e.no_healthy_upstream, "no healthy upstream"),
+        (e.connect_failure, "connect failure"),
+        (e.timeout, "timeout"),
+    ];
+    v.sort_by_key(|x| std::cmp::Reverse(x.0));
+    v.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
+}
+
+fn phases_causes(report: &RunReport) -> String {
+    let mut e = crate::metrics::report::ErrorCounts::default();
+    for p in &report.phases {
+        let c = &p.errors_by_cause;
+        e.upstream_5xx += c.upstream_5xx;
+        e.connect_failure += c.connect_failure;
+        e.no_healthy_upstream += c.no_healthy_upstream;
+        e.overflow += c.overflow;
+        e.timeout += c.timeout;
+    }
+    causes(&e)
+}
+
+/// One transition for the console: when traffic left and settled (a failover), the probes, and
+/// the client errors until then by cause.
+pub fn transition_line(t: &crate::metrics::report::Transition) -> String {
+    let errors = if t.errors == 0 {
+        "no client errors until then".to_string()
+    } else {
+        format!("{} client errors until then: {}", t.errors, causes(&t.errors_by_cause))
+    };
+    let head = format!("{} after \"{}\" at {}", t.kind, t.fault, secs(t.at_s));
+    match &t.failover {
+        Some(f) => {
+            let left = f.left_s.map_or("traffic never left".to_string(), |x| format!("traffic left in {}", secs(x)));
+            let settled = t
+                .time_s
+                .map_or("did not settle before the next fault".to_string(), |x| format!("settled in {}", secs(x)));
+            let probes = match f.probes {
+                0 => String::new(),
+                n => {
+                    let (a, b) = (f.probe_times_s[0], f.probe_times_s[f.probe_times_s.len() - 1]);
+                    let when =
+                        if b - a < 0.05 { format!("at {}", secs(a)) } else { format!("{}-{}", secs(a), secs(b)) };
+                    let probe = if n == 1 { "probe" } else { "probes" };
+                    format!("; {n} {probe} after un-ejections, {when}, drew {} attempts", f.probe_attempts)
+                }
+            };
+            format!("{head}: {left}, {settled} ({errors}){probes}")
+        }
+        None => {
+            let took = t.time_s.map_or("did not complete before the next fault".to_string(), secs);
+            format!("{head}: {took} ({errors})")
+        }
+    }
 }
 
 /// The data of the main chart of a run.
-pub fn run_chart(report: &RunReport, scenario: &crate::scenario::Scenario) -> crate::plot::RunChart {
+pub fn run_chart(report: &RunReport, world: &World) -> crate::plot::RunChart {
+    let scenario = &world.scenario;
     let n_loc = report.localities.len();
     let n_b = report.client_rows.len();
     let bucket_s = scenario.bucket.as_secs_f64();
     let mut share = vec![vec![0.0; n_b]; n_loc];
-    let mut ejected = vec![0.0; n_b];
     for (i, row) in report.locality_rows.iter().enumerate() {
         let (b, l) = (i / n_loc, i % n_loc);
         share[l][b] = row.share;
-        ejected[b] += row.ejected as f64;
     }
     let per_s = |f: &dyn Fn(&crate::metrics::report::ClientRow) -> u64| -> Vec<f64> {
         report.client_rows.iter().map(|r| f(r) as f64 / bucket_s).collect()
@@ -209,26 +299,157 @@ pub fn run_chart(report: &RunReport, scenario: &crate::scenario::Scenario) -> cr
         ("overflow".to_string(), per_s(&|r| r.overflow)),
         ("timeout".to_string(), per_s(&|r| r.timeout)),
     ];
+    let failed_attempts = vec![
+        ("upstream 5xx".to_string(), per_s(&|r| r.attempts_5xx)),
+        ("connect failure".to_string(), per_s(&|r| r.attempts_connect_failure)),
+        ("timeout".to_string(), per_s(&|r| r.attempts_timeout)),
+    ];
+    let title = if scenario.description.is_empty() { report.scenario.clone() } else { scenario.description.clone() };
     crate::plot::RunChart {
-        title: format!("{} (seed {})", report.scenario, report.seed),
+        title,
+        subtitle: format!("{}, seed {}", report.scenario, report.seed),
         time_s: report.client_rows.iter().map(|r| r.time_s).collect(),
         bucket_s,
         localities: report.localities.clone(),
         share,
         error_series,
+        failed_attempts,
         requests_per_s: per_s(&|r| r.requests),
-        ejected,
+        ejected: ejected_layers(&report.ejected_by, world.proxies.len()),
+        panic: panic_rows(world, n_b),
+        marks: transition_marks(report),
         phases: report.phases.iter().map(|p| crate::plot::PhaseBand::new(p.name.clone(), p.start_s, p.end_s)).collect(),
     }
 }
 
+/// The ejected-endpoints layers of the chart: endpoints ejected by exactly `k` of the run's
+/// `n_proxies` proxies, one layer per `k` (in ranges of `k` when there are more than five).
+fn ejected_layers(ejected_by: &[Vec<u32>], n_proxies: usize) -> Vec<(String, Vec<f64>)> {
+    let max_k = ejected_by.iter().map(Vec::len).max().unwrap_or(0);
+    if max_k == 0 {
+        return Vec::new();
+    }
+    // Ranges of k, 1-based and inclusive.
+    let ranges: Vec<(usize, usize)> = if max_k <= 5 {
+        (1..=max_k).map(|k| (k, k)).collect()
+    } else {
+        let mid = max_k / 2;
+        vec![(1, 1), (2, mid), (mid + 1, max_k - 1), (max_k, max_k)]
+    };
+    let noun = if n_proxies == 1 { "proxy" } else { "proxies" };
+    ranges
+        .into_iter()
+        .map(|(a, b)| {
+            let label = if a == b {
+                format!("by {a} of {n_proxies} {noun}")
+            } else {
+                format!("by {a}-{b} of {n_proxies} {noun}")
+            };
+            let values = ejected_by.iter().map(|c| c.iter().take(b).skip(a - 1).map(|x| f64::from(*x)).sum()).collect();
+            (label, values)
+        })
+        .collect()
+}
+
+/// Per priority, the share of proxies with it in panic, averaged over each output bucket (from
+/// the `panic_on` / `panic_off` events).
+fn panic_rows(world: &World, n_buckets: usize) -> Vec<(String, Vec<f64>)> {
+    let bucket_ns = world.scenario.bucket.as_nanos().max(1);
+    let end_ns = world.scenario.end().as_nanos();
+    let n_proxies = world.proxies.len().max(1);
+    let mut now: Vec<Vec<u32>> = vec![Vec::new(); world.proxies.len()];
+    let mut since: Vec<u64> = vec![0; world.proxies.len()];
+    // ns in panic per priority and bucket.
+    let mut acc: Vec<Vec<u64>> = Vec::new();
+    let add = |prios: &[u32], from: u64, to: u64, acc: &mut Vec<Vec<u64>>| {
+        for &p in prios {
+            let p = p as usize;
+            if acc.len() <= p {
+                acc.resize(p + 1, vec![0; n_buckets]);
+            }
+            let mut t = from;
+            while t < to {
+                let b = (t / bucket_ns) as usize;
+                let b_end = ((b as u64 + 1) * bucket_ns).min(to);
+                if b < n_buckets {
+                    acc[p][b] += b_end - t;
+                }
+                t = b_end;
+            }
+        }
+    };
+    for e in &world.rec.log {
+        if let LogKind::Panic { proxy, priorities, .. } = &e.kind {
+            let i = proxy.idx();
+            let t = e.time.as_nanos();
+            add(&now[i], since[i], t, &mut acc);
+            now[i] = priorities.clone();
+            since[i] = t;
+        }
+    }
+    for i in 0..now.len() {
+        add(&now[i], since[i], end_ns, &mut acc);
+    }
+    acc.into_iter()
+        .enumerate()
+        .map(|(p, ns)| {
+            let values = ns
+                .iter()
+                .enumerate()
+                .map(|(b, v)| {
+                    let width = (end_ns.min((b as u64 + 1) * bucket_ns)).saturating_sub(b as u64 * bucket_ns).max(1);
+                    *v as f64 / (width as f64 * n_proxies as f64)
+                })
+                .collect();
+            (format!("P{p}"), values)
+        })
+        .collect()
+}
+
+/// The failover and fail-back instants of the chart: when traffic left and when it settled (one
+/// mark when they coincide), and when it failed back.
+fn transition_marks(report: &RunReport) -> Vec<crate::plot::TimeMark> {
+    let mut marks = Vec::new();
+    let mark = |t: f64, label: String| crate::plot::TimeMark { t_s: t, label };
+    for t in &report.transitions {
+        match (&t.failover, t.time_s) {
+            (Some(f), settled) => {
+                let left = f.left_s;
+                match (left, settled) {
+                    (Some(l), Some(s)) if (s - l).abs() < 0.05 => {
+                        marks.push(mark(t.at_s + s, format!("failed over +{}", secs(s))));
+                    }
+                    (l, s) => {
+                        if let Some(l) = l {
+                            marks.push(mark(t.at_s + l, format!("traffic left +{}", secs(l))));
+                        }
+                        if let Some(s) = s {
+                            marks.push(mark(t.at_s + s, format!("settled +{}", secs(s))));
+                        }
+                    }
+                }
+            }
+            (None, Some(s)) => marks.push(mark(t.at_s + s, format!("failed back +{}", secs(s)))),
+            (None, None) => {}
+        }
+    }
+    marks
+}
+
+/// Seconds for people: one decimal, `s`.
+fn secs(x: f64) -> String {
+    format!("{x:.1}s")
+}
+
 /// One row of `ejections.csv`: one ejection of an endpoint by a proxy.
-#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
 pub struct EjectionRecord {
     /// The proxy that ejected it.
     pub proxy: String,
-    /// The endpoint, `cluster/ordinal`.
+    /// The endpoint: a pod `cluster/ordinal`, or an east-west gateway by its proxy's name.
     pub endpoint: String,
+    /// `pod` or `east-west gateway`.
+    pub endpoint_kind: &'static str,
     /// Its locality.
     pub locality: String,
     /// The detector that fired.
@@ -244,10 +465,18 @@ pub struct EjectionRecord {
 }
 
 /// Every ejection of the run, from the Eject/Uneject log, in ejection order. An ejected host
-/// that leaves EDS (scale-down) has no Uneject: its interval ends at that proxy's first EDS
-/// update removing hosts after the ejection.
+/// that leaves EDS (scale-down) has no Uneject: its interval ends with the EDS update that
+/// removed it from that proxy.
 pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
     let mut out: Vec<EjectionRecord> = Vec::new();
+    // Every end of an ejection (un-ejection or removal), by (time, proxy, endpoint).
+    let ended: std::collections::BTreeSet<(u64, u32, u32)> = world
+        .rec
+        .ejection_changes
+        .iter()
+        .filter(|c| c.delta < 0)
+        .map(|c| (c.time.as_nanos(), c.proxy.0, c.endpoint.0))
+        .collect();
     // Open ejection per (proxy, endpoint): index into `out`.
     let mut open: std::collections::BTreeMap<(u32, u32), usize> = std::collections::BTreeMap::new();
     for e in &world.rec.log {
@@ -258,6 +487,7 @@ pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
                 out.push(EjectionRecord {
                     proxy: world.proxies[proxy.idx()].name.clone(),
                     endpoint: endpoint_name(world, *endpoint),
+                    endpoint_kind: endpoint_kind(world, *endpoint),
                     locality: world.topo.localities[locality.idx()].to_string(),
                     reason: reason.to_string(),
                     multiplier: *multiplier,
@@ -275,7 +505,7 @@ pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
             LogKind::Eds { proxy, removed, .. } if *removed > 0 => {
                 let gone: Vec<(u32, u32)> = open
                     .keys()
-                    .filter(|(p, ep)| *p == proxy.0 && !world.proxies[proxy.idx()].hosts[*ep as usize].member)
+                    .filter(|(p, ep)| *p == proxy.0 && ended.contains(&(e.time.as_nanos(), *p, *ep)))
                     .copied()
                     .collect();
                 for k in gone {
@@ -304,6 +534,7 @@ pub fn ejection_chart(records: &[EjectionRecord], report: &RunReport) -> crate::
             None => rows.push(crate::plot::EjectionRow {
                 proxy: r.proxy.clone(),
                 endpoint: r.endpoint.clone(),
+                gateway: r.endpoint_kind != "pod",
                 locality: r.locality.clone(),
                 intervals: vec![iv],
             }),
@@ -320,36 +551,61 @@ pub fn ejection_chart(records: &[EjectionRecord], report: &RunReport) -> crate::
     }
 }
 
-/// Points of the eCDF drawn per phase: the histogram's quantiles at 1000 evenly spaced ranks,
-/// so the curve follows the histogram (within its 6.25 % bucket error) with bounded size.
-const ECDF_POINTS: usize = 1000;
-
-/// Latencies below this (local replies such as overflow, which take no time) are drawn at it, so
-/// the log axis is not stretched to nanoseconds.
-const ECDF_FLOOR_MS: f64 = 0.01;
-
-/// The data of the latency eCDF: one curve per phase with finished requests. Each curve is named
-/// with the phase and its number of finished requests (the chart's own `n` counts the sampled
-/// points).
+/// The data of the latency eCDF: one curve per phase with finished requests, drawn from the
+/// phase's histogram (the steps at the values its quantiles report, so the legend's p50 and p99
+/// are `summary.json`'s and lie on the curve). Local replies (overflow, no healthy upstream:
+/// answered by the client proxy itself, in about no time) stay in the curve, as the client saw
+/// them, but the axis is fitted to the requests answered upstream and they are drawn at its left
+/// edge, as the legend says.
 pub fn latency_chart(report: &RunReport) -> crate::plot::LatencyEcdf {
+    let mut any_local = false;
     let series = report
         .phases
         .iter()
-        .zip(&report.phase_latency)
-        .filter(|(_, h)| h.total() > 0)
-        .map(|(p, h)| {
-            let ms: Vec<f64> = (0..ECDF_POINTS)
-                .filter_map(|i| h.quantile((i as f64 + 0.5) / ECDF_POINTS as f64))
-                .map(|ns| (ns as f64 / 1e6).max(ECDF_FLOOR_MS))
-                .collect();
-            (format!("{} ({} finished)", p.name, h.total()), ms)
+        .zip(report.phase_latency.iter().zip(&report.phase_local_latency))
+        .filter(|(_, (h, _))| h.total() > 0)
+        .map(|(p, (all, local))| {
+            let upstream = all.without(local);
+            let fit_from = upstream.min_bucket_low().or(all.min_bucket_low()).map(|ns| ns as f64 / 1e6);
+            let note = if local.total() == 0 {
+                String::new()
+            } else {
+                any_local = true;
+                let c = &p.errors_by_cause;
+                let what = match (c.overflow > 0, c.no_healthy_upstream > 0) {
+                    (true, false) => "overflow",
+                    (false, true) => "no healthy upstream",
+                    _ => "overflow, no healthy upstream",
+                };
+                format!("incl. {} local replies ({what})", local.total())
+            };
+            crate::plot::EcdfCurve {
+                name: p.name.clone(),
+                requests: all.total(),
+                points: all.ecdf_mid().into_iter().map(|(ns, f)| (ns as f64 / 1e6, f)).collect(),
+                p50_ms: p.p50_ms,
+                p99_ms: p.p99_ms,
+                fit_from_ms: fit_from,
+                note,
+            }
         })
         .collect();
-    crate::plot::LatencyEcdf { title: format!("{} (seed {}): client latency", report.scenario, report.seed), series }
+    let footnote = if any_local {
+        "Local replies (answered by the proxy itself, in no time) count in the curves and quantiles; they are drawn \
+         at the left edge."
+            .to_string()
+    } else {
+        String::new()
+    };
+    crate::plot::LatencyEcdf {
+        title: format!("{} (seed {}): client latency", report.scenario, report.seed),
+        series,
+        footnote,
+    }
 }
 
 /// One row of `latency_ecdf.csv`.
-#[derive(Clone, Debug, serde::Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
 pub struct EcdfRow {
     /// Phase name.
     pub phase: String,

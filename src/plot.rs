@@ -15,8 +15,10 @@
 //!   leaves a half-written plot. Missing parent directories are created.
 
 mod ejection_timeline;
+mod glyphs;
 mod heatmap;
 mod latency_ecdf;
+mod palette;
 mod report;
 mod sweep_lines;
 #[cfg(test)]
@@ -27,10 +29,11 @@ pub use ejection_timeline::{
     EjectionInterval, EjectionRow, EjectionTimeline, ejection_timeline, ejection_timeline_svg,
 };
 pub use heatmap::{Heatmap, Objective, heatmap, heatmap_svg};
-pub use latency_ecdf::{LatencyEcdf, latency_ecdf, latency_ecdf_svg};
+pub use latency_ecdf::{EcdfCurve, LatencyEcdf, latency_ecdf, latency_ecdf_svg};
+pub use palette::{locality_colors, locality_labels};
 pub use report::{Report, ReportSection, esc as html_escape, html_report, render_html};
 pub use sweep_lines::{SweepLines, SweepSeries, sweep_lines, sweep_lines_svg};
-pub use traffic_share::{RunChart, traffic_share, traffic_share_svg};
+pub use traffic_share::{RunChart, TimeMark, traffic_share, traffic_share_svg};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -104,18 +107,8 @@ fn ensure_fonts() -> Result<(), PlotError> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
-            let fonts: [(&str, FontStyle, &'static [u8]); 8] = [
-                ("sans-serif", FontStyle::Normal, dejavu::sans::regular()),
-                ("sans-serif", FontStyle::Bold, dejavu::sans::bold()),
-                ("sans-serif", FontStyle::Oblique, dejavu::sans::oblique()),
-                ("sans-serif", FontStyle::Italic, dejavu::sans::oblique()),
-                ("serif", FontStyle::Normal, dejavu::serif::regular()),
-                ("serif", FontStyle::Bold, dejavu::serif::bold()),
-                ("monospace", FontStyle::Normal, dejavu::sans_mono::regular()),
-                ("monospace", FontStyle::Bold, dejavu::sans_mono::bold()),
-            ];
-            for (family, style, bytes) in fonts {
-                plotters::style::register_font(family, style, bytes)
+            for (family, style, bytes) in glyphs::FONTS {
+                plotters::style::register_font(family, style, bytes())
                     .map_err(|_| format!("{family} {}", style.as_str()))?;
             }
             Ok(())
@@ -129,9 +122,11 @@ fn ensure_fonts() -> Result<(), PlotError> {
 const FONT_SCALE: f64 = 1.2;
 
 /// The chart font at nominal `size`, regular or bold.
+/// (`FontDesc::style` would keep the regular face's metrics: bold text would be measured, and
+/// in plotters' own rendering drawn, as regular.)
 fn font(size: f64, is_bold: bool) -> FontDesc<'static> {
-    let f = (FONT, size * FONT_SCALE).into_font();
-    if is_bold { f.style(FontStyle::Bold) } else { f }
+    let style = if is_bold { FontStyle::Bold } else { FontStyle::Normal };
+    FontDesc::new(FontFamily::Name(FONT), size * FONT_SCALE, style)
 }
 
 /// A text style of the chart font.
@@ -174,31 +169,56 @@ fn fit_text(s: &str, size: f64, is_bold: bool, max_w: i32) -> Option<String> {
     None
 }
 
+/// `s` broken into lines that fit in `max_w` pixels, after a `/`, `-` or space where it can be
+/// (a part too long for a line is shortened with an ellipsis), so that a legend never cuts two
+/// names down to the same text.
+fn wrap_text(s: &str, size: f64, is_bold: bool, max_w: i32) -> Vec<String> {
+    if text_width(s, size, is_bold) <= max_w {
+        return vec![s.to_string()];
+    }
+    // Pieces ending at a break character.
+    let mut pieces: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for c in s.chars() {
+        cur.push(c);
+        if matches!(c, '/' | '-' | ' ') {
+            pieces.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        pieces.push(cur);
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for p in pieces {
+        let candidate = format!("{line}{p}");
+        if line.is_empty() || text_width(candidate.trim_end(), size, is_bold) <= max_w {
+            line = candidate;
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line = p;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines.into_iter().filter_map(|l| fit_text(l.trim_end(), size, is_bold, max_w)).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Colours
 
-/// Series colours (Tableau 10), used for localities and phases of the eCDF and sweep lines.
-const SERIES: [RGBColor; 10] = [
-    RGBColor(0x4E, 0x79, 0xA7),
-    RGBColor(0xF2, 0x8E, 0x2B),
-    RGBColor(0x59, 0xA1, 0x4F),
-    RGBColor(0xB0, 0x7A, 0xA1),
-    RGBColor(0x76, 0xB7, 0xB2),
-    RGBColor(0xED, 0xC9, 0x48),
-    RGBColor(0xE1, 0x57, 0x59),
-    RGBColor(0x9C, 0x75, 0x5F),
-    RGBColor(0xFF, 0x9D, 0xA7),
-    RGBColor(0xBA, 0xB0, 0xAC),
-];
-
-/// Colours of error causes: warm and dark, distinct from the locality colours.
-const CAUSES: [RGBColor; 6] = [
-    RGBColor(0xD6, 0x27, 0x28),
-    RGBColor(0x94, 0x67, 0xBD),
-    RGBColor(0xFF, 0x7F, 0x0E),
-    RGBColor(0x2C, 0x2C, 0x2C),
-    RGBColor(0xE3, 0x77, 0xC2),
-    RGBColor(0x8C, 0x56, 0x4B),
+/// Series colours (phases of the eCDF, sweep lines): the Okabe–Ito palette, distinct for the
+/// common colour-vision deficiencies, then black.
+const SERIES: [RGBColor; 8] = [
+    palette::OKABE_ITO[0],
+    palette::OKABE_ITO[1],
+    palette::OKABE_ITO[2],
+    palette::OKABE_ITO[3],
+    palette::OKABE_ITO[4],
+    palette::OKABE_ITO[5],
+    palette::OKABE_ITO[6],
+    RGBColor(0x22, 0x22, 0x22),
 ];
 
 /// Light tints for phase bands.
@@ -218,10 +238,6 @@ const GRID_LIGHT: RGBColor = RGBColor(0xEE, 0xEE, 0xEE);
 
 fn series_color(i: usize) -> RGBColor {
     SERIES[i % SERIES.len()]
-}
-
-fn cause_color(i: usize) -> RGBColor {
-    CAUSES[i % CAUSES.len()]
 }
 
 fn phase_tint(i: usize) -> RGBColor {
@@ -351,7 +367,7 @@ fn write_png<C: Chart>(chart: &C, path: &Path) -> Result<(), PlotError> {
     ensure_fonts()?;
     let tmp = temp_sibling(path, "png")?;
     let drawn = {
-        let root = BitMapBackend::new(&tmp, chart.size()).into_drawing_area();
+        let root = glyphs::PngBackend(BitMapBackend::new(&tmp, chart.size())).into_drawing_area();
         draw_on(chart, &root).map_err(|e| e.to_string())
     };
     if let Err(message) = drawn {
@@ -546,13 +562,19 @@ fn draw_legend<DB: DrawingBackend>(
                 root.draw(&PathElement::new(vec![(x, cy), (x + 18, cy)], c.stroke_width(2)))?;
             }
         }
-        // The first line of a label is the entry; further lines are grey details.
-        let mut ly = cy;
+        // The first line of a label is the entry (wrapped, never cut); further lines are grey
+        // details.
+        let mut lines: Vec<(String, f64, RGBColor)> = Vec::new();
         for (j, line) in label.split('\n').enumerate() {
-            let (size, color) = if j == 0 { (13.0, INK) } else { (12.0, GREY) };
-            if let Some(l) = fit_text(line, size, false, max_w - 26) {
-                root.draw(&Text::new(l, (x + 26, ly), anchored(text(size, color), HPos::Left, VPos::Center)))?;
+            if j == 0 {
+                lines.extend(wrap_text(line, 13.0, false, max_w - 26).into_iter().map(|l| (l, 13.0, INK)));
+            } else if let Some(l) = fit_text(line, 12.0, false, max_w - 26) {
+                lines.push((l, 12.0, GREY));
             }
+        }
+        let mut ly = cy;
+        for (j, (l, size, color)) in lines.into_iter().enumerate() {
+            root.draw(&Text::new(l, (x + 26, ly), anchored(text(size, color), HPos::Left, VPos::Center)))?;
             if j > 0 {
                 y += 18;
             }

@@ -76,9 +76,9 @@ pub fn run_json(out: &RunOutput, seed: u64) -> Json {
     // The same shapes as `meshsim check --json` and `meshsim explain --json`.
     let verdicts = serde_json::to_value(crate::check::evaluate(world, &report)).expect("verdicts serialize");
     let lints = serde_json::to_value(crate::explain::lint_scenario(s)).expect("lints serialize");
-    // Ejections as `ejections.csv` has them, each marked when its host is an east-west gateway
-    // replica (whose `cluster/ordinal` name is also the name of a pod): one record per `Eject`
-    // in log order.
+    // Ejections as `ejections.csv` has them (an east-west gateway replica named by its gateway,
+    // `endpoint_kind` saying which), each also marked `east_west_gateway` for the page: one record
+    // per `Eject` in log order.
     let mut ejections = serde_json::to_value(crate::output::ejection_records(world)).expect("records serialize");
     let gateway_hosts = world.rec.log.iter().filter_map(|e| match &e.kind {
         crate::metrics::recorder::LogKind::Eject { endpoint, .. } => Some(world.pods[endpoint.idx()].gateway.is_some()),

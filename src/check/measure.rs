@@ -7,7 +7,7 @@ use crate::metrics::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder};
 use crate::metrics::report::RunReport;
 use crate::model::world::World;
 use crate::scenario::Scenario;
-use crate::scenario::expect::{Check, ErrorCause, Expectation, Window};
+use crate::scenario::expect::{Check, ErrorCause, Expectation, FailoverMeasure, Window};
 
 /// A measurement: the value and the bound, as text, and whether it passed.
 pub(super) struct Measured {
@@ -36,8 +36,10 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                 },
             }
         }
-        Check::Failover { fault, within } => transition(s, report, "failover", *fault, *within),
-        Check::Failback { fault, within } => transition(s, report, "failback", *fault, *within),
+        Check::Failover { fault, within, measure } => transition(s, report, "failover", *fault, *within, *measure),
+        Check::Failback { fault, within } => {
+            transition(s, report, "failback", *fault, *within, FailoverMeasure::Settled)
+        }
         Check::Errors { cause, min, max, min_ratio, max_ratio } => {
             let bounds = ErrorBounds { min: *min, max: *max, min_ratio: *min_ratio, max_ratio: *max_ratio };
             errors(&world.rec, *cause, &bounds, start, end, &within)
@@ -339,26 +341,40 @@ fn transition(
     kind: &str,
     fault: usize,
     within: crate::engine::SimDuration,
+    measure: FailoverMeasure,
 ) -> Measured {
     let f = &s.faults[fault];
     let bound = format!("within {}", secs(SimTime(within.as_nanos())));
     let t = report.transitions.iter().find(|t| t.kind == kind && t.fault == f.name && t.at_s == f.at.as_secs_f64());
-    match t {
-        Some(t) => match t.time_s {
-            Some(x) => Measured {
+    // What is timed: a failover's settled time or when its traffic left, a fail-back's end.
+    let (time, done, not_done) = match (kind, measure) {
+        ("failover", FailoverMeasure::Left) => {
+            (t.and_then(|t| t.failover.as_ref()).and_then(|d| d.left_s), "traffic left", "traffic did not leave")
+        }
+        ("failover", FailoverMeasure::Settled) => {
+            (t.and_then(|t| t.time_s), "failover settled", "failover did not settle")
+        }
+        _ => (t.and_then(|t| t.time_s), "failback took", "failback did not complete"),
+    };
+    let name = &f.name;
+    match (t, time) {
+        (Some(t), Some(x)) => {
+            let errors = match measure {
+                FailoverMeasure::Left => String::new(),
+                FailoverMeasure::Settled => format!(" ({} client errors until then)", t.errors),
+            };
+            Measured {
                 passed: x <= within.as_secs_f64() + 1e-9,
-                measured: format!("{kind} after \"{}\" took {x:.1}s ({} client errors)", f.name, t.errors),
+                measured: format!("after \"{name}\": {done} in {x:.1}s{errors}"),
                 bound,
-            },
-            None => Measured {
-                passed: false,
-                measured: format!("{kind} after \"{}\" did not complete before its phase ended", f.name),
-                bound,
-            },
-        },
-        None => Measured {
+            }
+        }
+        (Some(_), None) => {
+            Measured { passed: false, measured: format!("after \"{name}\": {not_done} before its phase ended"), bound }
+        }
+        (None, _) => Measured {
             passed: false,
-            measured: format!("no {kind} was measured after \"{}\" (nothing had failed over)", f.name),
+            measured: format!("no {kind} was measured after \"{name}\" (nothing had failed over)"),
             bound,
         },
     }
@@ -443,7 +459,8 @@ fn first_panic(world: &World, start: SimTime, end: SimTime) -> Option<(SimTime, 
                 return Some((start, name(p)));
             }
         }
-        if let LogKind::Panic { proxy, on, .. } = e.kind {
+        if let LogKind::Panic { proxy, on, .. } = &e.kind {
+            let (proxy, on) = (*proxy, *on);
             if e.time >= start && on {
                 return Some((e.time, name(proxy.idx())));
             }

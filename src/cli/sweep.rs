@@ -197,12 +197,13 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
 
 fn print_plan(plan: &Plan, shard: Shard) -> anyhow::Result<()> {
     let spec = &plan.spec;
+    let count = meshsim::sweep::report::count;
     let mut s = format!(
-        "{}: {} points x {} seeds = {} runs (base seed {}, spec {})\n",
+        "{}: {} x {} = {} (base seed {}, spec {})\n",
         spec.scenario.display(),
-        plan.n_points,
-        spec.seeds,
-        plan.n_runs(),
+        count(plan.n_points, "point", "points"),
+        count(spec.seeds as usize, "seed", "seeds"),
+        count(plan.n_runs(), "run", "runs"),
         plan.base_seed,
         plan.spec_hash
     );
@@ -212,7 +213,7 @@ fn print_plan(plan: &Plan, shard: Shard) -> anyhow::Result<()> {
     s.push_str(&format!("objective: {}\n", spec.objective));
     if shard != Shard::ALL {
         let n = (0..plan.n_runs()).filter(|&i| shard.contains(i)).count();
-        s.push_str(&format!("shard {}/{}: {n} runs\n", shard.index, shard.count));
+        s.push_str(&format!("shard {}/{}: {}\n", shard.index, shard.count, count(n, "run", "runs")));
     }
     s.push_str("every point is a valid scenario\n");
     print_stdout(&s)

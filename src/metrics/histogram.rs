@@ -71,6 +71,18 @@ impl Histogram {
         self.total += other.total;
     }
 
+    /// These counts less those of `part`, a histogram of some of the same values.
+    pub fn without(&self, part: &Histogram) -> Histogram {
+        let counts: Vec<u32> = self.counts.iter().zip(&part.counts).map(|(a, b)| a.saturating_sub(*b)).collect();
+        let total = counts.iter().map(|c| u64::from(*c)).sum();
+        Histogram { counts, total }
+    }
+
+    /// The lower bound in nanoseconds of the first non-empty bucket; `None` when empty.
+    pub fn min_bucket_low(&self) -> Option<u64> {
+        self.counts.iter().position(|c| *c > 0).map(bucket_low)
+    }
+
     /// The `q`-quantile (0 < q ≤ 1) in nanoseconds: the midpoint of the bucket holding the
     /// `⌈q·n⌉`-th value; `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<u64> {
@@ -88,6 +100,23 @@ impl Histogram {
             }
         }
         None
+    }
+
+    /// `(bucket midpoint in ns, cumulative fraction)` for each non-empty bucket: the steps of
+    /// the eCDF at the values [`Histogram::quantile`] reports, so that the curve crosses `q`
+    /// exactly at `quantile(q)`.
+    pub fn ecdf_mid(&self) -> Vec<(u64, f64)> {
+        let mut out = Vec::new();
+        let mut seen = 0u64;
+        for (b, &c) in self.counts.iter().enumerate() {
+            if c > 0 {
+                seen += u64::from(c);
+                let lo = bucket_low(b);
+                let hi = if b + 1 < N_BUCKETS { bucket_low(b + 1) } else { lo };
+                out.push((lo + (hi - lo) / 2, seen as f64 / self.total as f64));
+            }
+        }
+        out
     }
 
     /// `(upper bound in ns, cumulative fraction)` points of the eCDF, one per non-empty bucket.

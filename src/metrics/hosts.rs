@@ -9,7 +9,7 @@ use crate::model::ids::{EndpointId, ProxyId};
 use crate::model::world::World;
 
 /// One row of `hosts.csv`: one proxy's attempts to one host in one phase.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct HostRow {
     /// The phase's name.
     pub phase: String,

@@ -48,6 +48,12 @@ impl ClientOutcome {
         }
     }
 
+    /// Whether the client proxy answered itself, without an upstream answer: overflow (UO) and
+    /// no healthy upstream (UH) are Envoy local replies.
+    pub fn is_local_reply(self) -> bool {
+        matches!(self, ClientOutcome::Overflow | ClientOutcome::NoHealthyUpstream)
+    }
+
     fn error_idx(self) -> Option<usize> {
         ClientOutcome::ERRORS.iter().position(|e| *e == self)
     }
@@ -179,6 +185,8 @@ pub enum LogKind {
         on: bool,
         /// Whether every priority is in panic.
         total: bool,
+        /// The priorities in panic now, in order (empty when `on` is false).
+        priorities: Vec<u32>,
     },
     /// A phase started.
     Phase {
@@ -190,6 +198,22 @@ pub enum LogKind {
         /// Index into the scenario's faults.
         index: u32,
     },
+}
+
+/// A proxy ejected a host (`delta` +1) or stopped ejecting it (−1: un-ejected, or removed from
+/// its endpoints while ejected).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EjectionChange {
+    /// When.
+    pub time: SimTime,
+    /// The proxy.
+    pub proxy: ProxyId,
+    /// The host.
+    pub endpoint: EndpointId,
+    /// The host's locality.
+    pub locality: LocalityId,
+    /// +1 or −1.
+    pub delta: i32,
 }
 
 /// All counts of one run.
@@ -220,9 +244,12 @@ pub struct Recorder {
     pub retries: Vec<u32>,
     /// Latency of finished requests per output bucket.
     pub latency: Vec<Histogram>,
-    /// `(time, locality, +1/-1)` for every ejection and un-ejection (and removals of ejected
-    /// hosts), in time order.
-    pub ejection_changes: Vec<(SimTime, LocalityId, i32)>,
+    /// Latency of the local replies among them (overflow and no healthy upstream, which the
+    /// client proxy answers itself), per output bucket.
+    pub latency_local: Vec<Histogram>,
+    /// Every ejection (+1) and un-ejection (−1, also when an ejected host leaves EDS), in time
+    /// order.
+    pub ejection_changes: Vec<EjectionChange>,
     /// The event log.
     pub log: Vec<LogEvent>,
     /// The phase under way (its index), for the per-host counts.
@@ -241,7 +268,8 @@ const N_OUTCOMES: usize = 6;
 
 /// Bytes an entry of the event log costs: the entry (and its ejection change), the growth of
 /// the vector, and its line of `events.jsonl` while that file is written.
-pub const LOG_ENTRY_BYTES: u64 = 2 * (std::mem::size_of::<LogEvent>() as u64 + 24) + 256;
+pub const LOG_ENTRY_BYTES: u64 =
+    2 * (std::mem::size_of::<LogEvent>() as u64 + std::mem::size_of::<EjectionChange>() as u64) + 256;
 
 /// Slots allocated at the first growth.
 const FIRST_SLOTS: usize = 256;
@@ -272,6 +300,7 @@ impl Recorder {
             finished: Vec::new(),
             retries: Vec::new(),
             latency: Vec::new(),
+            latency_local: Vec::new(),
             ejection_changes: Vec::new(),
             log: Vec::new(),
             phase: 0,
@@ -311,6 +340,7 @@ impl Recorder {
         grow(&mut self.retries, len, 0);
         grow(&mut self.finished, len * N_OUTCOMES, 0);
         grow(&mut self.latency, len.div_ceil(self.bucket_slots), Histogram::default());
+        grow(&mut self.latency_local, len.div_ceil(self.bucket_slots), Histogram::default());
         self.len_slots = len;
     }
 
@@ -375,6 +405,9 @@ impl Recorder {
         self.finished[s * N_OUTCOMES + o] += 1;
         let b = (s / self.bucket_slots).min(self.latency.len() - 1);
         self.latency[b].record(latency.as_nanos());
+        if outcome.is_local_reply() {
+            self.latency_local[b].record(latency.as_nanos());
+        }
     }
 
     /// Requests finished in slot `s` with `outcome`.
@@ -383,9 +416,16 @@ impl Recorder {
         self.finished[s * N_OUTCOMES + o]
     }
 
-    /// Counts an ejection (+1) or un-ejection (−1) of a host in `locality`.
-    pub fn ejection_change(&mut self, now: SimTime, locality: LocalityId, delta: i32) {
-        self.ejection_changes.push((now, locality, delta));
+    /// Counts an ejection (+1) or un-ejection (−1) of `endpoint` (in `locality`) by `proxy`.
+    pub fn ejection_change(
+        &mut self,
+        now: SimTime,
+        proxy: ProxyId,
+        endpoint: EndpointId,
+        locality: LocalityId,
+        delta: i32,
+    ) {
+        self.ejection_changes.push(EjectionChange { time: now, proxy, endpoint, locality, delta });
     }
 
     /// Appends to the event log.

@@ -4,9 +4,16 @@
 //! Definitions (also in the README):
 //! * **share** of a locality in a window: its upstream attempts (retries included) over all
 //!   upstream attempts in that window.
-//! * **failover time** of a fault that degrades localities L: from the fault until the combined
-//!   share of L in a 100 ms slot is at or below `failover_share` (default 5 %) and stays there,
-//!   over 1 s windows, until the next fault.
+//! * **failover** of a fault that degrades localities L, measured three ways:
+//!   - **left**: from the fault to the first 100 ms slot with attempts in which the combined
+//!     share of L is at or below `failover_share` (default 5 %);
+//!   - **settled** (the failover time): from the fault until the share of L is at or below
+//!     `failover_share` in a 100 ms slot and stays there, over 1 s windows, until the next fault,
+//!     leaving out the probes;
+//!   - **probes**: un-ejections of L's endpoints (by any proxy) after traffic left and before the
+//!     next fault. Each returns an endpoint that may still be failing; the attempts to L in the
+//!     second that follows are the probe's, and do not restart the settled clock. A share that
+//!     stays above the threshold after that second does.
 //! * **fail-back time** of a recovery of L: from the recovery until every locality of L has a
 //!   share within `failback_tolerance` (default 0.10) of its share in the first phase, over the
 //!   same centred windows, until the next fault.
@@ -21,13 +28,13 @@ use crate::model::world::World;
 use crate::scenario::{FaultAction, Scenario};
 
 use super::histogram::Histogram;
-use super::recorder::{ClientOutcome, FINE_SLOT, Recorder};
+use super::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder};
 
 /// Fine slots in the centred window used to time fail-back (1 s), which smooths Poisson noise.
 const WINDOW_SLOTS: usize = 10;
 
 /// One row of `timeseries.csv`: one bucket and locality.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct LocalityRow {
     /// Bucket start in seconds.
     pub time_s: f64,
@@ -37,8 +44,11 @@ pub struct LocalityRow {
     pub attempts: u64,
     /// Its fraction of all attempts in the bucket (0 when there were none).
     pub share: f64,
-    /// (proxy, endpoint) pairs ejected at the bucket's end.
-    pub ejected: i64,
+    /// Its endpoints ejected by at least one proxy at the bucket's end.
+    pub ejected_endpoints: u32,
+    /// (proxy, endpoint) pairs ejected at the bucket's end: an endpoint ejected by 3 proxies
+    /// counts 3.
+    pub ejected_pairs: i64,
     /// Attempts answered 5xx.
     pub upstream_5xx: u64,
     /// Attempts that failed to connect.
@@ -48,7 +58,7 @@ pub struct LocalityRow {
 }
 
 /// One row of `client.csv`: what clients saw in one bucket.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct ClientRow {
     /// Bucket start in seconds.
     pub time_s: f64,
@@ -70,6 +80,14 @@ pub struct ClientRow {
     pub timeout: u64,
     /// Retries sent.
     pub retries: u64,
+    /// Upstream attempts sent (first tries and retries).
+    pub attempts: u64,
+    /// Upstream attempts answered 5xx (whether or not a retry hid them from the client).
+    pub attempts_5xx: u64,
+    /// Upstream attempts that failed to connect.
+    pub attempts_connect_failure: u64,
+    /// Upstream attempts that timed out (per-try or route timeout).
+    pub attempts_timeout: u64,
     /// Median latency of finished requests, ms (empty when none).
     pub p50_ms: Option<f64>,
     /// 99th percentile latency, ms.
@@ -119,6 +137,37 @@ impl ErrorCounts {
     }
 }
 
+/// Upstream attempts that failed, by how. A retry can hide each of them from the client.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct AttemptFailures {
+    /// Answered 5xx.
+    pub upstream_5xx: u64,
+    /// Failed to connect (refused, reset, connect timeout).
+    pub connect_failure: u64,
+    /// Timed out (per-try or route timeout).
+    pub timeout: u64,
+}
+
+impl AttemptFailures {
+    /// Failed attempts in a range of fine slots, over all localities.
+    pub fn in_slots(rec: &Recorder, slots: std::ops::Range<usize>) -> AttemptFailures {
+        let l = rec.n_localities();
+        let sum = |v: &Vec<u32>| -> u64 {
+            slots.clone().flat_map(|s| (0..l).map(move |x| s * l + x)).map(|i| u64::from(v[i])).sum()
+        };
+        AttemptFailures {
+            upstream_5xx: sum(&rec.loc_5xx),
+            connect_failure: sum(&rec.loc_connect_fail),
+            timeout: sum(&rec.loc_timeout),
+        }
+    }
+
+    /// Sum of all causes.
+    pub fn total(&self) -> u64 {
+        self.upstream_5xx + self.connect_failure + self.timeout
+    }
+}
+
 /// One phase of `summary.json`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PhaseSummary {
@@ -138,10 +187,14 @@ pub struct PhaseSummary {
     pub retries: u64,
     /// Upstream attempts.
     pub attempts: u64,
+    /// Upstream attempts that failed, by cause (retried or not).
+    pub failed_attempts: AttemptFailures,
     /// Share per locality.
     pub share: Vec<LocalityShare>,
-    /// Most ejected (proxy, endpoint) pairs at once during the phase.
-    pub max_ejected: i64,
+    /// Most endpoints ejected (by at least one proxy) at once during the phase.
+    pub max_ejected_endpoints: u32,
+    /// Most (proxy, endpoint) pairs ejected at once during the phase.
+    pub max_ejected_pairs: i64,
     /// Median latency, ms.
     pub p50_ms: Option<f64>,
     /// 99th percentile latency, ms.
@@ -163,10 +216,30 @@ pub struct Transition {
     pub at_s: f64,
     /// The localities involved.
     pub localities: Vec<String>,
-    /// Seconds until the transition completed; `None` if it did not before the next fault.
+    /// Seconds until the transition completed (a failover: settled); `None` if it did not
+    /// before the next fault.
     pub time_s: Option<f64>,
+    /// A failover's other measures: when traffic left, and the probes.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub failover: Option<FailoverDetail>,
     /// Client errors between the fault and completion (to the phase end if it never completed).
     pub errors: u64,
+    /// The same errors by cause.
+    pub errors_by_cause: ErrorCounts,
+}
+
+/// What a failover measures besides the settled time (module docs).
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct FailoverDetail {
+    /// Seconds from the fault until traffic left: the first 100 ms slot with attempts in which
+    /// the localities' share was at or below the threshold; `None` if it never was.
+    pub left_s: Option<f64>,
+    /// Un-ejections of the localities' endpoints after traffic left and before the next fault.
+    pub probes: u64,
+    /// When each probe happened, seconds since the start of the run.
+    pub probe_times_s: Vec<f64>,
+    /// Attempts to the localities in the second after each probe.
+    pub probe_attempts: u64,
 }
 
 /// Everything a run reports.
@@ -184,8 +257,12 @@ pub struct RunReport {
     pub phases: Vec<PhaseSummary>,
     /// Failover and fail-back measurements, in fault order.
     pub transitions: Vec<Transition>,
-    /// Time of the first failover, seconds (null when there was none or it never completed).
+    /// Time of the first failover (settled), seconds (null when there was none or it never
+    /// completed).
     pub failover_s: Option<f64>,
+    /// When traffic left in the first failover, seconds (null when there was none or it never
+    /// left).
+    pub failover_left_s: Option<f64>,
     /// Time of the last fail-back, seconds.
     pub failback_s: Option<f64>,
     /// Client requests in the whole run.
@@ -213,6 +290,14 @@ pub struct RunReport {
     /// Latency per phase, for eCDFs.
     #[serde(skip)]
     pub phase_latency: Vec<Histogram>,
+    /// Latency of local replies per phase (overflow, no healthy upstream: answered by the
+    /// client proxy itself, never sent upstream), a part of `phase_latency`.
+    #[serde(skip)]
+    pub phase_local_latency: Vec<Histogram>,
+    /// Per output bucket, the endpoints ejected at its end by how many proxies eject each:
+    /// `ejected_by[bucket][k - 1]` endpoints are ejected by exactly `k` proxies.
+    #[serde(skip)]
+    pub ejected_by: Vec<Vec<u32>>,
 }
 
 /// Builds the report of a finished run.
@@ -220,16 +305,18 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
     let s = &world.scenario;
     let rec = &world.rec;
     let localities: Vec<String> = world.topo.localities.iter().map(|l| l.to_string()).collect();
-    let ejected_at = ejected_series(rec);
-    let (locality_rows, client_rows) = series(rec, &localities, &ejected_at);
-    let mut phases = phase_summaries(s, rec, &localities, &ejected_at);
+    let ejected = EjectedSeries::of(rec);
+    let (locality_rows, client_rows) = series(rec, &localities, &ejected);
+    let mut phases = phase_summaries(s, rec, &localities, &ejected);
     if let Some(k) = &world.keys {
         for (i, p) in phases.iter_mut().enumerate() {
             p.keys_moved = k.result(i);
         }
     }
     let transitions = transitions(world);
-    let failover_s = transitions.iter().find(|t| t.kind == "failover").and_then(|t| t.time_s);
+    let first_failover = transitions.iter().find(|t| t.kind == "failover");
+    let failover_s = first_failover.and_then(|t| t.time_s);
+    let failover_left_s = first_failover.and_then(|t| t.failover.as_ref()).and_then(|f| f.left_s);
     let failback_s = transitions.iter().rev().find(|t| t.kind == "failback").and_then(|t| t.time_s);
     let errors = (0..rec.n_slots()).map(|i| errors_in(rec, i)).sum();
     let mut ejections = 0;
@@ -245,7 +332,12 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
             _ => {}
         }
     }
-    let phase_latency = phase_histograms(s, rec);
+    let phase_latency = phase_histograms(s, rec, &rec.latency);
+    let phase_local_latency = phase_histograms(s, rec, &rec.latency_local);
+    let bs = rec.bucket_slots();
+    let ejected_by = (0..rec.n_slots().div_ceil(bs))
+        .map(|b| ejected.by_count[((b + 1) * bs).min(rec.n_slots()) - 1].clone())
+        .collect();
     RunReport {
         scenario: s.name.clone(),
         seed,
@@ -254,6 +346,7 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
         phases,
         transitions,
         failover_s,
+        failover_left_s,
         failback_s,
         requests: rec.requests.iter().map(|x| u64::from(*x)).sum(),
         errors,
@@ -266,6 +359,8 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
         locality_rows,
         client_rows,
         phase_latency,
+        phase_local_latency,
+        ejected_by,
     }
 }
 
@@ -273,24 +368,63 @@ fn errors_in(rec: &Recorder, slot: usize) -> u64 {
     ClientOutcome::ERRORS.iter().map(|o| u64::from(rec.finished_in(slot, *o))).sum()
 }
 
-/// Ejected pairs per locality at the end of every fine slot: `[slot * L + loc]`.
-fn ejected_series(rec: &Recorder) -> Vec<i64> {
-    let l = rec.n_localities();
-    let mut out = vec![0i64; rec.n_slots() * l];
-    let mut cur = vec![0i64; l];
-    let mut changes = rec.ejection_changes.iter().peekable();
-    for slot in 0..rec.n_slots() {
-        let slot_end = SimTime((slot as u64 + 1) * FINE_SLOT.as_nanos());
-        while let Some((t, loc, d)) = changes.peek() {
-            if *t >= slot_end {
-                break;
+/// Ejections at the end of every fine slot, from the recorder's ejection changes.
+struct EjectedSeries {
+    /// (proxy, endpoint) pairs ejected, per locality: `[slot * L + loc]`.
+    pairs: Vec<i64>,
+    /// Endpoints ejected by at least one proxy, per locality: `[slot * L + loc]`.
+    endpoints: Vec<u32>,
+    /// Per slot, the endpoints ejected by exactly `k` proxies at `[k - 1]`.
+    by_count: Vec<Vec<u32>>,
+}
+
+impl EjectedSeries {
+    fn of(rec: &Recorder) -> EjectedSeries {
+        let l = rec.n_localities();
+        let n = rec.n_slots();
+        let n_endpoints = rec.ejection_changes.iter().map(|c| c.endpoint.idx() + 1).max().unwrap_or(0);
+        let mut pairs = vec![0i64; n * l];
+        let mut endpoints = vec![0u32; n * l];
+        let mut by_count = Vec::with_capacity(n);
+        let (mut cur_pairs, mut cur_endpoints) = (vec![0i64; l], vec![0u32; l]);
+        // Proxies ejecting each endpoint now, and how many endpoints have each such count.
+        let mut ejecting = vec![0u32; n_endpoints];
+        let mut hist: Vec<u32> = Vec::new();
+        let mut changes = rec.ejection_changes.iter().peekable();
+        for slot in 0..n {
+            let slot_end = SimTime((slot as u64 + 1) * FINE_SLOT.as_nanos());
+            while let Some(c) = changes.peek() {
+                if c.time >= slot_end {
+                    break;
+                }
+                let (loc, e) = (c.locality.idx(), c.endpoint.idx());
+                cur_pairs[loc] += i64::from(c.delta);
+                let before = ejecting[e];
+                let after = before.saturating_add_signed(c.delta);
+                ejecting[e] = after;
+                match (before, after) {
+                    (0, 1..) => cur_endpoints[loc] += 1,
+                    (1.., 0) => cur_endpoints[loc] = cur_endpoints[loc].saturating_sub(1),
+                    _ => {}
+                }
+                if before > 0 {
+                    hist[before as usize - 1] -= 1;
+                }
+                if after > 0 {
+                    if hist.len() < after as usize {
+                        hist.resize(after as usize, 0);
+                    }
+                    hist[after as usize - 1] += 1;
+                }
+                changes.next();
             }
-            cur[loc.idx()] += i64::from(*d);
-            changes.next();
+            pairs[slot * l..(slot + 1) * l].copy_from_slice(&cur_pairs);
+            endpoints[slot * l..(slot + 1) * l].copy_from_slice(&cur_endpoints);
+            let used = hist.iter().rposition(|c| *c > 0).map_or(0, |i| i + 1);
+            by_count.push(hist[..used].to_vec());
         }
-        out[slot * l..(slot + 1) * l].copy_from_slice(&cur);
+        EjectedSeries { pairs, endpoints, by_count }
     }
-    out
 }
 
 fn ms(ns: Option<u64>) -> Option<f64> {
@@ -301,7 +435,7 @@ fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-fn series(rec: &Recorder, localities: &[String], ejected: &[i64]) -> (Vec<LocalityRow>, Vec<ClientRow>) {
+fn series(rec: &Recorder, localities: &[String], ejected: &EjectedSeries) -> (Vec<LocalityRow>, Vec<ClientRow>) {
     let l = rec.n_localities();
     let bs = rec.bucket_slots();
     let n_buckets = rec.n_slots().div_ceil(bs);
@@ -321,7 +455,8 @@ fn series(rec: &Recorder, localities: &[String], ejected: &[i64]) -> (Vec<Locali
                 locality: name.clone(),
                 attempts,
                 share: if total == 0 { 0.0 } else { round6(attempts as f64 / total as f64) },
-                ejected: ejected[end_slot * l + loc],
+                ejected_endpoints: ejected.endpoints[end_slot * l + loc],
+                ejected_pairs: ejected.pairs[end_slot * l + loc],
                 upstream_5xx: sum(&rec.loc_5xx, loc),
                 connect_failure: sum(&rec.loc_connect_fail, loc),
                 timeout: sum(&rec.loc_timeout, loc),
@@ -329,6 +464,7 @@ fn series(rec: &Recorder, localities: &[String], ejected: &[i64]) -> (Vec<Locali
         }
         let count = |o: ClientOutcome| -> u64 { slots.clone().map(|s| u64::from(rec.finished_in(s, o))).sum() };
         let errs = ErrorCounts::in_slots(rec, slots.clone());
+        let failed = AttemptFailures::in_slots(rec, slots.clone());
         let h = &rec.latency[b.min(rec.latency.len() - 1)];
         client_rows.push(ClientRow {
             time_s,
@@ -341,6 +477,10 @@ fn series(rec: &Recorder, localities: &[String], ejected: &[i64]) -> (Vec<Locali
             overflow: errs.overflow,
             timeout: errs.timeout,
             retries: slots.clone().map(|s| u64::from(rec.retries[s])).sum(),
+            attempts: total,
+            attempts_5xx: failed.upstream_5xx,
+            attempts_connect_failure: failed.connect_failure,
+            attempts_timeout: failed.timeout,
             p50_ms: ms(h.quantile(0.5)),
             p99_ms: ms(h.quantile(0.99)),
         });
@@ -355,9 +495,9 @@ fn slot_range(s: &Scenario, rec: &Recorder, start: SimTime, end: SimTime) -> std
     a.min(b)..b
 }
 
-fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected: &[i64]) -> Vec<PhaseSummary> {
+fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected: &EjectedSeries) -> Vec<PhaseSummary> {
     let l = rec.n_localities();
-    let hists = phase_histograms(s, rec);
+    let hists = phase_histograms(s, rec, &rec.latency);
     (0..s.phases.len())
         .map(|i| {
             let (start, end) = s.phase_bounds(i);
@@ -366,8 +506,11 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
                 (0..l).map(|loc| slots.clone().map(|x| u64::from(rec.loc_attempts[x * l + loc])).sum()).collect();
             let attempts: u64 = per_loc.iter().sum();
             let errs = ErrorCounts::in_slots(rec, slots.clone());
-            let max_ejected =
-                slots.clone().map(|x| (0..l).map(|loc| ejected[x * l + loc]).sum::<i64>()).max().unwrap_or(0);
+            let in_slot = |x: usize| x * l..(x + 1) * l;
+            let max_ejected_pairs =
+                slots.clone().map(|x| ejected.pairs[in_slot(x)].iter().sum::<i64>()).max().unwrap_or(0);
+            let max_ejected_endpoints =
+                slots.clone().map(|x| ejected.endpoints[in_slot(x)].iter().sum::<u32>()).max().unwrap_or(0);
             PhaseSummary {
                 name: s.phases[i].name.clone(),
                 start_s: start.as_secs_f64(),
@@ -377,6 +520,7 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
                 errors_by_cause: errs,
                 retries: slots.clone().map(|x| u64::from(rec.retries[x])).sum(),
                 attempts,
+                failed_attempts: AttemptFailures::in_slots(rec, slots.clone()),
                 share: localities
                     .iter()
                     .zip(&per_loc)
@@ -385,7 +529,8 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
                         share: if attempts == 0 { 0.0 } else { round6(*a as f64 / attempts as f64) },
                     })
                     .collect(),
-                max_ejected,
+                max_ejected_endpoints,
+                max_ejected_pairs,
                 p50_ms: ms(hists[i].quantile(0.5)),
                 p99_ms: ms(hists[i].quantile(0.99)),
                 keys_moved: None,
@@ -394,14 +539,15 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
         .collect()
 }
 
-/// Latency histograms per phase, merged from the output buckets whose start lies in the phase.
-fn phase_histograms(s: &Scenario, rec: &Recorder) -> Vec<Histogram> {
+/// Latency histograms per phase, merged from the output buckets (of `per_bucket`) whose start
+/// lies in the phase.
+fn phase_histograms(s: &Scenario, rec: &Recorder, per_bucket: &[Histogram]) -> Vec<Histogram> {
     let bucket_ns = rec.bucket_slots() as u64 * FINE_SLOT.as_nanos();
     (0..s.phases.len())
         .map(|i| {
             let (start, end) = s.phase_bounds(i);
             let mut h = Histogram::default();
-            for (b, bh) in rec.latency.iter().enumerate() {
+            for (b, bh) in per_bucket.iter().enumerate() {
                 let t = b as u64 * bucket_ns;
                 if t >= start.as_nanos() && t < end.as_nanos() {
                     h.merge(bh);
@@ -456,15 +602,14 @@ fn transitions(world: &World) -> Vec<Transition> {
             let done = first_sustained(rec, range.clone(), WINDOW_SLOTS, |w| {
                 target.iter().all(|(l, base)| (window_share(rec, w.clone(), &[*l]) - base).abs() <= tol)
             });
-            out.push(transition(rec, "failback", f, names, range, done));
+            out.push(transition(rec, "failback", f, names, range, done, None));
             for l in &locs {
                 degraded.remove(l);
             }
         } else {
             let locs_v: Vec<LocalityId> = locs.iter().copied().collect();
-            let thr = s.failover_share;
-            let done = failover_done(rec, range.clone(), |w| window_share(rec, w.clone(), &locs_v) <= thr);
-            out.push(transition(rec, "failover", f, names, range, done));
+            let (done, detail) = failover(world, f.at, range.clone(), &locs_v);
+            out.push(transition(rec, "failover", f, names, range, done, Some(detail)));
             // Only a locality that traffic actually left can fail back.
             if done.is_some() {
                 degraded.extend(locs);
@@ -481,19 +626,110 @@ fn transition(
     localities: Vec<String>,
     range: std::ops::Range<usize>,
     done: Option<usize>,
+    failover: Option<FailoverDetail>,
 ) -> Transition {
     // Errors up to and including the slot in which the transition completed.
     let end = done.map_or(range.end, |d| (d + 1).min(range.end));
-    let errors = (range.start..end.max(range.start)).map(|i| errors_in(rec, i)).sum();
+    let errors_by_cause = ErrorCounts::in_slots(rec, range.start..end.max(range.start));
     let at_s = f.at.as_secs_f64();
     Transition {
         kind,
         fault: f.name.clone(),
         at_s,
         localities,
-        time_s: done.map(|d| round6((d as f64 * FINE_SLOT.as_secs_f64() - at_s).max(0.0))),
-        errors,
+        time_s: done.map(|d| since(d, at_s)),
+        failover,
+        errors: errors_by_cause.total(),
+        errors_by_cause,
     }
+}
+
+/// Seconds from `at_s` to the start of slot `slot` (0 if the fault fell inside that slot).
+fn since(slot: usize, at_s: f64) -> f64 {
+    round6((slot as f64 * FINE_SLOT.as_secs_f64() - at_s).max(0.0))
+}
+
+/// The failover of `locs` over `range` (the slots from the fault to the next fault): the slot in
+/// which it settled, and when traffic left and the probes (module docs).
+fn failover(
+    world: &World,
+    at: SimTime,
+    range: std::ops::Range<usize>,
+    locs: &[LocalityId],
+) -> (Option<usize>, FailoverDetail) {
+    let rec = &world.rec;
+    let thr = world.scenario.failover_share;
+    let at_s = at.as_secs_f64();
+    let counts = |s: usize| -> (u64, u64) {
+        let l = rec.n_localities();
+        let all: u64 = (0..l).map(|loc| u64::from(rec.loc_attempts[s * l + loc])).sum();
+        let hit: u64 = locs.iter().map(|loc| u64::from(rec.loc_attempts[s * l + loc.idx()])).sum();
+        (hit, all)
+    };
+    let first_left = range.clone().find(|&s| {
+        let (hit, all) = counts(s);
+        all > 0 && hit as f64 / all as f64 <= thr
+    });
+    // Probes: un-ejections of the localities' endpoints from the slot traffic left on.
+    let mut excused = vec![false; range.len()];
+    let mut probe_times_s = Vec::new();
+    if let Some(left) = first_left {
+        for e in &world.rec.log {
+            if let LogKind::Uneject { locality, .. } = e.kind {
+                let slot = (e.time.as_nanos() / FINE_SLOT.as_nanos()) as usize;
+                if slot < left || slot >= range.end || !locs.contains(&locality) {
+                    continue;
+                }
+                probe_times_s.push(e.time.as_secs_f64());
+                for x in slot..(slot + WINDOW_SLOTS).min(range.end) {
+                    excused[x - range.start] = true;
+                }
+            }
+        }
+    }
+    let probe_attempts = range.clone().filter(|s| excused[s - range.start]).map(|s| counts(s).0).sum();
+    let settled = settled(rec, range.clone(), &excused, thr, &counts);
+    let left = match (first_left, settled) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let detail = FailoverDetail {
+        left_s: left.map(|s| since(s, at_s)),
+        probes: probe_times_s.len() as u64,
+        probe_times_s,
+        probe_attempts,
+    };
+    (settled, detail)
+}
+
+/// The slot in which the failover settled: the first slot `t` whose share passes the threshold,
+/// such that the 1 s windows centred on every slot from `t + 0.5 s` to the end of the range pass
+/// too, counting only the slots not `excused` (the second after each probe). The slot gives
+/// 100 ms resolution; the windows keep a lone request to a returned host (a few attempts among
+/// hundreds) from restarting the clock, and the excused slots a whole probe burst (every proxy
+/// trying every returned endpoint once).
+fn settled(
+    rec: &Recorder,
+    range: std::ops::Range<usize>,
+    excused: &[bool],
+    thr: f64,
+    counts: &dyn Fn(usize) -> (u64, u64),
+) -> Option<usize> {
+    if range.is_empty() {
+        return None;
+    }
+    let _ = rec;
+    let counted = |s: &usize| !excused[*s - range.start];
+    // Whether the share in the counted slots of `w` is above the threshold (false without attempts).
+    let above = |w: std::ops::Range<usize>| {
+        let (hit, all) = w.filter(counted).map(counts).fold((0, 0), |(h, a), (x, y)| (h + x, a + y));
+        all > 0 && hit as f64 / all as f64 > thr
+    };
+    let half = WINDOW_SLOTS / 2;
+    let last_bad =
+        range.clone().rev().find(|&c| above(c.saturating_sub(half).max(range.start)..(c + half).min(range.end)));
+    let from = last_bad.map_or(range.start, |c| (c + 1).saturating_sub(half).max(range.start));
+    (from..range.end).find(|t| counted(t) && !above(*t..*t + 1))
 }
 
 /// Share of `locs` among all attempts in a range of slots (0 when there were no attempts).
@@ -511,33 +747,6 @@ fn window_share(rec: &Recorder, slots: std::ops::Range<usize>, locs: &[LocalityI
         }
     }
     if all == 0 { 0.0 } else { hit as f64 / all as f64 }
-}
-
-/// The failover's completion: the first slot `t` whose own share passes `ok`, such that the 1 s
-/// windows centred on every slot from `t + 0.5 s` to the end of the range pass too. The slot
-/// gives 100 ms resolution; the windows keep a lone probe request after an un-ejection (a few
-/// attempts among hundreds) from restarting the clock.
-fn failover_done(
-    rec: &Recorder,
-    range: std::ops::Range<usize>,
-    ok: impl Fn(&std::ops::Range<usize>) -> bool,
-) -> Option<usize> {
-    if range.is_empty() {
-        return None;
-    }
-    let l = rec.n_localities();
-    let half = WINDOW_SLOTS / 2;
-    let has_traffic =
-        |w: &std::ops::Range<usize>| w.clone().any(|s| (0..l).any(|loc| rec.loc_attempts[s * l + loc] > 0));
-    let last_bad = range.clone().rev().find(|&c| {
-        let w = c.saturating_sub(half).max(range.start)..(c + half).min(range.end);
-        has_traffic(&w) && !ok(&w)
-    });
-    let from = last_bad.map_or(range.start, |c| (c + 1).saturating_sub(half).max(range.start));
-    (from..range.end).find(|&t| {
-        let w = t..t + 1;
-        !has_traffic(&w) || ok(&w)
-    })
 }
 
 /// The first slot `t` in `range` such that `ok` holds for the window of `window` slots centred

@@ -140,7 +140,7 @@ fn new_proxy(
         retries_active: 0,
         rng,
         n_ejected: 0,
-        panic: false,
+        panic: Vec::new(),
         panic_total: false,
         counts: Vec::new(),
         timer_start: None,

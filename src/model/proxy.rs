@@ -49,8 +49,8 @@ pub struct AssignmentChange {
     pub added: u32,
     /// Hosts removed.
     pub removed: u32,
-    /// Localities of removed hosts that were ejected (their ejection ends with them).
-    pub removed_ejected: Vec<LocalityId>,
+    /// Removed hosts that were ejected, with their localities (their ejection ends with them).
+    pub removed_ejected: Vec<(EndpointId, LocalityId)>,
 }
 
 /// One client proxy.
@@ -99,8 +99,8 @@ pub struct Proxy {
     pub rng: SimRng,
     /// Ejected hosts right now.
     pub n_ejected: u32,
-    /// Whether any priority was in panic at the last refresh.
-    pub panic: bool,
+    /// The priorities in panic at the last refresh, in order.
+    pub panic: Vec<u32>,
     /// Whether every priority was in panic (total panic) at the last refresh.
     pub panic_total: bool,
     /// This proxy's attempts to each host in the phase under way, indexed by `EndpointId`.
@@ -182,7 +182,7 @@ impl Proxy {
                     if let Some(o) = self.outlier.as_mut() {
                         if o.is_ejected(id) {
                             self.n_ejected -= 1;
-                            change.removed_ejected.push(info.locality);
+                            change.removed_ejected.push((id, info.locality));
                         }
                         o.remove_host(id);
                     }

@@ -978,7 +978,7 @@ impl World {
                     let healthy_target = self.pods[host.idx()].is_healthy();
                     p.n_ejected += 1;
                     changed = true;
-                    self.rec.ejection_change(now, locality, 1);
+                    self.rec.ejection_change(now, proxy, host, locality, 1);
                     self.rec.log(
                         now,
                         LogKind::Eject {
@@ -996,7 +996,7 @@ impl World {
                     let locality = p.hosts[host.idx()].locality;
                     p.n_ejected -= 1;
                     changed = true;
-                    self.rec.ejection_change(now, locality, -1);
+                    self.rec.ejection_change(now, proxy, host, locality, -1);
                     let multiplier = p.outlier.as_ref().and_then(|o| o.host_state(host)).map_or(0, |h| h.multiplier);
                     self.rec.log(now, LogKind::Uneject { proxy, endpoint: host, locality, ejected_for, multiplier });
                 }
@@ -1023,11 +1023,14 @@ impl World {
         let st = p.lb.priority_state();
         let on = st.in_panic.iter().any(|x| *x);
         let total = on && st.total_panic;
-        // Logged on every change of (panic, total panic), so partial → total panic shows too.
-        if (on, total) != (p.panic, p.panic_total) {
-            p.panic = on;
+        // Logged on every change of the priorities in panic or of total panic, so a second
+        // priority entering panic, or partial becoming total panic, shows too.
+        let same = p.panic.len() == st.in_panic.iter().filter(|x| **x).count()
+            && st.in_panic.iter().enumerate().filter(|(_, x)| **x).zip(&p.panic).all(|((i, _), q)| i as u32 == *q);
+        if !(same && total == p.panic_total) {
+            p.panic = st.in_panic.iter().enumerate().filter(|(_, x)| **x).map(|(i, _)| i as u32).collect();
             p.panic_total = total;
-            self.rec.log(now, LogKind::Panic { proxy, on, total });
+            self.rec.log(now, LogKind::Panic { proxy, on, total, priorities: p.panic.clone() });
         }
     }
 

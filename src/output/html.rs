@@ -89,7 +89,8 @@ fn phases(h: &mut String, r: &RunReport) {
         let _ = write!(h, "<th>share {}</th>", esc(l));
     }
     h.push_str(
-        "<th>requests</th><th>errors</th><th>max ejected</th><th>p50 ms</th><th>p99 ms</th></tr></thead>\n<tbody>\n",
+        "<th>requests</th><th>errors</th><th>errors by cause</th><th>failed upstream attempts</th>\
+         <th>most endpoints ejected</th><th>p50 ms</th><th>p99 ms</th></tr></thead>\n<tbody>\n",
     );
     let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
     for p in &r.phases {
@@ -99,11 +100,13 @@ fn phases(h: &mut String, r: &RunReport) {
         }
         let _ = writeln!(
             h,
-            "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td></tr>",
+            "<td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             p.requests,
             p.errors,
-            p.max_ejected,
+            esc(&crate::output::causes(&p.errors_by_cause)),
+            p.failed_attempts.total(),
+            p.max_ejected_endpoints,
             opt(p.p50_ms),
             opt(p.p99_ms)
         );
@@ -118,20 +121,45 @@ fn transitions(h: &mut String, r: &RunReport) {
         return;
     }
     h.push_str(
-        "<table>\n<thead><tr><th>kind</th><th>after</th><th>at</th><th>localities</th><th>took</th>\
-                <th>client errors on the way</th></tr></thead>\n<tbody>\n",
+        "<p>A failover is measured three ways: when traffic <em>left</em> the failing localities (the first \
+         100 ms with their share at or below the threshold), when it <em>settled</em> (stays there until the next \
+         fault), and the <em>probes</em>: endpoints returned by an un-ejection while their locality still fails, \
+         whose requests do not restart the settled clock.</p>\n<table>\n<thead><tr><th>kind</th><th>after</th>\
+         <th>at</th><th>localities</th><th>traffic left</th><th>settled / completed</th><th>probes</th>\
+         <th>client errors until then</th></tr></thead>\n<tbody>\n",
     );
+    let took = |x: Option<f64>, none: &str| x.map_or(none.to_string(), |x| format!("{x:.1}s"));
     for t in &r.transitions {
-        let took = t.time_s.map_or("did not complete before the next fault".to_string(), |x| format!("{x:.1}s"));
+        let (left, probes) = match &t.failover {
+            Some(f) => {
+                let probes = if f.probes == 0 {
+                    "none".to_string()
+                } else {
+                    let times: Vec<String> = f.probe_times_s.iter().map(|x| format!("{x:.1}")).collect();
+                    let mut times = times;
+                    times.dedup();
+                    format!("{} at {} s ({} attempts)", f.probes, times.join(", "), f.probe_attempts)
+                };
+                (took(f.left_s, "never"), probes)
+            }
+            None => ("-".to_string(), "-".to_string()),
+        };
+        let errors = if t.errors == 0 {
+            "0".to_string()
+        } else {
+            format!("{} ({})", t.errors, crate::output::causes(&t.errors_by_cause))
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{:.1}s</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{:.1}s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             t.kind,
             esc(&t.fault),
             t.at_s,
             esc(&t.localities.join(", ")),
-            esc(&took),
-            t.errors
+            esc(&left),
+            esc(&took(t.time_s, "did not complete before the next fault")),
+            esc(&probes),
+            esc(&errors)
         );
     }
     h.push_str("</tbody>\n</table>\n");

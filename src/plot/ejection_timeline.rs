@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Chart, DrawResult, Frame, GREY, GRID_BOLD, GRID_LIGHT, IN_MEMORY, INK, PHASE_STRIP, PhaseBand, PlotError, TITLE_H,
     anchored, bold, draw_message, draw_phase_fill, draw_phase_marks, draw_title, fit_text, fmt_num, ink_on, render_svg,
-    save, series_color, text, text_width,
+    save, text, text_width,
 };
 
 /// One ejection of an endpoint by a proxy.
@@ -33,6 +33,9 @@ pub struct EjectionRow {
     pub proxy: String,
     /// The ejected endpoint.
     pub endpoint: String,
+    /// Whether the endpoint is an east-west gateway replica (labelled as such), not a pod.
+    #[serde(default)]
+    pub gateway: bool,
     /// The endpoint's locality; rows are grouped by it.
     pub locality: String,
     /// Ejected intervals, in any order.
@@ -78,8 +81,8 @@ const LABEL_SIZE: f64 = 12.0;
 
 /// A line of the timeline: a locality header or an endpoint row.
 enum Line<'a> {
-    Header { locality: &'a str, color: usize },
-    Row { row: &'a EjectionRow, color: usize },
+    Header { locality: &'a str, color: RGBColor },
+    Row { row: &'a EjectionRow, color: RGBColor },
 }
 
 impl EjectionTimeline {
@@ -91,8 +94,10 @@ impl EjectionTimeline {
                 order.push(&r.locality);
             }
         }
+        let names: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+        let colors = super::locality_colors(&names);
         let mut lines = Vec::new();
-        for (color, loc) in order.iter().enumerate() {
+        for (&loc, &color) in order.iter().zip(&colors) {
             let rows: Vec<&EjectionRow> = self.rows.iter().filter(|r| r.locality == *loc).collect();
             if rows.is_empty() {
                 continue;
@@ -127,7 +132,50 @@ impl EjectionTimeline {
 }
 
 fn row_label(r: &EjectionRow) -> String {
-    format!("{} → {}", r.proxy, r.endpoint)
+    if r.gateway {
+        format!("{} → {} (east-west gateway)", r.proxy, r.endpoint)
+    } else {
+        format!("{} → {}", r.proxy, r.endpoint)
+    }
+}
+
+/// One ejection as drawn: pixel columns `a..=b`, its label's left edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bar {
+    a: i32,
+    b: i32,
+    label_x: i32,
+    multiplier: u32,
+}
+
+/// The bars of a row's ejections within `x0..x1` (pixel column of a time by `px`), in time
+/// order. Each bar starts two pixels after the previous one ends, so back-to-back ejections (an
+/// ×1 then at once an ×2) show as two bars, and its label sits at its start (not in the middle,
+/// where it would read as a later ejection). An ejection still running at the end of the run
+/// reaches the edge.
+fn bars(intervals: &[EjectionInterval], (x0, x1): (f64, f64), px: impl Fn(f64) -> i32) -> Vec<Bar> {
+    let mut ivs: Vec<&EjectionInterval> = intervals.iter().filter(|iv| iv.start_s.is_finite()).collect();
+    ivs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    let mut out: Vec<Bar> = Vec::new();
+    for iv in ivs {
+        let e = if iv.end_s.is_finite() { iv.end_s } else { x1 };
+        let (s, e) = (iv.start_s.max(x0), e.min(x1));
+        if e < s {
+            continue;
+        }
+        let a = out.last().map_or(px(s), |p| px(s).max(p.b + 2));
+        let b = px(e).max(a);
+        out.push(Bar { a, b, label_x: a + 4, multiplier: iv.multiplier });
+    }
+    out
+}
+
+/// The bar colour of an ejection: the locality's colour, darker with each step of the back-off
+/// multiplier, so that an ×2 right after an ×1 does not read as one bar.
+fn bar_color(base: RGBColor, multiplier: u32) -> RGBColor {
+    let f = (f64::from(multiplier.saturating_sub(1).min(4)) * 0.14).min(0.56);
+    let ch = |c: u8| (f64::from(c) * (1.0 - f)).round() as u8;
+    RGBColor(ch(base.0), ch(base.1), ch(base.2))
 }
 
 impl Chart for EjectionTimeline {
@@ -142,7 +190,8 @@ impl Chart for EjectionTimeline {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         draw_title(root, &self.title)?;
         root.draw(&Text::new(
-            "bars: ejected intervals, labelled with the ejection multiplier (×N)".to_string(),
+            "bars: ejected intervals, each labelled at its start with the ejection multiplier (×N, darker as it grows)"
+                .to_string(),
             (WIDTH as i32 / 2, TITLE_H - 4),
             anchored(text(13.0, GREY), HPos::Center, VPos::Top),
         ))?;
@@ -165,10 +214,7 @@ impl Chart for EjectionTimeline {
         for (i, line) in lines.iter().enumerate() {
             if let Line::Header { color, .. } = line {
                 let (lo, hi) = band(i, 0.0);
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x0, lo), (x1, hi)],
-                    series_color(*color).mix(0.12).filled(),
-                )))?;
+                chart.draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, hi)], color.mix(0.12).filled())))?;
             }
         }
         chart
@@ -190,7 +236,7 @@ impl Chart for EjectionTimeline {
             match line {
                 Line::Header { locality, color } => {
                     let x = frame.left - label_w + 4;
-                    root.draw(&Rectangle::new([(x, y_px - 6), (x + 12, y_px + 6)], series_color(*color).filled()))?;
+                    root.draw(&Rectangle::new([(x, y_px - 6), (x + 12, y_px + 6)], color.filled()))?;
                     if let Some(l) = fit_text(locality, 13.0, true, label_w + plot_w - 36) {
                         root.draw(&Text::new(l, (x + 18, y_px), anchored(bold(13.0, INK), HPos::Left, VPos::Center)))?;
                     }
@@ -204,30 +250,18 @@ impl Chart for EjectionTimeline {
                         ))?;
                     }
                     chart.draw_series(std::iter::once(PathElement::new(vec![(x0, lo), (x1, lo)], GRID_LIGHT)))?;
-                    let fill = series_color(*color);
                     let (blo, bhi) = band(i, 0.14);
-                    let mut ivs: Vec<&EjectionInterval> = row.intervals.iter().collect();
-                    ivs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-                    for iv in ivs {
-                        let s = if iv.start_s.is_finite() {
-                            iv.start_s
-                        } else {
-                            continue;
-                        };
-                        let e = if iv.end_s.is_finite() { iv.end_s } else { x1 };
-                        let (s, e) = (s.max(x0), e.min(x1));
-                        if e < s {
-                            continue;
-                        }
-                        chart.draw_series(std::iter::once(Rectangle::new([(s, blo), (e, bhi)], fill.filled())))?;
-                        let (a, b) = (frame.px(s), frame.px(e));
-                        if iv.multiplier > 0 {
-                            let label = format!("×{}", iv.multiplier);
-                            if text_width(&label, 12.0, true) + 4 <= b - a {
+                    let (top_px, bottom_px) = (chart.backend_coord(&(x0, bhi)).1, chart.backend_coord(&(x0, blo)).1);
+                    for bar in bars(&row.intervals, (x0, x1), |x| frame.px(x)) {
+                        let fill = bar_color(*color, bar.multiplier);
+                        root.draw(&Rectangle::new([(bar.a, top_px), (bar.b, bottom_px)], fill.filled()))?;
+                        if bar.multiplier > 0 {
+                            let label = format!("×{}", bar.multiplier);
+                            if text_width(&label, 12.0, true) + 6 <= bar.b - bar.a {
                                 root.draw(&Text::new(
                                     label,
-                                    ((a + b) / 2, y_px),
-                                    anchored(bold(12.0, ink_on(fill)), HPos::Center, VPos::Center),
+                                    (bar.label_x, y_px),
+                                    anchored(bold(12.0, ink_on(fill)), HPos::Left, VPos::Center),
                                 ))?;
                             }
                         }
@@ -246,5 +280,27 @@ impl Chart for EjectionTimeline {
             ))?;
         }
         draw_phase_marks(root, &self.phases, &frame, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_to_back_ejections_are_two_bars_labelled_at_their_starts() {
+        // The seed lab: ×1 from 30 s to 61 s, then at once ×2 until 121 s; 1 px per second.
+        let iv = |s: f64, e: f64, m: u32| EjectionInterval { start_s: s, end_s: e, multiplier: m };
+        let px = |x: f64| (x * 1.0).round() as i32;
+        let b = bars(&[iv(61.0, 121.0, 2), iv(30.0, 61.0, 1)], (0.0, 150.0), px);
+        assert_eq!(b.len(), 2);
+        assert_eq!((b[0].a, b[0].b, b[0].multiplier), (30, 61, 1));
+        assert!(b[1].a >= b[0].b + 2, "a gap between the bars: {b:?}");
+        assert_eq!(b[1].label_x, b[1].a + 4, "the ×2 label at 61 s, not at 91 s");
+        assert!(b[1].label_x < 70, "{b:?}");
+        assert_ne!(bar_color(RGBColor(0, 114, 178), 1), bar_color(RGBColor(0, 114, 178), 2));
+        // Still ejected at the end of the run: the bar reaches the edge.
+        let open = bars(&[iv(140.0, f64::NAN, 3)], (0.0, 150.0), px);
+        assert_eq!((open[0].a, open[0].b), (140, 150));
     }
 }

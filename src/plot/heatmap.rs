@@ -35,8 +35,19 @@ impl Objective {
 pub struct Heatmap {
     /// Metric name, e.g. `error rate (%)`.
     pub metric: String,
-    /// Whether the metric is better low or high; the best cell is outlined.
+    /// Whether the metric is better low or high (shown in the title).
     pub objective: Option<Objective>,
+    /// The recommended cell `(x, y)` (the setting chosen under the objective and its
+    /// constraints, whatever metric this map shows): outlined.
+    #[serde(default)]
+    pub recommended: Option<(usize, usize)>,
+    /// What the recommendation is, for the note under the colour bar, e.g. `fewest errors with
+    /// false_ejections == 0`.
+    #[serde(default)]
+    pub recommended_note: String,
+    /// Cells `(x, y)` that break the constraints: crossed out.
+    #[serde(default)]
+    pub infeasible: Vec<(usize, usize)>,
     /// x axis title: the swept parameter path, e.g. `outlierDetection.consecutive5xxErrors`.
     pub x_label: String,
     /// y axis title: the other swept parameter path.
@@ -50,8 +61,13 @@ pub struct Heatmap {
 }
 
 /// Draws `data` as PNG and SVG: one cell per (x, y) coloured on a viridis scale with its
-/// value printed, a colour bar, and the best cell outlined when an objective is given.
-/// Title: metric and objective.
+/// value printed, a colour bar, the recommended cell outlined and the cells that break the
+/// constraints crossed out. Title: metric and objective.
+///
+/// The colour scale is linear, unless the values span orders of magnitude: then it is clipped
+/// to the values that are not far out (beyond 3 interquartile ranges of the quartiles, Tukey's
+/// "far out"), the far-out cells taking the end colour and the bar saying so; or, when no value
+/// is far out but the largest is 100 times the smallest (all positive), logarithmic.
 pub fn heatmap(data: &Heatmap, png: &Path, svg: &Path) -> Result<(), PlotError> {
     save(data, png, svg)
 }
@@ -87,7 +103,107 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
 }
 
+/// How values map to the colour range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scale {
+    /// `lo..hi` linearly.
+    Linear { lo: f64, hi: f64 },
+    /// `lo..hi` linearly, values outside taking the end colours.
+    Clipped { lo: f64, hi: f64, below: usize, above: usize },
+    /// `log10(lo)..log10(hi)`.
+    Log { lo: f64, hi: f64 },
+}
+
+/// For sorted values with some far out (beyond 3 interquartile ranges of the quartiles, by
+/// nearest rank) that stretch the range to more than 4 times the others' range, the smallest and
+/// largest of the others and how many lie below and above them; `None` otherwise (a mild
+/// outlier keeps a linear scale).
+fn far_out(v: &[f64]) -> Option<(f64, f64, usize, usize)> {
+    let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    let (q1, q3) = (rank(0.25), rank(0.75));
+    let iqr = q3 - q1;
+    if iqr <= 0.0 {
+        return None;
+    }
+    let (fence_lo, fence_hi) = (q1 - 3.0 * iqr, q3 + 3.0 * iqr);
+    let inside: Vec<f64> = v.iter().copied().filter(|x| *x >= fence_lo && *x <= fence_hi).collect();
+    let below = v.iter().filter(|x| **x < fence_lo).count();
+    let above = v.iter().filter(|x| **x > fence_hi).count();
+    let (a, b) = (inside[0], inside[inside.len() - 1]);
+    let stretched = v[v.len() - 1] - v[0] > 4.0 * (b - a);
+    (below + above > 0 && b > a && stretched).then_some((a, b, below, above))
+}
+
+impl Scale {
+    /// The scale for these finite values.
+    fn of(values: &[f64]) -> Option<Scale> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let (lo, hi) = (v[0], v[v.len() - 1]);
+        // Values spread evenly over orders of magnitude: a log scale, unless even their
+        // logarithms have a far-out value.
+        if lo > 0.0 && hi / lo >= 100.0 {
+            let logs: Vec<f64> = v.iter().map(|x| libm::log10(*x)).collect();
+            if far_out(&logs).is_none() {
+                return Some(Scale::Log { lo, hi });
+            }
+        }
+        if let Some((a, b, below, above)) = far_out(&v) {
+            return Some(Scale::Clipped { lo: a, hi: b, below, above });
+        }
+        Some(Scale::Linear { lo, hi })
+    }
+
+    /// Position of `v` on the colour range, 0..1.
+    fn norm(&self, v: f64) -> f64 {
+        let lin = |v: f64, lo: f64, hi: f64| if hi > lo { ((v - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.5 };
+        match *self {
+            Scale::Linear { lo, hi } | Scale::Clipped { lo, hi, .. } => lin(v, lo, hi),
+            Scale::Log { lo, hi } => lin(libm::log10(v.max(lo)), libm::log10(lo), libm::log10(hi)),
+        }
+    }
+
+    /// The value at position `f` (0..1) of the colour range.
+    fn value_at(&self, f: f64) -> f64 {
+        match *self {
+            Scale::Linear { lo, hi } | Scale::Clipped { lo, hi, .. } => lo + (hi - lo) * f,
+            Scale::Log { lo, hi } => libm::pow(10.0, libm::log10(lo) + (libm::log10(hi) - libm::log10(lo)) * f),
+        }
+    }
+
+    fn spans(&self) -> bool {
+        match *self {
+            Scale::Linear { lo, hi } | Scale::Clipped { lo, hi, .. } | Scale::Log { lo, hi } => hi > lo,
+        }
+    }
+
+    /// A line under the colour bar saying how the scale is built, if not linear.
+    fn note(&self) -> Option<String> {
+        match *self {
+            Scale::Linear { .. } => None,
+            Scale::Log { .. } => Some("log scale".to_string()),
+            Scale::Clipped { lo, hi, below, above } => {
+                let cells = |n: usize| if n == 1 { "1 cell".to_string() } else { format!("{n} cells") };
+                let mut parts = Vec::new();
+                if above > 0 {
+                    parts.push(format!("{} above {}", cells(above), fmt_num(hi)));
+                }
+                if below > 0 {
+                    parts.push(format!("{} below {}", cells(below), fmt_num(lo)));
+                }
+                Some(format!("clipped, {} drawn in the end colour", parts.join(" and ")))
+            }
+        }
+    }
+}
+
 const MISSING: RGBColor = RGBColor(0xE4, 0xE4, 0xE4);
+const RECOMMENDED: RGBColor = RGBColor(0xE0, 0x1E, 0x5A);
+/// Height of a note line under the chart.
+const NOTE_H: i32 = 18;
 const AXIS: f64 = 14.0;
 const LABEL: f64 = 13.0;
 const VALUE: f64 = 13.0;
@@ -106,11 +222,30 @@ struct Layout {
     x_title_y: i32,
     /// Bottom of the colour bar.
     bar_bottom: i32,
+    /// Top of the notes under the chart.
+    notes_y: i32,
 }
 
 impl Heatmap {
     fn value(&self, x: usize, y: usize) -> f64 {
         self.values.get(y).and_then(|r| r.get(x)).copied().unwrap_or(f64::NAN)
+    }
+
+    /// The lines under the chart: the scale, the outline, the crosses.
+    fn notes(&self, scale: Option<Scale>) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(n) = scale.and_then(|s| s.note()) {
+            notes.push(format!("Colours: {n}."));
+        }
+        if self.recommended.is_some() {
+            let what =
+                if self.recommended_note.is_empty() { String::new() } else { format!(": {}", self.recommended_note) };
+            notes.push(format!("Outlined: the recommended setting{what}."));
+        }
+        if !self.infeasible.is_empty() {
+            notes.push("Crossed out: settings that break the constraints.".to_string());
+        }
+        notes
     }
 
     fn title(&self) -> String {
@@ -145,8 +280,15 @@ impl Heatmap {
         let width = (grid_right + 40 + BAR_W)
             .max(text_width(&self.title(), 22.0, true) + 40)
             .max((grid_left + grid_right) / 2 + text_width(&self.x_label, AXIS, false) / 2 + 20);
-        let height = (x_title_y + 34).max(bar_bottom + 40);
-        Layout { width, height, grid_left, grid_top, cell_w, cell_h, rotate_x, x_title_y, bar_bottom }
+        let cells: Vec<f64> = (0..ny as usize)
+            .flat_map(|y| (0..nx as usize).map(move |x| (x, y)))
+            .map(|(x, y)| self.value(x, y))
+            .collect();
+        let n_notes = self.notes(Scale::of(&cells)).len() as i32;
+        let notes_y = (x_title_y + 30).max(bar_bottom + 12);
+        let width = self.notes(Scale::of(&cells)).iter().map(|n| text_width(n, 12.0, false) + 20).fold(width, i32::max);
+        let height = (x_title_y + 34).max(bar_bottom + 40).max(notes_y + n_notes * NOTE_H + 8);
+        Layout { width, height, grid_left, grid_top, cell_w, cell_h, rotate_x, x_title_y, bar_bottom, notes_y }
     }
 }
 
@@ -169,24 +311,9 @@ impl Chart for Heatmap {
         let (Some(lo), Some(hi)) = (lo, hi) else {
             return draw_message(root, (0, TITLE_H), (l.width, l.height), "no data");
         };
-        let norm = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-        let best = self.objective.and_then(|o| {
-            let mut best: Option<(usize, f64)> = None;
-            for (i, &v) in cells.iter().enumerate() {
-                if !v.is_finite() {
-                    continue;
-                }
-                let better = match (best, o) {
-                    (None, _) => true,
-                    (Some((_, b)), Objective::Minimize) => v < b,
-                    (Some((_, b)), Objective::Maximize) => v > b,
-                };
-                if better {
-                    best = Some((i, v));
-                }
-            }
-            best.map(|(i, _)| i)
-        });
+        let _ = (lo, hi);
+        let scale = Scale::of(&cells).expect("finite values");
+        let norm = |v: f64| scale.norm(v);
         let cell_px = |x: usize, y: usize| {
             let x0 = l.grid_left + x as i32 * l.cell_w;
             let y0 = l.grid_top + (ny - 1 - y) as i32 * l.cell_h;
@@ -209,12 +336,20 @@ impl Chart for Heatmap {
                 }
             }
         }
-        if let Some(i) = best {
-            let (x0, y0, x1, y1) = cell_px(i % nx, i / nx);
-            root.draw(&Rectangle::new(
-                [(x0 + 2, y0 + 2), (x1 - 2, y1 - 2)],
-                RGBColor(0xE0, 0x1E, 0x5A).stroke_width(3),
-            ))?;
+        // Cells that break the constraints: a thin cross over the value, not hiding it.
+        for &(x, y) in &self.infeasible {
+            if x >= nx || y >= ny {
+                continue;
+            }
+            let (x0, y0, x1, y1) = cell_px(x, y);
+            let ink = ink_on(if self.value(x, y).is_finite() { viridis(norm(self.value(x, y))) } else { MISSING });
+            let style = ink.mix(0.55).stroke_width(1);
+            root.draw(&PathElement::new(vec![(x0 + 4, y0 + 4), (x1 - 4, y1 - 4)], style))?;
+            root.draw(&PathElement::new(vec![(x0 + 4, y1 - 4), (x1 - 4, y0 + 4)], style))?;
+        }
+        if let Some((x, y)) = self.recommended.filter(|(x, y)| *x < nx && *y < ny) {
+            let (x0, y0, x1, y1) = cell_px(x, y);
+            root.draw(&Rectangle::new([(x0 + 2, y0 + 2), (x1 - 2, y1 - 2)], RECOMMENDED.stroke_width(3)))?;
         }
         let grid_bottom = l.grid_top + ny as i32 * l.cell_h;
         let grid_right = l.grid_left + nx as i32 * l.cell_w;
@@ -273,25 +408,72 @@ impl Chart for Heatmap {
             ))?;
         }
         root.draw(&Rectangle::new([(bx, by0), (bx + 18, by1)], GREY.stroke_width(1)))?;
-        let ticks: &[f64] = if hi > lo { &[0.0, 0.25, 0.5, 0.75, 1.0] } else { &[0.5] };
+        let ticks: &[f64] = if scale.spans() { &[0.0, 0.25, 0.5, 0.75, 1.0] } else { &[0.5] };
         for &f in ticks {
             let y = by1 - ((by1 - by0) as f64 * f).round() as i32;
             root.draw(&PathElement::new(vec![(bx + 18, y), (bx + 23, y)], GREY))?;
-            root.draw(&Text::new(
-                fmt_num(lo + (hi - lo) * f),
-                (bx + 26, y),
-                anchored(text(12.0, INK), HPos::Left, VPos::Center),
-            ))?;
+            let mut label = fmt_num(scale.value_at(f));
+            if let Scale::Clipped { below, above, .. } = scale {
+                if f == 1.0 && above > 0 {
+                    label = format!("≥ {label}");
+                } else if f == 0.0 && below > 0 {
+                    label = format!("≤ {label}");
+                }
+            }
+            root.draw(&Text::new(label, (bx + 26, y), anchored(text(12.0, INK), HPos::Left, VPos::Center)))?;
         }
-        if let Some(o) = self.objective {
-            let note = match o {
-                Objective::Minimize => "outlined: best (lowest)",
-                Objective::Maximize => "outlined: best (highest)",
-            };
-            if let Some(s) = fit_text(note, 12.0, false, l.width - bx - 4) {
-                root.draw(&Text::new(s, (bx, by1 + 10), anchored(text(12.0, GREY), HPos::Left, VPos::Top)))?;
+        for (i, note) in self.notes(Some(scale)).iter().enumerate() {
+            if let Some(s) = fit_text(note, 12.0, false, l.width - 20) {
+                root.draw(&Text::new(
+                    s,
+                    (10, l.notes_y + i as i32 * NOTE_H),
+                    anchored(text(12.0, GREY), HPos::Left, VPos::Top),
+                ))?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_huge_cell_does_not_flatten_the_others() {
+        // The sweep: one 285 852 among values of 5 900 to 7 500 made those one colour.
+        let mut v: Vec<f64> = (0..34).map(|i| 5900.0 + 1600.0 * f64::from(i) / 33.0).collect();
+        v.push(285_852.0);
+        let s = Scale::of(&v).unwrap();
+        assert_eq!(s, Scale::Clipped { lo: 5900.0, hi: 7500.0, below: 0, above: 1 });
+        assert_eq!((s.norm(5900.0), s.norm(7500.0), s.norm(285_852.0)), (0.0, 1.0, 1.0));
+        assert!((s.norm(6700.0) - 0.5).abs() < 1e-12);
+        assert_eq!(s.note().unwrap(), "clipped, 1 cell above 7500 drawn in the end colour");
+    }
+
+    #[test]
+    fn orders_of_magnitude_get_a_log_scale() {
+        let v = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+        let s = Scale::of(&v).unwrap();
+        assert_eq!(s, Scale::Log { lo: 1.0, hi: 1000.0 });
+        assert!((s.norm(31.622_776_601_683_79) - 0.5).abs() < 1e-9, "the geometric middle is the middle colour");
+        assert!((s.value_at(1.0 / 3.0) - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_mild_outlier_keeps_a_linear_scale() {
+        // The false ejections of the shipped sweep: 86.2 is beyond the fences, but only 1.4
+        // times the others' range.
+        let mut v = vec![0.0; 20];
+        v.extend([18.1, 19.3, 0.35, 30.8, 24.2, 0.2, 42.7, 25.9, 0.2, 61.7, 27.7, 0.3, 86.2, 28.1, 0.3]);
+        assert_eq!(Scale::of(&v).unwrap(), Scale::Linear { lo: 0.0, hi: 86.2 });
+    }
+
+    #[test]
+    fn even_values_keep_a_linear_scale() {
+        assert_eq!(Scale::of(&[0.0, 1.0, 2.0, 3.0]).unwrap(), Scale::Linear { lo: 0.0, hi: 3.0 });
+        // Mostly zeros and one count: no interquartile range to judge by, linear.
+        assert_eq!(Scale::of(&[0.0, 0.0, 0.0, 0.0, 500.0]).unwrap(), Scale::Linear { lo: 0.0, hi: 500.0 });
+        assert_eq!(Scale::of(&[f64::NAN]), None);
     }
 }

@@ -14,18 +14,88 @@ use super::{
     draw_message, draw_title, fmt_num, nice_ceil, render_svg, save, series_color, split_for_stroke, text,
 };
 
+/// One curve of [`LatencyEcdf`]: the eCDF of a phase's finished requests.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct EcdfCurve {
+    /// Phase name.
+    pub name: String,
+    /// Finished requests: the curve's 100 %.
+    pub requests: u64,
+    /// `(latency in ms, fraction of the requests at or below it)`, ascending in both: where
+    /// the eCDF steps up. Non-finite points are ignored.
+    pub points: Vec<(f64, f64)>,
+    /// Median, ms, as reported elsewhere (shown in the legend).
+    pub p50_ms: Option<f64>,
+    /// 99th percentile, ms, as reported elsewhere (shown in the legend).
+    pub p99_ms: Option<f64>,
+    /// Where the x axis may start for this curve (ms): its smallest latency worth showing.
+    /// Points below the axis start are drawn at its left edge. `None`: its smallest point.
+    pub fit_from_ms: Option<f64>,
+    /// A further legend line (e.g. requests drawn at the left edge), or empty.
+    pub note: String,
+}
+
+impl EcdfCurve {
+    /// The curve of raw samples (ms): steps at each distinct value, nearest-rank quantiles.
+    pub fn from_samples(name: impl Into<String>, samples: &[f64]) -> EcdfCurve {
+        let mut sorted: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let mut points: Vec<(f64, f64)> = Vec::new();
+        for (i, x) in sorted.iter().enumerate() {
+            let f = (i + 1) as f64 / n as f64;
+            match points.last_mut() {
+                Some(last) if last.0 == *x => last.1 = f,
+                _ => points.push((*x, f)),
+            }
+        }
+        let q = |q: f64| (n > 0).then(|| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]);
+        EcdfCurve {
+            name: name.into(),
+            requests: n as u64,
+            points,
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+            fit_from_ms: None,
+            note: String::new(),
+        }
+    }
+
+    fn finite_points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.points.iter().copied().filter(|(x, f)| x.is_finite() && f.is_finite())
+    }
+
+    /// The eCDF as a step path from 0 to 1, with x clamped to at least `floor`.
+    fn path(&self, floor: f64, x_end: f64) -> Vec<(f64, f64)> {
+        let mut pts = Vec::new();
+        let mut prev_f = 0.0;
+        for (x, f) in self.finite_points() {
+            let x = x.max(floor);
+            pts.push((x, prev_f));
+            pts.push((x, f));
+            prev_f = f;
+        }
+        if !pts.is_empty() {
+            pts.push((x_end, prev_f));
+        }
+        pts
+    }
+}
+
 /// Input of [`latency_ecdf`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LatencyEcdf {
     /// Chart title (scenario name and seed).
     pub title: String,
-    /// `(phase name, latencies in ms)` per curve. Latencies need not be sorted; NaN and
-    /// infinite values are ignored.
-    pub series: Vec<(String, Vec<f64>)>,
+    /// One curve per phase.
+    pub series: Vec<EcdfCurve>,
+    /// A line under the plot (e.g. how local replies are drawn), or empty.
+    pub footnote: String,
 }
 
 /// Draws `data` as PNG and SVG: the eCDF of latency per phase, with p50/p90/p99 guides and a
-/// log-scale x axis when latencies span more than a factor of 50.
+/// log-scale x axis when latencies span more than a factor of 50; the axis is fitted to the
+/// curves' `fit_from_ms` and largest point.
 pub fn latency_ecdf(data: &LatencyEcdf, png: &Path, svg: &Path) -> Result<(), PlotError> {
     save(data, png, svg)
 }
@@ -37,66 +107,9 @@ pub fn latency_ecdf_svg(data: &LatencyEcdf) -> Result<String, PlotError> {
 
 const WIDTH: u32 = 1200;
 const HEIGHT: u32 = 720;
-const LEGEND_W: i32 = 330;
-/// Curves with more samples are drawn through this many quantiles.
-const MAX_POINTS: usize = 2000;
+const LEGEND_W: i32 = 360;
 /// Use a log x axis when max / min exceeds this.
 const LOG_RATIO: f64 = 50.0;
-
-/// Sorted finite samples of a phase.
-struct Curve<'a> {
-    name: &'a str,
-    sorted: Vec<f64>,
-}
-
-impl Curve<'_> {
-    /// Nearest-rank quantile.
-    fn quantile(&self, q: f64) -> f64 {
-        let n = self.sorted.len();
-        if n == 0 {
-            return f64::NAN;
-        }
-        let rank = (q * n as f64).ceil() as usize;
-        self.sorted[rank.clamp(1, n) - 1]
-    }
-
-    /// Step points of the eCDF, with x clamped to at least `floor`.
-    fn points(&self, floor: f64, x_end: f64) -> Vec<(f64, f64)> {
-        let n = self.sorted.len();
-        let x = |i: usize| self.sorted[i].max(floor);
-        let mut pts = Vec::new();
-        if n == 0 {
-            return pts;
-        }
-        pts.push((x(0), 0.0));
-        if n <= MAX_POINTS {
-            for i in 0..n {
-                pts.push((x(i), i as f64 / n as f64));
-                pts.push((x(i), (i + 1) as f64 / n as f64));
-            }
-        } else {
-            for j in 0..=MAX_POINTS {
-                let i = (j * (n - 1) + MAX_POINTS / 2) / MAX_POINTS;
-                pts.push((x(i), (i + 1) as f64 / n as f64));
-            }
-        }
-        pts.push((x_end, 1.0));
-        pts
-    }
-}
-
-impl LatencyEcdf {
-    fn curves(&self) -> Vec<Curve<'_>> {
-        self.series
-            .iter()
-            .map(|(name, v)| {
-                let mut sorted: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-                sorted.sort_by(f64::total_cmp);
-                Curve { name, sorted }
-            })
-            .collect()
-    }
-}
 
 impl Chart for LatencyEcdf {
     const NAME: &'static str = "latency_ecdf";
@@ -107,48 +120,70 @@ impl Chart for LatencyEcdf {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         draw_title(root, &self.title)?;
-        let curves = self.curves();
-        let all = || curves.iter().flat_map(|c| c.sorted.iter().copied());
-        let (Some(lo), Some(hi)) = (super::finite_min(all()), super::finite_max(all())) else {
+        let curves = &self.series;
+        let xs = || curves.iter().flat_map(|c| c.finite_points().map(|(x, _)| x));
+        let (Some(lo), Some(hi)) = (super::finite_min(xs()), super::finite_max(xs())) else {
             return draw_message(root, (0, TITLE_H), (WIDTH as i32, HEIGHT as i32), "no data");
         };
-        let min_pos = super::finite_min(all().filter(|v| *v > 0.0));
-        let body = root.margin(TITLE_H as u32, 10, 10, 10);
+        // The axis starts at the smallest latency worth showing (local replies, which take no
+        // time, would stretch a log axis to nanoseconds).
+        let from = super::finite_min(curves.iter().filter(|c| c.finite_points().next().is_some()).map(|c| {
+            c.fit_from_ms.filter(|v| v.is_finite()).unwrap_or_else(|| c.finite_points().next().map_or(lo, |p| p.0))
+        }))
+        .unwrap_or(lo);
+        let min_pos = super::finite_min(xs().filter(|v| *v >= from && *v > 0.0));
+        let body = root.margin(TITLE_H as u32, if self.footnote.is_empty() { 10 } else { 30 }, 10, 10);
         let (plot, legend) = body.split_horizontally(WIDTH as i32 - 20 - LEGEND_W);
         match min_pos {
             Some(mp) if hi / mp > LOG_RATIO => {
-                // Start at the largest 1, 2 or 5 × 10^k below the smallest sample.
+                // Start at the largest 1, 2 or 5 × 10^k below the smallest shown latency.
                 let decade = libm::pow(10.0, libm::log10(mp * 0.95).floor());
                 let x0 = [5.0, 2.0, 1.0].into_iter().map(|m| m * decade).find(|v| *v <= mp * 0.95).unwrap_or(decade);
                 let x1 = hi * 1.15;
-                draw_curves(root, &plot, (x0..x1).log_scale(), &curves, x0, x1, true)?;
+                draw_curves(root, &plot, (x0..x1).log_scale(), curves, x0, x1, true)?;
             }
             _ => {
-                let x0 = if lo >= 0.0 { 0.0 } else { -nice_ceil(-lo) };
+                let x0 = if from >= 0.0 { 0.0 } else { -nice_ceil(-from) };
                 let x1 = if hi > x0 { nice_ceil(hi) } else { x0 + 1.0 };
-                draw_curves(root, &plot, x0..x1, &curves, x0, x1, false)?;
+                draw_curves(root, &plot, x0..x1, curves, x0, x1, false)?;
             }
         }
+        let ms = |v: Option<f64>| v.map_or("–".to_string(), |x| format!("{x:.1}"));
         let items: Vec<(String, Swatch)> = curves
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let label = if c.sorted.is_empty() {
-                    format!("{} (no samples)", c.name)
+                let label = if c.finite_points().next().is_none() {
+                    format!("{} (no requests)", c.name)
                 } else {
-                    format!(
-                        "{}\nn={}, p50 {} ms, p99 {} ms",
+                    let mut l = format!(
+                        "{}\n{} finished requests\np50 {} ms, p99 {} ms",
                         c.name,
-                        c.sorted.len(),
-                        fmt_num(c.quantile(0.5)),
-                        fmt_num(c.quantile(0.99))
-                    )
+                        c.requests,
+                        ms(c.p50_ms),
+                        ms(c.p99_ms)
+                    );
+                    if !c.note.is_empty() {
+                        l.push('\n');
+                        l.push_str(&c.note);
+                    }
+                    l
                 };
                 (label, Swatch::Line(series_color(i), 2))
             })
             .collect();
         let (lx, ly) = legend.get_base_pixel();
-        draw_legend(root, (lx + 10, ly + 20), LEGEND_W - 14, HEIGHT as i32 - 10, "Phase (latency ms)", &items)
+        draw_legend(root, (lx + 10, ly + 20), LEGEND_W - 14, HEIGHT as i32 - 10, "Phase (finished requests)", &items)?;
+        if !self.footnote.is_empty() {
+            if let Some(s) = super::fit_text(&self.footnote, 12.0, false, WIDTH as i32 - 20) {
+                root.draw(&Text::new(
+                    s,
+                    (10, HEIGHT as i32 - 8),
+                    anchored(text(12.0, GREY), HPos::Left, VPos::Bottom),
+                ))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -156,7 +191,7 @@ fn draw_curves<DB: DrawingBackend, X>(
     root: &DrawingArea<DB, Shift>,
     area: &DrawingArea<DB, Shift>,
     x_spec: X,
-    curves: &[Curve<'_>],
+    curves: &[EcdfCurve],
     x0: f64,
     x1: f64,
     log: bool,
@@ -231,7 +266,7 @@ where
     }
     let floor = x0;
     for (i, c) in curves.iter().enumerate() {
-        let pts = c.points(floor, x1);
+        let pts = c.path(floor, x1);
         if pts.is_empty() {
             continue;
         }

@@ -24,6 +24,8 @@ fn run_chart() -> RunChart {
     let mut timeout = Vec::new();
     let mut ejected = Vec::new();
     let mut rps = Vec::new();
+    let mut failed = Vec::new();
+    let mut panic = Vec::new();
     for i in 0..n {
         let t = f64::from(i);
         let (sa, sb) = if t < 60.0 {
@@ -60,9 +62,12 @@ fn run_chart() -> RunChart {
             0.0
         });
         rps.push(200.0 + libm::sin(t / 10.0) * 20.0);
+        failed.push(if in_fault { 60.0 } else { 2.0 });
+        panic.push(if (64.0..70.0).contains(&t) { 1.0 } else { 0.0 });
     }
     RunChart {
         title: "zone-a-outage · seed 42".to_string(),
+        subtitle: "zone-a-outage, seed 42".to_string(),
         time_s,
         bucket_s: 1.0,
         localities: vec![
@@ -77,8 +82,14 @@ fn run_chart() -> RunChart {
             ("overflow".to_string(), overflow),
             ("timeout".to_string(), timeout),
         ],
+        failed_attempts: vec![("upstream 5xx".to_string(), failed)],
         requests_per_s: rps,
-        ejected,
+        ejected: vec![("by 1 of 2 proxies".to_string(), ejected.clone()), ("by 2 of 2 proxies".to_string(), ejected)],
+        panic: vec![("P0".to_string(), panic.clone()), ("P1".to_string(), panic.iter().map(|v| v / 2.0).collect())],
+        marks: vec![
+            TimeMark { t_s: 61.5, label: "traffic left +1.5 s".into() },
+            TimeMark { t_s: 75.0, label: "settled +15.0 s".into() },
+        ],
         phases: phases(),
     }
 }
@@ -91,6 +102,7 @@ fn timeline() -> EjectionTimeline {
             rows.push(EjectionRow {
                 proxy: proxy.to_string(),
                 endpoint: ep.to_string(),
+                gateway: false,
                 locality: "us-east1/us-east1-b".to_string(),
                 intervals: vec![iv(62.0, 92.0, 1), iv(95.0, 155.0, 2), iv(158.0, f64::INFINITY, 3)],
             });
@@ -99,12 +111,14 @@ fn timeline() -> EjectionTimeline {
     rows.push(EjectionRow {
         proxy: "frontend-7d9f-1".to_string(),
         endpoint: "10.0.2.9:8080".to_string(),
+        gateway: true,
         locality: "us-west1/us-west1-a".to_string(),
         intervals: vec![iv(70.0, 70.5, 1)],
     });
     rows.push(EjectionRow {
         proxy: "frontend-7d9f-2".to_string(),
         endpoint: "10.0.3.2:8080".to_string(),
+        gateway: false,
         locality: "us-east1/us-east1-c".to_string(),
         intervals: vec![],
     });
@@ -144,11 +158,12 @@ fn ecdf() -> LatencyEcdf {
     LatencyEcdf {
         title: "zone-a-outage · seed 42 — latency".to_string(),
         series: vec![
-            ("baseline".to_string(), sample(3000, 4.0, 50.0)),
-            ("zone-a outage".to_string(), sample(5000, 9.0, 2500.0)),
-            ("recovery".to_string(), sample(800, 5.0, 200.0)),
-            ("empty phase".to_string(), vec![]),
+            EcdfCurve::from_samples("baseline", &sample(3000, 4.0, 50.0)),
+            EcdfCurve::from_samples("zone-a outage", &sample(5000, 9.0, 2500.0)),
+            EcdfCurve::from_samples("recovery", &sample(800, 5.0, 200.0)),
+            EcdfCurve::from_samples("empty phase", &[]),
         ],
+        footnote: String::new(),
     }
 }
 
@@ -161,6 +176,9 @@ fn heat() -> Heatmap {
         x_values: ["1", "2", "5", "10"].map(String::from).to_vec(),
         y_values: ["1s", "30s", "300s"].map(String::from).to_vec(),
         values: vec![vec![0.42, 0.61, 1.9, 4.75], vec![0.35, f64::NAN, 1.2, 3.1], vec![0.51, 0.73, 1.5]],
+        recommended: Some((1, 0)),
+        recommended_note: "minimize the mean of errors subject to false_ejections == 0".to_string(),
+        infeasible: vec![(0, 0), (0, 1), (0, 2), (9, 9)],
     }
 }
 
@@ -226,9 +244,35 @@ fn traffic_share_smoke() {
         dir.path(),
         "traffic",
         |p, s| traffic_share(&data, p, s),
-        &["zone-a-outage · seed 42", "zone-a outage", "upstream 5xx"],
+        &[
+            "zone-a-outage · seed 42",
+            "zone-a outage",
+            "upstream 5xx",
+            "Failed upstream attempts",
+            "traffic left +1.5 s",
+            "settled +15.0 s",
+            "by 2 of 2 proxies",
+            "P0",
+            "P1",
+            // Two zones of us-east1 keep their zone names: not cut to `us-east1/us-east…` twice.
+            "us-east1-b",
+            "us-east1-c",
+        ],
     );
     assert_eq!(traffic_share_svg(&data).unwrap(), svg);
+    assert!(!svg.contains("no ejections") && !svg.contains("no panic"), "there are some");
+    // Without ejections, errors or panic, each panel says so instead of staying blank.
+    let calm = RunChart {
+        error_series: data.error_series.iter().map(|(n, v)| (n.clone(), vec![0.0; v.len()])).collect(),
+        failed_attempts: vec![("upstream 5xx".into(), vec![0.0; 240])],
+        ejected: Vec::new(),
+        panic: Vec::new(),
+        ..data.clone()
+    };
+    let svg = traffic_share_svg(&calm).unwrap();
+    for s in ["no ejections", "no panic", "no client errors", "no failed upstream attempts", "timeout: none"] {
+        assert!(svg.contains(s), "{s}");
+    }
 }
 
 #[test]
@@ -261,7 +305,14 @@ fn heatmap_smoke() {
         dir.path(),
         "heatmap",
         |p, s| heatmap(&data, p, s),
-        &["client error rate (%) (minimize)", "outlierDetection.consecutive5xxErrors", "n/a", "4.75"],
+        &[
+            "client error rate (%) (minimize)",
+            "outlierDetection.consecutive5xxErrors",
+            "n/a",
+            "4.75",
+            "Outlined: the recommended setting: minimize the mean of errors subject to false_ejections == 0.",
+            "Crossed out: settings that break the constraints.",
+        ],
     );
     assert_eq!(heatmap_svg(&data).unwrap(), svg);
 }
@@ -296,9 +347,11 @@ fn empty_and_nan_data_do_not_panic() {
         localities: vec!["a".into(), "b".into()],
         share: vec![vec![f64::NAN; 4], vec![]],
         error_series: vec![("timeout".into(), vec![f64::NAN; 2])],
-        requests_per_s: vec![],
-        ejected: vec![f64::NAN],
+        ejected: vec![("by 1 of 1 proxy".into(), vec![f64::NAN])],
+        panic: vec![("P0".into(), vec![f64::NAN, -1.0])],
+        marks: vec![TimeMark { t_s: f64::NAN, label: "x".into() }, TimeMark { t_s: 1e9, label: "far".into() }],
         phases: vec![PhaseBand::new("odd", f64::NAN, 5.0), PhaseBand::new("rev", 3.0, 1.0)],
+        ..RunChart::default()
     };
     let (png, svg) = p("run-nan");
     traffic_share(&nan_run, &png, &svg).unwrap();
@@ -309,8 +362,15 @@ fn empty_and_nan_data_do_not_panic() {
 
     let (png, svg) = p("ecdf-empty");
     latency_ecdf(&LatencyEcdf::default(), &png, &svg).unwrap();
-    let nan_ecdf =
-        LatencyEcdf { title: "nan".into(), series: vec![("a".into(), vec![f64::NAN, 0.0, 0.0]), ("b".into(), vec![])] };
+    let nan_ecdf = LatencyEcdf {
+        title: "nan".into(),
+        series: vec![
+            EcdfCurve::from_samples("a", &[f64::NAN, 0.0, 0.0]),
+            EcdfCurve::from_samples("b", &[]),
+            EcdfCurve { name: "c".into(), points: vec![(f64::NAN, 0.5), (1.0, f64::INFINITY)], ..EcdfCurve::default() },
+        ],
+        footnote: "note".into(),
+    };
     let (png, svg) = p("ecdf-nan");
     latency_ecdf(&nan_ecdf, &png, &svg).unwrap();
 
@@ -456,8 +516,9 @@ fn large_inputs_render() {
         share,
         error_series: vec![("timeout".into(), (0..n).map(|i| (i % 17) as f64).collect())],
         requests_per_s: vec![100.0; n],
-        ejected: (0..n).map(|i| (i / 300 % 4) as f64).collect(),
+        ejected: vec![("by 1 of 1 proxy".into(), (0..n).map(|i| (i / 300 % 4) as f64).collect())],
         phases: phases(),
+        ..RunChart::default()
     };
     traffic_share(&data, &dir.join("a.png"), &dir.join("a.svg")).unwrap();
     let mut tl = timeline();
@@ -465,6 +526,7 @@ fn large_inputs_render() {
         .map(|i| EjectionRow {
             proxy: format!("p{}", i % 7),
             endpoint: format!("10.0.{}.{}:8080", i % 5, i),
+            gateway: false,
             locality: format!("region/zone-{}", i % 6),
             intervals: (0..20)
                 .map(|k| EjectionInterval { start_s: k as f64 * 12.0, end_s: k as f64 * 12.0 + 5.0, multiplier: k })
@@ -473,9 +535,98 @@ fn large_inputs_render() {
         .collect();
     ejection_timeline(&tl, &dir.join("b.png"), &dir.join("b.svg")).unwrap();
     let mut e = ecdf();
-    e.series[0].1 = (0..1_000_000).map(|i| 1.0 + (i % 1000) as f64).collect();
+    e.series[0] = EcdfCurve::from_samples("big", &(0..1_000_000).map(|i| 1.0 + (i % 1000) as f64).collect::<Vec<_>>());
     latency_ecdf(&e, &dir.join("c.png"), &dir.join("c.svg")).unwrap();
     for f in ["a.png", "a.svg", "b.png", "b.svg", "c.png", "c.svg"] {
         assert!(std::fs::metadata(dir.join(f)).unwrap().len() > 1000, "{f}");
     }
+}
+
+/// Columns of a `w`×`h` RGB buffer that hold any ink (a pixel darker than white).
+fn inked_columns(buf: &[u8], w: usize, h: usize) -> Vec<bool> {
+    (0..w).map(|x| (0..h).any(|y| buf[(y * w + x) * 3] < 200)).collect()
+}
+
+/// Runs of inked columns, as `(first, last)`.
+fn ink_runs(cols: &[bool]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut start = None;
+    for (x, &inked) in cols.iter().chain(std::iter::once(&false)).enumerate() {
+        match (inked, start) {
+            (true, None) => start = Some(x),
+            (false, Some(s)) => {
+                runs.push((s, x - 1));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    runs
+}
+
+/// `text` drawn at the axis-title size on the backend the PNG writer uses.
+fn render_png_text(text_: &str) -> (Vec<u8>, usize, usize) {
+    render_png_styled(text_, false)
+}
+
+fn render_png_styled(text_: &str, is_bold: bool) -> (Vec<u8>, usize, usize) {
+    ensure_fonts().unwrap();
+    let (w, h) = (320usize, 40usize);
+    let mut buf = vec![0u8; w * h * 3];
+    {
+        let root = glyphs::PngBackend(BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32))).into_drawing_area();
+        root.fill(&WHITE).unwrap();
+        let style = if is_bold { bold(14.0, INK) } else { text(14.0, INK) };
+        root.draw(&Text::new(text_.to_string(), (4, 8), style)).unwrap();
+        root.present().unwrap();
+    }
+    (buf, w, h)
+}
+
+#[test]
+fn png_text_keeps_each_glyphs_side_bearing() {
+    // plotters 0.3.7 drops the left side bearing, so the `l` of "client" touches the `c` (the
+    // word reads "dient") and the `1` of "0.01" sits against the `0`. With the bearing, each of
+    // these pairs is drawn as two separate shapes with a blank column between them.
+    for pair in ["cl", "01", "ri", "il"] {
+        let (buf, w, h) = render_png_text(pair);
+        let runs = ink_runs(&inked_columns(&buf, w, h));
+        assert_eq!(runs.len(), 2, "{pair:?} should be two separate glyphs, ink runs {runs:?}");
+    }
+    // And the word as a whole is as wide as the layout the charts measure it with.
+    let (buf, w, h) = render_png_text("client");
+    let runs = ink_runs(&inked_columns(&buf, w, h));
+    let (first, last) = (runs[0].0, runs[runs.len() - 1].1);
+    let measured = text_width("client", 14.0, false);
+    assert!(((last - first + 1) as i32 - measured).abs() <= 2, "ink {first}..{last} vs layout width {measured}");
+}
+
+#[test]
+fn bold_text_is_measured_as_drawn() {
+    // Titles and headers are bold: their width must be the bold face's, or a centred title
+    // overflows the canvas (the sweep heatmap's title was cut off).
+    ensure_fonts().unwrap();
+    let word = "client errors (whole run)";
+    let (regular, heavy) = (text_width(word, 14.0, false), text_width(word, 14.0, true));
+    assert!(heavy > regular, "bold {heavy} vs regular {regular}");
+    let (buf, w, h) = render_png_styled(word, true);
+    let runs = ink_runs(&inked_columns(&buf, w, h));
+    let ink = (runs[runs.len() - 1].1 - runs[0].0 + 1) as i32;
+    assert!((ink - heavy).abs() <= 3, "bold ink {ink} vs bold layout {heavy}");
+}
+
+#[test]
+fn legend_labels_wrap_instead_of_cutting() {
+    ensure_fonts().unwrap();
+    // Two localities whose names differ only at the end: cut to the legend's width with an
+    // ellipsis they read the same; wrapped, each keeps its end.
+    let a = "europe-west1/europe-west1-b/rack-0001";
+    let b = "europe-west1/europe-west1-b/rack-0002";
+    let w = text_width("europe-west1/europe-west1-b/", 13.0, false) + 4;
+    let (la, lb) = (wrap_text(a, 13.0, false, w), wrap_text(b, 13.0, false, w));
+    assert!(la.len() > 1, "{la:?}");
+    assert_ne!(la, lb);
+    assert_eq!(la.concat(), a, "no character lost: {la:?}");
+    assert!(la.iter().all(|l| text_width(l, 13.0, false) <= w), "{la:?}");
+    assert_eq!(wrap_text("short", 13.0, false, w), vec!["short".to_string()]);
 }

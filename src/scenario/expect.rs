@@ -6,7 +6,7 @@
 //! | kind | measures | bound fields | where |
 //! |---|---|---|---|
 //! | `share` | a locality's share of upstream attempts | `min`, `max` (fractions) | window |
-//! | `failover` | time from a fault until its localities' share stays ≤ `output.failover_share` | `within` | `fault` |
+//! | `failover` | time from a fault until its localities' share stays ≤ `output.failover_share` (`measure = "settled"`, the default) or first falls there (`"left"`) | `within` | `fault` |
 //! | `failback` | time from a recovery until the share returns to its first-phase value | `within` | `fault` |
 //! | `errors` | client errors, all or one `cause` | `min`/`max` (counts), `min_ratio`/`max_ratio` (of finished requests) | window |
 //! | `ejections` | ejections of a locality's or one endpoint's hosts, by any proxy or one (`proxy`), of any multiplier or one (`multiplier`) | `min`, `max` (counts) | window |
@@ -24,8 +24,9 @@
 //! the recorder's 100 ms slots; latency uses the output buckets whose start lies in the window.
 //! `locality` is a Kubernetes cluster name, or a locality pattern `region[/zone[/sub_zone]]`
 //! matching every locality that starts with those segments. `endpoint` is a host as the outputs
-//! name it (`cluster/ordinal`); `proxy` a proxy replica (`ingress-0`), a proxy group (`ingress`)
-//! or an east-west gateway replica.
+//! name it (a pod `cluster/ordinal`, an east-west gateway replica by its gateway,
+//! `eastwest-CLUSTER-N` such as `eastwest-cluster-b-0`); `proxy` a proxy replica (`ingress-0`), a proxy group (`ingress`) or an
+//! east-west gateway replica.
 //!
 //! A `share` over a window in which no upstream attempt was sent at all is undefined (0 of 0):
 //! the expectation fails and says so, whatever its bounds, rather than reading it as 0.
@@ -81,6 +82,9 @@ pub struct RawExpect {
     /// `failover` / `failback`: the bound on the measured time.
     #[serde(default)]
     pub within: Option<String>,
+    /// `failover`: which time `within` bounds, `"settled"` (default) or `"left"`.
+    #[serde(default)]
+    pub measure: Option<String>,
     /// `latency`: the quantile, in (0, 1] (default 0.99).
     #[serde(default)]
     pub quantile: Option<f64>,
@@ -175,6 +179,26 @@ impl ErrorCause {
     }
 }
 
+/// Which time of a failover a `failover` expectation bounds (`metrics::report` defines both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailoverMeasure {
+    /// Until the share stays at or below the threshold (probes aside): the failover time.
+    #[default]
+    Settled,
+    /// Until the share first falls to the threshold.
+    Left,
+}
+
+impl FailoverMeasure {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailoverMeasure::Settled => "settled",
+            FailoverMeasure::Left => "left",
+        }
+    }
+}
+
 /// What an expectation measures, with its bound.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
@@ -195,6 +219,8 @@ pub enum Check {
         fault: usize,
         /// Bound.
         within: SimDuration,
+        /// Which time is bounded.
+        measure: FailoverMeasure,
     },
     /// The fail-back after recovery `fault` completes within `within`.
     Failback {
@@ -478,6 +504,7 @@ impl Parser<'_> {
             ("cause", r.cause.is_some()),
             ("fault", r.fault.is_some()),
             ("within", r.within.is_some()),
+            ("measure", r.measure.is_some()),
             ("quantile", r.quantile.is_some()),
             ("max_latency", r.max_latency.is_some()),
             ("endpoint", r.endpoint.is_some()),
@@ -599,8 +626,15 @@ impl Parser<'_> {
     }
 
     fn transition(&self, failover: bool) -> Result<Check, (String, String)> {
-        self.only(&["fault", "within"])?;
+        self.only(if failover { &["fault", "within", "measure"] } else { &["fault", "within"] })?;
         let r = self.raw;
+        let measure = match r.measure.as_deref() {
+            None | Some("settled") => FailoverMeasure::Settled,
+            Some("left") => FailoverMeasure::Left,
+            Some(other) => {
+                return Err(self.err("measure", format!("`{other}` is not one of \"settled\", \"left\"")));
+            }
+        };
         for (field, present) in [("phase", r.phase.is_some()), ("from", r.from.is_some()), ("to", r.to.is_some())] {
             if present {
                 return Err(
@@ -647,7 +681,7 @@ impl Parser<'_> {
                 }
             }
         };
-        Ok(if failover { Check::Failover { fault, within } } else { Check::Failback { fault, within } })
+        Ok(if failover { Check::Failover { fault, within, measure } } else { Check::Failback { fault, within } })
     }
 
     fn errors(&self) -> Result<Check, (String, String)> {

@@ -82,7 +82,7 @@ pub const METRICS: [MetricDef; N_METRICS] = [
     MetricDef {
         name: "failover_s",
         label: "time to fail over (s)",
-        doc: "seconds from the first failure fault until the faulted localities' share stays at or below output.failover_share; empty if it never does",
+        doc: "seconds from the first failure fault until the faulted localities' share stays at or below output.failover_share (settled: probes after un-ejections aside); empty if it never does",
         goal: Goal::Minimize,
         optional: true,
     },
@@ -208,7 +208,8 @@ fn panic_nanos(log: &[crate::metrics::recorder::LogEvent], n_proxies: usize, end
     let mut since: Vec<Option<SimTime>> = vec![None; n_proxies];
     let mut total = 0u64;
     for e in log {
-        if let LogKind::Panic { proxy, on, .. } = e.kind {
+        if let LogKind::Panic { proxy, on, .. } = &e.kind {
+            let (proxy, on) = (*proxy, *on);
             let slot = &mut since[proxy.idx()];
             match (on, *slot) {
                 (true, None) => *slot = Some(e.time),
@@ -233,7 +234,7 @@ mod tests {
     fn panic_time_sums_intervals_per_proxy() {
         let ev = |t: u64, p: u32, on: bool| LogEvent {
             time: SimTime::from_secs(t),
-            kind: LogKind::Panic { proxy: ProxyId(p), on, total: false },
+            kind: LogKind::Panic { proxy: ProxyId(p), on, total: false, priorities: Vec::new() },
         };
         // Proxy 0: 10–15 s and 20 s to the end (100 s); proxy 1: 30–32 s. A repeated `on` keeps
         // the first start.

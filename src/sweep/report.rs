@@ -51,12 +51,15 @@ pub fn finalize(dir: &Path, m: &Manifest, charts: bool) -> Result<String, SweepE
     write_if_changed(&dir.join("best.json"), &best_json(m, &axes, &objective, &points, &ranked))?;
     write_if_changed(&dir.join("summary.txt"), summary.as_bytes())?;
     if charts {
-        super::charts::write_charts(&dir.join(CHARTS), m, &axes, &points)?;
+        super::charts::write_charts(&dir.join(CHARTS), m, &axes, &points, &objective, &ranked)?;
     }
     Ok(summary)
 }
 
-/// Groups runs by point (runs are in index order, so each point's runs are consecutive).
+/// Groups runs by point (runs are in index order, so each point's runs are consecutive). Every
+/// metric is a count or a duration, never below 0, so each confidence interval is clipped at 0:
+/// a t interval around a mean near 0 can reach below it (a fail-back "-0.168..1.901 s") though
+/// no run can.
 pub fn point_stats(m: &Manifest, runs: &[RunMetrics]) -> Vec<PointStats> {
     runs.chunks(m.seeds as usize)
         .enumerate()
@@ -64,10 +67,15 @@ pub fn point_stats(m: &Manifest, runs: &[RunMetrics]) -> Vec<PointStats> {
             point,
             runs: chunk.to_vec(),
             summaries: (0..N_METRICS)
-                .map(|i| Summary::of(&chunk.iter().filter_map(|r| r.get(i)).collect::<Vec<_>>()))
+                .map(|i| Summary::of(&chunk.iter().filter_map(|r| r.get(i)).collect::<Vec<_>>()).clipped_at(0.0))
                 .collect(),
         })
         .collect()
+}
+
+/// `n` and the noun, singular for 1: `1 point`, `3 points`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A number as the tables write it: rounded to 6 decimals, shortest form, empty for NaN.
@@ -189,14 +197,36 @@ fn best_json(m: &Manifest, axes: &[Axis], objective: &Objective, points: &[Point
     s.into_bytes()
 }
 
-/// `lo–hi` of a summary's confidence interval, or `n/a`.
+/// `lo..hi` of a summary's confidence interval, both ends to the same decimals (the coarser of
+/// their [`short`] forms), or `n/a`.
 fn ci(s: &Summary) -> String {
-    if s.ci95_lo.is_nan() { "n/a".into() } else { format!("{}..{}", short(s.ci95_lo), short(s.ci95_hi)) }
+    if s.ci95_lo.is_nan() {
+        return "n/a".into();
+    }
+    let d = decimals(s.ci95_lo).min(decimals(s.ci95_hi));
+    format!("{}..{}", fixed(s.ci95_lo, d), fixed(s.ci95_hi, d))
 }
 
-/// A number for the terminal: at most 3 decimals.
+/// The decimals [`short`] writes `x` with.
+fn decimals(x: f64) -> usize {
+    let a = x.abs();
+    if a >= 1000.0 || a == 0.0 || !a.is_finite() { 0 } else { (3.0 - libm::log10(a).floor()).clamp(0.0, 6.0) as usize }
+}
+
+/// `x` with `d` decimals, trailing zeros dropped.
+fn fixed(x: f64, d: usize) -> String {
+    let s = format!("{x:.d$}");
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if s == "-0" { "0".into() } else { s }
+}
+
+/// A number for people: 4 significant digits, whole numbers from 1000 on, no trailing zeros
+/// (`5887.6` → `5888`, `0.16843` → `0.1684`, `1.9` → `1.9`).
 fn short(x: f64) -> String {
-    if x.is_nan() { "-".into() } else { num((x * 1e3).round() / 1e3) }
+    if x.is_nan() {
+        return "-".into();
+    }
+    fixed(x, decimals(x))
 }
 
 /// [`short`] with a sign.
@@ -221,8 +251,12 @@ fn summary_text(
     let om = objective.metric;
     let _ = writeln!(
         s,
-        "sweep of {}: {} points x {} seeds = {} runs (spec {})",
-        m.scenario, m.n_points, m.seeds, m.n_runs, m.spec_hash
+        "sweep of {}: {} x {} = {} (spec {})",
+        m.scenario,
+        count(m.n_points, "point", "points"),
+        count(m.seeds as usize, "seed", "seeds"),
+        count(m.n_runs, "run", "runs"),
+        m.spec_hash
     );
     let _ = writeln!(s, "objective: {objective}");
     let n_feasible = ranked.iter().filter(|r| r.feasible).count();
@@ -230,7 +264,8 @@ fn summary_text(
     if n_feasible == 0 {
         let _ = writeln!(s, "no point meets the constraints; the best shown is the best of the rest");
     } else {
-        let _ = writeln!(s, "{n_feasible} of {} points meet the constraints", m.n_points);
+        let verb = if n_feasible == 1 { "meets" } else { "meet" };
+        let _ = writeln!(s, "{n_feasible} of {} {verb} the constraints", count(m.n_points, "point", "points"));
     }
     let _ = writeln!(s, "\nbest: point {}: {}", best.point, settings(axes, best.point));
     for (d, sm) in METRICS.iter().zip(&points[best.point].summaries) {
@@ -243,7 +278,12 @@ fn summary_text(
             short(sm.min),
             short(sm.max),
             if sm.n < m.seeds as usize {
-                format!("  ({} of {} runs have a value)", sm.n, m.seeds)
+                format!(
+                    "  ({} of {} {} a value)",
+                    sm.n,
+                    count(m.seeds as usize, "run", "runs"),
+                    if sm.n == 1 { "has" } else { "have" }
+                )
             } else {
                 String::new()
             }
@@ -293,7 +333,7 @@ fn summary_text(
     }
     for (x, y, front) in fronts {
         let (xn, yn) = (METRICS[*x].name, METRICS[*y].name);
-        let _ = writeln!(s, "\nPareto front of {xn} vs {yn} (means; {} points):", front.len());
+        let _ = writeln!(s, "\nPareto front of {xn} vs {yn} (means; {}):", count(front.len(), "point", "points"));
         let _ = writeln!(s, "  {:>5}  {:>12}  {:>12}  settings", "point", xn, yn);
         for &p in front {
             let (a, b) = (points[p].summaries[*x].mean, points[p].summaries[*y].mean);
@@ -306,6 +346,29 @@ fn summary_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_for_people_have_four_significant_digits() {
+        assert_eq!(short(5887.6), "5888");
+        assert_eq!(short(288250.95), "288251");
+        assert_eq!(short(5818.959), "5819");
+        assert_eq!(short(0.905), "0.905");
+        assert_eq!(short(-0.16843), "-0.1684");
+        assert_eq!(short(1.9012), "1.901");
+        assert_eq!(short(12.1), "12.1");
+        assert_eq!(short(0.0), "0");
+        assert_eq!(short(-0.0), "0");
+        assert_eq!(short(0.00012345), "0.000123");
+        assert_eq!(short(f64::NAN), "-");
+        let interval =
+            |lo: f64, hi: f64| ci(&Summary { n: 2, mean: 0.0, min: 0.0, max: 0.0, ci95_lo: lo, ci95_hi: hi });
+        assert_eq!(interval(0.79291, 1.01723), "0.793..1.017");
+        assert_eq!(interval(5818.959, 5956.241), "5819..5956");
+        assert_eq!(interval(2.2341, 21.966), "2.23..21.97");
+        assert_eq!(interval(0.1, 0.1), "0.1..0.1");
+        assert_eq!(count(1, "point", "points"), "1 point");
+        assert_eq!(count(3, "point", "points"), "3 points");
+    }
 
     #[test]
     fn numbers_are_rounded_and_short() {

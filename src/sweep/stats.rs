@@ -38,6 +38,13 @@ impl Summary {
         Summary { n, mean, min, max, ci95_lo, ci95_hi }
     }
 
+    /// The same summary with its confidence interval kept at or above `lower`, the smallest value
+    /// the metric can take (the mean, min and max are already there).
+    pub fn clipped_at(self, lower: f64) -> Summary {
+        let clip = |x: f64| if x.is_nan() { x } else { x.max(lower) };
+        Summary { ci95_lo: clip(self.ci95_lo), ci95_hi: clip(self.ci95_hi), ..self }
+    }
+
     /// A named statistic: `mean`, `min`, `max`, `ci95_lo` or `ci95_hi`.
     pub fn stat(&self, name: Stat) -> f64 {
         match name {
@@ -128,6 +135,18 @@ mod tests {
         assert_eq!((one.mean, one.min, one.max), (7.0, 7.0, 7.0));
         assert!(one.ci95_lo.is_nan() && one.ci95_hi.is_nan());
         assert!(Summary::of(&[]).mean.is_nan());
+    }
+
+    #[test]
+    fn intervals_are_clipped_at_the_smallest_possible_value() {
+        // Fail-back times 0, 0, 0, 2 s: mean 0.5, sd 1, t(3) = 3.182: 0.5 ± 1.591 reaches -1.091.
+        let s = Summary::of(&[0.0, 0.0, 0.0, 2.0]);
+        assert!(s.ci95_lo < 0.0, "{s:?}");
+        let c = s.clipped_at(0.0);
+        assert_eq!(c.ci95_lo, 0.0);
+        assert!((c.ci95_hi - 2.091).abs() < 1e-9, "{c:?}");
+        assert_eq!((c.mean, c.min, c.max, c.n), (s.mean, s.min, s.max, s.n));
+        assert!(Summary::of(&[1.0]).clipped_at(0.0).ci95_lo.is_nan(), "no interval stays none");
     }
 
     #[test]

@@ -138,7 +138,7 @@ fn run_loaded(case: &Case, dir: &Path) -> Verdict {
     let ejections = meshsim::output::ejection_records(world);
     let _ = meshsim::output::csv_bytes(&ejections, "ejections.csv");
     let _ = meshsim::output::csv_bytes(&meshsim::output::ecdf_rows(&report), "latency_ecdf.csv");
-    let _ = meshsim::output::run_chart(&report, &world.scenario);
+    let _ = meshsim::output::run_chart(&report, world);
     let _ = meshsim::output::ejection_chart(&ejections, &report);
     let _ = meshsim::output::latency_chart(&report);
     let _ = meshsim::output::terminal_summary(&report);

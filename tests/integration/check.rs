@@ -299,7 +299,7 @@ max = 1
     assert_eq!(passed, [true, true, false, true, true, false], "{v:#?}");
     // A workload without users carries no keys: keys-moved fails and says why, whatever its bounds.
     assert_eq!(v[5].measured, "no workload user was seen both in phase \"A answers 503\" and in the phase before");
-    assert_eq!(v[2].measured, "failover after \"A answers 503\" did not complete before its phase ended");
+    assert_eq!(v[2].measured, "after \"A answers 503\": failover did not settle before its phase ended");
     assert_eq!(v[2].kind, "failover");
 }
 

@@ -31,7 +31,9 @@ fn run_writes_every_output_and_reruns_are_byte_identical() {
     }
     let ts = String::from_utf8(read(&a.join("timeseries.csv"))).unwrap();
     assert!(
-        ts.starts_with("time_s,locality,attempts,share,ejected,upstream_5xx,connect_failure,timeout\n"),
+        ts.starts_with(
+            "time_s,locality,attempts,share,ejected_endpoints,ejected_pairs,upstream_5xx,connect_failure,timeout\n"
+        ),
         "{ts:.200}"
     );
     let summary: serde_json::Value = serde_json::from_slice(&read(&a.join("summary.json"))).unwrap();
@@ -118,4 +120,65 @@ fn a_failed_run_leaves_existing_output_untouched() {
     assert_eq!(read(&dir.join("summary.json")), before);
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "staging folders left behind: {leftovers:?}");
+}
+
+/// Every CSV meshsim writes starts with a header line of column names, even with no data rows
+/// (pandas refuses an empty file): the files of a run without ejections and of a small sweep.
+#[test]
+fn every_csv_has_a_header_even_when_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    // Scale-to-zero: nothing is ever ejected, so ejections.csv has no rows.
+    let out =
+        meshsim(&["run", "scenarios/seed-failover.toml", "--set", "duration=40s", "--out", run.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sweep = tmp.path().join("sweep");
+    let od = "policy.destination_rule.trafficPolicy.outlierDetection";
+    let out = meshsim(&[
+        "sweep",
+        "scenarios/seed-failover.toml",
+        "--grid",
+        &format!("{od}.consecutive5xxErrors=1,2"),
+        "--seeds",
+        "2",
+        "--set",
+        "duration=20s",
+        "--set",
+        "faults[0].at=5s",
+        "--set",
+        "faults[1].at=10s",
+        "--no-charts",
+        "--quiet",
+        "--out",
+        sweep.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut seen = Vec::new();
+    for dir in [&run, &sweep] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "csv") {
+                let text = String::from_utf8(read(&p)).unwrap();
+                let header = text.lines().next().unwrap_or_default();
+                let names: Vec<&str> = header.split(',').collect();
+                assert!(
+                    names.len() >= 2
+                        && names
+                            .iter()
+                            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')),
+                    "{}: first line is not a header: {header:?}",
+                    p.display()
+                );
+                seen.push(p.file_name().unwrap().to_string_lossy().to_string());
+            }
+        }
+    }
+    seen.sort();
+    let ejections = String::from_utf8(read(&run.join("ejections.csv"))).unwrap();
+    assert_eq!(ejections.lines().count(), 1, "no ejection rows, only the header: {ejections:?}");
+    for f in
+        ["client.csv", "ejections.csv", "latency_ecdf.csv", "timeseries.csv", "points.csv", "pareto.csv", "sweep.csv"]
+    {
+        assert!(seen.iter().any(|s| s == f), "{f} not written: {seen:?}");
+    }
 }

@@ -116,7 +116,7 @@ fn issue8_6_sweep_memory_does_not_grow_with_its_points() {
     let args = ["sweep", "s.toml", "--grid", &g1, "--grid", &g2, "--seeds", "1", "--dry-run", "-j", "2"];
     let out = run_in(dir, &args, Duration::from_secs(300), Some(256 << 20));
     out.succeeded();
-    assert!(out.stdout.contains("40000 points x 1 seeds = 40000 runs"), "{}", out.stdout);
+    assert!(out.stdout.contains("40000 points x 1 seed = 40000 runs"), "{}", out.stdout);
 }
 
 #[test]

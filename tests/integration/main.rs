@@ -13,6 +13,7 @@ mod limits;
 mod messages;
 mod model;
 mod policy;
+mod report;
 mod safety;
 mod scripted;
 mod seed;

@@ -98,14 +98,27 @@ fn a_fault_on_one_pod_ejects_only_that_endpoint() {
 }
 
 /// An ejected endpoint that leaves EDS takes its ejection with it (§1.8): the ejected series
-/// drops to 0 at the push after the scale-down.
+/// drops to 0 at the push after the scale-down, and `ejections.csv` ends each ejection there.
+/// Each endpoint counts once however many proxies eject it, beside the (proxy, endpoint) pairs.
 #[test]
 fn ejected_hosts_removed_from_eds_stop_counting() {
     let tail = "[[workload]]\nproxy = \"client\"\nrate = 1000\n[[faults]]\nat = \"10s\"\naction = \"http-error\"\ncluster = \"a\"\nstatus = 503\n[[faults]]\nat = \"20s\"\naction = \"scale\"\ncluster = \"a\"\nreplicas = 0\n";
-    let r = run(&parse(&scenario("sidecar", "a", OD, tail)).unwrap(), 1);
-    let ejected_at = |t: f64| -> i64 { r.locality_rows.iter().filter(|x| x.time_s == t).map(|x| x.ejected).sum() };
-    assert_eq!(ejected_at(15.0), 6, "2 replicas × 3 pods");
-    assert_eq!(ejected_at(21.0), 0);
+    let s = std::sync::Arc::new(parse(&scenario("sidecar", "a", OD, tail)).unwrap());
+    let out = meshsim::model::run(s, 1).unwrap();
+    let r = meshsim::metrics::report::report(&out.world, 1, out.events);
+    let at = |t: f64, f: &dyn Fn(&meshsim::metrics::report::LocalityRow) -> i64| -> i64 {
+        r.locality_rows.iter().filter(|x| x.time_s == t).map(f).sum()
+    };
+    assert_eq!(at(15.0, &|x| x.ejected_pairs), 6, "2 replicas × 3 pods");
+    assert_eq!(at(15.0, &|x| i64::from(x.ejected_endpoints)), 3, "3 pods, each ejected by both replicas");
+    assert_eq!(r.ejected_by[15], vec![0, 3], "3 endpoints ejected by exactly 2 proxies");
+    assert_eq!(at(21.0, &|x| x.ejected_pairs), 0);
+    assert_eq!(at(21.0, &|x| i64::from(x.ejected_endpoints)), 0);
+    let records = meshsim::output::ejection_records(&out.world);
+    let removed: Vec<_> = records.iter().filter(|e| e.ended_by == "removed").collect();
+    assert_eq!(removed.len(), 6, "{records:?}");
+    // Removed at the EDS push that follows the scale-down (after the grace period and the push delay).
+    assert!(removed.iter().all(|e| e.end_s.is_some_and(|t| t > 20.0 && t < 21.0)), "{removed:?}");
 }
 
 /// minHealthPercent 50 with both regions in one priority (distribute 50/50): A fully ejected is
@@ -153,7 +166,7 @@ fn ejections_of_pods_with_only_background_noise_are_false() {
 loadBalancer = { localityLbSetting = { enabled = false } }"#;
     let tail = "[[workload]]\nproxy = \"client\"\nrate = 600\n[[faults]]\nat = \"0s\"\naction = \"http-error\"\ncluster = \"b\"\nstatus = 503\nprobability = 0.02\nphase = false\n[[faults]]\nat = \"10s\"\naction = \"http-error\"\ncluster = \"a\"\nstatus = 503\n";
     let r = run(&parse(&scenario("sidecar", "a", tp, tail)).unwrap(), 1);
-    let b_ejections = r.phases.iter().map(|p| p.max_ejected).max().unwrap();
+    let b_ejections = r.phases.iter().map(|p| p.max_ejected_endpoints).max().unwrap();
     assert!(b_ejections > 0);
     assert!(r.false_ejections > 0, "noise on b ejects healthy pods");
     assert!(r.false_ejections < r.ejections, "a's real failure ejections are not false");

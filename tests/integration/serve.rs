@@ -181,7 +181,7 @@ fn run_returns_what_meshsim_run_computes() {
 
 #[test]
 fn ejections_of_an_east_west_gateway_are_told_apart_from_pods() {
-    // The gateway replica in cluster-b shares the name `cluster-b/0` with a pod.
+    // The gateway replica in cluster-b is one host, named after its gateway, never like a pod.
     let (status, got) = post_run(&json!({"scenario": "east-west-gateway-trap"}));
     assert_eq!(status, 200);
     let gateways = got["topology"]["east_west_gateways"].as_array().unwrap();
@@ -193,8 +193,10 @@ fn ejections_of_an_east_west_gateway_are_told_apart_from_pods() {
         // In this scenario the client sidecars in A reach B only through the gateway.
         let remote = e["locality"].as_str().unwrap().starts_with("us-central1");
         assert_eq!(e["east_west_gateway"], json!(remote), "{e}");
+        assert_eq!(e["endpoint_kind"], json!(if remote { "east-west gateway" } else { "pod" }), "{e}");
         if remote {
             assert_eq!(e["endpoint"], name);
+            assert_eq!(name, "eastwest-cluster-b-0", "named as the gateway it is");
         }
     }
 }

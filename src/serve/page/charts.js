@@ -275,7 +275,7 @@ const MeshCharts = (() => {
     });
   }
 
-  // Proxies ejecting a host at t; east-west gateway hosts share their name with a pod.
+  // Proxies ejecting a host at t; east-west gateway hosts are told apart by their flag.
   function ejectedCount(run, name, gateway, t) {
     return run.ejections.filter((r) => r.endpoint === name && !!r.east_west_gateway === gateway && r.start_s <= t && (r.end_s === null || t < r.end_s)).length;
   }

@@ -1,0 +1,210 @@
+//! Text in PNGs, drawn with each glyph at its true place.
+//!
+//! plotters 0.3.7 rasterizes text through `ab_glyph` (`plotters/src/style/font/ab_glyph.rs`,
+//! `FontDataInternal::draw`) and places each glyph's pixels at the pen position, dropping the
+//! glyph's left side bearing (`px_bounds().min.x`). Narrow glyphs with a wide bearing are then
+//! drawn too far left: in "client" the `l` touches the `c` and the word reads "dient"; "0.01"
+//! reads "0.0 1". [`PngBackend`] wraps the bitmap backend and draws text itself with the same
+//! layout (advances and kerning, the same vertical placement), adding the bearing. SVGs are not
+//! affected: they hold `<text>` elements that the viewer lays out.
+
+use std::sync::OnceLock;
+
+use ab_glyph::{Font, FontRef, ScaleFont, point};
+use plotters::prelude::*;
+use plotters_backend::{
+    BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind, FontStyle,
+    text_anchor::{HPos, VPos},
+};
+
+/// An embedded font: family, style, and its bytes.
+pub(super) type EmbeddedFont = (&'static str, FontStyle, fn() -> &'static [u8]);
+
+/// The embedded fonts, by family and style (the table [`super::ensure_fonts`] registers).
+pub(super) const FONTS: [EmbeddedFont; 8] = [
+    ("sans-serif", FontStyle::Normal, dejavu::sans::regular),
+    ("sans-serif", FontStyle::Bold, dejavu::sans::bold),
+    ("sans-serif", FontStyle::Oblique, dejavu::sans::oblique),
+    ("sans-serif", FontStyle::Italic, dejavu::sans::oblique),
+    ("serif", FontStyle::Normal, dejavu::serif::regular),
+    ("serif", FontStyle::Bold, dejavu::serif::bold),
+    ("monospace", FontStyle::Normal, dejavu::sans_mono::regular),
+    ("monospace", FontStyle::Bold, dejavu::sans_mono::bold),
+];
+
+/// The parsed font of a family and style (the family's regular face when the style is missing,
+/// as plotters does); `None` for a family that is not embedded.
+fn font_for(family: &str, style: FontStyle) -> Option<&'static FontRef<'static>> {
+    static PARSED: OnceLock<Vec<(&'static str, FontStyle, FontRef<'static>)>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(|| {
+        FONTS
+            .iter()
+            .filter_map(|(f, s, bytes)| FontRef::try_from_slice(bytes()).ok().map(|font| (*f, *s, font)))
+            .collect()
+    });
+    let find = |s: FontStyle| parsed.iter().find(|(f, st, _)| *f == family && st.as_str() == s.as_str());
+    find(style).or_else(|| find(FontStyle::Normal)).map(|(_, _, font)| font)
+}
+
+/// A drawing backend that passes everything to `B` but draws text itself, with each glyph's
+/// side bearing (see the module docs).
+pub(super) struct PngBackend<B>(pub B);
+
+impl<B: DrawingBackend> DrawingBackend for PngBackend<B> {
+    type ErrorType = B::ErrorType;
+
+    fn get_size(&self) -> (u32, u32) {
+        self.0.get_size()
+    }
+
+    fn ensure_prepared(&mut self) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.ensure_prepared()
+    }
+
+    fn present(&mut self) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.present()
+    }
+
+    fn draw_pixel(
+        &mut self,
+        point: BackendCoord,
+        color: BackendColor,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.draw_pixel(point, color)
+    }
+
+    fn draw_line<S: BackendStyle>(
+        &mut self,
+        from: BackendCoord,
+        to: BackendCoord,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.draw_line(from, to, style)
+    }
+
+    fn draw_rect<S: BackendStyle>(
+        &mut self,
+        upper_left: BackendCoord,
+        bottom_right: BackendCoord,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.draw_rect(upper_left, bottom_right, style, fill)
+    }
+
+    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        path: I,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.draw_path(path, style)
+    }
+
+    fn draw_circle<S: BackendStyle>(
+        &mut self,
+        center: BackendCoord,
+        radius: u32,
+        style: &S,
+        fill: bool,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.draw_circle(center, radius, style, fill)
+    }
+
+    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        vert: I,
+        style: &S,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.fill_polygon(vert, style)
+    }
+
+    fn blit_bitmap(
+        &mut self,
+        pos: BackendCoord,
+        size: (u32, u32),
+        src: &[u8],
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        self.0.blit_bitmap(pos, size, src)
+    }
+
+    fn estimate_text_size<TStyle: BackendTextStyle>(
+        &self,
+        text: &str,
+        style: &TStyle,
+    ) -> Result<(u32, u32), DrawingErrorKind<Self::ErrorType>> {
+        self.0.estimate_text_size(text, style)
+    }
+
+    fn draw_text<TStyle: BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &TStyle,
+        pos: BackendCoord,
+    ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
+        let color = style.color();
+        if color.alpha == 0.0 {
+            return Ok(());
+        }
+        let Some(font) = font_for(style.family().as_str(), style.style()) else {
+            return self.0.draw_text(text, style, pos);
+        };
+        // Anchoring exactly as plotters' default `draw_text` does, from the same layout box.
+        let ((min_x, min_y), (max_x, max_y)) =
+            style.layout_box(text).map_err(|e| DrawingErrorKind::FontError(Box::new(e)))?;
+        let (width, height) = (max_x - min_x, max_y - min_y);
+        let dx = match style.anchor().h_pos {
+            HPos::Left => 0,
+            HPos::Right => -width,
+            HPos::Center => -width / 2,
+        };
+        let dy = match style.anchor().v_pos {
+            VPos::Top => 0,
+            VPos::Center => -height / 2,
+            VPos::Bottom => -height,
+        };
+        let trans = style.transform();
+        let (w, h) = self.get_size();
+        for (x, y, coverage) in glyph_pixels(font, style.size() as f32, text) {
+            let (x, y) = trans.transform(x + dx - min_x, y + dy - min_y);
+            let (x, y) = (pos.0 + x, pos.1 + y);
+            if x >= 0 && x < w as i32 && y >= 0 && y < h as i32 {
+                let c = BackendColor { alpha: color.alpha * f64::from(coverage), rgb: color.rgb };
+                self.0.draw_pixel((x, y), c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The pixels `(x, y, coverage)` of `text` at `size`, relative to the text's layout origin:
+/// the pen advances and kerns as in plotters' layout (so widths match [`super::text_width`]),
+/// and each glyph is rasterized at its sub-pixel pen position with its bearing.
+pub(super) fn glyph_pixels(font: &FontRef<'static>, size: f32, text: &str) -> Vec<(i32, i32, f32)> {
+    let scaled = font.as_scaled(size);
+    let mut out = Vec::new();
+    let mut pen = 0f32;
+    let mut prev = None;
+    for c in text.chars() {
+        let id = scaled.glyph_id(c);
+        if let Some(p) = prev {
+            pen += scaled.kern(p, id);
+        }
+        prev = Some(id);
+        if let Some(outline) = font.outline_glyph(id.with_scale_and_position(size, point(pen, 0.0))) {
+            let rect = outline.px_bounds();
+            // The baseline where plotters puts it (half the size down), but the same for every
+            // glyph: plotters truncates `size / 2 + min.y` towards zero, which lifts glyphs with
+            // a flat top (`u`) one pixel above their round neighbours (`c`). `px_bounds` is
+            // whole pixels already.
+            let y_shift = (size / 2.0).floor() as i32 + rect.min.y as i32;
+            let x_shift = rect.min.x as i32;
+            outline.draw(|x, y, coverage| {
+                if coverage > 0.0 {
+                    out.push((x as i32 + x_shift, y as i32 + y_shift, coverage));
+                }
+            });
+        }
+        pen += scaled.h_advance(id);
+    }
+    out
+}
