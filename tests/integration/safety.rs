@@ -537,11 +537,7 @@ fn an_interrupted_run_removes_its_staging_folder() {
         assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{signal}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("interrupted; removed the unfinished output it was writing"),
-            "{}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains("interrupted; removed the unfinished output it was writing"), "{}", stderr(&out));
         assert_eq!(snapshot(p), before, "{signal}");
     }
 }
