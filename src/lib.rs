@@ -15,6 +15,7 @@ pub mod envoy;
 pub mod explain;
 pub mod input;
 pub mod istio;
+pub mod kube;
 pub mod metrics;
 pub mod model;
 pub mod output;

@@ -10,8 +10,12 @@
 //!   ends with `.suffix` (`*` covers everything). This is how a DestinationRule is picked for a
 //!   service (`MostSpecificHostMatch`).
 //!
-//! meshsim simulates one service, so today this decides whether the scenario's DestinationRule
-//! applies to it at all; it is kept here, in one place, for when meshsim reads many resources.
+//! * `host.Name.Matches`: the same, in either direction (used where Istio intersects host lists).
+//! * `host.MoreSpecific` (`pkg/config/host/names.go`) and `MostSpecificHostMatch`
+//!   (`pilot/pkg/model/config.go`): an exact host first, else the longest wildcard that covers it.
+//! * `resolveGatewayName` (`pilot/pkg/model/config.go`): how a VirtualService names a Gateway.
+//!
+//! Every host comparison of [`super::select`] goes through these functions.
 
 /// The cluster domain when the service host does not show one.
 const DEFAULT_DOMAIN: &str = "cluster.local";
@@ -42,8 +46,80 @@ pub fn subset_of(n: &str, o: &str) -> bool {
     }
 }
 
+/// `host.Name.Matches`: whether `n` and `o` overlap (either covers the other).
+pub fn matches(n: &str, o: &str) -> bool {
+    let wild = |h: &str| h.starts_with('*');
+    match (wild(n), wild(o)) {
+        (true, true) => {
+            if n.len() < o.len() {
+                o[1..].ends_with(&n[1..])
+            } else {
+                n[1..].ends_with(&o[1..])
+            }
+        }
+        (true, false) => o.ends_with(&n[1..]),
+        (false, true) => n.ends_with(&o[1..]),
+        (false, false) => n == o,
+    }
+}
+
+/// `host.MoreSpecific`: exact hosts before wildcards, then longer before shorter, then
+/// alphabetical. A strict total order on distinct names.
+pub fn more_specific(a: &str, b: &str) -> bool {
+    if a.is_empty() && b.is_empty() {
+        return true;
+    }
+    let (aw, bw) = (a.starts_with('*'), b.starts_with('*'));
+    if aw != bw {
+        return !aw;
+    }
+    if a.len() == b.len() {
+        return a < b;
+    }
+    a.len() > b.len()
+}
+
+/// `MostSpecificHostMatch` for a non-wildcard `needle`: the exact key if present, else the most
+/// specific wildcard key that covers it (`strings.HasSuffix(needle, h[1:])`).
+pub fn most_specific_match<'a, V>(
+    needle: &str,
+    specific: &'a std::collections::BTreeMap<String, V>,
+    wildcard: &'a std::collections::BTreeMap<String, V>,
+) -> Option<(&'a str, &'a V)> {
+    if let Some((k, v)) = specific.get_key_value(needle) {
+        return Some((k.as_str(), v));
+    }
+    let mut best: Option<(&'a str, &'a V)> = None;
+    for (h, v) in wildcard {
+        if needle.ends_with(&h[1..]) && best.is_none_or(|(b, _)| more_specific(h, b)) {
+            best = Some((h.as_str(), v));
+        }
+    }
+    best
+}
+
+/// `resolveGatewayName`: a VirtualService's gateway reference as `namespace/name`. `name`
+/// alone is in the VirtualService's namespace; `./name` too; a legacy FQDN
+/// `name.namespace.svc.cluster.local` becomes `namespace/name`; `mesh` stays `mesh`.
+pub fn resolve_gateway_name(gateway: &str, namespace: &str) -> String {
+    if gateway == "mesh" {
+        return gateway.to_string();
+    }
+    match gateway.split_once('/') {
+        Some((".", name)) => format!("{namespace}/{name}"),
+        Some(_) => gateway.to_string(),
+        None => match gateway.split_once('.') {
+            None => format!("{namespace}/{gateway}"),
+            Some((name, rest)) => {
+                let ns = rest.split('.').next().unwrap_or(rest);
+                format!("{ns}/{name}")
+            }
+        },
+    }
+}
+
 /// The namespace and cluster domain of a Kubernetes service host `name.namespace.svc.domain`.
-fn service_namespace_and_domain(service_host: &str) -> (&str, &str) {
+pub fn service_namespace_and_domain(service_host: &str) -> (&str, &str) {
     let mut parts = service_host.splitn(4, '.');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(_), Some(ns), Some("svc"), Some(domain)) => (ns, domain),
@@ -96,6 +172,126 @@ mod tests {
         assert!(!subset_of("*.prod.svc.cluster.local", SVC));
         assert!(subset_of("*.a.com", "*.com"));
         assert!(!subset_of("*.com", "*.a.com"));
+    }
+
+    /// `TestNameMatches` (`pkg/config/host/name_test.go`), every case.
+    #[test]
+    fn istio_name_matches() {
+        for (a, b, want) in [
+            ("", "", true),
+            ("a.facebook.com", "*.facebook.COM", false),
+            ("", "foo.com", false),
+            ("foo.com", "", false),
+            ("foo.com", "foo.com", true),
+            ("bar.com", "foo.com", false),
+            ("foo.com", "bar.com", false),
+            ("bar.foo.com", "foo.com", false),
+            ("foo.com", "bar.foo.com", false),
+            ("*.com", "foo.com", true),
+            ("*.com", "bar.com", true),
+            ("*.foo.com", "bar.foo.com", true),
+            ("*", "foo.com", true),
+            ("*", "*.com", true),
+            ("*", "com", true),
+            ("*", "*", true),
+            ("*", "", true),
+            ("*.com", "*.foo.com", true),
+            ("foo.com", "*.foo.com", false),
+            ("*.foo.com", "foo.com", false),
+            ("*.foo.bar.baz", "baz", false),
+            ("baz", "*.foo.bar.baz", false),
+            ("*.foo.bar.baz", "*.baz", true),
+            ("foo.bar.baz", "*.baz", true),
+        ] {
+            assert_eq!(matches(a, b), want, "{a:?} matches {b:?}");
+        }
+    }
+
+    /// `TestNameSubsetOf` (`pkg/config/host/name_test.go`), every case.
+    #[test]
+    fn istio_name_subset_of() {
+        for (a, b, want) in [
+            ("", "", true),
+            ("", "foo.com", false),
+            ("foo.com", "", false),
+            ("foo.com", "foo.com", true),
+            ("bar.com", "foo.com", false),
+            ("foo.com", "bar.com", false),
+            ("bar.foo.com", "foo.com", false),
+            ("foo.com", "bar.foo.com", false),
+            ("foo.com", "*.com", true),
+            ("bar.com", "*.com", true),
+            ("bar.foo.com", "*.foo.com", true),
+            ("foo.com", "*", true),
+            ("*.com", "*", true),
+            ("com", "*", true),
+            ("*", "*", true),
+            ("", "*", true),
+            ("*.foo.com", "*.com", true),
+            ("*.foo.com", "foo.com", false),
+            ("*.foo.bar.baz", "baz", false),
+            ("foo.bar.baz", "*.baz", true),
+        ] {
+            assert_eq!(subset_of(a, b), want, "{a:?} subset of {b:?}");
+        }
+    }
+
+    /// `TestMoreSpecific` (`pkg/config/host/names_test.go`), every case.
+    #[test]
+    fn istio_more_specific() {
+        for (a, b, want) in [
+            ("", "", true),
+            ("", "example.com", false),
+            ("example.com", "", true),
+            ("example.com", "example.net", true),
+            ("example.net", "example.com", false),
+            ("example.com", "test.example.com", false),
+            ("test.example.com", "example.com", true),
+            ("*.example.com", "*.example.co.in", false),
+            ("*.example.co.in", "*.example.com", true),
+            ("*.example.com", "example.net", false),
+            ("example.net", "*.example.com", true),
+        ] {
+            assert_eq!(more_specific(a, b), want, "{a:?} more specific than {b:?}");
+        }
+    }
+
+    /// `TestMostSpecificHostMatch` (`pilot/pkg/model/config_test.go`): the cases whose needle is a
+    /// service host (meshsim never looks up a wildcard needle).
+    #[test]
+    fn istio_most_specific_host_match() {
+        use std::collections::BTreeMap;
+        let case = |hosts: &[&str], needle: &str| -> Option<String> {
+            let (mut specific, mut wildcard) = (BTreeMap::new(), BTreeMap::new());
+            for h in hosts {
+                if h.starts_with('*') { wildcard.insert(h.to_string(), ()) } else { specific.insert(h.to_string(), ()) };
+            }
+            most_specific_match(needle, &specific, &wildcard).map(|(h, _)| h.to_string())
+        };
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(case(&["*.foo.com", "*.com"], "bar.foo.com"), s("*.foo.com"));
+        assert_eq!(case(&["*.foo.com", "*.com"], "foo.com"), s("*.com"));
+        assert_eq!(case(&["*.foo.com", "foo.com"], "foo.com"), s("foo.com"));
+        assert_eq!(case(&["*.bar.com", "foo.bar.com"], "foo.bar.com"), s("foo.bar.com"));
+        assert_eq!(case(&["*.foo.bar.com", "bar.foo.bar.com"], "bar.foo.bar.com"), s("bar.foo.bar.com"));
+        assert_eq!(case(&["bar.com", "foo.com"], "a.foo.com"), None);
+        assert_eq!(case(&["*", "*.com"], "foo.com"), s("*.com"));
+    }
+
+    /// `TestResolveGatewayName` (`pilot/pkg/model/virtualservice_test.go`, `gatewayNameTests`).
+    #[test]
+    fn istio_resolve_gateway_name() {
+        for (gw, ns, want) in [
+            ("./gateway", "default", "default/gateway"),
+            ("gateway", "default", "default/gateway"),
+            ("default/gateway", "foo", "default/gateway"),
+            ("gateway.default", "default", "default/gateway"),
+            ("gateway.default", "foo", "default/gateway"),
+            ("private.ingress.svc.cluster.local", "foo", "ingress/private"),
+            ("mesh", "default", "mesh"),
+        ] {
+            assert_eq!(resolve_gateway_name(gw, ns), want, "{gw} in {ns}");
+        }
     }
 
     #[test]

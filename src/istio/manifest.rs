@@ -10,13 +10,12 @@
 //! edited with `--set trafficPolicy.outlierDetection.interval=5s`, and deserialized again.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::IstioError;
 use super::duration::GoDuration;
+use crate::kube::{Object, Origin, ReadError};
 
 /// An opaque value for fields accepted but not simulated.
 pub type Opaque = serde_json::Value;
@@ -713,10 +712,10 @@ pub struct ServerPort {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Documents and the loader
+// Resources and the loader
 // ---------------------------------------------------------------------------------------------
 
-/// The parts of `metadata` the simulator keeps; everything else in `metadata` is ignored.
+/// The parts of `metadata` Istio's selection reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectMeta {
     /// `metadata.name`.
@@ -725,6 +724,9 @@ pub struct ObjectMeta {
     /// `metadata.namespace`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// `metadata.creationTimestamp` (RFC 3339): Istio merges and orders resources by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<String>,
 }
 
 /// One Kubernetes object: its metadata, the `apiVersion` it was written with, and its spec.
@@ -732,13 +734,13 @@ pub struct ObjectMeta {
 pub struct Resource<S> {
     /// `apiVersion`, e.g. `networking.istio.io/v1beta1`.
     pub api_version: String,
-    /// Name and namespace.
+    /// Name, namespace and creation time.
     pub metadata: ObjectMeta,
     /// The typed spec.
     pub spec: S,
 }
 
-/// One parsed manifest document.
+/// One Istio networking resource meshsim models.
 // A handful are parsed per scenario; boxing the large variant would only complicate matching.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
@@ -747,7 +749,7 @@ pub enum Manifest {
     DestinationRule(Resource<DestinationRuleSpec>),
     /// `kind: VirtualService`.
     VirtualService(Resource<VirtualServiceSpec>),
-    /// `kind: Gateway`.
+    /// `kind: Gateway` (`networking.istio.io`, not the Gateway API's).
     Gateway(Resource<GatewaySpec>),
 }
 
@@ -774,119 +776,153 @@ impl Manifest {
 pub const API_VERSIONS: [&str; 3] =
     ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1"];
 
-/// Parses a multi-document YAML text (`---` separated) of DestinationRules, VirtualServices and
-/// Gateways. Empty documents are skipped. Errors carry `file_label`, the 0-based document index
-/// and, where serde reports one, the field path (`spec.trafficPolicy.outlierDetection`).
-/// The specs are not validated here; see [`super::validate`].
-pub fn parse_manifests(text: &str, file_label: &str) -> Result<Vec<Manifest>, IstioError> {
-    let mut out = Vec::new();
-    for (doc_idx, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let parsed: Option<Manifest> = Option::deserialize(document)
-            .map_err(|e| IstioError::from_yaml(file_label, doc_idx, &e))?
-            .map(|RawDocument(m)| m);
-        if let Some(m) = parsed {
-            out.push(m);
+/// The kinds meshsim models.
+pub const MODELLED_KINDS: [&str; 3] = ["DestinationRule", "VirtualService", "Gateway"];
+
+/// A resource of a kind that changes traffic but that meshsim does not model: a lint names it
+/// when it concerns the simulated traffic (its namespace is the service's, a client's or the
+/// root namespace, or its hosts cover the service).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unmodelled {
+    /// The kind as shown, e.g. `EnvoyFilter` or `HTTPRoute (gateway.networking.k8s.io)`.
+    pub kind: String,
+    /// Its namespace (empty for cluster-scoped kinds).
+    #[serde(default)]
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// Hosts it names (`ServiceEntry.spec.hosts`, `HTTPRoute.spec.hostnames`), when any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Where it was read.
+    pub source: String,
+}
+
+/// What changes traffic among the kinds meshsim skips, and why (shown by the lint).
+pub fn unmodelled_effect(api_version: &str, kind: &str) -> Option<&'static str> {
+    let group = crate::kube::group_of(api_version);
+    Some(match (group, kind) {
+        ("networking.istio.io", "EnvoyFilter") => "patches the Envoy configuration directly",
+        ("networking.istio.io", "Sidecar") => "can limit which services a proxy sees (egress) and its outbound policy",
+        ("networking.istio.io", "ServiceEntry") => "adds hosts and endpoints to the mesh",
+        ("networking.istio.io", "WorkloadEntry" | "WorkloadGroup") => "adds endpoints outside Kubernetes",
+        ("security.istio.io", "AuthorizationPolicy") => "can deny requests (403)",
+        ("security.istio.io", "PeerAuthentication") => "sets mTLS modes that can refuse connections",
+        ("security.istio.io", "RequestAuthentication") => "can reject requests with invalid tokens (401)",
+        ("extensions.istio.io", "WasmPlugin") => "runs extensions in the request path",
+        ("networking.k8s.io", "NetworkPolicy") => "can block connections between pods",
+        ("networking.k8s.io", "Ingress") => "routes ingress traffic (Istio can serve Ingress objects)",
+        (g, "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "TLSRoute" | "Gateway")
+            if g == "gateway.networking.k8s.io" =>
+        {
+            "routes traffic (Gateway API), which meshsim does not read"
         }
-    }
+        (g, "BackendTLSPolicy" | "XBackendTrafficPolicy" | "BackendTrafficPolicy")
+            if g.starts_with("gateway.networking") =>
+        {
+            "becomes DestinationRule settings in istiod, which meshsim does not read"
+        }
+        _ => return None,
+    })
+}
+
+/// The Istio resources of one file, with what was skipped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ManifestFile {
+    /// The modelled resources, in file order, with where each was read.
+    pub manifests: Vec<(Manifest, Origin)>,
+    /// Objects of every other kind, counted by kind as shown (`ConfigMap`, `Pod`, ...).
+    pub skipped: BTreeMap<String, u64>,
+    /// The skipped objects whose kind changes traffic.
+    pub unmodelled: Vec<Unmodelled>,
+}
+
+/// Reads a file of Kubernetes objects ([`crate::kube::read_objects`]: documents, `List`s, typed
+/// lists) and types its DestinationRules, VirtualServices and Gateways strictly. Every other
+/// kind is counted in [`ManifestFile::skipped`]; those that change traffic are also listed in
+/// [`ManifestFile::unmodelled`]. Errors name the file, the document (and item), the resource and
+/// the field. The specs are not validated here; see [`super::validate`].
+pub fn read_manifests(text: &str, file: &str) -> Result<ManifestFile, IstioError> {
+    let mut out = ManifestFile::default();
+    crate::kube::read_objects(text, file, |obj| -> Result<(), IstioError> {
+        let istio_group = obj.group() == "networking.istio.io";
+        if istio_group && MODELLED_KINDS.contains(&obj.kind.as_str()) {
+            let m = type_manifest(&obj)?;
+            out.manifests.push((m, obj.origin));
+            return Ok(());
+        }
+        let shown = crate::kube::display_kind(&obj.api_version, &obj.kind);
+        if unmodelled_effect(&obj.api_version, &obj.kind).is_some() {
+            out.unmodelled.push(Unmodelled {
+                kind: shown.clone(),
+                namespace: obj.meta.namespace.clone(),
+                name: obj.meta.name.clone(),
+                hosts: hosts_of(&obj),
+                source: obj.origin.to_string(),
+            });
+        }
+        *out.skipped.entry(shown).or_insert(0) += 1;
+        Ok(())
+    })?;
     Ok(out)
 }
 
-/// A document deserialized in one pass, so that serde's path tracking reaches into `spec`: the
-/// `kind` key must come before `spec` (as `kubectl` and every generator write it); a `spec`
-/// that comes first is buffered and its errors lose the line number but keep the path.
-struct RawDocument(Manifest);
-
-impl<'de> Deserialize<'de> for RawDocument {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(DocumentVisitor)
-    }
+/// Parses the Istio resources of a multi-document text, in file order (other kinds skipped).
+pub fn parse_manifests(text: &str, file: &str) -> Result<Vec<Manifest>, IstioError> {
+    Ok(read_manifests(text, file)?.manifests.into_iter().map(|(m, _)| m).collect())
 }
 
-#[allow(clippy::large_enum_variant)] // short-lived, one per document
-enum AnySpec {
-    DestinationRule(DestinationRuleSpec),
-    VirtualService(VirtualServiceSpec),
-    Gateway(GatewaySpec),
-    Buffered(serde_yaml_ng::Value),
+/// `spec.hosts` (ServiceEntry) or `spec.hostnames` (Gateway API routes), as strings.
+fn hosts_of(obj: &Object) -> Vec<String> {
+    let spec = obj.get("spec").and_then(|s| s.as_mapping());
+    let list = spec.and_then(|s| s.get("hosts").or_else(|| s.get("hostnames"))).and_then(|h| h.as_sequence());
+    list.map(|l| l.iter().filter_map(|h| h.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
-struct DocumentVisitor;
-
-impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = RawDocument;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a Kubernetes object with apiVersion, kind, metadata and spec")
+/// Types one Istio networking object: a supported `apiVersion`, a name, a strict spec, and no
+/// top-level key but `spec` and `status` (which is output, never input).
+fn type_manifest(obj: &Object) -> Result<Manifest, IstioError> {
+    let err = |path: Option<String>, message: String| {
+        IstioError::Parse(ReadError {
+            origin: obj.origin.clone(),
+            resource: Some(obj.id()),
+            path,
+            line: None,
+            message,
+        })
+    };
+    if !API_VERSIONS.contains(&obj.api_version.as_str()) {
+        return Err(err(
+            Some("apiVersion".into()),
+            format!("unsupported apiVersion {:?}, expected one of {}", obj.api_version, API_VERSIONS.join(", ")),
+        ));
     }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawDocument, A::Error> {
-        let mut api_version: Option<String> = None;
-        let mut kind: Option<String> = None;
-        let mut metadata = ObjectMeta::default();
-        let mut spec: Option<AnySpec> = None;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "apiVersion" => api_version = Some(map.next_value()?),
-                "kind" => {
-                    let k: String = map.next_value()?;
-                    check_kind(&k)?;
-                    kind = Some(k);
-                }
-                "metadata" => metadata = map.next_value()?,
-                "spec" => {
-                    spec = Some(match kind.as_deref() {
-                        Some("DestinationRule") => AnySpec::DestinationRule(map.next_value()?),
-                        Some("VirtualService") => AnySpec::VirtualService(map.next_value()?),
-                        Some("Gateway") => AnySpec::Gateway(map.next_value()?),
-                        _ => AnySpec::Buffered(map.next_value()?),
-                    })
-                }
-                // Exported objects carry a status; it is output, never input.
-                "status" => {
-                    let _: de::IgnoredAny = map.next_value()?;
-                }
-                other => {
-                    return Err(de::Error::unknown_field(other, &["apiVersion", "kind", "metadata", "spec", "status"]));
-                }
-            }
-        }
-        let api_version = api_version.ok_or_else(|| de::Error::missing_field("apiVersion"))?;
-        if !API_VERSIONS.contains(&api_version.as_str()) {
-            return Err(de::Error::custom(format!(
-                "unsupported apiVersion {api_version:?}, expected one of {}",
-                API_VERSIONS.join(", ")
-            )));
-        }
-        let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
-        let spec = spec.ok_or_else(|| de::Error::missing_field("spec"))?;
-        let spec = match spec {
-            AnySpec::Buffered(v) => buffered_spec(&kind, v).map_err(de::Error::custom)?,
-            s => s,
-        };
-        let manifest = match spec {
-            AnySpec::DestinationRule(spec) => Manifest::DestinationRule(Resource { api_version, metadata, spec }),
-            AnySpec::VirtualService(spec) => Manifest::VirtualService(Resource { api_version, metadata, spec }),
-            AnySpec::Gateway(spec) => Manifest::Gateway(Resource { api_version, metadata, spec }),
-            AnySpec::Buffered(_) => unreachable!("buffered spec resolved above"),
-        };
-        Ok(RawDocument(manifest))
+    if obj.meta.name.is_empty() {
+        return Err(err(Some("metadata.name".into()), "is missing; every resource needs a name".into()));
     }
-}
-
-fn check_kind<E: de::Error>(kind: &str) -> Result<(), E> {
-    match kind {
-        "DestinationRule" | "VirtualService" | "Gateway" => Ok(()),
-        other => {
-            Err(E::custom(format!("unsupported kind {other:?}, expected DestinationRule, VirtualService or Gateway")))
-        }
+    if let Some(key) = obj.body.keys().filter_map(|k| k.as_str()).find(|k| !matches!(*k, "spec" | "status")) {
+        return Err(err(
+            Some(key.to_string()),
+            format!("unknown field `{key}`, expected one of `apiVersion`, `kind`, `metadata`, `spec`, `status`"),
+        ));
     }
-}
-
-fn buffered_spec(kind: &str, v: serde_yaml_ng::Value) -> Result<AnySpec, String> {
-    let prefix = |e: serde_yaml_ng::Error| format!("spec: {e}");
-    Ok(match kind {
-        "DestinationRule" => AnySpec::DestinationRule(serde_yaml_ng::from_value(v).map_err(prefix)?),
-        "VirtualService" => AnySpec::VirtualService(serde_yaml_ng::from_value(v).map_err(prefix)?),
-        _ => AnySpec::Gateway(serde_yaml_ng::from_value(v).map_err(prefix)?),
+    let spec = obj.get("spec").cloned().ok_or_else(|| err(Some("spec".into()), "is missing".into()))?;
+    fn typed<T: serde::de::DeserializeOwned>(v: serde_yaml_ng::Value) -> Result<T, (String, String)> {
+        serde_path_to_error::deserialize(v).map_err(|e| {
+            let p = e.path().to_string();
+            (if p == "." { "spec".to_string() } else { format!("spec.{p}") }, e.into_inner().to_string())
+        })
+    }
+    let metadata = ObjectMeta {
+        name: Some(obj.meta.name.clone()),
+        namespace: (!obj.meta.namespace.is_empty()).then(|| obj.meta.namespace.clone()),
+        creation_timestamp: obj.meta.creation_timestamp.clone(),
+    };
+    let api_version = obj.api_version.clone();
+    let wrap = |r: Result<Manifest, (String, String)>| r.map_err(|(p, m)| err(Some(p), m));
+    wrap(match obj.kind.as_str() {
+        "DestinationRule" => typed(spec).map(|spec| Manifest::DestinationRule(Resource { api_version, metadata, spec })),
+        "VirtualService" => typed(spec).map(|spec| Manifest::VirtualService(Resource { api_version, metadata, spec })),
+        _ => typed(spec).map(|spec| Manifest::Gateway(Resource { api_version, metadata, spec })),
     })
 }

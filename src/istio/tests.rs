@@ -9,7 +9,7 @@ use super::duration::parse_duration;
 use super::locality::{AssignOptions, Assignment, EastWestGateway, IstioEndpoint, ProxyMeta, assign_endpoints, labels};
 use super::manifest::{
     DestinationRuleSpec, Failover, HttpRetry, HttpRoute, LocalityLbSetting, Manifest, OutlierDetection, TrafficPolicy,
-    VirtualServiceSpec, parse_manifests,
+    VirtualServiceSpec, parse_manifests, read_manifests,
 };
 use super::translate::{
     ClientProxy, LbSettingSource, MeshSettings, UnreadyEndpoints, assignment_for, cluster_config, effective_lb_setting,
@@ -196,36 +196,61 @@ fn empty_documents_and_leading_separator_are_skipped() {
 }
 
 #[test]
-fn unknown_field_in_spec_is_an_error_naming_it() {
+fn unknown_field_in_spec_is_an_error_naming_the_file_resource_and_field() {
     let text = SEED_DR.replace("maxEjectionPercent: 100", "maxEjectionPrecent: 100");
     let text = format!("{SEED_GATEWAY}---\n{text}");
     let err = parse_manifests(&text, "dr.yaml").unwrap_err();
-    let IstioError::Parse { file, doc_idx, path, line, message } = &err else {
-        panic!("expected a parse error, got {err:?}")
-    };
-    assert_eq!(file, "dr.yaml");
-    assert_eq!(*doc_idx, 1);
-    assert_eq!(path.as_deref(), Some("spec.trafficPolicy.outlierDetection"));
-    assert!(message.contains("maxEjectionPrecent"), "{message}");
-    assert!(line.is_some());
+    let IstioError::Parse(e) = &err else { panic!("expected a parse error, got {err:?}") };
+    assert_eq!((e.origin.file.as_str(), e.origin.doc), ("dr.yaml", 1));
+    assert_eq!(e.resource.as_deref(), Some("DestinationRule default/hello-world"));
+    assert_eq!(e.path.as_deref(), Some("spec.trafficPolicy.outlierDetection.maxEjectionPrecent"));
+    assert!(e.message.starts_with("unknown field `maxEjectionPrecent`, expected one of"), "{}", e.message);
     let text = err.to_string();
-    assert!(text.starts_with("dr.yaml: document 1: spec.trafficPolicy.outlierDetection"), "{text}");
+    assert!(
+        text.starts_with("dr.yaml: document 1: DestinationRule default/hello-world: spec.trafficPolicy.outlierDetection.maxEjectionPrecent: unknown field"),
+        "{text}"
+    );
 }
 
 #[test]
-fn unknown_kind_api_version_and_top_level_keys_are_errors() {
-    let bad_kind = SEED_GATEWAY.replace("kind: Gateway", "kind: ServiceEntry");
-    let e = parse_manifests(&bad_kind, "f").unwrap_err().to_string();
-    assert!(e.contains("ServiceEntry"), "{e}");
+fn other_kinds_are_skipped_and_counted_and_bad_versions_and_keys_are_errors() {
+    let other = SEED_GATEWAY.replace("kind: Gateway", "kind: ServiceEntry");
+    let file = read_manifests(&other, "f").unwrap();
+    assert!(file.manifests.is_empty());
+    assert_eq!(file.skipped.get("ServiceEntry"), Some(&1));
+    assert_eq!(file.unmodelled.len(), 1, "a ServiceEntry changes traffic");
     let bad_version = SEED_GATEWAY.replace("v1alpha3", "v2");
     let e = parse_manifests(&bad_version, "f").unwrap_err().to_string();
-    assert!(e.contains("networking.istio.io/v2"), "{e}");
+    assert!(e.contains("networking.istio.io/v2") && e.contains("Gateway default/public-gateway: apiVersion"), "{e}");
     let bad_top = format!("{SEED_GATEWAY}specs: {{}}\n");
     let e = parse_manifests(&bad_top, "f").unwrap_err().to_string();
-    assert!(e.contains("specs"), "{e}");
+    assert!(e.contains("unknown field `specs`"), "{e}");
     let bad_type = SEED_DR.replace("interval: 1s", "interval: soon");
     let e = parse_manifests(&bad_type, "f").unwrap_err().to_string();
     assert!(e.contains("spec.trafficPolicy.outlierDetection.interval") && e.contains("soon"), "{e}");
+    let gateway_api = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {}\n";
+    let file = read_manifests(gateway_api, "f").unwrap();
+    assert!(file.manifests.is_empty(), "the Gateway API's Gateway is not Istio's");
+    assert_eq!(file.skipped.get("Gateway (gateway.networking.k8s.io)"), Some(&1));
+}
+
+#[test]
+fn a_kubectl_list_export_reads_with_its_status_and_managed_fields() {
+    let text = format!(
+        "apiVersion: v1\nitems:\n{}kind: List\nmetadata:\n  resourceVersion: \"\"\n",
+        [SEED_DR, SEED_VS]
+            .iter()
+            .map(|d| {
+                let d = d.replace("metadata:\n", "metadata:\n  creationTimestamp: \"2024-05-01T10:00:00Z\"\n  managedFields:\n  - manager: kubectl\n    operation: Update\n  resourceVersion: \"4711\"\n");
+                let indented: String = d.lines().map(|l| format!("  {l}\n")).collect();
+                format!("- {}status: {{}}\n", &indented[2..]) .replace("status: {}\n", "  status: {}\n")
+            })
+            .collect::<String>()
+    );
+    let file = read_manifests(&text, "export.yaml").unwrap();
+    assert_eq!(file.manifests.len(), 2, "{text}");
+    assert_eq!(file.manifests[0].0.metadata().creation_timestamp.as_deref(), Some("2024-05-01T10:00:00Z"));
+    assert_eq!(file.manifests[1].1.item, Some(1));
 }
 
 #[test]
