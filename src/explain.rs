@@ -6,6 +6,7 @@
 //! traps ([`lint`]).
 
 pub mod lint;
+pub mod resources;
 pub mod settings;
 
 use std::fmt::Write as _;
@@ -38,6 +39,14 @@ pub struct ProxyView {
     pub ejected: Option<(u32, u32)>,
     /// Route settings (retries, timeout) with their source.
     pub route: Vec<Setting>,
+    /// Its cluster settings, when they differ between proxies (else [`Snapshot::settings`]).
+    pub settings: Vec<Setting>,
+    /// Its namespace.
+    pub namespace: String,
+    /// The Istio resources that applied to it and those about the service that did not, with why.
+    pub resources: Vec<resources::ResourceNote>,
+    /// Resources not shown: they are for other hosts.
+    pub other_resources: usize,
 }
 
 /// One priority of a proxy's cluster.
@@ -115,8 +124,11 @@ pub struct Snapshot {
     pub at: SimTime,
     /// The Envoy cluster's name as Istio writes it, `outbound|PORT||HOST` ([`envoy_cluster_name`]).
     pub envoy_cluster: String,
-    /// Cluster-wide settings with their source.
+    /// The cluster settings of every proxy, with their source; empty when proxies get different
+    /// DestinationRules (each [`ProxyView`] then holds its own).
     pub settings: Vec<Setting>,
+    /// What the manifests held that meshsim skipped, one line per file.
+    pub skipped: Vec<String>,
     /// One entry per client proxy.
     pub proxies: Vec<ProxyView>,
     /// Traps in the policy.
@@ -139,13 +151,25 @@ pub fn snapshot_with(
     let at = at.min(scenario.end());
     let out = crate::model::build::run_until(scenario.clone(), seed, at, interrupt)?;
     let world = &out.world;
-    let proxies = (0..world.proxies.len()).map(|i| proxy_view(world, i)).collect();
+    let mut proxies: Vec<ProxyView> = (0..world.proxies.len()).map(|i| proxy_view(world, i)).collect();
+    // One block of settings when every proxy has the same, as in a mesh with one DestinationRule.
+    let uniform = proxies.windows(2).all(|w| w[0].settings == w[1].settings);
+    let settings = if uniform {
+        let common = proxies.first().map(|p| p.settings.clone()).unwrap_or_default();
+        for p in &mut proxies {
+            p.settings.clear();
+        }
+        common
+    } else {
+        Vec::new()
+    };
     Ok(Snapshot {
         scenario: scenario.name.clone(),
         seed,
         at,
         envoy_cluster: envoy_cluster_name(&scenario),
-        settings: settings::cluster_settings(&scenario),
+        settings,
+        skipped: resources::manifest_summary(&scenario),
         proxies,
         lints: lint_scenario(&scenario),
     })
@@ -153,19 +177,27 @@ pub fn snapshot_with(
 
 /// The name Istio gives the service's outbound Envoy cluster, `outbound|PORT||HOST`
 /// (`model.BuildSubsetKey` in `pilot/pkg/model/service.go`). meshsim does not model service
-/// ports: PORT is the first route's destination port when the VirtualService names one, else 80.
+/// ports: PORT is the destination port of the first route a proxy group takes, when it names
+/// one, else 80.
 pub fn envoy_cluster_name(s: &Scenario) -> String {
     let port = s
-        .virtual_service
-        .as_ref()
-        .and_then(|vs| vs.http.as_ref())
-        .and_then(|routes| routes.first())
+        .proxy_groups
+        .iter()
+        .find_map(|g| g.selection.http_route())
         .and_then(|r| r.route.as_ref())
         .and_then(|dests| dests.first())
         .and_then(|d| d.destination.port.as_ref())
         .and_then(|p| p.number)
         .unwrap_or(80);
     format!("outbound|{port}||{}", s.service.host)
+}
+
+/// The Istio selection of proxy `p`: its group's, or its east-west gateway deployment's.
+fn selection_of<'a>(s: &'a Scenario, p: &crate::model::proxy::Proxy) -> Option<&'a crate::istio::select::Selection> {
+    match s.proxy_groups.get(p.group.idx()) {
+        Some(g) => Some(&g.selection),
+        None => s.east_west_gateways.iter().find(|g| g.cluster == p.kube_cluster).map(|g| &g.selection),
+    }
 }
 
 fn proxy_view(world: &World, i: usize) -> ProxyView {
@@ -209,6 +241,17 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
             });
         }
     }
+    let selection = selection_of(s, p);
+    let (resources, other_resources) = selection.map(|sel| resources::notes(s, sel)).unwrap_or_default();
+    let namespace = match group {
+        Some(g) => g.namespace.clone(),
+        None => s
+            .east_west_gateways
+            .iter()
+            .find(|g| g.cluster == p.kube_cluster)
+            .map(|g| g.namespace.clone())
+            .unwrap_or_default(),
+    };
     ProxyView {
         name: p.name.clone(),
         kind,
@@ -217,11 +260,15 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         priorities,
         total_panic: state.total_panic,
         ejected: p.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
-        route: settings::route_settings(
-            &p.route,
-            group.and_then(|g| crate::model::build::route_for(s, g.kind, g.gateway.as_deref())),
-            s,
-        ),
+        route: if group.is_some() {
+            settings::route_settings(&p.route, group.and_then(|g| g.selection.http_route()), s)
+        } else {
+            Vec::new()
+        },
+        settings: settings::cluster_settings(s, selection.and_then(|sel| sel.traffic_policy())),
+        namespace,
+        resources,
+        other_resources,
     }
 }
 
@@ -251,11 +298,40 @@ fn endpoint_view(world: &World, proxy: usize, id: EndpointId) -> EndpointView {
 pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} at t={} (seed {})", snap.scenario, snap.at, snap.seed);
-    let _ = writeln!(s, "\nCluster {} settings in force (every client proxy)", snap.envoy_cluster);
-    render_settings(&mut s, &snap.settings);
+    for line in &snap.skipped {
+        let _ = writeln!(s, "{line}");
+    }
+    if snap.settings.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nCluster {} settings differ between proxies (they get different DestinationRules): see each",
+            snap.envoy_cluster
+        );
+    } else {
+        let _ = writeln!(s, "\nCluster {} settings in force (every client proxy)", snap.envoy_cluster);
+        render_settings(&mut s, &snap.settings);
+    }
     let selected = snap.proxies.iter().filter(|p| proxy.is_none_or(|name| proxy_matches(&p.name, name)));
     for p in selected {
-        let _ = writeln!(s, "\nProxy {} ({} in {}, locality {})", p.name, p.kind, p.cluster, p.locality);
+        let _ = writeln!(
+            s,
+            "\nProxy {} ({} in {}, namespace {}, locality {})",
+            p.name, p.kind, p.cluster, p.namespace, p.locality
+        );
+        if !p.resources.is_empty() || p.other_resources > 0 {
+            let _ = writeln!(s, "  Istio resources");
+            for r in &p.resources {
+                let verdict = if r.applied { "applied    " } else { "not applied" };
+                let _ = writeln!(s, "    {verdict} {} ({}): {}", r.id, r.source, r.why);
+            }
+            if p.other_resources > 0 {
+                let _ = writeln!(s, "    ({} more resources are for other hosts)", p.other_resources);
+            }
+        }
+        if !p.settings.is_empty() {
+            let _ = writeln!(s, "  Cluster settings in force");
+            render_settings(&mut s, &p.settings);
+        }
         render_settings(&mut s, &p.route);
         if let Some((ejected, hosts)) = p.ejected {
             let _ = writeln!(s, "  ejected now: {ejected} of {hosts} hosts");

@@ -16,6 +16,11 @@ use std::path::Path;
 /// few KiB; a generated scenario with 10 000 clusters is about 1 MiB.
 pub const TEXT_CAP: u64 = 16 << 20;
 
+/// Largest cluster export or manifest file meshsim reads: 128 MiB. `kubectl get pods -A -o yaml`
+/// of a cluster of a few thousand pods stays below it; a larger cluster is better exported by
+/// namespace (`-n shop`). A file is parsed whole, so a run holds up to a few times this in memory.
+pub const EXPORT_CAP: u64 = 128 << 20;
+
 /// Largest sweep-folder file meshsim reads back (`manifest.json`, `scenario.toml`): 256 MiB. A
 /// manifest lists every axis value, and a sweep may have up to 10 million runs.
 pub const SWEEP_STATE_CAP: u64 = 256 << 20;

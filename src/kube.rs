@@ -139,8 +139,8 @@ pub fn display_kind(api_version: &str, kind: &str) -> String {
     path.as_ref().map(|p| format!("{p}: ")).unwrap_or_default(),
     line.map(|l| format!(" (line {l})")).unwrap_or_default())]
 pub struct ReadError {
-    /// Where.
-    pub origin: Origin,
+    /// Where (boxed: errors travel in `Result`s and should stay small).
+    pub origin: Box<Origin>,
     /// `Kind namespace/name` of the object, when known.
     pub resource: Option<String>,
     /// The field, e.g. `spec.trafficPolicy.outlierDetection`.
@@ -153,7 +153,7 @@ pub struct ReadError {
 
 impl ReadError {
     fn at(origin: &Origin, message: impl Into<String>) -> ReadError {
-        ReadError { origin: origin.clone(), resource: None, path: None, line: None, message: message.into() }
+        ReadError { origin: Box::new(origin.clone()), resource: None, path: None, line: None, message: message.into() }
     }
 }
 
@@ -229,8 +229,11 @@ fn read_document<E: From<ReadError>>(
         for (i, item) in items.into_iter().enumerate() {
             let origin = Origin { item: Some(i), ..origin.clone() };
             let serde_yaml_ng::Value::Mapping(mut m) = item else {
-                return Err(ReadError::at(&origin, format!("is a YAML {}, not a Kubernetes object", value_kind(&item)))
-                    .into());
+                return Err(ReadError::at(
+                    &origin,
+                    format!("is a YAML {}, not a Kubernetes object", value_kind(&item)),
+                )
+                .into());
             };
             if let Some(k) = &item_kind {
                 let key = serde_yaml_ng::Value::from("kind");
@@ -250,7 +253,8 @@ fn read_document<E: From<ReadError>>(
         return Ok(());
     }
     let (Some(api_version), Some(kind)) = (api_version, kind) else {
-        let missing = if map.contains_key("kind") || map.contains_key("apiVersion") { "" } else { " (no apiVersion and kind)" };
+        let missing =
+            if map.contains_key("kind") || map.contains_key("apiVersion") { "" } else { " (no apiVersion and kind)" };
         return Err(ReadError::at(origin, format!("is not a Kubernetes object{missing}; {EXPECTED}")).into());
     };
     if api_version.is_empty() || kind.is_empty() {
@@ -298,7 +302,13 @@ pub fn value_kind(v: &serde_yaml_ng::Value) -> &'static str {
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     let bad = || format!("`{text}` is not an RFC 3339 time such as 2024-05-01T10:00:00Z");
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(bad());
     }
     let num = |r: std::ops::Range<usize>| -> Result<i64, String> {

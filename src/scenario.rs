@@ -1,10 +1,12 @@
 //! Scenario files: loading (the only file reads of the library, with `istio` manifests),
 //! `--set` overrides, and validation into a typed [`Scenario`].
 //!
-//! The pipeline: read TOML → splice the YAML manifests named in `policy.manifests` into
-//! `policy.destination_rule` / `policy.virtual_service` / `policy.gateways` (inline keys win) →
-//! apply `--set PATH=VALUE` overrides → deserialize strictly (unknown keys are errors naming their
-//! path) → validate.
+//! The pipeline: read TOML → read the Kubernetes objects of the files named in `policy.manifests`
+//! into `policy.resources` (the Istio resources, whole), `policy.skipped` and
+//! `policy.unmodelled` (inline `policy.destination_rule` / `virtual_service` / `gateways` keys are
+//! merged over the one resource of their kind) → apply `--set PATH=VALUE` overrides (resources
+//! addressed as [`overrides::resolve`] says) → deserialize strictly (unknown keys are errors
+//! naming their path) → validate, which runs Istio's selection for every client proxy.
 
 pub mod budget;
 pub mod expect;
@@ -113,11 +115,8 @@ pub fn load_tree(text: &str, file: &str, base_dir: &Path, sets: &[String]) -> Re
     let mut tree = Value::Table(table);
     let (early, late): (Vec<String>, Vec<String>) = sets.iter().cloned().partition(|s| names_manifests(s));
     apply_sets(&mut tree, &early)?;
-    let dr_namespace = splice_manifests(&mut tree, file, base_dir)?;
+    splice_manifests(&mut tree, file, base_dir)?;
     apply_sets(&mut tree, &late)?;
-    if let Some((label, namespace)) = dr_namespace {
-        check_manifest_host(&tree, &label, &namespace)?;
-    }
     Ok(tree)
 }
 
@@ -139,7 +138,7 @@ pub fn apply_sets(tree: &mut Value, sets: &[String]) -> Result<(), ScenarioError
         if value.contains(['\n', '\r']) {
             return Err(err("the value spans several lines; give one value on one line".into()));
         }
-        overrides::set_path(tree, path.trim(), overrides::parse_value(value.trim())).map_err(err)?;
+        overrides::set(tree, path.trim(), overrides::parse_value(value.trim())).map_err(err)?;
     }
     Ok(())
 }
@@ -158,12 +157,26 @@ pub fn from_tree(tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
     validate::validate(raw, file)
 }
 
-/// Replaces `policy.manifests` by the specs they contain, merged under any inline keys. Returns
-/// the file and namespace of a DestinationRule whose manifest names its namespace (its `host`
-/// resolves there).
-fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<Option<(String, String)>, ScenarioError> {
+/// One resource read from a manifest, before it goes into the tree.
+struct Read {
+    kind: &'static str,
+    name: String,
+    namespace: String,
+    created: Option<String>,
+    clusters: Option<Vec<String>>,
+    source: String,
+    spec: Value,
+}
+
+/// Replaces `policy.manifests` by what the files hold: `policy.resources` (each Istio resource,
+/// whole, with the clusters that read it), `policy.skipped` (other kinds, counted per file) and
+/// `policy.unmodelled` (the skipped kinds that change traffic). The same resource read for
+/// several clusters is kept once; two different ones a cluster would hold at once are an error.
+/// Inline `destination_rule` / `virtual_service` / `gateways.NAME` keys are merged over the one
+/// resource of their kind (and name) when the manifests hold exactly one.
+fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<(), ScenarioError> {
     let Some(list) = overrides::get_path(tree, "policy.manifests").cloned() else {
-        return Ok(None);
+        return Ok(());
     };
     let field =
         |path: &str, message: String| ScenarioError::Field { file: file.to_string(), path: path.to_string(), message };
@@ -171,80 +184,243 @@ fn splice_manifests(tree: &mut Value, file: &str, base_dir: &Path) -> Result<Opt
         .as_array()
         .ok_or_else(|| field("policy.manifests", "expected a list of file paths, e.g. [\"manifests/dr.yaml\"]".into()))?
         .clone();
-    let mut spliced = Value::Table(Default::default());
-    let mut dr_namespace = None;
+    let mut read: Vec<Read> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut unmodelled = Vec::new();
     for (i, entry) in list.iter().enumerate() {
-        let rel =
-            entry.as_str().ok_or_else(|| field(&format!("policy.manifests[{i}]"), "expected a file path".into()))?;
-        let path: PathBuf = base_dir.join(rel);
+        let at = format!("policy.manifests[{i}]");
+        let (rel, clusters) = manifest_entry(entry).map_err(|m| field(&at, m))?;
+        let path: PathBuf = base_dir.join(&rel);
         let label = path.display().to_string();
-        let text = crate::input::read_text(&path, crate::input::TEXT_CAP, "an Istio manifest (YAML)")
-            .map_err(|error| ScenarioError::Read { error, context: format!("policy.manifests[{i}] of {file}") })?;
-        let docs = crate::istio::manifest::parse_manifests(&text, &label)
+        let text =
+            crate::input::read_text(&path, crate::input::EXPORT_CAP, "Istio manifests or a cluster export (YAML)")
+                .map_err(|error| ScenarioError::Read { error, context: format!("{at} of {file}") })?;
+        let found = crate::istio::manifest::read_manifests(&text, &label)
             .map_err(|e| ScenarioError::Syntax { file: label.clone(), message: e.detail() })?;
-        if docs.is_empty() {
+        if found.manifests.is_empty() && found.skipped.is_empty() {
             return Err(ScenarioError::Syntax {
                 file: label,
-                message: "holds no DestinationRule, VirtualService or Gateway (as kubectl says: no objects passed \
-                          to apply); remove it from policy.manifests or fill it"
+                message: "holds no Kubernetes object (as kubectl says: no objects passed to apply); remove it from \
+                          policy.manifests or fill it"
                     .into(),
             });
         }
-        for doc in docs {
-            if let (crate::istio::manifest::Manifest::DestinationRule(_), Some(ns)) = (&doc, &doc.metadata().namespace)
-            {
-                dr_namespace = Some((label.clone(), ns.clone()));
-            }
-            let (key, name, spec) =
-                policy_entry(doc).map_err(|message| ScenarioError::Syntax { file: label.clone(), message })?;
-            let target = match name {
-                Some(n) => format!("{key}.{n}"),
-                None => key.to_string(),
-            };
-            if overrides::get_path(&spliced, &target).is_some() {
-                return Err(ScenarioError::Syntax {
-                    file: label.clone(),
-                    message: format!("a second {key} is given; meshsim models one service, so give one"),
-                });
-            }
-            overrides::set_path(&mut spliced, &target, spec).map_err(|m| field("policy.manifests", m))?;
+        for (m, origin) in found.manifests {
+            read.push(
+                read_entry(m, origin.to_string(), clusters.clone())
+                    .map_err(|message| ScenarioError::Syntax { file: label.clone(), message })?,
+            );
+        }
+        if !found.skipped.is_empty() {
+            let kinds: toml::Table =
+                found.skipped.iter().map(|(k, n)| (k.clone(), Value::Integer(*n as i64))).collect();
+            let mut t = toml::Table::new();
+            t.insert("source".into(), Value::String(label.clone()));
+            t.insert("kinds".into(), Value::Table(kinds));
+            skipped.push(Value::Table(t));
+        }
+        for u in found.unmodelled {
+            unmodelled.push(Value::try_from(&u).map_err(|e| field(&at, e.to_string()))?);
         }
     }
-    // Inline keys win over the manifests.
-    let inline = overrides::get_path(tree, "policy").cloned().unwrap_or(Value::Table(Default::default()));
-    overrides::deep_merge(&mut spliced, inline);
-    if let Some(t) = spliced.as_table_mut() {
-        t.remove("manifests");
-    }
-    overrides::set_path(tree, "policy", spliced).map_err(|m| field("policy", m))?;
-    Ok(dr_namespace)
-}
-
-/// A DestinationRule from a manifest with a namespace applies to the service only if its `host`,
-/// resolved in that namespace, matches the service's (Istio's rule; see [`crate::istio::host`]).
-fn check_manifest_host(tree: &Value, label: &str, namespace: &str) -> Result<(), ScenarioError> {
-    let get = |p: &str| overrides::get_path(tree, p).and_then(Value::as_str);
-    let (Some(dr_host), Some(service_host)) = (get("policy.destination_rule.host"), get("service.host")) else {
-        return Ok(()); // validation reports the missing field
+    let read = dedupe(read)?;
+    let policy = overrides::get_path(tree, "policy").cloned().unwrap_or(Value::Table(Default::default()));
+    let mut policy = match policy {
+        Value::Table(t) => t,
+        _ => return Err(field("policy", "expected a table".into())),
     };
-    match crate::istio::host::destination_rule_mismatch(dr_host, Some(namespace), service_host) {
-        None => Ok(()),
-        Some(message) => Err(ScenarioError::Syntax { file: label.to_string(), message }),
+    policy.remove("manifests");
+    let mut resources: Vec<Value> = match policy.remove("resources") {
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(field("policy.resources", "expected a list of resources".into())),
+        None => Vec::new(),
+    };
+    let first_read = resources.len();
+    for r in read {
+        let mut t = toml::Table::new();
+        t.insert("kind".into(), Value::String(r.kind.into()));
+        t.insert("name".into(), Value::String(r.name));
+        t.insert("namespace".into(), Value::String(r.namespace));
+        if let Some(c) = r.created {
+            t.insert("created".into(), Value::String(c));
+        }
+        if let Some(c) = r.clusters {
+            t.insert("clusters".into(), Value::Array(c.into_iter().map(Value::String).collect()));
+        }
+        t.insert("source".into(), Value::String(r.source));
+        t.insert("spec".into(), r.spec);
+        resources.push(Value::Table(t));
+    }
+    // Inline keys over the one resource of their kind.
+    let of_kind = |resources: &[Value], kind: &str, name: Option<&str>| -> Vec<usize> {
+        (first_read..resources.len())
+            .filter(|&i| {
+                let t = resources[i].as_table();
+                let s = |k: &str| t.and_then(|t| t.get(k)).and_then(Value::as_str);
+                s("kind") == Some(kind) && name.is_none_or(|n| s("name") == Some(n))
+            })
+            .collect()
+    };
+    for (key, kind) in [("destination_rule", "DestinationRule"), ("virtual_service", "VirtualService")] {
+        let Some(inline) = policy.get(key).cloned() else { continue };
+        match of_kind(&resources, kind, None).as_slice() {
+            [] => {}
+            [i] => {
+                let spec = resources[*i].as_table_mut().and_then(|t| t.get_mut("spec")).expect("written above");
+                overrides::deep_merge(spec, inline);
+                policy.remove(key);
+            }
+            many => {
+                return Err(field(
+                    &format!("policy.{key}"),
+                    format!(
+                        "is written inline, and the manifests hold {} {kind}s: say which one to change as \
+                         [policy.resources] entry {kind}/namespace/name (with --set \
+                         'policy.resources[{kind}/namespace/name].spec...')",
+                        many.len()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(Value::Table(gateways)) = policy.get("gateways").cloned() {
+        let mut left = toml::Table::new();
+        for (name, inline) in gateways {
+            match of_kind(&resources, "Gateway", Some(&name)).as_slice() {
+                [i] => {
+                    let spec = resources[*i].as_table_mut().and_then(|t| t.get_mut("spec")).expect("written above");
+                    overrides::deep_merge(spec, inline);
+                }
+                _ => {
+                    left.insert(name, inline);
+                }
+            }
+        }
+        if left.is_empty() {
+            policy.remove("gateways");
+        } else {
+            policy.insert("gateways".into(), Value::Table(left));
+        }
+    }
+    policy.insert("resources".into(), Value::Array(resources));
+    if !skipped.is_empty() {
+        let mut all = match policy.remove("skipped") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
+        all.extend(skipped);
+        policy.insert("skipped".into(), Value::Array(all));
+    }
+    if !unmodelled.is_empty() {
+        let mut all = match policy.remove("unmodelled") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
+        all.extend(unmodelled);
+        policy.insert("unmodelled".into(), Value::Array(all));
+    }
+    overrides::set_path(tree, "policy", Value::Table(policy)).map_err(|m| field("policy", m))?;
+    Ok(())
+}
+
+/// A `policy.manifests` entry: `"path"` or `{ file = "path", clusters = ["a"] }`.
+fn manifest_entry(entry: &Value) -> Result<(String, Option<Vec<String>>), String> {
+    match entry {
+        Value::String(s) => Ok((s.clone(), None)),
+        Value::Table(t) => {
+            if let Some(k) = t.keys().find(|k| !matches!(k.as_str(), "file" | "clusters")) {
+                return Err(format!(
+                    "unknown key `{k}`; an entry is a path or {{ file = \"path\", clusters = [\"a\"] }}"
+                ));
+            }
+            let file = t.get("file").and_then(Value::as_str).ok_or("expected `file`, a path")?;
+            let clusters = t
+                .get("clusters")
+                .and_then(Value::as_array)
+                .ok_or("expected `clusters`, a list of cluster IDs")?
+                .iter()
+                .map(|c| c.as_str().map(str::to_string).ok_or("`clusters` holds cluster IDs (strings)"))
+                .collect::<Result<Vec<_>, _>>()?;
+            if clusters.is_empty() {
+                return Err("`clusters` is empty: no istiod would read the file".into());
+            }
+            Ok((file.to_string(), Some(clusters)))
+        }
+        _ => Err("expected a file path, or { file = \"path\", clusters = [\"a\"] }".into()),
     }
 }
 
-/// Where a manifest goes in the `policy` table, and its spec as a TOML value.
-fn policy_entry(doc: crate::istio::manifest::Manifest) -> Result<(&'static str, Option<String>, Value), String> {
+/// A manifest as a resource of the tree.
+fn read_entry(
+    m: crate::istio::manifest::Manifest,
+    source: String,
+    clusters: Option<Vec<String>>,
+) -> Result<Read, String> {
     use crate::istio::manifest::Manifest;
-    let to_value = |r: Result<Value, toml::ser::Error>| {
-        r.map_err(|e| format!("cannot represent the spec in the scenario tree: {e}"))
-    };
-    match doc {
-        Manifest::DestinationRule(r) => Ok(("destination_rule", None, to_value(Value::try_from(&r.spec))?)),
-        Manifest::VirtualService(r) => Ok(("virtual_service", None, to_value(Value::try_from(&r.spec))?)),
-        Manifest::Gateway(r) => {
-            let name = r.metadata.name.clone().ok_or("a Gateway needs metadata.name")?;
-            Ok(("gateways", Some(name), to_value(Value::try_from(&r.spec))?))
-        }
+    let kind = m.kind();
+    let meta = m.metadata().clone();
+    let spec = match &m {
+        Manifest::DestinationRule(r) => Value::try_from(&r.spec),
+        Manifest::VirtualService(r) => Value::try_from(&r.spec),
+        Manifest::Gateway(r) => Value::try_from(&r.spec),
     }
+    .map_err(|e| format!("{source}: {kind}: cannot represent the spec in the scenario tree: {e}"))?;
+    Ok(Read {
+        kind,
+        name: meta.name.unwrap_or_default(),
+        namespace: meta.namespace.unwrap_or_else(|| "default".into()),
+        created: meta.creation_timestamp,
+        clusters,
+        source,
+        spec,
+    })
+}
+
+/// The same resource read for several clusters becomes one, read by all of them; two different
+/// ones under one `Kind/namespace/name` that some cluster would both hold are an error.
+fn dedupe(read: Vec<Read>) -> Result<Vec<Read>, ScenarioError> {
+    let mut out: Vec<Read> = Vec::new();
+    for r in read {
+        let same_id = |o: &Read| o.kind == r.kind && o.namespace == r.namespace && o.name == r.name;
+        let overlap = |a: &Option<Vec<String>>, b: &Option<Vec<String>>| match (a, b) {
+            (Some(a), Some(b)) => a.iter().any(|x| b.contains(x)),
+            _ => true,
+        };
+        if let Some(o) = out.iter_mut().find(|o| same_id(o) && o.spec == r.spec && o.created == r.created) {
+            o.clusters = match (o.clusters.take(), r.clusters) {
+                (Some(mut a), Some(b)) => {
+                    for c in b {
+                        if !a.contains(&c) {
+                            a.push(c);
+                        }
+                    }
+                    Some(a)
+                }
+                _ => None,
+            };
+            continue;
+        }
+        if let Some(o) = out.iter().find(|o| same_id(o) && overlap(&o.clusters, &r.clusters)) {
+            return Err(ScenarioError::Syntax {
+                file: r.source.split(": document").next().unwrap_or(&r.source).to_string(),
+                message: format!(
+                    "{}: {} {}/{} differs from the one read at {}, and {} would hold both; a cluster holds one object per \
+                     kind, namespace and name (read each cluster's export for its own cluster: {{ file = \"...\", \
+                     clusters = [\"...\"] }})",
+                    r.source,
+                    r.kind,
+                    r.namespace,
+                    r.name,
+                    o.source,
+                    match (&o.clusters, &r.clusters) {
+                        (Some(a), Some(b)) =>
+                            format!("cluster {}", a.iter().find(|x| b.contains(x)).cloned().unwrap_or_default()),
+                        _ => "every cluster".into(),
+                    }
+                ),
+            });
+        }
+        out.push(r);
+    }
+    Ok(out)
 }

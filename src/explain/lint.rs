@@ -65,12 +65,12 @@ pub struct LintInput<'a> {
 }
 
 impl<'a> LintInput<'a> {
-    /// The lint input of a scenario, with endpoint counts at its start.
-    pub fn from_scenario(s: &'a Scenario) -> LintInput<'a> {
-        let policy = s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref());
-        let proxies = s
-            .proxy_groups
+    /// The lint input of a scenario's proxy groups `groups` (those that get the DestinationRule
+    /// traffic policy `policy`), with endpoint counts at its start.
+    pub fn from_scenario(s: &'a Scenario, policy: Option<&'a TrafficPolicy>, groups: &[usize]) -> LintInput<'a> {
+        let proxies = groups
             .iter()
+            .map(|&g| &s.proxy_groups[g])
             .map(|g| {
                 let kc = &s.kube_clusters[g.cluster.idx()];
                 LintProxy { name: g.name.clone(), locality: kc.locality.clone(), network: kc.network.clone() }
@@ -95,9 +95,28 @@ impl<'a> LintInput<'a> {
     }
 }
 
-/// The lints of a scenario's policy.
+/// The lints of a scenario's policy: the traps of each DestinationRule its client proxies get
+/// (one pass per distinct rule, over the groups that get it), then what the selection or the
+/// manifests leave unmodelled ([`super::resources`]).
 pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
-    let mut out = lint(&LintInput::from_scenario(s));
+    let mut out: Vec<Lint> = Vec::new();
+    let mut done: Vec<usize> = Vec::new();
+    for g in 0..s.proxy_groups.len() {
+        if done.contains(&g) {
+            continue;
+        }
+        let rule = &s.proxy_groups[g].selection.destination_rule;
+        let same: Vec<usize> =
+            (g..s.proxy_groups.len()).filter(|&h| s.proxy_groups[h].selection.destination_rule == *rule).collect();
+        done.extend(&same);
+        let policy = rule.as_ref().and_then(|d| d.spec.traffic_policy.as_ref());
+        for l in lint(&LintInput::from_scenario(s, policy, &same)) {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+    }
+    out.extend(super::resources::resource_lints(s));
     out.extend(lb::lints(s));
     out
 }

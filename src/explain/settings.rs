@@ -53,10 +53,10 @@ fn from(manifest: bool, otherwise: Source) -> Source {
     if manifest { Source::Manifest } else { otherwise }
 }
 
-/// The cluster-wide settings (the same for every client proxy of the service).
-pub fn cluster_settings(s: &Scenario) -> Vec<Setting> {
+/// The settings of the Envoy cluster for the service that the DestinationRule traffic policy
+/// `tp` (the one a proxy's selection gives) puts in force.
+pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>) -> Vec<Setting> {
     let mesh = &s.mesh.settings;
-    let tp: Option<&TrafficPolicy> = s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref());
     let cfg = cluster_config(tp, mesh);
     let od = tp.and_then(|t| t.outlier_detection.as_ref());
     let mut out = Vec::new();

@@ -264,7 +264,11 @@ mod tests {
         let case = |hosts: &[&str], needle: &str| -> Option<String> {
             let (mut specific, mut wildcard) = (BTreeMap::new(), BTreeMap::new());
             for h in hosts {
-                if h.starts_with('*') { wildcard.insert(h.to_string(), ()) } else { specific.insert(h.to_string(), ()) };
+                if h.starts_with('*') {
+                    wildcard.insert(h.to_string(), ())
+                } else {
+                    specific.insert(h.to_string(), ())
+                };
             }
             most_specific_match(needle, &specific, &wildcard).map(|(h, _)| h.to_string())
         };

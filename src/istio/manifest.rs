@@ -794,6 +794,9 @@ pub struct Unmodelled {
     /// Hosts it names (`ServiceEntry.spec.hosts`, `HTTPRoute.spec.hostnames`), when any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
+    /// What its kind does to traffic ([`unmodelled_effect`]).
+    #[serde(default)]
+    pub effect: String,
     /// Where it was read.
     pub source: String,
 }
@@ -812,9 +815,7 @@ pub fn unmodelled_effect(api_version: &str, kind: &str) -> Option<&'static str> 
         ("extensions.istio.io", "WasmPlugin") => "runs extensions in the request path",
         ("networking.k8s.io", "NetworkPolicy") => "can block connections between pods",
         ("networking.k8s.io", "Ingress") => "routes ingress traffic (Istio can serve Ingress objects)",
-        (g, "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "TLSRoute" | "Gateway")
-            if g == "gateway.networking.k8s.io" =>
-        {
+        ("gateway.networking.k8s.io", "HTTPRoute" | "GRPCRoute" | "TCPRoute" | "TLSRoute" | "Gateway") => {
             "routes traffic (Gateway API), which meshsim does not read"
         }
         (g, "BackendTLSPolicy" | "XBackendTrafficPolicy" | "BackendTrafficPolicy")
@@ -852,12 +853,13 @@ pub fn read_manifests(text: &str, file: &str) -> Result<ManifestFile, IstioError
             return Ok(());
         }
         let shown = crate::kube::display_kind(&obj.api_version, &obj.kind);
-        if unmodelled_effect(&obj.api_version, &obj.kind).is_some() {
+        if let Some(effect) = unmodelled_effect(&obj.api_version, &obj.kind) {
             out.unmodelled.push(Unmodelled {
                 kind: shown.clone(),
                 namespace: obj.meta.namespace.clone(),
                 name: obj.meta.name.clone(),
                 hosts: hosts_of(&obj),
+                effect: effect.to_string(),
                 source: obj.origin.to_string(),
             });
         }
@@ -884,7 +886,7 @@ fn hosts_of(obj: &Object) -> Vec<String> {
 fn type_manifest(obj: &Object) -> Result<Manifest, IstioError> {
     let err = |path: Option<String>, message: String| {
         IstioError::Parse(ReadError {
-            origin: obj.origin.clone(),
+            origin: Box::new(obj.origin.clone()),
             resource: Some(obj.id()),
             path,
             line: None,
@@ -921,7 +923,9 @@ fn type_manifest(obj: &Object) -> Result<Manifest, IstioError> {
     let api_version = obj.api_version.clone();
     let wrap = |r: Result<Manifest, (String, String)>| r.map_err(|(p, m)| err(Some(p), m));
     wrap(match obj.kind.as_str() {
-        "DestinationRule" => typed(spec).map(|spec| Manifest::DestinationRule(Resource { api_version, metadata, spec })),
+        "DestinationRule" => {
+            typed(spec).map(|spec| Manifest::DestinationRule(Resource { api_version, metadata, spec }))
+        }
         "VirtualService" => typed(spec).map(|spec| Manifest::VirtualService(Resource { api_version, metadata, spec })),
         _ => typed(spec).map(|spec| Manifest::Gateway(Resource { api_version, metadata, spec })),
     })

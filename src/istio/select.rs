@@ -303,7 +303,10 @@ impl DestinationRuleIndex {
         let mut rules: Vec<usize> = (0..resources.len()).filter(|&i| resources[i].dr().is_some() && read(i)).collect();
         rules.sort_by(|&a, &b| {
             let (ra, rb) = (&resources[a], &resources[b]);
-            let (sa, sb) = (ra.dr().and_then(|d| d.workload_selector.as_ref()), rb.dr().and_then(|d| d.workload_selector.as_ref()));
+            let (sa, sb) = (
+                ra.dr().and_then(|d| d.workload_selector.as_ref()),
+                rb.dr().and_then(|d| d.workload_selector.as_ref()),
+            );
             match (sa.is_some(), sb.is_some()) {
                 (true, false) => Ordering::Less,
                 (false, true) => Ordering::Greater,
@@ -327,7 +330,13 @@ impl DestinationRuleIndex {
                 BTreeSet::from([".".to_string()])
             };
             if export_to.is_empty() || export_to.contains("*") || export_to.contains(".") || export_to.contains(ns) {
-                merge_destination_rule(idx.namespace_local.entry(ns.to_string()).or_default(), i, &spec, ns, &export_to);
+                merge_destination_rule(
+                    idx.namespace_local.entry(ns.to_string()).or_default(),
+                    i,
+                    &spec,
+                    ns,
+                    &export_to,
+                );
             }
             // The mesh's defaultDestinationRuleExportTo is `*` (meshsim reads no MeshConfig).
             let private_only = export_to.len() == 1 && (export_to.contains(".") || export_to.contains(ns));
@@ -342,7 +351,12 @@ impl DestinationRuleIndex {
 
     /// `PushContext.destinationRule`: the rules for `host` (a service in `service_ns`) seen from a
     /// proxy in `proxy_ns`, and where they were found.
-    pub fn lookup(&self, proxy_ns: &str, host: &str, service_ns: &str) -> Option<(Vec<&MergedDestinationRule>, LookupStep)> {
+    pub fn lookup(
+        &self,
+        proxy_ns: &str,
+        host: &str,
+        service_ns: &str,
+    ) -> Option<(Vec<&MergedDestinationRule>, LookupStep)> {
         if proxy_ns != self.root {
             if let Some(drs) = self.namespace_local.get(proxy_ns).and_then(|c| c.most_specific(host)) {
                 return Some((drs.iter().collect(), LookupStep::ProxyNamespace));
@@ -389,7 +403,8 @@ fn merge_destination_rule(
         map.insert(spec.host.clone(), vec![new()]);
         return;
     };
-    let selector = |s: &DestinationRuleSpec| s.workload_selector.as_ref().and_then(|w| w.match_labels.clone()).unwrap_or_default();
+    let selector =
+        |s: &DestinationRuleSpec| s.workload_selector.as_ref().and_then(|w| w.match_labels.clone()).unwrap_or_default();
     let mut append_separately = true;
     for mdr in list.iter_mut() {
         if *export_to == mdr.export_to {
@@ -477,8 +492,12 @@ impl VirtualServiceIndex {
                 Some(g) if !g.is_empty() => g.to_vec(),
                 _ => vec!["mesh".to_string()],
             };
-            let mut export_to: BTreeSet<String> =
-                spec.export_to.iter().flatten().map(|e| if e == "." { r.namespace.clone() } else { e.clone() }).collect();
+            let mut export_to: BTreeSet<String> = spec
+                .export_to
+                .iter()
+                .flatten()
+                .map(|e| if e == "." { r.namespace.clone() } else { e.clone() })
+                .collect();
             if export_to.is_empty() {
                 export_to.insert("*".into()); // the mesh's defaultVirtualServiceExportTo
             }
@@ -657,7 +676,12 @@ fn server_hosts(gw: &GatewaySpec, gw_ns: &str, vs_ns: &str) -> Vec<String> {
 
 /// Istio's selection for `client` among `resources`, with a note per resource. Errors when the
 /// proxy names a Gateway ambiguously, or its requests for the service go elsewhere.
-pub fn select(resources: &[ConfigResource], client: &Client, service: &Service, root: &str) -> Result<Selection, String> {
+pub fn select(
+    resources: &[ConfigResource],
+    client: &Client,
+    service: &Service,
+    root: &str,
+) -> Result<Selection, String> {
     let read = |i: usize| resources[i].read_by(client.cluster_id);
     let mut sel = Selection::default();
     // DestinationRule.
@@ -681,15 +705,17 @@ pub fn select(resources: &[ConfigResource], client: &Client, service: &Service, 
     if let Some(r) = &sel.route {
         route_warnings(resources, r, service, &mut sel.warnings);
     }
-    sel.notes = (0..resources.len()).map(|i| note(resources, i, client, service, root, &sel, &dr_index, &vs_index)).collect();
+    sel.notes =
+        (0..resources.len()).map(|i| note(resources, i, client, service, root, &sel, &dr_index, &vs_index)).collect();
     Ok(sel)
 }
 
 /// The Gateways a gateway proxy serves (`mergeGateways`): the one its entry names, else those
 /// whose `selector` its labels contain, in creation order.
 fn served_gateways(resources: &[ConfigResource], client: &Client, named: Option<&str>) -> Result<Vec<String>, String> {
-    let read: Vec<usize> =
-        (0..resources.len()).filter(|&i| resources[i].gateway().is_some() && resources[i].read_by(client.cluster_id)).collect();
+    let read: Vec<usize> = (0..resources.len())
+        .filter(|&i| resources[i].gateway().is_some() && resources[i].read_by(client.cluster_id))
+        .collect();
     if let Some(name) = named {
         if name.contains('/') {
             return Ok(vec![name.to_string()]);
@@ -710,7 +736,9 @@ fn served_gateways(resources: &[ConfigResource], client: &Client, named: Option<
     let mut found: Vec<&ConfigResource> = read
         .iter()
         .map(|&i| &resources[i])
-        .filter(|r| labels_subset(r.gateway().and_then(|g| g.selector.as_ref()).unwrap_or(&BTreeMap::new()), client.labels))
+        .filter(|r| {
+            labels_subset(r.gateway().and_then(|g| g.selector.as_ref()).unwrap_or(&BTreeMap::new()), client.labels)
+        })
         .collect();
     found.sort_by(|a, b| by_creation(a, b));
     Ok(found.iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect())
@@ -892,7 +920,8 @@ fn route_warnings(resources: &[ConfigResource], r: &RouteChoice, service: &Servi
         ));
     }
     if r.route.delegate.is_some() {
-        warnings.push(format!("{id} http[{}] delegates to another VirtualService, which meshsim does not follow", r.http));
+        warnings
+            .push(format!("{id} http[{}] delegates to another VirtualService, which meshsim does not follow", r.http));
     }
 }
 

@@ -70,6 +70,84 @@ pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioEr
     finish("VirtualService", errors)
 }
 
+/// The checks of `ValidateDestinationRule` and `ValidateVirtualService` that need the resource's
+/// namespace: `exportTo` (`validateExportTo`: no duplicates, `.` and the own namespace count
+/// once, entries are `*`, `.`, `~` or a namespace name; a rule with a `workloadSelector` may be
+/// exported to its own namespace only), unique subset names, and workload-selector labels.
+pub fn validate_in_namespace(spec: &crate::istio::select::ResourceSpec, namespace: &str) -> Vec<FieldError> {
+    use crate::istio::select::ResourceSpec;
+    let mut errors = Vec::new();
+    match spec {
+        ResourceSpec::DestinationRule(dr) => {
+            let mut names = std::collections::BTreeSet::new();
+            for (i, s) in dr.subsets.iter().flatten().enumerate() {
+                if !names.insert(s.name.as_str()) {
+                    push(&mut errors, &format!("subsets[{i}].name"), format!("duplicate subset names: {}", s.name));
+                }
+            }
+            let selector = dr.workload_selector.as_ref();
+            validate_export_to(namespace, dr.export_to.as_deref().unwrap_or(&[]), selector.is_some(), &mut errors);
+            for (k, _) in selector.and_then(|w| w.match_labels.as_ref()).into_iter().flatten() {
+                if k.is_empty() {
+                    push(&mut errors, "workloadSelector.matchLabels", "empty key is not supported in selector");
+                }
+            }
+        }
+        ResourceSpec::VirtualService(vs) => {
+            validate_export_to(namespace, vs.export_to.as_deref().unwrap_or(&[]), false, &mut errors);
+        }
+        ResourceSpec::Gateway(_) => {}
+    }
+    errors
+}
+
+fn validate_export_to(namespace: &str, export_to: &[String], with_selector: bool, errors: &mut Vec<FieldError>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, e) in export_to.iter().enumerate() {
+        let key = if e == "." { namespace } else { e.as_str() };
+        if seen.contains(&key) {
+            let m = if key != e {
+                format!("duplicate entries in exportTo: . and current namespace {namespace}")
+            } else {
+                format!("duplicate entries in exportTo for entry {e}")
+            };
+            push(errors, &format!("exportTo[{i}]"), m);
+            continue;
+        }
+        let dns_label = key.len() <= 63
+            && !key.is_empty()
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !key.starts_with('-')
+            && !key.ends_with('-');
+        if !(key == "*" || key == "~" || dns_label) {
+            push(
+                errors,
+                &format!("exportTo[{i}]"),
+                format!("only . or * or ~ or a valid DNS 1123 label is allowed as exportTo entry, got {e}"),
+            );
+            continue;
+        }
+        seen.push(key);
+    }
+    if with_selector && !seen.is_empty() {
+        if seen.contains(&namespace) {
+            if seen.len() > 1 {
+                push(
+                    errors,
+                    "exportTo",
+                    "destination rule with workload selector cannot have multiple entries in exportTo",
+                );
+            }
+        } else {
+            push(
+                errors,
+                "exportTo",
+                "destination rule with workload selector cannot have exportTo beyond current namespace",
+            );
+        }
+    }
+}
+
 fn finish(kind: &'static str, errors: Vec<FieldError>) -> Result<(), IstioError> {
     if errors.is_empty() { Ok(()) } else { Err(IstioError::Invalid { kind, errors }) }
 }

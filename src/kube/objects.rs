@@ -19,7 +19,7 @@ pub fn part<T: DeserializeOwned + Default>(obj: &Object, key: &str) -> Result<T,
     serde_path_to_error::deserialize(v.clone()).map_err(|e| {
         let inner = e.path().to_string();
         ReadError {
-            origin: obj.origin.clone(),
+            origin: Box::new(obj.origin.clone()),
             resource: Some(obj.id()),
             path: Some(if inner == "." { key.to_string() } else { format!("{key}.{inner}") }),
             line: None,
@@ -200,7 +200,9 @@ mod tests {
         assert_eq!(spec.node_name, "n1");
         assert_eq!(spec.containers[0].image, "docker.io/istio/proxyv2:1.22.3");
         assert!(status.ready());
-        let svc = one("apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: shop}\nspec:\n  ports:\n  - port: http\n");
+        let svc = one(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: shop}\nspec:\n  ports:\n  - port: http\n",
+        );
         let e = part::<ServiceSpec>(&svc, "spec").unwrap_err().to_string();
         assert!(e.starts_with("f.yaml: document 0: Service shop/s: spec.ports[0].port: invalid type"), "{e}");
     }

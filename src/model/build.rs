@@ -20,11 +20,11 @@ use crate::model::proxy::Proxy;
 use crate::model::request::RequestSlab;
 use crate::model::topology::Topology;
 use crate::model::world::{Stream, World};
-use crate::scenario::{ProxyKind, Scenario, TrafficDistribution, UpstreamProtocol};
+use crate::scenario::{Scenario, TrafficDistribution, UpstreamProtocol};
 
-/// What the control plane derives once from the policy for every push.
+/// What the control plane derives once from the DestinationRule a proxy gets, for every push.
 #[derive(Clone, Debug)]
-pub struct ControlPlane {
+pub struct LbControl {
     /// The locality setting in force.
     pub lb_setting: crate::istio::translate::EffectiveLbSetting,
     /// The DR has outlierDetection (or `trafficDistribution` forces it), so failover priorities
@@ -32,6 +32,16 @@ pub struct ControlPlane {
     pub enable_failover: bool,
     /// Unready endpoints are sent as UNHEALTHY.
     pub send_unhealthy: bool,
+}
+
+/// What the control plane derives once from the policy for every push.
+#[derive(Clone, Debug)]
+pub struct ControlPlane {
+    /// One per client proxy group, then one per east-west gateway deployment: what its
+    /// DestinationRule gives (Istio's selection is per proxy).
+    pub lb: Vec<LbControl>,
+    /// Per proxy: its entry of `lb`.
+    pub lb_of: Vec<u32>,
     /// Proxy identities as istiod sees them, per proxy.
     pub metas: Vec<ProxyMeta>,
     /// East-west gateway addresses, for clients on other networks.
@@ -48,11 +58,6 @@ pub struct RunOutput {
     pub events: u64,
 }
 
-/// The traffic policy of the scenario's DestinationRule, if any.
-pub fn traffic_policy(s: &Scenario) -> Option<&TrafficPolicy> {
-    s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref())
-}
-
 /// The failoverPriority that Kubernetes `trafficDistribution` stands for (envoy-semantics
 /// §5.4.2 item 3: `GetLocalityLbSetting`), used only when the DestinationRule has no
 /// `localityLbSetting` of its own.
@@ -66,18 +71,20 @@ pub fn traffic_distribution_setting(td: TrafficDistribution) -> LocalityLbSettin
     LocalityLbSetting { enabled: Some(true), failover_priority: Some(keys), ..Default::default() }
 }
 
-/// The Envoy cluster and the control-plane view the scenario's policy gives: Istio's
-/// translation, then `trafficDistribution` (when the DR has no `localityLbSetting`), then the
-/// plain-Envoy `[envoy_outlier]` fields.
+/// The Envoy cluster and the control-plane view that the traffic policy `tp` of the
+/// DestinationRule a proxy gets gives: Istio's translation, then `trafficDistribution` (when
+/// the DR has no `localityLbSetting`), then the plain-Envoy `[envoy_outlier]` fields.
 ///
 /// `trafficDistribution` (Istio 1.31 `GetLocalityLbSetting`, `ep_filters`): failover is forced
 /// on, locality weighting is set (a failoverPriority list is present), unready endpoints are
 /// sent as unhealthy (a non-default `trafficDistribution` "supports unhealthy endpoints" in
 /// every release, §5.5), and so the panic threshold is 0 when there is no outlierDetection
 /// (§5.2 rule 2).
-pub fn cluster_and_control(s: &Scenario) -> (ClusterConfig, EffectiveLbSetting, bool, bool) {
+pub fn cluster_and_control(
+    s: &Scenario,
+    tp: Option<&TrafficPolicy>,
+) -> (ClusterConfig, EffectiveLbSetting, bool, bool) {
     let mesh = &s.mesh.settings;
-    let tp = traffic_policy(s);
     let mut cluster = cluster_config(tp, mesh);
     let mut lb_setting = effective_lb_setting(tp, mesh);
     let mut enable_failover = tp.is_some_and(|t| t.outlier_detection.is_some());
@@ -153,17 +160,21 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     let root = SimRng::new(seed);
     let topo = Topology::new(&scenario);
     let mesh = &scenario.mesh.settings;
-    let (cluster, lb_setting, enable_failover, send_unhealthy) = cluster_and_control(&scenario);
-    let http2 = scenario.service.protocol == UpstreamProtocol::Http2 || cluster.h2_upgrade;
     let mut proxies = Vec::new();
     let mut metas = Vec::new();
+    let mut lb = Vec::new();
+    let mut lb_of = Vec::new();
     for (g, group) in scenario.proxy_groups.iter().enumerate() {
-        let vs_route = route_for(&scenario, group.kind, group.gateway.as_deref());
+        let (cluster, lb_setting, enable_failover, send_unhealthy) =
+            cluster_and_control(&scenario, group.selection.traffic_policy());
+        let http2 = scenario.service.protocol == UpstreamProtocol::Http2 || cluster.h2_upgrade;
+        lb.push(LbControl { lb_setting, enable_failover, send_unhealthy });
+        let vs_route = group.selection.http_route();
         let mut route = route_config(vs_route, mesh);
         // A consistent-hash destination: the route carries the hash key, and a VirtualService
         // route drops `previous_hosts` (`istio::lb_policy`).
         let vs_retry = vs_route.map(|r| r.retries.as_ref());
-        crate::istio::lb_policy::apply_to_route(&mut route, traffic_policy(&scenario), vs_retry);
+        crate::istio::lb_policy::apply_to_route(&mut route, group.selection.traffic_policy(), vs_retry);
         let kc = &scenario.kube_clusters[group.cluster.idx()];
         for r in 0..group.replicas {
             let idx = proxies.len() as u64;
@@ -173,10 +184,11 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             let mut proxy = new_proxy(name, gid, group.cluster, &topo, &cluster, route.clone(), rng, http2, false);
             proxy.timer_start = group.timer_start(r);
             proxies.push(proxy);
+            lb_of.push(g as u32);
             metas.push(ProxyMeta {
                 locality: kc.locality.clone(),
                 network: kc.network.clone(),
-                cluster: kc.name.clone(),
+                cluster: kc.cluster_id.clone(),
                 labels: group.labels.clone(),
             });
         }
@@ -188,17 +200,22 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     let mut gateways = Vec::new();
     for gw in &scenario.east_west_gateways {
         let kc = &scenario.kube_clusters[gw.cluster.idx()];
+        let (cluster, lb_setting, enable_failover, send_unhealthy) =
+            cluster_and_control(&scenario, gw.selection.traffic_policy());
+        let http2 = scenario.service.protocol == UpstreamProtocol::Http2 || cluster.h2_upgrade;
+        lb.push(LbControl { lb_setting, enable_failover, send_unhealthy });
         for r in 0..gw.replicas {
             let idx = proxies.len() - n_clients;
             let rng = root.fork_indexed("ew-gateway", idx as u64);
             let name = format!("eastwest-{}-{r}", kc.name);
             let route = RouteConfig::default();
             proxies.push(new_proxy(name, ProxyGroupId(u32::MAX), gw.cluster, &topo, &cluster, route, rng, http2, true));
+            lb_of.push(lb.len() as u32 - 1);
             metas.push(ProxyMeta {
                 locality: kc.locality.clone(),
                 network: kc.network.clone(),
-                cluster: kc.name.clone(),
-                labels: Default::default(),
+                cluster: kc.cluster_id.clone(),
+                labels: gw.labels.clone(),
             });
             gateways.push((ProxyId(proxies.len() as u32 - 1), gw.cluster, r, gw.per_connection));
         }
@@ -207,8 +224,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     for (p, _, _, _) in &gateways {
         is_ew_gateway[p.idx()] = true;
     }
-    let control =
-        ControlPlane { lb_setting, enable_failover, send_unhealthy, metas, gateways: Vec::new(), is_ew_gateway };
+    let control = ControlPlane { lb, lb_of, metas, gateways: Vec::new(), is_ew_gateway };
     let mut first_proxy = vec![0u32; scenario.proxy_groups.len()];
     let mut acc = 0;
     for (g, group) in scenario.proxy_groups.iter().enumerate() {
@@ -287,7 +303,11 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             per_connection: *per_connection,
         });
         let spec = &scenario.kube_clusters[kc.idx()];
-        world.control.gateways.push(EastWestGateway { id, network: spec.network.clone(), cluster: spec.name.clone() });
+        world.control.gateways.push(EastWestGateway {
+            id,
+            network: spec.network.clone(),
+            cluster: spec.cluster_id.clone(),
+        });
     }
     for (d, dep) in scenario.service.deployments.iter().enumerate() {
         for _ in 0..dep.replicas {
@@ -315,26 +335,6 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         }
     }
     (world, init)
-}
-
-/// The VirtualService route that applies to a proxy: a VS bound to gateways applies to those
-/// gateways only; it applies to sidecars when `gateways` is empty or lists `mesh`. The first
-/// HTTP route is used (meshsim's clients send one kind of request).
-pub fn route_for<'a>(
-    s: &'a Scenario,
-    kind: ProxyKind,
-    gateway: Option<&str>,
-) -> Option<&'a crate::istio::manifest::HttpRoute> {
-    let vs = s.virtual_service.as_ref()?;
-    let gateways: &[String] = vs.gateways.as_deref().unwrap_or(&[]);
-    let applies = match kind {
-        ProxyKind::Gateway => gateway.is_some_and(|g| gateways.iter().any(|x| x == g || x.ends_with(&format!("/{g}")))),
-        ProxyKind::Sidecar => gateways.is_empty() || gateways.iter().any(|x| x == "mesh"),
-    };
-    if !applies {
-        return None;
-    }
-    vs.http.as_ref()?.first()
 }
 
 /// The bound on pending events of a run: four per client request `limits.max_in_flight` allows
@@ -402,7 +402,7 @@ impl World {
                 id: EndpointId(i as u32),
                 locality: kc.locality.clone(),
                 network: kc.network.clone(),
-                cluster: kc.name.clone(),
+                cluster: kc.cluster_id.clone(),
                 labels: self.scenario.service.deployments[pod.deployment as usize].labels.clone(),
                 weight: 1,
                 ready,
@@ -418,10 +418,11 @@ impl World {
         let cp = &self.control;
         let meta = &cp.metas[proxy.idx()];
         let is_gateway = cp.is_ew_gateway[proxy.idx()];
+        let lb = &cp.lb[cp.lb_of[proxy.idx()] as usize];
         let opts = AssignOptions {
-            setting: cp.lb_setting.setting.as_ref(),
-            enable_failover: cp.enable_failover,
-            send_unhealthy: cp.send_unhealthy,
+            setting: lb.lb_setting.setting.as_ref(),
+            enable_failover: lb.enable_failover,
+            send_unhealthy: lb.send_unhealthy,
             locality_weighted_flag: self.scenario.mesh.settings.enable_locality_weighted_lb_config,
             gateways: if is_gateway { &[] } else { &cp.gateways },
         };

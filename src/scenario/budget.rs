@@ -229,7 +229,8 @@ fn max_users(s: &Scenario) -> u64 {
 /// (up to localities × max(100, pods)).
 fn hash_tables(s: &Scenario, proxies: u64, n_loc: u64, pods: u64) -> Term {
     use crate::envoy::config::LbPolicy;
-    let tp = s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref());
+    // The first client group's rule (Istio's selection is per proxy; with one rule, everyone's).
+    let tp = s.proxy_groups.first().and_then(|g| g.selection.traffic_policy());
     let (policy, _) = crate::istio::lb_policy::policy_and_slow_start(tp.and_then(|t| t.load_balancer.as_ref()));
     let (entries, per_entry, what) = match policy {
         LbPolicy::Maglev { table_size } => {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::istio::manifest::{DestinationRuleSpec, GatewaySpec, VirtualServiceSpec};
+use crate::istio::manifest::{DestinationRuleSpec, GatewaySpec, Unmodelled, VirtualServiceSpec};
 
 /// The root of a scenario file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -110,6 +110,9 @@ pub struct RawMesh {
     pub default_retry_503: Option<bool>,
     /// Istio 1.31 sends unready endpoints as unhealthy (default true); ≤ 1.30 drops them.
     pub send_unready_endpoints: Option<bool>,
+    /// Istio's root (config) namespace, where mesh-wide DestinationRules live (default
+    /// `"istio-system"`).
+    pub root_namespace: Option<String>,
     /// `ENABLE_LOCALITY_WEIGHTED_LB_CONFIG` (default false).
     pub enable_locality_weighted_lb_config: Option<bool>,
     /// The mesh-wide `localityLbSetting.enabled` (default true).
@@ -135,6 +138,11 @@ pub struct RawKubeCluster {
     /// `topology.istio.io/network` (default `"network1"`, one flat network).
     #[serde(default)]
     pub network: Option<String>,
+    /// Istio's cluster ID (`topology.istio.io/cluster`): set it when several entries are the
+    /// zones of one Kubernetes cluster, so they share one istiod and one cluster label (default:
+    /// `name`).
+    #[serde(default)]
+    pub cluster_id: Option<String>,
 }
 
 /// `[network]`: one-way latency between localities.
@@ -172,6 +180,10 @@ pub struct RawLatencyOverride {
 pub struct RawService {
     /// The service's FQDN, matched against the DestinationRule `host`.
     pub host: String,
+    /// Its namespace (default: the second label of a `name.namespace.svc...` host, else
+    /// `"default"`).
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// Service time of a healthy pod.
     #[serde(default)]
     pub service_time: Option<RawServiceTime>,
@@ -226,13 +238,24 @@ pub struct RawDeployment {
     pub labels: BTreeMap<String, String>,
 }
 
-/// `[policy]`: the Istio resources. Manifests load first; inline keys are merged over them.
+/// `[policy]`: the Istio resources. Manifests load first (into `resources`); inline keys are
+/// merged over the one resource of their kind, or stand for a resource of their own.
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
-    /// YAML files (paths relative to the scenario file), each with one or more documents.
+    /// YAML files (paths relative to the scenario file) of Kubernetes objects: the Istio
+    /// resources are read, every other kind is counted and skipped.
     #[serde(default)]
-    pub manifests: Vec<String>,
+    pub manifests: Vec<RawManifestEntry>,
+    /// The Istio resources, whole (what the manifests hold once read, or written inline).
+    #[serde(default)]
+    pub resources: Vec<RawResource>,
+    /// What the manifests held that meshsim skipped, per file (written when they are read).
+    #[serde(default)]
+    pub skipped: Vec<RawSkipped>,
+    /// Skipped resources of kinds that change traffic (written when the manifests are read).
+    #[serde(default)]
+    pub unmodelled: Vec<Unmodelled>,
     /// The DestinationRule's `spec`, with Istio's field names.
     #[serde(default)]
     pub destination_rule: Option<DestinationRuleSpec>,
@@ -242,6 +265,54 @@ pub struct RawPolicy {
     /// Gateways by name (their `spec`).
     #[serde(default)]
     pub gateways: BTreeMap<String, GatewaySpec>,
+}
+
+/// One entry of `policy.manifests`: a path, or a path with the clusters whose istiod reads it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum RawManifestEntry {
+    /// Read by every cluster's istiod.
+    Path(String),
+    /// Read by the istiods of `clusters` only (a cluster's own export).
+    Scoped {
+        /// The file.
+        file: String,
+        /// Istio cluster IDs (`[[clusters]]` `cluster_id`, default their `name`).
+        clusters: Vec<String>,
+    },
+}
+
+/// `[[policy.resources]]`: one Istio resource.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResource {
+    /// `DestinationRule`, `VirtualService` or `Gateway`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// `metadata.creationTimestamp` (RFC 3339): Istio orders and merges resources by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The clusters whose istiod reads it (default: every cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<Vec<String>>,
+    /// Where it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The spec, with Istio's field names.
+    pub spec: toml::Value,
+}
+
+/// `[[policy.skipped]]`: the kinds a manifest held that meshsim skipped.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSkipped {
+    /// The file.
+    pub source: String,
+    /// Objects per kind.
+    pub kinds: BTreeMap<String, u64>,
 }
 
 /// `[[proxies]]`: a group of client proxies.
@@ -254,10 +325,15 @@ pub struct RawProxyGroup {
     pub kind: String,
     /// The cluster the proxies run in (gives their locality and network).
     pub cluster: String,
+    /// Their namespace: Istio looks up DestinationRules and VirtualServices from it (default: the
+    /// service's namespace).
+    #[serde(default)]
+    pub namespace: Option<String>,
     /// Number of replicas; each is its own Envoy (default 1).
     #[serde(default)]
     pub replicas: Option<u32>,
-    /// For gateways: the Gateway resource name that VirtualServices bind to.
+    /// For gateways: the Gateway resource (`name` or `namespace/name`) it serves. Default: the
+    /// Gateways whose `selector` its labels contain, else one named as the group.
     #[serde(default)]
     pub gateway: Option<String>,
     /// Pod labels of the proxies (for `failoverPriority`); Istio adds network, cluster and
@@ -385,6 +461,12 @@ pub struct RawEastWestGateway {
     /// connection) or `"request"` (an HTTP-terminating gateway, for comparison).
     #[serde(default)]
     pub balance: Option<String>,
+    /// Its namespace, for DestinationRule lookup (default `"istio-system"`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Its pod labels (default `istio = "eastwestgateway"`).
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
 }
 
 /// `[envoy_outlier]`: fields of Envoy's `OutlierDetection` proto, by their Envoy names, laid over

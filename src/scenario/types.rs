@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::engine::{SimDuration, SimTime};
 use crate::envoy::config::Locality;
-use crate::istio::manifest::{DestinationRuleSpec, GatewaySpec, VirtualServiceSpec};
+use crate::istio::manifest::Unmodelled;
+use crate::istio::select::{ConfigResource, Selection};
 use crate::istio::translate::MeshSettings;
 use crate::model::ids::{KubeClusterId, ProxyGroupId};
 
@@ -42,12 +43,8 @@ pub struct Scenario {
     pub network: NetworkSpec,
     /// The upstream service.
     pub service: ServiceSpec,
-    /// The DestinationRule spec, if any.
-    pub destination_rule: Option<DestinationRuleSpec>,
-    /// The VirtualService spec, if any.
-    pub virtual_service: Option<VirtualServiceSpec>,
-    /// Gateways by name.
-    pub gateways: BTreeMap<String, GatewaySpec>,
+    /// The Istio resources and what the manifests held besides.
+    pub policy: Policy,
     /// Plain-Envoy outlier-detection fields laid over the translated cluster.
     pub envoy_outlier: Option<EnvoyOutlierOverride>,
     /// East-west gateways (multi-network meshes).
@@ -62,6 +59,21 @@ pub struct Scenario {
     pub phases: Vec<PhaseSpec>,
     /// Expectations for `meshsim check`.
     pub expectations: Vec<Expectation>,
+}
+
+/// The Istio resources of a scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Every DestinationRule, VirtualService and Gateway, whole: those of `policy.resources`, then
+    /// the inline ones (`policy.destination_rule`, `virtual_service`, `gateways`, in the service's
+    /// namespace). Selections refer to them by index.
+    pub resources: Vec<ConfigResource>,
+    /// Istio's root namespace.
+    pub root_namespace: String,
+    /// Per manifest file, the kinds skipped and how many.
+    pub skipped: Vec<(String, BTreeMap<String, u64>)>,
+    /// Skipped resources of kinds that change traffic.
+    pub unmodelled: Vec<Unmodelled>,
 }
 
 /// `[limits]` after validation.
@@ -93,6 +105,8 @@ pub struct KubeClusterSpec {
     pub locality: Locality,
     /// Its network (`topology.istio.io/network`).
     pub network: String,
+    /// Istio's cluster ID (`topology.istio.io/cluster`): its istiod, its cluster label.
+    pub cluster_id: String,
 }
 
 /// One-way latency settings.
@@ -140,6 +154,10 @@ pub enum LocalitySelector {
 pub struct ServiceSpec {
     /// FQDN.
     pub host: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// The cluster domain (`cluster.local`): short hosts in resources are completed with it.
+    pub domain: String,
     /// Healthy service time.
     pub service_time: ServiceTime,
     /// Concurrent requests per pod (0 = unlimited).
@@ -185,6 +203,12 @@ pub struct EastWestGatewaySpec {
     /// Whether it picks a pod per client connection (AUTO_PASSTHROUGH, the default) or per
     /// request.
     pub per_connection: bool,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its pod labels.
+    pub labels: BTreeMap<String, String>,
+    /// The DestinationRule that applies to it (its clusters for the service).
+    pub selection: Selection,
 }
 
 /// `[envoy_outlier]` after validation: each `Some` replaces the field of Envoy's
@@ -308,13 +332,18 @@ pub struct ProxyGroupSpec {
     pub cluster: KubeClusterId,
     /// How many replicas, each its own Envoy.
     pub replicas: u32,
-    /// The Gateway name, for gateways.
+    /// The Gateway named in its entry (or the group's name when no Gateway selects it), for
+    /// gateways.
     pub gateway: Option<String>,
     /// Pod labels of the proxies.
     pub labels: BTreeMap<String, String>,
     /// When each replica's outlier interval timer was armed: one entry for all replicas or one
     /// per replica; `None` draws a random phase per replica.
     pub outlier_timer_start: Option<Vec<SimTime>>,
+    /// Their namespace.
+    pub namespace: String,
+    /// The Istio resources that apply to them, and why the others do not.
+    pub selection: Selection,
 }
 
 impl ProxyGroupSpec {

@@ -3,6 +3,7 @@
 
 use crate::engine::{SimDuration, SimTime};
 use crate::envoy::config::{Locality, MaxEjectionRule};
+use crate::istio::select::{ConfigResource, ResourceSpec};
 use crate::istio::translate::{MeshSettings, UnreadyEndpoints};
 use crate::model::ids::{KubeClusterId, ProxyGroupId};
 
@@ -33,7 +34,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let kube_clusters = v.kube_clusters(&raw.clusters)?;
     let network = v.network(raw.network.clone().unwrap_or_default(), &kube_clusters)?;
     let service = v.service(&raw.service, &kube_clusters)?;
-    let proxy_groups = v.proxy_groups(&raw.proxies, &kube_clusters)?;
+    let proxy_groups = v.proxy_groups(&raw.proxies, &kube_clusters, &service)?;
     let workload = v.workload(&raw.workload, &proxy_groups, duration)?;
     let faults = v.faults(&raw.faults, &service, &kube_clusters)?;
     let phases = v.phases(&raw.phases, &faults)?;
@@ -46,29 +47,34 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         ));
     }
     let envoy_outlier = v.envoy_outlier(&raw.envoy_outlier)?;
-    let east_west_gateways = v.east_west_gateways(&raw.east_west_gateways, &kube_clusters)?;
-    if let Some(dr) = &policy.destination_rule {
-        if let Err(crate::istio::IstioError::Invalid { errors, .. }) =
-            crate::istio::validate::validate_destination_rule(dr)
-        {
-            let first = &errors[0];
-            return Err(v.err(&format!("policy.destination_rule.{}", first.path), &first.message));
-        }
-        if let Some(message) = crate::istio::host::destination_rule_mismatch(&dr.host, None, &service.host) {
-            return Err(v.err("policy.destination_rule.host", &message));
-        }
-        if let Err(e) = crate::istio::lb_policy::check_istio_version(dr, mesh.settings.istio_minor) {
-            return Err(v.err(&format!("policy.destination_rule.{}", e.path), &e.message));
-        }
-    }
-    if let Some(vs) = &policy.virtual_service {
-        if let Err(crate::istio::IstioError::Invalid { errors, .. }) =
-            crate::istio::validate::validate_virtual_service(vs)
-        {
-            let first = &errors[0];
-            return Err(v.err(&format!("policy.virtual_service.{}", first.path), &first.message));
+    let mut east_west_gateways = v.east_west_gateways(&raw.east_west_gateways, &kube_clusters)?;
+    let root_namespace = match &raw.mesh.as_ref().and_then(|m| m.root_namespace.clone()) {
+        Some(ns) if ns.is_empty() => return Err(v.err("mesh.root_namespace", "must not be empty")),
+        Some(ns) => ns.clone(),
+        None => crate::istio::select::DEFAULT_ROOT_NAMESPACE.to_string(),
+    };
+    let resources = v.resources(&policy, &service, &kube_clusters)?;
+    // A field newer than the mesh's Istio release would be dropped by its API server.
+    for (i, r) in resources.iter().enumerate() {
+        if let ResourceSpec::DestinationRule(dr) = &r.spec {
+            if let Err(e) = crate::istio::lb_policy::check_istio_version(dr, mesh.settings.istio_minor) {
+                let (path, prefix) = if r.source.starts_with("policy.") {
+                    (format!("{}.{}", r.source, e.path), String::new())
+                } else {
+                    (format!("policy.resources[{i}].spec.{}", e.path), format!("{} ({}): ", r.id(), r.source))
+                };
+                return Err(v.err(&path, &format!("{prefix}{}", e.message)));
+            }
         }
     }
+    let mut proxy_groups = proxy_groups;
+    v.select(&resources, &service, &kube_clusters, &root_namespace, &mut proxy_groups, &mut east_west_gateways)?;
+    let policy = Policy {
+        resources,
+        root_namespace,
+        skipped: policy.skipped.iter().map(|s| (s.source.clone(), s.kinds.clone())).collect(),
+        unmodelled: policy.unmodelled.clone(),
+    };
     let ctx = ExpectContext {
         phases: &phases,
         faults: &faults,
@@ -94,20 +100,16 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
             *to = (*to).min(end);
         }
     }
-    let has_outlier_detection = policy
-        .destination_rule
-        .as_ref()
-        .and_then(|dr| dr.traffic_policy.as_ref())
-        .is_some_and(|tp| tp.outlier_detection.is_some())
-        || envoy_outlier.is_some();
-    if let Some(i) = proxy_groups.iter().position(|g| g.outlier_timer_start.is_some()) {
-        if !has_outlier_detection {
-            return Err(v.err(
-                &format!("proxies[{i}].outlier_timer_start"),
-                "there is no outlier-detection timer: the DestinationRule has no outlierDetection and there is no \
-                 [envoy_outlier]",
-            ));
-        }
+    // Per group: the DestinationRule Istio's selection gave it.
+    let has_outlier_detection = |g: &ProxyGroupSpec| {
+        g.selection.traffic_policy().is_some_and(|tp| tp.outlier_detection.is_some()) || envoy_outlier.is_some()
+    };
+    if let Some(i) = proxy_groups.iter().position(|g| g.outlier_timer_start.is_some() && !has_outlier_detection(g)) {
+        return Err(v.err(
+            &format!("proxies[{i}].outlier_timer_start"),
+            "there is no outlier-detection timer: the DestinationRule this proxy gets has no outlierDetection and \
+             there is no [envoy_outlier]",
+        ));
     }
     let scenario = Scenario {
         name: raw.name.clone(),
@@ -124,9 +126,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         kube_clusters,
         network,
         service,
-        destination_rule: policy.destination_rule,
-        virtual_service: policy.virtual_service,
-        gateways: policy.gateways,
+        policy,
         envoy_outlier,
         east_west_gateways,
         proxy_groups,
@@ -438,6 +438,163 @@ impl Validator<'_> {
         Ok(Some(out))
     }
 
+    /// The Istio resources: `policy.resources` typed and validated as Istio's webhook would, then
+    /// the inline `destination_rule`, `virtual_service` and `gateways` (in the service's
+    /// namespace). Errors name the resource and the field.
+    fn resources(
+        &self,
+        policy: &RawPolicy,
+        service: &ServiceSpec,
+        clusters: &[KubeClusterSpec],
+    ) -> Result<Vec<ConfigResource>, ScenarioError> {
+        let mut out = Vec::new();
+        for (i, r) in policy.resources.iter().enumerate() {
+            let path = format!("policy.resources[{i}]");
+            let id = crate::kube::resource_id(&r.kind, &r.namespace, &r.name);
+            let from = r.source.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+            let at =
+                |field: &str, message: &str| self.err(&format!("{path}.{field}"), &format!("{id}{from}: {message}"));
+            fn typed<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<T, (String, String)> {
+                serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+                    let p = e.path().to_string();
+                    (if p == "." { String::new() } else { format!(".{p}") }, e.into_inner().to_string())
+                })
+            }
+            let spec = match r.kind.as_str() {
+                "DestinationRule" => typed(&r.spec).map(ResourceSpec::DestinationRule),
+                "VirtualService" => typed(&r.spec).map(ResourceSpec::VirtualService),
+                "Gateway" => typed(&r.spec).map(ResourceSpec::Gateway),
+                other => {
+                    return Err(self.err(
+                        &format!("{path}.kind"),
+                        &format!("`{other}` is not one of \"DestinationRule\", \"VirtualService\", \"Gateway\""),
+                    ));
+                }
+            }
+            .map_err(|(p, m)| at(&format!("spec{p}"), &m))?;
+            for (field, value) in [("name", &r.name), ("namespace", &r.namespace)] {
+                if value.is_empty() {
+                    return Err(at(field, "must not be empty"));
+                }
+            }
+            let created = match &r.created {
+                None => None,
+                Some(t) => Some(crate::kube::parse_timestamp(t).map_err(|m| at("created", &m))?),
+            };
+            if let Some(list) = &r.clusters {
+                for (j, c) in list.iter().enumerate() {
+                    if !clusters.iter().any(|k| k.cluster_id == *c) {
+                        let known: std::collections::BTreeSet<&str> =
+                            clusters.iter().map(|k| k.cluster_id.as_str()).collect();
+                        return Err(at(
+                            &format!("clusters[{j}]"),
+                            &format!(
+                                "no cluster has the ID `{c}` (cluster IDs: {})",
+                                known.into_iter().collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            self.istio_valid(&spec, &r.namespace, &format!("{path}.spec"), &format!("{id}{from}: "))?;
+            out.push(ConfigResource {
+                name: r.name.clone(),
+                namespace: r.namespace.clone(),
+                created,
+                cluster_ids: r.clusters.clone(),
+                source: r.source.clone().unwrap_or_else(|| path.clone()),
+                spec,
+            });
+        }
+        let inline = |name: &str, source: &str, spec: ResourceSpec| ConfigResource {
+            name: name.to_string(),
+            namespace: service.namespace.clone(),
+            created: None,
+            cluster_ids: None,
+            source: source.to_string(),
+            spec,
+        };
+        if let Some(dr) = &policy.destination_rule {
+            let spec = ResourceSpec::DestinationRule(dr.clone());
+            self.istio_valid(&spec, &service.namespace, "policy.destination_rule", "")?;
+            if let Some(message) = crate::istio::host::destination_rule_mismatch(&dr.host, None, &service.host) {
+                return Err(self.err("policy.destination_rule.host", &message));
+            }
+            out.push(inline("inline", "policy.destination_rule", spec));
+        }
+        if let Some(vs) = &policy.virtual_service {
+            let spec = ResourceSpec::VirtualService(vs.clone());
+            self.istio_valid(&spec, &service.namespace, "policy.virtual_service", "")?;
+            out.push(inline("inline", "policy.virtual_service", spec));
+        }
+        for (name, gw) in &policy.gateways {
+            out.push(inline(name, &format!("policy.gateways.{name}"), ResourceSpec::Gateway(gw.clone())));
+        }
+        Ok(out)
+    }
+
+    /// Istio's admission checks of one resource; the first error, at `path`.
+    fn istio_valid(&self, spec: &ResourceSpec, namespace: &str, path: &str, prefix: &str) -> Result<(), ScenarioError> {
+        let mut errors = match spec {
+            ResourceSpec::DestinationRule(dr) => crate::istio::validate::validate_destination_rule(dr).err(),
+            ResourceSpec::VirtualService(vs) => crate::istio::validate::validate_virtual_service(vs).err(),
+            ResourceSpec::Gateway(_) => None,
+        }
+        .map(|e| match e {
+            crate::istio::IstioError::Invalid { errors, .. } => errors,
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+        errors.extend(crate::istio::validate::validate_in_namespace(spec, namespace));
+        match errors.first() {
+            None => Ok(()),
+            Some(first) => Err(self.err(&format!("{path}.{}", first.path), &format!("{prefix}{}", first.message))),
+        }
+    }
+
+    /// Runs Istio's selection for every client proxy group and east-west gateway.
+    fn select(
+        &self,
+        resources: &[ConfigResource],
+        service: &ServiceSpec,
+        clusters: &[KubeClusterSpec],
+        root: &str,
+        groups: &mut [ProxyGroupSpec],
+        ew: &mut [EastWestGatewaySpec],
+    ) -> Result<(), ScenarioError> {
+        use crate::istio::select::{Client, Role, Service, select};
+        let svc = Service { host: &service.host, namespace: &service.namespace, domain: &service.domain };
+        for (i, g) in groups.iter_mut().enumerate() {
+            let cluster_id = clusters[g.cluster.idx()].cluster_id.clone();
+            let run = |named: Option<&str>, role_kind: ProxyKind| {
+                let role = match role_kind {
+                    ProxyKind::Sidecar => Role::Sidecar,
+                    ProxyKind::Gateway => Role::Gateway { named },
+                };
+                let client = Client { cluster_id: &cluster_id, namespace: &g.namespace, labels: &g.labels, role };
+                select(resources, &client, &svc, root)
+            };
+            let mut selection = run(g.gateway.as_deref(), g.kind);
+            // A gateway no Gateway selects keeps the old default: it serves a Gateway named as
+            // the group (which VirtualServices may bind to by name).
+            if g.kind == ProxyKind::Gateway && g.gateway.is_none() {
+                if selection.as_ref().is_ok_and(|s| s.gateways.is_empty()) {
+                    g.gateway = Some(g.name.clone());
+                    selection = run(g.gateway.as_deref(), g.kind);
+                }
+            }
+            g.selection = selection.map_err(|m| self.err(&format!("proxies[{i}]"), &format!("`{}`: {m}", g.name)))?;
+        }
+        for (i, gw) in ew.iter_mut().enumerate() {
+            let cluster_id = clusters[gw.cluster.idx()].cluster_id.clone();
+            let client =
+                Client { cluster_id: &cluster_id, namespace: &gw.namespace, labels: &gw.labels, role: Role::EastWest };
+            gw.selection = select(resources, &client, &svc, root)
+                .map_err(|m| self.err(&format!("east_west_gateways[{i}]"), &m))?;
+        }
+        Ok(())
+    }
+
     fn east_west_gateways(
         &self,
         raw: &[RawEastWestGateway],
@@ -466,7 +623,17 @@ impl Validator<'_> {
                     ));
                 }
             };
-            out.push(EastWestGatewaySpec { cluster, replicas, per_connection });
+            out.push(EastWestGatewaySpec {
+                cluster,
+                replicas,
+                per_connection,
+                namespace: g.namespace.clone().unwrap_or_else(|| crate::istio::select::DEFAULT_ROOT_NAMESPACE.into()),
+                labels: g
+                    .labels
+                    .clone()
+                    .unwrap_or_else(|| [("istio".to_string(), "eastwestgateway".to_string())].into_iter().collect()),
+                selection: Default::default(),
+            });
         }
         Ok(out)
     }
@@ -496,6 +663,13 @@ impl Validator<'_> {
                     c.sub_zone.as_deref().unwrap_or(""),
                 ),
                 network: c.network.clone().unwrap_or_else(|| "network1".into()),
+                cluster_id: match &c.cluster_id {
+                    Some(id) if id.is_empty() => {
+                        return Err(self.err(&format!("clusters[{i}].cluster_id"), "must not be empty"));
+                    }
+                    Some(id) => id.clone(),
+                    None => c.name.clone(),
+                },
             });
         }
         Ok(out)
@@ -582,8 +756,17 @@ impl Validator<'_> {
                 ));
             }
         };
+        let (host_ns, domain) = crate::istio::host::service_namespace_and_domain(&s.host);
+        let namespace = match &s.namespace {
+            Some(ns) if ns.is_empty() => return Err(self.err("service.namespace", "must not be empty")),
+            Some(ns) => ns.clone(),
+            None if host_ns.is_empty() => "default".to_string(),
+            None => host_ns.to_string(),
+        };
         Ok(ServiceSpec {
             host: s.host.clone(),
+            namespace,
+            domain: domain.to_string(),
             protocol,
             traffic_distribution,
             service_time,
@@ -631,6 +814,7 @@ impl Validator<'_> {
         &self,
         raw: &[RawProxyGroup],
         clusters: &[KubeClusterSpec],
+        service: &ServiceSpec,
     ) -> Result<Vec<ProxyGroupSpec>, ScenarioError> {
         let mut out: Vec<ProxyGroupSpec> = Vec::new();
         for (i, p) in raw.iter().enumerate() {
@@ -656,8 +840,12 @@ impl Validator<'_> {
                 (ProxyKind::Sidecar, Some(_)) => {
                     return Err(self.err(&format!("{path}.gateway"), "only gateway proxies name a Gateway"));
                 }
-                (ProxyKind::Gateway, g) => Some(g.clone().unwrap_or_else(|| p.name.clone())),
-                (ProxyKind::Sidecar, None) => None,
+                (_, g) => g.clone(),
+            };
+            let namespace = match &p.namespace {
+                Some(ns) if ns.is_empty() => return Err(self.err(&format!("{path}.namespace"), "must not be empty")),
+                Some(ns) => ns.clone(),
+                None => service.namespace.clone(),
             };
             let outlier_timer_start = self.timer_starts(&path, p.outlier_timer_start.as_ref(), replicas)?;
             out.push(ProxyGroupSpec {
@@ -668,6 +856,8 @@ impl Validator<'_> {
                 gateway,
                 labels: p.labels.clone(),
                 outlier_timer_start,
+                namespace,
+                selection: Default::default(),
             });
         }
         if out.is_empty() {

@@ -178,8 +178,8 @@ impl Api {
         let knobs: BTreeMap<&str, Json> = super::knobs::knobs()
             .iter()
             .map(|k| {
-                let value = overrides::get_path(&entry.tree, k.path).map(toml_to_json).unwrap_or(Json::Null);
-                let settable = overrides::set_path(&mut entry.tree.clone(), k.path, Value::Boolean(true)).is_ok();
+                let value = overrides::get(&entry.tree, k.path).map(toml_to_json).unwrap_or(Json::Null);
+                let settable = overrides::set(&mut entry.tree.clone(), k.path, Value::Boolean(true)).is_ok();
                 (k.path, json!({"value": value, "settable": settable}))
             })
             .collect();
@@ -222,7 +222,7 @@ impl Api {
             let assignment = format!("{path}={}", value_text(&value));
             let v = json_to_toml(&value)
                 .map_err(|message| ScenarioError::Override { assignment: assignment.clone(), message })?;
-            overrides::set_path(&mut tree, path.trim(), v)
+            overrides::set(&mut tree, path.trim(), v)
                 .map_err(|message| ScenarioError::Override { assignment, message })?;
             sets.push((path, value));
         }

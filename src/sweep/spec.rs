@@ -132,7 +132,7 @@ impl SweepSpec {
             let bad = |message: String| SweepError::Spec { file: format!("--grid {g}"), field: String::new(), message };
             let (path, values) = g.split_once('=').ok_or_else(|| bad("expected PATH=V1,V2,... or PATH=A..B".into()))?;
             let path = path.trim();
-            overrides::parse_path(path).map_err(bad)?;
+            overrides::check_path(path).map_err(bad)?;
             let values = axis::parse_values(values).map_err(bad)?;
             self.axes.push(Axis { name: axis::default_name(path), path: path.to_string(), values });
         }
@@ -159,7 +159,7 @@ impl SweepSpec {
         let mut axes = Vec::new();
         for (i, a) in raw.axes.iter().enumerate() {
             let at = |f: &str| format!("axes[{i}]{f}");
-            overrides::parse_path(&a.path).map_err(|m| field(&at(".path"), m))?;
+            overrides::check_path(&a.path).map_err(|m| field(&at(".path"), m))?;
             let values = match (&a.values, &a.range) {
                 (Some(v), None) => {
                     axis::check_values(v).map_err(|m| field(&at(".values"), m))?;
@@ -350,7 +350,7 @@ impl Plan {
         let coords = coords_of(&self.spec.axes, p);
         let mut t = self.tree.clone();
         for (a, &c) in self.spec.axes.iter().zip(&coords) {
-            overrides::set_path(&mut t, &a.path, a.values[c].clone()).map_err(|message| SweepError::Point {
+            overrides::set(&mut t, &a.path, a.values[c].clone()).map_err(|message| SweepError::Point {
                 point: p,
                 settings: settings_text(&self.spec.axes, &coords),
                 error: scenario::ScenarioError::Override { assignment: a.path.clone(), message },

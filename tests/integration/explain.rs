@@ -168,12 +168,11 @@ fn distribute_with_failover_and_single_gateway_are_flagged() {
     // Scenario loading rejects distribute + failover (Istio's validation), so the lint is tested
     // on the policy directly.
     let mut s = util::load("seed-failover.toml", &[]);
-    let mut tp = s.destination_rule.as_ref().unwrap().traffic_policy.clone().unwrap();
+    let mut tp = s.proxy_groups[0].selection.traffic_policy().cloned().unwrap();
     let lb = tp.load_balancer.as_mut().unwrap().locality_lb_setting.as_mut().unwrap();
     lb.failover =
         Some(vec![meshsim::istio::manifest::Failover { from: "europe-west1".into(), to: "us-central1".into() }]);
-    let mut input = LintInput::from_scenario(&s);
-    input.policy = Some(&tp);
+    let input = LintInput::from_scenario(&s, Some(&tp), &[0]);
     let codes: Vec<&str> = meshsim::explain::lint::lint(&input).iter().map(|l| l.code).collect();
     assert!(codes.contains(&"distribute-with-failover"), "{codes:?}");
     // Cluster B on another network: the gateway reaches its 3 pods through one east-west

@@ -49,11 +49,11 @@ fn issue8_5_a_fifo_or_device_manifest_is_refused_naming_where_it_was_listed() {
     fifo(tmp.path(), "dr.yaml");
     write(tmp.path(), "s.toml", &format!("{BASE}[policy]\nmanifests = [\"dr.yaml\"]\n"));
     let out = run_in(tmp.path(), &["run", "s.toml"], QUICK, None);
-    out.refused(&["dr.yaml: is a FIFO (named pipe), not a regular file; expected an Istio manifest (YAML) \
-         (policy.manifests[0] of s.toml)"]);
+    out.refused(&["dr.yaml: is a FIFO (named pipe), not a regular file; expected Istio manifests or a cluster \
+         export (YAML) (policy.manifests[0] of s.toml)"]);
     write(tmp.path(), "z.toml", &format!("{BASE}[policy]\nmanifests = [\"/dev/zero\"]\n"));
     let out = run_in(tmp.path(), &["run", "z.toml"], QUICK, Some(SMALL_AS));
-    out.refused(&["/dev/zero: is a device, not a regular file; expected an Istio manifest (YAML)"]);
+    out.refused(&["/dev/zero: is a device, not a regular file; expected Istio manifests or a cluster export (YAML)"]);
 }
 
 #[test]

@@ -153,7 +153,14 @@ fn knobs_describe_every_control_and_the_scenario_gives_their_values() {
     // The lab's manifest says consecutive5xxErrors: 1 and leaves consecutiveGatewayErrors unset.
     assert_eq!(detail["knobs"][format!("{OD}.consecutive5xxErrors")]["value"], 1);
     assert_eq!(detail["knobs"][format!("{OD}.consecutiveGatewayErrors")]["value"], Value::Null);
-    assert_eq!(detail["tree"]["policy"]["destination_rule"]["trafficPolicy"]["outlierDetection"]["interval"], "1s");
+    // The tree holds the manifests' resources whole (issue 9).
+    let dr = detail["tree"]["policy"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "DestinationRule")
+        .unwrap();
+    assert_eq!(dr["spec"]["trafficPolicy"]["outlierDetection"]["interval"], "1s");
     let (status, _, _) = request("GET", "/api/scenario?name=nope", b"");
     assert_eq!(status, 404);
 }

@@ -21,8 +21,10 @@ pub fn lints(s: &Scenario) -> Vec<Lint> {
     out
 }
 
+/// The traffic policy these lints read: that of the DestinationRule the first client proxy group
+/// gets (Istio's selection, per proxy; with one rule in the mesh, every proxy's).
 fn policy(s: &Scenario) -> Option<&crate::istio::manifest::TrafficPolicy> {
-    s.destination_rule.as_ref().and_then(|dr| dr.traffic_policy.as_ref())
+    s.proxy_groups.first().and_then(|g| g.selection.traffic_policy())
 }
 
 /// `warmup` or `warmupDurationSecs` that Istio drops (`lb_policy`): with RANDOM or

@@ -21,11 +21,15 @@ fn subsets(names: &[&str]) -> Option<Vec<Subset>> {
 
 fn tp(consecutive_5xx: u32) -> Option<TrafficPolicy> {
     Some(TrafficPolicy {
-        outlier_detection: Some(OutlierDetection { consecutive_5xx_errors: Some(consecutive_5xx), ..Default::default() }),
+        outlier_detection: Some(OutlierDetection {
+            consecutive_5xx_errors: Some(consecutive_5xx),
+            ..Default::default()
+        }),
         ..Default::default()
     })
 }
 
+#[derive(Default)]
 struct Dr<'a> {
     name: &'a str,
     ns: &'a str,
@@ -35,12 +39,6 @@ struct Dr<'a> {
     selector: Option<&'a [(&'a str, &'a str)]>,
     subsets: &'a [&'a str],
     tp: Option<TrafficPolicy>,
-}
-
-impl Default for Dr<'_> {
-    fn default() -> Self {
-        Dr { name: "", ns: "", created: None, host: "", export_to: &[], selector: None, subsets: &[], tp: None }
-    }
 }
 
 fn dr(d: Dr) -> ConfigResource {
@@ -75,30 +73,71 @@ fn subset_names(r: &MergedDestinationRule) -> Vec<String> {
 fn istio_set_destination_rule_with_workload_selector() {
     let host = "httpbin.org";
     let rs = vec![
-        dr(Dr { name: "nsRule1", ns: "test", created: Some(0), host, export_to: &["test2", "."], selector: Some(&[("app", "app1")]), tp: tp(1), ..Default::default() }),
-        dr(Dr { name: "nsRule2", ns: "test", created: Some(1), host, export_to: &["test2", "."], selector: Some(&[("app", "app2")]), tp: tp(3), ..Default::default() }),
-        dr(Dr { name: "nsRule3", ns: "test", created: Some(1), host, export_to: &["test2", "."], selector: Some(&[("app", "app2")]), tp: tp(3), ..Default::default() }),
-        dr(Dr { name: "nsRule4", ns: "test", created: Some(-1), host, export_to: &[".", "test2"], tp: tp(3), ..Default::default() }),
+        dr(Dr {
+            name: "nsRule1",
+            ns: "test",
+            created: Some(0),
+            host,
+            export_to: &["test2", "."],
+            selector: Some(&[("app", "app1")]),
+            tp: tp(1),
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "nsRule2",
+            ns: "test",
+            created: Some(1),
+            host,
+            export_to: &["test2", "."],
+            selector: Some(&[("app", "app2")]),
+            tp: tp(3),
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "nsRule3",
+            ns: "test",
+            created: Some(1),
+            host,
+            export_to: &["test2", "."],
+            selector: Some(&[("app", "app2")]),
+            tp: tp(3),
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "nsRule4",
+            ns: "test",
+            created: Some(-1),
+            host,
+            export_to: &[".", "test2"],
+            tp: tp(3),
+            ..Default::default()
+        }),
     ];
     let idx = DestinationRuleIndex::new(&rs, |_| true, ROOT, DOMAIN);
     // "return list of DRs for specific host" and "rules with same workloadselector should be merged"
     let (rules, step) = idx.lookup("test", host, "test").unwrap();
     assert_eq!(step, LookupStep::ProxyNamespace);
     assert_eq!(names(&rs, &rules), ["nsRule1", "nsRule2", "nsRule4"]);
-    let from: Vec<Vec<String>> =
-        idx.namespace_local["test"].specific[host].iter().map(|r| r.from.iter().map(|&i| rs[i].name.clone()).collect()).collect();
+    let from: Vec<Vec<String>> = idx.namespace_local["test"].specific[host]
+        .iter()
+        .map(|r| r.from.iter().map(|&i| rs[i].name.clone()).collect())
+        .collect();
     assert_eq!(from, [vec!["nsRule1", "nsRule4"], vec!["nsRule2", "nsRule3", "nsRule4"], vec!["nsRule4"]]);
     // "workload specific DR should not be exported"
     let (rules, step) = idx.lookup("test2", host, "test").unwrap();
     assert_eq!((names(&rs, &rules), step), (vec!["nsRule4".to_string()], LookupStep::ServiceNamespace));
     // And what SidecarScope.DestinationRule then gives each proxy (derived from sidecar.go).
     let (rules, _) = idx.lookup("test", host, "test").unwrap();
-    let pick = |l: &[(&str, &str)]| destination_rule_for_proxy(&rules, "test", &labels(l)).map(|r| rs[r.from[0]].name.clone());
+    let pick =
+        |l: &[(&str, &str)]| destination_rule_for_proxy(&rules, "test", &labels(l)).map(|r| rs[r.from[0]].name.clone());
     assert_eq!(pick(&[("app", "app2")]).as_deref(), Some("nsRule2"));
     assert_eq!(pick(&[("app", "app1"), ("v", "1")]).as_deref(), Some("nsRule1"));
     assert_eq!(pick(&[("app", "other")]).as_deref(), Some("nsRule4"));
     // A selector rule applies only to proxies in its own namespace.
-    assert_eq!(destination_rule_for_proxy(&rules, "elsewhere", &labels(&[("app", "app1")])).map(|r| r.from[0]), Some(3));
+    assert_eq!(
+        destination_rule_for_proxy(&rules, "elsewhere", &labels(&[("app", "app1")])).map(|r| r.from[0]),
+        Some(3)
+    );
 }
 
 /// `TestSetDestinationRuleMerging` (`pilot/pkg/model/push_context_test.go`).
@@ -108,7 +147,14 @@ fn istio_set_destination_rule_merging() {
     let rs = vec![
         dr(Dr { name: "rule1", ns: "test", host, subsets: &["subset1", "subset2"], ..Default::default() }),
         dr(Dr { name: "rule2", ns: "test", host, subsets: &["subset3", "subset4"], ..Default::default() }),
-        dr(Dr { name: "rule3", ns: "test", host, export_to: &["istio-system"], subsets: &["subset5", "subset6"], ..Default::default() }),
+        dr(Dr {
+            name: "rule3",
+            ns: "test",
+            host,
+            export_to: &["istio-system"],
+            subsets: &["subset5", "subset6"],
+            ..Default::default()
+        }),
     ];
     let idx = DestinationRuleIndex::new(&rs, |_| true, ROOT, DOMAIN);
     let private = &idx.namespace_local["test"].specific[host];
@@ -129,8 +175,24 @@ fn istio_set_destination_rule_merging() {
 fn merged_rules_keep_the_oldest_traffic_policy() {
     let host = "reviews.shop.svc.cluster.local";
     let rs = vec![
-        dr(Dr { name: "newer", ns: "shop", created: Some(20), host: "reviews", tp: tp(7), subsets: &["v2"], ..Default::default() }),
-        dr(Dr { name: "older", ns: "shop", created: Some(10), host, tp: tp(2), subsets: &["v1", "v2"], ..Default::default() }),
+        dr(Dr {
+            name: "newer",
+            ns: "shop",
+            created: Some(20),
+            host: "reviews",
+            tp: tp(7),
+            subsets: &["v2"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "older",
+            ns: "shop",
+            created: Some(10),
+            host,
+            tp: tp(2),
+            subsets: &["v1", "v2"],
+            ..Default::default()
+        }),
     ];
     let idx = DestinationRuleIndex::new(&rs, |_| true, ROOT, DOMAIN);
     let (rules, _) = idx.lookup("shop", host, "shop").unwrap();
@@ -146,16 +208,85 @@ fn merged_rules_keep_the_oldest_traffic_policy() {
 fn istio_set_destination_rule_with_export_to() {
     let testhost = "httpbin.org";
     let rs = vec![
-        dr(Dr { name: "rule1", ns: "test1", host: testhost, export_to: &[".", "ns1"], subsets: &["subset1", "subset2"], ..Default::default() }),
-        dr(Dr { name: "rule2", ns: "test2", host: testhost, export_to: &["test2", "ns1", "test1", "newNS"], subsets: &["subset3", "subset4"], ..Default::default() }),
-        dr(Dr { name: "rule3", ns: "test3", host: testhost, export_to: &["test1", "test2", "*"], subsets: &["subset5", "subset6"], ..Default::default() }),
-        dr(Dr { name: "rule4-local", ns: "test4", host: testhost, export_to: &["test4"], subsets: &["subset15", "subset16"], ..Default::default() }),
-        dr(Dr { name: "rule4", ns: "istio-system", host: testhost, subsets: &["subset7", "subset8"], ..Default::default() }),
-        dr(Dr { name: "rule1", ns: "istio-system", host: testhost, export_to: &["."], subsets: &["subset9", "subset10"], ..Default::default() }),
-        dr(Dr { name: "rule2", ns: "istio-system", host: "*.org", export_to: &["."], subsets: &["subset11", "subset12"], ..Default::default() }),
-        dr(Dr { name: "rule3", ns: "istio-system", host: "*.app.org", export_to: &["."], subsets: &["subset13", "subset14"], ..Default::default() }),
-        dr(Dr { name: "rule5", ns: "test5", host: "api.test.com", export_to: &["istio-system"], subsets: &["subset5-0", "subset5-1"], ..Default::default() }),
-        dr(Dr { name: "rule6", ns: "test6", host: "api.test.com", export_to: &["istio-system"], subsets: &["subset6-0", "subset6-1"], ..Default::default() }),
+        dr(Dr {
+            name: "rule1",
+            ns: "test1",
+            host: testhost,
+            export_to: &[".", "ns1"],
+            subsets: &["subset1", "subset2"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule2",
+            ns: "test2",
+            host: testhost,
+            export_to: &["test2", "ns1", "test1", "newNS"],
+            subsets: &["subset3", "subset4"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule3",
+            ns: "test3",
+            host: testhost,
+            export_to: &["test1", "test2", "*"],
+            subsets: &["subset5", "subset6"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule4-local",
+            ns: "test4",
+            host: testhost,
+            export_to: &["test4"],
+            subsets: &["subset15", "subset16"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule4",
+            ns: "istio-system",
+            host: testhost,
+            subsets: &["subset7", "subset8"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule1",
+            ns: "istio-system",
+            host: testhost,
+            export_to: &["."],
+            subsets: &["subset9", "subset10"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule2",
+            ns: "istio-system",
+            host: "*.org",
+            export_to: &["."],
+            subsets: &["subset11", "subset12"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule3",
+            ns: "istio-system",
+            host: "*.app.org",
+            export_to: &["."],
+            subsets: &["subset13", "subset14"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule5",
+            ns: "test5",
+            host: "api.test.com",
+            export_to: &["istio-system"],
+            subsets: &["subset5-0", "subset5-1"],
+            ..Default::default()
+        }),
+        dr(Dr {
+            name: "rule6",
+            ns: "test6",
+            host: "api.test.com",
+            export_to: &["istio-system"],
+            subsets: &["subset6-0", "subset6-1"],
+            ..Default::default()
+        }),
     ];
     let idx = DestinationRuleIndex::new(&rs, |_| true, ROOT, DOMAIN);
     for (proxy_ns, service_ns, host, want) in [
@@ -185,7 +316,14 @@ fn istio_set_destination_rule_with_export_to() {
 // VirtualServices
 // ---------------------------------------------------------------------------------------------
 
-fn vs(name: &str, ns: &str, created: Option<i64>, hosts: &[&str], gateways: &[&str], export_to: &[&str]) -> ConfigResource {
+fn vs(
+    name: &str,
+    ns: &str,
+    created: Option<i64>,
+    hosts: &[&str],
+    gateways: &[&str],
+    export_to: &[&str],
+) -> ConfigResource {
     ConfigResource {
         name: name.into(),
         namespace: ns.into(),
@@ -224,8 +362,11 @@ fn istio_virtual_service_with_export_to() {
         ("ns1", gw, &["rule2gw.com", "rule3gw.com"]),
         ("random", gw, &["rule3gw.com"]),
     ] {
-        let got: Vec<String> =
-            idx.for_gateway(proxy_ns, gateway).iter().flat_map(|&i| idx.spec(i).unwrap().hosts.clone().unwrap()).collect();
+        let got: Vec<String> = idx
+            .for_gateway(proxy_ns, gateway)
+            .iter()
+            .flat_map(|&i| idx.spec(i).unwrap().hosts.clone().unwrap())
+            .collect();
         assert_eq!(got, want, "{proxy_ns}-{gateway}");
     }
 }
@@ -308,7 +449,14 @@ fn a_sidecar_takes_the_first_route_every_request_matches() {
         &[],
         vec![
             route("api", Some(vec![uri_prefix("/api")]), "reviews"),
-            route("canary", Some(vec![HttpMatchRequest { source_labels: Some(labels(&[("canary", "yes")])), ..Default::default() }]), "reviews"),
+            route(
+                "canary",
+                Some(vec![HttpMatchRequest {
+                    source_labels: Some(labels(&[("canary", "yes")])),
+                    ..Default::default()
+                }]),
+                "reviews",
+            ),
             route("rest", Some(vec![uri_prefix("/")]), "reviews"),
         ],
     )];
@@ -331,7 +479,12 @@ fn a_sidecar_whose_requests_go_elsewhere_is_an_error_naming_the_route() {
     let l = BTreeMap::new();
     let client = Client { cluster_id: "a", namespace: "shop", labels: &l, role: Role::Sidecar };
     let e = select(&rs, &client, &service(), ROOT).unwrap_err();
-    assert!(e.contains("http[0] (to-v2) of VirtualService shop/reviews, which sends them to reviews-v2.shop.svc.cluster.local"), "{e}");
+    assert!(
+        e.contains(
+            "http[0] (to-v2) of VirtualService shop/reviews, which sends them to reviews-v2.shop.svc.cluster.local"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -358,7 +511,8 @@ fn virtual_services_bind_to_gateways_and_sidecars_as_istio_resolves_them() {
         vs_routes("mesh", "shop", &["reviews"], &[], vec![route("m", None, "reviews")]),
     ];
     let l = labels(&[("istio", "ingressgateway"), ("app", "istio-ingressgateway")]);
-    let ingress = Client { cluster_id: "a", namespace: "istio-system", labels: &l, role: Role::Gateway { named: None } };
+    let ingress =
+        Client { cluster_id: "a", namespace: "istio-system", labels: &l, role: Role::Gateway { named: None } };
     let sel = select(&rs, &ingress, &service(), ROOT).unwrap();
     assert_eq!(sel.gateways, ["shop/public"]);
     let r = sel.route.as_ref().unwrap();
@@ -385,7 +539,13 @@ fn notes_say_why_each_destination_rule_did_not_apply() {
         dr(Dr { name: "catch-all", ns: "istio-system", host: "*.cluster.local", tp: tp(5), ..Default::default() }),
         dr(Dr { name: "ratings", ns: "shop", host: "ratings", ..Default::default() }),
         dr(Dr { name: "private", ns: "team", host: SVC, export_to: &["."], ..Default::default() }),
-        dr(Dr { name: "canary", ns: "shop", host: "reviews", selector: Some(&[("canary", "yes")]), ..Default::default() }),
+        dr(Dr {
+            name: "canary",
+            ns: "shop",
+            host: "reviews",
+            selector: Some(&[("canary", "yes")]),
+            ..Default::default()
+        }),
     ];
     let l = labels(&[("app", "frontend")]);
     let client = Client { cluster_id: "a", namespace: "web", labels: &l, role: Role::Sidecar };
