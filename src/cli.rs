@@ -2,6 +2,7 @@
 
 mod check;
 mod explain;
+mod import;
 mod merge;
 mod run;
 mod serve;
@@ -34,6 +35,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Show what each client proxy's Envoy sees at a moment, and lint the policy for traps.
     Explain(explain::ExplainArgs),
+    /// Build a runnable scenario from cluster exports (`kubectl get ... -o yaml`).
+    Import(import::ImportArgs),
     /// Run a scenario over a grid of settings and seeds, in parallel, and rank the settings.
     Sweep(sweep::SweepArgs),
     /// Combine the output folders of a sharded sweep.
@@ -55,6 +58,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::cmd_run(args),
         Command::Check(args) => check::cmd_check(args),
         Command::Explain(args) => explain::cmd_explain(args),
+        Command::Import(args) => import::cmd_import(args),
         Command::Sweep(args) => sweep::cmd_sweep(args),
         Command::Merge(args) => merge::cmd_merge(args),
         Command::Serve(args) => serve::cmd_serve(args),

@@ -13,6 +13,7 @@ pub mod check;
 pub mod engine;
 pub mod envoy;
 pub mod explain;
+pub mod import;
 pub mod input;
 pub mod istio;
 pub mod kube;

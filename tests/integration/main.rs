@@ -8,6 +8,7 @@ mod consistent_hash;
 mod east_west;
 mod explain;
 mod golden;
+mod import;
 mod inputs;
 mod limits;
 mod messages;
