@@ -417,8 +417,15 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
                     json!({"index": pr.index, "health": pr.health, "load": pr.load, "in_panic": pr.in_panic, "localities": localities})
                 })
                 .collect();
+            let resources: Vec<serde_json::Value> = p
+                .resources
+                .iter()
+                .map(|r| json!({"resource": r.id, "source": r.source, "applied": r.applied, "why": r.why}))
+                .collect();
             json!({
-                "name": p.name, "kind": p.kind, "cluster": p.cluster, "locality": p.locality,
+                "name": p.name, "kind": p.kind, "cluster": p.cluster, "namespace": p.namespace, "locality": p.locality,
+                "resources": resources, "other_resources": p.other_resources,
+                "settings": p.settings.iter().map(setting).collect::<Vec<_>>(),
                 "total_panic": p.total_panic,
                 "ejected": p.ejected.map(|(now, hosts)| json!({"now": now, "hosts": hosts})),
                 "route": p.route.iter().map(setting).collect::<Vec<_>>(),
@@ -431,6 +438,7 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
         "seed": snap.seed,
         "at_s": snap.at.as_secs_f64(),
         "envoy_cluster": snap.envoy_cluster,
+        "skipped": snap.skipped,
         "settings": snap.settings.iter().map(setting).collect::<Vec<_>>(),
         "proxies": proxies,
         "lints": snap.lints,

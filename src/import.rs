@@ -804,6 +804,10 @@ fn render(
                 g.replicas,
                 q(&g.namespace)
             );
+            if !g.labels.is_empty() {
+                let labels: Vec<String> = g.labels.iter().map(|(k, v)| format!("{} = {}", q(k), q(v))).collect();
+                let _ = writeln!(w, "labels = {{ {} }}", labels.join(", "));
+            }
         }
         for a in args {
             if !covered.contains(a.name.as_str()) {

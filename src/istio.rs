@@ -72,7 +72,10 @@ impl IstioError {
             IstioError::Parse(e) => {
                 let with = crate::kube::ReadError { message: crate::suggest::with_suggestion(&e.message), ..e.clone() };
                 let text = with.to_string();
-                text.strip_prefix(e.origin.file.as_str()).and_then(|t| t.strip_prefix(": ")).map(str::to_string).unwrap_or(text)
+                text.strip_prefix(e.origin.file.as_str())
+                    .and_then(|t| t.strip_prefix(": "))
+                    .map(str::to_string)
+                    .unwrap_or(text)
             }
             IstioError::Invalid { .. } => self.to_string(),
         }

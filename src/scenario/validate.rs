@@ -457,7 +457,10 @@ impl Validator<'_> {
             fn typed<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<T, (String, String)> {
                 serde_path_to_error::deserialize(v.clone()).map_err(|e| {
                     let p = e.path().to_string();
-                    (if p == "." { String::new() } else { format!(".{p}") }, e.into_inner().to_string())
+                    (
+                        if p == "." { String::new() } else { format!(".{p}") },
+                        crate::suggest::with_suggestion(e.into_inner().message().trim_end()),
+                    )
                 })
             }
             let spec = match r.kind.as_str() {
