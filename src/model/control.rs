@@ -151,13 +151,16 @@ impl World {
             return;
         }
         let endpoints = self.istio_endpoints();
-        // istiod computes a proxy's assignment from its identity alone: replicas of one group
-        // (same locality, network, cluster and labels) get the same one, computed once.
+        // istiod computes a proxy's assignment from its identity and the DestinationRule it
+        // gets: replicas of one group (same locality, network, cluster, labels and rule) get the
+        // same one, computed once.
         let mut shared: Option<(usize, crate::istio::locality::Assignment)> = None;
         for i in 0..self.proxies.len() {
             let same_as_previous = shared.as_ref().is_some_and(|(j, _)| {
                 let cp = &self.control;
-                cp.metas[*j] == cp.metas[i] && cp.is_ew_gateway[*j] == cp.is_ew_gateway[i]
+                cp.metas[*j] == cp.metas[i]
+                    && cp.is_ew_gateway[*j] == cp.is_ew_gateway[i]
+                    && cp.lb_of[*j] == cp.lb_of[i]
             });
             if !same_as_previous {
                 shared = Some((i, self.assignment_for(ProxyId(i as u32), &endpoints)));

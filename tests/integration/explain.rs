@@ -221,3 +221,49 @@ fn a_run_writes_the_teaching_report() {
     assert_eq!(multipliers, ["1", "1", "1", "2", "2", "2", "3", "3", "3"]);
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",uneject")), "{csv}");
 }
+
+/// Issue 9: two sidecar groups in one cluster get different DestinationRules, as istiod would
+/// give them, and the run follows each. `team/svc` (in the client's namespace, exported to it
+/// only) is found before `default/svc` for the proxies in `team` (`pilot/pkg/model/
+/// push_context.go`: the proxy's namespace first); it has no outlierDetection, so those
+/// proxies keep every endpoint in one priority. The proxies in `default` get `default/svc` with
+/// outlierDetection, so they rank endpoints by locality: P0 = r1 (2 hosts), P1 = r2 (2 hosts).
+#[test]
+fn each_proxy_group_gets_the_rule_istio_selects_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("rules.yaml"),
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: svc\n  namespace: default\n\
+         spec:\n  host: svc\n  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 1\n---\n\
+         apiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\nmetadata:\n  name: svc\n  namespace: team\n\
+         spec:\n  host: svc.default.svc.cluster.local\n  exportTo: [\".\"]\n  trafficPolicy:\n    connectionPool:\n      \
+         http:\n        http2MaxRequests: 7\n",
+    )
+    .unwrap();
+    let text = "name = \"t\"\nduration = \"2s\"\n[[clusters]]\nname = \"a\"\nregion = \"r1\"\n[[clusters]]\nname = \"b\"\n\
+                region = \"r2\"\n[service]\nhost = \"svc.default.svc.cluster.local\"\ndeployments = [{ cluster = \"a\", \
+                replicas = 2 }, { cluster = \"b\", replicas = 2 }]\n[policy]\nmanifests = [\"rules.yaml\"]\n\
+                [[proxies]]\nname = \"p\"\nkind = \"sidecar\"\ncluster = \"a\"\n[[proxies]]\nname = \"q\"\nkind = \
+                \"sidecar\"\ncluster = \"a\"\nnamespace = \"team\"\n[[workload]]\nproxy = \"p\"\nrate = 10\n\
+                [[workload]]\nproxy = \"q\"\nrate = 10\n";
+    std::fs::write(tmp.path().join("s.toml"), text).unwrap();
+    let s = meshsim::scenario::load(&tmp.path().join("s.toml"), &[]).unwrap();
+    let rule = |g: usize| s.proxy_groups[g].selection.destination_rule.as_ref().map(|d| d.namespace.clone());
+    assert_eq!(rule(0).as_deref(), Some("default"));
+    assert_eq!(rule(1).as_deref(), Some("team"));
+    let snap = meshsim::explain::snapshot(Arc::new(s), 1, SimTime::ZERO).unwrap();
+    let p = snap.proxies.iter().find(|p| p.name == "p-0").unwrap();
+    let q = snap.proxies.iter().find(|p| p.name == "q-0").unwrap();
+    let hosts = |v: &meshsim::explain::ProxyView| -> Vec<u32> {
+        v.priorities.iter().map(|pr| pr.localities.iter().map(|l| l.hosts).sum()).collect()
+    };
+    assert_eq!(hosts(p), [2, 2]);
+    assert_eq!(hosts(q), [4]);
+    // Different rules: no common block; each proxy shows its own, and why the other rule lost.
+    assert!(snap.settings.is_empty());
+    let text = meshsim::explain::render(&snap, None);
+    assert!(text.contains("settings differ between proxies"), "{text}");
+    let why: Vec<(&str, bool)> = q.resources.iter().map(|r| (r.id.as_str(), r.applied)).collect();
+    assert_eq!(why, [("DestinationRule default/svc", false), ("DestinationRule team/svc", true)], "{text}");
+    assert!(q.settings.iter().any(|st| st.value.contains('7')), "{:?}", q.settings);
+}
