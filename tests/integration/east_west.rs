@@ -127,7 +127,7 @@ fn connection_lifetimes_from_the_destination_rule() {
     use meshsim::engine::SimDuration;
     let cfg = |tp: &str| {
         let s = parse(&remote("http2", 1, tp, "")).unwrap();
-        meshsim::model::build::cluster_and_control(&s).0
+        meshsim::model::build::cluster_and_control(&s, s.proxy_groups[0].selection.traffic_policy()).0
     };
     assert_eq!(cfg("").idle_timeout, Some(SimDuration::from_secs(3600)));
     assert_eq!(cfg("").max_connection_duration, None);
