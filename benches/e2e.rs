@@ -1,11 +1,12 @@
 //! End to end: simulated client requests per wall-clock second on the seed topology at high
 //! load (the seed scenario with its rate raised), one core.
 
+mod harness;
+
 use std::sync::Arc;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-
-fn seed_high_load(c: &mut Criterion) {
+fn main() {
+    let h = harness::Harness::from_args();
     let sets = vec![
         "duration=30s".to_string(),
         "workload.0.rate=20000".to_string(),
@@ -17,14 +18,7 @@ fn seed_high_load(c: &mut Criterion) {
     let scenario = Arc::new(meshsim::scenario::load("scenarios/seed-failover.toml".as_ref(), &sets).expect("scenario"));
     let probe = meshsim::model::run(scenario.clone(), 1).expect("run");
     let requests: u64 = probe.world.rec.requests.iter().map(|x| u64::from(*x)).sum();
-    let mut group = c.benchmark_group("e2e");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(requests));
-    group.bench_function("seed_failover_20k_rps_30s", |b| {
-        b.iter(|| meshsim::model::run(scenario.clone(), 1).expect("run").events);
+    h.case("e2e/seed_failover_20k_rps_30s", 10, (requests as f64, "client requests"), || {
+        meshsim::model::run(scenario.clone(), 1).expect("run").events
     });
-    group.finish();
 }
-
-criterion_group!(benches, seed_high_load);
-criterion_main!(benches);

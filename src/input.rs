@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn reads_regular_files_up_to_the_cap() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::scratch::tempdir().unwrap();
         let p = tmp.path().join("a.toml");
         std::fs::write(&p, "0123456789").unwrap();
         assert_eq!(read_text(&p, 10, "a test file").unwrap(), "0123456789");

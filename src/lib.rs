@@ -26,6 +26,10 @@ pub mod serve;
 pub mod suggest;
 pub mod sweep;
 
+#[cfg(test)]
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -98,7 +98,7 @@ mod tests {
         assert!(reason(Path::new("/dev/null")).starts_with("is a device;"));
         assert_eq!(reason(Path::new("/")), "names no file");
         assert_eq!(reason(Path::new("x/..")), "names no file");
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::scratch::tempdir().unwrap();
         assert!(reason(tmp.path()).starts_with("is a folder;"));
         assert!(reason(&tmp.path().join("no/such/file.xml")).starts_with("does not exist"));
         let f = tmp.path().join("a.xml");

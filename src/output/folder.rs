@@ -724,7 +724,7 @@ mod tests {
 
     #[test]
     fn home_and_ancestors_of_protected_paths_are_refused() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::scratch::tempdir().unwrap();
         let home = tmp.path().join("home");
         fs::create_dir_all(home.join("work")).unwrap();
         fs::write(home.join("work/lab.toml"), "x").unwrap();
@@ -740,7 +740,7 @@ mod tests {
     fn devices_links_and_files_are_refused() {
         let g = Guard::new();
         assert!(refusal(Path::new("/dev/null"), &g).starts_with("is a device, not a folder"));
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::scratch::tempdir().unwrap();
         let file = tmp.path().join("f");
         fs::write(&file, "x").unwrap();
         assert!(refusal(&file, &g).starts_with("is a file, not a folder"));
@@ -754,7 +754,7 @@ mod tests {
 
     #[test]
     fn owned_folders_are_recognised_by_marker_and_contents() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::scratch::tempdir().unwrap();
         let g = Guard::new();
         let dir = tmp.path().join("out");
         assert_eq!(inspect(&dir, Kind::Run, &g).unwrap(), Existing::Absent);
@@ -792,7 +792,7 @@ mod tests {
 
     #[test]
     fn removal_never_descends_and_keeps_foreign_entries() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::scratch::tempdir().unwrap();
         let dir = tmp.path().join("d");
         fs::create_dir(&dir).unwrap();
         fs::write(dir.join(MARKER), Marker::new(Kind::Run, "x").to_bytes()).unwrap();

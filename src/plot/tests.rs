@@ -238,7 +238,7 @@ fn check(
 
 #[test]
 fn traffic_share_smoke() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let data = run_chart();
     let (_, svg) = check(
         dir.path(),
@@ -277,7 +277,7 @@ fn traffic_share_smoke() {
 
 #[test]
 fn ejection_timeline_smoke() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let data = timeline();
     let (_, svg) = check(
         dir.path(),
@@ -290,7 +290,7 @@ fn ejection_timeline_smoke() {
 
 #[test]
 fn latency_ecdf_smoke() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let data = ecdf();
     let (_, svg) =
         check(dir.path(), "ecdf", |p, s| latency_ecdf(&data, p, s), &["latency", "zone-a outage", "log scale"]);
@@ -299,7 +299,7 @@ fn latency_ecdf_smoke() {
 
 #[test]
 fn heatmap_smoke() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let data = heat();
     let (_, svg) = check(
         dir.path(),
@@ -319,7 +319,7 @@ fn heatmap_smoke() {
 
 #[test]
 fn sweep_lines_smoke() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let data = sweep();
     let (_, svg) = check(
         dir.path(),
@@ -332,7 +332,7 @@ fn sweep_lines_smoke() {
 
 #[test]
 fn empty_and_nan_data_do_not_panic() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let d = dir.path();
     let p = |n: &str| (d.join(format!("{n}.png")), d.join(format!("{n}.svg")));
 
@@ -404,7 +404,7 @@ fn empty_and_nan_data_do_not_panic() {
 
 #[test]
 fn html_report_inlines_svgs() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let svg_path = dir.path().join("heat.svg");
     heatmap(&heat(), &dir.path().join("heat.png"), &svg_path).unwrap();
     let report = Report {
@@ -439,7 +439,7 @@ fn html_report_inlines_svgs() {
 
 #[test]
 fn errors_name_the_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     // A directory where the file should go: the rename fails.
     let blocker = dir.path().join("blocked.svg");
     std::fs::create_dir(&blocker).unwrap();
@@ -465,7 +465,7 @@ fn number_formatting() {
 /// `MESHSIM_PLOT_PREVIEW=/tmp/plots` to keep them for eyeballing (a temporary folder otherwise).
 #[test]
 fn preview() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dir = std::env::var("MESHSIM_PLOT_PREVIEW").map(PathBuf::from).unwrap_or_else(|_| tmp.path().to_path_buf());
     let p = |n: &str| (dir.join(format!("{n}.png")), dir.join(format!("{n}.svg")));
     let (a, b) = p("traffic_share");
@@ -499,7 +499,7 @@ fn preview() {
 /// latency samples without error.
 #[test]
 fn large_inputs_render() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let out = std::env::var("MESHSIM_PLOT_PREVIEW").map(PathBuf::from);
     let dir = out.as_deref().unwrap_or(tmp.path());
     let n = 3600;

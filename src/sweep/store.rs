@@ -523,7 +523,7 @@ mod tests {
 
     #[test]
     fn run_files_round_trip_and_belong_to_their_sweep() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::scratch::tempdir().unwrap();
         let dir = &tmp.path().join("sweep");
         let m = manifest();
         let _hold = open(dir, &m, "name = \"s\"\n", false, &Guard::new()).unwrap();
@@ -546,7 +546,7 @@ mod tests {
 
     #[test]
     fn temporaries_are_cleaned_and_other_files_kept() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::scratch::tempdir().unwrap();
         let dir = tmp.path();
         std::fs::create_dir_all(dir.join(RUNS)).unwrap();
         std::fs::write(dir.join(".sweep.csv.tmp-12-0"), "x").unwrap();

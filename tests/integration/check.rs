@@ -81,7 +81,7 @@ fn field_error(expect: &str) -> (String, String) {
 
 #[test]
 fn every_catalogue_scenario_passes_and_junit_parses() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let out = meshsim(&["check", "scenarios", "--junit", junit.to_str().unwrap()]);
     let text = stdout(&out);
@@ -111,7 +111,7 @@ fn every_catalogue_scenario_passes_and_junit_parses() {
 
 #[test]
 fn a_failing_expectation_exits_1_with_the_measured_value() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     // No outlier detection: nothing is ever ejected, so "at least 1 ejection" must fail with 0.
     // Before the fault B gets attempts, so "B gets nothing while healthy" fails too; the third
     // expectation passes: there are no errors before the fault.
@@ -159,7 +159,7 @@ max = 0
 
 #[test]
 fn bad_expectation_fields_exit_2_naming_the_path() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let good = write_scenario(dir.path(), "good.toml", "[[expect]]\nname = \"quiet\"\nkind = \"no-ejections\"\n");
     let bad = write_scenario(
         dir.path(),
@@ -324,7 +324,7 @@ fn missing_paths_and_empty_folders_are_bad_input() {
     let out = meshsim(&["check", "no/such/file.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no/such/file.toml"));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let out = meshsim(&["check", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario files"));

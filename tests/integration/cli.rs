@@ -13,7 +13,7 @@ const FILES: [&str; 6] = ["timeseries.csv", "client.csv", "events.jsonl", "summa
 
 #[test]
 fn run_writes_every_output_and_reruns_are_byte_identical() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     for dir in [&a, &b] {
         let out = meshsim(&[
@@ -47,7 +47,7 @@ fn run_writes_every_output_and_reruns_are_byte_identical() {
 
 #[test]
 fn seed_flag_changes_the_run() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dir = tmp.path().join("s");
     let out = meshsim(&[
         "run",
@@ -102,7 +102,7 @@ fn bad_input_is_a_clear_error_with_exit_code_2() {
 
 #[test]
 fn a_failed_run_leaves_existing_output_untouched() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dir = tmp.path().join("keep");
     let ok = meshsim(&["run", "scenarios/seed-failover.toml", "--set", "duration=5s", "--out", dir.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
@@ -126,7 +126,7 @@ fn a_failed_run_leaves_existing_output_untouched() {
 /// (pandas refuses an empty file): the files of a run without ejections and of a small sweep.
 #[test]
 fn every_csv_has_a_header_even_when_empty() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let run = tmp.path().join("run");
     // Scale-to-zero: nothing is ever ejected, so ejections.csv has no rows.
     let out =

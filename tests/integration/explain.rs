@@ -204,7 +204,7 @@ fn explain_command_prints_proxies_and_rejects_unknown_ones() {
 
 #[test]
 fn a_run_writes_the_teaching_report() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let out = dir.path().join("run");
     let s = Arc::new(util::load("flapping-backoff.toml", &[]));
     meshsim::run_to_dir(s, 1, &out, &meshsim::output::Guard::new()).unwrap();
@@ -230,7 +230,7 @@ fn a_run_writes_the_teaching_report() {
 /// outlierDetection, so they rank endpoints by locality: P0 = r1 (2 hosts), P1 = r2 (2 hosts).
 #[test]
 fn each_proxy_group_gets_the_rule_istio_selects_for_it() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("rules.yaml"),
         "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: svc\n  namespace: default\n\

@@ -33,7 +33,7 @@ fn two(dir: &Path, out: &str) -> bin::Outcome {
 
 #[test]
 fn two_clusters_import_places_every_ready_pod_and_client() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let o = two(dir.path(), "s.toml");
     o.succeeded();
     let text = std::fs::read_to_string(dir.path().join("s.toml")).unwrap();
@@ -86,7 +86,7 @@ fn import_then_check_fails_over_and_back() {
     // (5 consecutive 5xx) ejects them within a fraction of a second at these rates, so every
     // client moves to us-central1 well within the skeleton's 10 s; once they recover and their
     // ejections end, traffic returns within its 50 s.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     two(dir.path(), "s.toml").succeeded();
     let o = bin::run_in(dir.path(), &["check", "s.toml"], std::time::Duration::from_secs(300), None);
     assert_eq!(o.code, Some(0), "{o:?}");
@@ -96,7 +96,7 @@ fn import_then_check_fails_over_and_back() {
 
 #[test]
 fn three_clusters_on_two_networks_get_east_west_gateways() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let e = exports().join("three-clusters");
     let args: Vec<String> =
         ["a", "b", "c"].iter().map(|c| format!("{c}={}", e.join(format!("{c}.yaml")).display())).collect();
@@ -128,7 +128,7 @@ fn three_clusters_on_two_networks_get_east_west_gateways() {
 
 #[test]
 fn import_refuses_to_overwrite_a_file_it_did_not_write() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     std::fs::write(dir.path().join("mine.toml"), "# my notes\n").unwrap();
     two(dir.path(), "mine.toml").refused(&["mine.toml", "not written by `meshsim import`"]);
     assert_eq!(std::fs::read_to_string(dir.path().join("mine.toml")).unwrap(), "# my notes\n");
@@ -139,7 +139,7 @@ fn import_refuses_to_overwrite_a_file_it_did_not_write() {
 
 #[test]
 fn import_bad_input_names_the_file_resource_and_field() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let e = exports().join("two-clusters");
     let east = format!("east={}", e.join("east.yaml").display());
     // No such service: the hosts seen are listed.

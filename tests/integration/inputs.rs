@@ -13,7 +13,7 @@ const SMALL_AS: u64 = 512 << 20;
 
 #[test]
 fn issue8_5_a_fifo_scenario_is_refused_without_blocking() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     fifo(tmp.path(), "s.toml");
     let out = run_in(tmp.path(), &["run", "s.toml"], QUICK, None);
     out.refused(&["s.toml: is a FIFO (named pipe), not a regular file; expected a scenario file (TOML)"]);
@@ -21,21 +21,21 @@ fn issue8_5_a_fifo_scenario_is_refused_without_blocking() {
 
 #[test]
 fn issue8_5_dev_zero_as_the_scenario_is_refused_before_reading() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let out = run_in(tmp.path(), &["run", "/dev/zero"], QUICK, Some(SMALL_AS));
     out.refused(&["/dev/zero: is a device, not a regular file; expected a scenario file (TOML)"]);
 }
 
 #[test]
 fn issue8_5_a_folder_as_the_scenario_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("d.toml")).unwrap();
     run(tmp.path(), &["run", "d.toml"]).refused(&["d.toml: is a folder, not a regular file"]);
 }
 
 #[test]
 fn issue8_5_a_scenario_over_16_mib_is_refused_by_its_size() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let mut text = String::from(BASE);
     text.push_str(&format!("description = \"{}\"\n", "x".repeat(16 << 20)));
     write(tmp.path(), "big.toml", &text);
@@ -45,7 +45,7 @@ fn issue8_5_a_scenario_over_16_mib_is_refused_by_its_size() {
 
 #[test]
 fn issue8_5_a_fifo_or_device_manifest_is_refused_naming_where_it_was_listed() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     fifo(tmp.path(), "dr.yaml");
     write(tmp.path(), "s.toml", &format!("{BASE}[policy]\nmanifests = [\"dr.yaml\"]\n"));
     let out = run_in(tmp.path(), &["run", "s.toml"], QUICK, None);
@@ -58,7 +58,7 @@ fn issue8_5_a_fifo_or_device_manifest_is_refused_naming_where_it_was_listed() {
 
 #[test]
 fn issue8_5_a_fifo_as_the_sweeps_scenario_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     fifo(tmp.path(), "s.toml");
     write(
         tmp.path(),
@@ -77,7 +77,7 @@ fn issue8_5_a_fifo_as_the_sweeps_scenario_is_refused() {
 
 #[test]
 fn issue8_5_a_fifo_among_the_run_files_of_a_merge_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dir = tmp.path();
     copy_seed_manifests(dir);
     let seed = crate::util::root().join("scenarios/seed-failover.toml");
@@ -93,7 +93,7 @@ fn issue8_5_a_fifo_among_the_run_files_of_a_merge_is_refused() {
 
 #[test]
 fn issue8_5_dev_zero_in_check_is_an_error_for_that_file() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let out = run_in(tmp.path(), &["check", "/dev/zero"], QUICK, Some(SMALL_AS));
     out.refused(&[]);
     // File errors go to stderr (issue 12); stdout keeps the totals.

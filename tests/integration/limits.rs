@@ -14,7 +14,7 @@ const QUICK: Duration = Duration::from_secs(10);
 const SMALL_AS: u64 = 512 << 20;
 
 fn refused_quickly(extra: &str, sets: &[&str], needles: &[&str]) {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", &format!("{BASE}{extra}"));
     let mut args = vec!["run", "s.toml", "--out", "o"];
     for s in sets {
@@ -71,7 +71,7 @@ fn issue8_6_a_duration_of_5000h_is_refused_and_a_longer_bucket_does_not_make_it_
 
 #[test]
 fn issue8_6_the_budget_is_a_limit_that_can_be_raised() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", BASE);
     let args = ["run", "s.toml", "--out", "o", "--set", "limits.max_memory=64MiB", "-q"];
     run(tmp.path(), &args).refused(&["more than limits.max_memory = 64 MiB", "raise limits.max_memory"]);
@@ -88,7 +88,7 @@ fn issue8_6_the_budget_is_a_limit_that_can_be_raised() {
 /// a 1 GiB address space.
 #[test]
 fn issue8_6_memory_is_linear_in_clusters() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let mut text = String::from("name = \"many\"\nduration = \"1s\"\n");
     for i in 0..16_000 {
         text.push_str(&format!("[[clusters]]\nname = \"c{i}\"\nregion = \"r{i}\"\n"));
@@ -106,7 +106,7 @@ fn issue8_6_memory_is_linear_in_clusters() {
 /// in 256 MiB of address space (it took about 10 KB per point, 400 MB here, before).
 #[test]
 fn issue8_6_sweep_memory_does_not_grow_with_its_points() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dir = tmp.path();
     copy_seed_manifests(dir);
     std::fs::copy(crate::util::root().join("scenarios/seed-failover-503.toml"), dir.join("s.toml")).unwrap();
@@ -121,7 +121,7 @@ fn issue8_6_sweep_memory_does_not_grow_with_its_points() {
 
 #[test]
 fn issue8_6_a_sweep_whose_tables_exceed_the_budget_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", BASE);
     let args = ["sweep", "s.toml", "--grid", "workload[0].rate=1..10", "--seeds", "1000000", "--out", "o"];
     let out = run_in(tmp.path(), &[&args[..], &["--set", "limits.max_memory=256MiB"]].concat(), QUICK, Some(SMALL_AS));
@@ -134,7 +134,7 @@ fn issue8_6_a_sweep_whose_tables_exceed_the_budget_is_refused() {
 
 #[test]
 fn issue8_7_zero_limits_are_refused_naming_the_key() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", BASE);
     for key in ["max_in_flight", "max_events"] {
         let set = format!("limits.{key}=0");
@@ -148,7 +148,7 @@ fn issue8_7_zero_limits_are_refused_naming_the_key() {
 /// completes.
 #[test]
 fn issue8_7_a_huge_max_in_flight_saturates_instead_of_wrapping() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", BASE);
     let huge = "limits.max_in_flight=9223372036854775807";
     let out = run(tmp.path(), &["run", "s.toml", "--set", huge]);
@@ -161,7 +161,7 @@ fn issue8_7_a_huge_max_in_flight_saturates_instead_of_wrapping() {
 /// when that many client requests are in flight, and says so.
 #[test]
 fn issue8_7_max_in_flight_bounds_client_requests_in_flight() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let fault = "[[faults]]\nat = \"0s\"\naction = \"blackhole\"\ncluster = \"b\"\n";
     write(tmp.path(), "s.toml", &format!("{BASE}{fault}"));
     let out = run(tmp.path(), &["run", "s.toml", "--set", "limits.max_in_flight=50"]);
@@ -179,7 +179,7 @@ fn issue8_7_max_in_flight_bounds_client_requests_in_flight() {
 /// names the key.
 #[test]
 fn issue8_7_the_pending_event_bound_names_max_in_flight() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let vs = "[policy.virtual_service]\nhosts = [\"svc\"]\nhttp = [{ timeout = \"1h\", route = [{ destination = { host = \"svc\" } }] }]\n";
     write(tmp.path(), "s.toml", &format!("{BASE}{vs}"));
     // About 55 requests are in flight at 1000 per second, but every request leaves its timer.
@@ -190,7 +190,7 @@ fn issue8_7_the_pending_event_bound_names_max_in_flight() {
 
 #[test]
 fn issue8_7_the_event_budget_names_its_key() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", BASE);
     let out = run(tmp.path(), &["run", "s.toml", "--set", "limits.max_events=10"]);
     out.refused(&["event budget of 10 events exhausted", "raise limits.max_events"]);
@@ -202,7 +202,7 @@ fn issue8_7_the_event_budget_names_its_key() {
 /// holds the program, its libraries and reserved but unused memory).
 #[test]
 fn issue8_6_the_estimate_bounds_what_a_run_uses() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let mut wide = String::from("name = \"wide\"\nduration = \"15m\"\n");
     for i in 0..300 {
         wide.push_str(&format!("[[clusters]]\nname = \"c{i}\"\nregion = \"r{i}\"\n"));
@@ -245,7 +245,7 @@ fn issue8_6_the_estimate_bounds_what_a_run_uses() {
 /// so 2 000 sidecars and pods that keep changing could run for hours in a few hundred events.
 #[test]
 fn issue8_7_work_inside_events_is_bounded_by_max_events() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let mut text = BASE
         .replace(
             "replicas = 2 }, { cluster = \"b\", replicas = 2 }",
@@ -269,7 +269,7 @@ fn issue8_7_work_inside_events_is_bounded_by_max_events() {
 /// A's answers are 503) fills it.
 #[test]
 fn issue8_6_the_event_log_stays_within_the_budget() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let text = format!(
         "{BASE}[policy.destination_rule]\nhost = \"svc\"\ntrafficPolicy = {{ outlierDetection = {{ \
          consecutive5xxErrors = 1, interval = \"10ms\", baseEjectionTime = \"10ms\", maxEjectionPercent = 100 }} }}\n\

@@ -16,6 +16,8 @@ mod model;
 mod policy;
 mod report;
 mod safety;
+#[path = "../support/scratch.rs"]
+mod scratch;
 mod scripted;
 mod seed;
 mod serve;

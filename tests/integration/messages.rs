@@ -41,7 +41,7 @@ fn meshsim(dir: &Path, args: &[&str]) -> Out {
 
 #[test]
 fn a_manifest_error_names_its_file_once() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dr = std::fs::read_to_string(root().join("scenarios/manifests/seed/destination-rule.yaml")).unwrap();
     std::fs::write(tmp.path().join("dr.yaml"), dr.replace("consecutive5xxErrors", "consecutive5xxError")).unwrap();
     let text = BASE.replace("svc.default.svc.cluster.local", "hello-world.default.svc.cluster.local")
@@ -65,7 +65,7 @@ fn a_manifest_error_names_its_file_once() {
 
 #[test]
 fn an_unknown_key_is_one_line_with_a_suggestion() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     std::fs::write(tmp.path().join("s.toml"), BASE.replace("rate = 100", "ratte = 100")).unwrap();
     let out = meshsim(tmp.path(), &["run", "s.toml", "--out", "o"]);
     assert_eq!(out.code, Some(2));
@@ -91,7 +91,7 @@ fn an_unknown_key_is_one_line_with_a_suggestion() {
 
 #[test]
 fn a_wrong_type_has_no_stray_lines() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     std::fs::write(tmp.path().join("s.toml"), BASE.replace("rate = 100", "rate = \"fast\"")).unwrap();
     let out = meshsim(tmp.path(), &["run", "s.toml", "--out", "o"]);
     assert_eq!(out.code, Some(2));
@@ -102,7 +102,7 @@ fn a_wrong_type_has_no_stray_lines() {
 
 #[test]
 fn check_prints_file_errors_on_stderr() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     std::fs::write(tmp.path().join("bad.toml"), BASE.replace("rate = 100", "ratte = 100")).unwrap();
     std::fs::write(
         tmp.path().join("good.toml"),
@@ -152,7 +152,7 @@ fn completions_for_each_shell() {
 
 #[test]
 fn run_json_prints_the_summary_file() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let out_dir = tmp.path().join("o");
     let out = meshsim(
         &root(),

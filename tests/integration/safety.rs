@@ -78,8 +78,8 @@ fn names(dir: &Path) -> Vec<String> {
 
 /// A temporary workplace: `lab/seed-failover.toml` with its manifests, a file of the user's
 /// (`notes.txt`) and a folder of the user's (`mine/` with a file).
-fn workplace() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
+fn workplace() -> crate::scratch::TempDir {
+    let tmp = crate::scratch::tempdir().unwrap();
     let lab = tmp.path().join("lab");
     fs::create_dir_all(lab.join("manifests/seed")).unwrap();
     let scenarios = root().join("scenarios");

@@ -368,7 +368,7 @@ fn the_downloaded_scenario_is_self_contained_and_reproduces_the_run() {
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains("baseEjectionTime = \"10s\"") && !text.contains("manifests ="));
     // Parsed from another folder: nothing refers to the manifests' files.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let s = meshsim::scenario::from_str(&text, "downloaded.toml", dir.path(), &[]).unwrap();
     assert_eq!(s.seed, 4);
     let out = meshsim::model::run(Arc::new(s), 4).unwrap();
@@ -391,7 +391,7 @@ fn every_catalogue_scenario_downloads_unchanged_to_the_same_run() {
         let (status, _, body) = request("GET", &format!("/api/download?scenario={}", entry.name), b"");
         assert_eq!(status, 200, "{}", entry.name);
         let text = String::from_utf8(body).unwrap();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::scratch::tempdir().unwrap();
         let s = meshsim::scenario::from_str(&text, "d.toml", dir.path(), &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(s.expectations.len(), entry.scenario.expectations.len(), "{}: all expectations hold", entry.name);
         let short = |s: &meshsim::scenario::Scenario| {

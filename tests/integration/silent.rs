@@ -4,8 +4,8 @@
 use crate::bin::{BASE, copy_seed_manifests, run, write};
 
 /// Writes `BASE + extra` as `s.toml` in a fresh folder and runs `meshsim run s.toml` with `sets`.
-fn run_base(extra: &str, sets: &[&str]) -> (tempfile::TempDir, crate::bin::Outcome) {
-    let tmp = tempfile::tempdir().unwrap();
+fn run_base(extra: &str, sets: &[&str]) -> (crate::scratch::TempDir, crate::bin::Outcome) {
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", &format!("{BASE}{extra}"));
     let mut args = vec!["run", "s.toml", "--out", "o", "-q"];
     for s in sets {
@@ -42,7 +42,7 @@ fn issue8_9_destination_rule_hosts_match_as_in_istio() {
 fn issue8_9_a_manifest_destination_rule_resolves_its_short_host_in_its_namespace() {
     // Issue 9: a rule for another host is not an error, as in Istio; it does not apply, and the
     // lint and `explain` say so and why (it was applied silently before issue 8).
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dr = |ns: &str| {
         format!(
             "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: x\n  namespace: {ns}\n\
@@ -73,7 +73,7 @@ fn issue8_9_a_manifest_destination_rule_resolves_its_short_host_in_its_namespace
 
 #[test]
 fn issue8_9_an_empty_manifest_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "empty.yaml", "# nothing here\n---\n");
     write(tmp.path(), "s.toml", &format!("{BASE}[policy]\nmanifests = [\"empty.yaml\"]\n"));
     run(tmp.path(), &["run", "s.toml"])
@@ -82,7 +82,7 @@ fn issue8_9_an_empty_manifest_is_refused() {
 
 #[test]
 fn issue8_9_set_policy_manifests_takes_effect() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", BASE);
     // A missing file is an error naming it: the override is read, not ignored.
     let out = run(tmp.path(), &["run", "s.toml", "--set", "policy.manifests=[\"missing.yaml\"]"]);
@@ -109,7 +109,7 @@ fn issue8_9_set_policy_manifests_takes_effect() {
 
 #[test]
 fn issue8_9_a_sweep_axis_on_policy_manifests_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dir = tmp.path();
     copy_seed_manifests(dir);
     write(dir, "s.toml", BASE);
@@ -200,7 +200,7 @@ fn issue8_9_durations_with_spaces_are_refused() {
 
 #[test]
 fn issue8_9_manifest_errors_name_the_file_once() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(
         tmp.path(),
         "bad.yaml",
@@ -214,7 +214,7 @@ fn issue8_9_manifest_errors_name_the_file_once() {
 
 #[test]
 fn issue8_9_a_bad_constraint_is_labelled_constraint() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", BASE);
     let grid = ["sweep", "s.toml", "--grid", "workload[0].rate=10,20", "--dry-run"];
     let out = run(tmp.path(), &[&grid[..], &["--constraint", "speed < 3"]].concat());
@@ -227,14 +227,14 @@ fn issue8_9_a_bad_constraint_is_labelled_constraint() {
 
 #[test]
 fn issue8_9_a_sweep_file_without_scenario_says_so() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "sw.toml", "[[axes]]\npath = \"workload[0].rate\"\nvalues = [1, 2]\n");
     run(tmp.path(), &["sweep", "sw.toml", "--dry-run"]).refused(&["sw.toml: line 1: missing field `scenario`"]);
 }
 
 #[test]
 fn issue8_9_a_tiny_grid_step_says_how_many_values_it_would_give() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     write(tmp.path(), "s.toml", BASE);
     let out = run(tmp.path(), &["sweep", "s.toml", "--grid", "workload[0].rate=0.0..1.0 step 1e-300", "--dry-run"]);
     out.refused(&["about 1.0e300 values; at most 10000 are allowed on one axis"]);

@@ -62,7 +62,7 @@ fn assert_same_files(a: &Path, b: &Path) {
 #[test]
 fn output_is_byte_identical_with_one_and_two_threads() {
     let plan = Plan::new(small_spec()).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let (one, two) = (tmp.path().join("one"), tmp.path().join("two"));
     let o1 = execute(&plan, &one, &opts(1, Shard::ALL, true));
     let o2 = execute(&plan, &two, &opts(2, Shard::ALL, true));
@@ -85,7 +85,7 @@ fn output_is_byte_identical_with_one_and_two_threads() {
 #[test]
 fn shards_merged_equal_one_machine() {
     let plan = Plan::new(small_spec()).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let d = |n: &str| tmp.path().join(n);
     execute(&plan, &d("single"), &opts(2, Shard::ALL, true));
     let s0 = execute(&plan, &d("s0"), &opts(1, Shard { index: 0, count: 2 }, true));
@@ -106,7 +106,7 @@ fn shards_merged_equal_one_machine() {
 #[test]
 fn a_resumed_sweep_skips_finished_runs_and_ends_with_the_same_files() {
     let plan = Plan::new(small_spec()).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let (full, resumed) = (tmp.path().join("full"), tmp.path().join("resumed"));
     execute(&plan, &full, &opts(2, Shard::ALL, false));
     // A shard first, then the whole sweep in the same folder: only the other half runs.
@@ -138,7 +138,7 @@ fn a_resumed_sweep_skips_finished_runs_and_ends_with_the_same_files() {
 #[test]
 fn another_sweep_in_the_folder_is_refused_unless_fresh() {
     let plan = Plan::new(small_spec()).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let dir = tmp.path().join("out");
     execute(&plan, &dir, &opts(2, Shard { index: 0, count: 4 }, false));
     let mut other = small_spec();
@@ -236,7 +236,7 @@ fn the_shipped_sweep_files_expand() {
 #[test]
 fn the_cli_reports_bad_input_with_exit_code_2() {
     let bin = env!("CARGO_BIN_EXE_meshsim");
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = crate::scratch::tempdir().unwrap();
     let bad_file = tmp.path().join("bad.toml");
     std::fs::write(&bad_file, "scenario = \"x.toml\"\nseeds = 3\nspeed = 1\n[[axes]]\npath = \"a\"\nvalues = [1]\n")
         .unwrap();

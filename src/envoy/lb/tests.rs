@@ -4,8 +4,6 @@
 
 use std::collections::VecDeque;
 
-use proptest::prelude::*;
-
 mod hashing;
 mod slow_start;
 
@@ -940,47 +938,61 @@ fn zero_availability_without_total_panic_goes_to_p0() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Property tests
+// Property tests: many cases drawn from a seeded stream (the same cases every run; a failure
+// prints its case).
 
-fn counts_strategy() -> impl Strategy<Value = PriorityCounts> {
-    (0u32..20, 0u32..20, 0u32..20, 0u32..20).prop_map(|(hosts, a, b, c)| {
-        let healthy = a.min(hosts);
-        let degraded = b.min(hosts - healthy);
-        let excluded = c.min(hosts - healthy - degraded);
-        PriorityCounts { hosts, healthy, degraded, excluded }
-    })
+/// A draw in `lo..hi`.
+fn draw(rng: &mut SimRng, lo: u32, hi: u32) -> u32 {
+    lo + rng.below(u64::from(hi - lo)) as u32
 }
 
-proptest! {
-    #[test]
-    fn loads_always_sum_to_100(
-        counts in prop::collection::vec(counts_strategy(), 0..6),
-        opf in 1u32..300,
-        threshold in 0u32..120,
-    ) {
+/// A priority of up to 19 hosts, each of them healthy, degraded, excluded or none.
+fn draw_counts(rng: &mut SimRng) -> PriorityCounts {
+    let hosts = draw(rng, 0, 20);
+    let healthy = draw(rng, 0, 20).min(hosts);
+    let degraded = draw(rng, 0, 20).min(hosts - healthy);
+    let excluded = draw(rng, 0, 20).min(hosts - healthy - degraded);
+    PriorityCounts { hosts, healthy, degraded, excluded }
+}
+
+#[test]
+fn loads_always_sum_to_100() {
+    let mut rng = SimRng::new(11).fork("loads_always_sum_to_100");
+    for case in 0..5_000 {
+        let n = draw(&mut rng, 0, 6);
+        let counts: Vec<PriorityCounts> = (0..n).map(|_| draw_counts(&mut rng)).collect();
+        let opf = draw(&mut rng, 1, 300);
+        let threshold = draw(&mut rng, 0, 120);
         let s = compute_priority_state(&counts, opf, threshold);
         let total: u32 = s.healthy_load.iter().chain(&s.degraded_load).sum();
-        prop_assert_eq!(total, 100);
-        prop_assert!(s.health.iter().chain(&s.degraded_health).all(|&h| h <= 100));
-        prop_assert!(s.normalized_total <= 100);
+        let at = format!("case {case}: {counts:?}, opf {opf}, threshold {threshold}");
+        assert_eq!(total, 100, "{at}");
+        assert!(s.health.iter().chain(&s.degraded_health).all(|&h| h <= 100), "{at}");
+        assert!(s.normalized_total <= 100, "{at}");
     }
+}
 
-    #[test]
-    fn p0_load_is_monotone_in_p0_healthy_without_panic(
-        p0_hosts in 1u32..20,
-        rest in prop::collection::vec((0u32..20, 0u32..20), 0..5),
-        opf in 100u32..300,
-    ) {
+#[test]
+fn p0_load_is_monotone_in_p0_healthy_without_panic() {
+    let mut rng = SimRng::new(11).fork("p0_load_is_monotone_in_p0_healthy_without_panic");
+    for case in 0..2_000 {
+        let p0_hosts = draw(&mut rng, 1, 20);
+        let n = draw(&mut rng, 0, 5);
         // Threshold 0 (Istio's default with outlier detection): no panic, so the claim holds.
         // With panic it does not (see `panic_is_not_monotone_in_p0_health`).
-        let rest: Vec<PriorityCounts> =
-            rest.into_iter().map(|(h, k)| pc(h, k.min(h))).collect();
+        let rest: Vec<PriorityCounts> = (0..n)
+            .map(|_| {
+                let h = draw(&mut rng, 0, 20);
+                pc(h, draw(&mut rng, 0, 20).min(h))
+            })
+            .collect();
+        let opf = draw(&mut rng, 100, 300);
         let mut prev = 0;
         for healthy in 0..=p0_hosts {
             let mut counts = vec![pc(p0_hosts, healthy)];
             counts.extend_from_slice(&rest);
             let l = compute_priority_state(&counts, opf, 0).healthy_load[0];
-            prop_assert!(l >= prev, "healthy {} gave {} after {}", healthy, l, prev);
+            assert!(l >= prev, "case {case}: {counts:?}, opf {opf}: healthy {healthy} gave {l} after {prev}");
             prev = l;
         }
     }
