@@ -52,6 +52,15 @@ impl<E> Scheduler<E> {
         self.queue.push(at.max(self.now), event);
     }
 
+    /// Schedules `event` after `delay` in lane `lane` (below [`super::queue::LANES`]): for a
+    /// source that always has exactly one event pending, such as a workload stream's next
+    /// arrival. The order of events is the same as with [`Scheduler::schedule`]; a lane that is
+    /// taken, or out of range, falls back to the heap.
+    #[inline]
+    pub fn schedule_in_lane(&mut self, lane: usize, delay: SimDuration, event: E) {
+        self.queue.push_lane(lane, self.now + delay, event);
+    }
+
     /// Number of pending events.
     pub fn pending(&self) -> usize {
         self.queue.len()
@@ -269,11 +278,7 @@ impl<M: Model> Simulation<M> {
 
     /// Runs every event with time ≤ `horizon`, then sets the clock to `horizon`.
     pub fn run_until(&mut self, horizon: SimTime) -> Result<(), SimError> {
-        while let Some(t) = self.sched.queue.peek_time() {
-            if t > horizon {
-                break;
-            }
-            let (time, seq, event) = self.sched.queue.pop().expect("peeked");
+        while let Some((time, seq, event)) = self.sched.queue.pop_until(horizon) {
             if let Some(trace) = self.trace.as_mut() {
                 if trace.record(time, seq, &event) {
                     let what = self.describe.map(|d| d(&event)).unwrap_or_default();
