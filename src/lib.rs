@@ -68,16 +68,45 @@ pub fn run_to_dir(
     let result = model::run(scenario, seed)?;
     let world = &result.world;
     let report = metrics::report::report(world, seed, result.events);
-    for (name, bytes) in output::text_files(world, &report)? {
-        staging.write(name, &bytes)?;
-    }
+    // The text files and the three charts (each PNG beside its SVG) are written at once on
+    // rayon's pool: each goes to a file of its own, so the bytes are the same as one by one.
     let ejections = output::ejection_records(world);
-    let chart = output::run_chart(&report, world);
-    plot::traffic_share(&chart, &staging.path("traffic.png"), &staging.path("traffic.svg"))?;
-    let timeline = output::ejection_chart(&ejections, &report);
-    plot::ejection_timeline(&timeline, &staging.path("ejections.png"), &staging.path("ejections.svg"))?;
-    let ecdf = output::latency_chart(&report);
-    plot::latency_ecdf(&ecdf, &staging.path("latency.png"), &staging.path("latency.svg"))?;
+    let (texts, (traffic, (timeline, ecdf))) = rayon::join(
+        || -> Result<(), RunError> {
+            for (name, bytes) in output::text_files(world, &report)? {
+                staging.write(name, &bytes)?;
+            }
+            Ok(())
+        },
+        || {
+            rayon::join(
+                || {
+                    let chart = output::run_chart(&report, world);
+                    plot::traffic_share(&chart, &staging.path("traffic.png"), &staging.path("traffic.svg"))
+                },
+                || {
+                    rayon::join(
+                        || {
+                            let timeline = output::ejection_chart(&ejections, &report);
+                            plot::ejection_timeline(
+                                &timeline,
+                                &staging.path("ejections.png"),
+                                &staging.path("ejections.svg"),
+                            )
+                        },
+                        || {
+                            let ecdf = output::latency_chart(&report);
+                            plot::latency_ecdf(&ecdf, &staging.path("latency.png"), &staging.path("latency.svg"))
+                        },
+                    )
+                },
+            )
+        },
+    );
+    texts?;
+    traffic?;
+    timeline?;
+    ecdf?;
     let figures = [
         (
             "Traffic share",

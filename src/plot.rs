@@ -329,7 +329,7 @@ fn finite_runs(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// A chart that can draw itself on any plotters backend.
-trait Chart {
+trait Chart: Sync {
     /// Name used in error messages.
     const NAME: &'static str;
     /// Canvas size in pixels (may depend on the data, e.g. number of rows).
@@ -362,26 +362,45 @@ fn render_svg<C: Chart>(chart: &C, target: &Path) -> Result<String, PlotError> {
     Ok(buf)
 }
 
-/// Writes `chart` as a PNG to `path` (via a temporary sibling).
+/// Writes `chart` as a PNG to `path` (via a temporary sibling): drawn into memory, then encoded
+/// by [`encode_png`].
 fn write_png<C: Chart>(chart: &C, path: &Path) -> Result<(), PlotError> {
     ensure_fonts()?;
-    let tmp = temp_sibling(path, "png")?;
-    let drawn = {
-        let root = glyphs::PngBackend(BitMapBackend::new(&tmp, chart.size())).into_drawing_area();
-        draw_on(chart, &root).map_err(|e| e.to_string())
-    };
-    if let Err(message) = drawn {
-        let _ = fs::remove_file(&tmp);
-        return Err(draw_error::<C>(path, message));
+    let (w, h) = chart.size();
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = glyphs::PngBackend(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
+        draw_on(chart, &root).map_err(|e| draw_error::<C>(path, e))?;
     }
-    rename_into_place(&tmp, path)
+    let bytes = encode_png(w, h, &rgb).map_err(|e| draw_error::<C>(path, e))?;
+    write_atomic(path, &bytes)
 }
 
-/// Writes `chart` as PNG and SVG.
+/// `rgb` (8-bit RGB rows, top first) as PNG bytes. Fast deflate and the "sub" filter on every
+/// row: charts are flat colours and anti-aliased edges, which this compresses to within a few
+/// per cent of the default level with the adaptive filter, at a fraction of its time (the
+/// adaptive filter tries five filters per row).
+fn encode_png(w: u32, h: u32, rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+    let mut bytes = Vec::with_capacity(rgb.len() / 8);
+    let mut encoder = png::Encoder::new(&mut bytes, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    encoder.set_filter(png::FilterType::Sub);
+    encoder.set_adaptive_filter(png::AdaptiveFilterType::NonAdaptive);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(bytes)
+}
+
+/// Writes `chart` as PNG and SVG, the two at once (on rayon's pool).
 fn save<C: Chart>(chart: &C, png: &Path, svg: &Path) -> Result<(), PlotError> {
-    write_png(chart, png)?;
-    let text = render_svg(chart, svg)?;
-    write_atomic(svg, text.as_bytes())
+    let (png_written, svg_written) = rayon::join(
+        || write_png(chart, png),
+        || render_svg(chart, svg).and_then(|text| write_atomic(svg, text.as_bytes())),
+    );
+    png_written.and(svg_written)
 }
 
 /// A fresh temporary path next to `path` ending in `.ext`; creates the parent directory.
