@@ -13,8 +13,8 @@
 //!   as `` `140 x 2/3 = 93` ``): these are inputs or arithmetic on inputs, not measurements;
 //! * a release after the word `Istio` or `Envoy` (`Istio 1.24`, `Envoy >= 1.26`): it must match
 //!   the scenario's pinned `mesh.istio_version` rule below instead;
-//! * digits glued to a letter, a `/` or a `§` before them (`P0`, `A/0`, `cluster-b/0`, `x2`) and status
-//!   classes (`5xx`): names, not quantities;
+//! * digits glued to a letter, `/`, `#` or `§` before them (`P0`, `A/0`, `cluster-b/0`, `x2`,
+//!   `#33470`, `§1.5`) and status classes (`5xx`): names, not quantities;
 //! * the HTTP status codes 200, 404, 500, 502, 503 and 504.
 //!
 //! Numbers are compared as written, after dropping the thousands separators (`3 843` and `3843`
@@ -118,7 +118,7 @@ fn numbers(text: &str) -> Vec<Found> {
         }
         let end = i;
         let prev = text[..start].chars().next_back();
-        let glued = prev.is_some_and(|c| c.is_alphabetic() || matches!(c, '/' | '_' | '§'));
+        let glued = prev.is_some_and(|c| c.is_alphabetic() || matches!(c, '/' | '_' | '§' | '#'));
         let class = text[end..].starts_with("xx");
         let exempt = glued || class || STATUS_CODES.contains(&number.as_str()) || after_release_word(text, start);
         found.push(Found { number, start, end, exempt });
