@@ -796,7 +796,7 @@ fn new_fields_are_validated() {
 #[test]
 fn policy_scenarios_load_and_run() {
     for name in [
-        "retries-hide-errors.toml",
+        "retries-hide-failing-region.toml",
         "retry-remote-localities.toml",
         "breaker-sheds-during-failover.toml",
         "blackhole-connect-timeout.toml",
