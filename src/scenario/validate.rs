@@ -134,6 +134,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         faults,
         phases,
         expectations,
+        variants: Vec::new(),
     };
     super::budget::check(&scenario).map_err(|m| v.err("limits.max_memory", &m))?;
     Ok(scenario)
