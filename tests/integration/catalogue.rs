@@ -41,7 +41,8 @@ fn entry(path: &PathBuf) -> CatalogueEntry {
     let name = scenario.name.clone();
     let out = meshsim::model::run(Arc::new(scenario), seed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let report = meshsim::metrics::report::report(&out.world, seed, out.events);
-    let figures = meshsim::check::evaluate(&out.world, &report);
+    let mut figures = meshsim::check::evaluate(&out.world, &report);
+    figures.extend(meshsim::check::evaluate_variants(&out.world.scenario, seed).expect("the variants run"));
     let (question, lesson) = meshsim::serve::catalogue::header(&text);
     let file = format!("scenarios/{}", path.file_name().expect("file name").to_string_lossy());
     CatalogueEntry {
@@ -72,7 +73,12 @@ fn every_lesson_number_is_an_expectation_and_every_release_is_pinned() {
             continue;
         }
         let scenario = meshsim::scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{file}: {e}"));
-        let names: Vec<String> = scenario.expectations.iter().map(|e| e.name.clone()).collect();
+        let names: Vec<String> = scenario
+            .expectations
+            .iter()
+            .chain(scenario.variants.iter().map(|v| &v.expectation))
+            .map(|e| e.name.clone())
+            .collect();
         for u in unbacked(&lesson, &names) {
             problems.push(format!(
                 "{file}: the lesson states {} (\"…{}…\") but no [[expect]] name states it",
