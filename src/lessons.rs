@@ -216,19 +216,19 @@ pub fn catalogue_markdown(entries: &[CatalogueEntry], retired: &[(&str, &str)]) 
     );
     s.push_str("| Scenario | Question |\n|---|---|\n");
     for e in entries {
-        let _ = writeln!(s, "| [{}](#{}) | {} |", e.name, e.name, one_line(&e.question));
+        let _ = writeln!(s, "| [{}](#{}) | {} |", e.name, e.name, one_line(&sentence(&e.question)));
     }
     for e in entries {
         let _ = write!(s, "\n## {}\n\n", e.name);
-        let _ = writeln!(s, "[`{}`](../{}), seed {}. ", e.file, e.file, e.seed);
+        let _ = write!(s, "[`{}`](../{}), seed {}. ", e.file, e.file, e.seed);
         match &e.istio_version {
             Some(v) => {
                 let _ = writeln!(s, "Pinned to Istio {v} (`mesh.istio_version`).\n");
             }
             None => s.push_str("Not tied to an Istio release (current Istio and Envoy).\n\n"),
         }
-        let _ = writeln!(s, "**Question.** {}\n", e.question);
-        let _ = writeln!(s, "**Lesson.** {}\n", e.lesson);
+        let _ = writeln!(s, "**Question.** {}\n", sentence(&e.question));
+        let _ = writeln!(s, "**Lesson.** {}\n", sentence(&e.lesson));
         s.push_str("**Key figures** (measured by `meshsim check`):\n\n");
         for v in &e.figures {
             let mark = if v.passed { "✓" } else { "✗ FAILS" };
@@ -247,6 +247,15 @@ pub fn catalogue_markdown(entries: &[CatalogueEntry], retired: &[(&str, &str)]) 
         }
     }
     s
+}
+
+/// A paragraph as a sentence: its first letter upper-case (the files write `# Lesson: no, ...`).
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// A paragraph on one table row: `|` escaped.
