@@ -168,6 +168,31 @@ pub fn releases(text: &str) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// The overrides of each code span of `text` that holds a `--set` command, as a shell would
+/// split them (`` `--set 'mesh.istio_version="1.30"'` `` gives `mesh.istio_version="1.30"`), so a
+/// test can check that the command a lesson tells students to try is accepted.
+pub fn set_commands(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, span) in text.split('`').enumerate() {
+        if i % 2 == 0 || !span.contains("--set") {
+            continue;
+        }
+        let mut sets = Vec::new();
+        let mut rest = span;
+        while let Some(at) = rest.find("--set") {
+            rest = rest[at + "--set".len()..].trim_start();
+            let (value, tail) = match rest.strip_prefix('\'') {
+                Some(quoted) => quoted.split_once('\'').unwrap_or((quoted, "")),
+                None => rest.split_once(char::is_whitespace).unwrap_or((rest, "")),
+            };
+            sets.push(value.to_string());
+            rest = tail;
+        }
+        out.push(sets);
+    }
+    out
+}
+
 /// What `docs/catalogue.md` shows of one scenario.
 #[derive(Debug, Clone)]
 pub struct CatalogueEntry {
@@ -297,6 +322,15 @@ mod tests {
         let found: Vec<String> =
             numbers("16 315 of 32,321, then 5 errors 100 ms, 1.907 s, 40-48 503s").into_iter().map(|f| f.number).collect();
         assert_eq!(found, ["16315", "32321", "5", "100", "1.907", "40", "48", "503"]);
+    }
+
+    #[test]
+    fn set_commands_are_split_as_a_shell_would() {
+        let text = "try `--set 'mesh.istio_version=\"1.30\"'` or `--set a.b=1 --set 'c=[1, 2]'`; `x: 1` is no command";
+        assert_eq!(
+            set_commands(text),
+            [vec!["mesh.istio_version=\"1.30\"".to_string()], vec!["a.b=1".to_string(), "c=[1, 2]".to_string()]]
+        );
     }
 
     #[test]

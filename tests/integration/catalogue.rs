@@ -1,6 +1,6 @@
 //! The catalogue's lessons cannot drift: every number a lesson states is the name of an
-//! expectation in the same file (`meshsim::lessons`), a lesson that names an Istio or Envoy
-//! release pins `mesh.istio_version`, `docs/catalogue.md` is exactly what the scenarios and
+//! expectation in the same file (`meshsim::lessons`), every `--set` a question or lesson suggests
+//! is accepted, a lesson that names an Istio or Envoy release pins `mesh.istio_version`, `docs/catalogue.md` is exactly what the scenarios and
 //! their runs generate, and the README counts the scenarios there are.
 //!
 //! `docs/catalogue.md` is regenerated and compared, as rust-analyzer tests its generated docs;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use meshsim::lessons::{CatalogueEntry, catalogue_markdown, releases, unbacked};
+use meshsim::lessons::{CatalogueEntry, catalogue_markdown, releases, set_commands, unbacked};
 
 use crate::util::root;
 
@@ -84,6 +84,16 @@ fn every_lesson_number_is_an_expectation_and_every_release_is_pinned() {
                 "{file}: the lesson states {} (\"…{}…\") but no [[expect]] name states it",
                 u.number, u.context
             ));
+        }
+        for sets in set_commands(&question).into_iter().chain(set_commands(&lesson)) {
+            match meshsim::scenario::load(&path, &sets) {
+                Ok(_) => {}
+                // A command the lesson shows being refused must be refused with the words it quotes.
+                Err(meshsim::scenario::ScenarioError::Field { message, .. }) if lesson.contains(&message) => {}
+                Err(e) => {
+                    problems.push(format!("{file}: the command `--set {}` it suggests fails: {e}", sets.join(" --set ")))
+                }
+            }
         }
         let named = releases(&lesson);
         if !named.is_empty() && pinned_istio(&text).is_none() {
