@@ -319,8 +319,10 @@ mod tests {
 
     #[test]
     fn thousands_groups_join_but_separate_numbers_do_not() {
-        let found: Vec<String> =
-            numbers("16 315 of 32,321, then 5 errors 100 ms, 1.907 s, 40-48 503s").into_iter().map(|f| f.number).collect();
+        let found: Vec<String> = numbers("16 315 of 32,321, then 5 errors 100 ms, 1.907 s, 40-48 503s")
+            .into_iter()
+            .map(|f| f.number)
+            .collect();
         assert_eq!(found, ["16315", "32321", "5", "100", "1.907", "40", "48", "503"]);
     }
 

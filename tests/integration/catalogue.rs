@@ -90,9 +90,8 @@ fn every_lesson_number_is_an_expectation_and_every_release_is_pinned() {
                 Ok(_) => {}
                 // A command the lesson shows being refused must be refused with the words it quotes.
                 Err(meshsim::scenario::ScenarioError::Field { message, .. }) if lesson.contains(&message) => {}
-                Err(e) => {
-                    problems.push(format!("{file}: the command `--set {}` it suggests fails: {e}", sets.join(" --set ")))
-                }
+                Err(e) => problems
+                    .push(format!("{file}: the command `--set {}` it suggests fails: {e}", sets.join(" --set "))),
             }
         }
         let named = releases(&lesson);
