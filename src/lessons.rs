@@ -233,11 +233,15 @@ pub fn catalogue_markdown(entries: &[CatalogueEntry], retired: &[(&str, &str)]) 
         entries.len()
     );
     s.push_str(
-        "To see a scenario: `meshsim run scenarios/<file>` writes `output/<name>/`, whose `report.html` (open it \
-         from the file) holds the summary, the transitions, the expectations, the lints and every chart, each \
-         also as a PNG and an SVG beside it. To see what each proxy's Envoy holds at a moment: \
-         `meshsim explain scenarios/<file> --at 75s`. Regenerate every chart with \
-         `for f in scenarios/*.toml; do meshsim run \"$f\" -q; done`.\n\n",
+        "To see a scenario: `meshsim run scenarios/<file>` writes `output/<name>/` (the charts are not checked \
+         in): `report.html` (open it from the file) holds the summary, the transitions, the expectations, the \
+         lints and every chart; `traffic.png` shows the share per locality, client errors beside the failed \
+         upstream attempts by cause (the difference is what retries hid), ejected endpoints with the number of \
+         proxies that eject each, and panic per priority, with phases shaded and failover and fail-back marked; \
+         `ejections.png` has one row per proxy and endpoint, bars labelled with the back-off multiplier (east-west \
+         gateway hosts named by their gateway); `latency.png` is the eCDF of client latency per phase. To see what \
+         each proxy's Envoy holds at a moment: `meshsim explain scenarios/<file> --at 75s`. Regenerate every \
+         chart with `for f in scenarios/*.toml; do meshsim run \"$f\" -q; done`.\n\n",
     );
     s.push_str("| Scenario | Question |\n|---|---|\n");
     for e in entries {
