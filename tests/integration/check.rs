@@ -335,7 +335,7 @@ fn missing_paths_and_empty_folders_are_bad_input() {
 /// and passes on the variant whose fault never fires (`probability = 0`).
 #[test]
 fn an_expectation_with_set_is_measured_on_the_variant_run() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     let file = write_scenario(
         dir.path(),
         "variant.toml",
@@ -373,7 +373,7 @@ max = 0
 
 #[test]
 fn a_bad_set_in_an_expectation_exits_2_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::scratch::tempdir().unwrap();
     for (set, says) in [
         (r#"set = "mesh.istio_version=1.23""#, "expected a list of overrides"),
         ("set = []", "is empty"),
