@@ -329,7 +329,14 @@ impl Api {
             let out = crate::model::run_until(p.scenario.clone(), p.seed, p.scenario.end(), Some(stop))
                 .map_err(|e| self.sim_failure(&p, e, deadline))?;
             let report = crate::metrics::report::report(&out.world, p.seed, out.events);
-            crate::check::evaluate(&out.world, &report)
+            let mut verdicts = crate::check::evaluate(&out.world, &report);
+            // An expectation measured on a variant (`set = [...]`) runs on the page's settings
+            // with its own overrides: the page's changes can break it too, so it is checked here
+            // and dropped like any other that fails.
+            verdicts.extend(
+                crate::check::evaluate_variants(&p.scenario, p.seed).map_err(|e| self.sim_failure(&p, e, deadline))?,
+            );
+            verdicts
         };
         let text =
             super::download::scenario_file(p.entry, p.seed, &p.tree, &p.sets, &verdicts).map_err(|m| fail(500, m))?;
