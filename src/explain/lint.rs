@@ -7,10 +7,11 @@ mod lb;
 use std::collections::BTreeMap;
 
 use crate::envoy::config::Locality;
+use crate::envoy::config::OutlierConfig;
 use crate::envoy::outlier::admits;
 use crate::istio::locality::{lb_priority, locality_matches};
 use crate::istio::manifest::TrafficPolicy;
-use crate::istio::translate::{LbSettingSource, MeshSettings, effective_lb_setting, outlier_config};
+use crate::istio::translate::{LbSettingSource, MeshSettings, effective_lb_setting};
 use crate::scenario::Scenario;
 
 /// One trap found in a policy.
@@ -55,6 +56,9 @@ pub struct LintInput<'a> {
     pub policy: Option<&'a TrafficPolicy>,
     /// Mesh settings and version knobs.
     pub mesh: &'a MeshSettings,
+    /// The outlier detection in force (the DestinationRule's translation with `[envoy_outlier]`
+    /// laid over it); `None` when there is none.
+    pub outlier: Option<OutlierConfig>,
     /// Client proxy groups.
     pub proxies: Vec<LintProxy>,
     /// The service's endpoints, per cluster.
@@ -91,7 +95,8 @@ impl<'a> LintInput<'a> {
             })
             .collect();
         let gateways_per_network = endpoints.iter().map(|e| (e.network.clone(), 1)).collect();
-        LintInput { policy, mesh: &s.mesh.settings, proxies, endpoints, gateways_per_network }
+        let outlier = crate::model::build::cluster_and_control(s, policy).0.outlier;
+        LintInput { policy, mesh: &s.mesh.settings, outlier, proxies, endpoints, gateways_per_network }
     }
 }
 
@@ -167,8 +172,7 @@ fn failover_without_outlier_detection(input: &LintInput<'_>, out: &mut Vec<Lint>
 
 /// The most hosts the max-ejection admission rule lets one proxy eject out of `total`.
 pub fn max_ejectable(input: &LintInput<'_>, total: u32) -> Option<(u32, u32)> {
-    let od = input.policy.and_then(|tp| tp.outlier_detection.as_ref())?;
-    let cfg = outlier_config(od, input.mesh);
+    let cfg = input.outlier.as_ref()?;
     let mut ejected = 0;
     while ejected < total
         && admits(cfg.max_ejection_rule, cfg.always_eject_one_host, cfg.max_ejection_percent, ejected, total)

@@ -289,6 +289,9 @@ pub fn outlier_config(od: &OutlierDetection, mesh: &MeshSettings) -> OutlierConf
     if let Some(d) = od.base_ejection_time {
         out.base_ejection_time = d.0;
     }
+    // Istio never sets `max_ejection_time`, so Envoy's default applies: the larger of 300 s and
+    // the base (`DetectorConfig` in `source/common/upstream/outlier_detection_impl.cc`).
+    out.max_ejection_time = default_max_ejection_time(out.base_ejection_time);
     if let Some(p) = od.max_ejection_percent {
         if p > 0 {
             out.max_ejection_percent = p.min(100) as u32;
@@ -303,6 +306,12 @@ pub fn outlier_config(od: &OutlierDetection, mesh: &MeshSettings) -> OutlierConf
         out.enforcing_local_origin_success_rate = 0;
     }
     out
+}
+
+/// Envoy's `max_ejection_time` when the cluster does not set it: `max(300 s, base_ejection_time)`
+/// (`DetectorConfig`, `source/common/upstream/outlier_detection_impl.cc`).
+pub fn default_max_ejection_time(base: SimDuration) -> SimDuration {
+    OutlierConfig::default().max_ejection_time.max(base)
 }
 
 /// `applyConnectionPool` thresholds: values > 0 apply, everything else is 2^32−1 (§5.3).

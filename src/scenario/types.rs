@@ -272,9 +272,9 @@ impl EnvoyOutlierOverride {
             failure_percentage_minimum_hosts,
             failure_percentage_request_volume
         );
-        if self.max_ejection_time.is_none() && self.base_ejection_time.is_some() {
-            // Envoy: an unset max is max(300 s, base).
-            c.max_ejection_time = c.max_ejection_time.max(c.base_ejection_time);
+        if self.max_ejection_time.is_none() {
+            // Neither Istio nor `[envoy_outlier]` sets it: Envoy's default, max(300 s, base).
+            c.max_ejection_time = crate::istio::translate::default_max_ejection_time(c.base_ejection_time);
         }
     }
 }

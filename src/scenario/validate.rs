@@ -135,6 +135,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         phases,
         expectations,
     };
+    v.outlier_in_force(&scenario)?;
     super::budget::check(&scenario).map_err(|m| v.err("limits.max_memory", &m))?;
     Ok(scenario)
 }
@@ -594,6 +595,50 @@ impl Validator<'_> {
                 Client { cluster_id: &cluster_id, namespace: &gw.namespace, labels: &gw.labels, role: Role::EastWest };
             gw.selection = select(resources, &client, &svc, root)
                 .map_err(|m| self.err(&format!("east_west_gateways[{i}]"), &m))?;
+        }
+        Ok(())
+    }
+
+    /// The outlier detection in force (the DestinationRule's translation with `[envoy_outlier]`
+    /// laid over it) checked as Envoy checks a cluster: `DetectorImpl::create`
+    /// (`source/common/upstream/outlier_detection_impl.cc`) rejects a `max_ejection_time` below
+    /// `base_ejection_time`. The error names both fields, wherever each was set.
+    fn outlier_in_force(&self, s: &Scenario) -> Result<(), ScenarioError> {
+        let selections =
+            s.proxy_groups.iter().map(|g| &g.selection).chain(s.east_west_gateways.iter().map(|g| &g.selection));
+        for sel in selections {
+            let Some(o) = crate::model::build::cluster_and_control(s, sel.traffic_policy()).0.outlier else {
+                continue;
+            };
+            if o.max_ejection_time >= o.base_ejection_time {
+                continue;
+            }
+            let eo = s.envoy_outlier.as_ref();
+            let dr_base = sel
+                .traffic_policy()
+                .and_then(|tp| tp.outlier_detection.as_ref())
+                .and_then(|od| od.base_ejection_time)
+                .is_some();
+            let base_from = if eo.is_some_and(|e| e.base_ejection_time.is_some()) {
+                "envoy_outlier.base_ejection_time".to_string()
+            } else if dr_base {
+                let dr =
+                    sel.destination_rule.as_ref().and_then(|d| d.from.first()).and_then(|i| s.policy.resources.get(*i));
+                let name = dr.map_or("the DestinationRule".to_string(), |r| {
+                    format!("{} ({})", crate::kube::resource_id("DestinationRule", &r.namespace, &r.name), r.source)
+                });
+                format!("trafficPolicy.outlierDetection.baseEjectionTime of {name}")
+            } else {
+                "Envoy's default base_ejection_time".to_string()
+            };
+            return Err(self.err(
+                "envoy_outlier.max_ejection_time",
+                &format!(
+                    "{} is below base_ejection_time {} (set by {base_from}); Envoy rejects such a cluster \
+                     (\"outlier detector's max_ejection_time cannot be smaller than base_ejection_time\")",
+                    o.max_ejection_time, o.base_ejection_time
+                ),
+            ));
         }
         Ok(())
     }
