@@ -975,7 +975,7 @@ impl World {
         for ev in &events {
             let p = &mut self.proxies[proxy.idx()];
             match *ev {
-                OutlierEvent::Ejected { host, kind, multiplier, planned, .. } => {
+                OutlierEvent::Ejected { host, kind, multiplier, planned, log, figures, .. } => {
                     let locality = p.hosts[host.idx()].locality;
                     let healthy_target = self.pods[host.idx()].is_healthy();
                     p.n_ejected += 1;
@@ -987,28 +987,32 @@ impl World {
                             proxy,
                             endpoint: host,
                             locality,
-                            reason: kind.stat_name(),
+                            kind,
                             multiplier,
                             planned,
                             healthy_target,
+                            log,
+                            figures,
                         },
                     );
                 }
-                OutlierEvent::Unejected { host, ejected_for } => {
+                OutlierEvent::Unejected { host, ejected_for, num_ejections } => {
                     let locality = p.hosts[host.idx()].locality;
                     p.n_ejected -= 1;
                     changed = true;
                     self.rec.ejection_change(now, proxy, host, locality, -1);
                     let multiplier = p.outlier.as_ref().and_then(|o| o.host_state(host)).map_or(0, |h| h.multiplier);
-                    self.rec.log(now, LogKind::Uneject { proxy, endpoint: host, locality, ejected_for, multiplier });
+                    self.rec.log(
+                        now,
+                        LogKind::Uneject { proxy, endpoint: host, locality, ejected_for, multiplier, num_ejections },
+                    );
                 }
                 OutlierEvent::Overflow { host, kind } => {
                     let locality = p.hosts[host.idx()].locality;
-                    self.rec
-                        .log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, reason: kind.stat_name() });
+                    self.rec.log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, kind });
                 }
-                OutlierEvent::NotEnforced { host, kind } => {
-                    self.rec.log(now, LogKind::EjectNotEnforced { proxy, endpoint: host, reason: kind.stat_name() });
+                OutlierEvent::NotEnforced { host, kind, log, figures } => {
+                    self.rec.log(now, LogKind::EjectNotEnforced { proxy, endpoint: host, kind, log, figures });
                 }
             }
         }
@@ -1066,6 +1070,16 @@ impl World {
         od.on_interval_tick(now, &mut p.rng, &mut self.scratch);
         if !self.scratch.is_empty() {
             self.apply_outlier_events(proxy, now);
+        }
+        if self.scenario.log_interval_ticks {
+            let od = self.proxies[proxy.idx()].outlier.as_ref().expect("a tick needs a detector");
+            let kind = LogKind::IntervalTick {
+                proxy,
+                ejected: od.active_ejections(),
+                hosts: od.n_members(),
+                success_rate: od.success_rate_stats(crate::envoy::outlier::SuccessRateOrigin::External),
+            };
+            self.rec.log(now, kind);
         }
         sched.schedule(interval, Event::OutlierTick { proxy });
         self.add_work(visits);

@@ -25,6 +25,8 @@ pub struct Scenario {
     pub duration: SimDuration,
     /// Time-series bucket width.
     pub bucket: SimDuration,
+    /// `output.log_interval_ticks`: log each outlier interval tick.
+    pub log_interval_ticks: bool,
     /// Share at or below which a faulted locality counts as failed over.
     pub failover_share: f64,
     /// Distance from the healthy share within which a locality counts as failed back.

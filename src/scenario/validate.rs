@@ -24,8 +24,14 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     }
     let output = raw.output.clone().unwrap_or_default();
     let bucket = v.opt_duration("output.bucket", &output.bucket, SimDuration::from_secs(1))?;
-    if bucket < SimDuration::from_millis(1) {
+    if bucket < crate::metrics::recorder::MIN_BUCKET {
         return Err(v.err("output.bucket", "must be at least 1ms"));
+    }
+    if crate::metrics::recorder::fine_slot(bucket).is_some_and(|slot| slot < crate::metrics::recorder::MIN_BUCKET) {
+        return Err(v.err(
+            "output.bucket",
+            &format!("{bucket} is not a whole number of milliseconds (the finest time series is 1ms)"),
+        ));
     }
     let failover_share = v.fraction("output.failover_share", output.failover_share.unwrap_or(0.05))?;
     let failback_tolerance = v.fraction("output.failback_tolerance", output.failback_tolerance.unwrap_or(0.10))?;
@@ -117,6 +123,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         seed: raw.seed.unwrap_or(1),
         duration,
         bucket,
+        log_interval_ticks: output.log_interval_ticks.unwrap_or(false),
         failover_share,
         failback_tolerance,
         max_events: limits.max_events,

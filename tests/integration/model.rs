@@ -189,9 +189,54 @@ fn split_mode_ejects_refusing_pods_for_local_origin_failures() {
         .log
         .iter()
         .filter_map(|e| match e.kind {
-            meshsim::metrics::recorder::LogKind::Eject { reason, .. } => Some(reason),
+            meshsim::metrics::recorder::LogKind::Eject { kind, .. } => Some(kind.stat_name()),
             _ => None,
         })
         .collect();
     assert_eq!(reasons, ["consecutive_local_origin_failure"; 2], "one per client replica");
+}
+
+/// Issue 13 item 8: `output.bucket` below 100 ms (or not a whole number of 100 ms) gives rows of
+/// that width, whose counts add up to the 1 s rows of the same run; a bucket that is not a whole
+/// number of milliseconds is refused.
+#[test]
+fn buckets_down_to_one_ms_are_real() {
+    let one_s = crate::util::run(&crate::util::load("seed-failover-503.toml", &["duration=\"3s\""]), 1);
+    for (bucket, width_s) in [("\"10ms\"", 0.01), ("\"1ms\"", 0.001), ("\"150ms\"", 0.15), ("\"250ms\"", 0.25)] {
+        let set = format!("output.bucket={bucket}");
+        let r = crate::util::run(&crate::util::load("seed-failover-503.toml", &["duration=\"3s\"", &set]), 1);
+        let n = (3.0 / width_s as f64).ceil() as usize;
+        assert_eq!(r.client_rows.len(), n, "{bucket}");
+        assert_eq!(r.client_rows[1].time_s, width_s, "{bucket}");
+        assert_eq!(r.locality_rows.len(), 2 * n, "{bucket}");
+        let total: u64 = r.client_rows.iter().map(|x| x.requests).sum();
+        assert_eq!(total, one_s.requests, "{bucket}");
+        // Rows that tile one second add up to that second's row.
+        if (1.0 / width_s as f64).fract() == 0.0 {
+            let per_s = (1.0 / width_s as f64) as usize;
+            for (sec, row) in one_s.client_rows.iter().enumerate() {
+                let fine = &r.client_rows[sec * per_s..(sec + 1) * per_s];
+                assert_eq!(fine.iter().map(|x| x.requests).sum::<u64>(), row.requests, "{bucket} second {sec}");
+                assert_eq!(fine.iter().map(|x| x.success).sum::<u64>(), row.success, "{bucket} second {sec}");
+                let att = |rows: &[meshsim::metrics::report::LocalityRow]| rows.iter().map(|x| x.attempts).sum::<u64>();
+                assert_eq!(
+                    att(&r.locality_rows[2 * sec * per_s..2 * (sec + 1) * per_s]),
+                    att(&one_s.locality_rows[2 * sec..2 * sec + 2])
+                );
+            }
+        }
+        // Every bucket with finished requests has its own latency quantiles.
+        assert!(r.client_rows.iter().all(|x| (x.success + x.errors > 0) == x.p50_ms.is_some()), "{bucket}");
+        // Failover, fail-back and phases are timed in 100 ms slots whatever the bucket.
+        assert_eq!(r.phases[0].requests, one_s.phases[0].requests);
+    }
+    for bad in ["\"1500us\"", "\"100500us\"", "\"999us\""] {
+        let e = meshsim::scenario::load(
+            &crate::util::root().join("scenarios/seed-failover-503.toml"),
+            &[format!("output.bucket={bad}")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("output.bucket"), "{e}");
+    }
 }

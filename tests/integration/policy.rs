@@ -188,8 +188,8 @@ fn ejections(out: &RunOutput) -> Vec<(String, u32, &'static str)> {
         .log
         .iter()
         .filter_map(|e| match e.kind {
-            LogKind::Eject { proxy, endpoint, reason, .. } => {
-                Some((out.world.proxies[proxy.idx()].name.clone(), endpoint.0, reason))
+            LogKind::Eject { proxy, endpoint, kind, .. } => {
+                Some((out.world.proxies[proxy.idx()].name.clone(), endpoint.0, kind.stat_name()))
             }
             _ => None,
         })
@@ -202,7 +202,7 @@ fn eject_overflows(out: &RunOutput) -> Vec<&'static str> {
         .log
         .iter()
         .filter_map(|e| match e.kind {
-            LogKind::EjectOverflow { reason, .. } => Some(reason),
+            LogKind::EjectOverflow { kind, .. } => Some(kind.stat_name()),
             _ => None,
         })
         .collect()
