@@ -384,6 +384,11 @@ pub fn run_chart(report: &RunReport, world: &World) -> crate::plot::RunChart {
         ("overflow".to_string(), per_s(&|r| r.overflow)),
         ("timeout".to_string(), per_s(&|r| r.timeout)),
     ];
+    // Injected aborts get a line only when there are some, so charts without faults stay as they were.
+    let mut error_series = error_series;
+    if report.client_rows.iter().any(|r| r.fault_abort > 0) {
+        error_series.push(("fault abort".to_string(), per_s(&|r| r.fault_abort)));
+    }
     let failed_attempts = vec![
         ("upstream 5xx".to_string(), per_s(&|r| r.attempts_5xx)),
         ("connect failure".to_string(), per_s(&|r| r.attempts_connect_failure)),
@@ -657,11 +662,16 @@ pub fn latency_chart(report: &RunReport) -> crate::plot::LatencyEcdf {
             } else {
                 any_local = true;
                 let c = &p.errors_by_cause;
-                let what = match (c.overflow > 0, c.no_healthy_upstream > 0) {
-                    (true, false) => "overflow",
-                    (false, true) => "no healthy upstream",
-                    _ => "overflow, no healthy upstream",
-                };
+                let what = [
+                    (c.overflow > 0, "overflow"),
+                    (c.no_healthy_upstream > 0, "no healthy upstream"),
+                    (c.fault_abort > 0, "fault abort"),
+                ]
+                .iter()
+                .filter(|(any, _)| *any)
+                .map(|(_, name)| *name)
+                .collect::<Vec<_>>()
+                .join(", ");
                 format!("incl. {} local replies ({what})", local.total())
             };
             crate::plot::EcdfCurve {

@@ -443,6 +443,7 @@ fn outcome_of(c: ErrorCause) -> ClientOutcome {
         ErrorCause::NoHealthyUpstream => ClientOutcome::NoHealthyUpstream,
         ErrorCause::Overflow => ClientOutcome::Overflow,
         ErrorCause::Timeout => ClientOutcome::Timeout,
+        ErrorCause::FaultAbort => ClientOutcome::FaultAbort,
     }
 }
 

@@ -59,6 +59,8 @@ pub struct LintInput<'a> {
     /// The outlier detection in force (the DestinationRule's translation with `[envoy_outlier]`
     /// laid over it); `None` when there is none.
     pub outlier: Option<OutlierConfig>,
+    /// The VirtualService HTTP routes the groups' requests take, with their index in `http`.
+    pub routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)>,
     /// Client proxy groups.
     pub proxies: Vec<LintProxy>,
     /// The service's endpoints, per cluster.
@@ -96,7 +98,16 @@ impl<'a> LintInput<'a> {
             .collect();
         let gateways_per_network = endpoints.iter().map(|e| (e.network.clone(), 1)).collect();
         let outlier = crate::model::build::cluster_and_control(s, policy).0.outlier;
-        LintInput { policy, mesh: &s.mesh.settings, outlier, proxies, endpoints, gateways_per_network }
+        // The routes these groups' requests take (the VirtualService route Istio selects for each).
+        let mut routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)> = Vec::new();
+        for &g in groups {
+            if let Some(c) = s.proxy_groups[g].selection.route.as_ref() {
+                if !routes.iter().any(|(i, r)| *i == c.http && **r == c.route) {
+                    routes.push((c.http, &c.route));
+                }
+            }
+        }
+        LintInput { policy, mesh: &s.mesh.settings, outlier, routes, proxies, endpoints, gateways_per_network }
     }
 }
 
@@ -135,7 +146,66 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Lint> {
     distribute_hides_localities(input, &mut out);
     outlier_detection_pins_local(input, &mut out);
     single_east_west_gateway(input, &mut out);
+    fault_injects_nothing(input, &mut out);
+    fault_abort_bypasses_outlier_detection(input, &mut out);
     out
+}
+
+/// A `fault` part that Istio accepts but translates to nothing (`TranslateFault`): an abort
+/// without `percentage` (Envoy's empty fraction, 0 %), a delay with neither `percentage` nor
+/// `percent`, an abort without a status, a delay without `fixedDelay`.
+fn fault_injects_nothing(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    for &(i, r) in &input.routes {
+        let Some(f) = &r.fault else { continue };
+        let mut why = Vec::new();
+        if let Some(a) = &f.abort {
+            if a.http_status.is_none() && a.grpc_status.is_none() {
+                why.push("the abort has no httpStatus or grpcStatus, so Istio drops it");
+            } else if a.percentage.is_none() {
+                why.push("the abort has no percentage: Envoy reads that as 0 %, so it never aborts");
+            }
+        }
+        if let Some(d) = &f.delay {
+            if d.fixed_delay.is_none() {
+                why.push("the delay has no fixedDelay, so Istio drops it");
+            } else if d.percentage.is_none() && d.percent.unwrap_or(0) == 0 {
+                why.push("the delay has no percentage: Envoy reads that as 0 %, so it never delays");
+            }
+        }
+        if !why.is_empty() {
+            out.push(Lint {
+                code: "fault-injects-nothing",
+                reason: format!("VirtualService http[{i}].fault: {}", why.join("; ")),
+                fix: "give each abort a status and each fault a percentage, e.g. `percentage: {value: 100}`".into(),
+            });
+        }
+    }
+}
+
+/// An abort injected on a route whose destination has outlier detection: the aborts are local
+/// replies of the fault filter, so they never eject anything (nor are they retried).
+fn fault_abort_bypasses_outlier_detection(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    if input.outlier.is_none() {
+        return;
+    }
+    for &(i, r) in &input.routes {
+        let aborts = r.fault.as_ref().and_then(|f| f.abort.as_ref()).is_some_and(|a| {
+            a.percentage.as_ref().is_some_and(|p| p.value > 0.0) && (a.http_status.is_some() || a.grpc_status.is_some())
+        });
+        if aborts {
+            out.push(Lint {
+                code: "fault-abort-bypasses-outlier-detection",
+                reason: format!(
+                    "VirtualService http[{i}].fault.abort answers in the client proxy, before routing: the aborted \
+                     requests never reach a pod, so outlier detection never counts them and nothing is ejected \
+                     (and they are never retried)"
+                ),
+                fix: "to exercise outlier detection and failover, make the pods fail (an `http-error` fault), not the \
+                      route"
+                    .into(),
+            });
+        }
+    }
 }
 
 fn distribute_with_failover(input: &LintInput<'_>, out: &mut Vec<Lint>) {

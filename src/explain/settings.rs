@@ -235,6 +235,29 @@ pub fn route_settings(route: &RouteConfig, vs_route: Option<&HttpRoute>, s: &Sce
         route.timeout.map_or("none".to_string(), |d| d.to_string()),
         from(vs_route.is_some_and(|r| r.timeout.is_some()), Source::IstioDefault),
     ));
+    if let Some(f) = &route.fault {
+        let pct = |p: crate::envoy::config::FractionalPercent| {
+            format!("{}%", f64::from(p.numerator) * 100.0 / f64::from(p.denominator.max(1)))
+        };
+        if let Some(d) = f.delay {
+            out.push(set(
+                "fault delay",
+                format!("{} for {} of requests, before routing", d.fixed_delay, pct(d.percentage)),
+                Source::Manifest,
+            ));
+        }
+        if let Some(a) = f.abort {
+            out.push(set(
+                "fault abort",
+                format!(
+                    "HTTP {} for {} of requests: answered by this proxy, never sent upstream, never retried",
+                    a.http_status,
+                    pct(a.percentage)
+                ),
+                Source::Manifest,
+            ));
+        }
+    }
     out
 }
 

@@ -28,16 +28,19 @@ pub enum ClientOutcome {
     Overflow,
     /// The route or per-try timeout fired (flag UT, 504).
     Timeout,
+    /// The fault filter aborted it (flag FI): a local reply that never went upstream.
+    FaultAbort,
 }
 
 impl ClientOutcome {
     /// Every error cause, in column order.
-    pub const ERRORS: [ClientOutcome; 5] = [
+    pub const ERRORS: [ClientOutcome; 6] = [
         ClientOutcome::Upstream5xx,
         ClientOutcome::ConnectFailure,
         ClientOutcome::NoHealthyUpstream,
         ClientOutcome::Overflow,
         ClientOutcome::Timeout,
+        ClientOutcome::FaultAbort,
     ];
 
     /// Column-name form, e.g. `no_healthy_upstream`.
@@ -49,13 +52,14 @@ impl ClientOutcome {
             ClientOutcome::NoHealthyUpstream => "no_healthy_upstream",
             ClientOutcome::Overflow => "overflow",
             ClientOutcome::Timeout => "timeout",
+            ClientOutcome::FaultAbort => "fault_abort",
         }
     }
 
-    /// Whether the client proxy answered itself, without an upstream answer: overflow (UO) and
-    /// no healthy upstream (UH) are Envoy local replies.
+    /// Whether the client proxy answered itself, without an upstream answer: overflow (UO), no
+    /// healthy upstream (UH) and an injected abort (FI) are Envoy local replies.
     pub fn is_local_reply(self) -> bool {
-        matches!(self, ClientOutcome::Overflow | ClientOutcome::NoHealthyUpstream)
+        matches!(self, ClientOutcome::Overflow | ClientOutcome::NoHealthyUpstream | ClientOutcome::FaultAbort)
     }
 
     fn error_idx(self) -> Option<usize> {
@@ -138,7 +142,7 @@ pub struct FineSeries {
     pub loc_timeout: Vec<u32>,
     /// Client requests started per slot.
     pub requests: Vec<u32>,
-    /// Client requests finished per slot and outcome `[slot * 6 + outcome]` (success first).
+    /// Client requests finished per slot and outcome `[slot * 7 + outcome]` (success first).
     pub finished: Vec<u32>,
     /// Retries sent per slot.
     pub retries: Vec<u32>,
@@ -380,7 +384,7 @@ pub struct Recorder {
     pub loc_timeout: Vec<u32>,
     /// Client requests started per slot.
     pub requests: Vec<u32>,
-    /// Client requests finished per slot and outcome `[slot * 6 + outcome]` (success first).
+    /// Client requests finished per slot and outcome `[slot * 7 + outcome]` (success first).
     pub finished: Vec<u32>,
     /// Retries sent per slot.
     pub retries: Vec<u32>,
@@ -408,7 +412,7 @@ pub struct Recorder {
     log_overflow: bool,
 }
 
-const N_OUTCOMES: usize = 6;
+const N_OUTCOMES: usize = 7;
 
 /// Bytes an entry of the event log costs: the entry (and its ejection change), the growth of
 /// the vector, and its line of `events.jsonl` while that file is written.

@@ -78,6 +78,8 @@ pub struct ClientRow {
     pub overflow: u64,
     /// … a timeout.
     pub timeout: u64,
+    /// … an abort injected by the fault filter (VirtualService `fault.abort`).
+    pub fault_abort: u64,
     /// Retries sent.
     pub retries: u64,
     /// Upstream attempts sent (first tries and retries).
@@ -116,6 +118,8 @@ pub struct ErrorCounts {
     pub overflow: u64,
     /// Timeouts.
     pub timeout: u64,
+    /// Aborts injected by the fault filter.
+    pub fault_abort: u64,
 }
 
 impl ErrorCounts {
@@ -133,12 +137,18 @@ impl ErrorCounts {
             no_healthy_upstream: count(ClientOutcome::NoHealthyUpstream),
             overflow: count(ClientOutcome::Overflow),
             timeout: count(ClientOutcome::Timeout),
+            fault_abort: count(ClientOutcome::FaultAbort),
         }
     }
 
     /// Sum of all causes.
     pub fn total(&self) -> u64 {
-        self.upstream_5xx + self.connect_failure + self.no_healthy_upstream + self.overflow + self.timeout
+        self.upstream_5xx
+            + self.connect_failure
+            + self.no_healthy_upstream
+            + self.overflow
+            + self.timeout
+            + self.fault_abort
     }
 }
 
@@ -502,6 +512,7 @@ fn series(
             no_healthy_upstream: errs.no_healthy_upstream,
             overflow: errs.overflow,
             timeout: errs.timeout,
+            fault_abort: errs.fault_abort,
             retries: slots.clone().map(|s| u64::from(v.retries[s])).sum(),
             attempts: total,
             attempts_5xx: failed.upstream_5xx,
