@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page per run for a teacher to open from a file: the
-//! question, the phase summary, the measured transitions, the expectations, the lints and every
-//! chart with its SVG inlined. No scripts, no external resources.
+//! question, the phase summary, the measured transitions, the expectations, the lints, the
+//! cluster settings in force and every chart with its SVG inlined. No scripts, no external
+//! resources.
 
 use std::fmt::Write as _;
 
