@@ -202,18 +202,18 @@ fn split_mode_ejects_refusing_pods_for_local_origin_failures() {
 #[test]
 fn buckets_down_to_one_ms_are_real() {
     let one_s = crate::util::run(&crate::util::load("seed-failover-503.toml", &["duration=\"3s\""]), 1);
-    for (bucket, width_s) in [("\"10ms\"", 0.01), ("\"1ms\"", 0.001), ("\"150ms\"", 0.15), ("\"250ms\"", 0.25)] {
+    for (bucket, width_s) in [("\"10ms\"", 0.01_f64), ("\"1ms\"", 0.001), ("\"150ms\"", 0.15), ("\"250ms\"", 0.25)] {
         let set = format!("output.bucket={bucket}");
         let r = crate::util::run(&crate::util::load("seed-failover-503.toml", &["duration=\"3s\"", &set]), 1);
-        let n = (3.0 / width_s as f64).ceil() as usize;
+        let n = (3.0 / width_s).ceil() as usize;
         assert_eq!(r.client_rows.len(), n, "{bucket}");
         assert_eq!(r.client_rows[1].time_s, width_s, "{bucket}");
         assert_eq!(r.locality_rows.len(), 2 * n, "{bucket}");
         let total: u64 = r.client_rows.iter().map(|x| x.requests).sum();
         assert_eq!(total, one_s.requests, "{bucket}");
         // Rows that tile one second add up to that second's row.
-        if (1.0 / width_s as f64).fract() == 0.0 {
-            let per_s = (1.0 / width_s as f64) as usize;
+        if (1.0 / width_s).fract() == 0.0 {
+            let per_s = (1.0 / width_s) as usize;
             for (sec, row) in one_s.client_rows.iter().enumerate() {
                 let fine = &r.client_rows[sec * per_s..(sec + 1) * per_s];
                 assert_eq!(fine.iter().map(|x| x.requests).sum::<u64>(), row.requests, "{bucket} second {sec}");
