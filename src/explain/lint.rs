@@ -47,6 +47,8 @@ pub struct LintEndpoints {
     pub network: String,
     /// Endpoints (pods) at the start of the run.
     pub count: u32,
+    /// The pods' labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Everything the lints read.
@@ -61,6 +63,8 @@ pub struct LintInput<'a> {
     pub outlier: Option<OutlierConfig>,
     /// The VirtualService HTTP routes the groups' requests take, with their index in `http`.
     pub routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)>,
+    /// The subsets of the DestinationRule these groups get.
+    pub subsets: &'a [crate::istio::manifest::Subset],
     /// Client proxy groups.
     pub proxies: Vec<LintProxy>,
     /// The service's endpoints, per cluster.
@@ -93,6 +97,7 @@ impl<'a> LintInput<'a> {
                     locality: kc.locality.clone(),
                     network: kc.network.clone(),
                     count: d.replicas,
+                    labels: d.labels.clone(),
                 }
             })
             .collect();
@@ -107,7 +112,12 @@ impl<'a> LintInput<'a> {
                 }
             }
         }
-        LintInput { policy, mesh: &s.mesh.settings, outlier, routes, proxies, endpoints, gateways_per_network }
+        let subsets = groups
+            .first()
+            .and_then(|&g| s.proxy_groups[g].selection.destination_rule.as_ref())
+            .and_then(|d| d.spec.subsets.as_deref())
+            .unwrap_or(&[]);
+        LintInput { policy, mesh: &s.mesh.settings, outlier, routes, subsets, proxies, endpoints, gateways_per_network }
     }
 }
 
@@ -148,7 +158,56 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Lint> {
     single_east_west_gateway(input, &mut out);
     fault_injects_nothing(input, &mut out);
     fault_abort_bypasses_outlier_detection(input, &mut out);
+    route_to_subset(input, &mut out);
     out
+}
+
+/// A route to a DestinationRule subset that selects no pod (or is not defined): Istio builds
+/// `outbound|PORT|SUBSET|HOST` with no endpoints (or no cluster at all), so every request routed
+/// there fails with 503. (That meshsim does not simulate subsets yet is the `route-simplified`
+/// lint's.)
+fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for &(i, r) in &input.routes {
+        for (j, d) in r.route.iter().flatten().enumerate() {
+            let Some(name) = d.destination.subset.as_deref() else { continue };
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            let at = format!("VirtualService http[{i}].route[{j}] (subset `{name}`)");
+            match input.subsets.iter().find(|s| s.name == name) {
+                None => out.push(Lint {
+                    code: "subset-selects-no-pod",
+                    reason: format!(
+                        "{at}: the DestinationRule defines no subset `{name}`, so Istio builds no cluster for it and \
+                         every request routed there fails with 503"
+                    ),
+                    fix: format!("define subset `{name}` in the DestinationRule, with labels its pods carry"),
+                }),
+                Some(sub) => {
+                    let want = sub.labels.clone().unwrap_or_default();
+                    let pods: u32 = input
+                        .endpoints
+                        .iter()
+                        .filter(|e| want.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
+                        .map(|e| e.count)
+                        .sum();
+                    if pods == 0 {
+                        out.push(Lint {
+                            code: "subset-selects-no-pod",
+                            reason: format!(
+                                "{at}: no pod of the service carries the labels {want:?}, so Istio's cluster for the \
+                                 subset has no endpoints and every request routed there fails with 503 \"no healthy \
+                                 upstream\""
+                            ),
+                            fix: "label the pods (service.deployments[].labels) or fix the subset's labels".into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A `fault` part that Istio accepts but translates to nothing (`TranslateFault`): an abort

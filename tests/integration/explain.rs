@@ -326,3 +326,29 @@ fn report_lists_the_settings_in_force() {
     assert!(html.contains("<h2>Settings in force (outbound|80||"), "settings heading");
     assert!(html.contains("<tr><td>max_ejection_time</td><td>[envoy_outlier]</td><td>45s</td></tr>"));
 }
+
+/// Issue 13's headline trap, linted until subsets are simulated: the seed lab's policy moved into
+/// a subset `v1` that no pod is labelled with, the route sending to it. Istio would build
+/// `outbound|80|v1|host` with no endpoints; meshsim says so (and, with `route-simplified`, that it
+/// simulates the route over every pod). With the pods labelled `version: v1` the trap is gone.
+#[test]
+fn routes_to_subsets_are_linted() {
+    let text = |labels: &str| {
+        format!(
+            "{}[policy.destination_rule]\nhost = \"svc\"\nsubsets = [{{ name = \"v1\", labels = {{ version = \"v1\" }} }}]\n\
+             [policy.virtual_service]\nhosts = [\"svc\"]\n[[policy.virtual_service.http]]\n\
+             route = [{{ destination = {{ host = \"svc\", subset = \"v1\" }} }}]\n",
+            crate::bin::BASE.replace(
+                "deployments = [{ cluster = \"a\", replicas = 2 }, { cluster = \"b\", replicas = 2 }]",
+                &format!("deployments = [{{ cluster = \"a\", replicas = 2{labels} }}, {{ cluster = \"b\", replicas = 2{labels} }}]"),
+            )
+        )
+    };
+    let codes = |t: &str| lint_scenario(&util::parse(t).unwrap()).iter().map(|l| l.code).collect::<Vec<_>>();
+    let has = |t: &str, code: &str| codes(t).contains(&code);
+    assert!(has(&text(""), "subset-selects-no-pod"), "{:?}", codes(&text("")));
+    assert!(has(&text(""), "route-simplified"), "meshsim says it does not simulate the subset");
+    assert!(!has(&text(", labels = { version = \"v1\" }"), "subset-selects-no-pod"));
+    let undefined = text("").replace("subset = \"v1\"", "subset = \"v2\"");
+    assert!(has(&undefined, "subset-selects-no-pod"));
+}
