@@ -110,7 +110,24 @@ pub fn evaluate_one(e: &Expectation, world: &World, report: &RunReport) -> Verdi
     Verdict { name: e.name.clone(), kind: e.check.kind(), passed: m.passed, measured: m.measured, bound: m.bound }
 }
 
-/// Runs a scenario once with `seed` and evaluates its expectations; with `determinism`, runs it
+/// Runs each variant of a scenario (an `[[expect]]` with `set`) with `seed` and measures its
+/// expectation; the measured text starts with the overrides.
+pub fn evaluate_variants(scenario: &Scenario, seed: u64) -> Result<Vec<Verdict>, SimError> {
+    scenario
+        .variants
+        .iter()
+        .map(|v| {
+            let out = crate::model::run(v.scenario.clone(), seed)?;
+            let r = report(&out.world, seed, out.events);
+            let mut verdict = evaluate_one(&v.expectation, &out.world, &r);
+            let sets: Vec<String> = v.sets.iter().map(|s| format!("--set '{s}'")).collect();
+            verdict.measured = format!("with {}: {}", sets.join(" "), verdict.measured);
+            Ok(verdict)
+        })
+        .collect()
+}
+
+/// Runs a scenario once with `seed` and evaluates its expectations, then its variants; with `determinism`, runs it
 /// a second time and compares the two runs event by event and byte by byte.
 pub fn check_scenario(
     file: &str,
@@ -127,5 +144,7 @@ pub fn check_scenario(
         let r = report(&out.world, seed, out.events);
         (evaluate(&out.world, &r), None)
     };
+    let mut verdicts = verdicts;
+    verdicts.extend(evaluate_variants(&scenario, seed)?);
     Ok(ScenarioCheck { file: file.to_string(), scenario: scenario.name.clone(), seed, verdicts, determinism: det })
 }

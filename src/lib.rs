@@ -17,6 +17,7 @@ pub mod import;
 pub mod input;
 pub mod istio;
 pub mod kube;
+pub mod lessons;
 pub mod metrics;
 pub mod model;
 pub mod output;

@@ -143,8 +143,69 @@ pub fn apply_sets(tree: &mut Value, sets: &[String]) -> Result<(), ScenarioError
     Ok(())
 }
 
-/// Deserializes (strictly) and validates a tree.
-pub fn from_tree(tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
+/// Deserializes (strictly) and validates a tree. An `[[expect]]` with `set` is validated, and
+/// later measured, on a copy of the tree with those overrides: it becomes one of the scenario's
+/// [`Variant`]s, not one of its own expectations.
+pub fn from_tree(mut tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
+    let variant_sets = take_variant_sets(&mut tree, file)?;
+    let base = if variant_sets.is_empty() { None } else { Some(tree.clone()) };
+    let mut scenario = from_plain_tree(tree, file)?;
+    if let Some(base) = base {
+        for (i, sets) in variant_sets {
+            let path = format!("expect[{i}].set");
+            let field = |message: String| ScenarioError::Field { file: file.to_string(), path: path.clone(), message };
+            let mut tree = base.clone();
+            if let Some(list) = tree.get_mut("expect").and_then(Value::as_array_mut) {
+                // Only this expectation: the variant measures nothing else.
+                let only = list.swap_remove(i);
+                *list = vec![only];
+            }
+            apply_sets(&mut tree, &sets).map_err(|e| field(e.to_string()))?;
+            let variant = from_plain_tree(tree, file)
+                .map_err(|e| field(format!("the scenario with these overrides is not valid: {e}")))?;
+            let Some(expectation) = variant.expectations.first().cloned() else {
+                // Shortened past what it measures (`--set duration=...`): dropped, as in the base.
+                continue;
+            };
+            scenario.expectations.retain(|e| e.name != expectation.name);
+            scenario.variants.push(Variant { sets, expectation, scenario: std::sync::Arc::new(variant) });
+        }
+    }
+    Ok(scenario)
+}
+
+/// Removes the `set` key of every `[[expect]]` table and returns, per such table, its index and
+/// overrides. They may not name `policy.manifests` (the manifests are already read).
+fn take_variant_sets(tree: &mut Value, file: &str) -> Result<Vec<(usize, Vec<String>)>, ScenarioError> {
+    let Some(list) = tree.get_mut("expect").and_then(Value::as_array_mut) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for (i, e) in list.iter_mut().enumerate() {
+        let Some(set) = e.as_table_mut().and_then(|t| t.remove("set")) else { continue };
+        let field = |message: &str| ScenarioError::Field {
+            file: file.to_string(),
+            path: format!("expect[{i}].set"),
+            message: message.to_string(),
+        };
+        let expected = "expected a list of overrides as `--set` takes them, e.g. [\"mesh.istio_version=\\\"1.23\\\"\"]";
+        let sets: Vec<String> = set
+            .as_array()
+            .ok_or_else(|| field(expected))?
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| field(expected)))
+            .collect::<Result<_, _>>()?;
+        if sets.is_empty() {
+            return Err(field("is empty: give at least one override, or leave `set` out"));
+        }
+        if sets.iter().any(|s| names_manifests(s)) {
+            return Err(field("cannot override policy.manifests (the files are read once, before the variants)"));
+        }
+        out.push((i, sets));
+    }
+    Ok(out)
+}
+
+/// Deserializes (strictly) and validates a tree that has no variant expectations.
+fn from_plain_tree(tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
     let raw: schema::RawScenario = serde_path_to_error::deserialize(tree).map_err(|e| {
         let path = e.path().to_string();
         ScenarioError::Field {

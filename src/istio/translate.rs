@@ -46,7 +46,8 @@ pub struct MeshSettings {
     /// `meshConfig.connectTimeout` (default 10 s).
     pub connect_timeout: SimDuration,
     /// The Istio minor release (`mesh.istio_version`; 31 by default). Fields newer than the
-    /// release are refused (`lb_policy::check_istio_version`).
+    /// release are refused (`lb_policy::check_istio_version`, and Service `trafficDistribution` in
+    /// validation).
     pub istio_minor: u32,
 }
 

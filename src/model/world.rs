@@ -31,7 +31,10 @@
 //!   host's pool at the same moment (`ConnPoolImplBase`: "we purge all pending streams"); here the
 //!   queued ones do, while each other handshake keeps its own timer. A request sent on an
 //!   **already open** connection to a black-holed pod hangs: only a per-try or route timeout ends
-//!   it, and with neither it never ends and is counted in `report.hung`.
+//!   it, and with neither it is still pending at the end of the run, counted in `report.hung`.
+//!   Not modelled: the kernel ends such a connection after `net.ipv4.tcp_retries2` unanswered
+//!   retransmissions (Linux default 15, about 15 minutes), which Envoy sees as a reset (TCP
+//!   keepalive probes, when configured, do not apply to a connection with unacknowledged data).
 //! * **Resets**: a per-try or route timeout cancels the request; on HTTP/1.1 that closes its
 //!   connection, on HTTP/2 it resets one stream. A refused or reset connection is closed.
 //! * **`maxRequestsPerConnection` N**: every N completed requests on a host's connections close

@@ -28,6 +28,11 @@
 //! `eastwest-CLUSTER-N` such as `eastwest-cluster-b-0`); `proxy` a proxy replica (`ingress-0`), a proxy group (`ingress`) or an
 //! east-west gateway replica.
 //!
+//! Any expectation may add `set = ["PATH=VALUE", ...]`: it is then measured on a second run of
+//! the scenario with those overrides (the same seed), not on the scenario's own run, e.g. the
+//! same lesson on another Istio release. `meshsim check` runs these variants; `report.html` and
+//! the teaching page show only the expectations of the run they show.
+//!
 //! A `share` over a window in which no upstream attempt was sent at all is undefined (0 of 0):
 //! the expectation fails and says so, whatever its bounds, rather than reading it as 0.
 
@@ -114,6 +119,11 @@ pub struct RawExpect {
     /// 0s: exact to the nanosecond).
     #[serde(default)]
     pub tolerance: Option<String>,
+    /// Overrides (`PATH=VALUE`, as `--set`) of a variant run on which this expectation is
+    /// measured instead. Taken out of the tree by [`crate::scenario::from_tree`] before this
+    /// table is read, so it is always `None` here; listed so that a misspelling is suggested.
+    #[serde(default)]
+    pub set: Option<Vec<String>>,
 }
 
 /// One named, validated expectation.

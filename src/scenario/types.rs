@@ -59,8 +59,22 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     /// Phases, in time order, the first at 0.
     pub phases: Vec<PhaseSpec>,
-    /// Expectations for `meshsim check`.
+    /// Expectations for `meshsim check`, measured on this scenario's run.
     pub expectations: Vec<Expectation>,
+    /// Expectations measured on a run of this scenario with overrides (`[[expect]]` `set`).
+    pub variants: Vec<Variant>,
+}
+
+/// An expectation about the same scenario with overrides (`[[expect]]` with `set`), such as
+/// another Istio release: `meshsim check` runs the variant with the same seed and measures it.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// The overrides, as `--set` takes them.
+    pub sets: Vec<String>,
+    /// The expectation, validated against the variant.
+    pub expectation: Expectation,
+    /// The scenario with the overrides (holding only this expectation).
+    pub scenario: std::sync::Arc<Scenario>,
 }
 
 /// The Istio resources of a scenario.

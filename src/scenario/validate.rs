@@ -40,6 +40,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let kube_clusters = v.kube_clusters(&raw.clusters)?;
     let network = v.network(raw.network.clone().unwrap_or_default(), &kube_clusters)?;
     let service = v.service(&raw.service, &kube_clusters)?;
+    v.traffic_distribution_supported(&raw.service, &mesh)?;
     let proxy_groups = v.proxy_groups(&raw.proxies, &kube_clusters, &service)?;
     let workload = v.workload(&raw.workload, &proxy_groups, duration)?;
     let faults = v.faults(&raw.faults, &service, &kube_clusters)?;
@@ -141,6 +142,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         faults,
         phases,
         expectations,
+        variants: Vec::new(),
     };
     v.outlier_in_force(&scenario)?;
     super::budget::check(&scenario).map_err(|m| v.err("limits.max_memory", &m))?;
@@ -361,6 +363,26 @@ impl Validator<'_> {
         let eds_push_delay =
             self.opt_duration("mesh.eds_push_delay", &m.eds_push_delay, SimDuration::from_millis(100))?;
         Ok(MeshConfig { settings, eds_push_delay })
+    }
+
+    /// Service `trafficDistribution` on a release whose sidecars and gateways read it: `PreferClose`
+    /// from Istio 1.25 (istio/istio#54715; before, only ambient's ztunnel did), `PreferSameZone` and
+    /// `PreferSameNode` from 1.27 (release notes, istio/istio#55848). On an older release the
+    /// field would do nothing, so it is refused rather than ignored.
+    fn traffic_distribution_supported(&self, s: &RawService, mesh: &MeshConfig) -> Result<(), ScenarioError> {
+        let Some(td) = s.traffic_distribution.as_deref() else { return Ok(()) };
+        let since = if td == "PreferClose" { 25 } else { 27 };
+        let minor = mesh.settings.istio_minor;
+        if minor < since {
+            return Err(self.err(
+                "service.traffic_distribution",
+                &format!(
+                    "Istio 1.{minor} sidecars and gateways ignore `{td}` (read from Istio 1.{since} on): remove it, \
+                     use a DestinationRule localityLbSetting, or set mesh.istio_version to \"1.{since}\" or later"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The minor of an Istio release written `1.N` or `1.N.P`.

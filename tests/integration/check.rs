@@ -329,3 +329,66 @@ fn missing_paths_and_empty_folders_are_bad_input() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario files"));
 }
+
+/// An expectation with `set` is measured on a run with those overrides, not on the scenario's
+/// own run: A answers 503 from 10 s to 20 s, so "no client error" fails on the scenario itself
+/// and passes on the variant whose fault never fires (`probability = 0`).
+#[test]
+fn an_expectation_with_set_is_measured_on_the_variant_run() {
+    let dir = crate::scratch::tempdir().unwrap();
+    let file = write_scenario(
+        dir.path(),
+        "variant.toml",
+        r#"
+[[expect]]
+name = "no client error"
+kind = "errors"
+max = 0
+
+[[expect]]
+name = "no client error when A never fails"
+set = ["faults.0.probability=0.0"]
+kind = "errors"
+max = 0
+"#,
+    );
+    let s = meshsim::scenario::load(&file, &[]).unwrap();
+    assert_eq!(s.expectations.len(), 1, "the variant's expectation is not one of the run's");
+    assert_eq!(s.variants.len(), 1);
+    assert_eq!(s.variants[0].sets, ["faults.0.probability=0.0"]);
+    let out = meshsim(&["check", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let base = text.lines().find(|l| l.contains("no client error:")).expect(&text);
+    assert!(base.starts_with("  FAIL") && !base.contains("with --set"), "{base}");
+    let variant = text.lines().find(|l| l.contains("no client error when A never fails")).expect(&text);
+    assert!(variant.starts_with("  PASS"), "{variant}");
+    assert!(variant.contains("with --set 'faults.0.probability=0.0': 0 client errors"), "{variant}");
+    assert!(text.ends_with("1 passed, 1 failed\n"), "{text}");
+    // `--set` on the command line reaches the variants too: with the fault gone from the base,
+    // both pass.
+    let out = meshsim(&["check", file.to_str().unwrap(), "--set", "faults.0.probability=0.0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn a_bad_set_in_an_expectation_exits_2_naming_it() {
+    let dir = crate::scratch::tempdir().unwrap();
+    for (set, says) in [
+        (r#"set = "mesh.istio_version=1.23""#, "expected a list of overrides"),
+        ("set = []", "is empty"),
+        (r#"set = ["mesh.istio_versio=\"1.23\""]"#, "did you mean `istio_version`"),
+        (r#"set = ["policy.manifests=[]"]"#, "cannot override policy.manifests"),
+        (r#"set = ["faults.0.status=200"]"#, "faults"),
+    ] {
+        let file = write_scenario(
+            dir.path(),
+            "bad-set.toml",
+            &format!("[[expect]]\nname = \"x\"\n{set}\nkind = \"errors\"\nmax = 0\n"),
+        );
+        let out = meshsim(&["check", file.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{set}: {err}");
+        assert!(err.contains("bad-set.toml") && err.contains("expect[0].set") && err.contains(says), "{set}: {err}");
+    }
+}

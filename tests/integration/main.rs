@@ -2,6 +2,7 @@
 //! `util`.
 
 mod bin;
+mod catalogue;
 mod check;
 mod cli;
 mod consistent_hash;

@@ -796,7 +796,7 @@ fn new_fields_are_validated() {
 #[test]
 fn policy_scenarios_load_and_run() {
     for name in [
-        "retries-hide-errors.toml",
+        "retries-hide-failing-region.toml",
         "retry-remote-localities.toml",
         "breaker-sheds-during-failover.toml",
         "blackhole-connect-timeout.toml",
@@ -839,4 +839,25 @@ fn max_ejection_time_below_the_drs_base_is_refused() {
     let e = util::parse(&format!("{}[envoy_outlier]\nmax_ejection_time = \"20s\"\n", crate::bin::BASE)).unwrap_err();
     assert!(e.to_string().contains("below base_ejection_time 30s (set by Envoy's default"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Service `trafficDistribution` is refused on a release whose proxies ignore it, naming the
+/// key and the first release that reads it: `PreferClose` from Istio 1.25, `PreferSameZone` and
+/// `PreferSameNode` from 1.27.
+#[test]
+fn traffic_distribution_needs_a_release_that_reads_it() {
+    let lab = |td: &str, version: &str| Lab {
+        service: format!("traffic_distribution = \"{td}\""),
+        mesh: format!("istio_version = \"{version}\""),
+        ..Lab::default()
+    };
+    for (td, version, since) in
+        [("PreferClose", "1.24", "1.25"), ("PreferSameZone", "1.26", "1.27"), ("PreferSameNode", "1.26.3", "1.27")]
+    {
+        let e = util::parse(&lab(td, version).toml()).unwrap_err().to_string();
+        assert!(e.contains("service.traffic_distribution") && e.contains(td) && e.contains(since), "{e}");
+    }
+    for (td, version) in [("PreferClose", "1.25"), ("PreferSameZone", "1.27"), ("PreferClose", "1.31")] {
+        util::parse(&lab(td, version).toml()).unwrap_or_else(|e| panic!("{td} on {version}: {e}"));
+    }
 }
