@@ -200,6 +200,15 @@ fn selection_of<'a>(s: &'a Scenario, p: &crate::model::proxy::Proxy) -> Option<&
     }
 }
 
+/// The cluster an east-west gateway forwards the service's traffic with (AUTO_PASSTHROUGH, by
+/// SNI): `outbound_.PORT_._.HOST` (`model.BuildDNSSrvSubsetKey` in
+/// `pilot/pkg/model/service.go`), with the port chosen as for [`envoy_cluster_name`].
+pub fn gateway_cluster_name(s: &Scenario) -> String {
+    let client = envoy_cluster_name(s);
+    let port = client.split('|').nth(1).unwrap_or("80");
+    format!("outbound_.{port}_._.{}", s.service.host)
+}
+
 fn proxy_view(world: &World, i: usize) -> ProxyView {
     let s = &world.scenario;
     let p = &world.proxies[i];

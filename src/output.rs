@@ -98,30 +98,75 @@ pub fn endpoint_kind(world: &World, id: EndpointId) -> &'static str {
 }
 
 /// `events.jsonl`: one JSON object per line, in time order.
+///
+/// Outlier events carry, besides meshsim's own fields, those of Envoy's outlier event log
+/// (`envoy.data.cluster.v3.OutlierDetectionEvent`, written by `EventLoggerImpl` in
+/// `source/common/upstream/outlier_detection_impl.cc`) with Envoy's names: `type`, `cluster_name`,
+/// `upstream_url`, `action`, `num_ejections`, `enforced`, `secs_since_last_action` (left out when
+/// there was no earlier action, as Envoy does) and the `eject_*_event` figures. meshsim has no IP
+/// addresses, so `upstream_url` is the endpoint's name.
 pub fn events_jsonl(world: &World) -> String {
     let mut out = String::new();
     let loc = |l: crate::model::ids::LocalityId| world.topo.localities[l.idx()].to_string();
     let proxy = |p: crate::model::ids::ProxyId| world.proxies[p.idx()].name.clone();
+    let client_cluster = crate::explain::envoy_cluster_name(&world.scenario);
+    let gateway_cluster = crate::explain::gateway_cluster_name(&world.scenario);
+    let cluster = |p: crate::model::ids::ProxyId| {
+        if world.proxies[p.idx()].tcp_passthrough { gateway_cluster.clone() } else { client_cluster.clone() }
+    };
     for e in &world.rec.log {
         let t = e.time.as_secs_f64();
         let v = match &e.kind {
-            LogKind::Eject { proxy: p, endpoint, locality, reason, multiplier, planned, healthy_target } => json!({
-                "time_s": t, "event": "eject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
-                "locality": loc(*locality), "reason": reason, "multiplier": multiplier, "planned_s": planned.as_secs_f64(),
-                "endpoint_healthy": healthy_target,
-            }),
-            LogKind::Uneject { proxy: p, endpoint, locality, ejected_for, multiplier } => json!({
+            LogKind::Eject {
+                proxy: p,
+                endpoint,
+                locality,
+                kind,
+                multiplier,
+                planned,
+                healthy_target,
+                log,
+                figures,
+            } => {
+                let mut v = json!({
+                    "time_s": t, "event": "eject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
+                    "locality": loc(*locality), "reason": kind.stat_name(), "multiplier": multiplier,
+                    "planned_s": planned.as_secs_f64(), "endpoint_healthy": healthy_target,
+                });
+                envoy_eject_fields(&mut v, cluster(*p), endpoint_name(world, *endpoint), *kind, true, log, figures);
+                v
+            }
+            LogKind::Uneject { proxy: p, endpoint, locality, ejected_for, multiplier, num_ejections } => json!({
                 "time_s": t, "event": "uneject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
                 "locality": loc(*locality), "reason": "interval_tick", "ejected_s": ejected_for.as_secs_f64(),
                 "multiplier": multiplier,
+                "cluster_name": cluster(*p), "upstream_url": endpoint_name(world, *endpoint), "action": "UNEJECT",
+                "num_ejections": num_ejections, "secs_since_last_action": whole_secs(*ejected_for),
             }),
-            LogKind::EjectOverflow { proxy: p, endpoint, locality, reason } => json!({
+            LogKind::EjectOverflow { proxy: p, endpoint, locality, kind } => json!({
                 "time_s": t, "event": "eject_overflow", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
-                "locality": loc(*locality), "reason": reason,
+                "locality": loc(*locality), "reason": kind.stat_name(),
+                "type": kind.envoy_type(), "cluster_name": cluster(*p), "upstream_url": endpoint_name(world, *endpoint),
             }),
-            LogKind::EjectNotEnforced { proxy: p, endpoint, reason } => json!({
-                "time_s": t, "event": "eject_not_enforced", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint), "reason": reason,
-            }),
+            LogKind::EjectNotEnforced { proxy: p, endpoint, kind, log, figures } => {
+                let mut v = json!({
+                    "time_s": t, "event": "eject_not_enforced", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
+                    "reason": kind.stat_name(),
+                });
+                envoy_eject_fields(&mut v, cluster(*p), endpoint_name(world, *endpoint), *kind, false, log, figures);
+                v
+            }
+            LogKind::IntervalTick { proxy: p, ejected, hosts, success_rate } => {
+                let mut v = json!({
+                    "time_s": t, "event": "interval_tick", "proxy": proxy(*p), "cluster_name": cluster(*p),
+                    "ejected": ejected, "hosts": hosts,
+                });
+                if let Some(sr) = success_rate {
+                    v["cluster_average_success_rate"] = json!(sr.mean);
+                    v["cluster_success_rate_ejection_threshold"] = json!(sr.ejection_threshold);
+                }
+                v
+            }
             LogKind::Eds { proxy: p, added, removed, hosts, priorities } => json!({
                 "time_s": t, "event": "eds", "proxy": proxy(*p), "added": added, "removed": removed, "hosts": hosts, "priorities": priorities,
             }),
@@ -140,6 +185,46 @@ pub fn events_jsonl(world: &World) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Whole seconds of `d`, truncated as Envoy's `duration_cast<seconds>` does.
+fn whole_secs(d: crate::engine::SimDuration) -> u64 {
+    d.as_nanos() / 1_000_000_000
+}
+
+/// Adds the fields of Envoy's `OutlierDetectionEvent` for an ejection (`logEject`) to `v`.
+fn envoy_eject_fields(
+    v: &mut serde_json::Value,
+    cluster_name: String,
+    upstream_url: String,
+    kind: crate::envoy::outlier::EjectionKind,
+    enforced: bool,
+    log: &crate::envoy::outlier::HostLogState,
+    figures: &Option<crate::envoy::outlier::EjectFigures>,
+) {
+    use crate::envoy::outlier::EjectionKind as K;
+    v["type"] = json!(kind.envoy_type());
+    v["cluster_name"] = json!(cluster_name);
+    v["upstream_url"] = json!(upstream_url);
+    v["action"] = json!("EJECT");
+    v["num_ejections"] = json!(log.num_ejections);
+    v["enforced"] = json!(enforced);
+    if let Some(d) = log.since_last_action {
+        v["secs_since_last_action"] = json!(whole_secs(d));
+    }
+    match (kind, figures) {
+        (K::SuccessRate | K::SuccessRateLocalOrigin, Some(f)) => {
+            v["eject_success_rate_event"] = json!({
+                "host_success_rate": f.host_success_rate,
+                "cluster_average_success_rate": f.cluster_average_success_rate,
+                "cluster_success_rate_ejection_threshold": f.cluster_success_rate_ejection_threshold,
+            });
+        }
+        (K::FailurePercentage | K::FailurePercentageLocalOrigin, Some(f)) => {
+            v["eject_failure_percentage_event"] = json!({ "host_success_rate": f.host_success_rate });
+        }
+        _ => v["eject_consecutive_event"] = json!({}),
+    }
 }
 
 /// `summary.json`.
@@ -299,6 +384,11 @@ pub fn run_chart(report: &RunReport, world: &World) -> crate::plot::RunChart {
         ("overflow".to_string(), per_s(&|r| r.overflow)),
         ("timeout".to_string(), per_s(&|r| r.timeout)),
     ];
+    // Injected aborts get a line only when there are some, so charts without faults stay as they were.
+    let mut error_series = error_series;
+    if report.client_rows.iter().any(|r| r.fault_abort > 0) {
+        error_series.push(("fault abort".to_string(), per_s(&|r| r.fault_abort)));
+    }
     let failed_attempts = vec![
         ("upstream 5xx".to_string(), per_s(&|r| r.attempts_5xx)),
         ("connect failure".to_string(), per_s(&|r| r.attempts_connect_failure)),
@@ -482,14 +572,14 @@ pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
     for e in &world.rec.log {
         let t = e.time.as_secs_f64();
         match &e.kind {
-            LogKind::Eject { proxy, endpoint, locality, reason, multiplier, .. } => {
+            LogKind::Eject { proxy, endpoint, locality, kind, multiplier, .. } => {
                 open.insert((proxy.0, endpoint.0), out.len());
                 out.push(EjectionRecord {
                     proxy: world.proxies[proxy.idx()].name.clone(),
                     endpoint: endpoint_name(world, *endpoint),
                     endpoint_kind: endpoint_kind(world, *endpoint),
                     locality: world.topo.localities[locality.idx()].to_string(),
-                    reason: reason.to_string(),
+                    reason: kind.stat_name().to_string(),
                     multiplier: *multiplier,
                     start_s: t,
                     end_s: None,
@@ -572,11 +662,16 @@ pub fn latency_chart(report: &RunReport) -> crate::plot::LatencyEcdf {
             } else {
                 any_local = true;
                 let c = &p.errors_by_cause;
-                let what = match (c.overflow > 0, c.no_healthy_upstream > 0) {
-                    (true, false) => "overflow",
-                    (false, true) => "no healthy upstream",
-                    _ => "overflow, no healthy upstream",
-                };
+                let what = [
+                    (c.overflow > 0, "overflow"),
+                    (c.no_healthy_upstream > 0, "no healthy upstream"),
+                    (c.fault_abort > 0, "fault abort"),
+                ]
+                .iter()
+                .filter(|(any, _)| *any)
+                .map(|(_, name)| *name)
+                .collect::<Vec<_>>()
+                .join(", ");
                 format!("incl. {} local replies ({what})", local.total())
             };
             crate::plot::EcdfCurve {

@@ -443,6 +443,7 @@ fn outcome_of(c: ErrorCause) -> ClientOutcome {
         ErrorCause::NoHealthyUpstream => ClientOutcome::NoHealthyUpstream,
         ErrorCause::Overflow => ClientOutcome::Overflow,
         ErrorCause::Timeout => ClientOutcome::Timeout,
+        ErrorCause::FaultAbort => ClientOutcome::FaultAbort,
     }
 }
 
@@ -472,7 +473,7 @@ fn first_panic(world: &World, start: SimTime, end: SimTime) -> Option<(SimTime, 
 
 /// Latency of requests finished in the output buckets whose start lies in `[start, end)`.
 fn latency(rec: &Recorder, start: SimTime, end: SimTime) -> Histogram {
-    let bucket_ns = rec.bucket_slots() as u64 * FINE_SLOT.as_nanos();
+    let bucket_ns = rec.bucket().as_nanos();
     let mut h = Histogram::default();
     for (b, bh) in rec.latency.iter().enumerate() {
         let t = b as u64 * bucket_ns;

@@ -372,6 +372,60 @@ pub struct RouteConfig {
     /// `hash_policy`, set when the destination's cluster hashes (Istio copies the
     /// DestinationRule's `consistentHash` key onto the route).
     pub hash_policy: Option<HashPolicy>,
+    /// The fault filter's per-route settings; `None` when the route injects nothing.
+    pub fault: Option<FaultInjection>,
+}
+
+/// `envoy.type.v3.FractionalPercent`: `numerator / denominator`, the denominator 100 (`HUNDRED`)
+/// or 1 000 000 (`MILLION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FractionalPercent {
+    /// Numerator.
+    pub numerator: u32,
+    /// Denominator.
+    pub denominator: u32,
+}
+
+impl FractionalPercent {
+    /// Envoy's `ProtobufPercentHelper::evaluateFractionalPercent`: enabled iff
+    /// `random % denominator < numerator` (a numerator above the denominator counts as 100 %).
+    pub fn enabled(self, random: u64) -> bool {
+        random % u64::from(self.denominator.max(1)) < u64::from(self.numerator.min(self.denominator))
+    }
+}
+
+/// The fault filter's settings for one route (`extensions.filters.http.fault.v3.HTTPFault`, as
+/// Istio's `TranslateFault` writes them, `pilot/pkg/networking/core/route/route.go`).
+///
+/// Envoy's `FaultFilter::decodeHeaders` (`source/extensions/filters/http/fault/fault_filter.cc`)
+/// runs before the router: it draws the delay first; a delayed request draws the abort when the
+/// delay ends (`postDelayInjection`), any other draws it at once. An aborted request is a local
+/// reply: it never reaches the router, so no upstream host sees it, outlier detection never
+/// counts it, and it is never retried. The route timeout starts in the router, after the delay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultInjection {
+    /// `delay`: a fixed delay for a fraction of the requests.
+    pub delay: Option<FaultDelay>,
+    /// `abort`: a local reply for a fraction of the requests.
+    pub abort: Option<FaultAbort>,
+}
+
+/// `FaultDelay` with `fixed_delay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultDelay {
+    /// `fixed_delay`.
+    pub fixed_delay: SimDuration,
+    /// `percentage`.
+    pub percentage: FractionalPercent,
+}
+
+/// `FaultAbort`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultAbort {
+    /// The HTTP status of the local reply (for a `grpcStatus` abort, its HTTP equivalent).
+    pub http_status: u16,
+    /// `percentage`.
+    pub percentage: FractionalPercent,
 }
 
 /// Everything one client proxy knows about the upstream service's Envoy cluster.

@@ -98,6 +98,20 @@ impl EjectionKind {
         }
     }
 
+    /// Envoy's `OutlierEjectionType` enum name, as its event log writes it, e.g.
+    /// `CONSECUTIVE_5XX`.
+    pub const fn envoy_type(self) -> &'static str {
+        match self {
+            EjectionKind::Consecutive5xx => "CONSECUTIVE_5XX",
+            EjectionKind::ConsecutiveGatewayFailure => "CONSECUTIVE_GATEWAY_FAILURE",
+            EjectionKind::ConsecutiveLocalOriginFailure => "CONSECUTIVE_LOCAL_ORIGIN_FAILURE",
+            EjectionKind::SuccessRate => "SUCCESS_RATE",
+            EjectionKind::SuccessRateLocalOrigin => "SUCCESS_RATE_LOCAL_ORIGIN",
+            EjectionKind::FailurePercentage => "FAILURE_PERCENTAGE",
+            EjectionKind::FailurePercentageLocalOrigin => "FAILURE_PERCENTAGE_LOCAL_ORIGIN",
+        }
+    }
+
     /// The `enforcing_*` percentage of `config` that applies to this kind
     /// (`DetectorImpl::enforceEjection`).
     pub fn enforcing_percent(self, config: &OutlierConfig) -> u32 {
@@ -131,8 +145,33 @@ pub enum LocalOriginEvent {
     },
 }
 
-/// One state change of the detector, for the caller to act on and record.
+/// The figures Envoy's event log carries with a statistical ejection
+/// (`EventLoggerImpl::logEject`, `outlier_detection_event.proto`): the host's success rate, and
+/// for a success-rate ejection the cluster's average and ejection threshold of that sweep.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EjectFigures {
+    /// `host_success_rate`, percent.
+    pub host_success_rate: f64,
+    /// `cluster_average_success_rate` (success-rate ejections only), percent.
+    pub cluster_average_success_rate: Option<f64>,
+    /// `cluster_success_rate_ejection_threshold` (success-rate ejections only), percent.
+    pub cluster_success_rate_ejection_threshold: Option<f64>,
+}
+
+/// What Envoy's event log says of the host with every eject and uneject event
+/// (`EventLoggerImpl::setCommonEventParams`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostLogState {
+    /// `num_ejections`: enforced ejections of the host so far (this one included).
+    pub num_ejections: u32,
+    /// `secs_since_last_action`: for an ejection, the time since the host's last un-ejection;
+    /// for an un-ejection, the time since its ejection. `None` when there was none (Envoy then
+    /// leaves the field out).
+    pub since_last_action: Option<SimDuration>,
+}
+
+/// One state change of the detector, for the caller to act on and record.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum OutlierEvent {
     /// The host was ejected: it is now unhealthy for load balancing.
     Ejected {
@@ -147,6 +186,10 @@ pub enum OutlierEvent {
         planned: SimDuration,
         /// The random jitter drawn for this ejection, included in `planned`.
         jitter: SimDuration,
+        /// Envoy's event-log fields of the host.
+        log: HostLogState,
+        /// The success-rate figures of a statistical ejection.
+        figures: Option<EjectFigures>,
     },
     /// A detector fired and admission passed, but the enforcement roll said no (Envoy logs the
     /// event with `enforced=false`).
@@ -155,6 +198,10 @@ pub enum OutlierEvent {
         host: EndpointId,
         /// The detector that fired.
         kind: EjectionKind,
+        /// Envoy's event-log fields of the host (its ejections so far, not counting this one).
+        log: HostLogState,
+        /// The success-rate figures of a statistical detection.
+        figures: Option<EjectFigures>,
     },
     /// A detector fired but the max-ejection-percent admission refused the ejection
     /// (`ejections_overflow`).
@@ -170,6 +217,8 @@ pub enum OutlierEvent {
         host: EndpointId,
         /// Time since its ejection.
         ejected_for: SimDuration,
+        /// Enforced ejections of the host so far (`num_ejections`).
+        num_ejections: u32,
     },
 }
 
@@ -594,7 +643,7 @@ impl OutlierDetector {
             _ => return,
         }
         self.stats.detected[kind.index()] += 1;
-        self.eject_host(host, kind, now, rng, out);
+        self.eject_host(host, kind, None, now, rng, out);
         let h = &mut self.hosts[host.idx()];
         match kind {
             EjectionKind::Consecutive5xx => h.c5xx = 0,
@@ -605,11 +654,13 @@ impl OutlierDetector {
     }
 
     /// `DetectorImpl::ejectHost` (§1.4): admission, enforcement roll, then the ejection itself
-    /// with its jitter and back-off increment.
+    /// with its jitter and back-off increment. `figures` are what the event log carries of a
+    /// statistical detection.
     fn eject_host(
         &mut self,
         host: EndpointId,
         kind: EjectionKind,
+        figures: Option<EjectFigures>,
         now: SimTime,
         rng: &mut SimRng,
         out: &mut Vec<OutlierEvent>,
@@ -629,8 +680,12 @@ impl OutlierDetector {
         if matches!(kind, EjectionKind::Consecutive5xx | EjectionKind::SuccessRate) {
             self.stats.ejections_total += 1;
         }
+        // `logEject` reads the host's last un-ejection, which an ejection does not change.
+        let h = &self.hosts[host.idx()];
+        let since_last_action = h.last_unejection.map(|t| now.saturating_since(t));
         if !rng.percent_chance(kind.enforcing_percent(&self.config)) {
-            out.push(OutlierEvent::NotEnforced { host, kind });
+            let log = HostLogState { num_ejections: h.num_ejections, since_last_action };
+            out.push(OutlierEvent::NotEnforced { host, kind, log, figures });
             return;
         }
         self.stats.ejections_active += 1;
@@ -646,12 +701,15 @@ impl OutlierDetector {
         h.jitter_ms = jitter_ms;
         h.backoff = next_multiplier(h.backoff, base_ms, max_ms);
         let multiplier = h.backoff;
+        let log = HostLogState { num_ejections: h.num_ejections, since_last_action };
         out.push(OutlierEvent::Ejected {
             host,
             kind,
             multiplier,
             planned: self.planned(multiplier, jitter_ms),
             jitter: SimDuration::from_millis(jitter_ms),
+            log,
+            figures,
         });
     }
 
@@ -675,7 +733,12 @@ impl OutlierDetector {
                     h.cgw = 0;
                     h.clocal = 0;
                     h.last_unejection = Some(now);
-                    out.push(OutlierEvent::Unejected { host: EndpointId(idx as u32), ejected_for: elapsed });
+                    let num_ejections = h.num_ejections;
+                    out.push(OutlierEvent::Unejected {
+                        host: EndpointId(idx as u32),
+                        ejected_for: elapsed,
+                        num_ejections,
+                    });
                 }
             }
             let h = &mut self.hosts[idx];
@@ -754,7 +817,12 @@ impl OutlierDetector {
             for &(idx, rate) in &valid_sr {
                 if rate < st.ejection_threshold {
                     self.stats.detected[sr_kind.index()] += 1;
-                    self.eject_host(EndpointId(idx), sr_kind, now, rng, out);
+                    let figures = EjectFigures {
+                        host_success_rate: rate,
+                        cluster_average_success_rate: Some(st.mean),
+                        cluster_success_rate_ejection_threshold: Some(st.ejection_threshold),
+                    };
+                    self.eject_host(EndpointId(idx), sr_kind, Some(figures), now, rng, out);
                 }
             }
         }
@@ -763,7 +831,12 @@ impl OutlierDetector {
             for &(idx, rate) in &valid_fp {
                 if 100.0 - rate >= fp_threshold && !self.hosts[idx as usize].ejected {
                     self.stats.detected[fp_kind.index()] += 1;
-                    self.eject_host(EndpointId(idx), fp_kind, now, rng, out);
+                    let figures = EjectFigures {
+                        host_success_rate: rate,
+                        cluster_average_success_rate: None,
+                        cluster_success_rate_ejection_threshold: None,
+                    };
+                    self.eject_host(EndpointId(idx), fp_kind, Some(figures), now, rng, out);
                 }
             }
         }

@@ -7,10 +7,11 @@ mod lb;
 use std::collections::BTreeMap;
 
 use crate::envoy::config::Locality;
+use crate::envoy::config::OutlierConfig;
 use crate::envoy::outlier::admits;
 use crate::istio::locality::{lb_priority, locality_matches};
 use crate::istio::manifest::TrafficPolicy;
-use crate::istio::translate::{LbSettingSource, MeshSettings, effective_lb_setting, outlier_config};
+use crate::istio::translate::{LbSettingSource, MeshSettings, effective_lb_setting};
 use crate::scenario::Scenario;
 
 /// One trap found in a policy.
@@ -46,6 +47,8 @@ pub struct LintEndpoints {
     pub network: String,
     /// Endpoints (pods) at the start of the run.
     pub count: u32,
+    /// The pods' labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Everything the lints read.
@@ -55,6 +58,13 @@ pub struct LintInput<'a> {
     pub policy: Option<&'a TrafficPolicy>,
     /// Mesh settings and version knobs.
     pub mesh: &'a MeshSettings,
+    /// The outlier detection in force (the DestinationRule's translation with `[envoy_outlier]`
+    /// laid over it); `None` when there is none.
+    pub outlier: Option<OutlierConfig>,
+    /// The VirtualService HTTP routes the groups' requests take, with their index in `http`.
+    pub routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)>,
+    /// The subsets of the DestinationRule these groups get.
+    pub subsets: &'a [crate::istio::manifest::Subset],
     /// Client proxy groups.
     pub proxies: Vec<LintProxy>,
     /// The service's endpoints, per cluster.
@@ -87,11 +97,27 @@ impl<'a> LintInput<'a> {
                     locality: kc.locality.clone(),
                     network: kc.network.clone(),
                     count: d.replicas,
+                    labels: d.labels.clone(),
                 }
             })
             .collect();
         let gateways_per_network = endpoints.iter().map(|e| (e.network.clone(), 1)).collect();
-        LintInput { policy, mesh: &s.mesh.settings, proxies, endpoints, gateways_per_network }
+        let outlier = crate::model::build::cluster_and_control(s, policy).0.outlier;
+        // The routes these groups' requests take (the VirtualService route Istio selects for each).
+        let mut routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)> = Vec::new();
+        for &g in groups {
+            if let Some(c) = s.proxy_groups[g].selection.route.as_ref() {
+                if !routes.iter().any(|(i, r)| *i == c.http && **r == c.route) {
+                    routes.push((c.http, &c.route));
+                }
+            }
+        }
+        let subsets = groups
+            .first()
+            .and_then(|&g| s.proxy_groups[g].selection.destination_rule.as_ref())
+            .and_then(|d| d.spec.subsets.as_deref())
+            .unwrap_or(&[]);
+        LintInput { policy, mesh: &s.mesh.settings, outlier, routes, subsets, proxies, endpoints, gateways_per_network }
     }
 }
 
@@ -130,7 +156,115 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Lint> {
     distribute_hides_localities(input, &mut out);
     outlier_detection_pins_local(input, &mut out);
     single_east_west_gateway(input, &mut out);
+    fault_injects_nothing(input, &mut out);
+    fault_abort_bypasses_outlier_detection(input, &mut out);
+    route_to_subset(input, &mut out);
     out
+}
+
+/// A route to a DestinationRule subset that selects no pod (or is not defined): Istio builds
+/// `outbound|PORT|SUBSET|HOST` with no endpoints (or no cluster at all), so every request routed
+/// there fails with 503. (That meshsim does not simulate subsets yet is the `route-simplified`
+/// lint's.)
+fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for &(i, r) in &input.routes {
+        for (j, d) in r.route.iter().flatten().enumerate() {
+            let Some(name) = d.destination.subset.as_deref() else { continue };
+            if seen.contains(&name) {
+                continue;
+            }
+            seen.push(name);
+            let at = format!("VirtualService http[{i}].route[{j}] (subset `{name}`)");
+            match input.subsets.iter().find(|s| s.name == name) {
+                None => out.push(Lint {
+                    code: "subset-selects-no-pod",
+                    reason: format!(
+                        "{at}: the DestinationRule defines no subset `{name}`, so Istio builds no cluster for it and \
+                         every request routed there fails with 503"
+                    ),
+                    fix: format!("define subset `{name}` in the DestinationRule, with labels its pods carry"),
+                }),
+                Some(sub) => {
+                    let want = sub.labels.clone().unwrap_or_default();
+                    let pods: u32 = input
+                        .endpoints
+                        .iter()
+                        .filter(|e| want.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
+                        .map(|e| e.count)
+                        .sum();
+                    if pods == 0 {
+                        out.push(Lint {
+                            code: "subset-selects-no-pod",
+                            reason: format!(
+                                "{at}: no pod of the service carries the labels {want:?}, so Istio's cluster for the \
+                                 subset has no endpoints and every request routed there fails with 503 \"no healthy \
+                                 upstream\""
+                            ),
+                            fix: "label the pods (service.deployments[].labels) or fix the subset's labels".into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A `fault` part that Istio accepts but translates to nothing (`TranslateFault`): an abort
+/// without `percentage` (Envoy's empty fraction, 0 %), a delay with neither `percentage` nor
+/// `percent`, an abort without a status, a delay without `fixedDelay`.
+fn fault_injects_nothing(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    for &(i, r) in &input.routes {
+        let Some(f) = &r.fault else { continue };
+        let mut why = Vec::new();
+        if let Some(a) = &f.abort {
+            if a.http_status.is_none() && a.grpc_status.is_none() {
+                why.push("the abort has no httpStatus or grpcStatus, so Istio drops it");
+            } else if a.percentage.is_none() {
+                why.push("the abort has no percentage: Envoy reads that as 0 %, so it never aborts");
+            }
+        }
+        if let Some(d) = &f.delay {
+            if d.fixed_delay.is_none() {
+                why.push("the delay has no fixedDelay, so Istio drops it");
+            } else if d.percentage.is_none() && d.percent.unwrap_or(0) == 0 {
+                why.push("the delay has no percentage: Envoy reads that as 0 %, so it never delays");
+            }
+        }
+        if !why.is_empty() {
+            out.push(Lint {
+                code: "fault-injects-nothing",
+                reason: format!("VirtualService http[{i}].fault: {}", why.join("; ")),
+                fix: "give each abort a status and each fault a percentage, e.g. `percentage: {value: 100}`".into(),
+            });
+        }
+    }
+}
+
+/// An abort injected on a route whose destination has outlier detection: the aborts are local
+/// replies of the fault filter, so they never eject anything (nor are they retried).
+fn fault_abort_bypasses_outlier_detection(input: &LintInput<'_>, out: &mut Vec<Lint>) {
+    if input.outlier.is_none() {
+        return;
+    }
+    for &(i, r) in &input.routes {
+        let aborts = r.fault.as_ref().and_then(|f| f.abort.as_ref()).is_some_and(|a| {
+            a.percentage.as_ref().is_some_and(|p| p.value > 0.0) && (a.http_status.is_some() || a.grpc_status.is_some())
+        });
+        if aborts {
+            out.push(Lint {
+                code: "fault-abort-bypasses-outlier-detection",
+                reason: format!(
+                    "VirtualService http[{i}].fault.abort answers in the client proxy, before routing: the aborted \
+                     requests never reach a pod, so outlier detection never counts them and nothing is ejected \
+                     (and they are never retried)"
+                ),
+                fix: "to exercise outlier detection and failover, make the pods fail (an `http-error` fault), not the \
+                      route"
+                    .into(),
+            });
+        }
+    }
 }
 
 fn distribute_with_failover(input: &LintInput<'_>, out: &mut Vec<Lint>) {
@@ -167,8 +301,7 @@ fn failover_without_outlier_detection(input: &LintInput<'_>, out: &mut Vec<Lint>
 
 /// The most hosts the max-ejection admission rule lets one proxy eject out of `total`.
 pub fn max_ejectable(input: &LintInput<'_>, total: u32) -> Option<(u32, u32)> {
-    let od = input.policy.and_then(|tp| tp.outlier_detection.as_ref())?;
-    let cfg = outlier_config(od, input.mesh);
+    let cfg = input.outlier.as_ref()?;
     let mut ejected = 0;
     while ejected < total
         && admits(cfg.max_ejection_rule, cfg.always_eject_one_host, cfg.max_ejection_percent, ejected, total)

@@ -1,9 +1,11 @@
 //! The Envoy settings a scenario's policy puts in force, each with its source: the manifest, an
 //! Istio default, an Envoy default Istio leaves alone, or the scenario's `[mesh]` knobs.
 
-use crate::envoy::config::{HashPolicy, LbPolicy, MaxEjectionRule, RouteConfig};
+use crate::envoy::config::{HashPolicy, LbPolicy, MaxEjectionRule, OutlierConfig, RouteConfig};
+use crate::istio::manifest::OutlierDetection;
 use crate::istio::manifest::{HttpRetry, HttpRoute, TrafficPolicy};
-use crate::istio::translate::{LbSettingSource, cluster_config, effective_lb_setting, sends_unhealthy_endpoints};
+use crate::istio::translate::{LbSettingSource, sends_unhealthy_endpoints};
+use crate::scenario::EnvoyOutlierOverride;
 use crate::scenario::Scenario;
 
 /// Where a setting's value comes from.
@@ -19,6 +21,8 @@ pub enum Source {
     Mesh,
     /// Derived from other settings (explained in the value).
     Derived,
+    /// Set in the scenario's `[envoy_outlier]`, over whatever Istio would give.
+    EnvoyOutlier,
 }
 
 impl Source {
@@ -30,6 +34,7 @@ impl Source {
             Source::EnvoyDefault => "Envoy default",
             Source::Mesh => "mesh",
             Source::Derived => "derived",
+            Source::EnvoyOutlier => "[envoy_outlier]",
         }
     }
 }
@@ -54,58 +59,19 @@ fn from(manifest: bool, otherwise: Source) -> Source {
 }
 
 /// The settings of the Envoy cluster for the service that the DestinationRule traffic policy
-/// `tp` (the one a proxy's selection gives) puts in force.
+/// `tp` (the one a proxy's selection gives) puts in force: the final cluster configuration
+/// (Istio's translation, `trafficDistribution`, the version knobs and `[envoy_outlier]` laid over
+/// it, as `model::build::cluster_and_control` builds it), each value with where it comes from.
 pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>) -> Vec<Setting> {
     let mesh = &s.mesh.settings;
-    let cfg = cluster_config(tp, mesh);
+    let (cfg, eff, enable_failover, _) = crate::model::build::cluster_and_control(s, tp);
+    let by_traffic_distribution = s.service.traffic_distribution.is_some()
+        && tp.and_then(|t| t.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref()).is_none();
     let od = tp.and_then(|t| t.outlier_detection.as_ref());
     let mut out = Vec::new();
-    match (&cfg.outlier, od) {
-        (Some(o), Some(od)) => {
-            out.push(set("outlier_detection", "on", Source::Manifest));
-            let enforced = |pct: u32| if pct > 0 { "enforced" } else { "not enforced" };
-            out.push(set(
-                "consecutive_5xx (consecutive5xxErrors)",
-                format!("{} ({})", o.consecutive_5xx, enforced(o.enforcing_consecutive_5xx)),
-                from(od.consecutive_5xx_errors.is_some(), Source::EnvoyDefault),
-            ));
-            out.push(set(
-                "consecutive_gateway_failure (consecutiveGatewayErrors)",
-                format!("{} ({})", o.consecutive_gateway_failure, enforced(o.enforcing_consecutive_gateway_failure)),
-                from(od.consecutive_gateway_errors.is_some(), Source::EnvoyDefault),
-            ));
-            out.push(set("interval", o.interval.to_string(), from(od.interval.is_some(), Source::EnvoyDefault)));
-            out.push(set(
-                "base_ejection_time (baseEjectionTime)",
-                o.base_ejection_time.to_string(),
-                from(od.base_ejection_time.is_some(), Source::EnvoyDefault),
-            ));
-            out.push(set(
-                "max_ejection_time",
-                format!("{} (Istio cannot set it)", o.max_ejection_time),
-                Source::EnvoyDefault,
-            ));
-            let mep_set = od.max_ejection_percent.is_some_and(|p| p > 0);
-            let note =
-                if od.max_ejection_percent == Some(0) { " (0 cannot be expressed: Envoy's 10 applies)" } else { "" };
-            out.push(set(
-                "max_ejection_percent (maxEjectionPercent)",
-                format!("{}%{note}", o.max_ejection_percent),
-                from(mep_set, Source::EnvoyDefault),
-            ));
-            let rule = match o.max_ejection_rule {
-                MaxEjectionRule::AfterEjection => "eject iff 100 x (ejected + 1) / hosts <= max (Envoy >= 1.28)",
-                MaxEjectionRule::FirstOrAfterEjection => "first ejection always, then after-ejection rule (Envoy 1.27)",
-                MaxEjectionRule::BeforeEjection => "eject if 100 x ejected / hosts < max (Envoy <= 1.26)",
-            };
-            out.push(set("max-ejection admission", rule, Source::Mesh));
-            out.push(set(
-                "enforcing_success_rate",
-                format!("{} (success-rate ejection off)", o.enforcing_success_rate),
-                Source::IstioDefault,
-            ));
-        }
-        _ => out.push(set(
+    match &cfg.outlier {
+        Some(o) => outlier_settings(&mut out, o, od, s.envoy_outlier.as_ref()),
+        None => out.push(set(
             "outlier_detection",
             "off: the DestinationRule has no outlierDetection, so nothing is ever ejected",
             Source::Manifest,
@@ -125,8 +91,11 @@ pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>) -> Vec<Setting
     };
     let meaning = if threshold == 0 { "panic disabled" } else { "panic below this healthy %" };
     out.push(set("healthy_panic_threshold", format!("{threshold}% ({meaning}; {why})"), panic_source));
-    let eff = effective_lb_setting(tp, mesh);
     let (setting_text, setting_source) = match eff.source {
+        _ if by_traffic_distribution => (
+            "failoverPriority from the Service's trafficDistribution (the DR has no localityLbSetting)",
+            Source::Derived,
+        ),
         LbSettingSource::DestinationRule => ("the DestinationRule's localityLbSetting", Source::Manifest),
         LbSettingSource::DisabledByDestinationRule => ("off (DestinationRule enabled: false)", Source::Manifest),
         LbSettingSource::MeshDefault => ("the mesh localityLbSetting {enabled: true}", Source::IstioDefault),
@@ -134,10 +103,14 @@ pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>) -> Vec<Setting
     };
     out.push(set("locality setting", setting_text, setting_source));
     let distribute = eff.setting.as_ref().is_some_and(|x| !x.distribute().is_empty());
-    let failover_prio = eff.setting.is_some() && od.is_some() && !distribute;
+    let failover_prio = eff.setting.is_some() && enable_failover && !distribute;
     out.push(set(
         "failover priorities",
-        if failover_prio {
+        if failover_prio && by_traffic_distribution {
+            "on: trafficDistribution ranks endpoints by network, region and zone (P0 = closest)"
+        } else if failover_prio && od.is_none() {
+            "on: endpoints are ranked by locality (P0 = closest)"
+        } else if failover_prio {
             "on: outlierDetection is present, so endpoints are ranked by locality (P0 = closest)"
         } else if distribute {
             "off: distribute keeps every endpoint in P0"
@@ -262,5 +235,179 @@ pub fn route_settings(route: &RouteConfig, vs_route: Option<&HttpRoute>, s: &Sce
         route.timeout.map_or("none".to_string(), |d| d.to_string()),
         from(vs_route.is_some_and(|r| r.timeout.is_some()), Source::IstioDefault),
     ));
+    if let Some(f) = &route.fault {
+        let pct = |p: crate::envoy::config::FractionalPercent| {
+            format!("{}%", f64::from(p.numerator) * 100.0 / f64::from(p.denominator.max(1)))
+        };
+        if let Some(d) = f.delay {
+            out.push(set(
+                "fault delay",
+                format!("{} for {} of requests, before routing", d.fixed_delay, pct(d.percentage)),
+                Source::Manifest,
+            ));
+        }
+        if let Some(a) = f.abort {
+            out.push(set(
+                "fault abort",
+                format!(
+                    "HTTP {} for {} of requests: answered by this proxy, never sent upstream, never retried",
+                    a.http_status,
+                    pct(a.percentage)
+                ),
+                Source::Manifest,
+            ));
+        }
+    }
     out
+}
+
+/// The outlier-detection settings in force, `o`, with their sources: `[envoy_outlier]` (`eo`) wins,
+/// then the DestinationRule's `outlierDetection` (`od`), then Istio's or Envoy's default.
+fn outlier_settings(
+    out: &mut Vec<Setting>,
+    o: &OutlierConfig,
+    od: Option<&OutlierDetection>,
+    eo: Option<&EnvoyOutlierOverride>,
+) {
+    // Where a field comes from: `[envoy_outlier]`, the manifest, or `otherwise`.
+    let src = |in_eo: bool, in_od: bool, otherwise: Source| {
+        if in_eo {
+            Source::EnvoyOutlier
+        } else if in_od {
+            Source::Manifest
+        } else {
+            otherwise
+        }
+    };
+    let eo_has = |f: fn(&EnvoyOutlierOverride) -> bool| eo.is_some_and(f);
+    let od_has = |f: fn(&OutlierDetection) -> bool| od.is_some_and(f);
+    out.push(set("outlier_detection", "on", if od.is_some() { Source::Manifest } else { Source::EnvoyOutlier }));
+    let enforced = |pct: u32| match pct {
+        0 => "not enforced".to_string(),
+        100 => "enforced".to_string(),
+        p => format!("enforced {p}% of the time"),
+    };
+    out.push(set(
+        "consecutive_5xx (consecutive5xxErrors)",
+        format!("{} ({})", o.consecutive_5xx, enforced(o.enforcing_consecutive_5xx)),
+        src(
+            eo_has(|e| e.consecutive_5xx.is_some() || e.enforcing_consecutive_5xx.is_some()),
+            od_has(|d| d.consecutive_5xx_errors.is_some()),
+            Source::EnvoyDefault,
+        ),
+    ));
+    out.push(set(
+        "consecutive_gateway_failure (consecutiveGatewayErrors)",
+        format!("{} ({})", o.consecutive_gateway_failure, enforced(o.enforcing_consecutive_gateway_failure)),
+        src(
+            eo_has(|e| e.consecutive_gateway_failure.is_some() || e.enforcing_consecutive_gateway_failure.is_some()),
+            od_has(|d| d.consecutive_gateway_errors.is_some()),
+            Source::EnvoyDefault,
+        ),
+    ));
+    if o.split_external_local_origin_errors {
+        out.push(set(
+            "consecutive_local_origin_failure (consecutiveLocalOriginFailures)",
+            format!(
+                "{} ({}; split_external_local_origin_errors on)",
+                o.consecutive_local_origin_failure,
+                enforced(o.enforcing_consecutive_local_origin_failure)
+            ),
+            src(
+                eo_has(|e| {
+                    e.consecutive_local_origin_failure.is_some()
+                        || e.enforcing_consecutive_local_origin_failure.is_some()
+                        || e.split_external_local_origin_errors.is_some()
+                }),
+                od_has(|d| d.split_external_local_origin_errors.is_some()),
+                Source::EnvoyDefault,
+            ),
+        ));
+    }
+    out.push(set(
+        "interval",
+        o.interval.to_string(),
+        src(eo_has(|e| e.interval.is_some()), od_has(|d| d.interval.is_some()), Source::EnvoyDefault),
+    ));
+    out.push(set(
+        "base_ejection_time (baseEjectionTime)",
+        o.base_ejection_time.to_string(),
+        src(
+            eo_has(|e| e.base_ejection_time.is_some()),
+            od_has(|d| d.base_ejection_time.is_some()),
+            Source::EnvoyDefault,
+        ),
+    ));
+    let max_set = eo_has(|e| e.max_ejection_time.is_some());
+    out.push(set(
+        "max_ejection_time",
+        if max_set {
+            o.max_ejection_time.to_string()
+        } else {
+            format!("{} (unset: max(300s, base_ejection_time); Istio cannot set it)", o.max_ejection_time)
+        },
+        if max_set { Source::EnvoyOutlier } else { Source::EnvoyDefault },
+    ));
+    if eo_has(|e| e.max_ejection_time_jitter.is_some()) {
+        out.push(set("max_ejection_time_jitter", o.max_ejection_time_jitter.to_string(), Source::EnvoyOutlier));
+    }
+    let mep_in_od = od.and_then(|d| d.max_ejection_percent);
+    let note = if mep_in_od == Some(0) && !eo_has(|e| e.max_ejection_percent.is_some()) {
+        " (0 cannot be expressed: Envoy's 10 applies)"
+    } else {
+        ""
+    };
+    out.push(set(
+        "max_ejection_percent (maxEjectionPercent)",
+        format!("{}%{note}", o.max_ejection_percent),
+        src(eo_has(|e| e.max_ejection_percent.is_some()), mep_in_od.is_some_and(|p| p > 0), Source::EnvoyDefault),
+    ));
+    if eo_has(|e| e.always_eject_one_host.is_some()) {
+        out.push(set("always_eject_one_host", o.always_eject_one_host.to_string(), Source::EnvoyOutlier));
+    }
+    let rule = match o.max_ejection_rule {
+        MaxEjectionRule::AfterEjection => "eject iff 100 x (ejected + 1) / hosts <= max (Envoy >= 1.28)",
+        MaxEjectionRule::FirstOrAfterEjection => "first ejection always, then after-ejection rule (Envoy 1.27)",
+        MaxEjectionRule::BeforeEjection => "eject if 100 x ejected / hosts < max (Envoy <= 1.26)",
+    };
+    out.push(set("max-ejection admission", rule, Source::Mesh));
+    let sr_eo = eo_has(|e| e.enforcing_success_rate.is_some());
+    out.push(set(
+        "enforcing_success_rate",
+        if o.enforcing_success_rate == 0 {
+            "0 (success-rate ejection off)".to_string()
+        } else {
+            format!(
+                "{}% (success rate below mean - {}.{:03} x stdev, over hosts with >= {} requests per interval, \
+                 when >= {} such hosts)",
+                o.enforcing_success_rate,
+                o.success_rate_stdev_factor / 1000,
+                o.success_rate_stdev_factor % 1000,
+                o.success_rate_request_volume,
+                o.success_rate_minimum_hosts
+            )
+        },
+        if sr_eo {
+            Source::EnvoyOutlier
+        } else if od.is_some() {
+            Source::IstioDefault
+        } else {
+            Source::EnvoyDefault
+        },
+    ));
+    out.push(set(
+        "enforcing_failure_percentage",
+        if o.enforcing_failure_percentage == 0 {
+            "0 (failure-percentage ejection off)".to_string()
+        } else {
+            format!(
+                "{}% (failure rate >= {}%, over hosts with >= {} requests per interval, when >= {} such hosts)",
+                o.enforcing_failure_percentage,
+                o.failure_percentage_threshold,
+                o.failure_percentage_request_volume,
+                o.failure_percentage_minimum_hosts
+            )
+        },
+        if eo_has(|e| e.enforcing_failure_percentage.is_some()) { Source::EnvoyOutlier } else { Source::EnvoyDefault },
+    ));
 }

@@ -358,6 +358,25 @@ fn i1_empty_outlier_detection_only_disables_success_rate() {
     assert_eq!(out, OutlierConfig { enforcing_success_rate: 0, ..OutlierConfig::default() });
 }
 
+/// Istio never sets `max_ejection_time`, so Envoy's default rule applies: `max(300 s, base)`
+/// (`DetectorConfig`, `outlier_detection_impl.cc`). A 10 min base ejects for 10 min, not 5.
+#[test]
+fn i1_max_ejection_time_is_envoys_default_of_the_base() {
+    let od = |base: &str| OutlierDetection {
+        base_ejection_time: Some(super::duration::GoDuration(parse_duration(base).unwrap())),
+        ..Default::default()
+    };
+    let out = outlier_config(&od("10m"), &MeshSettings::default());
+    assert_eq!(
+        (out.base_ejection_time, out.max_ejection_time),
+        (SimDuration::from_secs(600), SimDuration::from_secs(600))
+    );
+    let out = outlier_config(&od("30s"), &MeshSettings::default());
+    assert_eq!(out.max_ejection_time, SimDuration::from_secs(300));
+    let out = outlier_config(&od("301s"), &MeshSettings::default());
+    assert_eq!(out.max_ejection_time, SimDuration::from_secs(301));
+}
+
 #[test]
 fn i1_consecutive_errors_are_enforced_at_100() {
     let od =

@@ -14,8 +14,8 @@ use super::manifest::{
 };
 use crate::engine::SimDuration;
 use crate::envoy::config::{
-    CircuitBreakers, ClusterConfig, LbConfig, MaxEjectionRule, OutlierConfig, RetryBudget, RetryOn, RetryPolicy,
-    RouteConfig,
+    CircuitBreakers, ClusterConfig, FaultAbort, FaultDelay, FaultInjection, FractionalPercent, LbConfig,
+    MaxEjectionRule, OutlierConfig, RetryBudget, RetryOn, RetryPolicy, RouteConfig,
 };
 
 /// What happens to endpoints whose pod is not ready (envoy-semantics §5.5).
@@ -290,6 +290,9 @@ pub fn outlier_config(od: &OutlierDetection, mesh: &MeshSettings) -> OutlierConf
     if let Some(d) = od.base_ejection_time {
         out.base_ejection_time = d.0;
     }
+    // Istio never sets `max_ejection_time`, so Envoy's default applies: the larger of 300 s and
+    // the base (`DetectorConfig` in `source/common/upstream/outlier_detection_impl.cc`).
+    out.max_ejection_time = default_max_ejection_time(out.base_ejection_time);
     if let Some(p) = od.max_ejection_percent {
         if p > 0 {
             out.max_ejection_percent = p.min(100) as u32;
@@ -304,6 +307,12 @@ pub fn outlier_config(od: &OutlierDetection, mesh: &MeshSettings) -> OutlierConf
         out.enforcing_local_origin_success_rate = 0;
     }
     out
+}
+
+/// Envoy's `max_ejection_time` when the cluster does not set it: `max(300 s, base_ejection_time)`
+/// (`DetectorConfig`, `source/common/upstream/outlier_detection_impl.cc`).
+pub fn default_max_ejection_time(base: SimDuration) -> SimDuration {
+    OutlierConfig::default().max_ejection_time.max(base)
 }
 
 /// `applyConnectionPool` thresholds: values > 0 apply, everything else is 2^32−1 (§5.3).
@@ -432,7 +441,61 @@ pub fn route_config(route: Option<&HttpRoute>, mesh: &MeshSettings) -> RouteConf
         timeout: route.and_then(|r| r.timeout).map(|d| d.0).filter(|d| !d.is_zero()),
         retry: retry_policy(route.and_then(|r| r.retries.as_ref()), mesh),
         hash_policy: None,
+        fault: route.and_then(|r| r.fault.as_ref()).and_then(fault_injection),
     }
+}
+
+/// Istio's `TranslateFault` (`pilot/pkg/networking/core/route/route.go`): `percentage` becomes a
+/// fraction of a million (`value × 10000`, truncated); without it the deprecated integer
+/// `percent` is a fraction of a hundred (0 when absent, so such a delay never fires). An abort
+/// without `percentage` gets Envoy's empty `FractionalPercent`, 0 %: it never fires (the lint
+/// `fault-abort-without-percentage` says so). A `grpcStatus` abort answers a plain HTTP request
+/// with the status's HTTP equivalent. `None` when neither a delay nor an abort remains.
+pub fn fault_injection(f: &super::manifest::HttpFaultInjection) -> Option<FaultInjection> {
+    let million = |p: f64| FractionalPercent { numerator: (p * 10000.0) as u32, denominator: 1_000_000 };
+    let delay = f.delay.as_ref().and_then(|d| {
+        let percentage = match &d.percentage {
+            Some(p) => million(p.value),
+            None => FractionalPercent { numerator: d.percent.unwrap_or(0).max(0) as u32, denominator: 100 },
+        };
+        d.fixed_delay.map(|fixed| FaultDelay { fixed_delay: fixed.0, percentage })
+    });
+    let abort = f.abort.as_ref().and_then(|a| {
+        let percentage =
+            a.percentage.as_ref().map_or(FractionalPercent { numerator: 0, denominator: 100 }, |p| million(p.value));
+        let http_status = match (a.http_status, a.grpc_status.as_deref()) {
+            (Some(code), _) => u16::try_from(code).ok()?,
+            (None, Some(grpc)) => grpc_to_http_status(grpc)?,
+            (None, None) => return None,
+        };
+        Some(FaultAbort { http_status, percentage })
+    });
+    (delay.is_some() || abort.is_some()).then_some(FaultInjection { delay, abort })
+}
+
+/// Envoy's `Grpc::Utility::grpcToHttpStatus` (`source/common/grpc/status.cc`) for the gRPC code
+/// names Istio accepts; `None` for an unknown name (validation rejects it first).
+pub fn grpc_to_http_status(name: &str) -> Option<u16> {
+    Some(match name {
+        "OK" => 200,
+        "CANCELLED" => 499,
+        "UNKNOWN" => 500,
+        "INVALID_ARGUMENT" => 400,
+        "DEADLINE_EXCEEDED" => 504,
+        "NOT_FOUND" => 404,
+        "ALREADY_EXISTS" => 409,
+        "PERMISSION_DENIED" => 403,
+        "RESOURCE_EXHAUSTED" => 429,
+        "FAILED_PRECONDITION" => 400,
+        "ABORTED" => 409,
+        "OUT_OF_RANGE" => 400,
+        "UNIMPLEMENTED" => 501,
+        "INTERNAL" => 500,
+        "UNAVAILABLE" => 503,
+        "DATA_LOSS" => 500,
+        "UNAUTHENTICATED" => 401,
+        _ => return None,
+    })
 }
 
 /// The kind of client proxy a VirtualService may be bound to.

@@ -1,7 +1,11 @@
 //! The sink the model pushes observations into. Counts go into fine time slots (100 ms), which
-//! the reports aggregate into output buckets and use to time failover and fail-back.
+//! the reports aggregate into output buckets and use to time failover and fail-back. An
+//! `output.bucket` that is not a whole number of 100 ms slots (`10ms`, `1ms`, `250ms`) gets a
+//! second, finer series ([`FineSeries`], slots of gcd(bucket, 100 ms)) that only the output
+//! rows read; everything timed in 100 ms slots stays as it is.
 
 use crate::engine::{SimDuration, SimTime};
+use crate::envoy::outlier::{EjectFigures, EjectionKind, HostLogState, SuccessRateStats};
 use crate::model::ids::{EndpointId, LocalityId, ProxyId};
 
 use super::histogram::Histogram;
@@ -24,16 +28,19 @@ pub enum ClientOutcome {
     Overflow,
     /// The route or per-try timeout fired (flag UT, 504).
     Timeout,
+    /// The fault filter aborted it (flag FI): a local reply that never went upstream.
+    FaultAbort,
 }
 
 impl ClientOutcome {
     /// Every error cause, in column order.
-    pub const ERRORS: [ClientOutcome; 5] = [
+    pub const ERRORS: [ClientOutcome; 6] = [
         ClientOutcome::Upstream5xx,
         ClientOutcome::ConnectFailure,
         ClientOutcome::NoHealthyUpstream,
         ClientOutcome::Overflow,
         ClientOutcome::Timeout,
+        ClientOutcome::FaultAbort,
     ];
 
     /// Column-name form, e.g. `no_healthy_upstream`.
@@ -45,13 +52,14 @@ impl ClientOutcome {
             ClientOutcome::NoHealthyUpstream => "no_healthy_upstream",
             ClientOutcome::Overflow => "overflow",
             ClientOutcome::Timeout => "timeout",
+            ClientOutcome::FaultAbort => "fault_abort",
         }
     }
 
-    /// Whether the client proxy answered itself, without an upstream answer: overflow (UO) and
-    /// no healthy upstream (UH) are Envoy local replies.
+    /// Whether the client proxy answered itself, without an upstream answer: overflow (UO), no
+    /// healthy upstream (UH) and an injected abort (FI) are Envoy local replies.
     pub fn is_local_reply(self) -> bool {
-        matches!(self, ClientOutcome::Overflow | ClientOutcome::NoHealthyUpstream)
+        matches!(self, ClientOutcome::Overflow | ClientOutcome::NoHealthyUpstream | ClientOutcome::FaultAbort)
     }
 
     fn error_idx(self) -> Option<usize> {
@@ -102,6 +110,121 @@ impl HostCounts {
     }
 }
 
+/// The finest output bucket: 1 ms (a bucket must be a whole number of milliseconds).
+pub const MIN_BUCKET: SimDuration = SimDuration::from_millis(1);
+
+/// The slot of the fine series for `bucket`: gcd(bucket, 100 ms), or `None` when `bucket` is a
+/// whole number of 100 ms slots (the 100 ms series serves it).
+pub fn fine_slot(bucket: SimDuration) -> Option<SimDuration> {
+    let (mut a, mut b) = (bucket.as_nanos(), FINE_SLOT.as_nanos());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    (a != FINE_SLOT.as_nanos()).then_some(SimDuration::from_nanos(a))
+}
+
+/// The counts of the output rows in slots finer than 100 ms, for a bucket that is not a whole
+/// number of 100 ms slots. Grows with virtual time like the 100 ms series.
+#[derive(Clone, Debug)]
+pub struct FineSeries {
+    /// Width of a slot, which divides both the bucket and 100 ms.
+    pub slot: SimDuration,
+    n_slots: usize,
+    len_slots: usize,
+    n_localities: usize,
+    /// Attempts sent per `[slot * L + locality]`.
+    pub loc_attempts: Vec<u32>,
+    /// Attempts answered 5xx, per slot and locality.
+    pub loc_5xx: Vec<u32>,
+    /// Attempts that failed to connect, per slot and locality.
+    pub loc_connect_fail: Vec<u32>,
+    /// Attempts that timed out, per slot and locality.
+    pub loc_timeout: Vec<u32>,
+    /// Client requests started per slot.
+    pub requests: Vec<u32>,
+    /// Client requests finished per slot and outcome `[slot * 7 + outcome]` (success first).
+    pub finished: Vec<u32>,
+    /// Retries sent per slot.
+    pub retries: Vec<u32>,
+}
+
+impl FineSeries {
+    fn new(slot: SimDuration, duration: SimDuration, n_localities: usize) -> FineSeries {
+        let n_slots = usize::try_from(duration.as_nanos().div_ceil(slot.as_nanos())).unwrap_or(usize::MAX).max(1);
+        FineSeries {
+            slot,
+            n_slots,
+            len_slots: 0,
+            n_localities,
+            loc_attempts: Vec::new(),
+            loc_5xx: Vec::new(),
+            loc_connect_fail: Vec::new(),
+            loc_timeout: Vec::new(),
+            requests: Vec::new(),
+            finished: Vec::new(),
+            retries: Vec::new(),
+        }
+    }
+
+    /// Number of slots of the run.
+    pub fn n_slots(&self) -> usize {
+        self.n_slots
+    }
+
+    #[cold]
+    fn grow_to(&mut self, need: usize) {
+        let len = need.max(self.len_slots.saturating_mul(2)).max(FIRST_SLOTS).min(self.n_slots);
+        let l = self.n_localities;
+        for v in [&mut self.loc_attempts, &mut self.loc_5xx, &mut self.loc_connect_fail, &mut self.loc_timeout] {
+            grow(v, len * l, 0);
+        }
+        grow(&mut self.requests, len, 0);
+        grow(&mut self.retries, len, 0);
+        grow(&mut self.finished, len * N_OUTCOMES, 0);
+        self.len_slots = len;
+    }
+
+    #[inline]
+    fn slot(&mut self, t: SimTime) -> usize {
+        let s = usize::try_from(t.as_nanos() / self.slot.as_nanos()).unwrap_or(usize::MAX).min(self.n_slots - 1);
+        if s >= self.len_slots {
+            self.grow_to(s + 1);
+        }
+        s
+    }
+}
+
+/// The counts the output rows are built from: the 100 ms series, or the fine one.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotView<'a> {
+    /// Width of a slot.
+    pub slot: SimDuration,
+    /// Number of slots.
+    pub n_slots: usize,
+    /// Attempts sent per `[slot * L + locality]`.
+    pub loc_attempts: &'a [u32],
+    /// Attempts answered 5xx, per slot and locality.
+    pub loc_5xx: &'a [u32],
+    /// Attempts that failed to connect, per slot and locality.
+    pub loc_connect_fail: &'a [u32],
+    /// Attempts that timed out, per slot and locality.
+    pub loc_timeout: &'a [u32],
+    /// Client requests started per slot.
+    pub requests: &'a [u32],
+    /// Client requests finished per slot and outcome.
+    pub finished: &'a [u32],
+    /// Retries sent per slot.
+    pub retries: &'a [u32],
+}
+
+impl SlotView<'_> {
+    /// Requests finished in slot `s` with `outcome`.
+    pub fn finished_in(&self, s: usize, outcome: ClientOutcome) -> u32 {
+        let o = outcome.error_idx().map_or(0, |i| i + 1);
+        self.finished[s * N_OUTCOMES + o]
+    }
+}
+
 /// A line of `events.jsonl`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogEvent {
@@ -122,14 +245,18 @@ pub enum LogKind {
         endpoint: EndpointId,
         /// The host's locality.
         locality: LocalityId,
-        /// The detector that fired, e.g. `consecutive_5xx`.
-        reason: &'static str,
+        /// The detector that fired.
+        kind: EjectionKind,
         /// The back-off multiplier after this ejection.
         multiplier: u32,
         /// `min(base × multiplier, max) + jitter`; the host returns at the first tick after.
         planned: SimDuration,
         /// The pod was ready and had no injected fault: a false ejection.
         healthy_target: bool,
+        /// Envoy's `num_ejections` and `secs_since_last_action`.
+        log: HostLogState,
+        /// The success-rate figures of a statistical ejection.
+        figures: Option<EjectFigures>,
     },
     /// A proxy returned a host to service at an interval tick.
     Uneject {
@@ -143,6 +270,8 @@ pub enum LogKind {
         ejected_for: SimDuration,
         /// The back-off multiplier it keeps (decays by one per interval tick while healthy).
         multiplier: u32,
+        /// Envoy's `num_ejections`.
+        num_ejections: u32,
     },
     /// A detection that max-ejection-percent refused (`ejections_overflow`).
     EjectOverflow {
@@ -153,16 +282,32 @@ pub enum LogKind {
         /// The host's locality.
         locality: LocalityId,
         /// The detector that fired.
-        reason: &'static str,
+        kind: EjectionKind,
     },
-    /// A detection that the enforcement roll skipped.
+    /// A detection that the enforcement roll skipped (Envoy logs it with `enforced: false`).
     EjectNotEnforced {
         /// The proxy.
         proxy: ProxyId,
         /// The host.
         endpoint: EndpointId,
         /// The detector that fired.
-        reason: &'static str,
+        kind: EjectionKind,
+        /// Envoy's `num_ejections` and `secs_since_last_action`.
+        log: HostLogState,
+        /// The success-rate figures of a statistical detection.
+        figures: Option<EjectFigures>,
+    },
+    /// A proxy's outlier-detection interval timer fired (logged only with
+    /// `output.log_interval_ticks`).
+    IntervalTick {
+        /// The proxy.
+        proxy: ProxyId,
+        /// Hosts ejected after the tick.
+        ejected: u32,
+        /// Hosts of the cluster.
+        hosts: u32,
+        /// The external success-rate sweep's cluster figures, when it had enough hosts.
+        success_rate: Option<SuccessRateStats>,
     },
     /// An EDS push changed a proxy's hosts.
     Eds {
@@ -225,7 +370,8 @@ pub struct EjectionChange {
 pub struct Recorder {
     n_localities: usize,
     n_slots: usize,
-    bucket_slots: usize,
+    bucket: SimDuration,
+    n_buckets: usize,
     /// Slots allocated so far in every per-slot vector (at most `n_slots`).
     len_slots: usize,
     /// Attempts sent per `[slot * L + locality]`.
@@ -238,7 +384,7 @@ pub struct Recorder {
     pub loc_timeout: Vec<u32>,
     /// Client requests started per slot.
     pub requests: Vec<u32>,
-    /// Client requests finished per slot and outcome `[slot * 6 + outcome]` (success first).
+    /// Client requests finished per slot and outcome `[slot * 7 + outcome]` (success first).
     pub finished: Vec<u32>,
     /// Retries sent per slot.
     pub retries: Vec<u32>,
@@ -247,6 +393,8 @@ pub struct Recorder {
     /// Latency of the local replies among them (overflow and no healthy upstream, which the
     /// client proxy answers itself), per output bucket.
     pub latency_local: Vec<Histogram>,
+    /// The output rows' counts in slots finer than 100 ms, when the bucket needs them.
+    pub fine: Option<Box<FineSeries>>,
     /// Every ejection (+1) and un-ejection (−1, also when an ejected host leaves EDS), in time
     /// order.
     pub ejection_changes: Vec<EjectionChange>,
@@ -264,7 +412,7 @@ pub struct Recorder {
     log_overflow: bool,
 }
 
-const N_OUTCOMES: usize = 6;
+const N_OUTCOMES: usize = 7;
 
 /// Bytes an entry of the event log costs: the entry (and its ejection change), the growth of
 /// the vector, and its line of `events.jsonl` while that file is written.
@@ -286,11 +434,14 @@ impl Recorder {
     /// A recorder for a run of `duration` with `n_localities` and output buckets of `bucket`.
     pub fn new(duration: SimDuration, bucket: SimDuration, n_localities: usize) -> Recorder {
         let n_slots = usize::try_from(duration.as_nanos().div_ceil(FINE_SLOT.as_nanos())).unwrap_or(usize::MAX).max(1);
-        let bucket_slots = usize::try_from(bucket.as_nanos() / FINE_SLOT.as_nanos()).unwrap_or(usize::MAX).max(1);
+        let bucket = bucket.max(MIN_BUCKET);
+        let n_buckets = usize::try_from(duration.as_nanos().div_ceil(bucket.as_nanos())).unwrap_or(usize::MAX).max(1);
         Recorder {
             n_localities,
             n_slots,
-            bucket_slots,
+            bucket,
+            n_buckets,
+            fine: fine_slot(bucket).map(|slot| Box::new(FineSeries::new(slot, duration, n_localities))),
             len_slots: 0,
             loc_attempts: Vec::new(),
             loc_5xx: Vec::new(),
@@ -326,6 +477,9 @@ impl Recorder {
     /// over, before reading the per-slot vectors.
     pub fn finish(&mut self) {
         self.grow_to(self.n_slots);
+        if let Some(f) = self.fine.as_mut() {
+            f.grow_to(f.n_slots);
+        }
     }
 
     /// Grows every per-slot vector to at least `need` slots: doubling, capped at the run's length.
@@ -339,8 +493,10 @@ impl Recorder {
         grow(&mut self.requests, len, 0);
         grow(&mut self.retries, len, 0);
         grow(&mut self.finished, len * N_OUTCOMES, 0);
-        grow(&mut self.latency, len.div_ceil(self.bucket_slots), Histogram::default());
-        grow(&mut self.latency_local, len.div_ceil(self.bucket_slots), Histogram::default());
+        let covered = (len as u64).saturating_mul(FINE_SLOT.as_nanos()).div_ceil(self.bucket.as_nanos());
+        let n_buckets = usize::try_from(covered).unwrap_or(usize::MAX).min(self.n_buckets);
+        grow(&mut self.latency, n_buckets, Histogram::default());
+        grow(&mut self.latency_local, n_buckets, Histogram::default());
         self.len_slots = len;
     }
 
@@ -363,9 +519,58 @@ impl Recorder {
         self.n_localities
     }
 
-    /// Fine slots per output bucket.
-    pub fn bucket_slots(&self) -> usize {
-        self.bucket_slots
+    /// The output bucket's width.
+    pub fn bucket(&self) -> SimDuration {
+        self.bucket
+    }
+
+    /// Number of output buckets of the run.
+    pub fn n_buckets(&self) -> usize {
+        self.n_buckets
+    }
+
+    /// The 100 ms series as a view.
+    pub fn hundred_ms_view(&self) -> SlotView<'_> {
+        SlotView {
+            slot: FINE_SLOT,
+            n_slots: self.n_slots,
+            loc_attempts: &self.loc_attempts,
+            loc_5xx: &self.loc_5xx,
+            loc_connect_fail: &self.loc_connect_fail,
+            loc_timeout: &self.loc_timeout,
+            requests: &self.requests,
+            finished: &self.finished,
+            retries: &self.retries,
+        }
+    }
+
+    /// The counts the output rows are built from: the fine series when the bucket needs it,
+    /// else the 100 ms one. Call after [`Recorder::finish`].
+    pub fn row_view(&self) -> SlotView<'_> {
+        match self.fine.as_deref() {
+            Some(f) => SlotView {
+                slot: f.slot,
+                n_slots: f.n_slots,
+                loc_attempts: &f.loc_attempts,
+                loc_5xx: &f.loc_5xx,
+                loc_connect_fail: &f.loc_connect_fail,
+                loc_timeout: &f.loc_timeout,
+                requests: &f.requests,
+                finished: &f.finished,
+                retries: &f.retries,
+            },
+            None => SlotView {
+                slot: FINE_SLOT,
+                n_slots: self.n_slots,
+                loc_attempts: &self.loc_attempts,
+                loc_5xx: &self.loc_5xx,
+                loc_connect_fail: &self.loc_connect_fail,
+                loc_timeout: &self.loc_timeout,
+                requests: &self.requests,
+                finished: &self.finished,
+                retries: &self.retries,
+            },
+        }
     }
 
     /// A client request arrived.
@@ -373,6 +578,10 @@ impl Recorder {
     pub fn client_request(&mut self, now: SimTime) {
         let s = self.slot(now);
         self.requests[s] += 1;
+        if let Some(f) = self.fine.as_mut() {
+            let s = f.slot(now);
+            f.requests[s] += 1;
+        }
     }
 
     /// An upstream attempt was sent to `locality`.
@@ -382,6 +591,13 @@ impl Recorder {
         self.loc_attempts[s * self.n_localities + locality.idx()] += 1;
         if is_retry {
             self.retries[s] += 1;
+        }
+        if let Some(f) = self.fine.as_mut() {
+            let s = f.slot(now);
+            f.loc_attempts[s * f.n_localities + locality.idx()] += 1;
+            if is_retry {
+                f.retries[s] += 1;
+            }
         }
     }
 
@@ -395,6 +611,15 @@ impl Recorder {
             AttemptEnd::ConnectFailed => self.loc_connect_fail[i] += 1,
             AttemptEnd::Timeout => self.loc_timeout[i] += 1,
         }
+        if let Some(f) = self.fine.as_mut() {
+            let i = f.slot(now) * f.n_localities + locality.idx();
+            match end {
+                AttemptEnd::Status(s) if s >= 500 => f.loc_5xx[i] += 1,
+                AttemptEnd::Status(_) => {}
+                AttemptEnd::ConnectFailed => f.loc_connect_fail[i] += 1,
+                AttemptEnd::Timeout => f.loc_timeout[i] += 1,
+            }
+        }
     }
 
     /// A client request finished.
@@ -403,10 +628,15 @@ impl Recorder {
         let s = self.slot(now);
         let o = outcome.error_idx().map_or(0, |i| i + 1);
         self.finished[s * N_OUTCOMES + o] += 1;
-        let b = (s / self.bucket_slots).min(self.latency.len() - 1);
+        let b = usize::try_from(now.as_nanos() / self.bucket.as_nanos()).unwrap_or(usize::MAX);
+        let b = b.min(self.latency.len() - 1);
         self.latency[b].record(latency.as_nanos());
         if outcome.is_local_reply() {
             self.latency_local[b].record(latency.as_nanos());
+        }
+        if let Some(f) = self.fine.as_mut() {
+            let s = f.slot(now);
+            f.finished[s * N_OUTCOMES + o] += 1;
         }
     }
 

@@ -28,7 +28,7 @@ use crate::model::world::World;
 use crate::scenario::{FaultAction, Scenario};
 
 use super::histogram::Histogram;
-use super::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder};
+use super::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder, SlotView};
 
 /// Fine slots in the centred window used to time fail-back (1 s), which smooths Poisson noise.
 const WINDOW_SLOTS: usize = 10;
@@ -78,6 +78,8 @@ pub struct ClientRow {
     pub overflow: u64,
     /// … a timeout.
     pub timeout: u64,
+    /// … an abort injected by the fault filter (VirtualService `fault.abort`).
+    pub fault_abort: u64,
     /// Retries sent.
     pub retries: u64,
     /// Upstream attempts sent (first tries and retries).
@@ -116,24 +118,37 @@ pub struct ErrorCounts {
     pub overflow: u64,
     /// Timeouts.
     pub timeout: u64,
+    /// Aborts injected by the fault filter.
+    pub fault_abort: u64,
 }
 
 impl ErrorCounts {
     /// Client errors finished in a range of fine slots, by cause.
     pub fn in_slots(rec: &Recorder, slots: std::ops::Range<usize>) -> ErrorCounts {
-        let count = |o: ClientOutcome| -> u64 { slots.clone().map(|s| u64::from(rec.finished_in(s, o))).sum() };
+        ErrorCounts::in_view(&rec.hundred_ms_view(), slots)
+    }
+
+    /// Client errors finished in a range of slots of `v`, by cause.
+    pub fn in_view(v: &SlotView<'_>, slots: std::ops::Range<usize>) -> ErrorCounts {
+        let count = |o: ClientOutcome| -> u64 { slots.clone().map(|s| u64::from(v.finished_in(s, o))).sum() };
         ErrorCounts {
             upstream_5xx: count(ClientOutcome::Upstream5xx),
             connect_failure: count(ClientOutcome::ConnectFailure),
             no_healthy_upstream: count(ClientOutcome::NoHealthyUpstream),
             overflow: count(ClientOutcome::Overflow),
             timeout: count(ClientOutcome::Timeout),
+            fault_abort: count(ClientOutcome::FaultAbort),
         }
     }
 
     /// Sum of all causes.
     pub fn total(&self) -> u64 {
-        self.upstream_5xx + self.connect_failure + self.no_healthy_upstream + self.overflow + self.timeout
+        self.upstream_5xx
+            + self.connect_failure
+            + self.no_healthy_upstream
+            + self.overflow
+            + self.timeout
+            + self.fault_abort
     }
 }
 
@@ -151,14 +166,18 @@ pub struct AttemptFailures {
 impl AttemptFailures {
     /// Failed attempts in a range of fine slots, over all localities.
     pub fn in_slots(rec: &Recorder, slots: std::ops::Range<usize>) -> AttemptFailures {
-        let l = rec.n_localities();
-        let sum = |v: &Vec<u32>| -> u64 {
-            slots.clone().flat_map(|s| (0..l).map(move |x| s * l + x)).map(|i| u64::from(v[i])).sum()
+        AttemptFailures::in_view(&rec.hundred_ms_view(), rec.n_localities(), slots)
+    }
+
+    /// Failed attempts in a range of slots of `v` (with `l` localities), over all localities.
+    pub fn in_view(v: &SlotView<'_>, l: usize, slots: std::ops::Range<usize>) -> AttemptFailures {
+        let sum = |x: &[u32]| -> u64 {
+            slots.clone().flat_map(|s| (0..l).map(move |loc| s * l + loc)).map(|i| u64::from(x[i])).sum()
         };
         AttemptFailures {
-            upstream_5xx: sum(&rec.loc_5xx),
-            connect_failure: sum(&rec.loc_connect_fail),
-            timeout: sum(&rec.loc_timeout),
+            upstream_5xx: sum(v.loc_5xx),
+            connect_failure: sum(v.loc_connect_fail),
+            timeout: sum(v.loc_timeout),
         }
     }
 
@@ -305,8 +324,13 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
     let s = &world.scenario;
     let rec = &world.rec;
     let localities: Vec<String> = world.topo.localities.iter().map(|l| l.to_string()).collect();
-    let ejected = EjectedSeries::of(rec);
-    let (locality_rows, client_rows) = series(rec, &localities, &ejected);
+    let ejected = EjectedSeries::of(rec, FINE_SLOT, rec.n_slots());
+    // The output rows come from the recorder's row view: its 100 ms slots, or the finer slots
+    // of a bucket that is not a whole number of them.
+    let view = rec.row_view();
+    let fine_ejected = (view.slot != FINE_SLOT).then(|| EjectedSeries::of(rec, view.slot, view.n_slots));
+    let row_ejected = fine_ejected.as_ref().unwrap_or(&ejected);
+    let (locality_rows, client_rows) = series(rec, &view, &localities, row_ejected);
     let mut phases = phase_summaries(s, rec, &localities, &ejected);
     if let Some(k) = &world.keys {
         for (i, p) in phases.iter_mut().enumerate() {
@@ -334,9 +358,9 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
     }
     let phase_latency = phase_histograms(s, rec, &rec.latency);
     let phase_local_latency = phase_histograms(s, rec, &rec.latency_local);
-    let bs = rec.bucket_slots();
-    let ejected_by = (0..rec.n_slots().div_ceil(bs))
-        .map(|b| ejected.by_count[((b + 1) * bs).min(rec.n_slots()) - 1].clone())
+    let bs = slots_per_bucket(rec, &view);
+    let ejected_by = (0..view.n_slots.div_ceil(bs))
+        .map(|b| row_ejected.by_count[((b + 1) * bs).min(view.n_slots) - 1].clone())
         .collect();
     RunReport {
         scenario: s.name.clone(),
@@ -368,7 +392,13 @@ fn errors_in(rec: &Recorder, slot: usize) -> u64 {
     ClientOutcome::ERRORS.iter().map(|o| u64::from(rec.finished_in(slot, *o))).sum()
 }
 
-/// Ejections at the end of every fine slot, from the recorder's ejection changes.
+/// Slots of `view` per output bucket (a whole number by construction of the view).
+fn slots_per_bucket(rec: &Recorder, view: &SlotView<'_>) -> usize {
+    usize::try_from(rec.bucket().as_nanos() / view.slot.as_nanos()).unwrap_or(usize::MAX).max(1)
+}
+
+/// Ejections at the end of every slot (100 ms, or the row view's finer slots), from the
+/// recorder's ejection changes.
 struct EjectedSeries {
     /// (proxy, endpoint) pairs ejected, per locality: `[slot * L + loc]`.
     pairs: Vec<i64>,
@@ -379,9 +409,8 @@ struct EjectedSeries {
 }
 
 impl EjectedSeries {
-    fn of(rec: &Recorder) -> EjectedSeries {
+    fn of(rec: &Recorder, slot_width: crate::engine::SimDuration, n: usize) -> EjectedSeries {
         let l = rec.n_localities();
-        let n = rec.n_slots();
         let n_endpoints = rec.ejection_changes.iter().map(|c| c.endpoint.idx() + 1).max().unwrap_or(0);
         let mut pairs = vec![0i64; n * l];
         let mut endpoints = vec![0u32; n * l];
@@ -392,7 +421,7 @@ impl EjectedSeries {
         let mut hist: Vec<u32> = Vec::new();
         let mut changes = rec.ejection_changes.iter().peekable();
         for slot in 0..n {
-            let slot_end = SimTime((slot as u64 + 1) * FINE_SLOT.as_nanos());
+            let slot_end = SimTime((slot as u64 + 1) * slot_width.as_nanos());
             while let Some(c) = changes.peek() {
                 if c.time >= slot_end {
                     break;
@@ -435,21 +464,28 @@ fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-fn series(rec: &Recorder, localities: &[String], ejected: &EjectedSeries) -> (Vec<LocalityRow>, Vec<ClientRow>) {
+/// The rows of `timeseries.csv` and `client.csv`, one per output bucket, from `v`, the
+/// recorder's row view, and the ejections at the end of each of its slots.
+fn series(
+    rec: &Recorder,
+    v: &SlotView<'_>,
+    localities: &[String],
+    ejected: &EjectedSeries,
+) -> (Vec<LocalityRow>, Vec<ClientRow>) {
     let l = rec.n_localities();
-    let bs = rec.bucket_slots();
-    let n_buckets = rec.n_slots().div_ceil(bs);
+    let bs = slots_per_bucket(rec, v);
+    let n_buckets = v.n_slots.div_ceil(bs);
     let mut loc_rows = Vec::with_capacity(n_buckets * l);
     let mut client_rows = Vec::with_capacity(n_buckets);
-    let last_slot = rec.n_slots() - 1;
+    let last_slot = v.n_slots - 1;
     for b in 0..n_buckets {
-        let slots = b * bs..((b + 1) * bs).min(rec.n_slots());
-        let time_s = round6((b * bs) as f64 * FINE_SLOT.as_secs_f64());
-        let sum = |v: &Vec<u32>, loc: usize| -> u64 { slots.clone().map(|s| u64::from(v[s * l + loc])).sum() };
-        let total: u64 = (0..l).map(|loc| sum(&rec.loc_attempts, loc)).sum();
+        let slots = b * bs..((b + 1) * bs).min(v.n_slots);
+        let time_s = round6((b as u64 * rec.bucket().as_nanos()) as f64 / 1e9);
+        let sum = |x: &[u32], loc: usize| -> u64 { slots.clone().map(|s| u64::from(x[s * l + loc])).sum() };
+        let total: u64 = (0..l).map(|loc| sum(v.loc_attempts, loc)).sum();
         let end_slot = (slots.end - 1).min(last_slot);
         for (loc, name) in localities.iter().enumerate() {
-            let attempts = sum(&rec.loc_attempts, loc);
+            let attempts = sum(v.loc_attempts, loc);
             loc_rows.push(LocalityRow {
                 time_s,
                 locality: name.clone(),
@@ -457,18 +493,18 @@ fn series(rec: &Recorder, localities: &[String], ejected: &EjectedSeries) -> (Ve
                 share: if total == 0 { 0.0 } else { round6(attempts as f64 / total as f64) },
                 ejected_endpoints: ejected.endpoints[end_slot * l + loc],
                 ejected_pairs: ejected.pairs[end_slot * l + loc],
-                upstream_5xx: sum(&rec.loc_5xx, loc),
-                connect_failure: sum(&rec.loc_connect_fail, loc),
-                timeout: sum(&rec.loc_timeout, loc),
+                upstream_5xx: sum(v.loc_5xx, loc),
+                connect_failure: sum(v.loc_connect_fail, loc),
+                timeout: sum(v.loc_timeout, loc),
             });
         }
-        let count = |o: ClientOutcome| -> u64 { slots.clone().map(|s| u64::from(rec.finished_in(s, o))).sum() };
-        let errs = ErrorCounts::in_slots(rec, slots.clone());
-        let failed = AttemptFailures::in_slots(rec, slots.clone());
+        let count = |o: ClientOutcome| -> u64 { slots.clone().map(|s| u64::from(v.finished_in(s, o))).sum() };
+        let errs = ErrorCounts::in_view(v, slots.clone());
+        let failed = AttemptFailures::in_view(v, l, slots.clone());
         let h = &rec.latency[b.min(rec.latency.len() - 1)];
         client_rows.push(ClientRow {
             time_s,
-            requests: slots.clone().map(|s| u64::from(rec.requests[s])).sum(),
+            requests: slots.clone().map(|s| u64::from(v.requests[s])).sum(),
             success: count(ClientOutcome::Success),
             errors: errs.total(),
             upstream_5xx: errs.upstream_5xx,
@@ -476,7 +512,8 @@ fn series(rec: &Recorder, localities: &[String], ejected: &EjectedSeries) -> (Ve
             no_healthy_upstream: errs.no_healthy_upstream,
             overflow: errs.overflow,
             timeout: errs.timeout,
-            retries: slots.clone().map(|s| u64::from(rec.retries[s])).sum(),
+            fault_abort: errs.fault_abort,
+            retries: slots.clone().map(|s| u64::from(v.retries[s])).sum(),
             attempts: total,
             attempts_5xx: failed.upstream_5xx,
             attempts_connect_failure: failed.connect_failure,
@@ -542,7 +579,7 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
 /// Latency histograms per phase, merged from the output buckets (of `per_bucket`) whose start
 /// lies in the phase.
 fn phase_histograms(s: &Scenario, rec: &Recorder, per_bucket: &[Histogram]) -> Vec<Histogram> {
-    let bucket_ns = rec.bucket_slots() as u64 * FINE_SLOT.as_nanos();
+    let bucket_ns = rec.bucket().as_nanos();
     (0..s.phases.len())
         .map(|i| {
             let (start, end) = s.phase_bounds(i);

@@ -269,6 +269,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         changes: BinaryHeap::new(),
         push_pending: false,
         rng_workload: root.fork("workload"),
+        rng_fault_filter: root.fork("fault-filter"),
         rng_network: root.fork("network"),
         rng_service: root.fork("service"),
         rng_users: root.fork("users"),

@@ -73,6 +73,14 @@ pub enum Event {
         /// Its generation at scheduling (the route timer spans all attempts, see `Request::id_gen`).
         epoch: u32,
     },
+    /// The fault filter's injected delay of a request is over: the abort is drawn, then the
+    /// router takes it.
+    FaultDelayDone {
+        /// The request.
+        req: ReqId,
+        /// Its generation (`Request::id_gen`).
+        epoch: u32,
+    },
     /// A retry's back-off is over.
     RetryReady {
         /// The request.

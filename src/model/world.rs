@@ -145,6 +145,9 @@ pub struct World {
     pub rng_users: SimRng,
     /// Which host each user's key maps to, phase by phase (only with `users`).
     pub keys: Option<crate::metrics::keys::KeyTracker>,
+    /// The fault filter's draws (VirtualService `fault`): its own stream, so that a scenario
+    /// without injected faults draws exactly as before.
+    pub rng_fault_filter: SimRng,
     /// Scratch buffer for outlier events (never shrinks, so no allocation per request).
     pub scratch: Vec<OutlierEvent>,
     /// Healthy service-time distribution.
@@ -177,6 +180,7 @@ impl Model for World {
             Event::PerTryTimeout { req, epoch } => self.on_per_try_timeout(req, epoch, sched),
             Event::RouteTimeout { req, epoch } => self.on_route_timeout(req, epoch, sched),
             Event::RetryReady { req, epoch } => self.on_retry_ready(req, epoch, sched),
+            Event::FaultDelayDone { req, epoch } => self.on_fault_delay_done(req, epoch, sched),
             Event::OutlierTick { proxy } => self.on_outlier_tick(proxy, sched),
             Event::Fault { idx } => self.on_fault(idx, sched),
             Event::PodReady { endpoint } => self.on_pod_ready(endpoint, sched),
@@ -269,14 +273,58 @@ impl World {
             Some(r) => (r.num_retries, r.backoff_base),
             None => (0, SimDuration::ZERO),
         };
-        let route_timeout = p.route.timeout;
         let at_gateway = self.scenario.proxy_groups[p.group.idx()].kind == crate::scenario::ProxyKind::Gateway;
         let hash = crate::model::keys::request_hash(p.route.hash_policy.as_ref(), at_gateway, ProxyId(proxy), user);
         let req = self.requests.alloc(ProxyId(proxy), now, retries, backoff);
         let r = self.requests.get_mut(req);
         r.user = user;
         r.hash = hash;
-        if let Some(t) = route_timeout {
+        self.fault_filter(req, sched);
+    }
+
+    /// Envoy's fault filter (`FaultFilter::decodeHeaders`), before the router: a delay drawn
+    /// first holds the request (its abort is drawn when the delay ends); otherwise the abort is
+    /// drawn at once. An abort is a local reply with the configured status: it never reaches a
+    /// pod, outlier detection never sees it, and the router never retries it.
+    fn fault_filter(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
+        let proxy = self.requests.get(req).proxy;
+        let Some(fault) = self.proxies[proxy.idx()].route.fault.as_ref() else {
+            self.route(req, sched);
+            return;
+        };
+        if let Some(d) = fault.delay {
+            if d.percentage.enabled(self.rng_fault_filter.next_u64()) {
+                let epoch = self.requests.get(req).id_gen;
+                sched.schedule(d.fixed_delay, Event::FaultDelayDone { req, epoch });
+                return;
+            }
+        }
+        self.abort_or_route(req, sched);
+    }
+
+    fn on_fault_delay_done(&mut self, req: ReqId, id_gen: u32, sched: &mut Scheduler<Event>) {
+        if self.requests.is_live(req, id_gen) {
+            self.abort_or_route(req, sched);
+        }
+    }
+
+    /// The fault filter's abort draw (`isAbortEnabled`), then the router.
+    fn abort_or_route(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
+        let proxy = self.requests.get(req).proxy;
+        let abort = self.proxies[proxy.idx()].route.fault.as_ref().and_then(|f| f.abort);
+        if let Some(a) = abort {
+            if a.percentage.enabled(self.rng_fault_filter.next_u64()) {
+                self.finish_with(req, sched.now(), ClientOutcome::FaultAbort, a.http_status, sched);
+                return;
+            }
+        }
+        self.route(req, sched);
+    }
+
+    /// The router takes a client request: its route timeout starts, then its first attempt.
+    fn route(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
+        let proxy = self.requests.get(req).proxy;
+        if let Some(t) = self.proxies[proxy.idx()].route.timeout {
             let epoch = self.requests.get(req).id_gen;
             sched.schedule(t, Event::RouteTimeout { req, epoch });
         }
@@ -978,7 +1026,7 @@ impl World {
         for ev in &events {
             let p = &mut self.proxies[proxy.idx()];
             match *ev {
-                OutlierEvent::Ejected { host, kind, multiplier, planned, .. } => {
+                OutlierEvent::Ejected { host, kind, multiplier, planned, log, figures, .. } => {
                     let locality = p.hosts[host.idx()].locality;
                     let healthy_target = self.pods[host.idx()].is_healthy();
                     p.n_ejected += 1;
@@ -990,28 +1038,32 @@ impl World {
                             proxy,
                             endpoint: host,
                             locality,
-                            reason: kind.stat_name(),
+                            kind,
                             multiplier,
                             planned,
                             healthy_target,
+                            log,
+                            figures,
                         },
                     );
                 }
-                OutlierEvent::Unejected { host, ejected_for } => {
+                OutlierEvent::Unejected { host, ejected_for, num_ejections } => {
                     let locality = p.hosts[host.idx()].locality;
                     p.n_ejected -= 1;
                     changed = true;
                     self.rec.ejection_change(now, proxy, host, locality, -1);
                     let multiplier = p.outlier.as_ref().and_then(|o| o.host_state(host)).map_or(0, |h| h.multiplier);
-                    self.rec.log(now, LogKind::Uneject { proxy, endpoint: host, locality, ejected_for, multiplier });
+                    self.rec.log(
+                        now,
+                        LogKind::Uneject { proxy, endpoint: host, locality, ejected_for, multiplier, num_ejections },
+                    );
                 }
                 OutlierEvent::Overflow { host, kind } => {
                     let locality = p.hosts[host.idx()].locality;
-                    self.rec
-                        .log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, reason: kind.stat_name() });
+                    self.rec.log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, kind });
                 }
-                OutlierEvent::NotEnforced { host, kind } => {
-                    self.rec.log(now, LogKind::EjectNotEnforced { proxy, endpoint: host, reason: kind.stat_name() });
+                OutlierEvent::NotEnforced { host, kind, log, figures } => {
+                    self.rec.log(now, LogKind::EjectNotEnforced { proxy, endpoint: host, kind, log, figures });
                 }
             }
         }
@@ -1069,6 +1121,16 @@ impl World {
         od.on_interval_tick(now, &mut p.rng, &mut self.scratch);
         if !self.scratch.is_empty() {
             self.apply_outlier_events(proxy, now);
+        }
+        if self.scenario.log_interval_ticks {
+            let od = self.proxies[proxy.idx()].outlier.as_ref().expect("a tick needs a detector");
+            let kind = LogKind::IntervalTick {
+                proxy,
+                ejected: od.active_ejections(),
+                hosts: od.n_members(),
+                success_rate: od.success_rate_stats(crate::envoy::outlier::SuccessRateOrigin::External),
+            };
+            self.rec.log(now, kind);
         }
         sched.schedule(interval, Event::OutlierTick { proxy });
         self.add_work(visits);

@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page per run for a teacher to open from a file: the
-//! question, the phase summary, the measured transitions, the expectations, the lints and every
-//! chart with its SVG inlined. No scripts, no external resources.
+//! question, the phase summary, the measured transitions, the expectations, the lints, the
+//! cluster settings in force and every chart with its SVG inlined. No scripts, no external
+//! resources.
 
 use std::fmt::Write as _;
 
@@ -68,6 +69,7 @@ pub fn report_html(
     transitions(&mut h, report);
     expectations(&mut h, verdicts);
     lint_list(&mut h, lints);
+    settings_table(&mut h, scenario);
     for f in figures {
         let _ = writeln!(h, "<h2>{}</h2>\n<figure>", esc(&f.heading));
         match f.svg.find("<svg") {
@@ -81,6 +83,37 @@ pub fn report_html(
     }
     h.push_str("</body>\n</html>\n");
     h
+}
+
+/// The cluster settings in force, as `meshsim explain` lists them: the final configuration
+/// (Istio's translation with `[envoy_outlier]` and the version knobs), each with its source.
+fn settings_table(h: &mut String, scenario: &Scenario) {
+    let cluster = crate::explain::envoy_cluster_name(scenario);
+    let groups = &scenario.proxy_groups;
+    let mut done: Vec<usize> = Vec::new();
+    // One table per DestinationRule the client proxies get (as Istio selects it for each group).
+    for g in 0..groups.len() {
+        if done.contains(&g) {
+            continue;
+        }
+        let rule = &groups[g].selection.destination_rule;
+        let same: Vec<usize> = (g..groups.len()).filter(|&x| groups[x].selection.destination_rule == *rule).collect();
+        done.extend(&same);
+        let names: Vec<&str> = same.iter().map(|&x| groups[x].name.as_str()).collect();
+        let _ = writeln!(h, "<h2>Settings in force ({}, proxies {})</h2>", esc(&cluster), esc(&names.join(", ")));
+        h.push_str("<table>\n<thead><tr><th>setting</th><th>source</th><th>value</th></tr></thead>\n<tbody>\n");
+        let tp = rule.as_ref().and_then(|d| d.spec.traffic_policy.as_ref());
+        for x in crate::explain::settings::cluster_settings(scenario, tp) {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&x.name),
+                esc(x.source.label()),
+                esc(&x.value)
+            );
+        }
+        h.push_str("</tbody>\n</table>\n");
+    }
 }
 
 fn phases(h: &mut String, r: &RunReport) {

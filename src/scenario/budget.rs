@@ -5,7 +5,7 @@
 //!
 //! | term | grows with | shrink it with |
 //! | --- | --- | --- |
-//! | time series | `duration` / 100 ms × localities, and `duration` / `output.bucket` | `duration`, `output.bucket` |
+//! | time series | `duration` / 100 ms × localities, and `duration` / `output.bucket` (and, for a bucket that is not a whole number of 100 ms, `duration` / gcd(bucket, 100 ms) × localities) | `duration`, `output.bucket` |
 //! | proxies × pods | client proxies and east-west gateway replicas × every pod the run creates (`replicas`, and the pods each scale-up adds), the latter also × phases for `hosts.csv` | `proxies[].replicas`, `service.deployments[].replicas`, `faults[].replicas` |
 //! | pods | every pod the run creates | the same replicas |
 //! | proxies × localities | proxies × localities (load-balancer and EDS state) | `proxies[].replicas`, `[[clusters]]` |
@@ -150,8 +150,10 @@ pub fn n_localities(s: &Scenario) -> u64 {
 /// The estimate of one run of `s`.
 pub fn estimate(s: &Scenario) -> Estimate {
     let n_slots = s.duration.as_nanos().div_ceil(FINE_SLOT.as_nanos()).max(1);
-    let bucket_slots = (s.bucket.as_nanos() / FINE_SLOT.as_nanos()).max(1);
-    let n_buckets = n_slots.div_ceil(bucket_slots);
+    let n_buckets = s.duration.as_nanos().div_ceil(s.bucket.as_nanos().max(1)).max(1);
+    // A bucket that is not a whole number of 100 ms slots is counted in finer slots too.
+    let fine = crate::metrics::recorder::fine_slot(s.bucket);
+    let n_fine = fine.map_or(0, |f| s.duration.as_nanos().div_ceil(f.as_nanos()).max(1));
     let n_loc = n_localities(s);
     let proxies: u64 = s.proxy_groups.iter().map(|g| u64::from(g.replicas)).sum::<u64>()
         + s.east_west_gateways.iter().map(|g| u64::from(g.replicas)).sum::<u64>();
@@ -159,15 +161,24 @@ pub fn estimate(s: &Scenario) -> Estimate {
     let series = mul(&[n_slots, n_loc, PER_SLOT_LOCALITY])
         .saturating_add(mul(&[n_slots, PER_SLOT]))
         .saturating_add(mul(&[n_buckets, PER_BUCKET]))
-        .saturating_add(mul(&[n_buckets, n_loc, PER_BUCKET_LOCALITY]));
+        .saturating_add(mul(&[n_buckets, n_loc, PER_BUCKET_LOCALITY]))
+        .saturating_add(mul(&[n_fine, n_loc, PER_SLOT_LOCALITY]))
+        .saturating_add(mul(&[n_fine, PER_SLOT]));
     let mut terms = vec![
         Term {
             name: "time series",
             bytes: series,
-            detail: format!(
-                "duration {} in {n_slots} slots of 100 ms and {n_buckets} buckets of {}, × {n_loc} localities",
-                s.duration, s.bucket
-            ),
+            detail: match fine {
+                None => format!(
+                    "duration {} in {n_slots} slots of 100 ms and {n_buckets} buckets of {}, × {n_loc} localities",
+                    s.duration, s.bucket
+                ),
+                Some(f) => format!(
+                    "duration {} in {n_slots} slots of 100 ms, {n_fine} slots of {f} and {n_buckets} buckets of {}, \
+                     × {n_loc} localities",
+                    s.duration, s.bucket
+                ),
+            },
             shrink: "a shorter `duration` or a longer `output.bucket`",
         },
         Term {

@@ -171,16 +171,19 @@ pub enum ErrorCause {
     Overflow,
     /// Route or per-try timeout.
     Timeout,
+    /// An abort injected by the fault filter.
+    FaultAbort,
 }
 
 impl ErrorCause {
     /// Every cause with its name in scenario files.
-    pub const ALL: [(&'static str, ErrorCause); 5] = [
+    pub const ALL: [(&'static str, ErrorCause); 6] = [
         ("upstream_5xx", ErrorCause::Upstream5xx),
         ("connect_failure", ErrorCause::ConnectFailure),
         ("no_healthy_upstream", ErrorCause::NoHealthyUpstream),
         ("overflow", ErrorCause::Overflow),
         ("timeout", ErrorCause::Timeout),
+        ("fault_abort", ErrorCause::FaultAbort),
     ];
 
     /// The name used in scenario files and reports.

@@ -76,6 +76,9 @@ pub struct RawOutput {
     /// A locality has failed back when its share stays within this of its healthy-phase share
     /// (default 0.10, absolute).
     pub failback_tolerance: Option<f64>,
+    /// Log every outlier-detection interval tick of every proxy in `events.jsonl` (default
+    /// false: a tick per second per proxy would swamp the log).
+    pub log_interval_ticks: Option<bool>,
 }
 
 /// `[limits]`.

@@ -25,6 +25,8 @@ pub struct Scenario {
     pub duration: SimDuration,
     /// Time-series bucket width.
     pub bucket: SimDuration,
+    /// `output.log_interval_ticks`: log each outlier interval tick.
+    pub log_interval_ticks: bool,
     /// Share at or below which a faulted locality counts as failed over.
     pub failover_share: f64,
     /// Distance from the healthy share within which a locality counts as failed back.
@@ -286,9 +288,9 @@ impl EnvoyOutlierOverride {
             failure_percentage_minimum_hosts,
             failure_percentage_request_volume
         );
-        if self.max_ejection_time.is_none() && self.base_ejection_time.is_some() {
-            // Envoy: an unset max is max(300 s, base).
-            c.max_ejection_time = c.max_ejection_time.max(c.base_ejection_time);
+        if self.max_ejection_time.is_none() {
+            // Neither Istio nor `[envoy_outlier]` sets it: Envoy's default, max(300 s, base).
+            c.max_ejection_time = crate::istio::translate::default_max_ejection_time(c.base_ejection_time);
         }
     }
 }

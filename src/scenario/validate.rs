@@ -24,8 +24,14 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     }
     let output = raw.output.clone().unwrap_or_default();
     let bucket = v.opt_duration("output.bucket", &output.bucket, SimDuration::from_secs(1))?;
-    if bucket < SimDuration::from_millis(1) {
+    if bucket < crate::metrics::recorder::MIN_BUCKET {
         return Err(v.err("output.bucket", "must be at least 1ms"));
+    }
+    if crate::metrics::recorder::fine_slot(bucket).is_some_and(|slot| slot < crate::metrics::recorder::MIN_BUCKET) {
+        return Err(v.err(
+            "output.bucket",
+            &format!("{bucket} is not a whole number of milliseconds (the finest time series is 1ms)"),
+        ));
     }
     let failover_share = v.fraction("output.failover_share", output.failover_share.unwrap_or(0.05))?;
     let failback_tolerance = v.fraction("output.failback_tolerance", output.failback_tolerance.unwrap_or(0.10))?;
@@ -118,6 +124,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         seed: raw.seed.unwrap_or(1),
         duration,
         bucket,
+        log_interval_ticks: output.log_interval_ticks.unwrap_or(false),
         failover_share,
         failback_tolerance,
         max_events: limits.max_events,
@@ -137,6 +144,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         expectations,
         variants: Vec::new(),
     };
+    v.outlier_in_force(&scenario)?;
     super::budget::check(&scenario).map_err(|m| v.err("limits.max_memory", &m))?;
     Ok(scenario)
 }
@@ -616,6 +624,50 @@ impl Validator<'_> {
                 Client { cluster_id: &cluster_id, namespace: &gw.namespace, labels: &gw.labels, role: Role::EastWest };
             gw.selection = select(resources, &client, &svc, root)
                 .map_err(|m| self.err(&format!("east_west_gateways[{i}]"), &m))?;
+        }
+        Ok(())
+    }
+
+    /// The outlier detection in force (the DestinationRule's translation with `[envoy_outlier]`
+    /// laid over it) checked as Envoy checks a cluster: `DetectorImpl::create`
+    /// (`source/common/upstream/outlier_detection_impl.cc`) rejects a `max_ejection_time` below
+    /// `base_ejection_time`. The error names both fields, wherever each was set.
+    fn outlier_in_force(&self, s: &Scenario) -> Result<(), ScenarioError> {
+        let selections =
+            s.proxy_groups.iter().map(|g| &g.selection).chain(s.east_west_gateways.iter().map(|g| &g.selection));
+        for sel in selections {
+            let Some(o) = crate::model::build::cluster_and_control(s, sel.traffic_policy()).0.outlier else {
+                continue;
+            };
+            if o.max_ejection_time >= o.base_ejection_time {
+                continue;
+            }
+            let eo = s.envoy_outlier.as_ref();
+            let dr_base = sel
+                .traffic_policy()
+                .and_then(|tp| tp.outlier_detection.as_ref())
+                .and_then(|od| od.base_ejection_time)
+                .is_some();
+            let base_from = if eo.is_some_and(|e| e.base_ejection_time.is_some()) {
+                "envoy_outlier.base_ejection_time".to_string()
+            } else if dr_base {
+                let dr =
+                    sel.destination_rule.as_ref().and_then(|d| d.from.first()).and_then(|i| s.policy.resources.get(*i));
+                let name = dr.map_or("the DestinationRule".to_string(), |r| {
+                    format!("{} ({})", crate::kube::resource_id("DestinationRule", &r.namespace, &r.name), r.source)
+                });
+                format!("trafficPolicy.outlierDetection.baseEjectionTime of {name}")
+            } else {
+                "Envoy's default base_ejection_time".to_string()
+            };
+            return Err(self.err(
+                "envoy_outlier.max_ejection_time",
+                &format!(
+                    "{} is below base_ejection_time {} (set by {base_from}); Envoy rejects such a cluster \
+                     (\"outlier detector's max_ejection_time cannot be smaller than base_ejection_time\")",
+                    o.max_ejection_time, o.base_ejection_time
+                ),
+            ));
         }
         Ok(())
     }

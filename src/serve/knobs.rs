@@ -468,6 +468,58 @@ pub fn knobs() -> Vec<Knob> {
         ),
         range(
             knob(
+                route!("fault.abort.percentage.value"),
+                "fault injection",
+                "fault.abort.percentage",
+                Float,
+                "none",
+                "Share of requests the client proxy answers itself with fault.abort.httpStatus, before routing: they never reach a pod, are never ejected for, never retried.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                route!("fault.abort.httpStatus"),
+                "fault injection",
+                "fault.abort.httpStatus",
+                Int,
+                "none",
+                "The status of an injected abort; set fault.abort.percentage with it.",
+            ),
+            200.0,
+            599.0,
+            1.0,
+        ),
+        range(
+            knob(
+                route!("fault.delay.fixedDelay"),
+                "fault injection",
+                "fault.delay.fixedDelay",
+                Duration,
+                "none",
+                "Delay the client proxy adds before routing (the route timeout starts after it); set fault.delay.percentage with it.",
+            ),
+            0.001,
+            10.0,
+            0.001,
+        ),
+        range(
+            knob(
+                route!("fault.delay.percentage.value"),
+                "fault injection",
+                "fault.delay.percentage",
+                Float,
+                "none",
+                "Share of requests delayed by fault.delay.fixedDelay.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
                 "workload[0].rate",
                 "load and version",
                 "request rate",

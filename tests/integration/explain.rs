@@ -267,3 +267,88 @@ fn each_proxy_group_gets_the_rule_istio_selects_for_it() {
     assert_eq!(why, [("DestinationRule default/svc", false), ("DestinationRule team/svc", true)], "{text}");
     assert!(q.settings.iter().any(|st| st.value.contains('7')), "{:?}", q.settings);
 }
+
+fn snapshot_with(name: &str, sets: &[&str]) -> Snapshot {
+    let s = util::load(name, sets);
+    let seed = s.seed;
+    meshsim::explain::snapshot(Arc::new(s), seed, SimTime::ZERO).unwrap()
+}
+
+fn setting(snap: &Snapshot, name: &str) -> (String, &'static str) {
+    let s = snap.settings.iter().find(|s| s.name.starts_with(name)).unwrap_or_else(|| panic!("no {name}"));
+    (s.value.clone(), s.source.label())
+}
+
+/// Issue 13 item 7: explain shows what is in force, `[envoy_outlier]` included.
+#[test]
+fn settings_show_envoy_outlier_and_envoys_max_ejection_default() {
+    let snap = snapshot_with("seed-failover-503.toml", &["envoy_outlier.max_ejection_time=\"45s\""]);
+    assert_eq!(setting(&snap, "max_ejection_time"), ("45s".to_string(), "[envoy_outlier]"));
+    assert_eq!(setting(&snap, "base_ejection_time").1, "manifest");
+    // Unset, Envoy's default is max(300 s, base): 600 s for a 10 min base.
+    let snap = snapshot_with(
+        "seed-failover-503.toml",
+        &["policy.destination_rule.trafficPolicy.outlierDetection.baseEjectionTime=\"10m\""],
+    );
+    let (value, source) = setting(&snap, "max_ejection_time");
+    assert!(value.starts_with("600s (unset: max(300s, base_ejection_time)"), "{value}");
+    assert_eq!(source, "Envoy default");
+    let snap = snapshot_with("seed-failover-503.toml", &["envoy_outlier.enforcing_success_rate=100"]);
+    let (value, source) = setting(&snap, "enforcing_success_rate");
+    assert!(value.starts_with("100% (success rate below mean - 1.900 x stdev"), "{value}");
+    assert_eq!(source, "[envoy_outlier]");
+    let (value, source) = setting(&snap, "consecutive_5xx");
+    assert_eq!((value.as_str(), source), ("1 (enforced)", "manifest"));
+    // Without [envoy_outlier], Istio's translation turns success-rate ejection off.
+    let snap = snapshot("seed-failover-503.toml", 0);
+    assert_eq!(
+        setting(&snap, "enforcing_success_rate"),
+        ("0 (success-rate ejection off)".to_string(), "Istio default")
+    );
+}
+
+/// `[envoy_outlier]` alone turns outlier detection on with Envoy's defaults (the DR has none).
+#[test]
+fn settings_with_envoy_outlier_only_start_from_envoys_defaults() {
+    let s = util::parse(&format!("{}[envoy_outlier]\ninterval = \"1s\"\n", crate::bin::BASE)).unwrap();
+    let snap = meshsim::explain::snapshot(Arc::new(s), 1, SimTime::ZERO).unwrap();
+    assert_eq!(setting(&snap, "outlier_detection"), ("on".to_string(), "[envoy_outlier]"));
+    assert_eq!(setting(&snap, "interval"), ("1s".to_string(), "[envoy_outlier]"));
+    assert_eq!(setting(&snap, "consecutive_5xx"), ("5 (enforced)".to_string(), "Envoy default"));
+    assert_eq!(setting(&snap, "max_ejection_percent").0, "10%");
+}
+
+/// The report shows the same settings in force as explain.
+#[test]
+fn report_lists_the_settings_in_force() {
+    let s = util::load("seed-failover-503.toml", &["envoy_outlier.max_ejection_time=\"45s\"", "duration=\"2s\""]);
+    let html = meshsim::output::html::report_html(&util::run(&s, 1), &s, &[], &[], &[]);
+    assert!(html.contains("<h2>Settings in force (outbound|80||"), "settings heading");
+    assert!(html.contains("<tr><td>max_ejection_time</td><td>[envoy_outlier]</td><td>45s</td></tr>"));
+}
+
+/// Issue 13's headline trap, linted until subsets are simulated: the seed lab's policy moved into
+/// a subset `v1` that no pod is labelled with, the route sending to it. Istio would build
+/// `outbound|80|v1|host` with no endpoints; meshsim says so (and, with `route-simplified`, that it
+/// simulates the route over every pod). With the pods labelled `version: v1` the trap is gone.
+#[test]
+fn routes_to_subsets_are_linted() {
+    let text = |labels: &str| {
+        format!(
+            "{}[policy.destination_rule]\nhost = \"svc\"\nsubsets = [{{ name = \"v1\", labels = {{ version = \"v1\" }} }}]\n\
+             [policy.virtual_service]\nhosts = [\"svc\"]\n[[policy.virtual_service.http]]\n\
+             route = [{{ destination = {{ host = \"svc\", subset = \"v1\" }} }}]\n",
+            crate::bin::BASE.replace(
+                "deployments = [{ cluster = \"a\", replicas = 2 }, { cluster = \"b\", replicas = 2 }]",
+                &format!("deployments = [{{ cluster = \"a\", replicas = 2{labels} }}, {{ cluster = \"b\", replicas = 2{labels} }}]"),
+            )
+        )
+    };
+    let codes = |t: &str| lint_scenario(&util::parse(t).unwrap()).iter().map(|l| l.code).collect::<Vec<_>>();
+    let has = |t: &str, code: &str| codes(t).contains(&code);
+    assert!(has(&text(""), "subset-selects-no-pod"), "{:?}", codes(&text("")));
+    assert!(has(&text(""), "route-simplified"), "meshsim says it does not simulate the subset");
+    assert!(!has(&text(", labels = { version = \"v1\" }"), "subset-selects-no-pod"));
+    let undefined = text("").replace("subset = \"v1\"", "subset = \"v2\"");
+    assert!(has(&undefined, "subset-selects-no-pod"));
+}

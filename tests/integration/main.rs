@@ -8,6 +8,7 @@ mod cli;
 mod consistent_hash;
 mod east_west;
 mod explain;
+mod fault;
 mod golden;
 mod import;
 mod inputs;

@@ -189,9 +189,81 @@ fn split_mode_ejects_refusing_pods_for_local_origin_failures() {
         .log
         .iter()
         .filter_map(|e| match e.kind {
-            meshsim::metrics::recorder::LogKind::Eject { reason, .. } => Some(reason),
+            meshsim::metrics::recorder::LogKind::Eject { kind, .. } => Some(kind.stat_name()),
             _ => None,
         })
         .collect();
     assert_eq!(reasons, ["consecutive_local_origin_failure"; 2], "one per client replica");
+}
+
+/// Issue 13 item 8: `output.bucket` below 100 ms (or not a whole number of 100 ms) gives rows of
+/// that width, whose counts add up to the 1 s rows of the same run; a bucket that is not a whole
+/// number of milliseconds is refused.
+#[test]
+fn buckets_down_to_one_ms_are_real() {
+    let one_s = crate::util::run(&crate::util::load("seed-failover-503.toml", &["duration=\"3s\""]), 1);
+    for (bucket, width_s) in [("\"10ms\"", 0.01_f64), ("\"1ms\"", 0.001), ("\"150ms\"", 0.15), ("\"250ms\"", 0.25)] {
+        let set = format!("output.bucket={bucket}");
+        let r = crate::util::run(&crate::util::load("seed-failover-503.toml", &["duration=\"3s\"", &set]), 1);
+        let n = (3.0 / width_s).ceil() as usize;
+        assert_eq!(r.client_rows.len(), n, "{bucket}");
+        assert_eq!(r.client_rows[1].time_s, width_s, "{bucket}");
+        assert_eq!(r.locality_rows.len(), 2 * n, "{bucket}");
+        let total: u64 = r.client_rows.iter().map(|x| x.requests).sum();
+        assert_eq!(total, one_s.requests, "{bucket}");
+        // Rows that tile one second add up to that second's row.
+        if (1.0 / width_s).fract() == 0.0 {
+            let per_s = (1.0 / width_s) as usize;
+            for (sec, row) in one_s.client_rows.iter().enumerate() {
+                let fine = &r.client_rows[sec * per_s..(sec + 1) * per_s];
+                assert_eq!(fine.iter().map(|x| x.requests).sum::<u64>(), row.requests, "{bucket} second {sec}");
+                assert_eq!(fine.iter().map(|x| x.success).sum::<u64>(), row.success, "{bucket} second {sec}");
+                let att = |rows: &[meshsim::metrics::report::LocalityRow]| rows.iter().map(|x| x.attempts).sum::<u64>();
+                assert_eq!(
+                    att(&r.locality_rows[2 * sec * per_s..2 * (sec + 1) * per_s]),
+                    att(&one_s.locality_rows[2 * sec..2 * sec + 2])
+                );
+            }
+        }
+        // Every bucket with finished requests has its own latency quantiles.
+        assert!(r.client_rows.iter().all(|x| (x.success + x.errors > 0) == x.p50_ms.is_some()), "{bucket}");
+        // Failover, fail-back and phases are timed in 100 ms slots whatever the bucket.
+        assert_eq!(r.phases[0].requests, one_s.phases[0].requests);
+    }
+    for bad in ["\"1500us\"", "\"100500us\"", "\"999us\""] {
+        let e = meshsim::scenario::load(
+            &crate::util::root().join("scenarios/seed-failover-503.toml"),
+            &[format!("output.bucket={bad}")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("output.bucket"), "{e}");
+    }
+}
+
+/// Issue 13 item 8: `output.log_interval_ticks` logs each interval tick (the timer armed at 0 s,
+/// a 10 s interval, a 45 s run: ticks at 10, 20, 30 and 40 s, the pod ejected at 1.407 s still
+/// out after the first three and back at the fourth); off by default.
+#[test]
+fn interval_ticks_are_logged_on_request() {
+    use meshsim::metrics::recorder::LogKind;
+    let ticks = |sets: &[&str]| -> Vec<(u64, u32, u32)> {
+        let s = crate::util::load("ejection-ends-on-tick.toml", sets);
+        let out = meshsim::model::run(std::sync::Arc::new(s), 1).unwrap();
+        out.world
+            .rec
+            .log
+            .iter()
+            .filter_map(|e| match e.kind {
+                LogKind::IntervalTick { ejected, hosts, .. } => {
+                    Some((e.time.as_nanos() / 1_000_000_000, ejected, hosts))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(ticks(&[]).is_empty());
+    let t = ticks(&["output.log_interval_ticks=true"]);
+    assert_eq!(t.iter().map(|x| x.0).collect::<Vec<_>>(), [10, 20, 30, 40]);
+    assert_eq!(t.iter().map(|x| x.1).collect::<Vec<_>>(), [1, 1, 1, 0]);
 }

@@ -188,8 +188,8 @@ fn ejections(out: &RunOutput) -> Vec<(String, u32, &'static str)> {
         .log
         .iter()
         .filter_map(|e| match e.kind {
-            LogKind::Eject { proxy, endpoint, reason, .. } => {
-                Some((out.world.proxies[proxy.idx()].name.clone(), endpoint.0, reason))
+            LogKind::Eject { proxy, endpoint, kind, .. } => {
+                Some((out.world.proxies[proxy.idx()].name.clone(), endpoint.0, kind.stat_name()))
             }
             _ => None,
         })
@@ -202,7 +202,7 @@ fn eject_overflows(out: &RunOutput) -> Vec<&'static str> {
         .log
         .iter()
         .filter_map(|e| match e.kind {
-            LogKind::EjectOverflow { reason, .. } => Some(reason),
+            LogKind::EjectOverflow { kind, .. } => Some(kind.stat_name()),
             _ => None,
         })
         .collect()
@@ -810,6 +810,35 @@ fn policy_scenarios_load_and_run() {
         let s = util::load(name, &["workload.0.rate=50"]);
         util::run(&s, 1);
     }
+}
+
+/// Issue 13 item 7: the final outlier configuration is validated as Envoy validates a cluster
+/// (`DetectorImpl::create`): a `max_ejection_time` below the base is rejected, naming both
+/// fields, wherever the base was set. Before, a DR base of 10 s with `[envoy_outlier]
+/// max_ejection_time = "5s"` ran with ~10 s ejections.
+#[test]
+fn max_ejection_time_below_the_drs_base_is_refused() {
+    let dir = std::env::temp_dir().join(format!("meshsim-traffic-maxej-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "{}[policy.destination_rule]\nhost = \"svc\"\ntrafficPolicy = {{ outlierDetection = {{ baseEjectionTime = \
+         \"10s\" }} }}\n[envoy_outlier]\nmax_ejection_time = \"5s\"\n",
+        crate::bin::BASE
+    );
+    let path = crate::bin::write(&dir, "t.toml", &text);
+    let out = crate::bin::run(&dir, &["run", path.to_str().unwrap(), "--out", dir.join("o").to_str().unwrap()]);
+    out.refused(&[
+        "t.toml",
+        "envoy_outlier.max_ejection_time",
+        "5s is below base_ejection_time 10s",
+        "trafficPolicy.outlierDetection.baseEjectionTime of DestinationRule",
+    ]);
+    // The same base with a max at or above it runs; and Envoy's own default base (30 s) counts too.
+    let ok = text.replace("\"5s\"", "\"10s\"");
+    util::parse(&ok).unwrap();
+    let e = util::parse(&format!("{}[envoy_outlier]\nmax_ejection_time = \"20s\"\n", crate::bin::BASE)).unwrap_err();
+    assert!(e.to_string().contains("below base_ejection_time 30s (set by Envoy's default"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Service `trafficDistribution` is refused on a release whose proxies ignore it, naming the

@@ -26,11 +26,28 @@ fn ejected(host: u32, kind: EjectionKind, multiplier: u32, planned_ms: u64) -> O
         multiplier,
         planned: SimDuration::from_millis(planned_ms),
         jitter: SimDuration::ZERO,
+        log: NO_LOG,
+        figures: None,
+    }
+}
+
+/// The event-log fields zeroed: most tests compare the detector's decisions only (the log
+/// fields have tests of their own).
+const NO_LOG: HostLogState = HostLogState { num_ejections: 0, since_last_action: None };
+
+fn plain(e: OutlierEvent) -> OutlierEvent {
+    match e {
+        Ejected { host, kind, multiplier, planned, jitter, .. } => {
+            Ejected { host, kind, multiplier, planned, jitter, log: NO_LOG, figures: None }
+        }
+        NotEnforced { host, kind, .. } => NotEnforced { host, kind, log: NO_LOG, figures: None },
+        Unejected { host, ejected_for, .. } => Unejected { host, ejected_for, num_ejections: 0 },
+        other => other,
     }
 }
 
 fn unejected(host: u32, ejected_for_ms: u64) -> OutlierEvent {
-    Unejected { host: h(host), ejected_for: SimDuration::from_millis(ejected_for_ms) }
+    Unejected { host: h(host), ejected_for: SimDuration::from_millis(ejected_for_ms), num_ejections: 0 }
 }
 
 /// Envoy's defaults with the max ejection percent at 100, as the newer Envoy tests run.
@@ -59,7 +76,7 @@ impl Rig {
         for _ in 0..n {
             self.d.put_http_status(h(host), status, now, &mut self.rng, &mut self.out);
         }
-        self.out.clone()
+        self.out.iter().copied().map(plain).collect()
     }
 
     fn local(&mut self, host: u32, ev: LocalOriginEvent, n: usize, now: SimTime) -> Vec<OutlierEvent> {
@@ -67,13 +84,13 @@ impl Rig {
         for _ in 0..n {
             self.d.put_local_origin(h(host), ev, now, &mut self.rng, &mut self.out);
         }
-        self.out.clone()
+        self.out.iter().copied().map(plain).collect()
     }
 
     fn tick(&mut self, now: SimTime) -> Vec<OutlierEvent> {
         self.out.clear();
         self.d.on_interval_tick(now, &mut self.rng, &mut self.out);
-        self.out.clone()
+        self.out.iter().copied().map(plain).collect()
     }
 
     fn st(&self, host: u32) -> HostOutlierState {
@@ -137,7 +154,10 @@ fn o2_basic_flow_gateway_failure() {
         assert!(r.http(0, s, 1, ms(0)).is_empty());
     }
     // 5th response: c5xx = 5 → detected, not enforced, reset; cgw = 3 (the 500 reset it).
-    assert_eq!(r.http(0, 503, 1, ms(0)), vec![NotEnforced { host: h(0), kind: Consecutive5xx }]);
+    assert_eq!(
+        r.http(0, 503, 1, ms(0)),
+        vec![NotEnforced { host: h(0), kind: Consecutive5xx, log: NO_LOG, figures: None }]
+    );
     assert_eq!((r.st(0).consecutive_5xx, r.st(0).consecutive_gateway_failure), (0, 3));
     assert!(r.http(0, 503, 1, ms(0)).is_empty());
     assert_eq!(r.st(0).consecutive_gateway_failure, 4);
@@ -178,7 +198,10 @@ fn o3_non_http_codes_external_origin() {
     // Connect failure = 503: gateway detection first (enforcement 0 by default), then 5xx.
     assert_eq!(
         r.local(0, FAILED, 1, ms(0)),
-        vec![NotEnforced { host: h(0), kind: ConsecutiveGatewayFailure }, ejected(0, Consecutive5xx, 1, 30_000),]
+        vec![
+            NotEnforced { host: h(0), kind: ConsecutiveGatewayFailure, log: NO_LOG, figures: None },
+            ejected(0, Consecutive5xx, 1, 30_000),
+        ]
     );
     assert_eq!(r.d.active_ejections(), 1);
     assert_eq!(r.d.stats().detected(ConsecutiveGatewayFailure), 1);
@@ -200,7 +223,10 @@ fn o4_timeout_with_http_code() {
     assert!(r.local(2, t_none, 4, ms(0)).is_empty());
     assert_eq!(
         r.local(2, t_none, 1, ms(0)),
-        vec![NotEnforced { host: h(2), kind: ConsecutiveGatewayFailure }, ejected(2, Consecutive5xx, 1, 30_000),]
+        vec![
+            NotEnforced { host: h(2), kind: ConsecutiveGatewayFailure, log: NO_LOG, figures: None },
+            ejected(2, Consecutive5xx, 1, 30_000),
+        ]
     );
 }
 
@@ -381,8 +407,8 @@ fn o12_not_enforcing() {
     assert_eq!(
         r.http(0, 503, 1, ms(0)),
         vec![
-            NotEnforced { host: h(0), kind: ConsecutiveGatewayFailure },
-            NotEnforced { host: h(0), kind: Consecutive5xx },
+            NotEnforced { host: h(0), kind: ConsecutiveGatewayFailure, log: NO_LOG, figures: None },
+            NotEnforced { host: h(0), kind: Consecutive5xx, log: NO_LOG, figures: None },
         ]
     );
     assert!(!r.d.is_ejected(h(0)));
@@ -415,12 +441,17 @@ fn o13_ejection_time_jitter_is_in_range() {
             multiplier: 1,
             planned,
             jitter: SimDuration::from_millis(jitter),
+            log: NO_LOG,
+            figures: None,
         }]
     );
     assert_eq!(r.st(0).uneject_due, Some(ms(0) + planned));
     // The comparison is exact in ns: one ns early is still ejected.
     assert!(r.tick(SimTime(planned.as_nanos() - 1)).is_empty());
-    assert_eq!(r.tick(SimTime(planned.as_nanos())), vec![Unejected { host: h(0), ejected_for: planned }]);
+    assert_eq!(
+        r.tick(SimTime(planned.as_nanos())),
+        vec![Unejected { host: h(0), ejected_for: planned, num_ejections: 0 }]
+    );
 }
 
 #[test]
@@ -725,7 +756,7 @@ fn local_origin_success_rate_and_failure_percentage_split() {
     assert_eq!(
         r.tick(ms(10_000)),
         vec![
-            NotEnforced { host: h(4), kind: SuccessRateLocalOrigin },
+            NotEnforced { host: h(4), kind: SuccessRateLocalOrigin, log: NO_LOG, figures: None },
             ejected(4, FailurePercentageLocalOrigin, 1, 30_000),
         ]
     );
@@ -780,7 +811,10 @@ fn statistical_sweeps_need_minimum_hosts() {
     r.http(3, 500, 1_000, ms(10_000));
     assert_eq!(
         r.tick(ms(20_000)),
-        vec![NotEnforced { host: h(3), kind: SuccessRate }, ejected(3, FailurePercentage, 1, 30_000),]
+        vec![
+            NotEnforced { host: h(3), kind: SuccessRate, log: NO_LOG, figures: None },
+            ejected(3, FailurePercentage, 1, 30_000),
+        ]
     );
 }
 
@@ -824,4 +858,83 @@ fn decay_skips_never_ejected_and_requires_a_full_interval() {
     assert_eq!(r.st(0).multiplier, 0);
     assert_eq!(r.st(1).multiplier, 0);
     assert_eq!(r.st(1).last_unejection, None);
+}
+
+/// Envoy's event-log fields (`EventLoggerImpl::logEject`/`logUneject`, `setCommonEventParams`):
+/// `num_ejections` counts enforced ejections, this one included; `secs_since_last_action` is
+/// absent before the first un-ejection, then the time since it (for an ejection) or since the
+/// ejection (for an un-ejection, in the event's `ejected_for`).
+#[test]
+fn event_log_fields_follow_envoys_logger() {
+    let mut r = Rig::new(max100(), 2);
+    r.http(0, 500, 5, ms(0));
+    let log = |e: &OutlierEvent| match *e {
+        Ejected { log, .. } | NotEnforced { log, .. } => (log.num_ejections, log.since_last_action),
+        Unejected { num_ejections, ejected_for, .. } => (num_ejections, Some(ejected_for)),
+        Overflow { .. } => panic!("overflow"),
+    };
+    assert_eq!(r.out.iter().map(log).collect::<Vec<_>>(), [(1, None)]);
+    r.tick(secs(30));
+    assert_eq!(r.out.iter().map(log).collect::<Vec<_>>(), [(1, Some(SimDuration::from_secs(30)))]);
+    r.http(0, 500, 5, ms(42_500));
+    assert_eq!(r.out.iter().map(log).collect::<Vec<_>>(), [(2, Some(SimDuration::from_millis(12_500)))]);
+}
+
+/// Envoy's worked example of `successRateEjectionThreshold` ({50, 100, 100, 100, 100} with factor
+/// 1.9: mean 90, threshold 52) as the figures of the ejection event: host 50 %, cluster average
+/// 90 %, threshold 52 %. A failure-percentage ejection carries the host's rate only.
+#[test]
+fn success_rate_ejection_carries_envoys_figures() {
+    let cfg = OutlierConfig { enforcing_consecutive_5xx: 0, ..max100() };
+    let mut r = Rig::new(cfg, 5);
+    for host in 0..4 {
+        r.http(host, 200, 100, ms(1_000));
+    }
+    r.http(4, 200, 50, ms(1_000));
+    r.http(4, 500, 50, ms(1_000));
+    r.tick(secs(10));
+    let figures: Vec<_> = r
+        .out
+        .iter()
+        .filter_map(|e| match e {
+            Ejected { kind: SuccessRate, figures, .. } => Some(figures.expect("figures")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(figures.len(), 1, "{:?}", r.out);
+    let f = figures[0];
+    assert_eq!(f.host_success_rate, 50.0);
+    assert_eq!(f.cluster_average_success_rate, Some(90.0));
+    let t = f.cluster_success_rate_ejection_threshold.unwrap();
+    assert!((t - 52.0).abs() < 1e-9, "{t}");
+    let cfg = OutlierConfig {
+        enforcing_consecutive_5xx: 0,
+        enforcing_success_rate: 0,
+        enforcing_failure_percentage: 100,
+        failure_percentage_threshold: 50,
+        ..max100()
+    };
+    let mut r = Rig::new(cfg, 5);
+    for host in 0..4 {
+        r.http(host, 200, 100, ms(1_000));
+    }
+    r.http(4, 500, 60, ms(1_000));
+    r.http(4, 200, 40, ms(1_000));
+    r.tick(secs(10));
+    let fp: Vec<_> = r
+        .out
+        .iter()
+        .filter_map(|e| match e {
+            Ejected { kind: FailurePercentage, figures, .. } => Some(figures.expect("figures")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        fp,
+        [EjectFigures {
+            host_success_rate: 40.0,
+            cluster_average_success_rate: None,
+            cluster_success_rate_ejection_threshold: None
+        }]
+    );
 }

@@ -16,6 +16,7 @@ const MeshCharts = (() => {
     ["no_healthy_upstream", "no healthy upstream", OKABE.black],
     ["overflow", "overflow (circuit breaker)", OKABE.orange],
     ["timeout", "timeout", OKABE.sky],
+    ["fault_abort", "fault abort (injected)", OKABE.yellow],
   ];
   const POD_STATES = {
     ready: { label: "healthy", fill: OKABE.green, stroke: "#00573f" },
