@@ -11,17 +11,26 @@ const N_OCTAVES: u32 = 32;
 pub const N_BUCKETS: usize = (SUB as usize) * (N_OCTAVES as usize + 1);
 
 /// Latency counts in fixed buckets.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Only the span of buckets from the lowest to the highest one recorded is stored (a run keeps
+/// one histogram per output bucket and phase, and latencies seldom span more than a few
+/// octaves): the counts are those of a full histogram whose other buckets are zero.
+#[derive(Clone, Debug, Default)]
 pub struct Histogram {
+    /// The bucket of `counts[0]`.
+    first: usize,
+    /// Counts of buckets `first..first + counts.len()`; empty until a value is recorded.
     counts: Vec<u32>,
     total: u64,
 }
 
-impl Default for Histogram {
-    fn default() -> Self {
-        Histogram { counts: vec![0; N_BUCKETS], total: 0 }
+/// Equal when every bucket holds the same count, however much of the span each stores.
+impl PartialEq for Histogram {
+    fn eq(&self, other: &Self) -> bool {
+        self.total == other.total && self.nonzero().eq(other.nonzero())
     }
 }
+impl Eq for Histogram {}
 
 /// The bucket of a value in nanoseconds.
 #[inline]
@@ -51,10 +60,50 @@ pub fn bucket_low(b: usize) -> u64 {
 }
 
 impl Histogram {
+    /// `(bucket, count)` for each stored bucket, lowest first.
+    fn buckets(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.counts.iter().enumerate().map(|(i, &c)| (self.first + i, c))
+    }
+
+    /// `(bucket, count)` for each non-empty bucket, lowest first.
+    fn nonzero(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.buckets().filter(|&(_, c)| c > 0)
+    }
+
+    /// The count of bucket `b`.
+    fn count(&self, b: usize) -> u32 {
+        b.checked_sub(self.first).and_then(|i| self.counts.get(i)).copied().unwrap_or(0)
+    }
+
+    /// Stretches the stored span to cover bucket `b`; returns `b`'s index in `counts`.
+    #[cold]
+    fn widen(&mut self, b: usize) -> usize {
+        if self.counts.is_empty() {
+            self.first = b;
+            self.counts.push(0);
+        } else if b < self.first {
+            self.counts.splice(0..0, std::iter::repeat_n(0, self.first - b));
+            self.first = b;
+        } else if b >= self.first + self.counts.len() {
+            self.counts.resize(b - self.first + 1, 0);
+        }
+        b - self.first
+    }
+
+    /// The index in `counts` of bucket `b`, widening the span if needed.
+    #[inline]
+    fn slot(&mut self, b: usize) -> usize {
+        match b.checked_sub(self.first) {
+            Some(i) if i < self.counts.len() => i,
+            _ => self.widen(b),
+        }
+    }
+
     /// Adds one value.
     #[inline]
     pub fn record(&mut self, ns: u64) {
-        self.counts[bucket_of(ns)] += 1;
+        let i = self.slot(bucket_of(ns));
+        self.counts[i] += 1;
         self.total += 1;
     }
 
@@ -65,22 +114,23 @@ impl Histogram {
 
     /// Adds another histogram's counts.
     pub fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
+        for (b, c) in other.nonzero() {
+            let i = self.slot(b);
+            self.counts[i] += c;
         }
         self.total += other.total;
     }
 
     /// These counts less those of `part`, a histogram of some of the same values.
     pub fn without(&self, part: &Histogram) -> Histogram {
-        let counts: Vec<u32> = self.counts.iter().zip(&part.counts).map(|(a, b)| a.saturating_sub(*b)).collect();
+        let counts: Vec<u32> = self.buckets().map(|(b, a)| a.saturating_sub(part.count(b))).collect();
         let total = counts.iter().map(|c| u64::from(*c)).sum();
-        Histogram { counts, total }
+        Histogram { first: self.first, counts, total }
     }
 
     /// The lower bound in nanoseconds of the first non-empty bucket; `None` when empty.
     pub fn min_bucket_low(&self) -> Option<u64> {
-        self.counts.iter().position(|c| *c > 0).map(bucket_low)
+        self.nonzero().next().map(|(b, _)| bucket_low(b))
     }
 
     /// The `q`-quantile (0 < q ≤ 1) in nanoseconds: the midpoint of the bucket holding the
@@ -91,7 +141,7 @@ impl Histogram {
         }
         let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
         let mut seen = 0u64;
-        for (b, &c) in self.counts.iter().enumerate() {
+        for (b, c) in self.buckets() {
             seen += u64::from(c);
             if seen >= rank {
                 let lo = bucket_low(b);
@@ -108,13 +158,11 @@ impl Histogram {
     pub fn ecdf_mid(&self) -> Vec<(u64, f64)> {
         let mut out = Vec::new();
         let mut seen = 0u64;
-        for (b, &c) in self.counts.iter().enumerate() {
-            if c > 0 {
-                seen += u64::from(c);
-                let lo = bucket_low(b);
-                let hi = if b + 1 < N_BUCKETS { bucket_low(b + 1) } else { lo };
-                out.push((lo + (hi - lo) / 2, seen as f64 / self.total as f64));
-            }
+        for (b, c) in self.nonzero() {
+            seen += u64::from(c);
+            let lo = bucket_low(b);
+            let hi = if b + 1 < N_BUCKETS { bucket_low(b + 1) } else { lo };
+            out.push((lo + (hi - lo) / 2, seen as f64 / self.total as f64));
         }
         out
     }
@@ -123,12 +171,10 @@ impl Histogram {
     pub fn ecdf(&self) -> Vec<(u64, f64)> {
         let mut out = Vec::new();
         let mut seen = 0u64;
-        for (b, &c) in self.counts.iter().enumerate() {
-            if c > 0 {
-                seen += u64::from(c);
-                let hi = if b + 1 < N_BUCKETS { bucket_low(b + 1) } else { bucket_low(b) };
-                out.push((hi, seen as f64 / self.total as f64));
-            }
+        for (b, c) in self.nonzero() {
+            seen += u64::from(c);
+            let hi = if b + 1 < N_BUCKETS { bucket_low(b + 1) } else { bucket_low(b) };
+            out.push((hi, seen as f64 / self.total as f64));
         }
         out
     }
@@ -163,5 +209,44 @@ mod tests {
         assert!((p50 - 500.0).abs() / 500.0 < 0.0625, "{p50}");
         assert!((p99 - 990.0).abs() / 990.0 < 0.0625, "{p99}");
         assert_eq!(h.quantile(1.0).map(|v| v > 950_000_000), Some(true));
+    }
+
+    /// The stored span against a full array of `N_BUCKETS` counts kept beside it: the same
+    /// quantiles, eCDF, merge and difference for values recorded in a seeded random order
+    /// (the span widens downwards and upwards), and only the recorded span is stored.
+    #[test]
+    fn span_matches_a_full_array() {
+        let mut rng = crate::engine::SimRng::new(11).fork("span_matches_a_full_array");
+        for _ in 0..200 {
+            let mut h = Histogram::default();
+            let mut part = Histogram::default();
+            let mut full = vec![0u64; N_BUCKETS];
+            let n = 1 + rng.below(300);
+            for _ in 0..n {
+                let ns = rng.below(1 << 24) << rng.below(16);
+                h.record(ns);
+                full[bucket_of(ns)] += 1;
+                if rng.below(3) == 0 {
+                    part.record(ns);
+                }
+            }
+            let used: Vec<usize> = (0..N_BUCKETS).filter(|&b| full[b] > 0).collect();
+            assert_eq!(h.counts.len(), used[used.len() - 1] - used[0] + 1);
+            assert_eq!(h.min_bucket_low(), Some(bucket_low(used[0])));
+            assert_eq!(h.ecdf().len(), used.len());
+            let mut seen = 0;
+            for (&b, &(x, f)) in used.iter().zip(&h.ecdf()) {
+                seen += full[b];
+                assert_eq!(x, if b + 1 < N_BUCKETS { bucket_low(b + 1) } else { bucket_low(b) });
+                assert_eq!(f, seen as f64 / n as f64);
+            }
+            let rest = h.without(&part);
+            assert_eq!(rest.total() + part.total(), n);
+            let mut merged = Histogram::default();
+            merged.merge(&part);
+            merged.merge(&rest);
+            assert_eq!(merged, h);
+            assert_eq!(merged.quantile(0.5), h.quantile(0.5));
+        }
     }
 }
