@@ -188,12 +188,11 @@ fn read_export(arg: &ExportArg) -> Result<Export, String> {
 /// Deployment's name), another owner's name, else its `app` label, else its own name.
 fn workload_of(obj: &Object) -> String {
     if let Some(o) = obj.meta.owner_references.first() {
-        if o.kind == "ReplicaSet" {
-            if let Some((base, hash)) = o.name.rsplit_once('-') {
-                if obj.meta.labels.get("pod-template-hash").is_none_or(|h| h == hash) {
-                    return base.to_string();
-                }
-            }
+        if o.kind == "ReplicaSet"
+            && let Some((base, hash)) = o.name.rsplit_once('-')
+            && obj.meta.labels.get("pod-template-hash").is_none_or(|h| h == hash)
+        {
+            return base.to_string();
         }
         return o.name.clone();
     }
@@ -227,13 +226,12 @@ fn locality_of(
     }
     let Some(n) = ex.nodes.get(node) else {
         // No node: the EndpointSlice's zone, with the region of a node in that zone.
-        if let Some(z) = zone_hint {
-            if let Some(n) = ex.nodes.values().find(|n| label(n, &ZONE_LABELS) == Some(z)) {
-                if let Some(r) = label(n, &REGION_LABELS) {
-                    let loc = Loc { region: r.into(), zone: z.into(), sub_zone: String::new() };
-                    return Ok((loc, format!("the EndpointSlice zone of {who}, region of Node {}", n.meta.name)));
-                }
-            }
+        if let Some(z) = zone_hint
+            && let Some(n) = ex.nodes.values().find(|n| label(n, &ZONE_LABELS) == Some(z))
+            && let Some(r) = label(n, &REGION_LABELS)
+        {
+            let loc = Loc { region: r.into(), zone: z.into(), sub_zone: String::new() };
+            return Ok((loc, format!("the EndpointSlice zone of {who}, region of Node {}", n.meta.name)));
         }
         return Err(format!(
             "{}: {who}: runs on node `{node}`, which the export does not hold, and has no {LOCALITY_LABEL} label: \
@@ -455,30 +453,27 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
                 e.0 += 1;
             }
         }
-        if slices.is_empty() {
-            if let Some(s) = svc {
-                let spec: ServiceSpec = part(s, "spec").map_err(|e| e.to_string())?;
-                if !spec.selector.is_empty() {
-                    for p in ex.pods.iter().filter(|p| {
-                        p.namespace == svc_ns && crate::istio::select::labels_subset(&spec.selector, &p.labels)
-                    }) {
-                        service_pods.insert(p.name.clone());
-                        if !p.ready {
-                            unready += 1;
-                            continue;
-                        }
-                        let (loc, from) = locality_of(
-                            ex,
-                            Some(&p.labels),
-                            &p.node,
-                            None,
-                            &format!("Pod {}/{}", p.namespace, p.name),
-                        )?;
-                        by_loc
-                            .entry(loc)
-                            .or_insert((0, format!("{from} (no EndpointSlice: pods by the Service's selector)")))
-                            .0 += 1;
+        if slices.is_empty()
+            && let Some(s) = svc
+        {
+            let spec: ServiceSpec = part(s, "spec").map_err(|e| e.to_string())?;
+            if !spec.selector.is_empty() {
+                for p in ex
+                    .pods
+                    .iter()
+                    .filter(|p| p.namespace == svc_ns && crate::istio::select::labels_subset(&spec.selector, &p.labels))
+                {
+                    service_pods.insert(p.name.clone());
+                    if !p.ready {
+                        unready += 1;
+                        continue;
                     }
+                    let (loc, from) =
+                        locality_of(ex, Some(&p.labels), &p.node, None, &format!("Pod {}/{}", p.namespace, p.name))?;
+                    by_loc
+                        .entry(loc)
+                        .or_insert((0, format!("{from} (no EndpointSlice: pods by the Service's selector)")))
+                        .0 += 1;
                 }
             }
         }

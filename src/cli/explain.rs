@@ -59,11 +59,11 @@ pub fn cmd_explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let seed = args.seed.unwrap_or(scenario.seed);
     let snap = meshsim::explain::snapshot(Arc::new(scenario), seed, at)
         .with_context(|| format!("running {} with seed {seed}", args.scenario.display()))?;
-    if let Some(p) = &args.proxy {
-        if !meshsim::explain::has_proxy(&snap, p) {
-            let names: Vec<&str> = snap.proxies.iter().map(|p| p.name.as_str()).collect();
-            bail!("--proxy {p}: no such proxy or proxy group (proxies: {})", names.join(", "));
-        }
+    if let Some(p) = &args.proxy
+        && !meshsim::explain::has_proxy(&snap, p)
+    {
+        let names: Vec<&str> = snap.proxies.iter().map(|p| p.name.as_str()).collect();
+        bail!("--proxy {p}: no such proxy or proxy group (proxies: {})", names.join(", "));
     }
     if args.json || args.output == Format::Json {
         let mut text = serde_json::to_string_pretty(&meshsim::explain::to_json(&snap, args.proxy.as_deref()))?;

@@ -127,11 +127,11 @@ impl<E> EventQueue<E> {
         let mut best = self.heap.peek().map_or(u128::MAX, Entry::key);
         let mut lane = None;
         for (i, slot) in self.lanes.iter().enumerate() {
-            if let Some(e) = slot {
-                if e.key() < best {
-                    best = e.key();
-                    lane = Some(i);
-                }
+            if let Some(e) = slot
+                && e.key() < best
+            {
+                best = e.key();
+                lane = Some(i);
             }
         }
         lane

@@ -202,7 +202,7 @@ impl Trace {
         std::mem::discriminant(event).hash(&mut h);
         self.hash = h.finish();
         self.events += 1;
-        if self.events % self.checkpoint_every == 0 {
+        if self.events.is_multiple_of(self.checkpoint_every) {
             self.checkpoints.push(self.hash);
         }
         self.capture.contains(&self.events)
@@ -279,11 +279,11 @@ impl<M: Model> Simulation<M> {
     /// Runs every event with time ≤ `horizon`, then sets the clock to `horizon`.
     pub fn run_until(&mut self, horizon: SimTime) -> Result<(), SimError> {
         while let Some((time, seq, event)) = self.sched.queue.pop_until(horizon) {
-            if let Some(trace) = self.trace.as_mut() {
-                if trace.record(time, seq, &event) {
-                    let what = self.describe.map(|d| d(&event)).unwrap_or_default();
-                    trace.captured.push(TracedEvent { index: trace.events, time, seq, what });
-                }
+            if let Some(trace) = self.trace.as_mut()
+                && trace.record(time, seq, &event)
+            {
+                let what = self.describe.map(|d| d(&event)).unwrap_or_default();
+                trace.captured.push(TracedEvent { index: trace.events, time, seq, what });
             }
             debug_assert!(time >= self.sched.now, "event queue went backwards");
             self.sched.now = time;
@@ -298,12 +298,11 @@ impl<M: Model> Simulation<M> {
             if self.sched.queue.len() > self.max_pending {
                 return Err(SimError::QueueBoundExceeded { bound: self.max_pending, at: time });
             }
-            if self.events_processed & (INTERRUPT_EVERY - 1) == 0 {
-                if let Some(stop) = self.interrupt.as_mut() {
-                    if stop() {
-                        return Err(SimError::Interrupted { at: time });
-                    }
-                }
+            if self.events_processed & (INTERRUPT_EVERY - 1) == 0
+                && let Some(stop) = self.interrupt.as_mut()
+                && stop()
+            {
+                return Err(SimError::Interrupted { at: time });
             }
         }
         self.sched.now = self.sched.now.max(horizon);

@@ -143,15 +143,15 @@ pub fn validate_load_balancer(lb: &LoadBalancerSettings, path: &str, errors: &mu
             }
             Some(_) => {}
         }
-        if let Some(m) = w.minimum_percent {
-            if !(0.0..=100.0).contains(&m) {
-                push("warmup.minimumPercent", format!("{m} is not a percentage between 0 and 100"));
-            }
+        if let Some(m) = w.minimum_percent
+            && !(0.0..=100.0).contains(&m)
+        {
+            push("warmup.minimumPercent", format!("{m} is not a percentage between 0 and 100"));
         }
-        if let Some(a) = w.aggression {
-            if a.is_nan() || a <= 0.0 {
-                push("warmup.aggression", "aggression should be greater than 0".into());
-            }
+        if let Some(a) = w.aggression
+            && (a.is_nan() || a <= 0.0)
+        {
+            push("warmup.aggression", "aggression should be greater than 0".into());
         }
     }
 }

@@ -350,12 +350,11 @@ pub fn lb_priority(proxy: &Locality, group: &Locality) -> u32 {
 fn apply_locality_failover(groups: &mut [Group], proxy: &Locality, setting: &LocalityLbSetting) {
     for g in groups.iter_mut() {
         let mut base = lb_priority(proxy, &g.locality);
-        if base == 3 {
-            if let Some(rule) = setting.failover().iter().find(|f| f.from == proxy.region) {
-                if g.locality.region.is_empty() || g.locality.region != rule.to {
-                    base = 4;
-                }
-            }
+        if base == 3
+            && let Some(rule) = setting.failover().iter().find(|f| f.from == proxy.region)
+            && (g.locality.region.is_empty() || g.locality.region != rule.to)
+        {
+            base = 4;
         }
         g.priority = g.priority * 5 + base;
     }

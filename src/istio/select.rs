@@ -686,11 +686,11 @@ pub fn select(
     let mut sel = Selection::default();
     // DestinationRule.
     let dr_index = DestinationRuleIndex::new(resources, read, root, service.domain);
-    if let Some((rules, step)) = dr_index.lookup(client.namespace, service.host, service.namespace) {
-        if let Some(dr) = destination_rule_for_proxy(&rules, client.namespace, client.labels) {
-            sel.destination_rule = Some(dr.clone());
-            sel.dr_step = Some(step);
-        }
+    if let Some((rules, step)) = dr_index.lookup(client.namespace, service.host, service.namespace)
+        && let Some(dr) = destination_rule_for_proxy(&rules, client.namespace, client.labels)
+    {
+        sel.destination_rule = Some(dr.clone());
+        sel.dr_step = Some(step);
     }
     // Gateways and the route.
     let vs_index = VirtualServiceIndex::new(resources, read, service.domain);

@@ -293,10 +293,10 @@ pub fn outlier_config(od: &OutlierDetection, mesh: &MeshSettings) -> OutlierConf
     // Istio never sets `max_ejection_time`, so Envoy's default applies: the larger of 300 s and
     // the base (`DetectorConfig` in `source/common/upstream/outlier_detection_impl.cc`).
     out.max_ejection_time = default_max_ejection_time(out.base_ejection_time);
-    if let Some(p) = od.max_ejection_percent {
-        if p > 0 {
-            out.max_ejection_percent = p.min(100) as u32;
-        }
+    if let Some(p) = od.max_ejection_percent
+        && p > 0
+    {
+        out.max_ejection_percent = p.min(100) as u32;
     }
     if od.split_external_local_origin_errors == Some(true) {
         out.split_external_local_origin_errors = true;

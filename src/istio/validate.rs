@@ -63,10 +63,10 @@ pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioEr
             if dest.destination.host.is_empty() {
                 push(&mut errors, &format!("{dpath}.destination.host"), "host must be set");
             }
-            if let Some(w) = dest.weight {
-                if !(0..=100).contains(&w) {
-                    push(&mut errors, &format!("{dpath}.weight"), "weight must be in 0..=100");
-                }
+            if let Some(w) = dest.weight
+                && !(0..=100).contains(&w)
+            {
+                push(&mut errors, &format!("{dpath}.weight"), "weight must be in 0..=100");
             }
         }
     }
@@ -157,10 +157,10 @@ fn validate_export_to(namespace: &str, export_to: &[String], with_selector: bool
 /// so the strict reader rejects it, as Istio does ("exponentialDelay not supported yet").
 fn validate_fault(f: &crate::istio::manifest::HttpFaultInjection, path: &str, errors: &mut Vec<FieldError>) {
     let percentage = |p: &Option<crate::istio::manifest::Percent>, at: &str, errors: &mut Vec<FieldError>| {
-        if let Some(p) = p {
-            if !(0.0..=100.0).contains(&p.value) {
-                push(errors, at, format!("percentage {} is not in range 0..100", p.value));
-            }
+        if let Some(p) = p
+            && !(0.0..=100.0).contains(&p.value)
+        {
+            push(errors, at, format!("percentage {} is not in range 0..100", p.value));
         }
     };
     if f.abort.is_none() && f.delay.is_none() {
@@ -168,19 +168,15 @@ fn validate_fault(f: &crate::istio::manifest::HttpFaultInjection, path: &str, er
     }
     if let Some(a) = &f.abort {
         percentage(&a.percentage, &format!("{path}.abort.percentage.value"), errors);
-        if let Some(code) = a.http_status {
-            if !(200..=600).contains(&code) {
-                push(
-                    errors,
-                    &format!("{path}.abort.httpStatus"),
-                    format!("HTTP status {code} is not in range 200-599"),
-                );
-            }
+        if let Some(code) = a.http_status
+            && !(200..=600).contains(&code)
+        {
+            push(errors, &format!("{path}.abort.httpStatus"), format!("HTTP status {code} is not in range 200-599"));
         }
-        if let Some(g) = &a.grpc_status {
-            if crate::istio::translate::grpc_to_http_status(g).is_none() {
-                push(errors, &format!("{path}.abort.grpcStatus"), format!("invalid gRPC status {g:?}"));
-            }
+        if let Some(g) = &a.grpc_status
+            && crate::istio::translate::grpc_to_http_status(g).is_none()
+        {
+            push(errors, &format!("{path}.abort.grpcStatus"), format!("invalid gRPC status {g:?}"));
         }
         if a.http_status.is_some() && a.grpc_status.is_some() {
             push(errors, &format!("{path}.abort"), "httpStatus and grpcStatus are one field (a oneof): set one");
@@ -188,10 +184,10 @@ fn validate_fault(f: &crate::istio::manifest::HttpFaultInjection, path: &str, er
     }
     if let Some(d) = &f.delay {
         percentage(&d.percentage, &format!("{path}.delay.percentage.value"), errors);
-        if let Some(p) = d.percent {
-            if !(0..=100).contains(&p) {
-                push(errors, &format!("{path}.delay.percent"), format!("percent {p} is not in range 0..100"));
-            }
+        if let Some(p) = d.percent
+            && !(0..=100).contains(&p)
+        {
+            push(errors, &format!("{path}.delay.percent"), format!("percent {p} is not in range 0..100"));
         }
         if let Some(t) = d.fixed_delay {
             validate_duration(t, &format!("{path}.delay.fixedDelay"), errors);
@@ -220,12 +216,11 @@ fn validate_traffic_policy(tp: &TrafficPolicy, path: &str, errors: &mut Vec<Fiel
     if let Some(lb) = &tp.load_balancer {
         super::lb_policy::validate_load_balancer(lb, &format!("{path}.loadBalancer"), errors);
     }
-    if let Some(budget) = &tp.retry_budget {
-        if let Some(p) = budget.percent {
-            if !(0.0..=100.0).contains(&p) {
-                push(errors, &format!("{path}.retryBudget.percent"), "must be in 0..=100");
-            }
-        }
+    if let Some(budget) = &tp.retry_budget
+        && let Some(p) = budget.percent
+        && !(0.0..=100.0).contains(&p)
+    {
+        push(errors, &format!("{path}.retryBudget.percent"), "must be in 0..=100");
     }
     for (i, port) in tp.port_level_settings.iter().flatten().enumerate() {
         let ppath = format!("{path}.portLevelSettings[{i}]");
@@ -447,7 +442,7 @@ fn validate_duration(d: GoDuration, path: &str, errors: &mut Vec<FieldError>) {
     let ns = d.0.as_nanos();
     if d.0 < SimDuration::from_millis(1) {
         push(errors, path, format!("duration {d} must be at least 1ms"));
-    } else if ns % 1_000_000 != 0 {
+    } else if !ns.is_multiple_of(1_000_000) {
         push(errors, path, format!("duration {d}: only millisecond precision is supported"));
     }
 }
@@ -459,9 +454,9 @@ fn validate_percent(p: i32, path: &str, errors: &mut Vec<FieldError>) {
 }
 
 fn non_negative(v: Option<i32>, path: &str, errors: &mut Vec<FieldError>) {
-    if let Some(v) = v {
-        if v < 0 {
-            push(errors, path, format!("{v} must not be negative"));
-        }
+    if let Some(v) = v
+        && v < 0
+    {
+        push(errors, path, format!("{v} must not be negative"));
     }
 }

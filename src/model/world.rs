@@ -292,12 +292,12 @@ impl World {
             self.route(req, sched);
             return;
         };
-        if let Some(d) = fault.delay {
-            if d.percentage.enabled(self.rng_fault_filter.next_u64()) {
-                let epoch = self.requests.get(req).id_gen;
-                sched.schedule(d.fixed_delay, Event::FaultDelayDone { req, epoch });
-                return;
-            }
+        if let Some(d) = fault.delay
+            && d.percentage.enabled(self.rng_fault_filter.next_u64())
+        {
+            let epoch = self.requests.get(req).id_gen;
+            sched.schedule(d.fixed_delay, Event::FaultDelayDone { req, epoch });
+            return;
         }
         self.abort_or_route(req, sched);
     }
@@ -312,11 +312,11 @@ impl World {
     fn abort_or_route(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
         let proxy = self.requests.get(req).proxy;
         let abort = self.proxies[proxy.idx()].route.fault.as_ref().and_then(|f| f.abort);
-        if let Some(a) = abort {
-            if a.percentage.enabled(self.rng_fault_filter.next_u64()) {
-                self.finish_with(req, sched.now(), ClientOutcome::FaultAbort, a.http_status, sched);
-                return;
-            }
+        if let Some(a) = abort
+            && a.percentage.enabled(self.rng_fault_filter.next_u64())
+        {
+            self.finish_with(req, sched.now(), ClientOutcome::FaultAbort, a.http_status, sched);
+            return;
         }
         self.route(req, sched);
     }
@@ -375,12 +375,12 @@ impl World {
                     ctx.previous_hosts = r.tried();
                 }
                 ctx.host_selection_retry_max_attempts = policy.host_selection_retry_max_attempts;
-                if policy.previous_priorities_update_frequency.is_some() {
-                    if let Some(Some(pp)) = self.prev_prio.get_mut(slot) {
-                        ctx.priority_load = pp
-                            .determine_priority_load(p.lb.priority_state())
-                            .map(|(healthy, degraded)| PriorityLoadRef { healthy, degraded });
-                    }
+                if policy.previous_priorities_update_frequency.is_some()
+                    && let Some(Some(pp)) = self.prev_prio.get_mut(slot)
+                {
+                    ctx.priority_load = pp
+                        .determine_priority_load(p.lb.priority_state())
+                        .map(|(healthy, degraded)| PriorityLoadRef { healthy, degraded });
                 }
             }
             p.lb.choose_host(&mut p.rng, &p.active, &ctx)

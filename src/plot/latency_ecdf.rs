@@ -174,14 +174,10 @@ impl Chart for LatencyEcdf {
             .collect();
         let (lx, ly) = legend.get_base_pixel();
         draw_legend(root, (lx + 10, ly + 20), LEGEND_W - 14, HEIGHT as i32 - 10, "Phase (finished requests)", &items)?;
-        if !self.footnote.is_empty() {
-            if let Some(s) = super::fit_text(&self.footnote, 12.0, false, WIDTH as i32 - 20) {
-                root.draw(&Text::new(
-                    s,
-                    (10, HEIGHT as i32 - 8),
-                    anchored(text(12.0, GREY), HPos::Left, VPos::Bottom),
-                ))?;
-            }
+        if !self.footnote.is_empty()
+            && let Some(s) = super::fit_text(&self.footnote, 12.0, false, WIDTH as i32 - 20)
+        {
+            root.draw(&Text::new(s, (10, HEIGHT as i32 - 8), anchored(text(12.0, GREY), HPos::Left, VPos::Bottom)))?;
         }
         Ok(())
     }

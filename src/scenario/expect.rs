@@ -714,15 +714,15 @@ impl Parser<'_> {
         if min.is_none() && max.is_none() && min_ratio.is_none() && max_ratio.is_none() {
             return Err(self.err("max", "kind `errors` needs a bound: `max`, `min`, `max_ratio` or `min_ratio`"));
         }
-        if let (Some(a), Some(b)) = (min, max) {
-            if a > b {
-                return Err(self.err("max", format!("{b} is below `min` ({a})")));
-            }
+        if let (Some(a), Some(b)) = (min, max)
+            && a > b
+        {
+            return Err(self.err("max", format!("{b} is below `min` ({a})")));
         }
-        if let (Some(a), Some(b)) = (min_ratio, max_ratio) {
-            if a > b {
-                return Err(self.err("max_ratio", format!("{b} is below `min_ratio` ({a})")));
-            }
+        if let (Some(a), Some(b)) = (min_ratio, max_ratio)
+            && a > b
+        {
+            return Err(self.err("max_ratio", format!("{b} is below `min_ratio` ({a})")));
         }
         Ok(Check::Errors { cause, min, max, min_ratio, max_ratio })
     }
@@ -735,10 +735,10 @@ impl Parser<'_> {
         if min.is_none() && max.is_none() {
             return Err(self.err("max", format!("kind `{}` needs `min`, `max` or both", r.kind)));
         }
-        if let (Some(a), Some(b)) = (min, max) {
-            if a > b {
-                return Err(self.err("max", format!("{b} is below `min` ({a})")));
-            }
+        if let (Some(a), Some(b)) = (min, max)
+            && a > b
+        {
+            return Err(self.err("max", format!("{b} is below `min` ({a})")));
         }
         Ok((min.unwrap_or(0), max))
     }

@@ -220,12 +220,12 @@ pub fn resolve(root: &Value, path: &str) -> Result<Vec<String>, String> {
             };
         }
     }
-    if let (Some("gateways"), Some(name)) = (key(1), key(2)) {
-        if get_path(root, &format!("policy.gateways.{name}")).is_none() {
-            let found = matching("Gateway", Some(name));
-            if let [i] = found.as_slice() {
-                return Ok(vec![format!("policy.resources[{i}].spec{}", tail_from(3))]);
-            }
+    if let (Some("gateways"), Some(name)) = (key(1), key(2))
+        && get_path(root, &format!("policy.gateways.{name}")).is_none()
+    {
+        let found = matching("Gateway", Some(name));
+        if let [i] = found.as_slice() {
+            return Ok(vec![format!("policy.resources[{i}].spec{}", tail_from(3))]);
         }
     }
     Ok(vec![path.to_string()])

@@ -63,15 +63,15 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let resources = v.resources(&policy, &service, &kube_clusters)?;
     // A field newer than the mesh's Istio release would be dropped by its API server.
     for (i, r) in resources.iter().enumerate() {
-        if let ResourceSpec::DestinationRule(dr) = &r.spec {
-            if let Err(e) = crate::istio::lb_policy::check_istio_version(dr, mesh.settings.istio_minor) {
-                let (path, prefix) = if r.source.starts_with("policy.") {
-                    (format!("{}.{}", r.source, e.path), String::new())
-                } else {
-                    (format!("policy.resources[{i}].spec.{}", e.path), format!("{} ({}): ", r.id(), r.source))
-                };
-                return Err(v.err(&path, &format!("{prefix}{}", e.message)));
-            }
+        if let ResourceSpec::DestinationRule(dr) = &r.spec
+            && let Err(e) = crate::istio::lb_policy::check_istio_version(dr, mesh.settings.istio_minor)
+        {
+            let (path, prefix) = if r.source.starts_with("policy.") {
+                (format!("{}.{}", r.source, e.path), String::new())
+            } else {
+                (format!("policy.resources[{i}].spec.{}", e.path), format!("{} ({}): ", r.id(), r.source))
+            };
+            return Err(v.err(&path, &format!("{prefix}{}", e.message)));
         }
     }
     let mut proxy_groups = proxy_groups;
@@ -457,13 +457,13 @@ impl Validator<'_> {
                 return Err(self.err(&format!("{p}.{field}"), "must be at least 1ms (Envoy requires > 0)"));
             }
         }
-        if let (Some(max), Some(base)) = (out.max_ejection_time, out.base_ejection_time) {
-            if max < base {
-                return Err(self.err(
-                    &format!("{p}.max_ejection_time"),
-                    &format!("{max} is below base_ejection_time {base}; Envoy rejects such a cluster"),
-                ));
-            }
+        if let (Some(max), Some(base)) = (out.max_ejection_time, out.base_ejection_time)
+            && max < base
+        {
+            return Err(self.err(
+                &format!("{p}.max_ejection_time"),
+                &format!("{max} is below base_ejection_time {base}; Envoy rejects such a cluster"),
+            ));
         }
         Ok(Some(out))
     }
@@ -610,11 +610,12 @@ impl Validator<'_> {
             let mut selection = run(g.gateway.as_deref(), g.kind);
             // A gateway no Gateway selects keeps the old default: it serves a Gateway named as
             // the group (which VirtualServices may bind to by name).
-            if g.kind == ProxyKind::Gateway && g.gateway.is_none() {
-                if selection.as_ref().is_ok_and(|s| s.gateways.is_empty()) {
-                    g.gateway = Some(g.name.clone());
-                    selection = run(g.gateway.as_deref(), g.kind);
-                }
+            if g.kind == ProxyKind::Gateway
+                && g.gateway.is_none()
+                && selection.as_ref().is_ok_and(|s| s.gateways.is_empty())
+            {
+                g.gateway = Some(g.name.clone());
+                selection = run(g.gateway.as_deref(), g.kind);
             }
             g.selection = selection.map_err(|m| self.err(&format!("proxies[{i}]"), &format!("`{}`: {m}", g.name)))?;
         }

@@ -307,14 +307,14 @@ impl Api {
         let (stop, deadline) = self.interrupt(p.lane.as_deref());
         let snap = crate::explain::snapshot_with(p.scenario.clone(), p.seed, at, Some(stop))
             .map_err(|e| self.sim_failure(&p, e, deadline))?;
-        if let Some(name) = q.get("proxy") {
-            if !crate::explain::has_proxy(&snap, name) {
-                let names: Vec<&str> = snap.proxies.iter().map(|p| p.name.as_str()).collect();
-                return Err(fail(
-                    400,
-                    format!("--proxy {name}: no such proxy or proxy group (proxies: {})", names.join(", ")),
-                ));
-            }
+        if let Some(name) = q.get("proxy")
+            && !crate::explain::has_proxy(&snap, name)
+        {
+            let names: Vec<&str> = snap.proxies.iter().map(|p| p.name.as_str()).collect();
+            return Err(fail(
+                400,
+                format!("--proxy {name}: no such proxy or proxy group (proxies: {})", names.join(", ")),
+            ));
         }
         Ok(snapshot_json(&snap, q.get("proxy").map(String::as_str)))
     }

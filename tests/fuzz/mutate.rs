@@ -512,12 +512,12 @@ fn mutate_tree(corpus: &Corpus, rng: &mut SimRng, text: &mut String) -> String {
     };
     let shown = value.to_string();
     let mut root = toml::Value::Table(std::mem::take(&mut table));
-    if meshsim::scenario::overrides::set_path(&mut root, &path, value).is_ok() {
-        if let toml::Value::Table(t) = root {
-            match toml::to_string(&t) {
-                Ok(s) => *text = s,
-                Err(_) => return format!("set {path} = {shown} (not representable, unchanged)"),
-            }
+    if meshsim::scenario::overrides::set_path(&mut root, &path, value).is_ok()
+        && let toml::Value::Table(t) = root
+    {
+        match toml::to_string(&t) {
+            Ok(s) => *text = s,
+            Err(_) => return format!("set {path} = {shown} (not representable, unchanged)"),
         }
     }
     format!("set {path} = {}", shown.chars().take(80).collect::<String>())

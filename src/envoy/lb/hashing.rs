@@ -317,7 +317,7 @@ pub fn envoy_is_prime(x: u64) -> bool {
     let limit = (x as f64).sqrt() as u64;
     let mut factor = 3;
     while factor <= limit {
-        if x % factor == 0 {
+        if x.is_multiple_of(factor) {
             return false;
         }
         factor += 2;

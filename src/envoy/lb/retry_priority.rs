@@ -121,7 +121,7 @@ impl PreviousPriorities {
         if n_attempted < self.update_frequency {
             return None;
         }
-        if n_attempted % self.update_frequency == 0 {
+        if n_attempted.is_multiple_of(self.update_frequency) {
             let n = state.health.len();
             if self.excluded.len() < n {
                 self.excluded.resize(n, false);
