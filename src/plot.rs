@@ -38,7 +38,6 @@ pub use traffic_share::{RunChart, TimeMark, traffic_share, traffic_share_svg};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
@@ -403,9 +402,11 @@ fn save<C: Chart>(chart: &C, png: &Path, svg: &Path) -> Result<(), PlotError> {
     png_written.and(svg_written)
 }
 
-/// A fresh temporary path next to `path` ending in `.ext`; creates the parent directory.
-fn temp_sibling(path: &Path, ext: &str) -> Result<PathBuf, PlotError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Writes `bytes` to `path` via a temporary sibling and a rename, so a reader never sees a
+/// half-written chart. The temporary file is named and created as every file meshsim writes
+/// (`output::file`: `.NAME.tmp-PID-N`, created new, never through an existing file or link) and
+/// removed on Ctrl-C like the others.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     let io_err = |error| PlotError::Io { path: path.to_path_buf(), error };
     let name = path
         .file_name()
@@ -415,25 +416,19 @@ fn temp_sibling(path: &Path, ext: &str) -> Result<PathBuf, PlotError> {
         _ => Path::new("."),
     };
     fs::create_dir_all(parent).map_err(io_err)?;
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    Ok(parent.join(format!(".{}.{}-{n}.tmp.{ext}", name.to_string_lossy(), std::process::id())))
-}
-
-fn rename_into_place(tmp: &Path, path: &Path) -> Result<(), PlotError> {
-    fs::rename(tmp, path).map_err(|error| {
-        let _ = fs::remove_file(tmp);
-        PlotError::Io { path: path.to_path_buf(), error }
-    })
-}
-
-/// Writes `bytes` to `path` via a temporary sibling and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    let tmp = temp_sibling(path, "tmp")?;
-    if let Err(source) = fs::write(&tmp, bytes) {
+    let tmp = parent.join(crate::output::file::temp_name(name));
+    crate::output::interrupt::add_file(&tmp);
+    let result = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, bytes))
+        .and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
         let _ = fs::remove_file(&tmp);
-        return Err(PlotError::Io { path: path.to_path_buf(), error: source });
     }
-    rename_into_place(&tmp, path)
+    crate::output::interrupt::remove(&tmp);
+    result.map_err(io_err)
 }
 
 // ---------------------------------------------------------------------------------------------
