@@ -47,6 +47,12 @@ pub struct ProxyView {
     pub resources: Vec<resources::ResourceNote>,
     /// Resources not shown: they are for other hosts.
     pub other_resources: usize,
+    /// The Envoy cluster shown (the one its route sends to; the default one when the route
+    /// names a subset that does not exist), e.g. `outbound|80|v1|HOST`.
+    pub envoy_cluster: String,
+    /// Every Envoy cluster the proxy has for the service, with the endpoints in its EDS: the
+    /// default cluster, then one per DestinationRule subset.
+    pub clusters: Vec<(String, u32)>,
 }
 
 /// One priority of a proxy's cluster.
@@ -180,16 +186,7 @@ pub fn snapshot_with(
 /// ports: PORT is the destination port of the first route a proxy group takes, when it names
 /// one, else 80.
 pub fn envoy_cluster_name(s: &Scenario) -> String {
-    let port = s
-        .proxy_groups
-        .iter()
-        .find_map(|g| g.selection.http_route())
-        .and_then(|r| r.route.as_ref())
-        .and_then(|dests| dests.first())
-        .and_then(|d| d.destination.port.as_ref())
-        .and_then(|p| p.number)
-        .unwrap_or(80);
-    format!("outbound|{port}||{}", s.service.host)
+    crate::model::build::cluster_name(s, None, false)
 }
 
 /// The Istio selection of proxy `p`: its group's, or its east-west gateway deployment's.
@@ -219,9 +216,12 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         Some(ProxyKind::Sidecar) => "sidecar",
         None => "east-west gateway",
     };
-    let state = p.lb.priority_state();
-    let views = p.lb.locality_view();
-    let mut priorities: Vec<PriorityView> = (0..p.lb.num_priorities())
+    // The cluster its route sends to (`model::build::route_cluster`).
+    let shown = p.route_cluster.unwrap_or(crate::model::proxy::DEFAULT_CLUSTER) as usize;
+    let cl = &p.clusters[shown];
+    let state = cl.lb.priority_state();
+    let views = cl.lb.locality_view();
+    let mut priorities: Vec<PriorityView> = (0..cl.lb.num_priorities())
         .map(|index| PriorityView {
             index,
             health: state.health.get(index).copied().unwrap_or(0),
@@ -232,12 +232,12 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         })
         .collect();
     for v in views {
-        let endpoints = (0..p.hosts.len())
+        let endpoints = (0..cl.hosts.len())
             .filter(|&h| {
-                let info = &p.hosts[h];
+                let info = &cl.hosts[h];
                 info.member && info.priority as usize == v.priority && info.locality == v.locality
             })
-            .map(|h| endpoint_view(world, i, EndpointId(h as u32)))
+            .map(|h| endpoint_view(world, cl, EndpointId(h as u32)))
             .collect();
         if let Some(pr) = priorities.get_mut(v.priority) {
             pr.localities.push(LocalityView {
@@ -268,21 +268,29 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         locality: world.topo.localities[p.locality.idx()].to_string(),
         priorities,
         total_panic: state.total_panic,
-        ejected: p.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
+        ejected: cl.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
         route: if group.is_some() {
             settings::route_settings(&p.route, group.and_then(|g| g.selection.http_route()), s)
         } else {
             Vec::new()
         },
-        settings: settings::cluster_settings(s, selection.and_then(|sel| sel.traffic_policy())),
+        settings: {
+            let plans = selection.map(|sel| crate::model::build::cluster_plans(s, sel)).unwrap_or_default();
+            settings::cluster_settings(s, plans.get(shown).and_then(|pl| pl.policy.as_ref()))
+        },
         namespace,
         resources,
         other_resources,
+        envoy_cluster: cl.name.clone(),
+        clusters: p
+            .clusters
+            .iter()
+            .map(|c| (c.name.clone(), c.hosts.iter().filter(|h| h.member).count() as u32))
+            .collect(),
     }
 }
 
-fn endpoint_view(world: &World, proxy: usize, id: EndpointId) -> EndpointView {
-    let p = &world.proxies[proxy];
+fn endpoint_view(world: &World, p: &crate::model::proxy::Cluster, id: EndpointId) -> EndpointView {
     let name = crate::output::endpoint_name(world, id);
     let hs = p.outlier.as_ref().and_then(|o| o.host_state(id));
     let state = match hs {
@@ -336,6 +344,14 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
             if p.other_resources > 0 {
                 let _ = writeln!(s, "    ({} more resources are for other hosts)", p.other_resources);
             }
+        }
+        if p.clusters.len() > 1 {
+            let _ = writeln!(s, "  Envoy clusters (the default, then one per DestinationRule subset)");
+            for (name, n) in &p.clusters {
+                let mark = if *name == p.envoy_cluster { "  <- its route" } else { "" };
+                let _ = writeln!(s, "    {name}: {n} endpoints{mark}");
+            }
+            let _ = writeln!(s, "  Shown below: {}", p.envoy_cluster);
         }
         if !p.settings.is_empty() {
             let _ = writeln!(s, "  Cluster settings in force");
@@ -431,7 +447,7 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
                 .iter()
                 .map(|r| json!({"resource": r.id, "source": r.source, "applied": r.applied, "why": r.why}))
                 .collect();
-            json!({
+            let mut v = json!({
                 "name": p.name, "kind": p.kind, "cluster": p.cluster, "namespace": p.namespace, "locality": p.locality,
                 "resources": resources, "other_resources": p.other_resources,
                 "settings": p.settings.iter().map(setting).collect::<Vec<_>>(),
@@ -439,7 +455,17 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
                 "ejected": p.ejected.map(|(now, hosts)| json!({"now": now, "hosts": hosts})),
                 "route": p.route.iter().map(setting).collect::<Vec<_>>(),
                 "priorities": priorities,
-            })
+            });
+            // A proxy with subset clusters names them, and the one shown.
+            if p.clusters.len() > 1 {
+                v["envoy_cluster"] = json!(p.envoy_cluster);
+                v["clusters"] = json!(p
+                    .clusters
+                    .iter()
+                    .map(|(name, n)| json!({"name": name, "endpoints": n}))
+                    .collect::<Vec<_>>());
+            }
+            v
         })
         .collect();
     json!({

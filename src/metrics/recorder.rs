@@ -241,6 +241,8 @@ pub enum LogKind {
     Eject {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// The host.
         endpoint: EndpointId,
         /// The host's locality.
@@ -262,6 +264,8 @@ pub enum LogKind {
     Uneject {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// The host.
         endpoint: EndpointId,
         /// The host's locality.
@@ -277,6 +281,8 @@ pub enum LogKind {
     EjectOverflow {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// The host.
         endpoint: EndpointId,
         /// The host's locality.
@@ -288,6 +294,8 @@ pub enum LogKind {
     EjectNotEnforced {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// The host.
         endpoint: EndpointId,
         /// The detector that fired.
@@ -302,6 +310,8 @@ pub enum LogKind {
     IntervalTick {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// Hosts ejected after the tick.
         ejected: u32,
         /// Hosts of the cluster.
@@ -313,6 +323,8 @@ pub enum LogKind {
     Eds {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// Hosts added.
         added: u32,
         /// Hosts removed.
@@ -326,6 +338,8 @@ pub enum LogKind {
     Panic {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// Whether it is in panic now.
         on: bool,
         /// Whether every priority is in panic.
