@@ -160,6 +160,12 @@ pub fn snapshot_with(
     let mut proxies: Vec<ProxyView> = (0..world.proxies.len()).map(|i| proxy_view(world, i)).collect();
     // One block of settings when every proxy has the same, as in a mesh with one DestinationRule.
     let uniform = proxies.windows(2).all(|w| w[0].settings == w[1].settings);
+    // The cluster the settings are those of: the clients' route cluster when they all share one.
+    let clients: Vec<&ProxyView> = proxies.iter().filter(|p| p.kind != "east-west gateway").collect();
+    let envoy_cluster = match clients.first() {
+        Some(first) if clients.iter().all(|p| p.envoy_cluster == first.envoy_cluster) => first.envoy_cluster.clone(),
+        _ => envoy_cluster_name(&scenario),
+    };
     let settings = if uniform {
         let common = proxies.first().map(|p| p.settings.clone()).unwrap_or_default();
         for p in &mut proxies {
@@ -173,7 +179,7 @@ pub fn snapshot_with(
         scenario: scenario.name.clone(),
         seed,
         at,
-        envoy_cluster: envoy_cluster_name(&scenario),
+        envoy_cluster,
         settings,
         skipped: resources::manifest_summary(&scenario),
         proxies,
@@ -274,9 +280,9 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         } else {
             Vec::new()
         },
-        settings: {
-            let plans = selection.map(|sel| crate::model::build::cluster_plans(s, sel)).unwrap_or_default();
-            settings::cluster_settings(s, plans.get(shown).and_then(|pl| pl.policy.as_ref()))
+        settings: match selection {
+            Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
+            None => settings::cluster_settings(s, None),
         },
         namespace,
         resources,
@@ -385,7 +391,7 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
                 continue;
             }
             let name_w = endpoints.iter().map(|(_, e)| e.name.len()).max().unwrap_or(0).max("ENDPOINT".len());
-            let cluster_w = snap.envoy_cluster.len().max("CLUSTER".len());
+            let cluster_w = p.envoy_cluster.len().max("CLUSTER".len());
             let loc_w = endpoints.iter().map(|(l, _)| l.locality.len()).max().unwrap_or(0).max("LOCALITY".len());
             let row = |s: &mut String, cells: [&str; 6]| {
                 let line = format!(
@@ -399,7 +405,7 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
                 let detail = detail_text(&e.state);
                 row(
                     &mut s,
-                    [&e.name, e.state.status(), e.state.outlier_check(), &snap.envoy_cluster, &l.locality, &detail],
+                    [&e.name, e.state.status(), e.state.outlier_check(), &p.envoy_cluster, &l.locality, &detail],
                 );
             }
         }

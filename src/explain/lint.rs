@@ -162,10 +162,11 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Lint> {
     out
 }
 
-/// A route to a DestinationRule subset that selects no pod (or is not defined): Istio builds
-/// `outbound|PORT|SUBSET|HOST` with no endpoints (or no cluster at all), so every request routed
-/// there fails with 503. (That meshsim does not simulate subsets yet is the `route-simplified`
-/// lint's.)
+/// A route to a DestinationRule subset that selects no pod (`subset-selects-no-pod`) or that the
+/// rule does not define (`subset-not-defined`). Istio builds `outbound|PORT|SUBSET|HOST` with no
+/// endpoints in the first case, and no cluster at all in the second (the route still names it:
+/// Envoy answers 503 NC, "cluster not found"); every request routed there fails with 503, as
+/// meshsim simulates it (`no_healthy_upstream` in both cases).
 fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     let mut seen: Vec<&str> = Vec::new();
     for &(i, r) in &input.routes {
@@ -178,10 +179,11 @@ fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
             let at = format!("VirtualService http[{i}].route[{j}] (subset `{name}`)");
             match input.subsets.iter().find(|s| s.name == name) {
                 None => out.push(Lint {
-                    code: "subset-selects-no-pod",
+                    code: "subset-not-defined",
                     reason: format!(
-                        "{at}: the DestinationRule defines no subset `{name}`, so Istio builds no cluster for it and \
-                         every request routed there fails with 503"
+                        "{at}: the DestinationRule defines no subset `{name}`, so Istio builds no cluster for it; the \
+                         route still names it, and Envoy answers every request routed there with 503 \"cluster not \
+                         found\" (flag NC; meshsim counts them as no_healthy_upstream)"
                     ),
                     fix: format!("define subset `{name}` in the DestinationRule, with labels its pods carry"),
                 }),
@@ -199,7 +201,7 @@ fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
                             reason: format!(
                                 "{at}: no pod of the service carries the labels {want:?}, so Istio's cluster for the \
                                  subset has no endpoints and every request routed there fails with 503 \"no healthy \
-                                 upstream\""
+                                 upstream\" (as meshsim simulates it: no outlier detection, no failover can help)"
                             ),
                             fix: "label the pods (service.deployments[].labels) or fix the subset's labels".into(),
                         });

@@ -910,13 +910,18 @@ fn route_warnings(resources: &[ConfigResource], r: &RouteChoice, service: &Servi
             service.host
         ));
     }
-    let subsets: BTreeSet<&str> = dests.iter().filter_map(|d| d.destination.subset.as_deref()).collect();
-    if !subsets.is_empty() {
+    // A subset is modelled (its own cluster, `model::build::cluster_plans`); a split across
+    // destinations of the service is not yet: every request takes the first destination.
+    let ours: Vec<_> = dests.iter().filter(|d| d.destination.host.eq_ignore_ascii_case(service.host)).collect();
+    let clusters: BTreeSet<Option<&str>> = ours.iter().map(|d| d.destination.subset.as_deref()).collect();
+    if clusters.len() > 1 {
+        let first =
+            ours[0].destination.subset.as_deref().map_or("the default cluster".to_string(), |n| format!("subset {n}"));
         warnings.push(format!(
-            "{id} http[{}] routes to subset {}; meshsim sends to every endpoint of the service with the \
-             DestinationRule's top-level policy",
+            "{id} http[{}] splits the service's requests across {} destinations by weight; meshsim sends them all \
+             to the first ({first})",
             r.http,
-            subsets.into_iter().collect::<Vec<_>>().join(", ")
+            ours.len()
         ));
     }
     if r.route.delegate.is_some() {
