@@ -94,31 +94,33 @@ pub fn settings_for(s: &Scenario, sel: &crate::istio::select::Selection, subset:
     let port_entry = |tp: &TrafficPolicy| {
         tp.port_level_settings.iter().flatten().find(|p| p.port.as_ref().and_then(|p| p.number) == Some(port)).cloned()
     };
-    // (outlierDetection, loadBalancer, connectionPool) set by each layer, in merge order.
+    // (outlierDetection, loadBalancer, connectionPool) set by each layer, in merge order. A
+    // port-level entry for the port replaces its policy whole (`GetPortLevelTrafficPolicy`), so
+    // it stands instead of that policy's own blocks.
     let mut layers: Vec<(Source, [bool; 3])> = Vec::new();
     if let Some(tp) = dr.spec.traffic_policy.as_ref() {
-        layers.push((
-            Source::Manifest,
-            [tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some()],
-        ));
-        if let Some(p) = port_entry(tp) {
-            layers.push((
+        layers.push(match port_entry(tp) {
+            Some(p) => (
                 Source::PortLevel,
                 [p.outlier_detection.is_some(), p.load_balancer.is_some(), p.connection_pool.is_some()],
-            ));
-        }
+            ),
+            None => (
+                Source::Manifest,
+                [tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some()],
+            ),
+        });
     }
     if let Some(tp) = sub_tp {
-        layers.push((
-            Source::Subset,
-            [tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some()],
-        ));
-        if let Some(p) = port_entry(tp) {
-            layers.push((
+        layers.push(match port_entry(tp) {
+            Some(p) => (
                 Source::SubsetPortLevel,
                 [p.outlier_detection.is_some(), p.load_balancer.is_some(), p.connection_pool.is_some()],
-            ));
-        }
+            ),
+            None => (
+                Source::Subset,
+                [tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some()],
+            ),
+        });
     }
     let layer_of = |block: usize| layers.iter().rev().find(|(_, b)| b[block]).map(|(src, _)| *src);
     for x in &mut out {

@@ -173,7 +173,7 @@ pub fn cluster_plans(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec
 pub fn cluster_name(s: &Scenario, subset: Option<&str>, gateway: bool) -> String {
     let (port, host) = (service_port(s), &s.service.host);
     if gateway {
-        format!("outbound_.{port}_.{}_.{host}", subset.unwrap_or("_"))
+        format!("outbound_.{port}_.{}_.{host}", subset.unwrap_or(""))
     } else {
         format!("outbound|{port}|{}|{host}", subset.unwrap_or(""))
     }

@@ -25,5 +25,6 @@ mod seed;
 mod serve;
 mod silent;
 mod slow_start;
+mod subsets;
 mod sweep;
 mod util;
