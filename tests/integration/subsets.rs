@@ -163,7 +163,8 @@ baseEjectionTime = \"2s\"
 max_ejection_time = \"5s\"
 "
     );
-    let e = parse(&lab("", "", &policy)).err().expect("refused").to_string();
+    let Err(e) = parse(&lab("", "", &policy)) else { panic!("accepted") };
+    let e = e.to_string();
     for needle in [
         "envoy_outlier.max_ejection_time",
         "subset `v1`",
