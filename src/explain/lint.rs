@@ -127,16 +127,25 @@ impl<'a> LintInput<'a> {
 pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
     let mut out: Vec<Lint> = Vec::new();
     let mut done: Vec<usize> = Vec::new();
+    // The policy of the cluster each group's route sends to: a subset's merged policy, else the
+    // default cluster's (`model::build::cluster_plans`).
+    let route_policy = |g: usize| {
+        let sel = &s.proxy_groups[g].selection;
+        let plans = crate::model::build::cluster_plans(s, sel);
+        let subset = super::settings::route_subset(sel);
+        plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
+    };
     for g in 0..s.proxy_groups.len() {
         if done.contains(&g) {
             continue;
         }
         let rule = &s.proxy_groups[g].selection.destination_rule;
-        let same: Vec<usize> =
-            (g..s.proxy_groups.len()).filter(|&h| s.proxy_groups[h].selection.destination_rule == *rule).collect();
+        let policy = route_policy(g);
+        let same: Vec<usize> = (g..s.proxy_groups.len())
+            .filter(|&h| s.proxy_groups[h].selection.destination_rule == *rule && route_policy(h) == policy)
+            .collect();
         done.extend(&same);
-        let policy = rule.as_ref().and_then(|d| d.spec.traffic_policy.as_ref());
-        for l in lint(&LintInput::from_scenario(s, policy, &same)) {
+        for l in lint(&LintInput::from_scenario(s, policy.as_ref(), &same)) {
             if !out.contains(&l) {
                 out.push(l);
             }
