@@ -91,24 +91,31 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                 bound: count_bound(*min, *max),
             }
         }
-        Check::KeysMoved { min, max } => {
+        Check::KeysMoved { min, max, since } => {
             let bound = format!("in [{min:.3}, {max:.3}]");
-            let moved = match &e.window {
-                Window::Phase { index, .. } => report.phases.get(*index).and_then(|p| p.keys_moved),
+            let moved = match (&e.window, since) {
+                (Window::Phase { index, .. }, None) => report.phases.get(*index).and_then(|p| p.keys_moved),
+                (Window::Phase { index, .. }, Some((j, _))) => {
+                    report.phases.get(*index).and_then(|p| p.keys_since.get(*j).copied().flatten())
+                }
                 _ => None,
+            };
+            let (before, than) = match since {
+                Some((_, name)) => (format!("in phase \"{name}\""), format!(" than in phase \"{name}\"")),
+                None => ("in the phase before".to_string(), String::new()),
             };
             match moved {
                 Some(k) if k.compared > 0 => Measured {
                     passed: *min <= k.fraction && k.fraction <= *max,
                     measured: format!(
-                        "{} of {} users moved to another host {within} = {:.3}",
+                        "{} of {} users moved to another host {within}{than} = {:.3}",
                         k.moved, k.compared, k.fraction
                     ),
                     bound,
                 },
                 _ => Measured {
                     passed: false,
-                    measured: format!("no workload user was seen both {within} and in the phase before"),
+                    measured: format!("no workload user was seen both {within} and {before}"),
                     bound,
                 },
             }

@@ -11,7 +11,7 @@
 //! | proxies × localities | proxies × localities (load-balancer and EDS state) | `proxies[].replicas`, `[[clusters]]` |
 //! | requests in flight | `limits.max_in_flight`: request slots, their events, queues and client connections to east-west gateways | `limits.max_in_flight` |
 //! | hash tables | proxies × localities × the ring or Maglev table of a consistent-hash cluster | `minimumRingSize`, `maglev.tableSize`, proxy `replicas` |
-//! | users | a workload's `users` (which host each user's key maps to, two phases at a time) | `workload.users.count` |
+//! | users | a workload's `users` (which host each user's key maps to, in every phase) | `workload.users.count`, fewer faults |
 //!
 //! The per-item sizes below are upper bounds of what the model keeps (they include the doubling
 //! of growing vectors); `tests/integration/limits.rs` runs scenarios near the budget under an
@@ -219,9 +219,13 @@ pub fn estimate(s: &Scenario) -> Estimate {
         subset_clusters(s, n_loc, pods),
         Term {
             name: "users",
-            bytes: mul(&[max_users(s), crate::metrics::keys::KeyTracker::BYTES_PER_USER as u64]),
-            detail: format!("{} users", max_users(s)),
-            shrink: "fewer `workload.users.count`",
+            bytes: mul(&[
+                max_users(s),
+                s.phases.len() as u64,
+                crate::metrics::keys::KeyTracker::BYTES_PER_USER_PHASE as u64,
+            ]),
+            detail: format!("{} users × {} phases", max_users(s), s.phases.len()),
+            shrink: "fewer `workload.users.count`, or fewer faults (phases)",
         },
     ];
     terms.retain(|t| t.bytes > 0 || t.name != "subset clusters");
@@ -252,7 +256,7 @@ fn subset_clusters(s: &Scenario, n_loc: u64, pods: u64) -> Term {
     }
 }
 
-/// The most users of a workload (the key tracker holds one record per user).
+/// The most users of a workload (the key tracker holds one record per user and phase).
 fn max_users(s: &Scenario) -> u64 {
     s.workload.iter().filter_map(|w| w.users.as_ref()).map(|u| u64::from(u.count)).max().unwrap_or(0)
 }

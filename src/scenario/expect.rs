@@ -17,7 +17,7 @@
 //! | `panic` | some proxy's load balancer has a priority in panic | — | window |
 //! | `no-panic` | no proxy has a priority in panic | — | window |
 //! | `latency` | a quantile of client latency | `max_latency` (duration), `quantile` (default 0.99) | window |
-//! | `keys-moved` | of the workload users seen in a phase and the one before it, the fraction whose requests went to another host (consistent hashing) | `min`, `max` (fractions) | a phase after the first |
+//! | `keys-moved` | of the workload users seen in a phase and the one before it (or the earlier phase `since`), the fraction whose requests went to another host (consistent hashing) | `min`, `max` (fractions) | a phase after the first |
 //!
 //! The window is `phase = "<name>"`, or `from`/`to` durations (either may be left out: the run's
 //! start and end), or the whole run. Slot-based measures (share, errors) round the window out to
@@ -119,6 +119,10 @@ pub struct RawExpect {
     /// 0s: exact to the nanosecond).
     #[serde(default)]
     pub tolerance: Option<String>,
+    /// `keys-moved`: compare with this earlier phase instead of the one before (did the users
+    /// come back to the host they had before a failure?).
+    #[serde(default)]
+    pub since: Option<String>,
     /// Overrides (`PATH=VALUE`, as `--set`) of a variant run on which this expectation is
     /// measured instead. Taken out of the tree by [`crate::scenario::from_tree`] before this
     /// table is read, so it is always `None` here; listed so that a misspelling is suggested.
@@ -298,13 +302,15 @@ pub enum Check {
         /// At most this many.
         max: Option<u64>,
     },
-    /// Of the users seen in the phase and the one before it, the fraction sent to another host
-    /// lies in `[min, max]` (`metrics::keys`).
+    /// Of the users seen in the phase and the one before it (or phase `since`), the fraction
+    /// sent to another host lies in `[min, max]` (`metrics::keys`).
     KeysMoved {
         /// Lower bound.
         min: f64,
         /// Upper bound.
         max: f64,
+        /// The earlier phase compared with, by index and name; `None`: the one before.
+        since: Option<(usize, String)>,
     },
     /// Some proxy is (`expected`) or no proxy is (`!expected`) in panic during the window: some
     /// priority of its load balancer is below the panic threshold while the priorities together
@@ -527,6 +533,7 @@ impl Parser<'_> {
             ("at", r.at.is_some()),
             ("ejected_for", r.ejected_for.is_some()),
             ("tolerance", r.tolerance.is_some()),
+            ("since", r.since.is_some()),
         ];
         for (field, is) in present {
             if is && !allowed.contains(&field) {
@@ -861,7 +868,7 @@ impl Parser<'_> {
     }
 
     fn keys_moved(&self) -> Result<Check, (String, String)> {
-        self.only(&["min", "max"])?;
+        self.only(&["min", "max", "since"])?;
         let r = self.raw;
         match &r.phase {
             None => {
@@ -894,7 +901,27 @@ impl Parser<'_> {
         if min > max {
             return Err(self.err("max", format!("{max} is below `min` ({min})")));
         }
-        Ok(Check::KeysMoved { min, max })
+        let phase = self.ctx.phases.iter().position(|p| Some(&p.name) == r.phase.as_ref());
+        let since = match &r.since {
+            None => None,
+            Some(name) => match self.ctx.phases.iter().position(|p| &p.name == name) {
+                Some(j) if phase.is_some_and(|i| j < i) => Some((j, name.clone())),
+                Some(_) => {
+                    return Err(self.err(
+                        "since",
+                        format!(
+                            "\"{name}\" is not before phase \"{}\": name an earlier phase",
+                            r.phase.as_deref().unwrap_or("")
+                        ),
+                    ));
+                }
+                None => {
+                    let names: Vec<String> = self.ctx.phases.iter().map(|p| format!("\"{}\"", p.name)).collect();
+                    return Err(self.err("since", format!("no phase \"{name}\" (phases: {})", names.join(", "))));
+                }
+            },
+        };
+        Ok(Check::KeysMoved { min, max, since })
     }
 
     fn latency(&self) -> Result<Check, (String, String)> {

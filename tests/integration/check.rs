@@ -180,7 +180,7 @@ fn bad_expectation_fields_exit_2_naming_the_path() {
 
 #[test]
 fn expectation_errors_name_field_and_expected_value() {
-    let cases: [(&str, &str, &str); 13] = [
+    let cases: [(&str, &str, &str); 15] = [
         ("[[expect]]\nname = \"x\"\nkind = \"shares\"", "expect[0].kind", "is not one of \"share\""),
         ("[[expect]]\nname = \"x\"\nkind = \"share\"\nmax = 0.5", "expect[0].locality", "is required for kind `share`"),
         (
@@ -228,6 +228,16 @@ fn expectation_errors_name_field_and_expected_value() {
             "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"A recovers\"\nlocality = \"region-a\"",
             "expect[0].locality",
             "does not apply to kind `keys-moved`",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"A answers 503\"\nsince = \"A recovers\"\nmax = 0.3",
+            "expect[0].since",
+            "\"A recovers\" is not before phase \"A answers 503\": name an earlier phase",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"A recovers\"\nsince = \"before\"\nmax = 0.3",
+            "expect[0].since",
+            "no phase \"before\" (phases: \"healthy\", \"A answers 503\", \"A recovers\")",
         ),
         (
             "[[expect]]\nname = \"x\"\nkind = \"no-panic\"\n\n[[expect]]\nname = \"x\"\nkind = \"no-panic\"",
