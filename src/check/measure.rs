@@ -120,6 +120,28 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                 },
             }
         }
+        Check::InFlight { hung, at, min, max } => {
+            let instant = at.unwrap_or(end);
+            let what = if *hung { "hung requests" } else { "requests in flight" };
+            let when = match (at, &e.window) {
+                (Some(t), _) => format!("at {}s", t.as_secs_f64()),
+                (None, Window::Phase { name, .. }) => format!("at the end of phase \"{name}\" ({})", secs(end)),
+                (None, _) => "at the end of the run".to_string(),
+            };
+            let bound = count_bound(*min, *max);
+            match in_flight_at(world, report.seed, instant, *hung) {
+                Ok(n) => Measured {
+                    passed: n >= *min && max.is_none_or(|m| n <= m),
+                    measured: format!("{n} {what} {when}"),
+                    bound,
+                },
+                Err(err) => Measured {
+                    passed: false,
+                    measured: format!("{what} {when}: the run up to it failed: {err}"),
+                    bound,
+                },
+            }
+        }
         Check::Panic { expected } => {
             let seen = first_panic(world, start, end);
             let what = "panic";
@@ -297,6 +319,21 @@ fn ejection(
 }
 
 /// `[start, end)` of a window.
+/// Client requests (not a gateway's hops) still in flight at `t`, all or only the hung ones (sent
+/// on an open connection to a black-holed pod: `model::world` sets `hung`, and only a timeout
+/// ends them). At the run's end they are read from `world`; at an earlier instant the scenario is
+/// run again with the same seed up to it (every event at or before `t` handled, as `explain`
+/// does), which is the same run cut short.
+fn in_flight_at(world: &World, seed: u64, t: SimTime, hung: bool) -> Result<u64, crate::engine::SimError> {
+    let count =
+        |w: &World| w.requests.live_requests().filter(|r| r.parent.is_none() && (!hung || r.hung)).count() as u64;
+    if t >= world.scenario.end() {
+        return Ok(count(world));
+    }
+    let out = crate::model::run_until(world.scenario.clone(), seed, t, None)?;
+    Ok(count(&out.world))
+}
+
 fn window_bounds(w: &Window, s: &Scenario) -> (SimTime, SimTime) {
     match w {
         Window::Run => (SimTime::ZERO, s.end()),

@@ -17,6 +17,7 @@
 //! | `panic` | some proxy's load balancer has a priority in panic | — | window |
 //! | `no-panic` | no proxy has a priority in panic | — | window |
 //! | `latency` | a quantile of client latency | `max_latency` (duration), `quantile` (default 0.99) | window |
+//! | `in-flight` | client requests still in flight at an instant, all or only the `hung` ones (black-holed on an open connection, no timeout to end them) | `min`, `max` (counts) | `at`, a phase's end, or the run's end |
 //! | `keys-moved` | of the workload users seen in a phase and the one before it (or the earlier phase `since`), the fraction whose requests went to another host (consistent hashing) | `min`, `max` (fractions) | a phase after the first |
 //!
 //! The window is `phase = "<name>"`, or `from`/`to` durations (either may be left out: the run's
@@ -119,6 +120,10 @@ pub struct RawExpect {
     /// 0s: exact to the nanosecond).
     #[serde(default)]
     pub tolerance: Option<String>,
+    /// `in-flight`: count only hung requests (sent on an open connection to a black-holed pod,
+    /// with no timeout to end them).
+    #[serde(default)]
+    pub hung: Option<bool>,
     /// `keys-moved`: compare with this earlier phase instead of the one before (did the users
     /// come back to the host they had before a failure?).
     #[serde(default)]
@@ -312,6 +317,18 @@ pub enum Check {
         /// The earlier phase compared with, by index and name; `None`: the one before.
         since: Option<(usize, String)>,
     },
+    /// Client requests still in flight at `at`, else at the window's end (a phase's end, or the
+    /// run's), all or only the hung ones, number in `[min, max]`.
+    InFlight {
+        /// Only requests that hang (no answer will come, no timeout will end them).
+        hung: bool,
+        /// The instant; `None`: the end of the window.
+        at: Option<SimTime>,
+        /// At least this many.
+        min: u64,
+        /// At most this many.
+        max: Option<u64>,
+    },
     /// Some proxy is (`expected`) or no proxy is (`!expected`) in panic during the window: some
     /// priority of its load balancer is below the panic threshold while the priorities together
     /// are under 100 % health.
@@ -393,6 +410,7 @@ impl Check {
             Check::Panic { expected: true, .. } => "panic",
             Check::Panic { expected: false, .. } => "no-panic",
             Check::Latency { .. } => "latency",
+            Check::InFlight { .. } => "in-flight",
         }
     }
 }
@@ -417,10 +435,10 @@ pub struct ExpectContext<'a> {
 }
 
 /// The kinds, for error messages.
-const KINDS: &str = "\"share\", \"failover\", \"failback\", \"errors\", \"ejections\", \"no-ejections\", \"ejection\", \"retries\", \"attempts\", \"keys-moved\", \"panic\", \"no-panic\", \"latency\"";
+const KINDS: &str = "\"share\", \"failover\", \"failback\", \"errors\", \"ejections\", \"no-ejections\", \"ejection\", \"retries\", \"attempts\", \"keys-moved\", \"panic\", \"no-panic\", \"latency\", \"in-flight\"";
 
 /// The kinds, for suggestions.
-const KIND_NAMES: [&str; 13] = [
+const KIND_NAMES: [&str; 14] = [
     "share",
     "failover",
     "failback",
@@ -434,6 +452,7 @@ const KIND_NAMES: [&str; 13] = [
     "panic",
     "no-panic",
     "latency",
+    "in-flight",
 ];
 
 /// Whether a fault restores its localities (a fail-back follows) rather than degrading them (a
@@ -497,6 +516,7 @@ impl Parser<'_> {
                 Check::Panic { expected: kind == "panic" }
             }
             "latency" => self.latency()?,
+            "in-flight" => self.in_flight()?,
             other => {
                 let hint = crate::suggest::closest(other, KIND_NAMES)
                     .map(|k| format!("; did you mean \"{k}\"?"))
@@ -534,6 +554,7 @@ impl Parser<'_> {
             ("ejected_for", r.ejected_for.is_some()),
             ("tolerance", r.tolerance.is_some()),
             ("since", r.since.is_some()),
+            ("hung", r.hung.is_some()),
         ];
         for (field, is) in present {
             if is && !allowed.contains(&field) {
@@ -865,6 +886,30 @@ impl Parser<'_> {
         let hosts = self.host_filter()?;
         let (min, max) = self.count_bounds()?;
         Ok(Check::Attempts { hosts, min, max })
+    }
+
+    fn in_flight(&self) -> Result<Check, (String, String)> {
+        self.only(&["at", "hung", "min", "max"])?;
+        let r = self.raw;
+        if r.from.is_some() || r.to.is_some() {
+            let field = if r.from.is_some() { "from" } else { "to" };
+            return Err(self.err(
+                field,
+                "in-flight counts requests at one instant: give `at`, a `phase` (counted at its end), or neither \
+                 (the run's end)",
+            ));
+        }
+        let at = match &r.at {
+            Some(_) if r.phase.is_some() => {
+                return Err(self.err("at", "give either `at` or `phase` (counted at its end), not both"));
+            }
+            // One after the end of a run shortened with `--set duration` is dropped with the
+            // run's tail (`validate::expectation_past_end`).
+            Some(t) => Some(SimTime(self.duration("at", t)?.as_nanos())),
+            None => None,
+        };
+        let (min, max) = self.count_bounds()?;
+        Ok(Check::InFlight { hung: r.hung.unwrap_or(false), at, min, max })
     }
 
     fn keys_moved(&self) -> Result<Check, (String, String)> {

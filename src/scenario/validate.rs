@@ -1330,6 +1330,7 @@ fn expectation_past_end(e: &Expectation, faults: &[FaultSpec], phases: &[PhaseSp
     use super::expect::{Check, Window};
     let fault_past = match &e.check {
         Check::Failover { fault, .. } | Check::Failback { fault, .. } => faults[*fault].at >= end,
+        Check::InFlight { at: Some(t), .. } => *t > end,
         _ => false,
     };
     let window_past = match &e.window {

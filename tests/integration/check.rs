@@ -180,7 +180,7 @@ fn bad_expectation_fields_exit_2_naming_the_path() {
 
 #[test]
 fn expectation_errors_name_field_and_expected_value() {
-    let cases: [(&str, &str, &str); 15] = [
+    let cases: [(&str, &str, &str); 18] = [
         ("[[expect]]\nname = \"x\"\nkind = \"shares\"", "expect[0].kind", "is not one of \"share\""),
         ("[[expect]]\nname = \"x\"\nkind = \"share\"\nmax = 0.5", "expect[0].locality", "is required for kind `share`"),
         (
@@ -238,6 +238,21 @@ fn expectation_errors_name_field_and_expected_value() {
             "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"A recovers\"\nsince = \"before\"\nmax = 0.3",
             "expect[0].since",
             "no phase \"before\" (phases: \"healthy\", \"A answers 503\", \"A recovers\")",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"in-flight\"\nfrom = \"10s\"\nmax = 0",
+            "expect[0].from",
+            "in-flight counts requests at one instant: give `at`, a `phase` (counted at its end), or neither",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"in-flight\"\nat = \"10s\"\nphase = \"healthy\"\nmax = 0",
+            "expect[0].at",
+            "give either `at` or `phase` (counted at its end), not both",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"errors\"\nhung = true\nmax = 0",
+            "expect[0].hung",
+            "does not apply to kind `errors`",
         ),
         (
             "[[expect]]\nname = \"x\"\nkind = \"no-panic\"\n\n[[expect]]\nname = \"x\"\nkind = \"no-panic\"",
