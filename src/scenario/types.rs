@@ -203,7 +203,8 @@ pub enum UpstreamProtocol {
 /// Kubernetes `Service.spec.trafficDistribution` (envoy-semantics §5.4.2, item 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrafficDistribution {
-    /// `PreferClose` / `PreferSameZone`: failoverPriority `[network, region, zone]`, forced.
+    /// `PreferClose` / `PreferSameZone`: failoverPriority `[network, region, zone]`, forced (Istio
+    /// 1.25 and 1.26, which know only `PreferClose`: `[network, region, zone, subzone]`).
     PreferSameZone,
     /// `PreferSameNode`: the same plus sub-zone and hostname.
     PreferSameNode,

@@ -366,9 +366,13 @@ impl Validator<'_> {
     }
 
     /// Service `trafficDistribution` on a release whose sidecars and gateways read it: `PreferClose`
-    /// from Istio 1.25 (istio/istio#54715; before, only ambient's ztunnel did), `PreferSameZone` and
-    /// `PreferSameNode` from 1.27 (release notes, istio/istio#55848). On an older release the
-    /// field would do nothing, so it is refused rather than ignored.
+    /// from Istio 1.25 (istio/istio#54715, commit b2aba6fb, first in the tag `1.25.0`, release note
+    /// `releasenotes/notes/traffic-distribution.yaml`; before, only ambient's ztunnel did),
+    /// `PreferSameZone` and `PreferSameNode` from 1.27 (istio/istio#56042, commit 6e14c7dc, first in
+    /// `1.27.0`: `TrafficDistributionPreferSameZone` and `...PreferSameNode` in
+    /// `pilot/pkg/model/service.go`). Checked in pilot's source at those tags; what each stands for
+    /// is [`crate::model::build::traffic_distribution_setting`]. On an older release the field
+    /// would do nothing, so it is refused rather than ignored.
     fn traffic_distribution_supported(&self, s: &RawService, mesh: &MeshConfig) -> Result<(), ScenarioError> {
         let Some(td) = s.traffic_distribution.as_deref() else { return Ok(()) };
         let since = if td == "PreferClose" { 25 } else { 27 };
