@@ -99,7 +99,15 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let end = SimTime(duration.as_nanos());
     let mut faults = faults;
     let mut phases = phases;
-    expectations.retain(|e| !expectation_past_end(e, &faults, &phases, end));
+    let mut skipped_expectations = Vec::new();
+    expectations.retain(|e| {
+        let past = expectation_past_end(e, &faults, &phases, end);
+        if past {
+            let why = format!("not measured: what it measures is at or after the end of the run ({duration})");
+            skipped_expectations.push((e.name.clone(), why));
+        }
+        !past
+    });
     faults.retain(|f| f.at < end);
     phases.retain(|p| p.start < end);
     for e in &mut expectations {
@@ -143,6 +151,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         phases,
         expectations,
         variants: Vec::new(),
+        skipped_expectations,
     };
     v.outlier_in_force(&scenario)?;
     super::budget::check(&scenario).map_err(|m| v.err("limits.max_memory", &m))?;

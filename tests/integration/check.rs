@@ -417,3 +417,54 @@ fn a_bad_set_in_an_expectation_exits_2_naming_it() {
         assert!(err.contains("bad-set.toml") && err.contains("expect[0].set") && err.contains(says), "{set}: {err}");
     }
 }
+
+/// An expectation about a window after the run's end (a typo, or a run shortened with
+/// `--set duration`) is not measured, and `check` says so by name instead of dropping it
+/// silently: text, JSON and JUnit (as a skipped case). Before, it vanished from every report.
+#[test]
+fn an_expectation_past_the_end_is_named_as_skipped() {
+    let dir = crate::scratch::tempdir().unwrap();
+    let file = write_scenario(
+        dir.path(),
+        "late.toml",
+        r#"
+[[expect]]
+name = "no errors while healthy"
+kind = "errors"
+from = "0s"
+to = "10s"
+max = 0
+
+[[expect]]
+name = "typo: after the end"
+kind = "errors"
+from = "300s"
+to = "310s"
+max = 0
+"#,
+    );
+    let junit = dir.path().join("junit.xml");
+    let f = file.to_str().unwrap();
+    let out = meshsim(&["check", f, "--junit", junit.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(
+            "SKIP  typo: after the end: not measured: what it measures is at or after the end of the run (30s)"
+        ),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("1 passed, 0 failed, 1 skipped"), "{text}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).expect("well-formed JUnit");
+    assert_eq!(report.tests, 2, "{xml}");
+    assert!(xml.contains("<skipped message=\"not measured"), "{xml}");
+    let json = meshsim(&["check", f, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["files"][0]["skipped"][0]["name"], "typo: after the end", "{v}");
+    // Shortening the run with --set skips the expectations it cuts off, by name too.
+    let short = meshsim(&["check", f, "--set", "duration=\"5s\""]);
+    let text = stdout(&short);
+    assert!(text.contains("SKIP  typo: after the end"), "{text}");
+    assert!(!text.contains("SKIP  no errors while healthy"), "{text}");
+}
