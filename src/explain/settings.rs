@@ -202,10 +202,15 @@ pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>, no_rule: Optio
     out.push(set("locality setting", setting_text, setting_source));
     let distribute = eff.setting.as_ref().is_some_and(|x| !x.distribute().is_empty());
     let failover_prio = eff.setting.is_some() && enable_failover && !distribute;
+    // trafficDistribution's ranking depends on the release (sub-zone on 1.25 and 1.26).
+    let by_labels = eff.setting.as_ref().and_then(|x| x.failover_priority.as_ref()).map(|keys| {
+        let short: Vec<&str> = keys.iter().map(|k| k.rsplit('/').next().unwrap_or(k)).collect();
+        format!("on: trafficDistribution ranks endpoints by {} (P0 = closest)", short.join(", "))
+    });
     out.push(set(
         "failover priorities",
         if failover_prio && by_traffic_distribution {
-            "on: trafficDistribution ranks endpoints by network, region and zone (P0 = closest)"
+            by_labels.as_deref().unwrap_or("on: trafficDistribution ranks endpoints by locality (P0 = closest)")
         } else if failover_prio && od.is_none() {
             "on: endpoints are ranked by locality (P0 = closest)"
         } else if failover_prio {

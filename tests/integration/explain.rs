@@ -463,3 +463,20 @@ fn every_settings_row_names_its_source_with_and_without_a_destination_rule() {
     want.extend(tail);
     assert_eq!(sources(&snap), with_route(want));
 }
+
+/// The failover-priorities row says what trafficDistribution ranks by on the release in force:
+/// Istio 1.25 and 1.26 add the sub-zone to PreferClose, 1.27 on does not (istio/istio#56042).
+#[test]
+fn prefer_close_ranking_names_the_release_labels() {
+    for (version, labels) in [("1.25", "network, region, zone, subzone"), ("1.27", "network, region, zone")] {
+        let set = format!("mesh.istio_version=\"{version}\"");
+        let out = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+            .args(["explain", "scenarios/prefer-close-no-outlier-detection.toml", "--set", &set])
+            .current_dir(util::root())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let want = format!("on: trafficDistribution ranks endpoints by {labels} (P0 = closest)");
+        assert!(text.contains(&want), "{version}: {text}");
+    }
+}
