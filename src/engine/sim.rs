@@ -13,8 +13,9 @@ use super::time::{SimDuration, SimTime};
 /// Something that reacts to events. The model owns all mutable state; the loop owns the clock
 /// and the queue.
 pub trait Model {
-    /// The closed set of events this model understands.
-    type Event;
+    /// The closed set of events this model understands: small values (tags and indices), which
+    /// the queue copies while it sifts.
+    type Event: Copy;
     /// Handles one event at virtual time `sched.now()`, scheduling follow-ups through `sched`.
     fn handle(&mut self, event: Self::Event, sched: &mut Scheduler<Self::Event>);
 
@@ -32,7 +33,7 @@ pub struct Scheduler<E> {
     queue: EventQueue<E>,
 }
 
-impl<E> Scheduler<E> {
+impl<E: Copy> Scheduler<E> {
     /// The current virtual time.
     #[inline]
     pub fn now(&self) -> SimTime {
