@@ -217,7 +217,7 @@ fn a_run_writes_the_teaching_report() {
     assert!(html.contains("Expectations") && html.contains("PASS"));
     // 3 hosts x 3 ejections, with multipliers 1, 2, 3 (see the scenario's comments).
     let csv = String::from_utf8(util::read(&out.join("ejections.csv"))).unwrap();
-    let multipliers: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(5).unwrap()).collect();
+    let multipliers: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(6).unwrap()).collect();
     assert_eq!(multipliers, ["1", "1", "1", "2", "2", "2", "3", "3", "3"]);
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",uneject")), "{csv}");
 }
