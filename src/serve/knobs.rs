@@ -759,54 +759,6 @@ pub fn knobs() -> Vec<Knob> {
     ]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every Envoy knob's key is accepted by `--set` on the seed lab (which has no
-    /// `[envoy_outlier]` table) and changes the outlier detection in force: each is set to a value
-    /// its default is not (the middle of its range, the top for durations, `true`).
-    #[test]
-    fn every_envoy_knob_is_a_set_key_that_changes_outlier_detection() {
-        let lab = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/seed-failover-503.toml");
-        let outlier = |sets: &[String]| {
-            let s = crate::scenario::load(&lab, sets).unwrap_or_else(|e| panic!("{sets:?}: {e}"));
-            let tp = s.proxy_groups[0].selection.traffic_policy();
-            crate::model::build::cluster_and_control(&s, tp).0.outlier.expect("outlier detection")
-        };
-        let base = outlier(&[]);
-        let envoy: Vec<Knob> = knobs().into_iter().filter(|k| k.group == ENVOY).collect();
-        assert_eq!(envoy.len(), 16);
-        for k in envoy {
-            assert!(k.path.starts_with("envoy_outlier."), "{}", k.path);
-            let value = match k.kind {
-                Kind::Int => format!("{}", ((k.min + k.max) / 2.0).round()),
-                Kind::Duration => format!("\"{}s\"", k.max),
-                Kind::Bool => "true".to_string(),
-                other => panic!("{}: {other:?}", k.path),
-            };
-            let set = format!("{}={value}", k.path);
-            assert_ne!(outlier(std::slice::from_ref(&set)), base, "{set} changed nothing");
-        }
-    }
-
-    #[test]
-    fn every_knob_path_parses_and_is_unique() {
-        let ks = knobs();
-        let mut paths: Vec<&str> = ks.iter().map(|k| k.path).collect();
-        for p in &paths {
-            crate::scenario::overrides::parse_path(p).unwrap();
-        }
-        paths.sort();
-        paths.dedup();
-        assert_eq!(paths.len(), ks.len());
-        for k in &ks {
-            assert!(k.kind != Kind::Choice || !k.options.is_empty(), "{} has no options", k.path);
-            assert!(matches!(k.kind, Kind::Bool | Kind::Json | Kind::Choice) || k.min < k.max, "{}", k.path);
-        }
-    }
-}
-
 /// What shadows a knob in scenario `s`: a knob edits the DestinationRule's top-level
 /// `trafficPolicy`, but Istio merges a cluster's policy block by block, top level, then
 /// port-level, then the subset's, then the subset's port-level (`MergeSubsetTrafficPolicy`,
@@ -866,4 +818,52 @@ pub fn shadowed_by(s: &crate::scenario::Scenario, path: &str) -> Option<String> 
         })
         .collect();
     Some(parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every Envoy knob's key is accepted by `--set` on the seed lab (which has no
+    /// `[envoy_outlier]` table) and changes the outlier detection in force: each is set to a value
+    /// its default is not (the middle of its range, the top for durations, `true`).
+    #[test]
+    fn every_envoy_knob_is_a_set_key_that_changes_outlier_detection() {
+        let lab = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/seed-failover-503.toml");
+        let outlier = |sets: &[String]| {
+            let s = crate::scenario::load(&lab, sets).unwrap_or_else(|e| panic!("{sets:?}: {e}"));
+            let tp = s.proxy_groups[0].selection.traffic_policy();
+            crate::model::build::cluster_and_control(&s, tp).0.outlier.expect("outlier detection")
+        };
+        let base = outlier(&[]);
+        let envoy: Vec<Knob> = knobs().into_iter().filter(|k| k.group == ENVOY).collect();
+        assert_eq!(envoy.len(), 16);
+        for k in envoy {
+            assert!(k.path.starts_with("envoy_outlier."), "{}", k.path);
+            let value = match k.kind {
+                Kind::Int => format!("{}", ((k.min + k.max) / 2.0).round()),
+                Kind::Duration => format!("\"{}s\"", k.max),
+                Kind::Bool => "true".to_string(),
+                other => panic!("{}: {other:?}", k.path),
+            };
+            let set = format!("{}={value}", k.path);
+            assert_ne!(outlier(std::slice::from_ref(&set)), base, "{set} changed nothing");
+        }
+    }
+
+    #[test]
+    fn every_knob_path_parses_and_is_unique() {
+        let ks = knobs();
+        let mut paths: Vec<&str> = ks.iter().map(|k| k.path).collect();
+        for p in &paths {
+            crate::scenario::overrides::parse_path(p).unwrap();
+        }
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), ks.len());
+        for k in &ks {
+            assert!(k.kind != Kind::Choice || !k.options.is_empty(), "{} has no options", k.path);
+            assert!(matches!(k.kind, Kind::Bool | Kind::Json | Kind::Choice) || k.min < k.max, "{}", k.path);
+        }
+    }
 }

@@ -370,7 +370,7 @@ arrivals = "uniform"
     assert!(verdicts[0].measured.starts_with(&format!("{v1} attempts by eastwest-b-0 in subset v1 ")), "{verdicts:?}");
     // A subset no DestinationRule defines is refused, with the ones that exist.
     std::fs::write(tmp.path().join("s.toml"), scenario(&attempts("v2", 500))).unwrap();
-    let e = meshsim::scenario::load(&tmp.path().join("s.toml"), &[]).err().expect("refused").to_string();
+    let e = meshsim::scenario::load(&tmp.path().join("s.toml"), &[]).map(|_| ()).expect_err("refused").to_string();
     assert!(
         e.contains("expect[0].subset") && e.contains("no DestinationRule in force defines a subset `v2` (subsets: v1)"),
         "{e}"
