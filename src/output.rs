@@ -564,6 +564,9 @@ fn secs(x: f64) -> String {
 pub struct EjectionRecord {
     /// The proxy that ejected it.
     pub proxy: String,
+    /// The proxy's Envoy cluster whose detector ejected it (`outbound|80|v1|HOST`, as
+    /// `events.jsonl`'s `cluster_name`): each cluster of a proxy ejects on its own.
+    pub cluster: String,
     /// The endpoint: a pod `cluster/ordinal`, or an east-west gateway by its proxy's name.
     pub endpoint: String,
     /// `pod` or `east-west gateway`.
@@ -587,13 +590,13 @@ pub struct EjectionRecord {
 /// removed it from that proxy.
 pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
     let mut out: Vec<EjectionRecord> = Vec::new();
-    // Every end of an ejection (un-ejection or removal), by (time, proxy, endpoint).
-    let ended: std::collections::BTreeSet<(u64, u32, u32)> = world
+    // Every end of an ejection (un-ejection or removal), by (time, proxy, cluster, endpoint).
+    let ended: std::collections::BTreeSet<(u64, u32, crate::model::proxy::ClusterIdx, u32)> = world
         .rec
         .ejection_changes
         .iter()
         .filter(|c| c.delta < 0)
-        .map(|c| (c.time.as_nanos(), c.proxy.0, c.endpoint.0))
+        .map(|c| (c.time.as_nanos(), c.proxy.0, c.cluster, c.endpoint.0))
         .collect();
     // Open ejection per (proxy, cluster, endpoint): index into `out`.
     let mut open: std::collections::BTreeMap<(u32, crate::model::proxy::ClusterIdx, u32), usize> =
@@ -605,6 +608,7 @@ pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
                 open.insert((proxy.0, *cluster, endpoint.0), out.len());
                 out.push(EjectionRecord {
                     proxy: world.proxies[proxy.idx()].name.clone(),
+                    cluster: world.proxies[proxy.idx()].clusters[*cluster as usize].name.clone(),
                     endpoint: endpoint_name(world, *endpoint),
                     endpoint_kind: endpoint_kind(world, *endpoint),
                     locality: world.topo.localities[locality.idx()].to_string(),
@@ -625,7 +629,7 @@ pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
                 let gone: Vec<(u32, crate::model::proxy::ClusterIdx, u32)> = open
                     .keys()
                     .filter(|(p, c, ep)| {
-                        *p == proxy.0 && *c == *cluster && ended.contains(&(e.time.as_nanos(), *p, *ep))
+                        *p == proxy.0 && *c == *cluster && ended.contains(&(e.time.as_nanos(), *p, *c, *ep))
                     })
                     .copied()
                     .collect();
@@ -641,7 +645,14 @@ pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
     out
 }
 
-/// The data of the ejection timeline: one row per (proxy, endpoint) that was ever ejected.
+/// The subset an Envoy cluster name is built for (empty for the default cluster):
+/// `outbound|80|v1|HOST` in a client, `outbound_.80_.v1_.HOST` in an east-west gateway.
+fn subset_of_cluster(name: &str) -> &str {
+    if name.contains('|') { name.split('|').nth(2) } else { name.split("_.").nth(2) }.unwrap_or("")
+}
+
+/// The data of the ejection timeline: one row per (proxy, cluster, endpoint) that was ever
+/// ejected.
 pub fn ejection_chart(records: &[EjectionRecord], report: &RunReport) -> crate::plot::EjectionTimeline {
     let mut rows: Vec<crate::plot::EjectionRow> = Vec::new();
     for r in records {
@@ -650,10 +661,16 @@ pub fn ejection_chart(records: &[EjectionRecord], report: &RunReport) -> crate::
             end_s: r.end_s.unwrap_or(f64::NAN),
             multiplier: r.multiplier,
         };
-        match rows.iter_mut().find(|x| x.proxy == r.proxy && x.endpoint == r.endpoint) {
+        // Each cluster of a proxy ejects on its own: a subset's cluster gets rows of its own,
+        // its proxy labelled `ingress-0 [v1]`.
+        let proxy = match subset_of_cluster(&r.cluster) {
+            "" => r.proxy.clone(),
+            subset => format!("{} [{subset}]", r.proxy),
+        };
+        match rows.iter_mut().find(|x| x.proxy == proxy && x.endpoint == r.endpoint) {
             Some(row) => row.intervals.push(iv),
             None => rows.push(crate::plot::EjectionRow {
-                proxy: r.proxy.clone(),
+                proxy,
                 endpoint: r.endpoint.clone(),
                 gateway: r.endpoint_kind != "pod",
                 locality: r.locality.clone(),
@@ -750,4 +767,17 @@ pub fn ecdf_rows(report: &RunReport) -> Vec<EcdfRow> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// The subset read back from Envoy's cluster names, as `model::build` writes them.
+    #[test]
+    fn subset_of_cluster_reads_both_name_forms() {
+        let h = "svc.default.svc.cluster.local";
+        assert_eq!(super::subset_of_cluster(&format!("outbound|80||{h}")), "");
+        assert_eq!(super::subset_of_cluster(&format!("outbound|80|v1|{h}")), "v1");
+        assert_eq!(super::subset_of_cluster(&format!("outbound_.80_._.{h}")), "");
+        assert_eq!(super::subset_of_cluster(&format!("outbound_.80_.v1_.{h}")), "v1");
+    }
 }

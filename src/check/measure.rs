@@ -77,13 +77,15 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                 _ => None,
             };
             let n: u64 = crate::metrics::hosts::host_counts(world)
-                .filter(|(p, ..)| phase.is_none_or(|want| *p == want))
-                .filter(|(_, proxy, host, _)| {
+                .filter(|((p, ..), _)| phase.is_none_or(|want| *p == want))
+                .filter(|((_, proxy, cluster, host), _)| {
                     let locality = world.topo.localities[world.pods[host.idx()].locality.idx()].to_string();
-                    hosts.proxy_selected(&world.proxies[proxy.idx()].name)
+                    let proxy = &world.proxies[proxy.idx()];
+                    hosts.proxy_selected(&proxy.name)
+                        && hosts.cluster_selected(proxy.clusters[*cluster as usize].subset.as_deref())
                         && hosts.host_selected(&crate::output::endpoint_name(world, *host), &locality)
                 })
-                .map(|(.., c)| c.attempts)
+                .map(|(_, c)| c.attempts)
                 .sum();
             Measured {
                 passed: n >= *min && max.is_none_or(|m| n <= m),
@@ -190,12 +192,17 @@ fn describe_attempts(hosts: &crate::scenario::expect::HostFilter) -> String {
     if let Some(p) = &hosts.proxy {
         s.push_str(&format!(" by {p}"));
     }
+    if let Some(x) = &hosts.subset {
+        s.push_str(&format!(" in subset {x}"));
+    }
     s
 }
 
 /// One ejection of a host by a proxy, from the event log.
 struct Span {
     proxy: String,
+    /// The subset of the ejecting cluster (`None`: the default cluster).
+    subset: Option<String>,
     endpoint: String,
     locality: String,
     multiplier: u32,
@@ -207,7 +214,9 @@ struct Span {
 
 impl Span {
     fn matches(&self, f: &crate::scenario::expect::HostFilter) -> bool {
-        f.proxy_selected(&self.proxy) && f.host_selected(&self.endpoint, &self.locality)
+        f.proxy_selected(&self.proxy)
+            && f.cluster_selected(self.subset.as_deref())
+            && f.host_selected(&self.endpoint, &self.locality)
     }
 }
 
@@ -224,6 +233,7 @@ fn ejection_spans(world: &World) -> Vec<Span> {
                 open.insert((proxy.0, *cluster, endpoint.0), out.len());
                 out.push(Span {
                     proxy: world.proxies[proxy.idx()].name.clone(),
+                    subset: world.proxies[proxy.idx()].clusters[*cluster as usize].subset.clone(),
                     endpoint: crate::output::endpoint_name(world, *endpoint),
                     locality: world.topo.localities[locality.idx()].to_string(),
                     multiplier: *multiplier,

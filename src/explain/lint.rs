@@ -67,7 +67,8 @@ pub struct LintInput<'a> {
     pub subsets: &'a [crate::istio::manifest::Subset],
     /// Client proxy groups.
     pub proxies: Vec<LintProxy>,
-    /// The service's endpoints, per cluster.
+    /// The service's endpoints, per Kubernetes cluster: those of the Envoy cluster the groups'
+    /// route uses (a subset's pods only, selected by its labels).
     pub endpoints: Vec<LintEndpoints>,
     /// East-west gateway endpoints per remote network. meshsim does not model several gateway
     /// replicas yet, so [`lint_scenario`] counts one per network.
@@ -76,7 +77,11 @@ pub struct LintInput<'a> {
 
 impl<'a> LintInput<'a> {
     /// The lint input of a scenario's proxy groups `groups` (those that get the DestinationRule
-    /// traffic policy `policy`), with endpoint counts at its start.
+    /// traffic policy `policy` and whose routes send to the same cluster), with endpoint counts
+    /// at its start: the pods of that cluster, a subset's only those carrying its labels (as
+    /// Istio builds the subset's endpoints, `pilot/pkg/networking/core/cluster_builder.go`
+    /// `buildSubsetCluster`). A route to a subset the rule does not define keeps every pod: it
+    /// has no cluster, and the lint `subset-not-defined` says so.
     pub fn from_scenario(s: &'a Scenario, policy: Option<&'a TrafficPolicy>, groups: &[usize]) -> LintInput<'a> {
         let proxies = groups
             .iter()
@@ -86,10 +91,21 @@ impl<'a> LintInput<'a> {
                 LintProxy { name: g.name.clone(), locality: kc.locality.clone(), network: kc.network.clone() }
             })
             .collect();
+        let subsets: &'a [crate::istio::manifest::Subset] = groups
+            .first()
+            .and_then(|&g| s.proxy_groups[g].selection.destination_rule.as_ref())
+            .and_then(|d| d.spec.subsets.as_deref())
+            .unwrap_or(&[]);
+        let route_subset = groups
+            .first()
+            .and_then(|&g| super::settings::route_subset(&s.proxy_groups[g].selection))
+            .and_then(|name| subsets.iter().find(|x| x.name == name));
+        let want = route_subset.and_then(|x| x.labels.clone()).unwrap_or_default();
         let endpoints: Vec<LintEndpoints> = s
             .service
             .deployments
             .iter()
+            .filter(|d| want.iter().all(|(k, v)| d.labels.get(k) == Some(v)))
             .map(|d| {
                 let kc = &s.kube_clusters[d.cluster.idx()];
                 LintEndpoints {
@@ -112,11 +128,6 @@ impl<'a> LintInput<'a> {
                 routes.push((c.http, &c.route));
             }
         }
-        let subsets = groups
-            .first()
-            .and_then(|&g| s.proxy_groups[g].selection.destination_rule.as_ref())
-            .and_then(|d| d.spec.subsets.as_deref())
-            .unwrap_or(&[]);
         LintInput { policy, mesh: &s.mesh.settings, outlier, routes, subsets, proxies, endpoints, gateways_per_network }
     }
 }
@@ -134,8 +145,14 @@ pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
         }
         let rule = &s.proxy_groups[g].selection.destination_rule;
         let policy = route_policy(g);
+        let subset = super::settings::route_subset(&s.proxy_groups[g].selection);
         let same: Vec<usize> = (g..s.proxy_groups.len())
-            .filter(|&h| s.proxy_groups[h].selection.destination_rule == *rule && route_policy(h) == policy)
+            .filter(|&h| {
+                let sel = &s.proxy_groups[h].selection;
+                sel.destination_rule == *rule
+                    && super::settings::route_subset(sel) == subset
+                    && route_policy(h) == policy
+            })
             .collect();
         done.extend(&same);
         for l in lint(&LintInput::from_scenario(s, policy.as_ref(), &same)) {

@@ -78,7 +78,10 @@ pub enum AttemptEnd {
     Timeout,
 }
 
-/// One proxy's attempts to one host in one phase, by how they ended (`hosts.csv`).
+/// What one `hosts.csv` row counts: `(phase index, proxy, its cluster, host)`.
+pub type HostKey = (u32, ProxyId, crate::model::proxy::ClusterIdx, EndpointId);
+
+/// One cluster's attempts to one host in one phase, by how they ended (`hosts.csv`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostCounts {
     /// Attempts sent (retries included).
@@ -359,14 +362,16 @@ pub enum LogKind {
     },
 }
 
-/// A proxy ejected a host (`delta` +1) or stopped ejecting it (−1: un-ejected, or removed from
-/// its endpoints while ejected).
+/// One of a proxy's clusters ejected a host (`delta` +1) or stopped ejecting it (−1:
+/// un-ejected, or removed from its endpoints while ejected).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EjectionChange {
     /// When.
     pub time: SimTime,
     /// The proxy.
     pub proxy: ProxyId,
+    /// The proxy's cluster whose detector ejected it (each cluster ejects on its own).
+    pub cluster: crate::model::proxy::ClusterIdx,
     /// The host.
     pub endpoint: EndpointId,
     /// The host's locality.
@@ -416,10 +421,10 @@ pub struct Recorder {
     pub log: Vec<LogEvent>,
     /// The phase under way (its index), for the per-host counts.
     pub phase: u32,
-    /// Per-host counts of the phases already over: `(phase, proxy, host, counts)`, non-empty
-    /// ones only, in phase, proxy and host order. The phase under way is still counted in each
-    /// proxy (`Proxy::counts`).
-    pub host_counts: Vec<(u32, ProxyId, EndpointId, HostCounts)>,
+    /// Per-host counts of the phases already over: `((phase, proxy, cluster, host), counts)`,
+    /// non-empty ones only, in phase, proxy, cluster and host order. The phase under way is
+    /// still counted in each proxy's clusters (`Cluster::counts`).
+    pub host_counts: Vec<(HostKey, HostCounts)>,
     /// Entries the log may hold (see [`Recorder::set_log_room`]).
     log_cap: usize,
     /// An entry was dropped for want of room.
@@ -681,16 +686,17 @@ impl Recorder {
         b
     }
 
-    /// Counts an ejection (+1) or un-ejection (−1) of `endpoint` (in `locality`) by `proxy`.
+    /// Counts an ejection (+1) or un-ejection (−1) of `endpoint` (in `locality`) by `proxy`'s
+    /// `cluster`.
     pub fn ejection_change(
         &mut self,
         now: SimTime,
-        proxy: ProxyId,
+        (proxy, cluster): (ProxyId, crate::model::proxy::ClusterIdx),
         endpoint: EndpointId,
         locality: LocalityId,
         delta: i32,
     ) {
-        self.ejection_changes.push(EjectionChange { time: now, proxy, endpoint, locality, delta });
+        self.ejection_changes.push(EjectionChange { time: now, proxy, cluster, endpoint, locality, delta });
     }
 
     /// Appends to the event log.

@@ -47,7 +47,7 @@ pub struct LocalityRow {
     /// Its endpoints ejected by at least one proxy at the bucket's end.
     pub ejected_endpoints: u32,
     /// (proxy, endpoint) pairs ejected at the bucket's end: an endpoint ejected by 3 proxies
-    /// counts 3.
+    /// counts 3, and an endpoint ejected by two clusters (subsets) of one proxy counts once.
     pub ejected_pairs: i64,
     /// Attempts answered 5xx.
     pub upstream_5xx: u64,
@@ -318,7 +318,8 @@ pub struct RunReport {
     #[serde(skip)]
     pub phase_local_latency: Vec<Histogram>,
     /// Per output bucket, the endpoints ejected at its end by how many proxies eject each:
-    /// `ejected_by[bucket][k - 1]` endpoints are ejected by exactly `k` proxies.
+    /// `ejected_by[bucket][k - 1]` endpoints are ejected by exactly `k` proxies (a proxy ejects
+    /// an endpoint while any of its clusters does).
     #[serde(skip)]
     pub ejected_by: Vec<Vec<u32>>,
 }
@@ -423,6 +424,9 @@ impl EjectedSeries {
         let (mut cur_pairs, mut cur_endpoints) = (vec![0i64; l], vec![0u32; l]);
         // Proxies ejecting each endpoint now, and how many endpoints have each such count.
         let mut ejecting = vec![0u32; n_endpoints];
+        // A proxy ejects an endpoint while any of its clusters does (one per DestinationRule
+        // subset, each with its own detector): the clusters ejecting each (proxy, endpoint).
+        let mut clusters_ejecting: std::collections::BTreeMap<(u32, u32), u32> = std::collections::BTreeMap::new();
         let mut hist: Vec<u32> = Vec::new();
         let mut changes = rec.ejection_changes.iter().peekable();
         for slot in 0..n {
@@ -430,6 +434,13 @@ impl EjectedSeries {
             while let Some(c) = changes.peek() {
                 if c.time >= slot_end {
                     break;
+                }
+                let c = *changes.next().expect("peeked");
+                let n = clusters_ejecting.entry((c.proxy.0, c.endpoint.0)).or_insert(0);
+                let was = *n;
+                *n = n.saturating_add_signed(c.delta);
+                if (was > 0) == (*n > 0) {
+                    continue; // another cluster of the proxy ejects it still, or already did
                 }
                 let (loc, e) = (c.locality.idx(), c.endpoint.idx());
                 cur_pairs[loc] += i64::from(c.delta);
@@ -450,7 +461,6 @@ impl EjectedSeries {
                     }
                     hist[after as usize - 1] += 1;
                 }
-                changes.next();
             }
             pairs[slot * l..(slot + 1) * l].copy_from_slice(&cur_pairs);
             endpoints[slot * l..(slot + 1) * l].copy_from_slice(&cur_endpoints);
@@ -817,4 +827,34 @@ fn first_sustained(
         candidate = Some(t);
     }
     candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SimDuration;
+    use crate::model::ids::{EndpointId, ProxyId};
+
+    /// A proxy ejects an endpoint while any of its clusters does: two subsets' clusters of one
+    /// proxy ejecting the same pod count one (proxy, endpoint) pair and one proxy, not two.
+    /// Proxy 0's clusters 0 and 1 eject endpoint 0 at 0.1 s and 0.2 s, cluster 0 returns it at
+    /// 0.3 s, cluster 1 at 0.5 s; proxy 1 ejects it from 0.2 s to 0.4 s.
+    #[test]
+    fn two_clusters_of_one_proxy_eject_an_endpoint_once() {
+        let mut rec = Recorder::new(SimDuration::from_secs(1), SimDuration::from_secs(1), 1);
+        let ms = |m: u64| SimTime(m * 1_000_000);
+        let (e, l) = (EndpointId(0), LocalityId(0));
+        rec.ejection_change(ms(100), (ProxyId(0), 0), e, l, 1);
+        rec.ejection_change(ms(200), (ProxyId(0), 1), e, l, 1);
+        rec.ejection_change(ms(250), (ProxyId(1), 0), e, l, 1);
+        rec.ejection_change(ms(300), (ProxyId(0), 0), e, l, -1);
+        rec.ejection_change(ms(450), (ProxyId(1), 0), e, l, -1);
+        rec.ejection_change(ms(500), (ProxyId(0), 1), e, l, -1);
+        let s = EjectedSeries::of(&rec, FINE_SLOT, 6);
+        // Pairs at the end of each 100 ms slot: 0, 1, 2 (proxy 0 once, proxy 1), 2, 1, 0.
+        assert_eq!(s.pairs, [0, 1, 2, 2, 1, 0]);
+        assert_eq!(s.endpoints, [0, 1, 1, 1, 1, 0]);
+        let by: Vec<Vec<u32>> = vec![vec![], vec![1], vec![0, 1], vec![0, 1], vec![1], vec![]];
+        assert_eq!(s.by_count, by);
+    }
 }

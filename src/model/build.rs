@@ -203,6 +203,7 @@ fn new_cluster(name: String, subset: Option<String>, config: &ClusterConfig, htt
         pool: Vec::new(),
         n_queued: 0,
         pending: Vec::new(),
+        counts: Vec::new(),
         n_conns: 0,
         n_pending: 0,
         http2,
@@ -263,7 +264,6 @@ fn new_proxy(
         clusters,
         tcp_passthrough,
         rng,
-        counts: Vec::new(),
         timer_start: None,
     }
 }

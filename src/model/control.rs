@@ -178,7 +178,7 @@ impl World {
                 let hosts = assignment.priorities.iter().flatten().map(|g| g.endpoints.len() as u32).sum();
                 let priorities = assignment.priorities.len() as u32;
                 for &(endpoint, locality) in &change.removed_ejected {
-                    self.rec.ejection_change(now, ProxyId(i as u32), endpoint, locality, -1);
+                    self.rec.ejection_change(now, (ProxyId(i as u32), cluster), endpoint, locality, -1);
                 }
                 let (added, removed) = (change.added, change.removed);
                 if log && (added > 0 || removed > 0) {

@@ -96,6 +96,9 @@ pub struct Cluster {
     pub n_pending: u32,
     /// Upstream connections are HTTP/2 (one multiplexed connection per host).
     pub http2: bool,
+    /// This cluster's attempts to each host in the phase under way, indexed by `EndpointId`
+    /// (`hosts.csv`).
+    pub counts: Vec<crate::metrics::recorder::HostCounts>,
     /// Retries in flight (the `max_retries` counter).
     pub retries_active: u32,
     /// Ejected hosts right now.
@@ -133,9 +136,6 @@ pub struct Proxy {
     /// This proxy's random stream (LB picks, enforcement rolls, jitter, back-off), shared by its
     /// clusters.
     pub rng: SimRng,
-    /// This proxy's attempts to each host in the phase under way, indexed by `EndpointId` (all
-    /// its clusters together).
-    pub counts: Vec<crate::metrics::recorder::HostCounts>,
     /// When the outlier interval timer was armed, if the scenario sets it
     /// (`[[proxies]] outlier_timer_start`); else a random phase is drawn.
     pub timer_start: Option<SimTime>,
@@ -144,9 +144,6 @@ pub struct Proxy {
 impl Proxy {
     /// Grows the per-host vectors of every cluster to cover `n` endpoints.
     pub fn ensure_hosts(&mut self, n: usize) {
-        if self.counts.len() < n {
-            self.counts.resize(n, Default::default());
-        }
         for c in &mut self.clusters {
             c.ensure_hosts(n);
         }
@@ -211,6 +208,7 @@ impl Cluster {
             self.active.resize(n, 0);
             self.pool.resize(n, HostPool::default());
             self.pending.resize_with(n, VecDeque::new);
+            self.counts.resize(n, Default::default());
         }
     }
 

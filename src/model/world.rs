@@ -442,7 +442,7 @@ impl World {
                 k.observe(user, pick.host);
             }
         }
-        let counts = &mut self.proxies[proxy_id.idx()].counts[pick.host.idx()];
+        let counts = &mut self.proxies[proxy_id.idx()].clusters[ci].counts[pick.host.idx()];
         counts.attempts += 1;
         counts.retries += u64::from(is_retry);
         match grant {
@@ -884,7 +884,7 @@ impl World {
         if !child {
             self.rec.attempt_end(now, locality, end);
         }
-        self.proxies[proxy.idx()].counts[host.idx()].end(end);
+        self.proxies[proxy.idx()].clusters[ci].counts[host.idx()].end(end);
         let input = match end {
             AttemptEnd::Status(s) => OutlierInput::Status(s),
             AttemptEnd::ConnectFailed => OutlierInput::Local(LocalOriginEvent::ConnectFailed),
@@ -936,7 +936,7 @@ impl World {
         let (proxy, ci, host, locality, state) = (r.proxy, r.cluster as usize, r.host, r.locality, r.conn);
         if state != ConnState::Idle {
             self.rec.attempt_end(now, locality, AttemptEnd::Timeout);
-            self.proxies[proxy.idx()].counts[host.idx()].end(AttemptEnd::Timeout);
+            self.proxies[proxy.idx()].clusters[ci].counts[host.idx()].end(AttemptEnd::Timeout);
         }
         if state == ConnState::Attached {
             // Only an attempt with an upstream host on a connection reports the timeout to the
@@ -1063,7 +1063,7 @@ impl World {
                     let healthy_target = self.pods[host.idx()].is_healthy();
                     p.n_ejected += 1;
                     changed = true;
-                    self.rec.ejection_change(now, proxy, host, locality, 1);
+                    self.rec.ejection_change(now, (proxy, cluster), host, locality, 1);
                     self.rec.log(
                         now,
                         LogKind::Eject {
@@ -1084,7 +1084,7 @@ impl World {
                     let locality = p.hosts[host.idx()].locality;
                     p.n_ejected -= 1;
                     changed = true;
-                    self.rec.ejection_change(now, proxy, host, locality, -1);
+                    self.rec.ejection_change(now, (proxy, cluster), host, locality, -1);
                     let multiplier = p.outlier.as_ref().and_then(|o| o.host_state(host)).map_or(0, |h| h.multiplier);
                     self.rec.log(
                         now,
@@ -1139,10 +1139,13 @@ impl World {
         if phase > 0 {
             let closed = self.rec.phase;
             for (p, proxy) in self.proxies.iter_mut().enumerate() {
-                for (h, c) in proxy.counts.iter_mut().enumerate() {
-                    if !c.is_empty() {
-                        self.rec.host_counts.push((closed, ProxyId(p as u32), EndpointId(h as u32), *c));
-                        *c = Default::default();
+                for (ci, cluster) in proxy.clusters.iter_mut().enumerate() {
+                    for (h, c) in cluster.counts.iter_mut().enumerate() {
+                        if !c.is_empty() {
+                            let key = (closed, ProxyId(p as u32), ci as ClusterIdx, EndpointId(h as u32));
+                            self.rec.host_counts.push((key, *c));
+                            *c = Default::default();
+                        }
                     }
                 }
             }

@@ -235,7 +235,8 @@ pub fn estimate(s: &Scenario) -> Estimate {
 
 /// The clusters a proxy has beyond its default one (one per DestinationRule subset,
 /// `model::build::cluster_plans`): each holds per-pod host vectors, a balancer over the
-/// localities and a detector of its own, as a proxy's default cluster does.
+/// localities and a detector of its own, as a proxy's default cluster does, and its own
+/// `hosts.csv` rows per phase.
 fn subset_clusters(s: &Scenario, n_loc: u64, pods: u64) -> Term {
     let subsets = |sel: &crate::istio::select::Selection| {
         sel.destination_rule.as_ref().map_or(0, |d| d.spec.subsets.as_ref().map_or(0, Vec::len) as u64)
@@ -249,9 +250,13 @@ fn subset_clusters(s: &Scenario, n_loc: u64, pods: u64) -> Term {
     Term {
         name: "subset clusters",
         bytes: mul(&[extra, pods, PER_PROXY_POD])
+            .saturating_add(mul(&[extra, pods, s.phases.len() as u64, PER_HOST_ROW]))
             .saturating_add(mul(&[extra, n_loc, PER_PROXY_LOCALITY]))
             .saturating_add(mul(&[extra, PER_PROXY])),
-        detail: format!("{extra} subset clusters (proxies × DestinationRule subsets) × {pods} pods"),
+        detail: format!(
+            "{extra} subset clusters (proxies × DestinationRule subsets) × {pods} pods, and their hosts.csv rows in {} phases",
+            s.phases.len()
+        ),
         shrink: "fewer DestinationRule `subsets` or proxy `replicas`",
     }
 }

@@ -27,7 +27,9 @@
 //! matching every locality that starts with those segments. `endpoint` is a host as the outputs
 //! name it (a pod `cluster/ordinal`, an east-west gateway replica by its gateway,
 //! `eastwest-CLUSTER-N` such as `eastwest-cluster-b-0`); `proxy` a proxy replica (`ingress-0`), a proxy group (`ingress`) or an
-//! east-west gateway replica.
+//! east-west gateway replica. `ejections`, `no-ejections`, `ejection` and `attempts` may add
+//! `subset`: a DestinationRule subset, counting only the proxies' clusters built for it
+//! (`outbound|PORT|SUBSET|HOST`; without it every cluster counts).
 //!
 //! Any expectation may add `set = ["PATH=VALUE", ...]`: it is then measured on a second run of
 //! the scenario with those overrides (the same seed), not on the scenario's own run, e.g. the
@@ -103,6 +105,10 @@ pub struct RawExpect {
     /// `ejection(s)`, `attempts`: one proxy replica or group.
     #[serde(default)]
     pub proxy: Option<String>,
+    /// `ejection(s)`, `attempts`: only the proxies' Envoy clusters built for this
+    /// DestinationRule subset (`outbound|PORT|SUBSET|HOST`).
+    #[serde(default)]
+    pub subset: Option<String>,
     /// `ejections`: count only ejections with this back-off multiplier; `ejection`: its
     /// expected multiplier.
     #[serde(default)]
@@ -357,6 +363,8 @@ pub struct HostFilter {
     pub endpoint: Option<String>,
     /// One proxy replica (`ingress-0`) or group (`ingress`).
     pub proxy: Option<String>,
+    /// One DestinationRule subset: only the clusters built for it count.
+    pub subset: Option<String>,
 }
 
 impl HostFilter {
@@ -364,6 +372,11 @@ impl HostFilter {
     /// (`ingress` selects `ingress-0`, `ingress-1`, ...).
     pub fn proxy_selected(&self, name: &str) -> bool {
         self.proxy.as_deref().is_none_or(|wanted| proxy_name_matches(name, wanted))
+    }
+
+    /// Whether an Envoy cluster built for `subset` (`None`: the default cluster) is selected.
+    pub fn cluster_selected(&self, subset: Option<&str>) -> bool {
+        self.subset.as_deref().is_none_or(|wanted| subset == Some(wanted))
     }
 
     /// Whether a host, by its name and locality label, is selected.
@@ -382,6 +395,9 @@ impl HostFilter {
         }
         if let Some(p) = &self.proxy {
             s.push_str(&format!(" by {p}"));
+        }
+        if let Some(x) = &self.subset {
+            s.push_str(&format!(" in subset {x}"));
         }
         s
     }
@@ -548,6 +564,7 @@ impl Parser<'_> {
             ("max_latency", r.max_latency.is_some()),
             ("endpoint", r.endpoint.is_some()),
             ("proxy", r.proxy.is_some()),
+            ("subset", r.subset.is_some()),
             ("multiplier", r.multiplier.is_some()),
             ("nth", r.nth.is_some()),
             ("at", r.at.is_some()),
@@ -787,7 +804,51 @@ impl Parser<'_> {
         if let Some(p) = &r.proxy {
             self.check_proxy(p)?;
         }
-        Ok(HostFilter { locality: r.locality.clone(), matched, endpoint: r.endpoint.clone(), proxy: r.proxy.clone() })
+        if let Some(x) = &r.subset {
+            self.check_subset(x)?;
+        }
+        Ok(HostFilter {
+            locality: r.locality.clone(),
+            matched,
+            endpoint: r.endpoint.clone(),
+            proxy: r.proxy.clone(),
+            subset: r.subset.clone(),
+        })
+    }
+
+    /// A subset some proxy's DestinationRule defines (so that some proxy has a cluster for it).
+    fn check_subset(&self, x: &str) -> Result<(), (String, String)> {
+        let mut names: Vec<&str> = Vec::new();
+        let rules = self
+            .ctx
+            .groups
+            .iter()
+            .map(|g| &g.selection)
+            .chain(self.ctx.gateways.iter().map(|g| &g.selection))
+            .filter_map(|sel| sel.destination_rule.as_ref());
+        for d in rules {
+            for sub in d.spec.subsets.iter().flatten() {
+                if !names.contains(&sub.name.as_str()) {
+                    names.push(&sub.name);
+                }
+            }
+        }
+        if names.contains(&x) {
+            return Ok(());
+        }
+        if names.is_empty() {
+            return Err(self.err(
+                "subset",
+                format!("no DestinationRule in force defines subsets, so no proxy has a cluster for `{x}`"),
+            ));
+        }
+        let hint = crate::suggest::closest(x, names.iter().copied())
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        Err(self.err(
+            "subset",
+            format!("no DestinationRule in force defines a subset `{x}` (subsets: {}){hint}", names.join(", ")),
+        ))
     }
 
     /// A pod is `cluster/ordinal`; names without `/` (east-west gateway hosts) are checked when
@@ -838,9 +899,9 @@ impl Parser<'_> {
 
     fn ejections(&self, none: bool) -> Result<Check, (String, String)> {
         if none {
-            self.only(&["locality", "endpoint", "proxy"])?;
+            self.only(&["locality", "endpoint", "proxy", "subset"])?;
         } else {
-            self.only(&["locality", "endpoint", "proxy", "multiplier", "min", "max"])?;
+            self.only(&["locality", "endpoint", "proxy", "subset", "multiplier", "min", "max"])?;
         }
         let hosts = self.host_filter()?;
         let (min, max) = if none { (0, Some(0)) } else { self.count_bounds()? };
@@ -848,7 +909,7 @@ impl Parser<'_> {
     }
 
     fn ejection(&self) -> Result<Check, (String, String)> {
-        self.only(&["locality", "endpoint", "proxy", "nth", "at", "multiplier", "ejected_for", "tolerance"])?;
+        self.only(&["locality", "endpoint", "proxy", "subset", "nth", "at", "multiplier", "ejected_for", "tolerance"])?;
         let r = self.raw;
         let hosts = self.host_filter()?;
         let nth = r.nth.unwrap_or(1);
@@ -874,7 +935,7 @@ impl Parser<'_> {
     }
 
     fn attempts(&self) -> Result<Check, (String, String)> {
-        self.only(&["locality", "endpoint", "proxy", "min", "max"])?;
+        self.only(&["locality", "endpoint", "proxy", "subset", "min", "max"])?;
         let r = self.raw;
         if r.from.is_some() || r.to.is_some() {
             let field = if r.from.is_some() { "from" } else { "to" };

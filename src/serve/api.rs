@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | `GET /` and `GET /assets/NAME` | the page and its embedded files |
 //! | `GET /api/scenarios` | `[{name, description, question, lesson}]` |
-//! | `GET /api/scenario?name=NAME` | one scenario: its tree as JSON and each knob's value |
+//! | `GET /api/scenario?name=NAME` | one scenario: its tree as JSON and each knob's value, `settable` and `shadowed_by` ([`super::knobs::shadowed_by`]) |
 //! | `GET /api/knobs` | the knobs: path, group, label, kind, Istio default, meaning, range |
 //! | `POST /api/run` | `{"scenario", "seed"?, "set"?: {PATH: VALUE}, "lane"?}` → summary, series, ejections, pods, verdicts, lints |
 //! | `GET /api/explain?scenario=&seed=&set=&at=SECONDS&lane=&proxy=` | the `explain` snapshot |
@@ -180,7 +180,8 @@ impl Api {
             .map(|k| {
                 let value = overrides::get(&entry.tree, k.path).map(toml_to_json).unwrap_or(Json::Null);
                 let settable = overrides::set(&mut entry.tree.clone(), k.path, Value::Boolean(true)).is_ok();
-                (k.path, json!({"value": value, "settable": settable}))
+                let shadowed_by = super::knobs::shadowed_by(&entry.scenario, k.path);
+                (k.path, json!({"value": value, "settable": settable, "shadowed_by": shadowed_by}))
             })
             .collect();
         let s = &entry.scenario;

@@ -759,6 +759,67 @@ pub fn knobs() -> Vec<Knob> {
     ]
 }
 
+/// What shadows a knob in scenario `s`: a knob edits the DestinationRule's top-level
+/// `trafficPolicy`, but Istio merges a cluster's policy block by block, top level, then
+/// port-level, then the subset's, then the subset's port-level (`MergeSubsetTrafficPolicy`,
+/// `pilot/pkg/networking/core/cluster_traffic_policy.go`): when a later layer sets the knob's
+/// block (`outlierDetection`, `loadBalancer`, `connectionPool`) for the cluster a group's route
+/// uses, that block is in force whole and the knob changes nothing there. The answer names the
+/// block and the groups, e.g. ``subsets[name=v1].trafficPolicy.outlierDetection (route of
+/// `ingress`)``; `None` when every group's cluster takes the knob's block from the top level.
+pub fn shadowed_by(s: &crate::scenario::Scenario, path: &str) -> Option<String> {
+    let rest = path.strip_prefix("policy.destination_rule.trafficPolicy.")?;
+    let block = rest.split('.').next()?;
+    let sets = |od: bool, lb: bool, cp: bool| match block {
+        "outlierDetection" => od,
+        "loadBalancer" => lb,
+        "connectionPool" => cp,
+        _ => false,
+    };
+    let port_sets = |p: &crate::istio::manifest::PortTrafficPolicy| {
+        sets(p.outlier_detection.is_some(), p.load_balancer.is_some(), p.connection_pool.is_some())
+    };
+    // (shadowing block, groups whose route cluster it is in force for), in group order.
+    let mut found: Vec<(String, Vec<&str>)> = Vec::new();
+    for g in &s.proxy_groups {
+        let Some(dr) = g.selection.destination_rule.as_ref() else { continue };
+        let spec = &dr.spec;
+        let subset = crate::explain::settings::route_subset(&g.selection)
+            .and_then(|name| spec.subsets.iter().flatten().find(|x| x.name == name));
+        let sub_tp = subset.and_then(|x| x.traffic_policy.as_ref());
+        let by = if let Some(tp) = sub_tp
+            && let Some(i) = tp.port_level_settings.iter().flatten().position(port_sets)
+        {
+            Some(format!("subsets[name={}].trafficPolicy.portLevelSettings[{i}].{block}", subset?.name))
+        } else if let Some(tp) = sub_tp
+            && sets(tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some())
+        {
+            Some(format!("subsets[name={}].trafficPolicy.{block}", subset?.name))
+        } else {
+            spec.traffic_policy
+                .as_ref()
+                .and_then(|tp| tp.port_level_settings.iter().flatten().position(port_sets))
+                .map(|i| format!("trafficPolicy.portLevelSettings[{i}].{block}"))
+        };
+        let Some(by) = by else { continue };
+        match found.iter_mut().find(|(b, _)| *b == by) {
+            Some((_, groups)) => groups.push(&g.name),
+            None => found.push((by, vec![&g.name])),
+        }
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = found
+        .iter()
+        .map(|(by, groups)| {
+            let names: Vec<String> = groups.iter().map(|n| format!("`{n}`")).collect();
+            format!("{by} (route of {})", names.join(", "))
+        })
+        .collect();
+    Some(parts.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

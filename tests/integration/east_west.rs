@@ -167,7 +167,7 @@ fn max_requests_per_connection_spreads_a_scale_up() {
     let out = meshsim::model::run(Arc::new(s), 1).unwrap();
     let w = &out.world;
     let (mut new, mut all) = (0u64, 0u64);
-    for (phase, proxy, host, c) in meshsim::metrics::hosts::host_counts(w) {
+    for ((phase, proxy, _, host), c) in meshsim::metrics::hosts::host_counts(w) {
         if phase != 1 || !w.proxies[proxy.idx()].name.starts_with("eastwest-") {
             continue;
         }

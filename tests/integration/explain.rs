@@ -217,7 +217,7 @@ fn a_run_writes_the_teaching_report() {
     assert!(html.contains("Expectations") && html.contains("PASS"));
     // 3 hosts x 3 ejections, with multipliers 1, 2, 3 (see the scenario's comments).
     let csv = String::from_utf8(util::read(&out.join("ejections.csv"))).unwrap();
-    let multipliers: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(5).unwrap()).collect();
+    let multipliers: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(6).unwrap()).collect();
     assert_eq!(multipliers, ["1", "1", "1", "2", "2", "2", "3", "3", "3"]);
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",uneject")), "{csv}");
 }
@@ -479,4 +479,39 @@ fn prefer_close_ranking_names_the_release_labels() {
         let want = format!("on: trafficDistribution ranks endpoints by {labels} (P0 = closest)");
         assert!(text.contains(&want), "{version}: {text}");
     }
+}
+
+/// Lints count the endpoints of the cluster each group's route uses: subset `v1` holds only A's
+/// pods (labelled `version: v1`; B's are `v2`), so a distribute rule sending r1's traffic to r1
+/// only hides nothing from it, and `maxEjectionPercent: 10` (which lets a proxy eject none of
+/// A's 2 pods) is the trap it is. Counting B's pods too, the lints would say the rule hides r2
+/// and that 10 % ejects "at most 0 of the 4".
+#[test]
+fn lints_count_the_pods_of_the_routes_subset() {
+    let text = format!(
+        "{}[policy.destination_rule]\nhost = \"svc\"\n\
+         [policy.destination_rule.trafficPolicy.outlierDetection]\nconsecutive5xxErrors = 1\nmaxEjectionPercent = 10\n\
+         [policy.destination_rule.trafficPolicy.loadBalancer.localityLbSetting]\n\
+         distribute = [{{ from = \"r1/*\", to = {{ \"r1/*\" = 100 }} }}]\n\
+         [[policy.destination_rule.subsets]]\nname = \"v1\"\nlabels = {{ version = \"v1\" }}\n\
+         [policy.virtual_service]\nhosts = [\"svc\"]\n[[policy.virtual_service.http]]\n\
+         route = [{{ destination = {{ host = \"svc\", subset = \"v1\" }} }}]\n",
+        crate::bin::BASE.replace(
+            "deployments = [{ cluster = \"a\", replicas = 2 }, { cluster = \"b\", replicas = 2 }]",
+            "deployments = [{ cluster = \"a\", replicas = 2, labels = { version = \"v1\" } }, \
+             { cluster = \"b\", replicas = 2, labels = { version = \"v2\" } }]",
+        )
+    );
+    let lints = lint_scenario(&util::parse(&text).unwrap());
+    let codes: Vec<&str> = lints.iter().map(|l| l.code).collect();
+    assert!(!codes.contains(&"distribute-hides-localities"), "{lints:?}");
+    // One locality in the subset: ejecting a whole one cannot matter, nothing to fail over to.
+    assert!(!codes.contains(&"max-ejection-percent-too-low"), "{lints:?}");
+    // The same rule on the default cluster (no route to the subset) counts all four pods.
+    let default = text.replace(", subset = \"v1\"", "");
+    let lints = lint_scenario(&util::parse(&default).unwrap());
+    let codes: Vec<&str> = lints.iter().map(|l| l.code).collect();
+    assert!(codes.contains(&"distribute-hides-localities"), "{lints:?}");
+    let low = lints.iter().find(|l| l.code == "max-ejection-percent-too-low").expect("the default cluster's trap");
+    assert!(low.reason.contains("never ejects any endpoints") && low.reason.contains("/ 4 <= 10"), "{}", low.reason);
 }

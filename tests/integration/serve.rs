@@ -494,3 +494,35 @@ fn serve_prints_its_address_and_answers_there() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["name"], "seed-failover");
 }
+
+/// Knobs edit the DestinationRule's top-level `trafficPolicy`; in the subset scenario the route's
+/// subset `v1` has its own `outlierDetection` and `loadBalancer` blocks, which win Istio's merge
+/// whole, so the page is told those knobs are shadowed and by which block. `connectionPool` comes
+/// from the top level there, and the seed lab has no subset: nothing is shadowed.
+#[test]
+fn knobs_say_when_a_subset_block_shadows_them() {
+    let detail = |name: &str| {
+        let (status, _, body) = request("GET", &format!("/api/scenario?name={name}"), b"");
+        assert_eq!(status, 200);
+        json_of(&body)
+    };
+    let d = detail("subset-outlier-detection");
+    let shadow = |path: &str| d["knobs"][path]["shadowed_by"].clone();
+    assert_eq!(
+        shadow(&format!("{OD}.consecutive5xxErrors")),
+        "subsets[name=v1].trafficPolicy.outlierDetection (route of `ingress`)"
+    );
+    assert_eq!(
+        shadow("policy.destination_rule.trafficPolicy.loadBalancer.localityLbSetting.enabled"),
+        "subsets[name=v1].trafficPolicy.loadBalancer (route of `ingress`)"
+    );
+    let pool = d["knobs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(p, _)| p.starts_with("policy.destination_rule.trafficPolicy.connectionPool."))
+        .expect("a connectionPool knob");
+    assert_eq!(pool.1["shadowed_by"], Value::Null, "{pool:?}");
+    let lab = detail(LAB);
+    assert!(lab["knobs"].as_object().unwrap().values().all(|k| k["shadowed_by"].is_null()), "{lab}");
+}

@@ -145,6 +145,11 @@ status = 503
     let events = meshsim::output::events_jsonl(&w);
     let eject = events.lines().find(|l| l.contains("\"event\":\"eject\"")).expect("an ejection");
     assert!(eject.contains("\"cluster_name\":\"outbound|80|v1|svc.default.svc.cluster.local\""), "{eject}");
+    // `ejections.csv` names the same cluster.
+    let rows = meshsim::output::ejection_records(&w);
+    let named: Vec<(&str, &str, &str)> =
+        rows.iter().map(|r| (r.proxy.as_str(), r.cluster.as_str(), r.endpoint.as_str())).collect();
+    assert_eq!(named, [("p-0", "outbound|80|v1|svc.default.svc.cluster.local", "a/0")]);
 }
 
 /// The merged configuration of every cluster is validated as Envoy validates it: a subset whose
@@ -267,4 +272,107 @@ fn the_catalogue_subset_scenario_runs_both_ways() {
     let r = run(&load("subset-outlier-detection.toml", &v2), 1);
     assert_eq!(r.ejections, 0);
     assert_eq!(r.errors, r.requests);
+}
+
+/// An east-west gateway with two clusters in use: clients in `default` route to the service
+/// (the gateway's default cluster, SNI `outbound_.80_._.HOST`), clients in `team` to subset `v1`
+/// (its `outbound_.80_.v1_.HOST`). B's pods carry `version: v1`, so both clusters of `eastwest-b-0`
+/// send to the same pods: `hosts.csv` keeps one row per (phase, proxy, cluster, host), never a
+/// sum over clusters, and an `attempts` expectation can count one subset's cluster.
+#[test]
+fn hosts_csv_counts_each_cluster_of_a_proxy_apart() {
+    let tmp = crate::scratch::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("rules.yaml"),
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: svc\n  namespace: default\n\
+         spec:\n  host: svc.default.svc.cluster.local\n  subsets:\n  - name: v1\n    labels:\n      version: v1\n---\n\
+         apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: svc\n  namespace: team\n\
+         spec:\n  hosts: [svc.default.svc.cluster.local]\n  exportTo: [\".\"]\n  http:\n  - route:\n    - destination:\n        \
+         host: svc.default.svc.cluster.local\n        subset: v1\n",
+    )
+    .unwrap();
+    let scenario = |expect: &str| {
+        format!(
+            r#"
+name = "t"
+duration = "10s"
+[[clusters]]
+name = "a"
+region = "r1"
+[[clusters]]
+name = "b"
+region = "r2"
+network = "network2"
+[service]
+host = "svc.default.svc.cluster.local"
+[[service.deployments]]
+cluster = "b"
+replicas = 2
+labels = {{ version = "v1" }}
+[[east_west_gateways]]
+cluster = "b"
+balance = "request"
+[policy]
+manifests = ["rules.yaml"]
+[[proxies]]
+name = "p"
+kind = "sidecar"
+cluster = "a"
+[[proxies]]
+name = "q"
+kind = "sidecar"
+cluster = "a"
+namespace = "team"
+[[workload]]
+proxy = "p"
+rate = 100
+arrivals = "uniform"
+[[workload]]
+proxy = "q"
+rate = 50
+arrivals = "uniform"
+{expect}
+"#
+        )
+    };
+    let attempts = |subset: &str, max: u32| {
+        format!(
+            "[[expect]]\nname = \"{subset} {max}\"\nkind = \"attempts\"\nproxy = \"eastwest-b-0\"\nsubset = \"{subset}\"\n\
+             max = {max}\n"
+        )
+    };
+    std::fs::write(tmp.path().join("s.toml"), scenario(&attempts("v1", 500))).unwrap();
+    let s = meshsim::scenario::load(&tmp.path().join("s.toml"), &[]).unwrap();
+    let out = meshsim::model::run(Arc::new(s), 1).unwrap();
+    let w = &out.world;
+    let rows = meshsim::metrics::hosts::host_rows(w);
+    let sent = |proxy: &str, cluster: &str| -> u64 {
+        rows.iter().filter(|r| r.proxy == proxy && r.cluster == cluster).map(|r| r.attempts).sum()
+    };
+    const HOST: &str = "svc.default.svc.cluster.local";
+    // 1000 requests from p to the default cluster, 500 from q to v1's, all to B's gateway.
+    assert_eq!(sent("p-0", &format!("outbound|80||{HOST}")), 1000);
+    assert_eq!(sent("q-0", &format!("outbound|80|v1|{HOST}")), 500);
+    let gw = |cluster: &str| sent("eastwest-b-0", &format!("outbound_.80_.{cluster}_.{HOST}"));
+    let (default, v1) = (gw(""), gw("v1"));
+    // Each request that reached the gateway by the end went on through the cluster its SNI names.
+    assert!(default <= 1000 && default + 10 >= 1000, "{default}");
+    assert!(v1 <= 500 && v1 + 10 >= 500, "{v1}");
+    // Both clusters sent to both pods: four rows, one per (cluster, pod).
+    let gateway_rows: Vec<(&str, &str)> =
+        rows.iter().filter(|r| r.proxy == "eastwest-b-0").map(|r| (r.cluster.as_str(), r.endpoint.as_str())).collect();
+    assert_eq!(gateway_rows.len(), 4, "{gateway_rows:?}");
+    // The expectation counts the gateway's v1 cluster only.
+    let report = meshsim::metrics::report::report(w, 1, out.events);
+    let verdicts = meshsim::check::evaluate(w, &report);
+    assert_eq!(verdicts.len(), 1);
+    assert!(verdicts[0].passed, "{verdicts:?}");
+    assert!(verdicts[0].measured.starts_with(&format!("{v1} attempts by eastwest-b-0 in subset v1 ")), "{verdicts:?}");
+    // A subset no DestinationRule defines is refused, with the ones that exist.
+    std::fs::write(tmp.path().join("s.toml"), scenario(&attempts("v2", 500))).unwrap();
+    let e = meshsim::scenario::load(&tmp.path().join("s.toml"), &[]).map(|_| ()).expect_err("refused").to_string();
+    assert!(
+        e.contains("expect[0].subset") && e.contains("no DestinationRule in force defines a subset `v2` (subsets: v1)"),
+        "{e}"
+    );
 }

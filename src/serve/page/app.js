@@ -464,10 +464,14 @@
       markTrigger();
       runNow();
     });
-    const box = h("div", { class: `knob${info.settable ? "" : " disabled"}`, "data-path": k.path },
+    // A later layer of Istio's merge (a subset's or a port's own block) wins over the top-level
+    // block this knob edits, for the groups the server names.
+    const shadow = info.shadowed_by ? h("p", { class: "shadowed", text: `Shadowed: ${info.shadowed_by} sets this block, so for those proxies this knob changes nothing.` }) : null;
+    const box = h("div", { class: `knob${info.settable ? "" : " disabled"}${info.shadowed_by ? " shadowed" : ""}`, "data-path": k.path },
       h("div", { class: "head" }, h("label", { for: id, text: k.label }), out, reset),
       control,
-      h("p", { class: "meaning" }, h("span", { class: "default", text: `Istio default: ${k.default}. ` }), k.meaning, info.settable ? "" : " (This scenario has no route to set it on.)"));
+      h("p", { class: "meaning" }, h("span", { class: "default", text: `Istio default: ${k.default}. ` }), k.meaning, info.settable ? "" : " (This scenario has no route to set it on.)"),
+      shadow);
     if (Object.prototype.hasOwnProperty.call(state.set, k.path)) box.classList.add("changed");
     return box;
   }

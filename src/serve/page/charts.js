@@ -276,9 +276,11 @@ const MeshCharts = (() => {
     });
   }
 
-  // Proxies ejecting a host at t; east-west gateway hosts are told apart by their flag.
+  // Proxies ejecting a host at t, each once however many of its clusters (subsets) eject it;
+  // east-west gateway hosts are told apart by their flag.
   function ejectedCount(run, name, gateway, t) {
-    return run.ejections.filter((r) => r.endpoint === name && !!r.east_west_gateway === gateway && r.start_s <= t && (r.end_s === null || t < r.end_s)).length;
+    const rows = run.ejections.filter((r) => r.endpoint === name && !!r.east_west_gateway === gateway && r.start_s <= t && (r.end_s === null || t < r.end_s));
+    return new Set(rows.map((r) => r.proxy)).size;
   }
 
   function groupsCount(run) {
