@@ -106,10 +106,10 @@ impl<'a> LintInput<'a> {
         // The routes these groups' requests take (the VirtualService route Istio selects for each).
         let mut routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)> = Vec::new();
         for &g in groups {
-            if let Some(c) = s.proxy_groups[g].selection.route.as_ref()
-                && !routes.iter().any(|(i, r)| *i == c.http && **r == c.route)
-            {
-                routes.push((c.http, &c.route));
+            for e in s.proxy_groups[g].selection.route.iter().flat_map(|c| &c.entries) {
+                if !routes.iter().any(|(i, r)| *i == e.http && **r == e.route) {
+                    routes.push((e.http, &e.route));
+                }
             }
         }
         let subsets = groups
