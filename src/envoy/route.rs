@@ -199,7 +199,12 @@ pub struct RouteMatch {
 
 impl Default for RouteMatch {
     fn default() -> Self {
-        RouteMatch { path: PathMatch::Prefix("/".into()), case_sensitive: true, headers: Vec::new(), query_params: Vec::new() }
+        RouteMatch {
+            path: PathMatch::Prefix("/".into()),
+            case_sensitive: true,
+            headers: Vec::new(),
+            query_params: Vec::new(),
+        }
     }
 }
 

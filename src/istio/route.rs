@@ -158,7 +158,9 @@ pub fn translate_match(m: &HttpMatchRequest) -> Result<RouteMatch, (String, Stri
         };
     }
     out.case_sensitive = !m.ignore_uri_case.unwrap_or(false);
-    for (key, name, v) in [("method", ":method", &m.method), ("authority", ":authority", &m.authority), ("scheme", ":scheme", &m.scheme)] {
+    for (key, name, v) in
+        [("method", ":method", &m.method), ("authority", ":authority", &m.authority), ("scheme", ":scheme", &m.scheme)]
+    {
         if let Some(v) = v {
             let sm = parse_string_match(v).map_err(|msg| (key.to_string(), msg))?;
             headers.push(header_matcher(name, &sm).map_err(|msg| (key.to_string(), msg))?);
@@ -196,7 +198,13 @@ mod tests {
     fn req(path: &str, headers: &[(&str, &str)]) -> RequestAttrs {
         let mut h: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         h.sort();
-        RequestAttrs { path: path.into(), method: "GET".into(), authority: "r".into(), scheme: "http".into(), headers: h }
+        RequestAttrs {
+            path: path.into(),
+            method: "GET".into(),
+            authority: "r".into(),
+            scheme: "http".into(),
+            headers: h,
+        }
     }
 
     /// Istio's `route_test.go` ("for virtual service with regex matching on URI", "…exact match
@@ -239,8 +247,9 @@ mod tests {
     /// `method`, `authority`, `scheme` match pseudo-headers; several conditions must all hold.
     #[test]
     fn method_and_all_conditions() {
-        let m = translate_match(&yaml("uri: {prefix: /api}\nmethod: {exact: POST}\nheaders: {x-user: {prefix: test-}}"))
-            .unwrap();
+        let m =
+            translate_match(&yaml("uri: {prefix: /api}\nmethod: {exact: POST}\nheaders: {x-user: {prefix: test-}}"))
+                .unwrap();
         let mut post = req("/api/cart", &[("x-user", "test-7")]);
         post.method = "POST".into();
         assert!(m.matches(&post));

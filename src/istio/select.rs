@@ -757,11 +757,7 @@ fn served_gateways(resources: &[ConfigResource], client: &Client, named: Option<
 
 /// A sidecar's route table for the service (rule 3 of the module docs): the first claimant
 /// VirtualService that yields routes for the proxy.
-fn sidecar_route(
-    vs_index: &VirtualServiceIndex,
-    client: &Client,
-    service: &Service,
-) -> Option<RouteChoice> {
+fn sidecar_route(vs_index: &VirtualServiceIndex, client: &Client, service: &Service) -> Option<RouteChoice> {
     let mesh = ["mesh".to_string()];
     let candidates = vs_index.for_gateway(client.namespace, "mesh");
     for i in claimants(vs_index, &candidates, service.host) {
@@ -945,7 +941,8 @@ fn note(
             if let Some(rc) = sel.route.as_ref().filter(|rc| rc.resource == i) {
                 let via = rc.gateway.as_ref().map(|g| format!(" through Gateway {g}")).unwrap_or_default();
                 let n = rc.entries.len();
-                let routes = if n == 1 { rc.first().label() } else { format!("{n} routes, from {}", rc.first().label()) };
+                let routes =
+                    if n == 1 { rc.first().label() } else { format!("{n} routes, from {}", rc.first().label()) };
                 return yes(format!("its route table ({routes}) carries the requests{via}"));
             }
             no(vs_miss_reason(resources, i, client, service, sel, vs_index))

@@ -171,6 +171,8 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         lb.push(LbControl { lb_setting, enable_failover, send_unhealthy });
         let vs_route = group.selection.http_route();
         let mut route = route_config(vs_route, mesh);
+        // `Proxy::route` keeps the first route's settings for `explain`; requests use their own
+        // route's (`World::routes`).
         // A consistent-hash destination: the route carries the hash key, and a VirtualService
         // route drops `previous_hosts` (`istio::lb_policy`).
         let vs_retry = vs_route.map(|r| r.retries.as_ref());
@@ -256,6 +258,13 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         rec.set_log_room(room);
     }
     let n_deployments = scenario.service.deployments.len();
+    let routes = crate::model::routes::tables(&scenario);
+    let class_routes = scenario
+        .workload
+        .iter()
+        .map(|w| crate::model::routes::class_routes(&routes[w.group.idx()], &w.requests, &scenario.service.host))
+        .collect();
+    let class_upto = scenario.workload.iter().map(|w| w.requests.iter().map(|c| c.upto).collect()).collect();
     let mut world = World {
         scenario: scenario.clone(),
         topo,
@@ -273,6 +282,12 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         rng_network: root.fork("network"),
         rng_service: root.fork("service"),
         rng_users: root.fork("users"),
+        rng_requests: root.fork("request-attributes"),
+        rng_route_weights: root.fork("route-weights"),
+        routes,
+        class_routes,
+        class_upto,
+        no_route: RouteConfig::default(),
         keys: scenario
             .workload
             .iter()

@@ -78,6 +78,9 @@ pub struct Request {
     pub tunnel: u32,
     /// Generation of `tunnel`'s connection.
     pub tunnel_gen: u32,
+    /// Index of the route it took in its proxy group's table (`model::routes`; 0 for a gateway
+    /// hop, which has no route). A table holds at most `model::routes::MAX_ROUTES` (256).
+    pub route: u8,
 }
 
 /// No tunnel.
@@ -110,6 +113,7 @@ impl Request {
             hash: None,
             tunnel: NO_TUNNEL,
             tunnel_gen: 0,
+            route: 0,
         }
     }
 
@@ -167,6 +171,7 @@ impl RequestSlab {
         r.user = crate::model::keys::NO_USER;
         r.hash = None;
         r.tunnel = NO_TUNNEL;
+        r.route = 0;
         self.live += 1;
         ReqId(idx)
     }

@@ -60,7 +60,8 @@ fn header_exact_and_inverse() {
 /// `MatchHeadersTest.MustMatchAllHeaderData`: every matcher must match.
 #[test]
 fn must_match_all() {
-    let ms = [header("match-header-a", HeaderTest::Present, false), header("match-header-b", HeaderTest::Present, false)];
+    let ms =
+        [header("match-header-a", HeaderTest::Present, false), header("match-header-b", HeaderTest::Present, false)];
     let all = |r: &RequestAttrs| ms.iter().all(|m| m.matches(r));
     assert!(all(&req("/", &[("match-header-a", "1"), ("match-header-b", "2")])));
     assert!(all(&req("/", &[("match-header-a", "3"), ("match-header-b", "4"), ("match-header-c", "5")])));

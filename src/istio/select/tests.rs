@@ -509,7 +509,9 @@ fn a_route_to_another_host_is_kept_in_the_table_with_a_warning() {
     let sel = select(&rs, &client, &service(), ROOT).unwrap();
     assert_eq!(sel.route.as_ref().unwrap().entries.len(), 1);
     assert!(
-        sel.warnings[0].contains("http[0] sends requests to reviews-v2.shop.svc.cluster.local (weight 0), which meshsim does not simulate"),
+        sel.warnings[0].contains(
+            "http[0] sends requests to reviews-v2.shop.svc.cluster.local (weight 0), which meshsim does not simulate"
+        ),
         "{:?}",
         sel.warnings
     );
