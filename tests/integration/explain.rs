@@ -352,3 +352,26 @@ fn routes_to_subsets_are_linted() {
     let undefined = text("").replace("subset = \"v1\"", "subset = \"v2\"");
     assert!(has(&undefined, "subset-selects-no-pod"));
 }
+
+/// The route table of per-route-retries: two routes in order, each with its match, its own
+/// retries and the request class that takes it; no lint says the routes are simplified.
+#[test]
+fn the_route_table_shows_each_route_its_retries_and_its_classes() {
+    let snap = snapshot("per-route-retries.toml", 0);
+    let routes = &snap.proxies[0].routes;
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[0].label, "VirtualService default/inline http[0] (checkout)");
+    assert_eq!(routes[0].matches, "uri prefix \"/checkout\"");
+    assert_eq!(routes[0].classes, ["workload[0] POST /checkout/cart-7, 20%"]);
+    let value = |r: &meshsim::explain::RouteView, name: &str| {
+        r.settings.iter().find(|s| s.name == name).map(|s| s.value.clone())
+    };
+    assert_eq!(value(&routes[0], "retries").as_deref(), Some("none (retries.attempts: 0)"));
+    assert_eq!(value(&routes[1], "num_retries").as_deref(), Some("3"));
+    assert_eq!(routes[1].classes, ["workload[0] GET /products, 80%"]);
+    assert!(snap.proxies[0].unrouted.is_empty());
+    assert!(!codes("per-route-retries.toml").contains(&"route-simplified"));
+    let text = meshsim::explain::render(&snap, None);
+    assert!(text.contains("Route table (2 routes; a request takes the first it matches)"), "{text}");
+    assert!(text.contains("takes: workload[0] POST /checkout/cart-7, 20%"), "{text}");
+}
