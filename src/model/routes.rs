@@ -193,3 +193,83 @@ pub fn tables(s: &Scenario) -> Vec<RouteTable> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::istio::manifest::{Destination as IstioDest, HttpRoute, HttpRouteDestination};
+    use crate::istio::select::{RouteChoice, RouteEntry};
+
+    const SVC: &str = "reviews.shop.svc.cluster.local";
+
+    fn dest(subset: &str, weight: Option<i32>) -> HttpRouteDestination {
+        HttpRouteDestination {
+            destination: IstioDest { host: SVC.into(), subset: Some(subset.into()), ..Default::default() },
+            weight,
+            ..Default::default()
+        }
+    }
+
+    fn table(route: Vec<HttpRouteDestination>) -> RouteTable {
+        let entry =
+            RouteEntry { http: 0, match_index: None, route: HttpRoute { route: Some(route), ..Default::default() } };
+        let sel = Selection {
+            route: Some(RouteChoice { resource: 0, entries: vec![entry], gateway: None }),
+            ..Default::default()
+        };
+        RouteTable::build(&sel, None, &MeshSettings::default(), SVC, &[])
+    }
+
+    /// Istio's `applyHTTPRouteDestination` (`route_test.go` "for virtual service with weighted
+    /// destinations" / "…with a zero-weight destination"): a lone destination is the route's
+    /// cluster whatever its weight; several keep their weights as given, dropping those of 0.
+    #[test]
+    fn weights_as_istio_passes_them() {
+        let t = table(vec![dest("v1", Some(7))]);
+        assert_eq!(t.routes[0].weights, [100]);
+        assert!(!t.routes[0].is_weighted());
+        let t = table(vec![dest("v1", Some(90)), dest("v2", Some(10))]);
+        assert_eq!(t.routes[0].weights, [90, 10]);
+        assert_eq!(t.routes[0].destinations[1].subset.as_deref(), Some("v2"));
+        let t = table(vec![dest("v1", Some(0)), dest("v2", Some(3)), dest("v3", None)]);
+        assert_eq!(t.routes[0].weights, [3]);
+        assert_eq!(t.routes[0].destinations[0].subset.as_deref(), Some("v2"));
+    }
+
+    /// Without a VirtualService the table is Istio's default route: one catch-all with the mesh's
+    /// default retries; a class that matches nothing gets `None` (404 NR).
+    #[test]
+    fn default_route_and_unmatched_classes() {
+        let t = RouteTable::build(&Selection::default(), None, &MeshSettings::default(), SVC, &[]);
+        assert_eq!(t.routes.len(), 1);
+        assert!(t.routes[0].matcher.is_catch_all());
+        assert_eq!(t.routes[0].config.retry.as_ref().map(|r| r.num_retries), Some(2));
+        assert_eq!(class_routes(&t, &[], SVC), [Some(0)]);
+        let mut only_api = t.clone();
+        only_api.routes[0].matcher.path = crate::envoy::route::PathMatch::Prefix("/api".into());
+        assert_eq!(class_routes(&only_api, &[], SVC), [None]);
+        let api = RequestClass {
+            fraction: 1.0,
+            upto: 1.0,
+            attrs: RequestAttrs { path: "/api/v1".into(), ..RequestClass::default_attrs(SVC) },
+        };
+        assert_eq!(class_routes(&only_api, &[api], SVC), [Some(0)]);
+    }
+
+    /// `example_request` builds a request the match accepts, or gives up.
+    #[test]
+    fn example_requests() {
+        let m = crate::istio::route::translate_match(
+            &serde_yaml_ng::from_str(
+                "uri: {prefix: /checkout}\nmethod: {exact: POST}\nheaders: {x-user: {prefix: t-}}",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let r = example_request(&m, SVC).unwrap();
+        assert_eq!((r.path.as_str(), r.method.as_str()), ("/checkout", "POST"));
+        assert_eq!(r.headers, [("x-user".to_string(), "t-".to_string())]);
+        let q = RouteMatch { query_params: vec!["a".into()], ..RouteMatch::default() };
+        assert_eq!(example_request(&q, SVC), None);
+    }
+}
