@@ -1293,6 +1293,18 @@ fn connection_for(p: &Proxy, host: EndpointId) -> Option<bool> {
     if p.n_conns < p.cluster.circuit_breakers.max_connections || conns == 0 { Some(true) } else { None }
 }
 
+/// The route settings of a request at a proxy of `group` that took route `route` of its table;
+/// a gateway hop (no group) has none: no retries, no timeouts, no fault filter.
+#[inline]
+fn route_cfg<'a>(
+    routes: &'a [crate::model::routes::RouteTable],
+    none: &'a RouteConfig,
+    group: crate::model::ids::ProxyGroupId,
+    route: u8,
+) -> &'a RouteConfig {
+    routes.get(group.idx()).and_then(|t| t.routes.get(usize::from(route))).map_or(none, |r| &r.config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1358,16 +1370,4 @@ rate = 1
         p.pool[0].connecting = 1;
         assert_eq!(pool_grant(&p, h0), Grant::Queue);
     }
-}
-
-/// The route settings of a request at a proxy of `group` that took route `route` of its table;
-/// a gateway hop (no group) has none: no retries, no timeouts, no fault filter.
-#[inline]
-fn route_cfg<'a>(
-    routes: &'a [crate::model::routes::RouteTable],
-    none: &'a RouteConfig,
-    group: crate::model::ids::ProxyGroupId,
-    route: u8,
-) -> &'a RouteConfig {
-    routes.get(group.idx()).and_then(|t| t.routes.get(usize::from(route))).map_or(none, |r| &r.config)
 }
