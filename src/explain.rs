@@ -54,6 +54,12 @@ pub struct ProxyView {
     pub resources: Vec<resources::ResourceNote>,
     /// Resources not shown: they are for other hosts.
     pub other_resources: usize,
+    /// The Envoy cluster shown (the one its route sends to; the default one when the route
+    /// names a subset that does not exist), e.g. `outbound|80|v1|HOST`.
+    pub envoy_cluster: String,
+    /// Every Envoy cluster the proxy has for the service, with the endpoints in its EDS: the
+    /// default cluster, then one per DestinationRule subset.
+    pub clusters: Vec<(String, u32)>,
 }
 
 /// One route of a client proxy's table.
@@ -178,6 +184,12 @@ pub fn snapshot_with(
     let mut proxies: Vec<ProxyView> = (0..world.proxies.len()).map(|i| proxy_view(world, i)).collect();
     // One block of settings when every proxy has the same, as in a mesh with one DestinationRule.
     let uniform = proxies.windows(2).all(|w| w[0].settings == w[1].settings);
+    // The cluster the settings are those of: the clients' route cluster when they all share one.
+    let clients: Vec<&ProxyView> = proxies.iter().filter(|p| p.kind != "east-west gateway").collect();
+    let envoy_cluster = match clients.first() {
+        Some(first) if clients.iter().all(|p| p.envoy_cluster == first.envoy_cluster) => first.envoy_cluster.clone(),
+        _ => envoy_cluster_name(&scenario),
+    };
     let settings = if uniform {
         let common = proxies.first().map(|p| p.settings.clone()).unwrap_or_default();
         for p in &mut proxies {
@@ -191,7 +203,7 @@ pub fn snapshot_with(
         scenario: scenario.name.clone(),
         seed,
         at,
-        envoy_cluster: envoy_cluster_name(&scenario),
+        envoy_cluster,
         settings,
         skipped: resources::manifest_summary(&scenario),
         proxies,
@@ -204,16 +216,7 @@ pub fn snapshot_with(
 /// ports: PORT is the destination port of the first route a proxy group takes, when it names
 /// one, else 80.
 pub fn envoy_cluster_name(s: &Scenario) -> String {
-    let port = s
-        .proxy_groups
-        .iter()
-        .find_map(|g| g.selection.http_route())
-        .and_then(|r| r.route.as_ref())
-        .and_then(|dests| dests.first())
-        .and_then(|d| d.destination.port.as_ref())
-        .and_then(|p| p.number)
-        .unwrap_or(80);
-    format!("outbound|{port}||{}", s.service.host)
+    crate::model::build::cluster_name(s, None, false)
 }
 
 /// The Istio selection of proxy `p`: its group's, or its east-west gateway deployment's.
@@ -243,9 +246,12 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         Some(ProxyKind::Sidecar) => "sidecar",
         None => "east-west gateway",
     };
-    let state = p.lb.priority_state();
-    let views = p.lb.locality_view();
-    let mut priorities: Vec<PriorityView> = (0..p.lb.num_priorities())
+    // The cluster its route sends to (`model::build::route_cluster`).
+    let shown = p.route_cluster.unwrap_or(crate::model::proxy::DEFAULT_CLUSTER) as usize;
+    let cl = &p.clusters[shown];
+    let state = cl.lb.priority_state();
+    let views = cl.lb.locality_view();
+    let mut priorities: Vec<PriorityView> = (0..cl.lb.num_priorities())
         .map(|index| PriorityView {
             index,
             health: state.health.get(index).copied().unwrap_or(0),
@@ -256,12 +262,12 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         })
         .collect();
     for v in views {
-        let endpoints = (0..p.hosts.len())
+        let endpoints = (0..cl.hosts.len())
             .filter(|&h| {
-                let info = &p.hosts[h];
+                let info = &cl.hosts[h];
                 info.member && info.priority as usize == v.priority && info.locality == v.locality
             })
-            .map(|h| endpoint_view(world, i, EndpointId(h as u32)))
+            .map(|h| endpoint_view(world, cl, EndpointId(h as u32)))
             .collect();
         if let Some(pr) = priorities.get_mut(v.priority) {
             pr.localities.push(LocalityView {
@@ -292,7 +298,7 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         locality: world.topo.localities[p.locality.idx()].to_string(),
         priorities,
         total_panic: state.total_panic,
-        ejected: p.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
+        ejected: cl.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
         routes: route_views(world, p.group),
         unrouted: class_names(world, p.group, None),
         route: if group.is_some() {
@@ -300,10 +306,19 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         } else {
             Vec::new()
         },
-        settings: settings::cluster_settings(s, selection.and_then(|sel| sel.traffic_policy())),
+        settings: match selection {
+            Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
+            None => settings::cluster_settings(s, None),
+        },
         namespace,
         resources,
         other_resources,
+        envoy_cluster: cl.name.clone(),
+        clusters: p
+            .clusters
+            .iter()
+            .map(|c| (c.name.clone(), c.hosts.iter().filter(|h| h.member).count() as u32))
+            .collect(),
     }
 }
 
@@ -361,8 +376,7 @@ fn route_views(world: &World, group: crate::model::ids::ProxyGroupId) -> Vec<Rou
         .collect()
 }
 
-fn endpoint_view(world: &World, proxy: usize, id: EndpointId) -> EndpointView {
-    let p = &world.proxies[proxy];
+fn endpoint_view(world: &World, p: &crate::model::proxy::Cluster, id: EndpointId) -> EndpointView {
     let name = crate::output::endpoint_name(world, id);
     let hs = p.outlier.as_ref().and_then(|o| o.host_state(id));
     let state = match hs {
@@ -417,6 +431,14 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
                 let _ = writeln!(s, "    ({} more resources are for other hosts)", p.other_resources);
             }
         }
+        if p.clusters.len() > 1 {
+            let _ = writeln!(s, "  Envoy clusters (the default, then one per DestinationRule subset)");
+            for (name, n) in &p.clusters {
+                let mark = if *name == p.envoy_cluster { "  <- its route" } else { "" };
+                let _ = writeln!(s, "    {name}: {n} endpoints{mark}");
+            }
+            let _ = writeln!(s, "  Shown below: {}", p.envoy_cluster);
+        }
         if !p.settings.is_empty() {
             let _ = writeln!(s, "  Cluster settings in force");
             render_settings(&mut s, &p.settings);
@@ -457,7 +479,7 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
                 continue;
             }
             let name_w = endpoints.iter().map(|(_, e)| e.name.len()).max().unwrap_or(0).max("ENDPOINT".len());
-            let cluster_w = snap.envoy_cluster.len().max("CLUSTER".len());
+            let cluster_w = p.envoy_cluster.len().max("CLUSTER".len());
             let loc_w = endpoints.iter().map(|(l, _)| l.locality.len()).max().unwrap_or(0).max("LOCALITY".len());
             let row = |s: &mut String, cells: [&str; 6]| {
                 let line = format!(
@@ -471,7 +493,7 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
                 let detail = detail_text(&e.state);
                 row(
                     &mut s,
-                    [&e.name, e.state.status(), e.state.outlier_check(), &snap.envoy_cluster, &l.locality, &detail],
+                    [&e.name, e.state.status(), e.state.outlier_check(), &p.envoy_cluster, &l.locality, &detail],
                 );
             }
         }
@@ -519,7 +541,7 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
                 .iter()
                 .map(|r| json!({"resource": r.id, "source": r.source, "applied": r.applied, "why": r.why}))
                 .collect();
-            json!({
+            let mut v = json!({
                 "name": p.name, "kind": p.kind, "cluster": p.cluster, "namespace": p.namespace, "locality": p.locality,
                 "resources": resources, "other_resources": p.other_resources,
                 "settings": p.settings.iter().map(setting).collect::<Vec<_>>(),
@@ -536,7 +558,17 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
                 })).collect::<Vec<_>>(),
                 "unrouted": p.unrouted,
                 "priorities": priorities,
-            })
+            });
+            // A proxy with subset clusters names them, and the one shown.
+            if p.clusters.len() > 1 {
+                v["envoy_cluster"] = json!(p.envoy_cluster);
+                v["clusters"] = json!(p
+                    .clusters
+                    .iter()
+                    .map(|(name, n)| json!({"name": name, "endpoints": n}))
+                    .collect::<Vec<_>>());
+            }
+            v
         })
         .collect();
     json!({

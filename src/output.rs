@@ -109,16 +109,20 @@ pub fn events_jsonl(world: &World) -> String {
     let mut out = String::new();
     let loc = |l: crate::model::ids::LocalityId| world.topo.localities[l.idx()].to_string();
     let proxy = |p: crate::model::ids::ProxyId| world.proxies[p.idx()].name.clone();
-    let client_cluster = crate::explain::envoy_cluster_name(&world.scenario);
-    let gateway_cluster = crate::explain::gateway_cluster_name(&world.scenario);
-    let cluster = |p: crate::model::ids::ProxyId| {
-        if world.proxies[p.idx()].tcp_passthrough { gateway_cluster.clone() } else { client_cluster.clone() }
+    // Envoy's name of the proxy's cluster: `outbound|PORT|SUBSET|HOST`, or
+    // `outbound_.PORT_.SUBSET_.HOST` in an east-west gateway.
+    let cluster = |p: crate::model::ids::ProxyId, c: crate::model::proxy::ClusterIdx| {
+        world.proxies[p.idx()].clusters[c as usize].name.clone()
     };
+    // EDS and panic events name their cluster only in a proxy with several (subsets), so the
+    // log of a proxy with one cluster reads as before.
+    let several = |p: crate::model::ids::ProxyId| world.proxies[p.idx()].clusters.len() > 1;
     for e in &world.rec.log {
         let t = e.time.as_secs_f64();
         let v = match &e.kind {
             LogKind::Eject {
                 proxy: p,
+                cluster: c,
                 endpoint,
                 locality,
                 kind,
@@ -133,32 +137,42 @@ pub fn events_jsonl(world: &World) -> String {
                     "locality": loc(*locality), "reason": kind.stat_name(), "multiplier": multiplier,
                     "planned_s": planned.as_secs_f64(), "endpoint_healthy": healthy_target,
                 });
-                envoy_eject_fields(&mut v, cluster(*p), endpoint_name(world, *endpoint), *kind, true, log, figures);
+                envoy_eject_fields(&mut v, cluster(*p, *c), endpoint_name(world, *endpoint), *kind, true, log, figures);
                 v
             }
-            LogKind::Uneject { proxy: p, endpoint, locality, ejected_for, multiplier, num_ejections } => json!({
-                "time_s": t, "event": "uneject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
-                "locality": loc(*locality), "reason": "interval_tick", "ejected_s": ejected_for.as_secs_f64(),
-                "multiplier": multiplier,
-                "cluster_name": cluster(*p), "upstream_url": endpoint_name(world, *endpoint), "action": "UNEJECT",
-                "num_ejections": num_ejections, "secs_since_last_action": whole_secs(*ejected_for),
-            }),
-            LogKind::EjectOverflow { proxy: p, endpoint, locality, kind } => json!({
+            LogKind::Uneject { proxy: p, cluster: c, endpoint, locality, ejected_for, multiplier, num_ejections } => {
+                json!({
+                    "time_s": t, "event": "uneject", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
+                    "locality": loc(*locality), "reason": "interval_tick", "ejected_s": ejected_for.as_secs_f64(),
+                    "multiplier": multiplier,
+                    "cluster_name": cluster(*p, *c), "upstream_url": endpoint_name(world, *endpoint), "action": "UNEJECT",
+                    "num_ejections": num_ejections, "secs_since_last_action": whole_secs(*ejected_for),
+                })
+            }
+            LogKind::EjectOverflow { proxy: p, cluster: c, endpoint, locality, kind } => json!({
                 "time_s": t, "event": "eject_overflow", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
                 "locality": loc(*locality), "reason": kind.stat_name(),
-                "type": kind.envoy_type(), "cluster_name": cluster(*p), "upstream_url": endpoint_name(world, *endpoint),
+                "type": kind.envoy_type(), "cluster_name": cluster(*p, *c), "upstream_url": endpoint_name(world, *endpoint),
             }),
-            LogKind::EjectNotEnforced { proxy: p, endpoint, kind, log, figures } => {
+            LogKind::EjectNotEnforced { proxy: p, cluster: c, endpoint, kind, log, figures } => {
                 let mut v = json!({
                     "time_s": t, "event": "eject_not_enforced", "proxy": proxy(*p), "endpoint": endpoint_name(world, *endpoint),
                     "reason": kind.stat_name(),
                 });
-                envoy_eject_fields(&mut v, cluster(*p), endpoint_name(world, *endpoint), *kind, false, log, figures);
+                envoy_eject_fields(
+                    &mut v,
+                    cluster(*p, *c),
+                    endpoint_name(world, *endpoint),
+                    *kind,
+                    false,
+                    log,
+                    figures,
+                );
                 v
             }
-            LogKind::IntervalTick { proxy: p, ejected, hosts, success_rate } => {
+            LogKind::IntervalTick { proxy: p, cluster: c, ejected, hosts, success_rate } => {
                 let mut v = json!({
-                    "time_s": t, "event": "interval_tick", "proxy": proxy(*p), "cluster_name": cluster(*p),
+                    "time_s": t, "event": "interval_tick", "proxy": proxy(*p), "cluster_name": cluster(*p, *c),
                     "ejected": ejected, "hosts": hosts,
                 });
                 if let Some(sr) = success_rate {
@@ -167,13 +181,25 @@ pub fn events_jsonl(world: &World) -> String {
                 }
                 v
             }
-            LogKind::Eds { proxy: p, added, removed, hosts, priorities } => json!({
-                "time_s": t, "event": "eds", "proxy": proxy(*p), "added": added, "removed": removed, "hosts": hosts, "priorities": priorities,
-            }),
-            LogKind::Panic { proxy: p, on, total, priorities } => json!({
-                "time_s": t, "event": if *on { "panic_on" } else { "panic_off" }, "proxy": proxy(*p), "total_panic": total,
-                "priorities": priorities,
-            }),
+            LogKind::Eds { proxy: p, cluster: c, added, removed, hosts, priorities } => {
+                let mut v = json!({
+                    "time_s": t, "event": "eds", "proxy": proxy(*p), "added": added, "removed": removed, "hosts": hosts, "priorities": priorities,
+                });
+                if several(*p) {
+                    v["cluster_name"] = json!(cluster(*p, *c));
+                }
+                v
+            }
+            LogKind::Panic { proxy: p, cluster: c, on, total, priorities } => {
+                let mut v = json!({
+                    "time_s": t, "event": if *on { "panic_on" } else { "panic_off" }, "proxy": proxy(*p), "total_panic": total,
+                    "priorities": priorities,
+                });
+                if several(*p) {
+                    v["cluster_name"] = json!(cluster(*p, *c));
+                }
+                v
+            }
             LogKind::Phase { index } => json!({
                 "time_s": t, "event": "phase", "phase": world.scenario.phases[*index as usize].name,
             }),
@@ -475,7 +501,9 @@ fn panic_rows(world: &World, n_buckets: usize) -> Vec<(String, Vec<f64>)> {
         }
     };
     for e in &world.rec.log {
-        if let LogKind::Panic { proxy, priorities, .. } = &e.kind {
+        if let LogKind::Panic { proxy, cluster, priorities, .. } = &e.kind
+            && world.is_route_cluster(*proxy, *cluster)
+        {
             let i = proxy.idx();
             let t = e.time.as_nanos();
             add(&now[i], since[i], t, &mut acc);
@@ -573,13 +601,14 @@ pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
         .filter(|c| c.delta < 0)
         .map(|c| (c.time.as_nanos(), c.proxy.0, c.endpoint.0))
         .collect();
-    // Open ejection per (proxy, endpoint): index into `out`.
-    let mut open: std::collections::BTreeMap<(u32, u32), usize> = std::collections::BTreeMap::new();
+    // Open ejection per (proxy, cluster, endpoint): index into `out`.
+    let mut open: std::collections::BTreeMap<(u32, crate::model::proxy::ClusterIdx, u32), usize> =
+        std::collections::BTreeMap::new();
     for e in &world.rec.log {
         let t = e.time.as_secs_f64();
         match &e.kind {
-            LogKind::Eject { proxy, endpoint, locality, kind, multiplier, .. } => {
-                open.insert((proxy.0, endpoint.0), out.len());
+            LogKind::Eject { proxy, cluster, endpoint, locality, kind, multiplier, .. } => {
+                open.insert((proxy.0, *cluster, endpoint.0), out.len());
                 out.push(EjectionRecord {
                     proxy: world.proxies[proxy.idx()].name.clone(),
                     endpoint: endpoint_name(world, *endpoint),
@@ -592,16 +621,18 @@ pub fn ejection_records(world: &World) -> Vec<EjectionRecord> {
                     ended_by: "end of run",
                 });
             }
-            LogKind::Uneject { proxy, endpoint, .. } => {
-                if let Some(i) = open.remove(&(proxy.0, endpoint.0)) {
+            LogKind::Uneject { proxy, cluster, endpoint, .. } => {
+                if let Some(i) = open.remove(&(proxy.0, *cluster, endpoint.0)) {
                     out[i].end_s = Some(t);
                     out[i].ended_by = "uneject";
                 }
             }
-            LogKind::Eds { proxy, removed, .. } if *removed > 0 => {
-                let gone: Vec<(u32, u32)> = open
+            LogKind::Eds { proxy, cluster, removed, .. } if *removed > 0 => {
+                let gone: Vec<(u32, crate::model::proxy::ClusterIdx, u32)> = open
                     .keys()
-                    .filter(|(p, ep)| *p == proxy.0 && ended.contains(&(e.time.as_nanos(), *p, *ep)))
+                    .filter(|(p, c, ep)| {
+                        *p == proxy.0 && *c == *cluster && ended.contains(&(e.time.as_nanos(), *p, *ep))
+                    })
                     .copied()
                     .collect();
                 for k in gone {

@@ -186,11 +186,13 @@ impl Span {
 /// proxy's EDS (as `ejections.csv` records them).
 fn ejection_spans(world: &World) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::new();
-    let mut open: std::collections::BTreeMap<(u32, u32), usize> = std::collections::BTreeMap::new();
+    // Keyed by (proxy, cluster, endpoint): each of a proxy's clusters ejects on its own.
+    let mut open: std::collections::BTreeMap<(u32, crate::model::proxy::ClusterIdx, u32), usize> =
+        std::collections::BTreeMap::new();
     for e in &world.rec.log {
         match &e.kind {
-            LogKind::Eject { proxy, endpoint, locality, multiplier, .. } => {
-                open.insert((proxy.0, endpoint.0), out.len());
+            LogKind::Eject { proxy, cluster, endpoint, locality, multiplier, .. } => {
+                open.insert((proxy.0, *cluster, endpoint.0), out.len());
                 out.push(Span {
                     proxy: world.proxies[proxy.idx()].name.clone(),
                     endpoint: crate::output::endpoint_name(world, *endpoint),
@@ -200,15 +202,18 @@ fn ejection_spans(world: &World) -> Vec<Span> {
                     end: None,
                 });
             }
-            LogKind::Uneject { proxy, endpoint, .. } => {
-                if let Some(i) = open.remove(&(proxy.0, endpoint.0)) {
+            LogKind::Uneject { proxy, cluster, endpoint, .. } => {
+                if let Some(i) = open.remove(&(proxy.0, *cluster, endpoint.0)) {
                     out[i].end = Some(e.time);
                 }
             }
-            LogKind::Eds { proxy, removed, .. } if *removed > 0 => {
-                let hosts = &world.proxies[proxy.idx()].hosts;
-                let gone: Vec<(u32, u32)> =
-                    open.keys().filter(|(p, ep)| *p == proxy.0 && !hosts[*ep as usize].member).copied().collect();
+            LogKind::Eds { proxy, cluster, removed, .. } if *removed > 0 => {
+                let hosts = &world.proxies[proxy.idx()].clusters[*cluster as usize].hosts;
+                let gone: Vec<(u32, crate::model::proxy::ClusterIdx, u32)> = open
+                    .keys()
+                    .filter(|(p, c, ep)| *p == proxy.0 && *c == *cluster && !hosts[*ep as usize].member)
+                    .copied()
+                    .collect();
                 for k in gone {
                     let i = open.remove(&k).expect("listed");
                     out[i].end = Some(e.time);
@@ -461,7 +466,9 @@ fn first_panic(world: &World, start: SimTime, end: SimTime) -> Option<(SimTime, 
                 return Some((start, name(p)));
             }
         }
-        if let LogKind::Panic { proxy, on, .. } = &e.kind {
+        if let LogKind::Panic { proxy, cluster, on, .. } = &e.kind
+            && world.is_route_cluster(*proxy, *cluster)
+        {
             let (proxy, on) = (*proxy, *on);
             if e.time >= start && on {
                 return Some((e.time, name(proxy.idx())));

@@ -127,16 +127,25 @@ impl<'a> LintInput<'a> {
 pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
     let mut out: Vec<Lint> = Vec::new();
     let mut done: Vec<usize> = Vec::new();
+    // The policy of the cluster each group's route sends to: a subset's merged policy, else the
+    // default cluster's (`model::build::cluster_plans`).
+    let route_policy = |g: usize| {
+        let sel = &s.proxy_groups[g].selection;
+        let plans = crate::model::build::cluster_plans(s, sel);
+        let subset = super::settings::route_subset(sel);
+        plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
+    };
     for g in 0..s.proxy_groups.len() {
         if done.contains(&g) {
             continue;
         }
         let rule = &s.proxy_groups[g].selection.destination_rule;
-        let same: Vec<usize> =
-            (g..s.proxy_groups.len()).filter(|&h| s.proxy_groups[h].selection.destination_rule == *rule).collect();
+        let policy = route_policy(g);
+        let same: Vec<usize> = (g..s.proxy_groups.len())
+            .filter(|&h| s.proxy_groups[h].selection.destination_rule == *rule && route_policy(h) == policy)
+            .collect();
         done.extend(&same);
-        let policy = rule.as_ref().and_then(|d| d.spec.traffic_policy.as_ref());
-        for l in lint(&LintInput::from_scenario(s, policy, &same)) {
+        for l in lint(&LintInput::from_scenario(s, policy.as_ref(), &same)) {
             if !out.contains(&l) {
                 out.push(l);
             }
@@ -162,10 +171,11 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Lint> {
     out
 }
 
-/// A route to a DestinationRule subset that selects no pod (or is not defined): Istio builds
-/// `outbound|PORT|SUBSET|HOST` with no endpoints (or no cluster at all), so every request routed
-/// there fails with 503. (That meshsim does not simulate subsets yet is the `route-simplified`
-/// lint's.)
+/// A route to a DestinationRule subset that selects no pod (`subset-selects-no-pod`) or that the
+/// rule does not define (`subset-not-defined`). Istio builds `outbound|PORT|SUBSET|HOST` with no
+/// endpoints in the first case, and no cluster at all in the second (the route still names it:
+/// Envoy answers 503 NC, "cluster not found"); every request routed there fails with 503, as
+/// meshsim simulates it (`no_healthy_upstream` in both cases).
 fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     let mut seen: Vec<&str> = Vec::new();
     for &(i, r) in &input.routes {
@@ -178,10 +188,11 @@ fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
             let at = format!("VirtualService http[{i}].route[{j}] (subset `{name}`)");
             match input.subsets.iter().find(|s| s.name == name) {
                 None => out.push(Lint {
-                    code: "subset-selects-no-pod",
+                    code: "subset-not-defined",
                     reason: format!(
-                        "{at}: the DestinationRule defines no subset `{name}`, so Istio builds no cluster for it and \
-                         every request routed there fails with 503"
+                        "{at}: the DestinationRule defines no subset `{name}`, so Istio builds no cluster for it; the \
+                         route still names it, and Envoy answers every request routed there with 503 \"cluster not \
+                         found\" (flag NC; meshsim counts them as no_healthy_upstream)"
                     ),
                     fix: format!("define subset `{name}` in the DestinationRule, with labels its pods carry"),
                 }),
@@ -199,7 +210,7 @@ fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
                             reason: format!(
                                 "{at}: no pod of the service carries the labels {want:?}, so Istio's cluster for the \
                                  subset has no endpoints and every request routed there fails with 503 \"no healthy \
-                                 upstream\""
+                                 upstream\" (as meshsim simulates it: no outlier detection, no failover can help)"
                             ),
                             fix: "label the pods (service.deployments[].labels) or fix the subset's labels".into(),
                         });

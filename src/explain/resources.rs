@@ -90,7 +90,7 @@ pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
             code: "route-simplified",
             reason: format!("proxies {}: {w}", groups.join(", ")),
             fix: "check that the simulated requests stand for the traffic you care about (`meshsim explain --proxy \
-                  NAME` shows the route and why); subsets, weights and request matching are not modelled yet"
+                  NAME` shows the route and why); weighted splits and request matching are not modelled yet"
                 .into(),
         });
     }

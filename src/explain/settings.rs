@@ -11,8 +11,14 @@ use crate::scenario::Scenario;
 /// Where a setting's value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// Written in the DestinationRule or VirtualService.
+    /// Written in the DestinationRule (its top-level `trafficPolicy`) or VirtualService.
     Manifest,
+    /// Written in the DestinationRule's top-level `portLevelSettings` for the service port.
+    PortLevel,
+    /// Written in the subset's `trafficPolicy` (for a subset's cluster).
+    Subset,
+    /// Written in the subset's own `portLevelSettings` for the service port.
+    SubsetPortLevel,
     /// A value Istio sets when the manifest does not.
     IstioDefault,
     /// Istio leaves the field unset, so Envoy's default applies.
@@ -30,6 +36,9 @@ impl Source {
     pub fn label(self) -> &'static str {
         match self {
             Source::Manifest => "manifest",
+            Source::PortLevel => "port-level",
+            Source::Subset => "subset",
+            Source::SubsetPortLevel => "subset port-level",
             Source::IstioDefault => "Istio default",
             Source::EnvoyDefault => "Envoy default",
             Source::Mesh => "mesh",
@@ -56,6 +65,86 @@ fn set(name: &str, value: impl Into<String>, source: Source) -> Setting {
 
 fn from(manifest: bool, otherwise: Source) -> Source {
     if manifest { Source::Manifest } else { otherwise }
+}
+
+/// The subset a proxy's route sends to (the first destination's), if any.
+pub fn route_subset(sel: &crate::istio::select::Selection) -> Option<&str> {
+    sel.http_route()
+        .and_then(|r| r.route.as_ref())
+        .and_then(|d| d.first())
+        .and_then(|d| d.destination.subset.as_deref())
+}
+
+/// The settings in force in a proxy's cluster for `subset` (`None`: the default cluster; a
+/// subset the rule does not define also gives the default cluster's), each manifest value
+/// labelled with the layer it came from: top-level (`manifest`), `port-level`, `subset` or
+/// `subset port-level`. Istio merges whole blocks (`MergeTrafficPolicy`): the last layer that sets
+/// `outlierDetection`, `loadBalancer` or `connectionPool` gives every field of it.
+pub fn settings_for(s: &Scenario, sel: &crate::istio::select::Selection, subset: Option<&str>) -> Vec<Setting> {
+    let plans = crate::model::build::cluster_plans(s, sel);
+    let plan = plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]);
+    let mut out = cluster_settings(s, plan.policy.as_ref());
+    let Some(dr) = sel.destination_rule.as_ref() else { return out };
+    let port = crate::model::build::service_port(s);
+    let sub_tp = plan
+        .subset
+        .as_deref()
+        .and_then(|n| dr.spec.subsets.iter().flatten().find(|x| x.name == n))
+        .and_then(|x| x.traffic_policy.as_ref());
+    let port_entry = |tp: &TrafficPolicy| {
+        tp.port_level_settings.iter().flatten().find(|p| p.port.as_ref().and_then(|p| p.number) == Some(port)).cloned()
+    };
+    // (outlierDetection, loadBalancer, connectionPool) set by each layer, in merge order. A
+    // port-level entry for the port replaces its policy whole (`GetPortLevelTrafficPolicy`), so
+    // it stands instead of that policy's own blocks.
+    let mut layers: Vec<(Source, [bool; 3])> = Vec::new();
+    if let Some(tp) = dr.spec.traffic_policy.as_ref() {
+        layers.push(match port_entry(tp) {
+            Some(p) => (
+                Source::PortLevel,
+                [p.outlier_detection.is_some(), p.load_balancer.is_some(), p.connection_pool.is_some()],
+            ),
+            None => (
+                Source::Manifest,
+                [tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some()],
+            ),
+        });
+    }
+    if let Some(tp) = sub_tp {
+        layers.push(match port_entry(tp) {
+            Some(p) => (
+                Source::SubsetPortLevel,
+                [p.outlier_detection.is_some(), p.load_balancer.is_some(), p.connection_pool.is_some()],
+            ),
+            None => (
+                Source::Subset,
+                [tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some()],
+            ),
+        });
+    }
+    let layer_of = |block: usize| layers.iter().rev().find(|(_, b)| b[block]).map(|(src, _)| *src);
+    for x in &mut out {
+        if x.source != Source::Manifest {
+            continue;
+        }
+        let n = x.name.as_str();
+        let block = if n.starts_with("max_requests")
+            || n.starts_with("max_pending")
+            || n.starts_with("max_retries")
+            || n.starts_with("max_connections")
+            || n.starts_with("connect_timeout")
+        {
+            2
+        } else if n == "locality setting" || n.starts_with("lb_policy") || n.starts_with("slow_start") {
+            1
+        } else {
+            0
+        };
+        if let Some(src) = layer_of(block) {
+            x.source = src;
+        }
+    }
+    out
 }
 
 /// The settings of the Envoy cluster for the service that the DestinationRule traffic policy

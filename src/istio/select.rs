@@ -833,8 +833,9 @@ fn gateway_route(
 }
 
 /// What the route table holds that meshsim does not model yet: destinations to other hosts
-/// (a request class that reaches one is refused by the scenario's validation), subsets, query
-/// parameters (never matched: requests carry no query string), delegation.
+/// (a request class that reaches one is refused by the scenario's validation), query parameters
+/// (never matched: requests carry no query string), delegation. Subsets are modelled (their own
+/// clusters, `model::build`), and so are weighted splits (`model::routes`).
 fn route_warnings(resources: &[ConfigResource], r: &RouteChoice, service: &Service, warnings: &mut Vec<String>) {
     let id = resources[r.resource].id();
     let mut seen: Vec<usize> = Vec::new();
@@ -862,15 +863,6 @@ fn route_warnings(resources: &[ConfigResource], r: &RouteChoice, service: &Servi
                 e.http,
                 others.join(", "),
                 service.host
-            ));
-        }
-        let subsets: BTreeSet<&str> = dests.iter().filter_map(|d| d.destination.subset.as_deref()).collect();
-        if !subsets.is_empty() {
-            warnings.push(format!(
-                "{id} http[{}] routes to subset {}; meshsim sends to every endpoint of the service with the \
-                 DestinationRule's top-level policy",
-                e.http,
-                subsets.into_iter().collect::<Vec<_>>().join(", ")
             ));
         }
         if e.route.delegate.is_some() {

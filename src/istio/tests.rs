@@ -8,8 +8,8 @@ use super::IstioError;
 use super::duration::parse_duration;
 use super::locality::{AssignOptions, Assignment, EastWestGateway, IstioEndpoint, ProxyMeta, assign_endpoints, labels};
 use super::manifest::{
-    DestinationRuleSpec, Failover, HttpRetry, HttpRoute, LocalityLbSetting, Manifest, OutlierDetection, TrafficPolicy,
-    VirtualServiceSpec, parse_manifests, read_manifests,
+    DestinationRuleSpec, Failover, HttpRetry, HttpRoute, LocalityLbSetting, Manifest, OutlierDetection, Subset,
+    TrafficPolicy, VirtualServiceSpec, parse_manifests, read_manifests,
 };
 use super::translate::{
     ClientProxy, LbSettingSource, MeshSettings, UnreadyEndpoints, assignment_for, cluster_config, effective_lb_setting,
@@ -939,4 +939,119 @@ fn traffic_policy_type_is_usable_standalone() {
     assert_eq!(tp.outlier_detection.unwrap().interval.unwrap().0, SimDuration::from_secs(5));
     let err = toml::from_str::<TrafficPolicy>("[outlierDetection]\nintervall = \"5s\"\n").unwrap_err();
     assert!(err.to_string().contains("intervall"), "{err}");
+}
+
+/// `TestMergeTrafficPolicy` (`pilot/pkg/networking/core/v1alpha3/cluster_traffic_policy_test.go`
+/// in Istio, since moved beside `MergeSubsetTrafficPolicy`), every case: `original` is the
+/// DestinationRule's top-level policy, `subset` the policy of subset `s`, `port` the cluster's
+/// port (`None`: no port). `consecutiveErrors` there is `consecutive5xxErrors` here.
+#[test]
+fn istio_merge_traffic_policy_cases() {
+    let tp = |yaml: &str| -> Option<TrafficPolicy> {
+        if yaml.is_empty() { None } else { Some(serde_yaml_ng::from_str(yaml).expect("policy")) }
+    };
+    let case = |name: &str, original: &str, subset: &str, port: Option<u32>, expected: &str| {
+        let spec = DestinationRuleSpec {
+            host: "a".into(),
+            traffic_policy: tp(original),
+            subsets: Some(vec![Subset { name: "s".into(), labels: None, traffic_policy: tp(subset) }]),
+            ..Default::default()
+        };
+        assert_eq!(merged_traffic_policy(&spec, Some("s"), port), tp(expected), "{name}");
+    };
+    case("all nil policies", "", "", None, "");
+    case(
+        "no subset policy",
+        "connectionPool: {http: {maxRetries: 10}}",
+        "",
+        None,
+        "connectionPool: {http: {maxRetries: 10}}",
+    );
+    case(
+        "no parent policy",
+        "",
+        "connectionPool: {http: {maxRetries: 10}}",
+        None,
+        "connectionPool: {http: {maxRetries: 10}}",
+    );
+    case(
+        "merge non-conflicting fields",
+        "tls: {mode: ISTIO_MUTUAL}",
+        "connectionPool: {http: {maxRetries: 10}}",
+        None,
+        "{connectionPool: {http: {maxRetries: 10}}, tls: {mode: ISTIO_MUTUAL}}",
+    );
+    case(
+        "subset overwrite top-level fields",
+        "{tls: {mode: ISTIO_MUTUAL}, connectionPool: {http: {maxRetries: 10}}}",
+        "tls: {mode: SIMPLE}",
+        None,
+        "{tls: {mode: SIMPLE}, connectionPool: {http: {maxRetries: 10}}}",
+    );
+    case(
+        "merge port level policy, and do not inherit top-level fields (no parent)",
+        "",
+        "{loadBalancer: {simple: ROUND_ROBIN}, connectionPool: {http: {maxRetries: 10}},
+          portLevelSettings: [{port: {number: 8080}, loadBalancer: {simple: LEAST_REQUEST}}]}",
+        Some(8080),
+        "loadBalancer: {simple: LEAST_REQUEST}",
+    );
+    case(
+        "merge port level policy, and do not inherit top-level fields",
+        "{loadBalancer: {simple: ROUND_ROBIN}, outlierDetection: {consecutive5xxErrors: 20},
+          portLevelSettings: [{port: {number: 8080}, outlierDetection: {consecutive5xxErrors: 15}}]}",
+        "{loadBalancer: {simple: ROUND_ROBIN}, connectionPool: {http: {maxRetries: 10}},
+          portLevelSettings: [{port: {number: 8080}, outlierDetection: {consecutive5xxErrors: 13}}]}",
+        Some(8080),
+        "outlierDetection: {consecutive5xxErrors: 13}",
+    );
+    case(
+        "default cluster, non-matching port selector",
+        "{loadBalancer: {simple: ROUND_ROBIN}, outlierDetection: {consecutive5xxErrors: 20},
+          portLevelSettings: [{port: {number: 8080}, outlierDetection: {consecutive5xxErrors: 15}}]}",
+        "{loadBalancer: {simple: ROUND_ROBIN}, connectionPool: {http: {maxRetries: 10}},
+          portLevelSettings: [{port: {number: 8080}, outlierDetection: {consecutive5xxErrors: 13}}]}",
+        Some(9090),
+        "{loadBalancer: {simple: ROUND_ROBIN}, connectionPool: {http: {maxRetries: 10}},
+          outlierDetection: {consecutive5xxErrors: 20}}",
+    );
+}
+
+/// The default cluster takes the top-level policy through `GetPortLevelTrafficPolicy` too: a
+/// port-level entry for its port replaces the whole policy (the top-level `connectionPool` is
+/// not inherited), another port's entry changes nothing.
+#[test]
+fn default_cluster_port_level_entry_replaces_the_whole_policy() {
+    let spec = dr_from_yaml(
+        "host: a\ntrafficPolicy:\n  connectionPool: {http: {http2MaxRequests: 10}}\n  outlierDetection: {consecutive5xxErrors: 7}\n  portLevelSettings:\n  - port: {number: 80}\n    outlierDetection: {consecutive5xxErrors: 3}\n",
+    );
+    let c = cluster_config(merged_traffic_policy(&spec, None, Some(80)).as_ref(), &MeshSettings::default());
+    assert_eq!(c.outlier.as_ref().map(|o| o.consecutive_5xx), Some(3));
+    assert_eq!(c.circuit_breakers.max_requests, u32::MAX, "connectionPool is not inherited");
+    let c = cluster_config(merged_traffic_policy(&spec, None, Some(81)).as_ref(), &MeshSettings::default());
+    assert_eq!((c.circuit_breakers.max_requests, c.outlier.map(|o| o.consecutive_5xx)), (10, Some(7)));
+}
+
+/// `validateSubset`: a subset name must be a DNS-1123 label, label keys qualified names and
+/// values label values; a VirtualService destination's subset name too (`validateSubsetName`).
+#[test]
+fn subset_names_and_labels_are_validated_as_istio_does() {
+    let dr =
+        |name: &str, labels: &str| dr_from_yaml(&format!("host: a\nsubsets:\n- name: {name}\n  labels: {labels}\n"));
+    assert!(validate_destination_rule(&dr("v1", "{version: v1}")).is_ok());
+    assert!(validate_destination_rule(&dr("v1", "{app.kubernetes.io/version: \"1.2\"}")).is_ok());
+    for (name, labels, needle) in [
+        ("V1", "{version: v1}", "subset name is invalid: V1"),
+        ("v_1", "{version: v1}", "subset name is invalid: v_1"),
+        ("v1", "{\"-bad\": v1}", "invalid tag key"),
+        ("v1", "{version: \"v 1\"}", "invalid tag value"),
+    ] {
+        let e = validate_destination_rule(&dr(name, labels)).expect_err(name).to_string();
+        assert!(e.contains(needle) && e.contains("subsets[0]"), "{e}");
+    }
+    let vs: VirtualServiceSpec =
+        serde_yaml_ng::from_str("hosts: [a]\nhttp:\n- route:\n  - destination: {host: a, subset: Not_A_Label}\n")
+            .unwrap();
+    let e = validate_virtual_service(&vs).unwrap_err().to_string();
+    assert!(e.contains("http[0].route[0].destination.subset") && e.contains("subset name is invalid"), "{e}");
 }

@@ -145,63 +145,83 @@ pub fn sends_unhealthy_endpoints(tp: Option<&TrafficPolicy>, mesh: &MeshSettings
     }
 }
 
-/// Merges a DestinationRule's policies for one subset and port, as `MergeSubsetTrafficPolicy`
-/// does: the matching `portLevelSettings` entry replaces the top-level blocks it sets, then the
-/// subset's policy (with its own port-level entry applied) replaces the blocks it sets.
+/// Merges a DestinationRule's policies for one subset and port, as Istio's
+/// `MergeSubsetTrafficPolicy` (`pilot/pkg/networking/util/util.go`) does:
+///
+/// 1. `GetPortLevelTrafficPolicy` on the top-level policy: a `portLevelSettings` entry for the
+///    port *replaces* the whole policy ("port level policies do not inherit and instead [fall
+///    back] to defaults if not provided", `shadowCopyPortTrafficPolicy`): only the entry's
+///    `connectionPool`, `loadBalancer`, `outlierDetection` and `tls` remain.
+/// 2. The same on the subset's policy (`hasPortLevel` when an entry matched).
+/// 3. `mergeTrafficPolicy`: each of the four blocks the subset's policy sets replaces the
+///    top-level one; when the subset's port-level entry matched, all four are the entry's, set
+///    or not. `tunnel` and `proxyProtocol` come from the subset when it sets them.
+///
+/// `retryBudget` (a newer field) follows the subset when it sets one, and is dropped with the
+/// rest when a port-level entry replaces a policy, as the shallow copies above carry only the
+/// listed fields.
 pub fn merged_traffic_policy(
     dr: &DestinationRuleSpec,
     subset: Option<&str>,
     port: Option<u32>,
 ) -> Option<TrafficPolicy> {
-    let base = dr.traffic_policy.as_ref().map(|tp| apply_port_level(tp, port));
+    let (original, _) = port_level_policy(dr.traffic_policy.as_ref(), port);
     let subset_tp = subset
         .and_then(|name| dr.subsets.iter().flatten().find(|s| s.name == name))
-        .and_then(|s| s.traffic_policy.as_ref())
-        .map(|tp| apply_port_level(tp, port));
-    match (base, subset_tp) {
-        (None, s) => s,
-        (b, None) => b,
-        (Some(mut b), Some(s)) => {
-            if s.load_balancer.is_some() {
-                b.load_balancer = s.load_balancer;
-            }
-            if s.connection_pool.is_some() {
-                b.connection_pool = s.connection_pool;
-            }
-            if s.outlier_detection.is_some() {
-                b.outlier_detection = s.outlier_detection;
-            }
-            if s.tls.is_some() {
-                b.tls = s.tls;
-            }
-            if s.retry_budget.is_some() {
-                b.retry_budget = s.retry_budget;
-            }
-            Some(b)
-        }
+        .and_then(|s| s.traffic_policy.as_ref());
+    let Some(subset_tp) = subset_tp else { return original };
+    let (sub, has_port_level) = port_level_policy(Some(subset_tp), port);
+    let sub = sub.expect("a policy in gives a policy out");
+    let Some(mut merged) = original else { return Some(sub) };
+    if sub.connection_pool.is_some() || has_port_level {
+        merged.connection_pool = sub.connection_pool;
     }
+    if sub.outlier_detection.is_some() || has_port_level {
+        merged.outlier_detection = sub.outlier_detection;
+    }
+    if sub.load_balancer.is_some() || has_port_level {
+        merged.load_balancer = sub.load_balancer;
+    }
+    if sub.tls.is_some() || has_port_level {
+        merged.tls = sub.tls;
+    }
+    if sub.tunnel.is_some() {
+        merged.tunnel = sub.tunnel;
+    }
+    if sub.proxy_protocol.is_some() {
+        merged.proxy_protocol = sub.proxy_protocol;
+    }
+    if sub.retry_budget.is_some() {
+        merged.retry_budget = sub.retry_budget;
+    }
+    Some(merged)
 }
 
-fn apply_port_level(tp: &TrafficPolicy, port: Option<u32>) -> TrafficPolicy {
-    let mut out = tp.clone();
-    out.port_level_settings = None;
-    let Some(port) = port else { return out };
-    let entry = tp.port_level_settings.iter().flatten().find(|p| p.port.as_ref().and_then(|p| p.number) == Some(port));
-    if let Some(p) = entry {
-        if p.load_balancer.is_some() {
-            out.load_balancer = p.load_balancer.clone();
-        }
-        if p.connection_pool.is_some() {
-            out.connection_pool = p.connection_pool.clone();
-        }
-        if p.outlier_detection.is_some() {
-            out.outlier_detection = p.outlier_detection.clone();
-        }
-        if p.tls.is_some() {
-            out.tls = p.tls.clone();
+/// `GetPortLevelTrafficPolicy`: the policy's `portLevelSettings` entry for `port`, as a policy of
+/// its own (nothing inherited), and `true`; else the policy without its port-level settings, and
+/// `false`.
+fn port_level_policy(tp: Option<&TrafficPolicy>, port: Option<u32>) -> (Option<TrafficPolicy>, bool) {
+    let Some(tp) = tp else { return (None, false) };
+    let entry = port.and_then(|port| {
+        tp.port_level_settings.iter().flatten().find(|p| p.port.as_ref().and_then(|p| p.number) == Some(port))
+    });
+    match entry {
+        Some(p) => (
+            Some(TrafficPolicy {
+                load_balancer: p.load_balancer.clone(),
+                connection_pool: p.connection_pool.clone(),
+                outlier_detection: p.outlier_detection.clone(),
+                tls: p.tls.clone(),
+                ..TrafficPolicy::default()
+            }),
+            true,
+        ),
+        None => {
+            let mut out = tp.clone();
+            out.port_level_settings = None;
+            (Some(out), false)
         }
     }
-    out
 }
 
 /// The Envoy cluster one proxy receives for a service whose (merged) DR traffic policy is `tp`.

@@ -27,6 +27,16 @@ pub fn validate_destination_rule(spec: &DestinationRuleSpec) -> Result<(), Istio
         let path = format!("subsets[{i}]");
         if subset.name.is_empty() {
             push(&mut errors, &format!("{path}.name"), "subset name must be set");
+        } else if !is_dns1123_label(&subset.name) {
+            // `validateSubset` → `validateSubsetName` (`pkg/config/validation/validation.go`).
+            push(&mut errors, &format!("{path}.name"), format!("subset name is invalid: {}", subset.name));
+        }
+        // `labels.Instance.Validate` (`pkg/config/labels/instance.go`): each key a qualified
+        // name, each value a label value.
+        for (k, v) in subset.labels.iter().flatten() {
+            if let Err(m) = validate_label(k, v) {
+                push(&mut errors, &format!("{path}.labels"), m);
+            }
         }
         if let Some(tp) = &subset.traffic_policy {
             validate_traffic_policy(tp, &format!("{path}.trafficPolicy"), &mut errors);
@@ -65,6 +75,13 @@ pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioEr
             let dpath = format!("{path}.route[{j}]");
             if dest.destination.host.is_empty() {
                 push(&mut errors, &format!("{dpath}.destination.host"), "host must be set");
+            }
+            // `validateDestination` → `validateSubsetName`.
+            if let Some(name) = dest.destination.subset.as_deref()
+                && !name.is_empty()
+                && !is_dns1123_label(name)
+            {
+                push(&mut errors, &format!("{dpath}.destination.subset"), format!("subset name is invalid: {name}"));
             }
             if let Some(w) = dest.weight {
                 if w < 0 {
@@ -207,6 +224,42 @@ fn validate_fault(f: &crate::istio::manifest::HttpFaultInjection, path: &str, er
             validate_duration(t, &format!("{path}.delay.fixedDelay"), errors);
         }
     }
+}
+
+/// `IsDNS1123Label` (`pkg/config/labels`): at most 63 characters, lowercase letters, digits and
+/// `-`, starting and ending with a letter or digit.
+pub fn is_dns1123_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// One label of `labels.Instance.Validate`: the key a qualified name (`[prefix/]name`, the prefix
+/// a DNS-1123 subdomain of at most 253 characters, the name 1–63 characters of letters, digits,
+/// `-`, `_`, `.` that start and end with a letter or digit), the value empty or such a name.
+fn validate_label(key: &str, value: &str) -> Result<(), String> {
+    fn name_ok(n: &str) -> bool {
+        let b = n.as_bytes();
+        !b.is_empty()
+            && b.len() <= 63
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+    }
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| p.len() <= 253 && p.split('.').all(is_dns1123_label));
+    if !prefix_ok || !name_ok(name) {
+        return Err(format!("invalid tag key: {key:?}"));
+    }
+    if !value.is_empty() && !name_ok(value) {
+        return Err(format!("invalid tag value: {value:?}"));
+    }
+    Ok(())
 }
 
 fn finish(kind: &'static str, errors: Vec<FieldError>) -> Result<(), IstioError> {

@@ -251,6 +251,8 @@ pub enum LogKind {
     Eject {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// The host.
         endpoint: EndpointId,
         /// The host's locality.
@@ -272,6 +274,8 @@ pub enum LogKind {
     Uneject {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// The host.
         endpoint: EndpointId,
         /// The host's locality.
@@ -287,6 +291,8 @@ pub enum LogKind {
     EjectOverflow {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// The host.
         endpoint: EndpointId,
         /// The host's locality.
@@ -298,6 +304,8 @@ pub enum LogKind {
     EjectNotEnforced {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// The host.
         endpoint: EndpointId,
         /// The detector that fired.
@@ -312,6 +320,8 @@ pub enum LogKind {
     IntervalTick {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// Hosts ejected after the tick.
         ejected: u32,
         /// Hosts of the cluster.
@@ -323,6 +333,8 @@ pub enum LogKind {
     Eds {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// Hosts added.
         added: u32,
         /// Hosts removed.
@@ -336,6 +348,8 @@ pub enum LogKind {
     Panic {
         /// The proxy.
         proxy: ProxyId,
+        /// Its Envoy cluster (`Proxy::clusters`).
+        cluster: crate::model::proxy::ClusterIdx,
         /// Whether it is in panic now.
         on: bool,
         /// Whether every priority is in panic.

@@ -1,6 +1,6 @@
 //! Building a world from a scenario, and running it.
 
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::Arc;
 
 use crate::engine::{Interrupt, SimError, SimRng, SimTime, Simulation};
@@ -10,13 +10,14 @@ use crate::envoy::outlier::OutlierDetector;
 use crate::istio::locality::{AssignOptions, Assignment, EastWestGateway, IstioEndpoint, ProxyMeta};
 use crate::istio::manifest::{LocalityLbSetting, TrafficPolicy};
 use crate::istio::translate::{
-    EffectiveLbSetting, LbSettingSource, cluster_config, effective_lb_setting, route_config, sends_unhealthy_endpoints,
+    EffectiveLbSetting, LbSettingSource, cluster_config, effective_lb_setting, merged_traffic_policy, route_config,
+    sends_unhealthy_endpoints,
 };
 use crate::metrics::recorder::Recorder;
 use crate::model::event::Event;
 use crate::model::ids::{EndpointId, ProxyGroupId, ProxyId};
 use crate::model::pod::{Behavior, Pod, PodState};
-use crate::model::proxy::Proxy;
+use crate::model::proxy::{Cluster, ClusterIdx, DEFAULT_CLUSTER, Proxy};
 use crate::model::request::RequestSlab;
 use crate::model::topology::Topology;
 use crate::model::world::{Stream, World};
@@ -32,14 +33,18 @@ pub struct LbControl {
     pub enable_failover: bool,
     /// Unready endpoints are sent as UNHEALTHY.
     pub send_unhealthy: bool,
+    /// For a subset's cluster: the labels an endpoint must carry to be in it (`None`: the
+    /// default cluster, every endpoint of the service).
+    pub labels: Option<BTreeMap<String, String>>,
 }
 
 /// What the control plane derives once from the policy for every push.
 #[derive(Clone, Debug)]
 pub struct ControlPlane {
     /// One per client proxy group, then one per east-west gateway deployment: what its
-    /// DestinationRule gives (Istio's selection is per proxy).
-    pub lb: Vec<LbControl>,
+    /// DestinationRule gives (Istio's selection is per proxy), one entry per Envoy cluster
+    /// (`Proxy::clusters`).
+    pub lb: Vec<Vec<LbControl>>,
     /// Per proxy: its entry of `lb`.
     pub lb_of: Vec<u32>,
     /// Proxy identities as istiod sees them, per proxy.
@@ -113,27 +118,74 @@ pub fn cluster_and_control(
     (cluster, lb_setting, enable_failover, send_unhealthy)
 }
 
-fn new_proxy(
-    name: String,
-    group: ProxyGroupId,
-    kube_cluster: crate::model::ids::KubeClusterId,
-    topo: &Topology,
-    cluster: &ClusterConfig,
-    route: RouteConfig,
-    mut rng: SimRng,
-    http2: bool,
-    tcp_passthrough: bool,
-) -> Proxy {
-    let lb = ClusterLb::new(cluster.lb.clone(), &mut rng);
-    Proxy {
+/// The service port meshsim names clusters with. meshsim does not model service ports: it is
+/// the destination port of the first route a proxy group takes, when it names one, else 80.
+pub fn service_port(s: &Scenario) -> u32 {
+    s.proxy_groups
+        .iter()
+        .find_map(|g| g.selection.http_route())
+        .and_then(|r| r.route.as_ref())
+        .and_then(|dests| dests.first())
+        .and_then(|d| d.destination.port.as_ref())
+        .and_then(|p| p.number)
+        .unwrap_or(80)
+}
+
+/// One Envoy cluster pilot builds for the service in a proxy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterPlan {
+    /// The subset (`None`: the default cluster).
+    pub subset: Option<String>,
+    /// The subset's labels (`None`: the default cluster; an empty map selects every endpoint).
+    pub labels: Option<BTreeMap<String, String>>,
+    /// The traffic policy in force for it: top-level → port-level → subset → subset port-level
+    /// (`istio::translate::merged_traffic_policy`).
+    pub policy: Option<TrafficPolicy>,
+}
+
+/// The clusters pilot builds for the service in a proxy whose selection is `sel`
+/// (`buildOutboundClusters` → `ClusterBuilder::applyDestinationRule`,
+/// `pilot/pkg/networking/core/cluster.go` and `cluster_builder.go`): the default cluster
+/// `outbound|PORT||HOST` with the rule's top-level policy merged with its port-level settings,
+/// then one cluster `outbound|PORT|SUBSET|HOST` per subset of the DestinationRule in force, in
+/// the rule's order, with `MergeSubsetTrafficPolicy` (`pilot/pkg/networking/util`) over it. East-
+/// west gateways in AUTO_PASSTHROUGH build the same set for SNI routing (`buildSniDnatClusters`,
+/// named `outbound_.PORT_.SUBSET_.HOST`).
+pub fn cluster_plans(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec<ClusterPlan> {
+    let port = Some(service_port(s));
+    let Some(dr) = sel.destination_rule.as_ref() else {
+        return vec![ClusterPlan { subset: None, labels: None, policy: None }];
+    };
+    let mut out = vec![ClusterPlan { subset: None, labels: None, policy: merged_traffic_policy(&dr.spec, None, port) }];
+    for sub in dr.spec.subsets.iter().flatten() {
+        out.push(ClusterPlan {
+            subset: Some(sub.name.clone()),
+            labels: Some(sub.labels.clone().unwrap_or_default()),
+            policy: merged_traffic_policy(&dr.spec, Some(&sub.name), port),
+        });
+    }
+    out
+}
+
+/// Envoy's name for a cluster of the service: `outbound|PORT|SUBSET|HOST` in a client
+/// (`model.BuildSubsetKey`, `pilot/pkg/model/service.go`), `outbound_.PORT_.SUBSET_.HOST` in an
+/// east-west gateway (`model.BuildDNSSrvSubsetKey`; `_` for no subset).
+pub fn cluster_name(s: &Scenario, subset: Option<&str>, gateway: bool) -> String {
+    let (port, host) = (service_port(s), &s.service.host);
+    if gateway {
+        format!("outbound_.{port}_.{}_.{host}", subset.unwrap_or(""))
+    } else {
+        format!("outbound|{port}|{}|{host}", subset.unwrap_or(""))
+    }
+}
+
+fn new_cluster(name: String, subset: Option<String>, config: &ClusterConfig, http2: bool, rng: &mut SimRng) -> Cluster {
+    Cluster {
         name,
-        group,
-        kube_cluster,
-        locality: topo.locality_of(kube_cluster),
-        cluster: cluster.clone(),
-        route,
-        outlier: cluster.outlier.clone().map(OutlierDetector::new),
-        lb,
+        subset,
+        config: config.clone(),
+        outlier: config.outlier.clone().map(OutlierDetector::new),
+        lb: ClusterLb::new(config.lb.clone(), rng),
         hosts: Vec::new(),
         active: Vec::new(),
         in_flight: 0,
@@ -143,16 +195,79 @@ fn new_proxy(
         n_conns: 0,
         n_pending: 0,
         http2,
-        tcp_passthrough,
         retries_active: 0,
-        rng,
         n_ejected: 0,
         panic: Vec::new(),
         panic_total: false,
-        counts: Vec::new(),
-        timer_start: None,
         tunnels: Default::default(),
     }
+}
+
+/// The configuration of each cluster of a proxy: its Envoy settings and its control-plane view.
+struct BuiltCluster {
+    subset: Option<String>,
+    config: ClusterConfig,
+    http2: bool,
+    control: LbControl,
+}
+
+fn built_clusters(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec<BuiltCluster> {
+    cluster_plans(s, sel)
+        .into_iter()
+        .map(|plan| {
+            let (config, lb_setting, enable_failover, send_unhealthy) = cluster_and_control(s, plan.policy.as_ref());
+            let http2 = s.service.protocol == UpstreamProtocol::Http2 || config.h2_upgrade;
+            let control = LbControl { lb_setting, enable_failover, send_unhealthy, labels: plan.labels };
+            BuiltCluster { subset: plan.subset, config, http2, control }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_proxy(
+    s: &Scenario,
+    name: String,
+    group: ProxyGroupId,
+    kube_cluster: crate::model::ids::KubeClusterId,
+    topo: &Topology,
+    built: &[BuiltCluster],
+    route: RouteConfig,
+    mut rng: SimRng,
+    tcp_passthrough: bool,
+) -> Proxy {
+    let clusters = built
+        .iter()
+        .map(|b| {
+            let name = cluster_name(s, b.subset.as_deref(), tcp_passthrough);
+            new_cluster(name, b.subset.clone(), &b.config, b.http2, &mut rng)
+        })
+        .collect();
+    Proxy {
+        name,
+        group,
+        kube_cluster,
+        locality: topo.locality_of(kube_cluster),
+        route,
+        route_cluster: Some(DEFAULT_CLUSTER),
+        clusters,
+        tcp_passthrough,
+        rng,
+        counts: Vec::new(),
+        timer_start: None,
+    }
+}
+
+/// The cluster a client group's route resolves to: the subset its VirtualService route's
+/// first destination names (weighted destinations are item 2's), else the default cluster.
+/// `None` when the subset is not defined (Envoy: 503 NC).
+fn route_cluster(s: &Scenario, proxy: &Proxy, route: Option<&crate::istio::manifest::HttpRoute>) -> Option<ClusterIdx> {
+    let Some(dest) = route.and_then(|r| r.route.as_ref()).and_then(|d| d.first()) else {
+        return Some(DEFAULT_CLUSTER);
+    };
+    let host = &dest.destination.host;
+    // Destinations to other hosts are not modelled (a lint says so): they count as the service.
+    let host = if host.eq_ignore_ascii_case(&s.service.host) { host.as_str() } else { s.service.host.as_str() };
+    proxy.cluster_for(&s.service.host, host, dest.destination.subset.as_deref())
 }
 
 /// Builds the world at time zero and the events that start it.
@@ -165,26 +280,34 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     let mut lb = Vec::new();
     let mut lb_of = Vec::new();
     for (g, group) in scenario.proxy_groups.iter().enumerate() {
-        let (cluster, lb_setting, enable_failover, send_unhealthy) =
-            cluster_and_control(&scenario, group.selection.traffic_policy());
-        let http2 = scenario.service.protocol == UpstreamProtocol::Http2 || cluster.h2_upgrade;
-        lb.push(LbControl { lb_setting, enable_failover, send_unhealthy });
+        let built = built_clusters(&scenario, &group.selection);
+        lb.push(built.iter().map(|b| b.control.clone()).collect());
         let vs_route = group.selection.http_route();
         let mut route = route_config(vs_route, mesh);
-        // `Proxy::route` keeps the first route's settings for `explain`; requests use their own
-        // route's (`World::routes`).
+        // `Proxy::route` keeps the first route's settings (for `explain` and the lints);
+        // requests use their own route's (`World::routes`).
+        // The policy of the cluster the route goes to (a subset's merged policy, when it names
+        // one that exists).
+        let plans = cluster_plans(&scenario, &group.selection);
+        let route_subset = vs_route
+            .and_then(|r| r.route.as_ref())
+            .and_then(|d| d.first())
+            .and_then(|d| d.destination.subset.as_deref());
+        let route_policy =
+            plans.iter().find(|p| p.subset.as_deref() == route_subset).unwrap_or(&plans[0]).policy.as_ref();
         // A consistent-hash destination: the route carries the hash key, and a VirtualService
         // route drops `previous_hosts` (`istio::lb_policy`).
         let vs_retry = vs_route.map(|r| r.retries.as_ref());
-        crate::istio::lb_policy::apply_to_route(&mut route, group.selection.traffic_policy(), vs_retry);
+        crate::istio::lb_policy::apply_to_route(&mut route, route_policy, vs_retry);
         let kc = &scenario.kube_clusters[group.cluster.idx()];
         for r in 0..group.replicas {
             let idx = proxies.len() as u64;
             let rng = root.fork_indexed("proxy", idx);
             let name = format!("{}-{r}", group.name);
             let gid = ProxyGroupId(g as u32);
-            let mut proxy = new_proxy(name, gid, group.cluster, &topo, &cluster, route.clone(), rng, http2, false);
+            let mut proxy = new_proxy(&scenario, name, gid, group.cluster, &topo, &built, route.clone(), rng, false);
             proxy.timer_start = group.timer_start(r);
+            proxy.route_cluster = route_cluster(&scenario, &proxy, vs_route);
             proxies.push(proxy);
             lb_of.push(g as u32);
             metas.push(ProxyMeta {
@@ -202,16 +325,15 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     let mut gateways = Vec::new();
     for gw in &scenario.east_west_gateways {
         let kc = &scenario.kube_clusters[gw.cluster.idx()];
-        let (cluster, lb_setting, enable_failover, send_unhealthy) =
-            cluster_and_control(&scenario, gw.selection.traffic_policy());
-        let http2 = scenario.service.protocol == UpstreamProtocol::Http2 || cluster.h2_upgrade;
-        lb.push(LbControl { lb_setting, enable_failover, send_unhealthy });
+        let built = built_clusters(&scenario, &gw.selection);
+        lb.push(built.iter().map(|b| b.control.clone()).collect());
         for r in 0..gw.replicas {
             let idx = proxies.len() - n_clients;
             let rng = root.fork_indexed("ew-gateway", idx as u64);
             let name = format!("eastwest-{}-{r}", kc.name);
             let route = RouteConfig::default();
-            proxies.push(new_proxy(name, ProxyGroupId(u32::MAX), gw.cluster, &topo, &cluster, route, rng, http2, true));
+            let gid = ProxyGroupId(u32::MAX);
+            proxies.push(new_proxy(&scenario, name, gid, gw.cluster, &topo, &built, route, rng, true));
             lb_of.push(lb.len() as u32 - 1);
             metas.push(ProxyMeta {
                 locality: kc.locality.clone(),
@@ -346,8 +468,10 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         init.push((p.start, Event::PhaseStart { phase: i as u32 }));
     }
     for i in 0..world.proxies.len() {
-        if let Some(t) = world.proxies[i].first_tick() {
-            init.push((t, Event::OutlierTick { proxy: ProxyId(i as u32) }));
+        for c in 0..world.proxies[i].clusters.len() as ClusterIdx {
+            if let Some(t) = world.proxies[i].first_tick(c) {
+                init.push((t, Event::OutlierTick { proxy: ProxyId(i as u32), cluster: c }));
+            }
         }
     }
     (world, init)
@@ -430,11 +554,32 @@ impl World {
     /// The assignment istiod computes for one proxy. A client proxy reaches other networks
     /// through their east-west gateways (§5.6); a gateway replica sees only the endpoints of its
     /// own network (it never forwards to another gateway).
-    pub fn assignment_for(&self, proxy: ProxyId, endpoints: &[IstioEndpoint]) -> Assignment {
+    ///
+    /// For a subset's cluster (`cluster` > 0), only the endpoints whose labels carry the
+    /// subset's (`labels.Instance.SubsetOf`, as pilot's `EndpointBuilder` filters a subset
+    /// cluster's endpoints) are assigned, so a remote network's gateway is weighted by the
+    /// subset's endpoints behind it only, and absent when it has none.
+    pub fn assignment_for(&self, proxy: ProxyId, cluster: ClusterIdx, endpoints: &[IstioEndpoint]) -> Assignment {
         let cp = &self.control;
         let meta = &cp.metas[proxy.idx()];
         let is_gateway = cp.is_ew_gateway[proxy.idx()];
-        let lb = &cp.lb[cp.lb_of[proxy.idx()] as usize];
+        let lb = &cp.lb[cp.lb_of[proxy.idx()] as usize][cluster as usize];
+        if let Some(want) = &lb.labels {
+            let subset: Vec<IstioEndpoint> = endpoints
+                .iter()
+                .filter(|e| crate::istio::select::labels_subset(want, &e.labels))
+                .filter(|e| !is_gateway || e.network == meta.network)
+                .cloned()
+                .collect();
+            let opts = AssignOptions {
+                setting: lb.lb_setting.setting.as_ref(),
+                enable_failover: lb.enable_failover,
+                send_unhealthy: lb.send_unhealthy,
+                locality_weighted_flag: self.scenario.mesh.settings.enable_locality_weighted_lb_config,
+                gateways: if is_gateway { &[] } else { &cp.gateways },
+            };
+            return crate::istio::locality::assign_endpoints(meta, &subset, &opts);
+        }
         let opts = AssignOptions {
             setting: lb.lb_setting.setting.as_ref(),
             enable_failover: lb.enable_failover,

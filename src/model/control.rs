@@ -8,6 +8,7 @@ use crate::metrics::recorder::LogKind;
 use crate::model::event::Event;
 use crate::model::ids::{EndpointId, ProxyId};
 use crate::model::pod::{Behavior, Pod, PodScript, PodState};
+use crate::model::proxy::ClusterIdx;
 use crate::model::world::World;
 use crate::scenario::FaultAction;
 
@@ -144,17 +145,19 @@ impl World {
         self.push_endpoints(now, true);
     }
 
-    /// Recomputes every proxy's endpoint assignment from the pods istiod sees now.
+    /// Recomputes the endpoint assignment of every cluster of every proxy from the pods istiod
+    /// sees now.
     pub fn push_endpoints(&mut self, now: SimTime, log: bool) {
-        self.add_work((self.proxies.len() as u64).saturating_mul(self.pods.len() as u64 + 1));
+        let n_clusters: u64 = self.proxies.iter().map(|p| p.clusters.len() as u64).sum();
+        self.add_work(n_clusters.saturating_mul(self.pods.len() as u64 + 1));
         if self.limit_reached.is_some() {
             return;
         }
         let endpoints = self.istio_endpoints();
         // istiod computes a proxy's assignment from its identity and the DestinationRule it
         // gets: replicas of one group (same locality, network, cluster, labels and rule) get the
-        // same one, computed once.
-        let mut shared: Option<(usize, crate::istio::locality::Assignment)> = None;
+        // same ones, computed once.
+        let mut shared: Option<(usize, Vec<crate::istio::locality::Assignment>)> = None;
         for i in 0..self.proxies.len() {
             let same_as_previous = shared.as_ref().is_some_and(|(j, _)| {
                 let cp = &self.control;
@@ -163,21 +166,27 @@ impl World {
                     && cp.lb_of[*j] == cp.lb_of[i]
             });
             if !same_as_previous {
-                shared = Some((i, self.assignment_for(ProxyId(i as u32), &endpoints)));
+                let n = self.proxies[i].clusters.len() as ClusterIdx;
+                let all = (0..n).map(|c| self.assignment_for(ProxyId(i as u32), c, &endpoints)).collect();
+                shared = Some((i, all));
             }
-            let assignment = &shared.as_ref().expect("computed above").1;
-            let p = &mut self.proxies[i];
-            let change = p.apply_assignment(now, assignment, &self.topo, &self.pods);
-            let hosts = assignment.priorities.iter().flatten().map(|g| g.endpoints.len() as u32).sum();
-            let priorities = assignment.priorities.len() as u32;
-            for &(endpoint, locality) in &change.removed_ejected {
-                self.rec.ejection_change(now, ProxyId(i as u32), endpoint, locality, -1);
+            let assignments = &shared.as_ref().expect("computed above").1;
+            for (c, assignment) in assignments.iter().enumerate() {
+                let cluster = c as ClusterIdx;
+                let p = &mut self.proxies[i];
+                let change = p.apply_assignment(cluster, now, assignment, &self.topo, &self.pods);
+                let hosts = assignment.priorities.iter().flatten().map(|g| g.endpoints.len() as u32).sum();
+                let priorities = assignment.priorities.len() as u32;
+                for &(endpoint, locality) in &change.removed_ejected {
+                    self.rec.ejection_change(now, ProxyId(i as u32), endpoint, locality, -1);
+                }
+                let (added, removed) = (change.added, change.removed);
+                if log && (added > 0 || removed > 0) {
+                    let proxy = ProxyId(i as u32);
+                    self.rec.log(now, LogKind::Eds { proxy, cluster, added, removed, hosts, priorities });
+                }
+                self.log_panic(ProxyId(i as u32), c, now);
             }
-            let (added, removed) = (change.added, change.removed);
-            if log && (added > 0 || removed > 0) {
-                self.rec.log(now, LogKind::Eds { proxy: ProxyId(i as u32), added, removed, hosts, priorities });
-            }
-            self.log_panic(ProxyId(i as u32), now);
         }
     }
 }

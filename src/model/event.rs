@@ -92,6 +92,8 @@ pub enum Event {
     OutlierTick {
         /// The proxy.
         proxy: ProxyId,
+        /// Its cluster whose detector ticks (each Envoy cluster has its own timer).
+        cluster: crate::model::proxy::ClusterIdx,
     },
     /// The `idx`-th fault of the timeline.
     Fault {

@@ -53,29 +53,35 @@ pub struct AssignmentChange {
     pub removed_ejected: Vec<(EndpointId, LocalityId)>,
 }
 
-/// One client proxy.
-pub struct Proxy {
-    /// Display name, e.g. `ingress-0`.
+/// Index of an Envoy cluster within its proxy (`Proxy::clusters`): 0 is the service's default
+/// cluster `outbound|PORT||HOST`, then one per DestinationRule subset in the rule's order.
+pub type ClusterIdx = u8;
+
+/// The default cluster of every proxy.
+pub const DEFAULT_CLUSTER: ClusterIdx = 0;
+
+/// One Envoy cluster of one proxy for the simulated service: the default cluster, or the cluster
+/// of one DestinationRule subset (`outbound|PORT|SUBSET|HOST`, built by pilot's
+/// `buildOutboundClusters` / `ClusterBuilder::applyDestinationRule` in
+/// `pilot/pkg/networking/core/cluster.go` and `cluster_builder.go`). Each has its own endpoints,
+/// outlier detector, load balancer, connection pools and circuit-breaker counters, as in Envoy.
+pub struct Cluster {
+    /// Envoy's name for it: `outbound|80|v1|reviews.prod.svc.cluster.local` in a client,
+    /// `outbound_.80_.v1_.reviews.prod.svc.cluster.local` in an east-west gateway.
     pub name: String,
-    /// Its group.
-    pub group: ProxyGroupId,
-    /// The Kubernetes cluster it runs in.
-    pub kube_cluster: KubeClusterId,
-    /// Its locality.
-    pub locality: LocalityId,
-    /// Envoy cluster settings for the service.
-    pub cluster: ClusterConfig,
-    /// Route settings (retries, timeout) for requests through this proxy.
-    pub route: RouteConfig,
-    /// Outlier detection, when the DestinationRule has it.
+    /// The subset it is built for (`None`: the default cluster).
+    pub subset: Option<String>,
+    /// Envoy cluster settings (the traffic policy merged for this cluster).
+    pub config: ClusterConfig,
+    /// Outlier detection, when the merged policy has it.
     pub outlier: Option<OutlierDetector>,
     /// The load balancer.
     pub lb: ClusterLb,
     /// Per-host view, indexed by `EndpointId`.
     pub hosts: Vec<HostInfo>,
-    /// Requests in flight from this proxy per host (`rq_active`), indexed by `EndpointId`.
+    /// Requests in flight per host (`rq_active`), indexed by `EndpointId`.
     pub active: Vec<u32>,
-    /// Requests in flight from this proxy to the service (the `max_requests` counter).
+    /// Requests in flight to the cluster (the `max_requests` counter).
     pub in_flight: u32,
     /// Connection-pool counters per host, indexed by `EndpointId` (one cache line per host).
     pub pool: Vec<HostPool>,
@@ -90,30 +96,114 @@ pub struct Proxy {
     pub n_pending: u32,
     /// Upstream connections are HTTP/2 (one multiplexed connection per host).
     pub http2: bool,
-    /// This proxy is an east-west gateway replica: it forwards raw TCP (AUTO_PASSTHROUGH), so it
-    /// sees connection results but no HTTP status codes.
-    pub tcp_passthrough: bool,
     /// Retries in flight (the `max_retries` counter).
     pub retries_active: u32,
-    /// This proxy's random stream (LB picks, enforcement rolls, jitter, back-off).
-    pub rng: SimRng,
     /// Ejected hosts right now.
     pub n_ejected: u32,
     /// The priorities in panic at the last refresh, in order.
     pub panic: Vec<u32>,
     /// Whether every priority was in panic (total panic) at the last refresh.
     pub panic_total: bool,
-    /// This proxy's attempts to each host in the phase under way, indexed by `EndpointId`.
-    pub counts: Vec<crate::metrics::recorder::HostCounts>,
-    /// When the outlier interval timer was armed, if the scenario sets it
-    /// (`[[proxies]] outlier_timer_start`); else a random phase is drawn.
-    pub timer_start: Option<SimTime>,
     /// Connections to east-west gateway replicas that balance per connection, each pinned to a
     /// pod behind the gateway.
     pub tunnels: Tunnels,
 }
 
+/// One client proxy: its identity, its route, its random stream and its Envoy clusters for the
+/// service.
+pub struct Proxy {
+    /// Display name, e.g. `ingress-0`.
+    pub name: String,
+    /// Its group.
+    pub group: ProxyGroupId,
+    /// The Kubernetes cluster it runs in.
+    pub kube_cluster: KubeClusterId,
+    /// Its locality.
+    pub locality: LocalityId,
+    /// Route settings (retries, timeout) for requests through this proxy.
+    pub route: RouteConfig,
+    /// The cluster its route sends to; `None`: the route names a subset the DestinationRule does
+    /// not define, so the cluster does not exist and Envoy answers 503 (`model::build`).
+    pub route_cluster: Option<ClusterIdx>,
+    /// Its Envoy clusters for the service: the default first, then one per subset.
+    pub clusters: Vec<Cluster>,
+    /// This proxy is an east-west gateway replica: it forwards raw TCP (AUTO_PASSTHROUGH), so it
+    /// sees connection results but no HTTP status codes.
+    pub tcp_passthrough: bool,
+    /// This proxy's random stream (LB picks, enforcement rolls, jitter, back-off), shared by its
+    /// clusters.
+    pub rng: SimRng,
+    /// This proxy's attempts to each host in the phase under way, indexed by `EndpointId` (all
+    /// its clusters together).
+    pub counts: Vec<crate::metrics::recorder::HostCounts>,
+    /// When the outlier interval timer was armed, if the scenario sets it
+    /// (`[[proxies]] outlier_timer_start`); else a random phase is drawn.
+    pub timer_start: Option<SimTime>,
+}
+
 impl Proxy {
+    /// Grows the per-host vectors of every cluster to cover `n` endpoints.
+    pub fn ensure_hosts(&mut self, n: usize) {
+        if self.counts.len() < n {
+            self.counts.resize(n, Default::default());
+        }
+        for c in &mut self.clusters {
+            c.ensure_hosts(n);
+        }
+    }
+
+    /// The cluster a route destination resolves to: `host` must be the simulated service's
+    /// host (the only service meshsim models; compared without case, as DNS names are), and
+    /// `subset` one the proxy's DestinationRule defines (`None`: the default cluster). `None`
+    /// when no such cluster exists: Envoy then answers 503 with flag NC ("cluster not found"),
+    /// as Istio routes to `outbound|PORT|SUBSET|HOST` whether or not it built that cluster.
+    pub fn cluster_for(&self, service_host: &str, host: &str, subset: Option<&str>) -> Option<ClusterIdx> {
+        if !host.eq_ignore_ascii_case(service_host) {
+            return None;
+        }
+        self.clusters.iter().position(|c| c.subset.as_deref() == subset).map(|i| i as ClusterIdx)
+    }
+
+    /// The cluster built for `subset` (`None`: the default one), if any.
+    pub fn cluster_of_subset(&self, subset: Option<&str>) -> Option<ClusterIdx> {
+        if subset.is_none() {
+            return Some(DEFAULT_CLUSTER);
+        }
+        self.clusters.iter().position(|c| c.subset.as_deref() == subset).map(|i| i as ClusterIdx)
+    }
+
+    /// Applies a new EDS assignment to cluster `c` (see [`Cluster::apply_assignment`]).
+    pub fn apply_assignment(
+        &mut self,
+        c: ClusterIdx,
+        now: SimTime,
+        assignment: &Assignment,
+        topo: &Topology,
+        pods: &[Pod],
+    ) -> AssignmentChange {
+        self.ensure_hosts(pods.len());
+        self.clusters[c as usize].apply_assignment(now, assignment, topo, pods, &mut self.rng)
+    }
+
+    /// Recomputes cluster `c`'s load balancer after a health change at `now`.
+    pub fn refresh_health(&mut self, c: ClusterIdx, now: SimTime) {
+        self.clusters[c as usize].refresh_health(now, &mut self.rng);
+    }
+
+    /// Time of the first outlier tick of cluster `c`: Envoy arms the interval timer when the
+    /// cluster is created in the proxy (`DetectorImpl::initialize`, `outlier_detection_impl.cc`),
+    /// and it first fires one interval later. By default each cluster gets its own phase, drawn
+    /// in `[0, interval)` as the moment its timer was armed; `timer_start` sets that moment
+    /// instead. The phase is drawn either way, so setting the start leaves the proxy's other
+    /// random draws (host picks, jitter, back-off) exactly as they were.
+    pub fn first_tick(&mut self, c: ClusterIdx) -> Option<SimTime> {
+        let interval = self.clusters[c as usize].outlier.as_ref()?.config().interval;
+        let phase = self.rng.below(interval.as_nanos().max(1));
+        Some(self.timer_start.unwrap_or(SimTime(phase)) + interval)
+    }
+}
+
+impl Cluster {
     /// Grows the per-host vectors to cover `n` endpoints.
     pub fn ensure_hosts(&mut self, n: usize) {
         if self.hosts.len() < n {
@@ -121,7 +211,6 @@ impl Proxy {
             self.active.resize(n, 0);
             self.pool.resize(n, HostPool::default());
             self.pending.resize_with(n, VecDeque::new);
-            self.counts.resize(n, Default::default());
         }
     }
 
@@ -133,6 +222,7 @@ impl Proxy {
         assignment: &Assignment,
         topo: &Topology,
         pods: &[Pod],
+        rng: &mut SimRng,
     ) -> AssignmentChange {
         let n_endpoints = pods.len();
         self.ensure_hosts(n_endpoints);
@@ -192,37 +282,25 @@ impl Proxy {
         }
         let (hosts, outlier) = (&self.hosts, &self.outlier);
         let health = |id: EndpointId| health_of(hosts, outlier.as_ref(), id);
-        self.lb.set_hosts(now, priorities, &health, &self.active, &mut self.rng);
+        self.lb.set_hosts(now, priorities, &health, &self.active, rng);
         change
     }
 
     /// Recomputes the load balancer after a health change (an ejection or un-ejection) at `now`.
-    pub fn refresh_health(&mut self, now: SimTime) {
+    pub fn refresh_health(&mut self, now: SimTime, rng: &mut SimRng) {
         let (hosts, outlier) = (&self.hosts, &self.outlier);
         let health = |id: EndpointId| health_of(hosts, outlier.as_ref(), id);
-        self.lb.refresh_health(now, &health, &self.active, &mut self.rng);
+        self.lb.refresh_health(now, &health, &self.active, rng);
     }
 
     /// The connection settings that end its tunnels.
     pub fn tunnel_limits(&self) -> TunnelLimits {
         TunnelLimits {
-            max_requests: self.cluster.max_requests_per_connection,
-            idle_timeout: self.cluster.idle_timeout,
-            max_duration: self.cluster.max_connection_duration,
+            max_requests: self.config.max_requests_per_connection,
+            idle_timeout: self.config.idle_timeout,
+            max_duration: self.config.max_connection_duration,
             http2: self.http2,
         }
-    }
-
-    /// Time of this proxy's first outlier tick: Envoy arms the interval timer when the cluster
-    /// is created in the proxy (`DetectorImpl::initialize`, `outlier_detection_impl.cc`), and it
-    /// first fires one interval later. By default each proxy gets its own phase, drawn in
-    /// `[0, interval)` as the moment its timer was armed; `timer_start` sets that moment instead.
-    /// The phase is drawn either way, so setting the start leaves the proxy's other random
-    /// draws (host picks, jitter, back-off) exactly as they were.
-    pub fn first_tick(&mut self) -> Option<SimTime> {
-        let interval = self.outlier.as_ref()?.config().interval;
-        let phase = self.rng.below(interval.as_nanos().max(1));
-        Some(self.timer_start.unwrap_or(SimTime(phase)) + interval)
     }
 }
 

@@ -4,6 +4,7 @@
 use crate::engine::{SimDuration, SimTime};
 use crate::model::event::ReqId;
 use crate::model::ids::{EndpointId, LocalityId, ProxyId};
+use crate::model::proxy::ClusterIdx;
 
 /// Hosts remembered per request for `previous_hosts` and `previous_priorities`. Envoy remembers
 /// every attempted host; a request with more attempts than this keeps the most recent ones, which
@@ -36,6 +37,8 @@ pub struct Request {
     pub live: bool,
     /// The client proxy handling it.
     pub proxy: ProxyId,
+    /// The proxy's Envoy cluster its route sent it to (`Proxy::clusters`).
+    pub cluster: ClusterIdx,
     /// When the client sent it.
     pub started: SimTime,
     /// Upstream attempts made so far (1 after the first).
@@ -86,6 +89,9 @@ pub struct Request {
 /// No tunnel.
 pub const NO_TUNNEL: u32 = u32::MAX;
 
+/// No cluster: the route names a cluster that does not exist (an undefined subset).
+pub const NO_CLUSTER: ClusterIdx = ClusterIdx::MAX;
+
 impl Request {
     fn empty() -> Request {
         Request {
@@ -93,6 +99,7 @@ impl Request {
             id_gen: 0,
             live: false,
             proxy: ProxyId(0),
+            cluster: 0,
             started: SimTime::ZERO,
             attempts: 0,
             retries_left: 0,
@@ -143,8 +150,15 @@ pub struct RequestSlab {
 }
 
 impl RequestSlab {
-    /// Takes a free slot (or grows by one) and initialises it.
-    pub fn alloc(&mut self, proxy: ProxyId, now: SimTime, retries: u32, backoff_base: SimDuration) -> ReqId {
+    /// Takes a free slot (or grows by one) and initialises it for `proxy`'s cluster `cluster`.
+    pub fn alloc(
+        &mut self,
+        proxy: ProxyId,
+        cluster: ClusterIdx,
+        now: SimTime,
+        retries: u32,
+        backoff_base: SimDuration,
+    ) -> ReqId {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -157,6 +171,7 @@ impl RequestSlab {
         r.id_gen = r.epoch;
         r.live = true;
         r.proxy = proxy;
+        r.cluster = cluster;
         r.started = now;
         r.attempts = 0;
         r.retries_left = retries;

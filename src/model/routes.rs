@@ -69,17 +69,19 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// The table the selection `sel` gives, with the DestinationRule policy `tp` in force.
+    /// The table the selection `sel` gives. `policy_of(subset)` is the traffic policy of the
+    /// cluster a destination to `subset` (`None`: the default cluster) goes to: a route carries
+    /// the hash policy of its (first) destination's cluster, as Istio's `LookupHash` does.
     pub fn build(
         sel: &Selection,
-        tp: Option<&TrafficPolicy>,
+        policy_of: &dyn Fn(Option<&str>) -> Option<TrafficPolicy>,
         mesh: &MeshSettings,
         service_host: &str,
         resources: &[crate::istio::select::ConfigResource],
     ) -> RouteTable {
         let Some(choice) = &sel.route else {
             let mut config = route_config(None, mesh);
-            crate::istio::lb_policy::apply_to_route(&mut config, tp, None);
+            crate::istio::lb_policy::apply_to_route(&mut config, policy_of(None).as_ref(), None);
             let destinations = vec![Destination { host: service_host.to_string(), subset: None, weight: 100 }];
             return RouteTable {
                 routes: vec![Route {
@@ -105,7 +107,8 @@ impl RouteTable {
                 // `previous_hosts` (`ConvertPolicy(…, consistentHash)`); weighted clusters keep it
                 // and only add the hash policy.
                 let vs_retry = if weighted { None } else { Some(e.route.retries.as_ref()) };
-                crate::istio::lb_policy::apply_to_route(&mut config, tp, vs_retry);
+                let tp = policy_of(dests.first().and_then(|d| d.destination.subset.as_deref()));
+                crate::istio::lb_policy::apply_to_route(&mut config, tp.as_ref(), vs_retry);
                 let destinations: Vec<Destination> = dests
                     .iter()
                     .filter(|d| !weighted || d.weight.unwrap_or(0) > 0)
@@ -183,13 +186,11 @@ pub fn tables(s: &Scenario) -> Vec<RouteTable> {
     s.proxy_groups
         .iter()
         .map(|g| {
-            RouteTable::build(
-                &g.selection,
-                g.selection.traffic_policy(),
-                &s.mesh.settings,
-                &s.service.host,
-                &s.policy.resources,
-            )
+            let plans = crate::model::build::cluster_plans(s, &g.selection);
+            let policy_of = |subset: Option<&str>| {
+                plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
+            };
+            RouteTable::build(&g.selection, &policy_of, &s.mesh.settings, &s.service.host, &s.policy.resources)
         })
         .collect()
 }
@@ -217,7 +218,7 @@ mod tests {
             route: Some(RouteChoice { resource: 0, entries: vec![entry], gateway: None }),
             ..Default::default()
         };
-        RouteTable::build(&sel, None, &MeshSettings::default(), SVC, &[])
+        RouteTable::build(&sel, &|_| None, &MeshSettings::default(), SVC, &[])
     }
 
     /// Istio's `applyHTTPRouteDestination` (`route_test.go` "for virtual service with weighted
@@ -240,7 +241,7 @@ mod tests {
     /// default retries; a class that matches nothing gets `None` (404 NR).
     #[test]
     fn default_route_and_unmatched_classes() {
-        let t = RouteTable::build(&Selection::default(), None, &MeshSettings::default(), SVC, &[]);
+        let t = RouteTable::build(&Selection::default(), &|_| None, &MeshSettings::default(), SVC, &[]);
         assert_eq!(t.routes.len(), 1);
         assert!(t.routes[0].matcher.is_catch_all());
         assert_eq!(t.routes[0].config.retry.as_ref().map(|r| r.num_retries), Some(2));

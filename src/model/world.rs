@@ -78,8 +78,8 @@ use crate::metrics::recorder::{AttemptEnd, ClientOutcome, LogKind, Recorder};
 use crate::model::event::{Event, Outcome, ReqId};
 use crate::model::ids::{EndpointId, ProxyId};
 use crate::model::pod::{Pod, PodState, PodVerdict};
-use crate::model::proxy::{HostPool, Proxy};
-use crate::model::request::{ConnState, NO_TUNNEL, RequestSlab};
+use crate::model::proxy::{Cluster, ClusterIdx, HostPool, Proxy};
+use crate::model::request::{ConnState, NO_CLUSTER, NO_TUNNEL, RequestSlab};
 use crate::model::topology::Topology;
 use crate::model::tunnel::TunnelEnd;
 use crate::scenario::{Scenario, ServiceTime};
@@ -195,7 +195,7 @@ impl Model for World {
             Event::RouteTimeout { req, epoch } => self.on_route_timeout(req, epoch, sched),
             Event::RetryReady { req, epoch } => self.on_retry_ready(req, epoch, sched),
             Event::FaultDelayDone { req, epoch } => self.on_fault_delay_done(req, epoch, sched),
-            Event::OutlierTick { proxy } => self.on_outlier_tick(proxy, sched),
+            Event::OutlierTick { proxy, cluster } => self.on_outlier_tick(proxy, cluster, sched),
             Event::Fault { idx } => self.on_fault(idx, sched),
             Event::PodReady { endpoint } => self.on_pod_ready(endpoint, sched),
             Event::PodGone { endpoint } => self.on_pod_gone(endpoint),
@@ -296,18 +296,19 @@ impl World {
         let Some(route) = self.class_routes[stream as usize][class] else {
             // No route matches: the router's local reply 404 NR, before any filter's per-route
             // config (there is none) and before any upstream attempt.
-            let req = self.requests.alloc(ProxyId(proxy), now, 0, SimDuration::ZERO);
+            let req = self.requests.alloc(ProxyId(proxy), NO_CLUSTER, now, 0, SimDuration::ZERO);
             self.requests.get_mut(req).user = user;
             self.finish_with(req, now, ClientOutcome::NoRoute, 404, sched);
             return;
         };
         let rt = &self.routes[group.idx()].routes[usize::from(route)];
-        // Envoy picks the weighted cluster when it resolves the route (`pickWeightedCluster`).
-        // With one Envoy cluster for the service, every destination leads to it; the draw is
-        // made all the same, so that the split is drawn as Envoy draws it.
-        if rt.is_weighted() {
-            let _dest = crate::envoy::route::pick_weighted(&rt.weights, self.rng_route_weights.next_u64());
-        }
+        // Envoy picks the weighted cluster when it resolves the route (`pickWeightedCluster`),
+        // with its own draw; a route with one destination draws nothing.
+        let dest = if rt.is_weighted() {
+            crate::envoy::route::pick_weighted(&rt.weights, self.rng_route_weights.next_u64())
+        } else {
+            0
+        };
         let cfg = &rt.config;
         let (retries, backoff) = match &cfg.retry {
             Some(r) => (r.num_retries, r.backoff_base),
@@ -315,7 +316,11 @@ impl World {
         };
         let at_gateway = self.scenario.proxy_groups[group.idx()].kind == crate::scenario::ProxyKind::Gateway;
         let hash = crate::model::keys::request_hash(cfg.hash_policy.as_ref(), at_gateway, ProxyId(proxy), user);
-        let req = self.requests.alloc(ProxyId(proxy), now, retries, backoff);
+        // The destination's Envoy cluster: `None` when it names a subset the DestinationRule does
+        // not define (503 NC in `route`).
+        let d = &rt.destinations[dest];
+        let cluster = p.cluster_for(&self.scenario.service.host, &d.host, d.subset.as_deref()).unwrap_or(NO_CLUSTER);
+        let req = self.requests.alloc(ProxyId(proxy), cluster, now, retries, backoff);
         let r = self.requests.get_mut(req);
         r.user = user;
         r.hash = hash;
@@ -368,6 +373,16 @@ impl World {
 
     /// The router takes a client request: its route timeout starts, then its first attempt.
     fn route(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
+        let cluster = self.requests.get(req).cluster;
+        if cluster == NO_CLUSTER {
+            // The route names a cluster that was never built (a subset the DestinationRule does
+            // not define): Envoy's router answers 503 at once with flag NC, "cluster not found"
+            // (`Router::Filter::decodeHeaders`, `cluster_not_found_response_code` defaults to 503),
+            // with no upstream attempt and no retry. meshsim counts it with
+            // `no_healthy_upstream`, the other 503 local reply without an upstream.
+            self.finish_with(req, sched.now(), ClientOutcome::NoHealthyUpstream, 503, sched);
+            return;
+        }
         if let Some(t) = self.route_of(req).timeout {
             let epoch = self.requests.get(req).id_gen;
             sched.schedule(t, Event::RouteTimeout { req, epoch });
@@ -393,12 +408,13 @@ impl World {
     fn start_attempt(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get(req);
-        let proxy_id = r.proxy;
+        let (proxy_id, ci) = (r.proxy, r.cluster as usize);
         let is_retry = r.attempts > 0;
         let pinned = self.pinned_backend(req);
         let route = route_cfg(&self.routes, &self.no_route, self.proxies[proxy_id.idx()].group, r.route);
-        let p = &mut self.proxies[proxy_id.idx()];
-        if p.in_flight >= p.cluster.circuit_breakers.max_requests {
+        let pr = &mut self.proxies[proxy_id.idx()];
+        let p = &mut pr.clusters[ci];
+        if p.in_flight >= p.config.circuit_breakers.max_requests {
             // Overflow: 503 UO at once, never retried, never seen by outlier detection (§3).
             // Envoy checks `max_requests` when the stream is attached to a connection, after the
             // pick; checking first gives the same answer whenever a connection is free, and
@@ -406,7 +422,7 @@ impl World {
             self.finish_with(req, now, ClientOutcome::Overflow, 503, sched);
             return;
         }
-        let pick = if let Some((_, _, _, Some(backend))) = pinned {
+        let pick = if let Some((_, _, _, _, Some(backend))) = pinned {
             // A gateway hop on a connection already pinned: the pod it was pinned to, whatever
             // the gateway's balancer would say now (`model::tunnel`).
             let info = &p.hosts[backend.idx()];
@@ -428,28 +444,29 @@ impl World {
                         .map(|(healthy, degraded)| PriorityLoadRef { healthy, degraded });
                 }
             }
-            p.lb.choose_host(&mut p.rng, &p.active, &ctx)
+            p.lb.choose_host(&mut pr.rng, &p.active, &ctx)
         };
         let Some(pick) = pick else {
             // 503 "no healthy upstream": a local reply, no upstream request, not retried.
             self.finish_with(req, now, ClientOutcome::NoHealthyUpstream, 503, sched);
             return;
         };
-        if let Some((client, idx, generation, None)) = pinned {
+        if let Some((client, client_cluster, idx, generation, None)) = pinned {
             // The first request on a client connection: the gateway's pick pins it.
-            self.proxies[client.idx()].tunnels.pin(idx, generation, pick.host);
+            self.proxies[client.idx()].clusters[client_cluster as usize].tunnels.pin(idx, generation, pick.host);
         }
-        if self.proxies[proxy_id.idx()].hosts[pick.host.idx()].tunnel {
-            self.expire_tunnels(proxy_id, pick.host, now);
+        if self.proxies[proxy_id.idx()].clusters[ci].hosts[pick.host.idx()].tunnel {
+            self.expire_tunnels(proxy_id, ci, pick.host, now);
         }
-        let p = &mut self.proxies[proxy_id.idx()];
+        let pr = &mut self.proxies[proxy_id.idx()];
+        let p = &pr.clusters[ci];
         let grant = pool_grant(p, pick.host);
         if grant == Grant::Overflow {
             // `max_pending_requests` overflow: 503 UO, not retried, not fed to outlier detection.
             self.finish_with(req, now, ClientOutcome::Overflow, 503, sched);
             return;
         }
-        let route = route_cfg(&self.routes, &self.no_route, p.group, self.requests.get(req).route);
+        let route = route_cfg(&self.routes, &self.no_route, pr.group, self.requests.get(req).route);
         if let Some(freq) = route.retry.as_ref().and_then(|x| x.previous_priorities_update_frequency) {
             let slot = req.0 as usize;
             if self.prev_prio.len() <= slot {
@@ -482,7 +499,7 @@ impl World {
         match grant {
             Grant::Reuse | Grant::Open => self.send_attempt(req, grant == Grant::Open, sched),
             Grant::Queue => {
-                let p = &mut self.proxies[proxy_id.idx()];
+                let p = &mut self.proxies[proxy_id.idx()].clusters[ci];
                 p.n_pending += 1;
                 p.n_queued += 1;
                 p.pending[pick.host.idx()].push_back((req, epoch));
@@ -499,12 +516,12 @@ impl World {
     fn send_attempt(&mut self, req: ReqId, new_conn: bool, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get_mut(req);
-        let (proxy, host, epoch) = (r.proxy, r.host, r.epoch);
+        let (proxy, ci, host, epoch, route_idx) = (r.proxy, r.cluster as usize, r.host, r.epoch, r.route);
         r.attempt_active = true;
         r.conn = ConnState::Attached;
         r.new_conn = new_conn;
         r.sent_at = now;
-        let p = &mut self.proxies[proxy.idx()];
+        let p = &mut self.proxies[proxy.idx()].clusters[ci];
         let mut new_conn = new_conn;
         if p.hosts[host.idx()].tunnel {
             let limits = p.tunnel_limits();
@@ -520,18 +537,18 @@ impl World {
             r.tunnel_gen = generation;
             r.new_conn = new_conn;
         }
-        let p = &mut self.proxies[proxy.idx()];
+        let pr = &mut self.proxies[proxy.idx()];
+        let p = &mut pr.clusters[ci];
         if new_conn {
             p.pool[host.idx()].conns += 1;
             p.n_conns += 1;
         }
         p.in_flight += 1;
         p.active[host.idx()] += 1;
-        let route = self.requests.get(req).route;
-        let per_try =
-            route_cfg(&self.routes, &self.no_route, p.group, route).retry.as_ref().and_then(|r| r.per_try_timeout);
         let split = p.outlier.as_ref().is_some_and(|o| o.config().split_external_local_origin_errors);
-        let from = p.locality;
+        let per_try =
+            route_cfg(&self.routes, &self.no_route, pr.group, route_idx).retry.as_ref().and_then(|r| r.per_try_timeout);
+        let from = pr.locality;
         let to = self.pods[host.idx()].locality;
         if let Some(t) = per_try {
             sched.schedule(t, Event::PerTryTimeout { req, epoch });
@@ -543,7 +560,7 @@ impl World {
             // counter, envoy-semantics §1.2); non-split ignores it, so it is skipped there.
             let pod = &self.pods[host.idx()];
             if !new_conn || (pod.accepts() && !pod.behavior.blackhole) {
-                self.feed_outlier(proxy, host, OutlierInput::Local(LocalOriginEvent::ConnectSuccess), now);
+                self.feed_outlier(proxy, ci, host, OutlierInput::Local(LocalOriginEvent::ConnectSuccess), now);
             }
         }
         let out = self.topo.sample_latency(from, to, &mut self.rng_network);
@@ -589,8 +606,8 @@ impl World {
                 // pending, not active, meanwhile, and no per-try timer runs (none is armed before
                 // the pool is ready).
                 let (proxy, host) = (r.proxy, r.host);
-                let at = r.sent_at + self.proxies[proxy.idx()].cluster.connect_timeout;
-                let p = &mut self.proxies[proxy.idx()];
+                let p = &mut self.proxies[proxy.idx()].clusters[r.cluster as usize];
+                let at = r.sent_at + p.config.connect_timeout;
                 p.in_flight -= 1;
                 p.active[host.idx()] -= 1;
                 p.pool[host.idx()].connecting += 1;
@@ -642,9 +659,24 @@ impl World {
     /// its local pods, with its own load balancer, outlier detector and pools (envoy-semantics
     /// §5.6 item 4). The hop is a request of its own on the gateway proxy; its result travels
     /// back to the client as the client attempt's result.
+    ///
+    /// The client's cluster names its subset in the SNI (`outbound_.PORT_.SUBSET_.HOST`), and
+    /// the gateway forwards through its own cluster of that name (`buildSniDnatClusters` in
+    /// `pilot/pkg/networking/core/cluster.go` builds one per subset of the DestinationRule the
+    /// gateway sees). When the gateway has no such cluster, no filter chain matches the SNI and
+    /// the gateway closes the connection: the client sees a connect failure.
     fn through_gateway(&mut self, req: ReqId, epoch: u32, gw: ProxyId, sched: &mut Scheduler<Event>) {
         let now = sched.now();
-        let child = self.requests.alloc(gw, now, 0, SimDuration::ZERO);
+        let r = self.requests.get(req);
+        let client = &self.proxies[r.proxy.idx()];
+        let subset = client.clusters[r.cluster as usize].subset.as_deref();
+        let Some(cluster) = self.proxies[gw.idx()].cluster_of_subset(subset) else {
+            let to = client.locality;
+            let back = self.topo.sample_latency(self.proxies[gw.idx()].locality, to, &mut self.rng_network);
+            sched.schedule(back, Event::Response { req, epoch, outcome: Outcome::ConnectFailed });
+            return;
+        };
+        let child = self.requests.alloc(gw, cluster, now, 0, SimDuration::ZERO);
         self.requests.get_mut(child).parent = Some((req, epoch));
         self.start_attempt(child, sched);
     }
@@ -717,7 +749,7 @@ impl World {
         r.attempt_active = false;
         let tunnel = std::mem::replace(&mut r.tunnel, NO_TUNNEL);
         let (proxy, host, tunnel_gen) = (r.proxy, r.host, r.tunnel_gen);
-        let p = &mut self.proxies[proxy.idx()];
+        let p = &mut self.proxies[proxy.idx()].clusters[r.cluster as usize];
         let h = host.idx();
         match state {
             ConnState::Idle => return None,
@@ -755,7 +787,7 @@ impl World {
                     ConnEnd::Done => {
                         // `max_requests_per_connection`: every N requests one connection closes
                         // (per-host aggregate; see the module docs).
-                        let n = p.cluster.max_requests_per_connection;
+                        let n = p.config.max_requests_per_connection;
                         if n > 0 {
                             p.pool[h].served += 1;
                             if p.pool[h].served >= n {
@@ -783,20 +815,20 @@ impl World {
     /// Gives freed or newly allowed connections of `host` to the requests waiting for them, in
     /// arrival order. Each is checked against `max_requests` as it is attached.
     #[inline]
-    fn drain_pending(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
-        if self.proxies[proxy.idx()].n_queued > 0 {
-            self.drain_pending_slow(proxy, host, sched);
+    fn drain_pending(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, sched: &mut Scheduler<Event>) {
+        if self.proxies[proxy.idx()].clusters[ci].n_queued > 0 {
+            self.drain_pending_slow(proxy, ci, host, sched);
         }
     }
 
     #[inline(never)]
-    fn drain_pending_slow(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
+    fn drain_pending_slow(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, sched: &mut Scheduler<Event>) {
         let h = host.idx();
-        if self.proxies[proxy.idx()].hosts[h].tunnel {
-            self.expire_tunnels(proxy, host, sched.now());
+        if self.proxies[proxy.idx()].clusters[ci].hosts[h].tunnel {
+            self.expire_tunnels(proxy, ci, host, sched.now());
         }
         loop {
-            let p = &mut self.proxies[proxy.idx()];
+            let p = &mut self.proxies[proxy.idx()].clusters[ci];
             if p.n_queued == 0 {
                 return;
             }
@@ -814,7 +846,7 @@ impl World {
             p.n_queued -= 1;
             p.n_pending -= 1;
             self.requests.get_mut(req).conn = ConnState::Idle;
-            if p.in_flight >= p.cluster.circuit_breakers.max_requests {
+            if p.in_flight >= p.config.circuit_breakers.max_requests {
                 self.finish_with(req, sched.now(), ClientOutcome::Overflow, 503, sched);
                 continue;
             }
@@ -824,9 +856,9 @@ impl World {
 
     /// Closes `host`'s tunnels that expired by `now` (idle, too old, drained, or pinned to a pod
     /// that stopped serving) and gives their connections back to the pool counts.
-    fn expire_tunnels(&mut self, proxy: ProxyId, host: EndpointId, now: SimTime) {
+    fn expire_tunnels(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, now: SimTime) {
         let pods = &self.pods;
-        let p = &mut self.proxies[proxy.idx()];
+        let p = &mut self.proxies[proxy.idx()].clusters[ci];
         let limits = p.tunnel_limits();
         let closed = p.tunnels.expire(host, now, &limits, |b| pods[b.idx()].state == PodState::Ready);
         let h = host.idx();
@@ -835,9 +867,11 @@ impl World {
         p.n_conns -= closed;
     }
 
-    /// For a gateway hop whose client attempt rides a tunnel: the client proxy, the tunnel slot
-    /// and generation, and the pod the tunnel is pinned to (`None` before its first hop).
-    fn pinned_backend(&self, req: ReqId) -> Option<(ProxyId, u32, u32, Option<EndpointId>)> {
+    /// For a gateway hop whose client attempt rides a tunnel: the client proxy and its cluster,
+    /// the tunnel slot and generation, and the pod the tunnel is pinned to (`None` before its
+    /// first hop).
+    #[allow(clippy::type_complexity)]
+    fn pinned_backend(&self, req: ReqId) -> Option<(ProxyId, ClusterIdx, u32, u32, Option<EndpointId>)> {
         let (parent, parent_epoch) = self.requests.get(req).parent?;
         if !self.requests.is_current(parent, parent_epoch) {
             return None;
@@ -846,23 +880,23 @@ impl World {
         if pr.tunnel == NO_TUNNEL {
             return None;
         }
-        let tunnels = &self.proxies[pr.proxy.idx()].tunnels;
+        let tunnels = &self.proxies[pr.proxy.idx()].clusters[pr.cluster as usize].tunnels;
         if !tunnels.is_live(pr.tunnel, pr.tunnel_gen) {
             return None;
         }
-        Some((pr.proxy, pr.tunnel, pr.tunnel_gen, tunnels.get(pr.tunnel).backend))
+        Some((pr.proxy, pr.cluster, pr.tunnel, pr.tunnel_gen, tunnels.get(pr.tunnel).backend))
     }
 
     /// A connect failure empties the host's pending queue: Envoy fails every pending stream of
     /// the pool when a connection attempt fails (`ConnPoolImplBase::onConnectionEvent`, "we purge
     /// all pending streams"). Each is a connect failure of its own attempt.
-    fn purge_pending(&mut self, proxy: ProxyId, host: EndpointId, sched: &mut Scheduler<Event>) {
-        while let Some((req, epoch)) = self.proxies[proxy.idx()].pending[host.idx()].pop_front() {
-            self.proxies[proxy.idx()].n_queued -= 1;
+    fn purge_pending(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, sched: &mut Scheduler<Event>) {
+        while let Some((req, epoch)) = self.proxies[proxy.idx()].clusters[ci].pending[host.idx()].pop_front() {
+            self.proxies[proxy.idx()].clusters[ci].n_queued -= 1;
             if !self.requests.is_current(req, epoch) || self.requests.get(req).conn != ConnState::Pending {
                 continue;
             }
-            self.proxies[proxy.idx()].n_pending -= 1;
+            self.proxies[proxy.idx()].clusters[ci].n_pending -= 1;
             let r = self.requests.get_mut(req);
             r.conn = ConnState::Idle;
             r.epoch = r.epoch.wrapping_add(1);
@@ -875,7 +909,7 @@ impl World {
             return; // stale: this attempt already ended by a timeout
         }
         let r = self.requests.get(req);
-        let (proxy, was_connecting) = (r.proxy, r.conn == ConnState::Connecting);
+        let (proxy, ci, was_connecting) = (r.proxy, r.cluster as usize, r.conn == ConnState::Connecting);
         let end = match outcome {
             Outcome::Status(s) => AttemptEnd::Status(s),
             Outcome::ConnectFailed => AttemptEnd::ConnectFailed,
@@ -885,9 +919,9 @@ impl World {
         self.attempt_failed(req, end, sched);
         if let Some(host) = host {
             if was_connecting {
-                self.purge_pending(proxy, host, sched);
+                self.purge_pending(proxy, ci, host, sched);
             } else {
-                self.drain_pending(proxy, host, sched);
+                self.drain_pending(proxy, ci, host, sched);
             }
         }
     }
@@ -898,7 +932,7 @@ impl World {
     fn attempt_failed(&mut self, req: ReqId, end: AttemptEnd, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get(req);
-        let (proxy, host, locality, child) = (r.proxy, r.host, r.locality, r.parent.is_some());
+        let (proxy, ci, host, locality, child) = (r.proxy, r.cluster as usize, r.host, r.locality, r.parent.is_some());
         if !child {
             self.rec.attempt_end(now, locality, end);
         }
@@ -910,7 +944,7 @@ impl World {
         };
         // A TCP-passthrough gateway sees connection results only, never HTTP codes.
         if !(self.proxies[proxy.idx()].tcp_passthrough && matches!(input, OutlierInput::Status(_))) {
-            self.feed_outlier(proxy, host, input, now);
+            self.feed_outlier(proxy, ci, host, input, now);
         }
         let client = match end {
             AttemptEnd::Status(s) if s >= 500 => ClientOutcome::Upstream5xx,
@@ -935,13 +969,13 @@ impl World {
         if !self.requests.is_current(req, epoch) || self.requests.get(req).conn != ConnState::Attached {
             return;
         }
-        let proxy = self.requests.get(req).proxy;
+        let (proxy, ci) = (self.requests.get(req).proxy, self.requests.get(req).cluster as usize);
         let host = self.end_attempt(req, ConnEnd::Reset, sched.now());
         let r = self.requests.get_mut(req);
         r.epoch = r.epoch.wrapping_add(1); // void the in-flight response
         self.attempt_failed(req, AttemptEnd::Timeout, sched);
         if let Some(host) = host {
-            self.drain_pending(proxy, host, sched);
+            self.drain_pending(proxy, ci, host, sched);
         }
     }
 
@@ -951,7 +985,7 @@ impl World {
         }
         let now = sched.now();
         let r = self.requests.get(req);
-        let (proxy, host, locality, state) = (r.proxy, r.host, r.locality, r.conn);
+        let (proxy, ci, host, locality, state) = (r.proxy, r.cluster as usize, r.host, r.locality, r.conn);
         if state != ConnState::Idle {
             self.rec.attempt_end(now, locality, AttemptEnd::Timeout);
             self.proxies[proxy.idx()].counts[host.idx()].end(AttemptEnd::Timeout);
@@ -959,12 +993,12 @@ impl World {
         if state == ConnState::Attached {
             // Only an attempt with an upstream host on a connection reports the timeout to the
             // outlier detector (`onResponseTimeout` skips requests still waiting for the pool).
-            self.feed_outlier(proxy, host, OutlierInput::Local(LocalOriginEvent::Timeout { code: None }), now);
+            self.feed_outlier(proxy, ci, host, OutlierInput::Local(LocalOriginEvent::Timeout { code: None }), now);
         }
         let changed = self.end_attempt(req, ConnEnd::Reset, now);
         self.finish(req, now, ClientOutcome::Timeout);
         if let Some(host) = changed {
-            self.drain_pending(proxy, host, sched);
+            self.drain_pending(proxy, ci, host, sched);
         }
     }
 
@@ -979,12 +1013,13 @@ impl World {
     /// the retry circuit breaker or budget.
     fn should_retry(&mut self, req: ReqId, end: AttemptEnd) -> bool {
         let r = self.requests.get(req);
-        let p = &self.proxies[r.proxy.idx()];
-        let Some(policy) = &route_cfg(&self.routes, &self.no_route, p.group, r.route).retry else { return false };
+        let pr = &self.proxies[r.proxy.idx()];
+        let Some(policy) = &route_cfg(&self.routes, &self.no_route, pr.group, r.route).retry else { return false };
         if !retriable(policy, end) || r.retries_left == 0 {
             return false;
         }
-        let cb = &p.cluster.circuit_breakers;
+        let p = &pr.clusters[r.cluster as usize];
+        let cb = &p.config.circuit_breakers;
         let limit = match &cb.retry_budget {
             // `max(⌊percent/100 × (active + pending)⌋, min_retry_concurrency)` (§3).
             Some(b) => ((u64::from(b.budget_percent) * (u64::from(p.in_flight) + u64::from(p.n_pending))) / 100)
@@ -1000,7 +1035,7 @@ impl World {
         }
         if !holds {
             r.holds_retry = true;
-            self.proxies[r.proxy.idx()].retries_active += 1;
+            self.proxies[r.proxy.idx()].clusters[r.cluster as usize].retries_active += 1;
         }
         true
     }
@@ -1030,7 +1065,7 @@ impl World {
         }
         let r = self.requests.get(req);
         if r.holds_retry {
-            self.proxies[r.proxy.idx()].retries_active -= 1;
+            self.proxies[r.proxy.idx()].clusters[r.cluster as usize].retries_active -= 1;
         }
         if r.parent.is_none() {
             self.rec.client_done(now, now.saturating_since(r.started), outcome);
@@ -1057,25 +1092,26 @@ impl World {
     }
 
     /// Feeds one attempt result to the proxy's outlier detector and applies what it decides.
-    fn feed_outlier(&mut self, proxy: ProxyId, host: EndpointId, input: OutlierInput, now: SimTime) {
-        let p = &mut self.proxies[proxy.idx()];
-        let Some(od) = p.outlier.as_mut() else { return };
+    fn feed_outlier(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, input: OutlierInput, now: SimTime) {
+        let pr = &mut self.proxies[proxy.idx()];
+        let Some(od) = pr.clusters[ci].outlier.as_mut() else { return };
         self.scratch.clear();
         match input {
-            OutlierInput::Status(s) => od.put_http_status(host, s, now, &mut p.rng, &mut self.scratch),
-            OutlierInput::Local(ev) => od.put_local_origin(host, ev, now, &mut p.rng, &mut self.scratch),
+            OutlierInput::Status(s) => od.put_http_status(host, s, now, &mut pr.rng, &mut self.scratch),
+            OutlierInput::Local(ev) => od.put_local_origin(host, ev, now, &mut pr.rng, &mut self.scratch),
         }
         if !self.scratch.is_empty() {
-            self.apply_outlier_events(proxy, now);
+            self.apply_outlier_events(proxy, ci, now);
         }
     }
 
     /// Logs the events in `scratch` and refreshes the proxy's load balancer if health changed.
-    fn apply_outlier_events(&mut self, proxy: ProxyId, now: SimTime) {
+    fn apply_outlier_events(&mut self, proxy: ProxyId, ci: usize, now: SimTime) {
         let mut changed = false;
         let events = std::mem::take(&mut self.scratch);
+        let cluster = ci as ClusterIdx;
         for ev in &events {
-            let p = &mut self.proxies[proxy.idx()];
+            let p = &mut self.proxies[proxy.idx()].clusters[ci];
             match *ev {
                 OutlierEvent::Ejected { host, kind, multiplier, planned, log, figures, .. } => {
                     let locality = p.hosts[host.idx()].locality;
@@ -1087,6 +1123,7 @@ impl World {
                         now,
                         LogKind::Eject {
                             proxy,
+                            cluster,
                             endpoint: host,
                             locality,
                             kind,
@@ -1106,28 +1143,36 @@ impl World {
                     let multiplier = p.outlier.as_ref().and_then(|o| o.host_state(host)).map_or(0, |h| h.multiplier);
                     self.rec.log(
                         now,
-                        LogKind::Uneject { proxy, endpoint: host, locality, ejected_for, multiplier, num_ejections },
+                        LogKind::Uneject {
+                            proxy,
+                            cluster,
+                            endpoint: host,
+                            locality,
+                            ejected_for,
+                            multiplier,
+                            num_ejections,
+                        },
                     );
                 }
                 OutlierEvent::Overflow { host, kind } => {
                     let locality = p.hosts[host.idx()].locality;
-                    self.rec.log(now, LogKind::EjectOverflow { proxy, endpoint: host, locality, kind });
+                    self.rec.log(now, LogKind::EjectOverflow { proxy, cluster, endpoint: host, locality, kind });
                 }
                 OutlierEvent::NotEnforced { host, kind, log, figures } => {
-                    self.rec.log(now, LogKind::EjectNotEnforced { proxy, endpoint: host, kind, log, figures });
+                    self.rec.log(now, LogKind::EjectNotEnforced { proxy, cluster, endpoint: host, kind, log, figures });
                 }
             }
         }
         self.scratch = events;
         if changed {
-            self.proxies[proxy.idx()].refresh_health(now);
-            self.log_panic(proxy, now);
+            self.proxies[proxy.idx()].refresh_health(cluster, now);
+            self.log_panic(proxy, ci, now);
         }
     }
 
     /// Logs a panic transition of a proxy's load balancer.
-    pub(crate) fn log_panic(&mut self, proxy: ProxyId, now: SimTime) {
-        let p = &mut self.proxies[proxy.idx()];
+    pub(crate) fn log_panic(&mut self, proxy: ProxyId, ci: usize, now: SimTime) {
+        let p = &mut self.proxies[proxy.idx()].clusters[ci];
         let st = p.lb.priority_state();
         let on = st.in_panic.iter().any(|x| *x);
         let total = on && st.total_panic;
@@ -1138,7 +1183,8 @@ impl World {
         if !(same && total == p.panic_total) {
             p.panic = st.in_panic.iter().enumerate().filter(|(_, x)| **x).map(|(i, _)| i as u32).collect();
             p.panic_total = total;
-            self.rec.log(now, LogKind::Panic { proxy, on, total, priorities: p.panic.clone() });
+            let cluster = ci as ClusterIdx;
+            self.rec.log(now, LogKind::Panic { proxy, cluster, on, total, priorities: p.panic.clone() });
         }
     }
 
@@ -1162,29 +1208,40 @@ impl World {
         }
     }
 
-    fn on_outlier_tick(&mut self, proxy: ProxyId, sched: &mut Scheduler<Event>) {
+    fn on_outlier_tick(&mut self, proxy: ProxyId, cluster: ClusterIdx, sched: &mut Scheduler<Event>) {
         let now = sched.now();
-        let p = &mut self.proxies[proxy.idx()];
+        let ci = cluster as usize;
+        let pr = &mut self.proxies[proxy.idx()];
+        let p = &mut pr.clusters[ci];
         let Some(od) = p.outlier.as_mut() else { return };
         let interval = od.config().interval;
         let visits = p.hosts.len() as u64;
         self.scratch.clear();
-        od.on_interval_tick(now, &mut p.rng, &mut self.scratch);
+        od.on_interval_tick(now, &mut pr.rng, &mut self.scratch);
         if !self.scratch.is_empty() {
-            self.apply_outlier_events(proxy, now);
+            self.apply_outlier_events(proxy, ci, now);
         }
         if self.scenario.log_interval_ticks {
-            let od = self.proxies[proxy.idx()].outlier.as_ref().expect("a tick needs a detector");
+            let od = self.proxies[proxy.idx()].clusters[ci].outlier.as_ref().expect("a tick needs a detector");
             let kind = LogKind::IntervalTick {
                 proxy,
+                cluster,
                 ejected: od.active_ejections(),
                 hosts: od.n_members(),
                 success_rate: od.success_rate_stats(crate::envoy::outlier::SuccessRateOrigin::External),
             };
             self.rec.log(now, kind);
         }
-        sched.schedule(interval, Event::OutlierTick { proxy });
+        sched.schedule(interval, Event::OutlierTick { proxy, cluster });
         self.add_work(visits);
+    }
+
+    /// Whether `cluster` is the one `proxy`'s route sends to (the default one when the route
+    /// names no existing cluster). Panic reports (charts, expectations, sweep metrics) follow
+    /// that cluster only: a proxy's other clusters (the default cluster beside a subset route,
+    /// or unused subsets) carry no traffic of its own.
+    pub fn is_route_cluster(&self, proxy: ProxyId, cluster: ClusterIdx) -> bool {
+        self.proxies[proxy.idx()].route_cluster.unwrap_or(crate::model::proxy::DEFAULT_CLUSTER) == cluster
     }
 
     /// Counts work done inside one event (see [`World::work`]); past `limits.max_events`, the run
@@ -1257,10 +1314,10 @@ enum Grant {
 /// at once; otherwise the request becomes pending (refused with overflow when
 /// `max_pending_requests` is full) and a new connection is opened if `max_connections` allows or
 /// the pool has none.
-fn pool_grant(p: &Proxy, host: EndpointId) -> Grant {
+fn pool_grant(p: &Cluster, host: EndpointId) -> Grant {
     match connection_for(p, host) {
         Some(false) => Grant::Reuse,
-        _ if p.n_pending >= p.cluster.circuit_breakers.max_pending_requests => Grant::Overflow,
+        _ if p.n_pending >= p.config.circuit_breakers.max_pending_requests => Grant::Overflow,
         Some(true) => Grant::Open,
         None => Grant::Queue,
     }
@@ -1269,7 +1326,7 @@ fn pool_grant(p: &Proxy, host: EndpointId) -> Grant {
 /// `Some(false)`: a ready connection is free; `Some(true)`: a new one may be opened; `None`:
 /// wait.
 #[inline]
-fn connection_for(p: &Proxy, host: EndpointId) -> Option<bool> {
+fn connection_for(p: &Cluster, host: EndpointId) -> Option<bool> {
     let h = host.idx();
     if p.hosts[h].tunnel {
         // Connections to a per-connection gateway are tracked one by one (`model::tunnel`).
@@ -1277,7 +1334,7 @@ fn connection_for(p: &Proxy, host: EndpointId) -> Option<bool> {
             return Some(false);
         }
         let none_open = p.tunnels.count_open(host) == 0;
-        return if p.n_conns < p.cluster.circuit_breakers.max_connections || none_open { Some(true) } else { None };
+        return if p.n_conns < p.config.circuit_breakers.max_connections || none_open { Some(true) } else { None };
     }
     let HostPool { conns, connecting, .. } = p.pool[h];
     if p.http2 {
@@ -1290,7 +1347,7 @@ fn connection_for(p: &Proxy, host: EndpointId) -> Option<bool> {
     } else if conns > p.active[h] + connecting {
         return Some(false);
     }
-    if p.n_conns < p.cluster.circuit_breakers.max_connections || conns == 0 { Some(true) } else { None }
+    if p.n_conns < p.config.circuit_breakers.max_connections || conns == 0 { Some(true) } else { None }
 }
 
 /// The route settings of a request at a proxy of `group` that took route `route` of its table;
@@ -1309,7 +1366,7 @@ fn route_cfg<'a>(
 mod tests {
     use super::*;
 
-    fn proxy(http2: bool, max_connections: u32, max_pending: u32) -> Proxy {
+    fn proxy(http2: bool, max_connections: u32, max_pending: u32) -> Cluster {
         let text = r#"
 name = "t"
 duration = "1s"
@@ -1331,10 +1388,10 @@ rate = 1
 "#;
         let s = crate::scenario::from_str(text, "t.toml", std::path::Path::new("."), &[]).expect("scenario");
         let (mut world, _) = crate::model::build::build(std::sync::Arc::new(s), 1);
-        let mut p = world.proxies.remove(0);
+        let mut p = world.proxies.remove(0).clusters.remove(0);
         p.http2 = http2;
-        p.cluster.circuit_breakers.max_connections = max_connections;
-        p.cluster.circuit_breakers.max_pending_requests = max_pending;
+        p.config.circuit_breakers.max_connections = max_connections;
+        p.config.circuit_breakers.max_pending_requests = max_pending;
         p
     }
 

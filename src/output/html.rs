@@ -88,7 +88,6 @@ pub fn report_html(
 /// The cluster settings in force, as `meshsim explain` lists them: the final configuration
 /// (Istio's translation with `[envoy_outlier]` and the version knobs), each with its source.
 fn settings_table(h: &mut String, scenario: &Scenario) {
-    let cluster = crate::explain::envoy_cluster_name(scenario);
     let groups = &scenario.proxy_groups;
     let mut done: Vec<usize> = Vec::new();
     // One table per DestinationRule the client proxies get (as Istio selects it for each group).
@@ -97,13 +96,27 @@ fn settings_table(h: &mut String, scenario: &Scenario) {
             continue;
         }
         let rule = &groups[g].selection.destination_rule;
-        let same: Vec<usize> = (g..groups.len()).filter(|&x| groups[x].selection.destination_rule == *rule).collect();
+        // The cluster a group's route sends to: `outbound|PORT|SUBSET|HOST` for a defined subset,
+        // else the default one.
+        let subset_of = |x: usize| {
+            let sel = &groups[x].selection;
+            let subset = crate::explain::settings::route_subset(sel);
+            let defined = sel
+                .destination_rule
+                .as_ref()
+                .is_some_and(|d| d.spec.subsets.iter().flatten().any(|s| Some(s.name.as_str()) == subset));
+            if defined { subset } else { None }
+        };
+        let subset = subset_of(g);
+        let cluster = crate::model::build::cluster_name(scenario, subset, false);
+        let same: Vec<usize> = (g..groups.len())
+            .filter(|&x| groups[x].selection.destination_rule == *rule && subset_of(x) == subset)
+            .collect();
         done.extend(&same);
         let names: Vec<&str> = same.iter().map(|&x| groups[x].name.as_str()).collect();
         let _ = writeln!(h, "<h2>Settings in force ({}, proxies {})</h2>", esc(&cluster), esc(&names.join(", ")));
         h.push_str("<table>\n<thead><tr><th>setting</th><th>source</th><th>value</th></tr></thead>\n<tbody>\n");
-        let tp = rule.as_ref().and_then(|d| d.spec.traffic_policy.as_ref());
-        for x in crate::explain::settings::cluster_settings(scenario, tp) {
+        for x in crate::explain::settings::settings_for(scenario, &groups[g].selection, subset) {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",

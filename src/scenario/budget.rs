@@ -220,6 +220,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
             shrink: "a lower `limits.max_in_flight`",
         },
         hash_tables(s, proxies, n_loc, pods),
+        subset_clusters(s, n_loc, pods),
         Term {
             name: "routes and request classes",
             bytes: mul(&[routes_and_classes(s), PER_ROUTE]),
@@ -233,6 +234,7 @@ pub fn estimate(s: &Scenario) -> Estimate {
             shrink: "fewer `workload.users.count`",
         },
     ];
+    terms.retain(|t| t.bytes > 0 || t.name != "subset clusters");
     terms.sort_by_key(|t| std::cmp::Reverse(t.bytes));
     Estimate { terms }
 }
@@ -244,6 +246,29 @@ fn routes_and_classes(s: &Scenario) -> u64 {
         s.proxy_groups.iter().map(|g| g.selection.route.as_ref().map_or(1, |r| r.entries.len() as u64)).sum();
     let classes: u64 = s.workload.iter().flat_map(|w| &w.requests).map(|c| 1 + c.attrs.headers.len() as u64).sum();
     routes.saturating_add(classes)
+}
+
+/// The clusters a proxy has beyond its default one (one per DestinationRule subset,
+/// `model::build::cluster_plans`): each holds per-pod host vectors, a balancer over the
+/// localities and a detector of its own, as a proxy's default cluster does.
+fn subset_clusters(s: &Scenario, n_loc: u64, pods: u64) -> Term {
+    let subsets = |sel: &crate::istio::select::Selection| {
+        sel.destination_rule.as_ref().map_or(0, |d| d.spec.subsets.as_ref().map_or(0, Vec::len) as u64)
+    };
+    let extra: u64 = s
+        .proxy_groups
+        .iter()
+        .map(|g| u64::from(g.replicas).saturating_mul(subsets(&g.selection)))
+        .chain(s.east_west_gateways.iter().map(|g| u64::from(g.replicas).saturating_mul(subsets(&g.selection))))
+        .fold(0u64, u64::saturating_add);
+    Term {
+        name: "subset clusters",
+        bytes: mul(&[extra, pods, PER_PROXY_POD])
+            .saturating_add(mul(&[extra, n_loc, PER_PROXY_LOCALITY]))
+            .saturating_add(mul(&[extra, PER_PROXY])),
+        detail: format!("{extra} subset clusters (proxies × DestinationRule subsets) × {pods} pods"),
+        shrink: "fewer DestinationRule `subsets` or proxy `replicas`",
+    }
 }
 
 /// The most users of a workload (the key tracker holds one record per user).

@@ -689,43 +689,81 @@ impl Validator<'_> {
     /// The outlier detection in force (the DestinationRule's translation with `[envoy_outlier]`
     /// laid over it) checked as Envoy checks a cluster: `DetectorImpl::create`
     /// (`source/common/upstream/outlier_detection_impl.cc`) rejects a `max_ejection_time` below
-    /// `base_ejection_time`. The error names both fields, wherever each was set.
+    /// `base_ejection_time`. The error names both fields, wherever each was set. Every cluster
+    /// a proxy gets is checked: the default one and each subset's, with its merged policy
+    /// (`model::build::cluster_plans`); a subset's error names the subset and its cluster.
     fn outlier_in_force(&self, s: &Scenario) -> Result<(), ScenarioError> {
         let selections =
             s.proxy_groups.iter().map(|g| &g.selection).chain(s.east_west_gateways.iter().map(|g| &g.selection));
         for sel in selections {
-            let Some(o) = crate::model::build::cluster_and_control(s, sel.traffic_policy()).0.outlier else {
-                continue;
-            };
-            if o.max_ejection_time >= o.base_ejection_time {
-                continue;
+            let plans = crate::model::build::cluster_plans(s, sel);
+            // A request carries its cluster's index in a byte (`model::proxy::ClusterIdx`).
+            let most = usize::from(crate::model::proxy::ClusterIdx::MAX) - 1;
+            if plans.len() > most {
+                return Err(self.err(
+                    "policy",
+                    &format!(
+                        "a DestinationRule in force has {} subsets; meshsim simulates at most {}",
+                        plans.len() - 1,
+                        most - 1
+                    ),
+                ));
             }
-            let eo = s.envoy_outlier.as_ref();
-            let dr_base = sel
-                .traffic_policy()
-                .and_then(|tp| tp.outlier_detection.as_ref())
-                .and_then(|od| od.base_ejection_time)
-                .is_some();
-            let base_from = if eo.is_some_and(|e| e.base_ejection_time.is_some()) {
-                "envoy_outlier.base_ejection_time".to_string()
-            } else if dr_base {
-                let dr =
-                    sel.destination_rule.as_ref().and_then(|d| d.from.first()).and_then(|i| s.policy.resources.get(*i));
-                let name = dr.map_or("the DestinationRule".to_string(), |r| {
-                    format!("{} ({})", crate::kube::resource_id("DestinationRule", &r.namespace, &r.name), r.source)
+            for plan in &plans {
+                let Some(o) = crate::model::build::cluster_and_control(s, plan.policy.as_ref()).0.outlier else {
+                    continue;
+                };
+                if o.max_ejection_time >= o.base_ejection_time {
+                    continue;
+                }
+                let eo = s.envoy_outlier.as_ref();
+                let dr_base = plan
+                    .policy
+                    .as_ref()
+                    .and_then(|tp| tp.outlier_detection.as_ref())
+                    .and_then(|od| od.base_ejection_time)
+                    .is_some();
+                // The subset's own block wins the merge when it has one.
+                let subset_block = plan.subset.as_deref().and_then(|name| {
+                    let spec = &sel.destination_rule.as_ref()?.spec;
+                    let sub = spec.subsets.iter().flatten().find(|x| x.name == name)?;
+                    let tp = sub.traffic_policy.as_ref()?;
+                    let own = tp.outlier_detection.is_some()
+                        || tp.port_level_settings.iter().flatten().any(|p| p.outlier_detection.is_some());
+                    own.then(|| format!("subsets[name={name}].trafficPolicy"))
                 });
-                format!("trafficPolicy.outlierDetection.baseEjectionTime of {name}")
-            } else {
-                "Envoy's default base_ejection_time".to_string()
-            };
-            return Err(self.err(
-                "envoy_outlier.max_ejection_time",
-                &format!(
-                    "{} is below base_ejection_time {} (set by {base_from}); Envoy rejects such a cluster \
-                     (\"outlier detector's max_ejection_time cannot be smaller than base_ejection_time\")",
-                    o.max_ejection_time, o.base_ejection_time
-                ),
-            ));
+                let base_from = if eo.is_some_and(|e| e.base_ejection_time.is_some()) {
+                    "envoy_outlier.base_ejection_time".to_string()
+                } else if dr_base {
+                    let dr = sel
+                        .destination_rule
+                        .as_ref()
+                        .and_then(|d| d.from.first())
+                        .and_then(|i| s.policy.resources.get(*i));
+                    let name = dr.map_or("the DestinationRule".to_string(), |r| {
+                        format!("{} ({})", crate::kube::resource_id("DestinationRule", &r.namespace, &r.name), r.source)
+                    });
+                    let block = subset_block.unwrap_or_else(|| "trafficPolicy".to_string());
+                    format!("{block}.outlierDetection.baseEjectionTime of {name}")
+                } else {
+                    "Envoy's default base_ejection_time".to_string()
+                };
+                let cluster = match plan.subset.as_deref() {
+                    Some(name) => format!(
+                        " in the cluster of subset `{name}` ({})",
+                        crate::model::build::cluster_name(s, Some(name), false)
+                    ),
+                    None => String::new(),
+                };
+                return Err(self.err(
+                    "envoy_outlier.max_ejection_time",
+                    &format!(
+                        "{} is below base_ejection_time {}{cluster} (set by {base_from}); Envoy rejects such a \
+                         cluster (\"outlier detector's max_ejection_time cannot be smaller than base_ejection_time\")",
+                        o.max_ejection_time, o.base_ejection_time
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use crate::engine::SimTime;
 use crate::metrics::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder};
 use crate::metrics::report::{RunReport, Transition};
 use crate::model::RunOutput;
+use crate::model::proxy::ClusterIdx;
 use crate::scenario::Scenario;
 
 /// Whether a metric is better low or high.
@@ -161,7 +162,9 @@ pub fn measure(out: &RunOutput, report: &RunReport) -> RunMetrics {
     let failback_s = studied.iter().rev().find(|t| t.kind == "failback").and_then(|t| t.time_s);
     let (errors_failover, errors_recovery) = window_errors(rec, &studied);
     let false_ejections = report.false_ejections;
-    let panic_ns = panic_nanos(&rec.log, world.proxies.len(), s.end());
+    let route_clusters: Vec<ClusterIdx> =
+        world.proxies.iter().map(|p| p.route_cluster.unwrap_or(crate::model::proxy::DEFAULT_CLUSTER)).collect();
+    let panic_ns = panic_nanos(&rec.log, &route_clusters, s.end());
     RunMetrics([
         Some(report.errors as f64),
         errors_failover.map(|e| e as f64),
@@ -203,12 +206,15 @@ fn window_errors(rec: &Recorder, studied: &[&Transition]) -> (Option<u64>, Optio
 }
 
 /// Proxy-nanoseconds spent in panic: each proxy is in panic from a `panic_on` to the next
-/// `panic_off` (or the end of the run).
-fn panic_nanos(log: &[crate::metrics::recorder::LogEvent], n_proxies: usize, end: SimTime) -> u64 {
-    let mut since: Vec<Option<SimTime>> = vec![None; n_proxies];
+/// `panic_off` (or the end of the run) of the cluster its route sends to (`route_clusters`, per
+/// proxy).
+fn panic_nanos(log: &[crate::metrics::recorder::LogEvent], route_clusters: &[ClusterIdx], end: SimTime) -> u64 {
+    let mut since: Vec<Option<SimTime>> = vec![None; route_clusters.len()];
     let mut total = 0u64;
     for e in log {
-        if let LogKind::Panic { proxy, on, .. } = &e.kind {
+        if let LogKind::Panic { proxy, cluster, on, .. } = &e.kind
+            && route_clusters[proxy.idx()] == *cluster
+        {
             let (proxy, on) = (*proxy, *on);
             let slot = &mut since[proxy.idx()];
             match (on, *slot) {
@@ -234,7 +240,7 @@ mod tests {
     fn panic_time_sums_intervals_per_proxy() {
         let ev = |t: u64, p: u32, on: bool| LogEvent {
             time: SimTime::from_secs(t),
-            kind: LogKind::Panic { proxy: ProxyId(p), on, total: false, priorities: Vec::new() },
+            kind: LogKind::Panic { proxy: ProxyId(p), cluster: 0, on, total: false, priorities: Vec::new() },
         };
         // Proxy 0: 10–15 s and 20 s to the end (100 s); proxy 1: 30–32 s. A repeated `on` keeps
         // the first start.
@@ -246,7 +252,7 @@ mod tests {
             ev(30, 1, true),
             ev(32, 1, false),
         ];
-        assert_eq!(panic_nanos(&log, 2, SimTime::from_secs(100)), (5 + 80 + 2) * 1_000_000_000);
+        assert_eq!(panic_nanos(&log, &[0, 0], SimTime::from_secs(100)), (5 + 80 + 2) * 1_000_000_000);
     }
 
     #[test]

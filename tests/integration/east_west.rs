@@ -57,15 +57,18 @@ host = "svc.default.svc.cluster.local"
 fn assert_consistent(text: &str) {
     let s = parse(text).unwrap_or_else(|e| panic!("{e}"));
     let out = meshsim::model::run(Arc::new(s), 1).expect("run");
-    for p in &out.world.proxies {
-        let mut total = 0;
-        for (h, info) in p.hosts.iter().enumerate() {
-            total += p.pool[h].conns;
-            if info.tunnel {
-                assert_eq!(p.pool[h].conns, p.tunnels.count_open(EndpointId(h as u32)), "{} host {h}", p.name);
+    for proxy in &out.world.proxies {
+        for p in &proxy.clusters {
+            let mut total = 0;
+            for (h, info) in p.hosts.iter().enumerate() {
+                total += p.pool[h].conns;
+                if info.tunnel {
+                    let open = p.tunnels.count_open(EndpointId(h as u32));
+                    assert_eq!(p.pool[h].conns, open, "{} {} host {h}", proxy.name, p.name);
+                }
             }
+            assert_eq!(p.n_conns, total, "{} {}", proxy.name, p.name);
         }
-        assert_eq!(p.n_conns, total, "{}", p.name);
     }
 }
 

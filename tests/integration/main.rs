@@ -26,5 +26,6 @@ mod seed;
 mod serve;
 mod silent;
 mod slow_start;
+mod subsets;
 mod sweep;
 mod util;

@@ -386,7 +386,7 @@ fn max_connections_and_pending_requests_shed_without_ejecting() {
         ..Lab::default()
     };
     let out = lab.run();
-    let p = &out.world.proxies[0];
+    let p = &out.world.proxies[0].clusters[0];
     assert!(p.pool.iter().map(|x| x.conns).sum::<u32>() <= 3, "{:?}", &p.pool[..6]);
     assert!(p.pool.iter().all(|x| x.conns <= 1));
     // Each of the 3 connections serves one request per ~22.5 ms: about 3 × 44 = 133 per second
@@ -685,7 +685,7 @@ fn one_ejection_of_the_east_west_gateway_takes_the_remote_cluster_out() {
     // Endpoint 0 is the gateway address (created before the pods).
     assert!(w.pods[0].gateway.is_some());
     let endpoints = w.istio_endpoints();
-    let a = w.assignment_for(meshsim::model::ids::ProxyId(0), &endpoints);
+    let a = w.assignment_for(meshsim::model::ids::ProxyId(0), 0, &endpoints);
     let b_group = a.priorities[0].iter().find(|g| g.locality.region == "us-central1").unwrap();
     assert_eq!(b_group.endpoints.len(), 1);
     assert_eq!((b_group.endpoints[0].id.0, b_group.endpoints[0].weight), (0, 3));
