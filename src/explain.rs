@@ -433,8 +433,19 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
         }
         if p.clusters.len() > 1 {
             let _ = writeln!(s, "  Envoy clusters (the default, then one per DestinationRule subset)");
+            // Every cluster a route of its table sends to (a weighted split reaches several).
+            let reached = |name: &str| {
+                let subset = name.split('|').nth(2).filter(|x| !x.is_empty());
+                p.routes.iter().flat_map(|r| &r.destinations).any(|(_, sub, _)| sub.as_deref() == subset)
+            };
             for (name, n) in &p.clusters {
-                let mark = if *name == p.envoy_cluster { "  <- its route" } else { "" };
+                let mark = if *name == p.envoy_cluster {
+                    "  <- its route"
+                } else if reached(name) {
+                    "  <- its route (a weighted destination)"
+                } else {
+                    ""
+                };
                 let _ = writeln!(s, "    {name}: {n} endpoints{mark}");
             }
             let _ = writeln!(s, "  Shown below: {}", p.envoy_cluster);

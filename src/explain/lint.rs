@@ -65,6 +65,9 @@ pub struct LintInput<'a> {
     pub routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)>,
     /// The subsets of the DestinationRule these groups get.
     pub subsets: &'a [crate::istio::manifest::Subset],
+    /// The labels of the subset the groups' (first) route sends to, if it names a defined one:
+    /// only endpoints carrying them are in that cluster.
+    pub route_labels: Option<BTreeMap<String, String>>,
     /// Client proxy groups.
     pub proxies: Vec<LintProxy>,
     /// The service's endpoints, per cluster.
@@ -117,7 +120,22 @@ impl<'a> LintInput<'a> {
             .and_then(|&g| s.proxy_groups[g].selection.destination_rule.as_ref())
             .and_then(|d| d.spec.subsets.as_deref())
             .unwrap_or(&[]);
-        LintInput { policy, mesh: &s.mesh.settings, outlier, routes, subsets, proxies, endpoints, gateways_per_network }
+        let route_labels = groups
+            .first()
+            .and_then(|&g| super::settings::route_subset(&s.proxy_groups[g].selection))
+            .and_then(|name| subsets.iter().find(|x| x.name == name))
+            .map(|x| x.labels.clone().unwrap_or_default());
+        LintInput {
+            policy,
+            mesh: &s.mesh.settings,
+            outlier,
+            routes,
+            subsets,
+            route_labels,
+            proxies,
+            endpoints,
+            gateways_per_network,
+        }
     }
 }
 
@@ -402,8 +420,12 @@ fn outlier_detection_pins_local(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     if eff.source != LbSettingSource::MeshDefault || !s.distribute().is_empty() {
         return;
     }
+    // The endpoints of the cluster the route sends to (a subset's pods only).
+    let in_cluster = |e: &LintEndpoints| {
+        input.route_labels.as_ref().is_none_or(|l| crate::istio::select::labels_subset(l, &e.labels))
+    };
     for p in &input.proxies {
-        let present: Vec<&LintEndpoints> = input.endpoints.iter().filter(|e| e.count > 0).collect();
+        let present: Vec<&LintEndpoints> = input.endpoints.iter().filter(|e| e.count > 0 && in_cluster(e)).collect();
         let Some(best) = present.iter().map(|e| lb_priority(&p.locality, &e.locality)).min() else { continue };
         let others: Vec<String> = present
             .iter()

@@ -376,3 +376,22 @@ fn the_route_table_shows_each_route_its_retries_and_its_classes() {
     assert!(text.contains("Route table (2 routes; a request takes the first it matches)"), "{text}");
     assert!(text.contains("takes: workload[0] POST /checkout/cart-7, 20%"), "{text}");
 }
+
+/// A 90/10 split across subsets: the table shows both weighted destinations, the clusters list
+/// marks both as reached, and no lint fires (each subset's pods sit in one zone, so the
+/// locality-failover trap does not apply to either cluster; the split is modelled, not
+/// simplified).
+#[test]
+fn a_weighted_split_shows_both_destinations_and_no_lint() {
+    let snap = snapshot("canary-split-is-not-failover.toml", 0);
+    let r = &snap.proxies[0].routes[0];
+    let dests: Vec<(Option<&str>, u32)> = r.destinations.iter().map(|(_, sub, w)| (sub.as_deref(), *w)).collect();
+    assert_eq!(dests, [(Some("v1"), 90), (Some("v2"), 10)]);
+    let text = meshsim::explain::render(&snap, None);
+    assert!(text.contains("subset v2  weight 10 (10%)"), "{text}");
+    assert!(
+        text.contains("v2|reviews.default.svc.cluster.local: 2 endpoints  <- its route (a weighted destination)"),
+        "{text}"
+    );
+    assert!(codes("canary-split-is-not-failover.toml").is_empty(), "{:?}", codes("canary-split-is-not-failover.toml"));
+}
