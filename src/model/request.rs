@@ -52,7 +52,7 @@ pub struct Request {
     /// Locality of the current attempt's host.
     pub locality: LocalityId,
     /// Priority of the current attempt's host.
-    pub priority: u32,
+    pub priority: u16,
     /// An attempt is on the wire (counted in `active` and `in_flight`).
     pub attempt_active: bool,
     /// The current attempt's place in the connection pool.

@@ -484,7 +484,7 @@ impl World {
         r.hung = false;
         r.host = pick.host;
         r.locality = self.pods[pick.host.idx()].locality;
-        r.priority = pick.priority as u32;
+        r.priority = pick.priority as u16;
         r.remember(pick.host);
         let (to, epoch, child, user) = (r.locality, r.epoch, r.parent.is_some(), r.user);
         if !child {
