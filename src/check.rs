@@ -54,6 +54,8 @@ pub struct ScenarioCheck {
     pub verdicts: Vec<Verdict>,
     /// The determinism check, when it was asked for.
     pub determinism: Option<DeterminismVerdict>,
+    /// Expectations not measured, with why (past the end of the run): `(name, why)`.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// The result of a determinism check.
@@ -85,9 +87,11 @@ pub fn results_json(results: &[junit::FileResult]) -> serde_json::Value {
                 let f = c.failures();
                 failed += f;
                 passed += c.verdicts.len() + usize::from(c.determinism.is_some()) - f;
+                let skipped: Vec<serde_json::Value> =
+                    c.skipped.iter().map(|(name, why)| json!({"name": name, "why": why})).collect();
                 json!({
                     "file": c.file, "scenario": c.scenario, "seed": c.seed, "passed": f == 0,
-                    "verdicts": c.verdicts, "determinism": c.determinism,
+                    "verdicts": c.verdicts, "determinism": c.determinism, "skipped": skipped,
                 })
             }
             junit::FileResult::Error { file, message } => {
@@ -146,5 +150,12 @@ pub fn check_scenario(
     };
     let mut verdicts = verdicts;
     verdicts.extend(evaluate_variants(&scenario, seed)?);
-    Ok(ScenarioCheck { file: file.to_string(), scenario: scenario.name.clone(), seed, verdicts, determinism: det })
+    Ok(ScenarioCheck {
+        file: file.to_string(),
+        scenario: scenario.name.clone(),
+        seed,
+        verdicts,
+        determinism: det,
+        skipped: scenario.skipped_expectations.clone(),
+    })
 }

@@ -308,7 +308,7 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         },
         settings: match selection {
             Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
-            None => settings::cluster_settings(s, None),
+            None => settings::cluster_settings(s, None, None),
         },
         namespace,
         resources,

@@ -164,7 +164,8 @@ pub fn from_tree(mut tree: Value, file: &str) -> Result<Scenario, ScenarioError>
             let variant = from_plain_tree(tree, file)
                 .map_err(|e| field(format!("the scenario with these overrides is not valid: {e}")))?;
             let Some(expectation) = variant.expectations.first().cloned() else {
-                // Shortened past what it measures (`--set duration=...`): dropped, as in the base.
+                // Shortened past what it measures (`--set duration=...`): skipped, as in the base.
+                scenario.skipped_expectations.extend(variant.skipped_expectations.iter().cloned());
                 continue;
             };
             scenario.expectations.retain(|e| e.name != expectation.name);

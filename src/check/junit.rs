@@ -44,6 +44,13 @@ pub fn junit_xml(results: &[FileResult]) -> Result<String, quick_junit::Serializ
                     }
                     suite.add_test_case(case);
                 }
+                for (name, why) in &c.skipped {
+                    let mut status = TestCaseStatus::skipped();
+                    status.set_message(why.as_str());
+                    let mut case = TestCase::new(name.as_str(), status);
+                    case.set_classname(c.scenario.as_str());
+                    suite.add_test_case(case);
+                }
                 if let Some(d) = &c.determinism {
                     let status = if d.passed {
                         TestCaseStatus::success()

@@ -91,24 +91,53 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                 bound: count_bound(*min, *max),
             }
         }
-        Check::KeysMoved { min, max } => {
+        Check::KeysMoved { min, max, since } => {
             let bound = format!("in [{min:.3}, {max:.3}]");
-            let moved = match &e.window {
-                Window::Phase { index, .. } => report.phases.get(*index).and_then(|p| p.keys_moved),
+            let moved = match (&e.window, since) {
+                (Window::Phase { index, .. }, None) => report.phases.get(*index).and_then(|p| p.keys_moved),
+                (Window::Phase { index, .. }, Some((j, _))) => {
+                    report.phases.get(*index).and_then(|p| p.keys_since.get(*j).copied().flatten())
+                }
                 _ => None,
+            };
+            let (before, than) = match since {
+                Some((_, name)) => (format!("in phase \"{name}\""), format!(" than in phase \"{name}\"")),
+                None => ("in the phase before".to_string(), String::new()),
             };
             match moved {
                 Some(k) if k.compared > 0 => Measured {
                     passed: *min <= k.fraction && k.fraction <= *max,
                     measured: format!(
-                        "{} of {} users moved to another host {within} = {:.3}",
+                        "{} of {} users moved to another host {within}{than} = {:.3}",
                         k.moved, k.compared, k.fraction
                     ),
                     bound,
                 },
                 _ => Measured {
                     passed: false,
-                    measured: format!("no workload user was seen both {within} and in the phase before"),
+                    measured: format!("no workload user was seen both {within} and {before}"),
+                    bound,
+                },
+            }
+        }
+        Check::InFlight { hung, at, min, max } => {
+            let instant = at.unwrap_or(end);
+            let what = if *hung { "hung requests" } else { "requests in flight" };
+            let when = match (at, &e.window) {
+                (Some(t), _) => format!("at {}s", t.as_secs_f64()),
+                (None, Window::Phase { name, .. }) => format!("at the end of phase \"{name}\" ({})", secs(end)),
+                (None, _) => "at the end of the run".to_string(),
+            };
+            let bound = count_bound(*min, *max);
+            match in_flight_at(world, report.seed, instant, *hung) {
+                Ok(n) => Measured {
+                    passed: n >= *min && max.is_none_or(|m| n <= m),
+                    measured: format!("{n} {what} {when}"),
+                    bound,
+                },
+                Err(err) => Measured {
+                    passed: false,
+                    measured: format!("{what} {when}: the run up to it failed: {err}"),
                     bound,
                 },
             }
@@ -290,6 +319,21 @@ fn ejection(
 }
 
 /// `[start, end)` of a window.
+/// Client requests (not a gateway's hops) still in flight at `t`, all or only the hung ones (sent
+/// on an open connection to a black-holed pod: `model::world` sets `hung`, and only a timeout
+/// ends them). At the run's end they are read from `world`; at an earlier instant the scenario is
+/// run again with the same seed up to it (every event at or before `t` handled, as `explain`
+/// does), which is the same run cut short.
+fn in_flight_at(world: &World, seed: u64, t: SimTime, hung: bool) -> Result<u64, crate::engine::SimError> {
+    let count =
+        |w: &World| w.requests.live_requests().filter(|r| r.parent.is_none() && (!hung || r.hung)).count() as u64;
+    if t >= world.scenario.end() {
+        return Ok(count(world));
+    }
+    let out = crate::model::run_until(world.scenario.clone(), seed, t, None)?;
+    Ok(count(&out.world))
+}
+
 fn window_bounds(w: &Window, s: &Scenario) -> (SimTime, SimTime) {
     match w {
         Window::Run => (SimTime::ZERO, s.end()),

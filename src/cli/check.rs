@@ -62,18 +62,22 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let results: Vec<FileResult> =
         files.par_iter().map(|f| check_file(f, &args.sets, args.seed, args.determinism)).collect();
-    let (mut passed, mut failed, mut errors) = (0usize, 0usize, 0usize);
+    let (mut passed, mut failed, mut errors, mut skipped) = (0usize, 0usize, 0usize, 0usize);
     let mut text = String::new();
     for r in &results {
         match r {
             FileResult::Checked(c) => {
                 outln!(text, "{} ({}, seed {})", c.scenario, c.file, c.seed);
-                if c.verdicts.is_empty() {
+                if c.verdicts.is_empty() && c.skipped.is_empty() {
                     outln!(text, "  (no expectations)");
                 }
                 for v in &c.verdicts {
                     outln!(text, "  {}", v.line());
                 }
+                for (name, why) in &c.skipped {
+                    outln!(text, "  SKIP  {name}: {why}");
+                }
+                skipped += c.skipped.len();
                 if let Some(d) = &c.determinism {
                     outln!(text, "  {}  determinism: {}", if d.passed { "PASS" } else { "FAIL" }, d.message);
                 }
@@ -93,7 +97,8 @@ pub fn cmd_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let errs = if errors > 0 { format!(", {errors} files with errors") } else { String::new() };
-    outln!(text, "{passed} passed, {failed} failed{errs}");
+    let skips = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    outln!(text, "{passed} passed, {failed} failed{skips}{errs}");
     if args.json {
         let mut json = serde_json::to_string_pretty(&meshsim::check::results_json(&results))?;
         json.push('\n');

@@ -145,14 +145,7 @@ impl<'a> LintInput<'a> {
 pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
     let mut out: Vec<Lint> = Vec::new();
     let mut done: Vec<usize> = Vec::new();
-    // The policy of the cluster each group's route sends to: a subset's merged policy, else the
-    // default cluster's (`model::build::cluster_plans`).
-    let route_policy = |g: usize| {
-        let sel = &s.proxy_groups[g].selection;
-        let plans = crate::model::build::cluster_plans(s, sel);
-        let subset = super::settings::route_subset(sel);
-        plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
-    };
+    let route_policy = |g: usize| route_policy(s, g);
     for g in 0..s.proxy_groups.len() {
         if done.contains(&g) {
             continue;
@@ -172,6 +165,15 @@ pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
     out.extend(super::resources::resource_lints(s));
     out.extend(lb::lints(s));
     out
+}
+
+/// The policy of the cluster proxy group `g`'s route sends to: a subset's merged policy, else the
+/// default cluster's (`model::build::cluster_plans`).
+fn route_policy(s: &Scenario, g: usize) -> Option<TrafficPolicy> {
+    let sel = &s.proxy_groups[g].selection;
+    let plans = crate::model::build::cluster_plans(s, sel);
+    let subset = super::settings::route_subset(sel);
+    plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
 }
 
 /// Every lint that fires for `input`, in a fixed order.

@@ -71,6 +71,33 @@ pub fn manifest_summary(s: &Scenario) -> Vec<String> {
         .collect()
 }
 
+/// Why each DestinationRule of the scenario did not apply to a proxy with `selection` (the first
+/// four, `Kind namespace/name: why`, joined by `; `), as the resources panel says it.
+fn rules_not_applied(s: &Scenario, selection: &Selection) -> String {
+    let why: Vec<String> = selection
+        .notes
+        .iter()
+        .filter(|n| matches!(s.policy.resources[n.resource].spec, ResourceSpec::DestinationRule(_)))
+        .take(4)
+        .map(|n| format!("{}: {}", s.policy.resources[n.resource].id(), n.why))
+        .collect();
+    why.join("; ")
+}
+
+/// Why no DestinationRule applies to a proxy with `selection`, for the settings in force (`no
+/// DestinationRule applies (DestinationRule prod/x: its host ...)`); `None` when one does.
+pub fn no_rule_reason(s: &Scenario, selection: &Selection) -> Option<String> {
+    if selection.destination_rule.is_some() {
+        return None;
+    }
+    let why = rules_not_applied(s, selection);
+    Some(if why.is_empty() {
+        format!("the scenario has no DestinationRule for {}", s.service.host)
+    } else {
+        format!("no DestinationRule applies ({why})")
+    })
+}
+
 /// The lints about resources: what each proxy's selection simplifies, a service no
 /// DestinationRule applies to, and skipped resources that change the simulated traffic.
 pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
@@ -99,14 +126,7 @@ pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
     let without: Vec<&crate::scenario::ProxyGroupSpec> =
         s.proxy_groups.iter().filter(|g| g.selection.destination_rule.is_none()).collect();
     if has_dr && !without.is_empty() {
-        let first = &without[0].selection;
-        let why: Vec<String> = first
-            .notes
-            .iter()
-            .filter(|n| matches!(s.policy.resources[n.resource].spec, ResourceSpec::DestinationRule(_)))
-            .take(4)
-            .map(|n| format!("{}: {}", s.policy.resources[n.resource].id(), n.why))
-            .collect();
+        let why = rules_not_applied(s, &without[0].selection);
         out.push(Lint {
             code: "no-destination-rule",
             reason: format!(
@@ -114,7 +134,7 @@ pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
                  hence no locality failover); {}",
                 s.service.host,
                 without.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", "),
-                why.join("; ")
+                why
             ),
             fix: "check the rule's host, namespace and exportTo (`meshsim explain` lists why each rule did not apply)"
                 .into(),

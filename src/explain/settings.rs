@@ -83,7 +83,8 @@ pub fn route_subset(sel: &crate::istio::select::Selection) -> Option<&str> {
 pub fn settings_for(s: &Scenario, sel: &crate::istio::select::Selection, subset: Option<&str>) -> Vec<Setting> {
     let plans = crate::model::build::cluster_plans(s, sel);
     let plan = plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]);
-    let mut out = cluster_settings(s, plan.policy.as_ref());
+    let no_rule = crate::explain::resources::no_rule_reason(s, sel);
+    let mut out = cluster_settings(s, plan.policy.as_ref(), no_rule.as_deref());
     let Some(dr) = sel.destination_rule.as_ref() else { return out };
     let port = crate::model::build::service_port(s);
     let sub_tp = plan
@@ -151,7 +152,10 @@ pub fn settings_for(s: &Scenario, sel: &crate::istio::select::Selection, subset:
 /// `tp` (the one a proxy's selection gives) puts in force: the final cluster configuration
 /// (Istio's translation, `trafficDistribution`, the version knobs and `[envoy_outlier]` laid over
 /// it, as `model::build::cluster_and_control` builds it), each value with where it comes from.
-pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>) -> Vec<Setting> {
+/// `no_rule` is why no DestinationRule applies to the proxy (`explain::resources::no_rule_reason`),
+/// `None` when one does: Istio then builds the cluster from its defaults, so nothing is "set in the
+/// manifest", not even an absent `outlierDetection`.
+pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>, no_rule: Option<&str>) -> Vec<Setting> {
     let mesh = &s.mesh.settings;
     let (cfg, eff, enable_failover, _) = crate::model::build::cluster_and_control(s, tp);
     let by_traffic_distribution = s.service.traffic_distribution.is_some()
@@ -160,6 +164,11 @@ pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>) -> Vec<Setting
     let mut out = Vec::new();
     match &cfg.outlier {
         Some(o) => outlier_settings(&mut out, o, od, s.envoy_outlier.as_ref()),
+        None if let Some(why) = no_rule => out.push(set(
+            "outlier_detection",
+            format!("off: {why}, so Istio's defaults apply: no outlier detection, nothing is ever ejected"),
+            Source::IstioDefault,
+        )),
         None => out.push(set(
             "outlier_detection",
             "off: the DestinationRule has no outlierDetection, so nothing is ever ejected",
@@ -193,10 +202,15 @@ pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>) -> Vec<Setting
     out.push(set("locality setting", setting_text, setting_source));
     let distribute = eff.setting.as_ref().is_some_and(|x| !x.distribute().is_empty());
     let failover_prio = eff.setting.is_some() && enable_failover && !distribute;
+    // trafficDistribution's ranking depends on the release (sub-zone on 1.25 and 1.26).
+    let by_labels = eff.setting.as_ref().and_then(|x| x.failover_priority.as_ref()).map(|keys| {
+        let short: Vec<&str> = keys.iter().map(|k| k.rsplit('/').next().unwrap_or(k)).collect();
+        format!("on: trafficDistribution ranks endpoints by {} (P0 = closest)", short.join(", "))
+    });
     out.push(set(
         "failover priorities",
         if failover_prio && by_traffic_distribution {
-            "on: trafficDistribution ranks endpoints by network, region and zone (P0 = closest)"
+            by_labels.as_deref().unwrap_or("on: trafficDistribution ranks endpoints by locality (P0 = closest)")
         } else if failover_prio && od.is_none() {
             "on: endpoints are ranked by locality (P0 = closest)"
         } else if failover_prio {

@@ -1,6 +1,6 @@
 //! Which host each user's key maps to, phase by phase, to show what consistent hashing moves
-//! on failover: for each phase after the first, the users seen in both it and the phase before,
-//! and how many of them were sent to a different host.
+//! on failover: for each phase after the first, the users seen in both it and the phase before
+//! (or any earlier phase), and how many of them were sent to a different host.
 //!
 //! A user's host in a phase is the host its most recent request's first attempt went to (the
 //! client proxy's pick; through an east-west gateway, the gateway replica). Retries are left
@@ -24,25 +24,25 @@ pub struct KeysMoved {
     pub fraction: f64,
 }
 
-/// The per-user host of the phase in progress and of the phase before it.
+/// The per-user host of every phase so far: the closed phases' records are kept, so that a phase
+/// can be compared with any earlier one (did the users come back to the host they had before a
+/// failure?), not only with the one before it.
 #[derive(Clone, Debug)]
 pub struct KeyTracker {
-    current: Vec<u32>,
-    previous: Vec<u32>,
     /// The phase in progress.
-    open: usize,
-    /// The result of each closed phase (`None` for phase 0, which has nothing before it).
-    closed: Vec<Option<KeysMoved>>,
+    current: Vec<u32>,
+    /// The record of each closed phase, in order.
+    closed: Vec<Vec<u32>>,
 }
 
 impl KeyTracker {
     /// A tracker for `users` users.
     pub fn new(users: usize) -> KeyTracker {
-        KeyTracker { current: vec![UNSEEN; users], previous: vec![UNSEEN; users], open: 0, closed: Vec::new() }
+        KeyTracker { current: vec![UNSEEN; users], closed: Vec::new() }
     }
 
-    /// Bytes it holds per user.
-    pub const BYTES_PER_USER: usize = 2 * std::mem::size_of::<u32>();
+    /// Bytes it holds per user and phase.
+    pub const BYTES_PER_USER_PHASE: usize = std::mem::size_of::<u32>();
 
     /// User `user`'s request went first to `host`.
     #[inline]
@@ -52,37 +52,38 @@ impl KeyTracker {
         }
     }
 
-    /// Phase `index` starts: the phase in progress closes (compared with the one before it)
-    /// and a fresh record begins. Phase 0 starts at time zero and needs no call.
+    /// Phase `index` starts: the phase in progress closes and a fresh record begins. Phase 0
+    /// starts at time zero and needs no call.
     pub fn start_phase(&mut self, index: usize) {
-        if index <= self.open {
-            return;
+        while self.closed.len() < index {
+            let fresh = vec![UNSEEN; self.current.len()];
+            self.closed.push(std::mem::replace(&mut self.current, fresh));
         }
-        while self.open < index {
-            let result = self.result_open();
-            self.closed.push(result);
-            std::mem::swap(&mut self.current, &mut self.previous);
-            self.current.fill(UNSEEN);
-            self.open += 1;
+    }
+
+    fn record(&self, index: usize) -> Option<&[u32]> {
+        match index.cmp(&self.closed.len()) {
+            std::cmp::Ordering::Less => Some(&self.closed[index]),
+            std::cmp::Ordering::Equal => Some(&self.current),
+            std::cmp::Ordering::Greater => None,
         }
     }
 
     /// The users of phase `index` compared with the phase before it; `None` for phase 0 and for
     /// phases not reached.
     pub fn result(&self, index: usize) -> Option<KeysMoved> {
-        match index.cmp(&self.open) {
-            std::cmp::Ordering::Less => self.closed[index],
-            std::cmp::Ordering::Equal => self.result_open(),
-            std::cmp::Ordering::Greater => None,
-        }
+        self.result_since(index, index.checked_sub(1)?)
     }
 
-    fn result_open(&self) -> Option<KeysMoved> {
-        if self.open == 0 {
+    /// The users of phase `index` compared with the earlier phase `since`; `None` unless
+    /// `since < index` and phase `index` was reached.
+    pub fn result_since(&self, index: usize, since: usize) -> Option<KeysMoved> {
+        if since >= index {
             return None;
         }
+        let (now, then) = (self.record(index)?, self.record(since)?);
         let (mut compared, mut moved) = (0u64, 0u64);
-        for (x, y) in self.current.iter().zip(&self.previous) {
+        for (x, y) in now.iter().zip(then) {
             if *x != UNSEEN && *y != UNSEEN {
                 compared += 1;
                 if x != y {
@@ -118,5 +119,26 @@ mod tests {
         assert_eq!(k.result(1), Some(KeysMoved { compared: 2, moved: 1, fraction: 0.5 }));
         assert_eq!(k.result(2), Some(KeysMoved { compared: 1, moved: 0, fraction: 0.0 }));
         assert_eq!(k.result(3), None);
+        // Phase 2 against phase 0: user 1 was on host 7 then, on 9 now.
+        assert_eq!(k.result_since(2, 0), Some(KeysMoved { compared: 1, moved: 1, fraction: 1.0 }));
+        assert_eq!(k.result_since(2, 2), None);
+    }
+
+    /// A user who leaves its host in a failure and comes back to it after: moved against the
+    /// phase before, not against the phase before the failure.
+    #[test]
+    fn a_phase_compares_with_any_earlier_one() {
+        let mut k = KeyTracker::new(2);
+        k.observe(0, EndpointId(1));
+        k.observe(1, EndpointId(2));
+        k.start_phase(1);
+        k.observe(0, EndpointId(4));
+        k.observe(1, EndpointId(4));
+        k.start_phase(2);
+        k.observe(0, EndpointId(1));
+        k.observe(1, EndpointId(3));
+        assert_eq!(k.result(1), Some(KeysMoved { compared: 2, moved: 2, fraction: 1.0 }));
+        assert_eq!(k.result(2), Some(KeysMoved { compared: 2, moved: 2, fraction: 1.0 }));
+        assert_eq!(k.result_since(2, 0), Some(KeysMoved { compared: 2, moved: 1, fraction: 0.5 }));
     }
 }

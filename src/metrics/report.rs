@@ -228,6 +228,10 @@ pub struct PhaseSummary {
     /// requests went to a different host (`metrics::keys`). Absent without users.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys_moved: Option<crate::metrics::keys::KeysMoved>,
+    /// With users: this phase's users compared with each earlier phase (index `j`: phase `j`),
+    /// for `keys-moved` expectations with `since`. Not in `summary.json`.
+    #[serde(skip)]
+    pub keys_since: Vec<Option<crate::metrics::keys::KeysMoved>>,
 }
 
 /// A measured failover or fail-back.
@@ -341,6 +345,7 @@ pub fn report(world: &World, seed: u64, events: u64) -> RunReport {
     if let Some(k) = &world.keys {
         for (i, p) in phases.iter_mut().enumerate() {
             p.keys_moved = k.result(i);
+            p.keys_since = (0..i).map(|j| k.result_since(i, j)).collect();
         }
     }
     let transitions = transitions(world);
@@ -578,6 +583,7 @@ fn phase_summaries(s: &Scenario, rec: &Recorder, localities: &[String], ejected:
                 p50_ms: ms(hists[i].quantile(0.5)),
                 p99_ms: ms(hists[i].quantile(0.99)),
                 keys_moved: None,
+                keys_since: Vec::new(),
             }
         })
         .collect()

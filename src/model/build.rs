@@ -65,10 +65,21 @@ pub struct RunOutput {
 
 /// The failoverPriority that Kubernetes `trafficDistribution` stands for (envoy-semantics
 /// §5.4.2 item 3: `GetLocalityLbSetting`), used only when the DestinationRule has no
-/// `localityLbSetting` of its own.
-pub fn traffic_distribution_setting(td: TrafficDistribution) -> LocalityLbSetting {
+/// `localityLbSetting` of its own, on Istio release `1.{istio_minor}`.
+///
+/// Checked in istio/istio's source (`pilot/pkg/networking/core/loadbalancer/loadbalancer.go`,
+/// `GetLocalityLbSetting`, at the tags `1.25.0` to `1.28.0`): Envoy proxies read `PreferClose`
+/// from 1.25 (istio/istio#54715, commit b2aba6fb, release note `traffic-distribution.yaml`: before,
+/// only ztunnel did) as `[network, region, zone, subzone]`; from 1.27 (istio/istio#56042, commit
+/// 6e14c7dc) `PreferClose` is an alias of the new `PreferSameZone`, `[network, region, zone]`
+/// (`pilot/pkg/model/service.go`), and `PreferSameNode` adds sub-zone and hostname. In every
+/// release the service then sends unready endpoints as unhealthy (`SupportsUnhealthyEndpoints`).
+pub fn traffic_distribution_setting(td: TrafficDistribution, istio_minor: u32) -> LocalityLbSetting {
     use crate::istio::locality::labels;
     let mut keys = vec![labels::NETWORK.to_string(), labels::REGION.to_string(), labels::ZONE.to_string()];
+    if td == TrafficDistribution::PreferSameZone && istio_minor < 27 {
+        keys.push(labels::SUBZONE.to_string());
+    }
     if td == TrafficDistribution::PreferSameNode {
         keys.push(labels::SUBZONE.to_string());
         keys.push("kubernetes.io/hostname".to_string());
@@ -97,7 +108,7 @@ pub fn cluster_and_control(
     let dr_setting = tp.and_then(|t| t.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref());
     if let (Some(td), None) = (s.service.traffic_distribution, dr_setting) {
         lb_setting = EffectiveLbSetting {
-            setting: Some(traffic_distribution_setting(td)),
+            setting: Some(traffic_distribution_setting(td, mesh.istio_minor)),
             source: LbSettingSource::MeshDefault,
         };
         enable_failover = true;

@@ -11,7 +11,7 @@
 //! | proxies × localities | proxies × localities (load-balancer and EDS state) | `proxies[].replicas`, `[[clusters]]` |
 //! | requests in flight | `limits.max_in_flight`: request slots, their events, queues and client connections to east-west gateways | `limits.max_in_flight` |
 //! | hash tables | proxies × localities × the ring or Maglev table of a consistent-hash cluster | `minimumRingSize`, `maglev.tableSize`, proxy `replicas` |
-//! | users | a workload's `users` (which host each user's key maps to, two phases at a time) | `workload.users.count` |
+//! | users | a workload's `users` (which host each user's key maps to, in every phase) | `workload.users.count`, fewer faults |
 //!
 //! The per-item sizes below are upper bounds of what the model keeps (they include the doubling
 //! of growing vectors); `tests/integration/limits.rs` runs scenarios near the budget under an
@@ -229,9 +229,13 @@ pub fn estimate(s: &Scenario) -> Estimate {
         },
         Term {
             name: "users",
-            bytes: mul(&[max_users(s), crate::metrics::keys::KeyTracker::BYTES_PER_USER as u64]),
-            detail: format!("{} users", max_users(s)),
-            shrink: "fewer `workload.users.count`",
+            bytes: mul(&[
+                max_users(s),
+                s.phases.len() as u64,
+                crate::metrics::keys::KeyTracker::BYTES_PER_USER_PHASE as u64,
+            ]),
+            detail: format!("{} users × {} phases", max_users(s), s.phases.len()),
+            shrink: "fewer `workload.users.count`, or fewer faults (phases)",
         },
     ];
     terms.retain(|t| t.bytes > 0 || t.name != "subset clusters");
@@ -271,7 +275,7 @@ fn subset_clusters(s: &Scenario, n_loc: u64, pods: u64) -> Term {
     }
 }
 
-/// The most users of a workload (the key tracker holds one record per user).
+/// The most users of a workload (the key tracker holds one record per user and phase).
 fn max_users(s: &Scenario) -> u64 {
     s.workload.iter().filter_map(|w| w.users.as_ref()).map(|u| u64::from(u.count)).max().unwrap_or(0)
 }
@@ -281,13 +285,56 @@ fn max_users(s: &Scenario) -> u64 {
 /// 1/w_min` (the lightest host's normalised weight `w_min`, `hashing::Ring::build`), capped at
 /// Envoy's `maximum_ring_size`; `1/w_min` is at most hosts × the spread of host weights (an
 /// east-west gateway weighs up to pods × 100) × the spread of locality weights when they count
-/// (up to localities × max(100, pods)).
+/// (up to localities × max(100, pods)). Istio selects the DestinationRule per proxy, so each client
+/// proxy group and each east-west gateway counts with the tables of its own rule: one per Envoy
+/// cluster it holds (the default one and one per subset, `model::build::cluster_plans`, each with
+/// its merged policy); proxies' tables that are alike are summed into one part of the detail.
 fn hash_tables(s: &Scenario, proxies: u64, n_loc: u64, pods: u64) -> Term {
+    let sets: Vec<(u32, &crate::istio::select::Selection)> = s
+        .proxy_groups
+        .iter()
+        .map(|g| (g.replicas, &g.selection))
+        .chain(s.east_west_gateways.iter().map(|g| (g.replicas, &g.selection)))
+        .collect();
+    // (replicas, entries per table, bytes per entry, what the table is), alike tables summed.
+    let mut parts: Vec<(u64, u64, u64, String)> = Vec::new();
+    for (replicas, sel) in sets {
+        for plan in crate::model::build::cluster_plans(s, sel) {
+            let (entries, per_entry, what) = hash_table(s, plan.policy.as_ref(), n_loc, pods);
+            match parts.iter_mut().find(|p| p.1 == entries && p.2 == per_entry && p.3 == what) {
+                Some(p) => p.0 = p.0.saturating_add(u64::from(replicas)),
+                None => parts.push((u64::from(replicas), entries, per_entry, what)),
+            }
+        }
+    }
+    parts.retain(|p| p.1 > 0);
+    let bytes = parts.iter().fold(0u64, |sum, p| sum.saturating_add(mul(&[p.0, n_loc, p.1, p.2])));
+    let detail = if parts.is_empty() {
+        format!("{proxies} proxies × {n_loc} priorities × no consistent hashing")
+    } else {
+        let list: Vec<String> =
+            parts.iter().map(|p| format!("{} proxies × {n_loc} priorities × {}", p.0, p.3)).collect();
+        list.join(" + ")
+    };
+    Term {
+        name: "hash tables",
+        bytes,
+        detail,
+        shrink: "a smaller `consistentHash` `minimumRingSize` or `maglev.tableSize`, or fewer proxy `replicas`",
+    }
+}
+
+/// One proxy's consistent-hash table under traffic policy `tp`: entries, bytes per entry, and
+/// what it is (no entries without consistent hashing).
+fn hash_table(
+    s: &Scenario,
+    tp: Option<&crate::istio::manifest::TrafficPolicy>,
+    n_loc: u64,
+    pods: u64,
+) -> (u64, u64, String) {
     use crate::envoy::config::LbPolicy;
-    // The first client group's rule (Istio's selection is per proxy; with one rule, everyone's).
-    let tp = s.proxy_groups.first().and_then(|g| g.selection.traffic_policy());
     let (policy, _) = crate::istio::lb_policy::policy_and_slow_start(tp.and_then(|t| t.load_balancer.as_ref()));
-    let (entries, per_entry, what) = match policy {
+    match policy {
         LbPolicy::Maglev { table_size } => {
             (table_size, PER_MAGLEV_SLOT, format!("Maglev tables of {table_size} slots"))
         }
@@ -308,12 +355,6 @@ fn hash_tables(s: &Scenario, proxies: u64, n_loc: u64, pods: u64) -> Term {
             (ring, PER_RING_ENTRY, format!("rings of up to {ring} entries"))
         }
         _ => (0, 0, "no consistent hashing".to_string()),
-    };
-    Term {
-        name: "hash tables",
-        bytes: mul(&[proxies, n_loc, entries, per_entry]),
-        detail: format!("{proxies} proxies × {n_loc} priorities × {what}"),
-        shrink: "a smaller `consistentHash` `minimumRingSize` or `maglev.tableSize`, or fewer proxy `replicas`",
     }
 }
 

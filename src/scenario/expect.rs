@@ -17,7 +17,8 @@
 //! | `panic` | some proxy's load balancer has a priority in panic | — | window |
 //! | `no-panic` | no proxy has a priority in panic | — | window |
 //! | `latency` | a quantile of client latency | `max_latency` (duration), `quantile` (default 0.99) | window |
-//! | `keys-moved` | of the workload users seen in a phase and the one before it, the fraction whose requests went to another host (consistent hashing) | `min`, `max` (fractions) | a phase after the first |
+//! | `in-flight` | client requests still in flight at an instant, all or only the `hung` ones (black-holed on an open connection, no timeout to end them) | `min`, `max` (counts) | `at`, a phase's end, or the run's end |
+//! | `keys-moved` | of the workload users seen in a phase and the one before it (or the earlier phase `since`), the fraction whose requests went to another host (consistent hashing) | `min`, `max` (fractions) | a phase after the first |
 //!
 //! The window is `phase = "<name>"`, or `from`/`to` durations (either may be left out: the run's
 //! start and end), or the whole run. Slot-based measures (share, errors) round the window out to
@@ -119,6 +120,14 @@ pub struct RawExpect {
     /// 0s: exact to the nanosecond).
     #[serde(default)]
     pub tolerance: Option<String>,
+    /// `in-flight`: count only hung requests (sent on an open connection to a black-holed pod,
+    /// with no timeout to end them).
+    #[serde(default)]
+    pub hung: Option<bool>,
+    /// `keys-moved`: compare with this earlier phase instead of the one before (did the users
+    /// come back to the host they had before a failure?).
+    #[serde(default)]
+    pub since: Option<String>,
     /// Overrides (`PATH=VALUE`, as `--set`) of a variant run on which this expectation is
     /// measured instead. Taken out of the tree by [`crate::scenario::from_tree`] before this
     /// table is read, so it is always `None` here; listed so that a misspelling is suggested.
@@ -301,13 +310,27 @@ pub enum Check {
         /// At most this many.
         max: Option<u64>,
     },
-    /// Of the users seen in the phase and the one before it, the fraction sent to another host
-    /// lies in `[min, max]` (`metrics::keys`).
+    /// Of the users seen in the phase and the one before it (or phase `since`), the fraction
+    /// sent to another host lies in `[min, max]` (`metrics::keys`).
     KeysMoved {
         /// Lower bound.
         min: f64,
         /// Upper bound.
         max: f64,
+        /// The earlier phase compared with, by index and name; `None`: the one before.
+        since: Option<(usize, String)>,
+    },
+    /// Client requests still in flight at `at`, else at the window's end (a phase's end, or the
+    /// run's), all or only the hung ones, number in `[min, max]`.
+    InFlight {
+        /// Only requests that hang (no answer will come, no timeout will end them).
+        hung: bool,
+        /// The instant; `None`: the end of the window.
+        at: Option<SimTime>,
+        /// At least this many.
+        min: u64,
+        /// At most this many.
+        max: Option<u64>,
     },
     /// Some proxy is (`expected`) or no proxy is (`!expected`) in panic during the window: some
     /// priority of its load balancer is below the panic threshold while the priorities together
@@ -390,6 +413,7 @@ impl Check {
             Check::Panic { expected: true, .. } => "panic",
             Check::Panic { expected: false, .. } => "no-panic",
             Check::Latency { .. } => "latency",
+            Check::InFlight { .. } => "in-flight",
         }
     }
 }
@@ -414,10 +438,10 @@ pub struct ExpectContext<'a> {
 }
 
 /// The kinds, for error messages.
-const KINDS: &str = "\"share\", \"failover\", \"failback\", \"errors\", \"ejections\", \"no-ejections\", \"ejection\", \"retries\", \"attempts\", \"keys-moved\", \"panic\", \"no-panic\", \"latency\"";
+const KINDS: &str = "\"share\", \"failover\", \"failback\", \"errors\", \"ejections\", \"no-ejections\", \"ejection\", \"retries\", \"attempts\", \"keys-moved\", \"panic\", \"no-panic\", \"latency\", \"in-flight\"";
 
 /// The kinds, for suggestions.
-const KIND_NAMES: [&str; 13] = [
+const KIND_NAMES: [&str; 14] = [
     "share",
     "failover",
     "failback",
@@ -431,6 +455,7 @@ const KIND_NAMES: [&str; 13] = [
     "panic",
     "no-panic",
     "latency",
+    "in-flight",
 ];
 
 /// Whether a fault restores its localities (a fail-back follows) rather than degrading them (a
@@ -494,6 +519,7 @@ impl Parser<'_> {
                 Check::Panic { expected: kind == "panic" }
             }
             "latency" => self.latency()?,
+            "in-flight" => self.in_flight()?,
             other => {
                 let hint = crate::suggest::closest(other, KIND_NAMES)
                     .map(|k| format!("; did you mean \"{k}\"?"))
@@ -530,6 +556,8 @@ impl Parser<'_> {
             ("at", r.at.is_some()),
             ("ejected_for", r.ejected_for.is_some()),
             ("tolerance", r.tolerance.is_some()),
+            ("since", r.since.is_some()),
+            ("hung", r.hung.is_some()),
         ];
         for (field, is) in present {
             if is && !allowed.contains(&field) {
@@ -863,8 +891,32 @@ impl Parser<'_> {
         Ok(Check::Attempts { hosts, min, max })
     }
 
+    fn in_flight(&self) -> Result<Check, (String, String)> {
+        self.only(&["at", "hung", "min", "max"])?;
+        let r = self.raw;
+        if r.from.is_some() || r.to.is_some() {
+            let field = if r.from.is_some() { "from" } else { "to" };
+            return Err(self.err(
+                field,
+                "in-flight counts requests at one instant: give `at`, a `phase` (counted at its end), or neither \
+                 (the run's end)",
+            ));
+        }
+        let at = match &r.at {
+            Some(_) if r.phase.is_some() => {
+                return Err(self.err("at", "give either `at` or `phase` (counted at its end), not both"));
+            }
+            // One after the end of a run shortened with `--set duration` is dropped with the
+            // run's tail (`validate::expectation_past_end`).
+            Some(t) => Some(SimTime(self.duration("at", t)?.as_nanos())),
+            None => None,
+        };
+        let (min, max) = self.count_bounds()?;
+        Ok(Check::InFlight { hung: r.hung.unwrap_or(false), at, min, max })
+    }
+
     fn keys_moved(&self) -> Result<Check, (String, String)> {
-        self.only(&["min", "max"])?;
+        self.only(&["min", "max", "since"])?;
         let r = self.raw;
         match &r.phase {
             None => {
@@ -897,7 +949,27 @@ impl Parser<'_> {
         if min > max {
             return Err(self.err("max", format!("{max} is below `min` ({min})")));
         }
-        Ok(Check::KeysMoved { min, max })
+        let phase = self.ctx.phases.iter().position(|p| Some(&p.name) == r.phase.as_ref());
+        let since = match &r.since {
+            None => None,
+            Some(name) => match self.ctx.phases.iter().position(|p| &p.name == name) {
+                Some(j) if phase.is_some_and(|i| j < i) => Some((j, name.clone())),
+                Some(_) => {
+                    return Err(self.err(
+                        "since",
+                        format!(
+                            "\"{name}\" is not before phase \"{}\": name an earlier phase",
+                            r.phase.as_deref().unwrap_or("")
+                        ),
+                    ));
+                }
+                None => {
+                    let names: Vec<String> = self.ctx.phases.iter().map(|p| format!("\"{}\"", p.name)).collect();
+                    return Err(self.err("since", format!("no phase \"{name}\" (phases: {})", names.join(", "))));
+                }
+            },
+        };
+        Ok(Check::KeysMoved { min, max, since })
     }
 
     fn latency(&self) -> Result<Check, (String, String)> {

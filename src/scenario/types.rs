@@ -63,6 +63,10 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
     /// Expectations measured on a run of this scenario with overrides (`[[expect]]` `set`).
     pub variants: Vec<Variant>,
+    /// Expectations about an instant, fault or window at or after the run's end (a run shortened
+    /// with `--set duration`, or a typo): not measured, but named by `check` with the reason, so
+    /// none disappears silently. `(name, why)`, in file order.
+    pub skipped_expectations: Vec<(String, String)>,
 }
 
 /// An expectation about the same scenario with overrides (`[[expect]]` with `set`), such as
@@ -203,7 +207,8 @@ pub enum UpstreamProtocol {
 /// Kubernetes `Service.spec.trafficDistribution` (envoy-semantics §5.4.2, item 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrafficDistribution {
-    /// `PreferClose` / `PreferSameZone`: failoverPriority `[network, region, zone]`, forced.
+    /// `PreferClose` / `PreferSameZone`: failoverPriority `[network, region, zone]`, forced (Istio
+    /// 1.25 and 1.26, which know only `PreferClose`: `[network, region, zone, subzone]`).
     PreferSameZone,
     /// `PreferSameNode`: the same plus sub-zone and hostname.
     PreferSameNode,

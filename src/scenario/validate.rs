@@ -99,7 +99,15 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let end = SimTime(duration.as_nanos());
     let mut faults = faults;
     let mut phases = phases;
-    expectations.retain(|e| !expectation_past_end(e, &faults, &phases, end));
+    let mut skipped_expectations = Vec::new();
+    expectations.retain(|e| {
+        let past = expectation_past_end(e, &faults, &phases, end);
+        if past {
+            let why = format!("not measured: what it measures is at or after the end of the run ({duration})");
+            skipped_expectations.push((e.name.clone(), why));
+        }
+        !past
+    });
     faults.retain(|f| f.at < end);
     phases.retain(|p| p.start < end);
     for e in &mut expectations {
@@ -143,6 +151,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         phases,
         expectations,
         variants: Vec::new(),
+        skipped_expectations,
     };
     v.outlier_in_force(&scenario)?;
     v.routes_in_force(&scenario)?;
@@ -367,9 +376,13 @@ impl Validator<'_> {
     }
 
     /// Service `trafficDistribution` on a release whose sidecars and gateways read it: `PreferClose`
-    /// from Istio 1.25 (istio/istio#54715; before, only ambient's ztunnel did), `PreferSameZone` and
-    /// `PreferSameNode` from 1.27 (release notes, istio/istio#55848). On an older release the
-    /// field would do nothing, so it is refused rather than ignored.
+    /// from Istio 1.25 (istio/istio#54715, commit b2aba6fb, first in the tag `1.25.0`, release note
+    /// `releasenotes/notes/traffic-distribution.yaml`; before, only ambient's ztunnel did),
+    /// `PreferSameZone` and `PreferSameNode` from 1.27 (istio/istio#56042, commit 6e14c7dc, first in
+    /// `1.27.0`: `TrafficDistributionPreferSameZone` and `...PreferSameNode` in
+    /// `pilot/pkg/model/service.go`). Checked in pilot's source at those tags; what each stands for
+    /// is [`crate::model::build::traffic_distribution_setting`]. On an older release the field
+    /// would do nothing, so it is refused rather than ignored.
     fn traffic_distribution_supported(&self, s: &RawService, mesh: &MeshConfig) -> Result<(), ScenarioError> {
         let Some(td) = s.traffic_distribution.as_deref() else { return Ok(()) };
         let since = if td == "PreferClose" { 25 } else { 27 };
@@ -1507,6 +1520,7 @@ fn expectation_past_end(e: &Expectation, faults: &[FaultSpec], phases: &[PhaseSp
     use super::expect::{Check, Window};
     let fault_past = match &e.check {
         Check::Failover { fault, .. } | Check::Failback { fault, .. } => faults[*fault].at >= end,
+        Check::InFlight { at: Some(t), .. } => *t > end,
         _ => false,
     };
     let window_past = match &e.window {

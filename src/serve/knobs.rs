@@ -86,11 +86,19 @@ macro_rules! pool {
         concat!("policy.destination_rule.trafficPolicy.connectionPool.", $field)
     };
 }
+macro_rules! envoy {
+    ($field:literal) => {
+        concat!("envoy_outlier.", $field)
+    };
+}
 macro_rules! route {
     ($field:literal) => {
         concat!("policy.virtual_service.http[0].", $field)
     };
 }
+
+/// The group of Envoy's outlier-detection fields that Istio does not expose.
+const ENVOY: &str = "Envoy outlier detection ([envoy_outlier])";
 
 /// Every knob, in page order.
 pub fn knobs() -> Vec<Knob> {
@@ -544,6 +552,212 @@ pub fn knobs() -> Vec<Knob> {
             100.0,
             1.0,
         ),
+        // Envoy's own outlier-detection fields, which Istio does not expose (the scenario's
+        // `[envoy_outlier]`): defaults from `outlier_detection_impl.h` (envoy-semantics §1.1), and
+        // where Istio's translation sets the field (§7), what it sets.
+        range(
+            knob(
+                envoy!("enforcing_consecutive_5xx"),
+                ENVOY,
+                "enforcing_consecutive_5xx",
+                Int,
+                "100 (Istio: 100 when consecutive5xxErrors > 0, else 0)",
+                "Percent chance that a host found by the consecutive-5xx detector is really ejected.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("enforcing_consecutive_gateway_failure"),
+                ENVOY,
+                "enforcing_consecutive_gateway_failure",
+                Int,
+                "0 (Istio: 100 when consecutiveGatewayErrors > 0)",
+                "Percent chance that a host found by the consecutive-gateway-failure detector is ejected; Envoy's 0 means detected, never enforced.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("enforcing_success_rate"),
+                ENVOY,
+                "enforcing_success_rate",
+                Int,
+                "0 (Istio sets it; Envoy's own default is 100)",
+                "Percent chance of ejecting a host whose success rate falls below the mean minus success_rate_stdev_factor / 1000 standard deviations, checked every interval.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("success_rate_minimum_hosts"),
+                ENVOY,
+                "success_rate_minimum_hosts",
+                Int,
+                "5",
+                "The success-rate detector runs only when at least this many hosts have success_rate_request_volume requests in the interval.",
+            ),
+            0.0,
+            20.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("success_rate_request_volume"),
+                ENVOY,
+                "success_rate_request_volume",
+                Int,
+                "100",
+                "Requests a host needs in one interval to count in the success-rate statistics.",
+            ),
+            0.0,
+            1000.0,
+            10.0,
+        ),
+        range(
+            knob(
+                envoy!("success_rate_stdev_factor"),
+                ENVOY,
+                "success_rate_stdev_factor",
+                Int,
+                "1900",
+                "Standard deviations below the mean, × 1000, at which a host's success rate is an outlier (1900: 1.9).",
+            ),
+            0.0,
+            5000.0,
+            100.0,
+        ),
+        range(
+            knob(
+                envoy!("enforcing_failure_percentage"),
+                ENVOY,
+                "enforcing_failure_percentage",
+                Int,
+                "0",
+                "Percent chance of ejecting a host whose failure rate in the interval reaches failure_percentage_threshold; 0 turns this detector off.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("failure_percentage_threshold"),
+                ENVOY,
+                "failure_percentage_threshold",
+                Int,
+                "85",
+                "Failure percentage at or above which the failure-percentage detector ejects a host.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("failure_percentage_minimum_hosts"),
+                ENVOY,
+                "failure_percentage_minimum_hosts",
+                Int,
+                "5",
+                "The failure-percentage detector runs only when at least this many hosts have failure_percentage_request_volume requests in the interval.",
+            ),
+            0.0,
+            20.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("failure_percentage_request_volume"),
+                ENVOY,
+                "failure_percentage_request_volume",
+                Int,
+                "50",
+                "Requests a host needs in one interval for the failure-percentage detector to judge it.",
+            ),
+            0.0,
+            1000.0,
+            10.0,
+        ),
+        range(
+            knob(
+                envoy!("max_ejection_time"),
+                ENVOY,
+                "max_ejection_time",
+                Duration,
+                "max(300s, baseEjectionTime)",
+                "Cap on an ejection's length, base × multiplier; Envoy rejects a value below baseEjectionTime.",
+            ),
+            1.0,
+            1200.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("max_ejection_time_jitter"),
+                ENVOY,
+                "max_ejection_time_jitter",
+                Duration,
+                "0s",
+                "Each ejection lasts a random extra 0 to this long, drawn once per ejection.",
+            ),
+            0.0,
+            60.0,
+            0.1,
+        ),
+        knob(
+            envoy!("always_eject_one_host"),
+            ENVOY,
+            "always_eject_one_host",
+            Bool,
+            "false",
+            "Eject one host even when max_ejection_percent allows none (Envoy ≥ 1.31).",
+        ),
+        range(
+            knob(
+                envoy!("enforcing_consecutive_local_origin_failure"),
+                ENVOY,
+                "enforcing_consecutive_local_origin_failure",
+                Int,
+                "100",
+                "With splitExternalLocalOriginErrors: percent chance that a host with consecutive local-origin failures (connect failures, resets) is ejected.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("enforcing_local_origin_success_rate"),
+                ENVOY,
+                "enforcing_local_origin_success_rate",
+                Int,
+                "100 (Istio: 0 with splitExternalLocalOriginErrors)",
+                "With splitExternalLocalOriginErrors: percent chance of ejecting a host by its local-origin success rate.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                envoy!("enforcing_failure_percentage_local_origin"),
+                ENVOY,
+                "enforcing_failure_percentage_local_origin",
+                Int,
+                "0",
+                "With splitExternalLocalOriginErrors: percent chance of ejecting a host by its local-origin failure percentage.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
         range(
             knob(
                 "workload[0].rate",
@@ -574,6 +788,33 @@ pub fn knobs() -> Vec<Knob> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every Envoy knob's key is accepted by `--set` on the seed lab (which has no
+    /// `[envoy_outlier]` table) and changes the outlier detection in force: each is set to a value
+    /// its default is not (the middle of its range, the top for durations, `true`).
+    #[test]
+    fn every_envoy_knob_is_a_set_key_that_changes_outlier_detection() {
+        let lab = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/seed-failover-503.toml");
+        let outlier = |sets: &[String]| {
+            let s = crate::scenario::load(&lab, sets).unwrap_or_else(|e| panic!("{sets:?}: {e}"));
+            let tp = s.proxy_groups[0].selection.traffic_policy();
+            crate::model::build::cluster_and_control(&s, tp).0.outlier.expect("outlier detection")
+        };
+        let base = outlier(&[]);
+        let envoy: Vec<Knob> = knobs().into_iter().filter(|k| k.group == ENVOY).collect();
+        assert_eq!(envoy.len(), 16);
+        for k in envoy {
+            assert!(k.path.starts_with("envoy_outlier."), "{}", k.path);
+            let value = match k.kind {
+                Kind::Int => format!("{}", ((k.min + k.max) / 2.0).round()),
+                Kind::Duration => format!("\"{}s\"", k.max),
+                Kind::Bool => "true".to_string(),
+                other => panic!("{}: {other:?}", k.path),
+            };
+            let set = format!("{}={value}", k.path);
+            assert_ne!(outlier(std::slice::from_ref(&set)), base, "{set} changed nothing");
+        }
+    }
 
     #[test]
     fn every_knob_path_parses_and_is_unique() {

@@ -261,6 +261,45 @@ describe("meshsim serve in Chromium", () => {
     await second.close();
   });
 
+  test("a permalink keeps the proxy picked in the explain panel", async () => {
+    // The four gateway replicas of gateway-replicas: pick the third, follow the link.
+    const first = await context.newPage();
+    await first.goto(`${baseUrl}#scenario=gateway-replicas&seed=1&t=40.0`);
+    await first.waitForFunction(() => window.meshsim && window.meshsim.redraws > 0 && window.meshsim.settled());
+    await first.waitForFunction(() => window.meshsim.explainAt === 40);
+    const picker = first.locator("#explain-proxy");
+    assert.equal(await picker.inputValue(), "ingress-0");
+    assert.equal(new URLSearchParams(new URL(first.url()).hash.slice(1)).get("proxy"), null);
+    await picker.selectOption("ingress-2");
+    assert.match(await first.locator(".proxy-head").textContent(), /at 40\.0 s — gateway in /);
+    const url = first.url();
+    assert.equal(new URLSearchParams(new URL(url).hash.slice(1)).get("proxy"), "ingress-2");
+    await first.close();
+
+    const second = await context.newPage();
+    const asked = [];
+    second.on("request", (r) => {
+      if (r.url().includes("/api/explain?")) asked.push(new URL(r.url()).searchParams.get("proxy"));
+    });
+    await second.goto(url);
+    await second.waitForFunction(() => window.meshsim && window.meshsim.redraws > 0 && window.meshsim.settled());
+    await second.waitForFunction(() => window.meshsim.explainAt === 40);
+    assert.equal(await second.locator("#explain-proxy").inputValue(), "ingress-2");
+    assert.ok(asked.includes("ingress-2"), `the snapshot was asked for ingress-2: ${asked}`);
+    assert.equal(await second.evaluate(() => window.meshsim.explain.text.includes("Proxy ingress-2 (")), true);
+    assert.equal(second.url(), url);
+    await second.close();
+
+    // A link naming a proxy the scenario does not have shows the first one, and drops the name.
+    const third = await context.newPage();
+    await third.goto(url.replace("proxy=ingress-2", "proxy=nobody"));
+    await third.waitForFunction(() => window.meshsim && window.meshsim.redraws > 0 && window.meshsim.settled());
+    await third.waitForFunction(() => window.meshsim.explainAt === 40 && document.getElementById("explain-proxy"));
+    assert.equal(await third.locator("#explain-proxy").inputValue(), "ingress-0");
+    assert.equal(new URLSearchParams(new URL(third.url()).hash.slice(1)).get("proxy"), null);
+    await third.close();
+  });
+
   test("the downloaded scenario runs and checks with the CLI and reproduces the page", async () => {
     const settings = await pageSettings();
     const dl = page.waitForEvent("download");

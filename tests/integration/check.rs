@@ -180,7 +180,7 @@ fn bad_expectation_fields_exit_2_naming_the_path() {
 
 #[test]
 fn expectation_errors_name_field_and_expected_value() {
-    let cases: [(&str, &str, &str); 13] = [
+    let cases: [(&str, &str, &str); 18] = [
         ("[[expect]]\nname = \"x\"\nkind = \"shares\"", "expect[0].kind", "is not one of \"share\""),
         ("[[expect]]\nname = \"x\"\nkind = \"share\"\nmax = 0.5", "expect[0].locality", "is required for kind `share`"),
         (
@@ -228,6 +228,31 @@ fn expectation_errors_name_field_and_expected_value() {
             "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"A recovers\"\nlocality = \"region-a\"",
             "expect[0].locality",
             "does not apply to kind `keys-moved`",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"A answers 503\"\nsince = \"A recovers\"\nmax = 0.3",
+            "expect[0].since",
+            "\"A recovers\" is not before phase \"A answers 503\": name an earlier phase",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"keys-moved\"\nphase = \"A recovers\"\nsince = \"before\"\nmax = 0.3",
+            "expect[0].since",
+            "no phase \"before\" (phases: \"healthy\", \"A answers 503\", \"A recovers\")",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"in-flight\"\nfrom = \"10s\"\nmax = 0",
+            "expect[0].from",
+            "in-flight counts requests at one instant: give `at`, a `phase` (counted at its end), or neither",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"in-flight\"\nat = \"10s\"\nphase = \"healthy\"\nmax = 0",
+            "expect[0].at",
+            "give either `at` or `phase` (counted at its end), not both",
+        ),
+        (
+            "[[expect]]\nname = \"x\"\nkind = \"errors\"\nhung = true\nmax = 0",
+            "expect[0].hung",
+            "does not apply to kind `errors`",
         ),
         (
             "[[expect]]\nname = \"x\"\nkind = \"no-panic\"\n\n[[expect]]\nname = \"x\"\nkind = \"no-panic\"",
@@ -391,4 +416,55 @@ fn a_bad_set_in_an_expectation_exits_2_naming_it() {
         assert_eq!(out.status.code(), Some(2), "{set}: {err}");
         assert!(err.contains("bad-set.toml") && err.contains("expect[0].set") && err.contains(says), "{set}: {err}");
     }
+}
+
+/// An expectation about a window after the run's end (a typo, or a run shortened with
+/// `--set duration`) is not measured, and `check` says so by name instead of dropping it
+/// silently: text, JSON and JUnit (as a skipped case). Before, it vanished from every report.
+#[test]
+fn an_expectation_past_the_end_is_named_as_skipped() {
+    let dir = crate::scratch::tempdir().unwrap();
+    let file = write_scenario(
+        dir.path(),
+        "late.toml",
+        r#"
+[[expect]]
+name = "no errors while healthy"
+kind = "errors"
+from = "0s"
+to = "10s"
+max = 0
+
+[[expect]]
+name = "typo: after the end"
+kind = "errors"
+from = "300s"
+to = "310s"
+max = 0
+"#,
+    );
+    let junit = dir.path().join("junit.xml");
+    let f = file.to_str().unwrap();
+    let out = meshsim(&["check", f, "--junit", junit.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(
+            "SKIP  typo: after the end: not measured: what it measures is at or after the end of the run (30s)"
+        ),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("1 passed, 0 failed, 1 skipped"), "{text}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let report = quick_junit::Report::deserialize_from_str(&xml).expect("well-formed JUnit");
+    assert_eq!(report.tests, 2, "{xml}");
+    assert!(xml.contains("<skipped message=\"not measured"), "{xml}");
+    let json = meshsim(&["check", f, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["files"][0]["skipped"][0]["name"], "typo: after the end", "{v}");
+    // Shortening the run with --set skips the expectations it cuts off, by name too.
+    let short = meshsim(&["check", f, "--set", "duration=\"5s\""]);
+    let text = stdout(&short);
+    assert!(text.contains("SKIP  typo: after the end"), "{text}");
+    assert!(!text.contains("SKIP  no errors while healthy"), "{text}");
 }

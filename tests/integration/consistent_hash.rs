@@ -193,3 +193,66 @@ fn the_catalogue_failover_with_maglev() {
     assert!(k.compared > 4000, "{k:?}");
     assert!((0.15..0.21).contains(&k.fraction), "{k:?}");
 }
+
+/// Issue 9: Istio selects the DestinationRule per proxy, so the load-balancer lints and the hash
+/// tables' memory follow each group's rule. Group `p` (3 replicas, namespace `default`) gets
+/// `default/svc`, a header hash on a Maglev table of 65 537 slots, and its workload sends users;
+/// group `q` (2 replicas, namespace `team`) gets `team/svc`, `useSourceIp` on 131 slots. Only `q`
+/// hashes its own pod address (the lint names it alone), and the tables take
+/// 2 localities × 4 bytes × (3 × 65 537 + 2 × 131) = 1 574 984 bytes.
+#[test]
+fn lints_and_hash_tables_follow_each_groups_rule() {
+    let tmp = crate::scratch::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("rules.yaml"),
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: svc\n  namespace: default\n\
+         spec:\n  host: svc\n  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n        httpHeaderName: x-user\n\
+         \x20       maglev:\n          tableSize: 65537\n---\n\
+         apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: svc\n  namespace: team\n\
+         spec:\n  host: svc.default.svc.cluster.local\n  exportTo: [\".\"]\n  trafficPolicy:\n    loadBalancer:\n      \
+         consistentHash:\n        useSourceIp: true\n        maglev:\n          tableSize: 131\n",
+    )
+    .unwrap();
+    let text = "name = \"t\"\nduration = \"2s\"\n[[clusters]]\nname = \"a\"\nregion = \"r1\"\n[[clusters]]\nname = \"b\"\n\
+                region = \"r2\"\n[service]\nhost = \"svc.default.svc.cluster.local\"\ndeployments = [{ cluster = \"a\", \
+                replicas = 2 }, { cluster = \"b\", replicas = 2 }]\n[policy]\nmanifests = [\"rules.yaml\"]\n\
+                [[proxies]]\nname = \"p\"\nkind = \"sidecar\"\ncluster = \"a\"\nreplicas = 3\n[[proxies]]\nname = \"q\"\n\
+                kind = \"sidecar\"\ncluster = \"a\"\nnamespace = \"team\"\nreplicas = 2\n[[workload]]\nproxy = \"p\"\n\
+                rate = 10\nusers = { count = 100 }\n[[workload]]\nproxy = \"q\"\nrate = 10\n";
+    std::fs::write(tmp.path().join("s.toml"), text).unwrap();
+    let s = meshsim::scenario::load(&tmp.path().join("s.toml"), &[]).unwrap();
+    let lints = meshsim::explain::lint_scenario(&s);
+    let hashing: Vec<(&str, &str)> = lints
+        .iter()
+        .filter(|l| l.code.contains("hash"))
+        .map(|l| (l.code, l.reason.split(": ").next().unwrap()))
+        .collect();
+    assert_eq!(hashing, [("source-ip-hash-at-sidecar", "proxies q")], "{lints:?}");
+    assert!(
+        lints[lints.iter().position(|l| l.code == "source-ip-hash-at-sidecar").unwrap()]
+            .reason
+            .contains("the sidecars of `q`")
+    );
+    let term = meshsim::scenario::budget::estimate(&s).terms.into_iter().find(|t| t.name == "hash tables").unwrap();
+    assert_eq!(term.bytes, 2 * 4 * (3 * 65537 + 2 * 131));
+    assert_eq!(
+        term.detail,
+        "3 proxies × 2 priorities × Maglev tables of 65537 slots + 2 proxies × 2 priorities × Maglev tables of 131 slots"
+    );
+
+    // Both groups hashing a header, `p` without users: the lint is `p`'s alone.
+    let swapped = text.replace(
+        "rate = 10\nusers = { count = 100 }\n[[workload]]\nproxy = \"q\"\nrate = 10\n",
+        "rate = 10\n[[workload]]\nproxy = \"q\"\nrate = 10\nusers = { count = 100 }\n",
+    );
+    std::fs::write(tmp.path().join("s.toml"), swapped).unwrap();
+    let rules = std::fs::read_to_string(tmp.path().join("rules.yaml")).unwrap();
+    std::fs::write(tmp.path().join("rules.yaml"), rules.replace("useSourceIp: true", "httpHeaderName: x-user"))
+        .unwrap();
+    let s = meshsim::scenario::load(&tmp.path().join("s.toml"), &[]).unwrap();
+    let lints = meshsim::explain::lint_scenario(&s);
+    let without_key: Vec<&str> =
+        lints.iter().filter(|l| l.code == "hash-without-key").map(|l| l.reason.as_str()).collect();
+    assert_eq!(without_key.len(), 1, "{lints:?}");
+    assert!(without_key[0].starts_with("proxies p: consistentHash hashes a header"), "{}", without_key[0]);
+}

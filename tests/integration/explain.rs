@@ -395,3 +395,130 @@ fn a_weighted_split_shows_both_destinations_and_no_lint() {
     );
     assert!(codes("canary-split-is-not-failover.toml").is_empty(), "{:?}", codes("canary-split-is-not-failover.toml"));
 }
+
+/// Every row of the settings in force, as (name, source), cluster settings then the proxy's route.
+fn sources(snap: &Snapshot) -> Vec<(String, &'static str)> {
+    let p = &snap.proxies[0];
+    let cluster = if snap.settings.is_empty() { &p.settings } else { &snap.settings };
+    cluster.iter().chain(&p.route).map(|s| (s.name.split(' ').next().unwrap().to_string(), s.source.label())).collect()
+}
+
+fn rows(list: &[(&str, &'static str)]) -> Vec<(String, &'static str)> {
+    list.iter().map(|&(n, s)| (n.to_string(), s)).collect()
+}
+
+/// The route rows of a proxy no VirtualService applies to: Istio's default retry policy.
+const DEFAULT_ROUTE: [(&str, &str); 7] = [
+    ("num_retries", "Istio default"),
+    ("retry_on", "Istio default"),
+    ("503", "mesh"),
+    ("per_try_timeout", "Istio default"),
+    ("retry_host_predicate", "Istio default"),
+    ("retry_priority", "Istio default"),
+    ("route", "Istio default"),
+];
+
+/// Issue 9: with no DestinationRule for the proxy nothing comes from a manifest; `outlier_detection
+/// off` is Istio's default and says why no rule applies, as the resources panel does. A rule
+/// without `outlierDetection` is the manifest's choice; `[envoy_outlier]` rows name it.
+#[test]
+fn every_settings_row_names_its_source_with_and_without_a_destination_rule() {
+    let at0 = |s| meshsim::explain::snapshot(Arc::new(s), 1, SimTime::ZERO).unwrap();
+    let tail: [(&str, &str); 9] = [
+        ("healthy_panic_threshold", "Istio default"),
+        ("locality", "Istio default"),
+        ("failover", "derived"),
+        ("locality_weighted_lb_config", "derived"),
+        ("lb_policy", "Istio default"),
+        ("overprovisioning_factor", "Envoy default"),
+        ("max_requests", "Istio default"),
+        ("max_pending_requests", "Istio default"),
+        ("max_retries", "Istio default"),
+    ];
+    let with_route = |mut head: Vec<(&str, &'static str)>| {
+        head.extend(DEFAULT_ROUTE);
+        rows(&head)
+    };
+
+    // No DestinationRule at all.
+    let snap = at0(util::parse(crate::bin::BASE).unwrap());
+    let mut want = vec![("outlier_detection", "Istio default")];
+    want.extend(tail);
+    assert_eq!(sources(&snap), with_route(want.clone()));
+    assert_eq!(
+        snap.settings[0].value,
+        "off: the scenario has no DestinationRule for svc.default.svc.cluster.local, so Istio's defaults apply: \
+         no outlier detection, nothing is ever ejected"
+    );
+
+    // A DestinationRule in another namespace: the reason names it and why it did not apply.
+    let tmp = crate::scratch::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("prod.yaml"),
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: x\n  namespace: prod\n\
+         spec:\n  host: svc\n  trafficPolicy:\n    outlierDetection:\n      consecutive5xxErrors: 1\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("s.toml"), format!("{}[policy]\nmanifests = [\"prod.yaml\"]\n", crate::bin::BASE))
+        .unwrap();
+    let snap = at0(meshsim::scenario::load(&tmp.path().join("s.toml"), &[]).unwrap());
+    assert_eq!(sources(&snap), with_route(want.clone()));
+    let value = &snap.settings[0].value;
+    assert!(
+        value.starts_with(
+            "off: no DestinationRule applies (DestinationRule prod/x: its host `svc.prod.svc.cluster.local`"
+        ) && value.ends_with("), so Istio's defaults apply: no outlier detection, nothing is ever ejected"),
+        "{value}"
+    );
+
+    // A DestinationRule without outlierDetection (and with a connection pool): its choice.
+    let text = format!(
+        "{}[policy.destination_rule]\nhost = \"svc\"\n\
+         trafficPolicy = {{ connectionPool = {{ http = {{ http2MaxRequests = 50 }} }} }}\n",
+        crate::bin::BASE
+    );
+    let snap = at0(util::parse(&text).unwrap());
+    let mut want = vec![("outlier_detection", "manifest")];
+    want.extend(tail);
+    want[7].1 = "manifest";
+    assert_eq!(sources(&snap), with_route(want));
+    assert_eq!(snap.settings[0].value, "off: the DestinationRule has no outlierDetection, so nothing is ever ejected");
+
+    // No DestinationRule, `[envoy_outlier]`: outlier detection from Envoy's defaults and the table.
+    let text = format!(
+        "{}[envoy_outlier]\ninterval = \"1s\"\nenforcing_success_rate = 100\nmax_ejection_time = \"100s\"\n",
+        crate::bin::BASE
+    );
+    let snap = at0(util::parse(&text).unwrap());
+    let mut want = vec![
+        ("outlier_detection", "[envoy_outlier]"),
+        ("consecutive_5xx", "Envoy default"),
+        ("consecutive_gateway_failure", "Envoy default"),
+        ("interval", "[envoy_outlier]"),
+        ("base_ejection_time", "Envoy default"),
+        ("max_ejection_time", "[envoy_outlier]"),
+        ("max_ejection_percent", "Envoy default"),
+        ("max-ejection", "mesh"),
+        ("enforcing_success_rate", "[envoy_outlier]"),
+        ("enforcing_failure_percentage", "Envoy default"),
+    ];
+    want.extend(tail);
+    assert_eq!(sources(&snap), with_route(want));
+}
+
+/// The failover-priorities row says what trafficDistribution ranks by on the release in force:
+/// Istio 1.25 and 1.26 add the sub-zone to PreferClose, 1.27 on does not (istio/istio#56042).
+#[test]
+fn prefer_close_ranking_names_the_release_labels() {
+    for (version, labels) in [("1.25", "network, region, zone, subzone"), ("1.27", "network, region, zone")] {
+        let set = format!("mesh.istio_version=\"{version}\"");
+        let out = Command::new(env!("CARGO_BIN_EXE_meshsim"))
+            .args(["explain", "scenarios/prefer-close-no-outlier-detection.toml", "--set", &set])
+            .current_dir(util::root())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let want = format!("on: trafficDistribution ranks endpoints by {labels} (P0 = closest)");
+        assert!(text.contains(&want), "{version}: {text}");
+    }
+}

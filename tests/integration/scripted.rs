@@ -387,3 +387,115 @@ fn a_share_of_no_attempts_fails_explicitly() {
         (false, "no upstream attempts in 1.1s-4s, so no share of a".to_string(), "in [0.000, 0.000]".to_string())
     );
 }
+
+/// Issue 15: `kind = "in-flight"` counts the requests still waiting at an instant. One pod, no
+/// timeout anywhere (Istio's default route has none), HTTP/1.1 keep-alive; one request a second
+/// from 1 s, each answered 7 ms later unless it hangs. The pod's script answers 200, hang, 200,
+/// hang, then healthy:
+/// * 1 s: a new connection, 200; 2 s: reuses it and hangs (on an open connection nothing ever
+///   comes back and no timeout ends it: hung); 3 s: the first connection is busy, so a second
+///   one opens, 200; 4 s: reuses the second and hangs; 5 s and 6 s: a third connection, 200.
+/// * In flight at 3.5 s: the 2 s request (1, hung); at the end of the phase "scripted" (the
+///   recover at 4.5 s, which ends the script but not what already hangs) both hung ones; at the
+///   run's end still those 2, hung; at 1.003 s the first request is on its way (1, not hung).
+#[test]
+fn in_flight_counts_the_requests_left_hanging() {
+    let text = r#"name = "t"
+duration = "10s"
+[[clusters]]
+name = "a"
+region = "r1"
+zone = "z1"
+[network]
+same_zone = "1ms"
+jitter = 0.0
+[service]
+host = "svc.default.svc.cluster.local"
+service_time = { distribution = "constant", mean = "5ms" }
+deployments = [{ cluster = "a", replicas = 1 }]
+[[proxies]]
+name = "client"
+kind = "sidecar"
+cluster = "a"
+[[workload]]
+proxy = "client"
+times = ["1s", "2s", "3s", "4s", "5s", "6s"]
+[[faults]]
+at = "0.5s"
+action = "script"
+cluster = "a"
+name = "scripted"
+responses = [200, "hang", 200, "hang"]
+[[faults]]
+at = "4.5s"
+action = "recover"
+cluster = "a"
+name = "recovered"
+[[expect]]
+name = "one hangs at 3.5 s"
+kind = "in-flight"
+at = "3.5s"
+hung = true
+min = 1
+max = 1
+[[expect]]
+name = "one in flight at 3.5 s"
+kind = "in-flight"
+at = "3.5s"
+min = 1
+max = 1
+[[expect]]
+name = "the first on its way at 1.003 s, not hung"
+kind = "in-flight"
+at = "1.003s"
+min = 1
+max = 1
+[[expect]]
+name = "none hung at 1.003 s"
+kind = "in-flight"
+at = "1.003s"
+hung = true
+max = 0
+[[expect]]
+name = "two hung when the script ends"
+kind = "in-flight"
+phase = "scripted"
+hung = true
+min = 2
+max = 2
+[[expect]]
+name = "two in flight at the end of the run, both hung"
+kind = "in-flight"
+min = 2
+max = 2
+[[expect]]
+name = "two hung at the end of the run"
+kind = "in-flight"
+hung = true
+min = 2
+max = 2
+[[expect]]
+name = "a wrong bound fails"
+kind = "in-flight"
+max = 1
+"#;
+    let s = parse(text).unwrap();
+    let out = meshsim::model::run(Arc::new(s), 1).unwrap();
+    let r = meshsim::metrics::report::report(&out.world, 1, out.events);
+    assert_eq!((r.hung, r.in_flight_at_end), (2, 2));
+    let v = meshsim::check::evaluate(&out.world, &r);
+    let got: Vec<(bool, &str)> = v.iter().map(|v| (v.passed, v.measured.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (true, "1 hung requests at 3.5s"),
+            (true, "1 requests in flight at 3.5s"),
+            (true, "1 requests in flight at 1.003s"),
+            (true, "0 hung requests at 1.003s"),
+            (true, "2 hung requests at the end of phase \"scripted\" (4.5s)"),
+            (true, "2 requests in flight at the end of the run"),
+            (true, "2 hung requests at the end of the run"),
+            (false, "2 requests in flight at the end of the run"),
+        ]
+    );
+}

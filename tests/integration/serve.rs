@@ -306,6 +306,26 @@ fn explain_shows_the_ejections_in_the_middle_of_the_failover() {
 }
 
 #[test]
+fn explain_for_one_proxy_keeps_every_proxy_and_renders_that_ones_text() {
+    // The page's permalink carries the proxy picked in the explain panel and asks for it: the
+    // JSON still lists all four gateway replicas (the page draws the picked one), and its text is
+    // `meshsim explain --proxy ingress-2`, which shows that replica alone.
+    let (status, _, body) = request("GET", "/api/explain?scenario=gateway-replicas&at=40&proxy=ingress-2", b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let got = json_of(&body);
+    let s = Arc::new(util::load("gateway-replicas.toml", &[]));
+    let snap = meshsim::explain::snapshot(s, 1, meshsim::engine::SimTime::from_secs(40)).unwrap();
+    assert_eq!(got, meshsim::serve::api::snapshot_json(&snap, Some("ingress-2")));
+    let names: Vec<&str> = got["proxies"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ingress-0", "ingress-1", "ingress-2", "ingress-3"]);
+    let text = got["text"].as_str().unwrap();
+    assert!(text.contains("Proxy ingress-2 ("), "{text}");
+    for other in ["ingress-0", "ingress-1", "ingress-3"] {
+        assert!(!text.contains(&format!("Proxy {other} (")), "{other} in {text}");
+    }
+}
+
+#[test]
 fn explain_rejects_a_bad_or_missing_time() {
     for (q, msg) in [
         ("at=151", "--at 151: after the end of the run (150s)"),

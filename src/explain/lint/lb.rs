@@ -1,36 +1,77 @@
 //! Lints for the load-balancing algorithm: slow start that cannot do what it is set for,
 //! consistent hashing that hashes nothing useful, and the per-connection pinning of east-west
-//! gateways. They read the scenario (its workload and gateways as well as its policy).
+//! gateways. They read the scenario (its workload and gateways as well as its policy), once per
+//! DestinationRule the client proxy groups get (Istio selects one per proxy), and name the groups
+//! a lint concerns when it does not concern them all.
 
 use super::Lint;
 use crate::envoy::config::HashPolicy;
 use crate::istio::lb_policy::{hash_policy, is_consistent_hash, policy_and_slow_start};
 use crate::istio::locality::needs_locality_weighted_config;
+use crate::istio::manifest::TrafficPolicy;
 use crate::istio::translate::effective_lb_setting;
 use crate::scenario::{ProxyKind, Scenario, UpstreamProtocol};
 
-/// Every load-balancing lint that fires for `s`, in a fixed order.
-pub fn lints(s: &Scenario) -> Vec<Lint> {
-    let mut out = Vec::new();
-    warmup_without_effect(s, &mut out);
-    warmup_between_localities(s, &mut out);
-    hash_without_key(s, &mut out);
-    source_ip_hash_at_sidecar(s, &mut out);
-    hash_through_passthrough_gateway(s, &mut out);
-    east_west_connection_pinning(s, &mut out);
-    out
+/// The client proxy groups whose requests go to clusters with one traffic policy, and that policy.
+struct Groups {
+    /// Indices into `proxy_groups`.
+    ids: Vec<usize>,
+    tp: Option<TrafficPolicy>,
 }
 
-/// The traffic policy these lints read: that of the DestinationRule the first client proxy group
-/// gets (Istio's selection, per proxy; with one rule in the mesh, every proxy's).
-fn policy(s: &Scenario) -> Option<&crate::istio::manifest::TrafficPolicy> {
-    s.proxy_groups.first().and_then(|g| g.selection.traffic_policy())
+impl Groups {
+    fn has(&self, g: usize) -> bool {
+        self.ids.contains(&g)
+    }
+}
+
+/// Every load-balancing lint that fires for `s`, in a fixed order: per distinct traffic policy
+/// of the cluster the groups' routes send to (as [`super::lint_scenario`] groups them: a subset's
+/// merged policy, else the default cluster's), in the order of the first group that gets it, each
+/// lint once; a lint that fires for some groups only says which (`proxies a, b: ...`), and the
+/// same lint from several policies is listed once with all their groups.
+pub fn lints(s: &Scenario) -> Vec<Lint> {
+    let policies: Vec<Option<TrafficPolicy>> = (0..s.proxy_groups.len()).map(|g| super::route_policy(s, g)).collect();
+    let mut found: Vec<(Lint, Vec<usize>)> = Vec::new();
+    let mut done: Vec<usize> = Vec::new();
+    for g in 0..s.proxy_groups.len() {
+        if done.contains(&g) {
+            continue;
+        }
+        let ids: Vec<usize> = (g..s.proxy_groups.len()).filter(|&h| policies[h] == policies[g]).collect();
+        done.extend(&ids);
+        let groups = Groups { tp: policies[g].clone(), ids };
+        let mut out = Vec::new();
+        warmup_without_effect(&groups, &mut out);
+        warmup_between_localities(s, &groups, &mut out);
+        hash_without_key(s, &groups, &mut out);
+        source_ip_hash_at_sidecar(s, &groups, &mut out);
+        hash_through_passthrough_gateway(s, &groups, &mut out);
+        east_west_connection_pinning(s, &groups, &mut out);
+        for l in out {
+            match found.iter_mut().find(|(x, _)| *x == l) {
+                Some((_, ids)) => ids.extend(&groups.ids),
+                None => found.push((l, groups.ids.clone())),
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(mut l, mut ids)| {
+            ids.sort_unstable();
+            if ids.len() < s.proxy_groups.len() {
+                let names: Vec<&str> = ids.iter().map(|&g| s.proxy_groups[g].name.as_str()).collect();
+                l.reason = format!("proxies {}: {}", names.join(", "), l.reason);
+            }
+            l
+        })
+        .collect()
 }
 
 /// `warmup` or `warmupDurationSecs` that Istio drops (`lb_policy`): with RANDOM or
 /// `consistentHash` there is no slow start; with both fields, `warmupDurationSecs` is ignored.
-fn warmup_without_effect(s: &Scenario, out: &mut Vec<Lint>) {
-    let Some(lb) = policy(s).and_then(|tp| tp.load_balancer.as_ref()) else { return };
+fn warmup_without_effect(groups: &Groups, out: &mut Vec<Lint>) {
+    let Some(lb) = groups.tp.as_ref().and_then(|tp| tp.load_balancer.as_ref()) else { return };
     let set = lb.warmup.is_some() || lb.warmup_duration_secs.is_some();
     let (policy, slow) = policy_and_slow_start(Some(lb));
     if set && slow.is_none() {
@@ -58,8 +99,8 @@ fn warmup_without_effect(s: &Scenario, out: &mut Vec<Lint>) {
 /// host source: they move nothing between priorities (loads follow health) or between weighted
 /// localities (locality weights follow health too). So with failover priorities or
 /// `distribute`, a recovered locality takes back its whole share at once, warmup or not.
-fn warmup_between_localities(s: &Scenario, out: &mut Vec<Lint>) {
-    let tp = policy(s);
+fn warmup_between_localities(s: &Scenario, groups: &Groups, out: &mut Vec<Lint>) {
+    let tp = groups.tp.as_ref();
     let (_, slow) = policy_and_slow_start(tp.and_then(|tp| tp.load_balancer.as_ref()));
     if slow.is_none() {
         return;
@@ -84,12 +125,12 @@ fn warmup_between_localities(s: &Scenario, out: &mut Vec<Lint>) {
 }
 
 /// A consistent-hash policy whose requests carry no key: Envoy draws a random hash per request.
-fn hash_without_key(s: &Scenario, out: &mut Vec<Lint>) {
-    let tp = policy(s);
+fn hash_without_key(s: &Scenario, groups: &Groups, out: &mut Vec<Lint>) {
+    let tp = groups.tp.as_ref();
     if !is_consistent_hash(tp) {
         return;
     }
-    let has_users = s.workload.iter().any(|w| w.users.is_some());
+    let has_users = s.workload.iter().any(|w| groups.has(w.group.idx()) && w.users.is_some());
     let reason = match hash_policy(tp) {
         None => "consistentHash has no hash key (or useSourceIp: false): Envoy hashes nothing and picks a random \
                  host for every request"
@@ -110,11 +151,11 @@ fn hash_without_key(s: &Scenario, out: &mut Vec<Lint>) {
 }
 
 /// `useSourceIp` at a sidecar hashes the sidecar's own pod address.
-fn source_ip_hash_at_sidecar(s: &Scenario, out: &mut Vec<Lint>) {
-    if hash_policy(policy(s)) != Some(HashPolicy::SourceIp) {
+fn source_ip_hash_at_sidecar(s: &Scenario, groups: &Groups, out: &mut Vec<Lint>) {
+    if hash_policy(groups.tp.as_ref()) != Some(HashPolicy::SourceIp) {
         return;
     }
-    if let Some(g) = s.proxy_groups.iter().find(|g| g.kind == ProxyKind::Sidecar) {
+    if let Some(g) = groups.ids.iter().map(|&g| &s.proxy_groups[g]).find(|g| g.kind == ProxyKind::Sidecar) {
         out.push(Lint {
             code: "source-ip-hash-at-sidecar",
             reason: format!(
@@ -129,8 +170,8 @@ fn source_ip_hash_at_sidecar(s: &Scenario, out: &mut Vec<Lint>) {
 
 /// Through an AUTO_PASSTHROUGH east-west gateway the remote pod is picked per connection, at
 /// random (the gateway's `tcp_proxy` carries no hash): affinity stops at the gateway.
-fn hash_through_passthrough_gateway(s: &Scenario, out: &mut Vec<Lint>) {
-    if !is_consistent_hash(policy(s)) || !s.east_west_gateways.iter().any(|g| g.per_connection) {
+fn hash_through_passthrough_gateway(s: &Scenario, groups: &Groups, out: &mut Vec<Lint>) {
+    if !is_consistent_hash(groups.tp.as_ref()) || !s.east_west_gateways.iter().any(|g| g.per_connection) {
         return;
     }
     out.push(Lint {
@@ -145,8 +186,8 @@ fn hash_through_passthrough_gateway(s: &Scenario, out: &mut Vec<Lint>) {
 
 /// HTTP/2 through a per-connection gateway, with nothing that ends connections: each client
 /// replica sends everything it routes through one gateway replica to one pod.
-fn east_west_connection_pinning(s: &Scenario, out: &mut Vec<Lint>) {
-    let tp = policy(s);
+fn east_west_connection_pinning(s: &Scenario, groups: &Groups, out: &mut Vec<Lint>) {
+    let tp = groups.tp.as_ref();
     let pool = tp.and_then(|tp| tp.connection_pool.as_ref());
     let http = pool.and_then(|p| p.http.as_ref());
     let h2 = s.service.protocol == UpstreamProtocol::Http2
@@ -165,9 +206,10 @@ fn east_west_connection_pinning(s: &Scenario, out: &mut Vec<Lint>) {
             .filter(|d| s.kube_clusters[d.cluster.idx()].network == kc.network)
             .map(|d| d.replicas)
             .sum();
-        let clients: u32 = s
-            .proxy_groups
+        let clients: u32 = groups
+            .ids
             .iter()
+            .map(|&g| &s.proxy_groups[g])
             .filter(|g| s.kube_clusters[g.cluster.idx()].network != kc.network)
             .map(|g| g.replicas)
             .sum();

@@ -18,6 +18,7 @@
     runA: null,
     runAKey: null,
     t: 0,
+    proxy: null, // the proxy picked in the explain panel; null: the snapshot's first
     playing: false,
     controller: null,
     controllerA: null,
@@ -94,7 +95,7 @@
         return null;
       }
     };
-    return { scenario: p.get("scenario"), seed: p.has("seed") ? Number(p.get("seed")) : null, set: parse("set") || {}, a: parse("a"), t: p.has("t") ? Number(p.get("t")) : null };
+    return { scenario: p.get("scenario"), seed: p.has("seed") ? Number(p.get("seed")) : null, set: parse("set") || {}, a: parse("a"), t: p.has("t") ? Number(p.get("t")) : null, proxy: p.get("proxy") };
   }
   function writeHash() {
     const p = new URLSearchParams();
@@ -103,6 +104,7 @@
     if (Object.keys(state.set).length) p.set("set", JSON.stringify(state.set));
     if (state.compare) p.set("a", JSON.stringify(state.compare.set));
     if (state.t > 0) p.set("t", state.t.toFixed(1));
+    if (state.proxy) p.set("proxy", state.proxy);
     history.replaceState(null, "", "#" + p.toString());
     $("download").href = "/api/download?" + new URLSearchParams({ scenario: state.name, seed: String(state.seed), set: JSON.stringify(state.set) }).toString();
     $("download").setAttribute("download", `${state.name}.toml`);
@@ -277,6 +279,10 @@
     const c = (state.explainController = new AbortController());
     const at = state.t;
     const q = new URLSearchParams({ scenario: state.name, seed: String(state.seed), set: JSON.stringify(state.set), at: at.toFixed(1), lane: "explain" });
+    // The picked proxy goes to the server too, so that the snapshot's `text` is that proxy's
+    // `meshsim explain --proxy` output.
+    const proxy = state.proxy;
+    if (proxy) q.set("proxy", proxy);
     try {
       const snap = await getJSON("/api/explain?" + q.toString(), { signal: c.signal });
       if (c !== state.explainController) return;
@@ -285,16 +291,26 @@
       drawExplain(snap);
     } catch (e) {
       if (e.name === "AbortError" || e.status === 409) return;
+      // A link naming a proxy this scenario (or these settings) does not have: show the first.
+      if (e.status === 400 && proxy && proxy === state.proxy && e.message.startsWith(`--proxy ${proxy}:`)) {
+        state.proxy = null;
+        writeHash();
+        fetchExplain();
+        return;
+      }
       $("explain").replaceChildren(h("p", { class: "hint", text: e.message }));
     }
   }
 
   function drawExplain(snap) {
-    const sel = $("explain-proxy");
     const names = snap.proxies.map((p) => p.name);
-    const wanted = sel && names.includes(sel.value) ? sel.value : names[0];
+    const wanted = names.includes(state.proxy) ? state.proxy : names[0];
     const picker = h("select", { id: "explain-proxy", "aria-label": "Proxy" }, ...names.map((n) => h("option", { value: n, selected: n === wanted }, n)));
-    picker.addEventListener("change", () => drawExplain(probe.explain));
+    picker.addEventListener("change", () => {
+      state.proxy = picker.value;
+      writeHash();
+      drawExplain(probe.explain);
+    });
     const p = snap.proxies.find((x) => x.name === wanted);
     const parts = [h("div", { class: "proxy-head" }, h("label", { for: "explain-proxy", text: "Proxy " }), picker, ` at ${snap.at_s.toFixed(1)} s — ${p.kind} in ${p.cluster}` + (p.ejected ? `; ejected now ${p.ejected.now} of ${p.ejected.hosts} hosts` : "; no outlier detection"))];
     if (p.total_panic) parts.push(h("p", { class: "panic", text: "TOTAL PANIC: every priority is in panic; load is split by host counts." }));
@@ -580,6 +596,7 @@
     state.runA = null;
     state.runAKey = null;
     state.t = fromHash && Number.isFinite(fromHash.t) && fromHash.t !== null ? fromHash.t : 0;
+    state.proxy = fromHash && fromHash.proxy ? fromHash.proxy : null;
     $("description").textContent = state.detail.description;
     $("question").textContent = state.detail.question || "—";
     $("lesson").textContent = state.detail.lesson || "—";
