@@ -4,4 +4,5 @@
 pub mod config;
 pub mod lb;
 pub mod outlier;
+pub mod route;
 pub mod xxhash;

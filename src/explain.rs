@@ -37,8 +37,15 @@ pub struct ProxyView {
     pub total_panic: bool,
     /// Hosts ejected now / hosts known to the outlier detector (None without outlier detection).
     pub ejected: Option<(u32, u32)>,
-    /// Route settings (retries, timeout) with their source.
+    /// Route settings (retries, timeout) with their source: of its only route, or of the first
+    /// route of its table.
     pub route: Vec<Setting>,
+    /// Its route table (client proxies): every route in match order, with its match, its
+    /// destinations, its settings and the request classes that take it; empty for an east-west
+    /// gateway.
+    pub routes: Vec<RouteView>,
+    /// The request classes of its workloads that no route matches (answered 404 NR).
+    pub unrouted: Vec<String>,
     /// Its cluster settings, when they differ between proxies (else [`Snapshot::settings`]).
     pub settings: Vec<Setting>,
     /// Its namespace.
@@ -53,6 +60,23 @@ pub struct ProxyView {
     /// Every Envoy cluster the proxy has for the service, with the endpoints in its EDS: the
     /// default cluster, then one per DestinationRule subset.
     pub clusters: Vec<(String, u32)>,
+}
+
+/// One route of a client proxy's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteView {
+    /// `VirtualService ns/name http[1] (canary)`, or `default route`.
+    pub label: String,
+    /// Its match in words (`uri prefix "/"` matches every request).
+    pub matches: String,
+    /// Its destinations `(host, subset, weight)`, in order.
+    pub destinations: Vec<(String, Option<String>, u32)>,
+    /// Its retries, timeout and faults, with their source.
+    pub settings: Vec<Setting>,
+    /// The request classes that take it, e.g. `workload[0] GET /api (x-canary: true), 10%`.
+    pub classes: Vec<String>,
+    /// Its match's `statPrefix` (names Envoy's stats only).
+    pub stat_prefix: Option<String>,
 }
 
 /// One priority of a proxy's cluster.
@@ -275,6 +299,8 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         priorities,
         total_panic: state.total_panic,
         ejected: cl.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
+        routes: route_views(world, p.group),
+        unrouted: class_names(world, p.group, None),
         route: if group.is_some() {
             settings::route_settings(&p.route, group.and_then(|g| g.selection.http_route()), s)
         } else {
@@ -294,6 +320,60 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
             .map(|c| (c.name.clone(), c.hosts.iter().filter(|h| h.member).count() as u32))
             .collect(),
     }
+}
+
+/// The request classes of the workloads entering through `group` whose route is `route` (`None`:
+/// those no route matches), described for explanations.
+fn class_names(world: &World, group: crate::model::ids::ProxyGroupId, route: Option<u16>) -> Vec<String> {
+    let s = &world.scenario;
+    let mut out = Vec::new();
+    for (i, w) in s.workload.iter().enumerate() {
+        if w.group != group {
+            continue;
+        }
+        for (c, r) in world.class_routes[i].iter().enumerate() {
+            if *r != route {
+                continue;
+            }
+            out.push(match w.requests.get(c) {
+                Some(class) => format!("workload[{i}] {}, {}%", class.describe(), fmt_share(class.fraction)),
+                None => format!("workload[{i}] GET /{NO_CLASSES}"),
+            });
+        }
+    }
+    out
+}
+
+/// How a workload without `[[workload.requests]]` is named in a route's classes.
+const NO_CLASSES: &str = " (no request classes)";
+
+fn fmt_share(f: f64) -> String {
+    let pct = (f * 1e6).round() / 1e4;
+    format!("{pct}")
+}
+
+fn route_views(world: &World, group: crate::model::ids::ProxyGroupId) -> Vec<RouteView> {
+    let s = &world.scenario;
+    let (Some(table), Some(g)) = (world.routes.get(group.idx()), s.proxy_groups.get(group.idx())) else {
+        return Vec::new();
+    };
+    let entries = g.selection.route.as_ref().map(|c| &c.entries);
+    table
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let vs_route = entries.and_then(|e| e.get(k)).map(|e| &e.route);
+            RouteView {
+                label: r.label.clone(),
+                matches: r.matcher.describe(),
+                destinations: r.destinations.iter().map(|d| (d.host.clone(), d.subset.clone(), d.weight)).collect(),
+                settings: settings::route_settings(&r.config, vs_route, s),
+                classes: class_names(world, group, Some(k as u16)),
+                stat_prefix: r.stat_prefix.clone(),
+            }
+        })
+        .collect()
 }
 
 fn endpoint_view(world: &World, p: &crate::model::proxy::Cluster, id: EndpointId) -> EndpointView {
@@ -353,8 +433,19 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
         }
         if p.clusters.len() > 1 {
             let _ = writeln!(s, "  Envoy clusters (the default, then one per DestinationRule subset)");
+            // Every cluster a route of its table sends to (a weighted split reaches several).
+            let reached = |name: &str| {
+                let subset = name.split('|').nth(2).filter(|x| !x.is_empty());
+                p.routes.iter().flat_map(|r| &r.destinations).any(|(_, sub, _)| sub.as_deref() == subset)
+            };
             for (name, n) in &p.clusters {
-                let mark = if *name == p.envoy_cluster { "  <- its route" } else { "" };
+                let mark = if *name == p.envoy_cluster {
+                    "  <- its route"
+                } else if reached(name) {
+                    "  <- its route (a weighted destination)"
+                } else {
+                    ""
+                };
                 let _ = writeln!(s, "    {name}: {n} endpoints{mark}");
             }
             let _ = writeln!(s, "  Shown below: {}", p.envoy_cluster);
@@ -363,7 +454,15 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
             let _ = writeln!(s, "  Cluster settings in force");
             render_settings(&mut s, &p.settings);
         }
-        render_settings(&mut s, &p.route);
+        if p.routes.len() > 1 || p.routes.iter().any(|r| r.destinations.len() > 1) || !p.unrouted.is_empty() {
+            render_routes(&mut s, p);
+        } else {
+            render_settings(&mut s, &p.route);
+            // A one-route table: name the request classes only when the workloads declare some.
+            for c in p.routes.iter().flat_map(|r| &r.classes).filter(|c| !c.ends_with(NO_CLASSES)) {
+                let _ = writeln!(s, "  {:<58} {c}", "requests");
+            }
+        }
         if let Some((ejected, hosts)) = p.ejected {
             let _ = writeln!(s, "  ejected now: {ejected} of {hosts} hosts");
         }
@@ -460,6 +559,15 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
                 "total_panic": p.total_panic,
                 "ejected": p.ejected.map(|(now, hosts)| json!({"now": now, "hosts": hosts})),
                 "route": p.route.iter().map(setting).collect::<Vec<_>>(),
+                "routes": p.routes.iter().map(|r| json!({
+                    "route": r.label,
+                    "match": r.matches,
+                    "stat_prefix": r.stat_prefix,
+                    "destinations": r.destinations.iter().map(|(h, sub, w)| json!({"host": h, "subset": sub, "weight": w})).collect::<Vec<_>>(),
+                    "settings": r.settings.iter().map(setting).collect::<Vec<_>>(),
+                    "classes": r.classes,
+                })).collect::<Vec<_>>(),
+                "unrouted": p.unrouted,
                 "priorities": priorities,
             });
             // A proxy with subset clusters names them, and the one shown.
@@ -511,6 +619,38 @@ fn proxy_matches(name: &str, wanted: &str) -> bool {
 /// Whether any proxy of `snap` is selected by `wanted`.
 pub fn has_proxy(snap: &Snapshot, wanted: &str) -> bool {
     snap.proxies.iter().any(|p| proxy_matches(&p.name, wanted))
+}
+
+/// The route table: each route with its match, destinations, settings and the request classes
+/// that take it (the first matching route wins), then the classes no route matches.
+fn render_routes(s: &mut String, p: &ProxyView) {
+    let _ = writeln!(s, "  Route table ({} routes; a request takes the first it matches)", p.routes.len());
+    for (k, r) in p.routes.iter().enumerate() {
+        let _ = writeln!(s, "  [{k}] {}", r.label);
+        let _ = writeln!(s, "      match: {}", r.matches);
+        if let Some(sp) = &r.stat_prefix {
+            let _ = writeln!(s, "      statPrefix: {sp} (names Envoy's stats only)");
+        }
+        let total: u64 = r.destinations.iter().map(|d| u64::from(d.2)).sum();
+        for (host, subset, w) in &r.destinations {
+            let sub = subset.as_deref().map(|x| format!(" subset {x}")).unwrap_or_default();
+            if r.destinations.len() > 1 {
+                let pct = (*w as f64) * 100.0 / (total.max(1) as f64);
+                let _ = writeln!(s, "      -> {host}{sub}  weight {w} ({}%)", (pct * 100.0).round() / 100.0);
+            } else {
+                let _ = writeln!(s, "      -> {host}{sub}");
+            }
+        }
+        for x in &r.settings {
+            let _ = writeln!(s, "      {:<54} {:<15} {}", x.name, x.source.label(), x.value);
+        }
+        for c in &r.classes {
+            let _ = writeln!(s, "      takes: {c}");
+        }
+    }
+    for c in &p.unrouted {
+        let _ = writeln!(s, "  no route matches: {c} -> 404 NR");
+    }
 }
 
 fn render_settings(s: &mut String, settings: &[Setting]) {

@@ -907,3 +907,74 @@ fn proxy_names(groups: &[Group], entries: &[Entry]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Gives each workload whose requests (`GET /`) no route of its proxy's table matches one request
+/// class that takes the first route to the service, built from that route's match
+/// ([`crate::model::routes::example_request`]): an imported ingress gateway whose VirtualService
+/// routes only `/checkout` to the service then sends `/checkout`, as the real traffic does. `s`
+/// is the scenario `text` gives; a workload left as it is keeps its 404s (the run shows them).
+pub fn route_request_classes(text: &str, s: &crate::scenario::Scenario) -> String {
+    use crate::model::routes::{class_routes, example_request, tables};
+    let tables = tables(s);
+    let mut classes: Vec<Option<String>> = Vec::new();
+    for w in &s.workload {
+        let t = &tables[w.group.idx()];
+        if !w.requests.is_empty() || class_routes(t, &w.requests, &s.service.host)[0].is_some() {
+            classes.push(None);
+            continue;
+        }
+        let found = t.routes.iter().enumerate().find_map(|(i, r)| {
+            if !r.destinations.iter().all(|d| d.host.eq_ignore_ascii_case(&s.service.host)) {
+                return None;
+            }
+            let req = example_request(&r.matcher, &s.service.host)?;
+            (t.route_for(&req) == Some(i)).then_some((r, req))
+        });
+        classes.push(found.map(|(r, req)| {
+            let mut out = format!(
+                "# Its VirtualService routes only some requests to the service: these match {} ({}).\n\
+                 [[workload.requests]]\npath = {}\n",
+                r.label,
+                r.matcher.describe(),
+                q(&req.path)
+            );
+            if req.method != "GET" {
+                out.push_str(&format!("method = {}\n", q(&req.method)));
+            }
+            if req.authority != s.service.host {
+                out.push_str(&format!("authority = {}\n", q(&req.authority)));
+            }
+            if !req.headers.is_empty() {
+                let h: Vec<String> = req.headers.iter().map(|(k, v)| format!("{} = {}", q(k), q(v))).collect();
+                out.push_str(&format!("headers = {{ {} }}\n", h.join(", ")));
+            }
+            out
+        }));
+    }
+    if classes.iter().all(Option::is_none) {
+        return text.to_string();
+    }
+    // Insert each class after its `[[workload]]` block (the blocks are written in order, each
+    // ending at a blank line or the next table).
+    let mut out = String::new();
+    let mut k = 0usize;
+    let mut pending: Option<String> = None;
+    for line in text.lines() {
+        let is_table = line.starts_with('[');
+        if (is_table || line.is_empty())
+            && let Some(c) = pending.take()
+        {
+            out.push_str(&c);
+        }
+        if line == "[[workload]]" {
+            pending = classes.get(k).cloned().flatten();
+            k += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if let Some(c) = pending {
+        out.push_str(&c);
+    }
+    out
+}

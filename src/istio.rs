@@ -14,6 +14,7 @@ pub mod host;
 pub mod lb_policy;
 pub mod locality;
 pub mod manifest;
+pub mod route;
 pub mod select;
 pub mod translate;
 pub mod validate;

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod pod;
 pub mod proxy;
 pub mod request;
+pub mod routes;
 pub mod topology;
 pub mod tunnel;
 pub mod world;

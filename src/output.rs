@@ -337,6 +337,7 @@ pub fn causes(e: &crate::metrics::report::ErrorCounts) -> String {
         (e.no_healthy_upstream, "no healthy upstream"),
         (e.connect_failure, "connect failure"),
         (e.timeout, "timeout"),
+        (e.no_route, "no route (404)"),
     ];
     v.sort_by_key(|x| std::cmp::Reverse(x.0));
     v.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
@@ -351,6 +352,7 @@ fn phases_causes(report: &RunReport) -> String {
         e.no_healthy_upstream += c.no_healthy_upstream;
         e.overflow += c.overflow;
         e.timeout += c.timeout;
+        e.no_route += c.no_route;
     }
     causes(&e)
 }
@@ -414,6 +416,10 @@ pub fn run_chart(report: &RunReport, world: &World) -> crate::plot::RunChart {
     let mut error_series = error_series;
     if report.client_rows.iter().any(|r| r.fault_abort > 0) {
         error_series.push(("fault abort".to_string(), per_s(&|r| r.fault_abort)));
+    }
+    // Likewise requests no route matched (404 NR).
+    if report.client_rows.iter().any(|r| r.no_route > 0) {
+        error_series.push(("no route".to_string(), per_s(&|r| r.no_route)));
     }
     let failed_attempts = vec![
         ("upstream 5xx".to_string(), per_s(&|r| r.attempts_5xx)),
@@ -714,6 +720,7 @@ pub fn latency_chart(report: &RunReport) -> crate::plot::LatencyEcdf {
                     (c.overflow > 0, "overflow"),
                     (c.no_healthy_upstream > 0, "no healthy upstream"),
                     (c.fault_abort > 0, "fault abort"),
+                    (c.no_route > 0, "no route"),
                 ]
                 .iter()
                 .filter(|(any, _)| *any)

@@ -503,6 +503,7 @@ fn outcome_of(c: ErrorCause) -> ClientOutcome {
         ErrorCause::Overflow => ClientOutcome::Overflow,
         ErrorCause::Timeout => ClientOutcome::Timeout,
         ErrorCause::FaultAbort => ClientOutcome::FaultAbort,
+        ErrorCause::NoRoute => ClientOutcome::NoRoute,
     }
 }
 

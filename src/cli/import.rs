@@ -47,12 +47,23 @@ pub fn cmd_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let imported = import(&exports, &args.service).map_err(anyhow::Error::msg)?;
     // The result must load as it is: the Istio resources are checked as `meshsim run` would.
     let label = args.out.as_ref().map_or_else(|| "the imported scenario".to_string(), |p| p.display().to_string());
-    let tree = meshsim::scenario::load_tree(&imported.text, &label, &base, &[])
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("the exports do not give a scenario meshsim can run")?;
-    meshsim::scenario::from_tree(tree, &label)
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("the exports do not give a scenario meshsim can run")?;
+    let load = |text: &str| {
+        let tree = meshsim::scenario::load_tree(text, &label, &base, &[])
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("the exports do not give a scenario meshsim can run")?;
+        meshsim::scenario::from_tree(tree, &label)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("the exports do not give a scenario meshsim can run")
+    };
+    let scenario = load(&imported.text)?;
+    // Workloads whose `GET /` no route matches get the path their VirtualService routes to the
+    // service; the result is checked again.
+    let mut imported = imported;
+    let text = meshsim::import::route_request_classes(&imported.text, &scenario);
+    if text != imported.text {
+        load(&text)?;
+        imported.text = text;
+    }
     match &args.out {
         None => {
             for line in &imported.summary {

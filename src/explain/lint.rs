@@ -65,6 +65,9 @@ pub struct LintInput<'a> {
     pub routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)>,
     /// The subsets of the DestinationRule these groups get.
     pub subsets: &'a [crate::istio::manifest::Subset],
+    /// The labels of the subset the groups' (first) route sends to, if it names a defined one:
+    /// only endpoints carrying them are in that cluster.
+    pub route_labels: Option<BTreeMap<String, String>>,
     /// Client proxy groups.
     pub proxies: Vec<LintProxy>,
     /// The service's endpoints, per Kubernetes cluster: those of the Envoy cluster the groups'
@@ -122,13 +125,24 @@ impl<'a> LintInput<'a> {
         // The routes these groups' requests take (the VirtualService route Istio selects for each).
         let mut routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)> = Vec::new();
         for &g in groups {
-            if let Some(c) = s.proxy_groups[g].selection.route.as_ref()
-                && !routes.iter().any(|(i, r)| *i == c.http && **r == c.route)
-            {
-                routes.push((c.http, &c.route));
+            for e in s.proxy_groups[g].selection.route.iter().flat_map(|c| &c.entries) {
+                if !routes.iter().any(|(i, r)| *i == e.http && **r == e.route) {
+                    routes.push((e.http, &e.route));
+                }
             }
         }
-        LintInput { policy, mesh: &s.mesh.settings, outlier, routes, subsets, proxies, endpoints, gateways_per_network }
+        let route_labels = route_subset.map(|x| x.labels.clone().unwrap_or_default());
+        LintInput {
+            policy,
+            mesh: &s.mesh.settings,
+            outlier,
+            routes,
+            subsets,
+            route_labels,
+            proxies,
+            endpoints,
+            gateways_per_network,
+        }
     }
 }
 
@@ -421,8 +435,12 @@ fn outlier_detection_pins_local(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     if eff.source != LbSettingSource::MeshDefault || !s.distribute().is_empty() {
         return;
     }
+    // The endpoints of the cluster the route sends to (a subset's pods only).
+    let in_cluster = |e: &LintEndpoints| {
+        input.route_labels.as_ref().is_none_or(|l| crate::istio::select::labels_subset(l, &e.labels))
+    };
     for p in &input.proxies {
-        let present: Vec<&LintEndpoints> = input.endpoints.iter().filter(|e| e.count > 0).collect();
+        let present: Vec<&LintEndpoints> = input.endpoints.iter().filter(|e| e.count > 0 && in_cluster(e)).collect();
         let Some(best) = present.iter().map(|e| lb_priority(&p.locality, &e.locality)).min() else { continue };
         let others: Vec<String> = present
             .iter()

@@ -39,13 +39,13 @@
 //! 4. A gateway proxy serves the Gateways whose `selector` its labels contain (or the one its
 //!    `[[proxies]]` entry names); a VirtualService bound to one of them applies when the
 //!    Gateway's server hosts (`ns/host` qualified) intersect its hosts. meshsim's gateway requests
-//!    are the ones bound for the service, so the first route that has the service among its
-//!    destinations carries them.
-//! 5. Within a VirtualService, a route whose `match` names `gateways`, `sourceLabels` or
-//!    `sourceNamespace` that do not fit the proxy is dropped for it; the first remaining route
-//!    that every request matches is taken. meshsim's requests carry no path or headers, so a route
-//!    that matches on them (`uri`, `headers`, `method`, `port`, ...) is passed over, with a lint;
-//!    when every route does, the first is taken, with a lint.
+//!    are the ones bound for the service, so the first such VirtualService with a route to the
+//!    service carries them.
+//! 5. Within a VirtualService, a match whose `gateways`, `sourceLabels`, `sourceNamespace` do not
+//!    fit the proxy, or whose `port` is not the listener's, is dropped for it (`TranslateRoute`);
+//!    the others become the proxy's route table, one Envoy route per match, in order, up to the
+//!    first catch-all. Each request then takes the first route it matches (`envoy::route`,
+//!    `model::world`).
 //!
 //! Everything here is pure and uses ordered maps only.
 
@@ -218,17 +218,57 @@ impl LookupStep {
     }
 }
 
-/// The route a proxy's requests to the service take.
+/// The route table a proxy's requests to the service go through: the Envoy routes pilot builds
+/// from one VirtualService for this proxy (`BuildHTTPRoutesForVirtualService`), in order. A
+/// request takes the first whose match it satisfies (`model::world`); with none, Envoy answers
+/// 404 (NR).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RouteChoice {
     /// The VirtualService (index into the scenario's resources).
     pub resource: usize,
-    /// Index of the route in its `http`.
-    pub http: usize,
-    /// The route, with destination hosts resolved to FQDNs.
-    pub route: HttpRoute,
+    /// The Envoy routes, in order: one per `HTTPMatchRequest` that fits the proxy (its
+    /// `sourceLabels`, `gateways`, `sourceNamespace`, `port`), or one for a route without
+    /// `match`, up to the first catch-all. Never empty.
+    pub entries: Vec<RouteEntry>,
     /// For gateway proxies: the Gateway (`ns/name`) the VirtualService is bound through.
     pub gateway: Option<String>,
+}
+
+/// One Envoy route built from a VirtualService `http` route and one of its matches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteEntry {
+    /// Index of the route in the VirtualService's `http`.
+    pub http: usize,
+    /// Index of the match in the route's `match` (`None`: the route has no `match`).
+    pub match_index: Option<usize>,
+    /// The whole route, with destination hosts resolved to FQDNs.
+    pub route: HttpRoute,
+}
+
+impl RouteEntry {
+    /// The `HTTPMatchRequest` this entry was built from (`None`: every request).
+    pub fn request_match(&self) -> Option<&HttpMatchRequest> {
+        self.match_index.and_then(|j| self.route.match_.as_ref().and_then(|m| m.get(j)))
+    }
+
+    /// `http[1] (canary)` or `http[1] (canary) match[0]`.
+    pub fn label(&self) -> String {
+        let base = match self.route.name.as_deref() {
+            Some(n) => format!("http[{}] ({n})", self.http),
+            None => format!("http[{}]", self.http),
+        };
+        match (self.match_index, self.route.match_.as_ref().map_or(0, Vec::len)) {
+            (Some(j), n) if n > 1 => format!("{base} match[{j}]"),
+            _ => base,
+        }
+    }
+}
+
+impl RouteChoice {
+    /// The first route of the table.
+    pub fn first(&self) -> &RouteEntry {
+        &self.entries[0]
+    }
 }
 
 /// Whether a resource applied to a proxy, and why (or why not).
@@ -249,7 +289,8 @@ pub struct Selection {
     pub destination_rule: Option<MergedDestinationRule>,
     /// Where it was found.
     pub dr_step: Option<LookupStep>,
-    /// The VirtualService route its requests take; `None`: Istio's default route.
+    /// The route table of the VirtualService its requests go through; `None`: Istio's default
+    /// route (one route, every request).
     pub route: Option<RouteChoice>,
     /// For gateway proxies: the Gateways it serves (`ns/name`).
     pub gateways: Vec<String>,
@@ -265,9 +306,9 @@ impl Selection {
         self.destination_rule.as_ref().and_then(|d| d.spec.traffic_policy.as_ref())
     }
 
-    /// The route its requests take, if a VirtualService applies.
+    /// The first route of its table, if a VirtualService applies.
     pub fn http_route(&self) -> Option<&HttpRoute> {
-        self.route.as_ref().map(|r| &r.route)
+        self.route.as_ref().map(|r| &r.first().route)
     }
 }
 
@@ -562,33 +603,6 @@ pub fn resolve_virtual_service(vs: &VirtualServiceSpec, namespace: &str, domain:
     out
 }
 
-/// The request-level conditions of a match (what meshsim's requests do not carry). A `uri`
-/// prefix `/` or regex `.*` alone matches every request (`IsCatchAllRoute`).
-fn request_conditions(m: &HttpMatchRequest) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if let Some(uri) = &m.uri {
-        let catch_all = uri.get("prefix").and_then(|v| v.as_str()) == Some("/")
-            || uri.get("regex").and_then(|v| v.as_str()) == Some(".*");
-        if !catch_all || m.headers.is_some() || m.query_params.is_some() {
-            out.push("uri");
-        }
-    }
-    for (present, name) in [
-        (m.scheme.is_some(), "scheme"),
-        (m.method.is_some(), "method"),
-        (m.authority.is_some(), "authority"),
-        (m.headers.is_some(), "headers"),
-        (m.query_params.is_some(), "queryParams"),
-        (m.without_headers.is_some(), "withoutHeaders"),
-        (m.port.is_some(), "port"),
-    ] {
-        if present {
-            out.push(name);
-        }
-    }
-    out
-}
-
 /// `sourceMatchHTTP`: the match's `gateways` contain one of the proxy's, or else its
 /// `sourceLabels` are among the proxy's labels and its `sourceNamespace` (if any) is the proxy's.
 fn source_matches(m: &HttpMatchRequest, gateways: &[String], client: &Client) -> bool {
@@ -601,32 +615,37 @@ fn source_matches(m: &HttpMatchRequest, gateways: &[String], client: &Client) ->
     }
 }
 
-/// One Envoy route entry built from a VirtualService for a proxy: the `http` index and the
-/// request-level conditions of its match (empty: every request).
-struct Entry {
-    http: usize,
-    conditions: Vec<&'static str>,
+/// The port of the service's listener that pilot builds the routes for (`listenPort`): meshsim
+/// does not model service ports, so it is the first port a destination to the service names in
+/// the VirtualService, else 80 (the port `explain` names the cluster with).
+pub fn listen_port(vs: &VirtualServiceSpec, service_host: &str) -> u32 {
+    vs.http
+        .iter()
+        .flatten()
+        .flat_map(|r| r.route.iter().flatten())
+        .filter(|d| d.destination.host.eq_ignore_ascii_case(service_host))
+        .find_map(|d| d.destination.port.as_ref().and_then(|p| p.number))
+        .unwrap_or(80)
 }
 
-/// `BuildHTTPRoutesForVirtualService` for one proxy: the route entries, in order, up to the first
-/// catch-all.
-fn route_entries(vs: &VirtualServiceSpec, gateways: &[String], client: &Client) -> Vec<Entry> {
+/// `BuildHTTPRoutesForVirtualService` for one proxy: one entry per match that fits it
+/// (`TranslateRoute` drops a match whose `port` is not the listener's or whose source does not
+/// fit), one for a route without `match`, up to the first catch-all (`IsCatchAllRoute`).
+fn route_entries(vs: &VirtualServiceSpec, gateways: &[String], client: &Client, port: u32) -> Vec<RouteEntry> {
     let mut out = Vec::new();
     for (i, r) in vs.http.iter().flatten().enumerate() {
         match r.match_.as_deref() {
             None | Some([]) => {
-                out.push(Entry { http: i, conditions: Vec::new() });
+                out.push(RouteEntry { http: i, match_index: None, route: r.clone() });
                 return out;
             }
             Some(ms) => {
-                for m in ms {
-                    if !source_matches(m, gateways, client) {
+                for (j, m) in ms.iter().enumerate() {
+                    if m.port.is_some_and(|p| p != 0 && p != port) || !source_matches(m, gateways, client) {
                         continue;
                     }
-                    let conditions = request_conditions(m);
-                    let all = conditions.is_empty();
-                    out.push(Entry { http: i, conditions });
-                    if all {
+                    out.push(RouteEntry { http: i, match_index: Some(j), route: r.clone() });
+                    if super::route::entry_match(Some(m)).is_catch_all() {
                         return out;
                     }
                 }
@@ -634,14 +653,6 @@ fn route_entries(vs: &VirtualServiceSpec, gateways: &[String], client: &Client) 
         }
     }
     out
-}
-
-fn route_label(vs: &VirtualServiceSpec, http: usize) -> String {
-    let name = vs.http.as_ref().and_then(|h| h.get(http)).and_then(|r| r.name.as_deref());
-    match name {
-        Some(n) => format!("http[{http}] ({n})"),
-        None => format!("http[{http}]"),
-    }
 }
 
 fn has_destination(r: &HttpRoute, host: &str) -> bool {
@@ -695,10 +706,10 @@ pub fn select(
     // Gateways and the route.
     let vs_index = VirtualServiceIndex::new(resources, read, service.domain);
     match client.role {
-        Role::Sidecar => sel.route = sidecar_route(resources, &vs_index, client, service, &mut sel.warnings)?,
+        Role::Sidecar => sel.route = sidecar_route(&vs_index, client, service),
         Role::Gateway { named } => {
             sel.gateways = served_gateways(resources, client, named)?;
-            sel.route = gateway_route(resources, &vs_index, client, service, &sel.gateways, &mut sel.warnings);
+            sel.route = gateway_route(&vs_index, resources, client, service, &sel.gateways, &mut sel.warnings);
         }
         Role::EastWest => {}
     }
@@ -744,37 +755,19 @@ fn served_gateways(resources: &[ConfigResource], client: &Client, named: Option<
     Ok(found.iter().map(|r| format!("{}/{}", r.namespace, r.name)).collect())
 }
 
-/// A sidecar's route for the service (rule 3 of the module docs).
-fn sidecar_route(
-    resources: &[ConfigResource],
-    vs_index: &VirtualServiceIndex,
-    client: &Client,
-    service: &Service,
-    warnings: &mut Vec<String>,
-) -> Result<Option<RouteChoice>, String> {
+/// A sidecar's route table for the service (rule 3 of the module docs): the first claimant
+/// VirtualService that yields routes for the proxy.
+fn sidecar_route(vs_index: &VirtualServiceIndex, client: &Client, service: &Service) -> Option<RouteChoice> {
     let mesh = ["mesh".to_string()];
     let candidates = vs_index.for_gateway(client.namespace, "mesh");
-    let claimed = claimants(vs_index, &candidates, service.host);
-    for i in claimed {
+    for i in claimants(vs_index, &candidates, service.host) {
         let vs = vs_index.spec(i).expect("indexed");
-        let entries = route_entries(vs, &mesh, client);
-        let Some(pick) = pick_entry(&entries) else { continue };
-        let route = vs.http.as_ref().expect("entries exist")[pick.http].clone();
-        if !has_destination(&route, service.host) {
-            let to: Vec<&str> = route.route.iter().flatten().map(|d| d.destination.host.as_str()).collect();
-            return Err(format!(
-                "its requests for {} take {} of {}, which sends them to {} instead; meshsim simulates {} only",
-                service.host,
-                route_label(vs, pick.http),
-                resources[i].id(),
-                if to.is_empty() { "no destination".to_string() } else { to.join(", ") },
-                service.host
-            ));
+        let entries = route_entries(vs, &mesh, client, listen_port(vs, service.host));
+        if !entries.is_empty() {
+            return Some(RouteChoice { resource: i, entries, gateway: None });
         }
-        skipped_entries(vs, &entries, pick, warnings);
-        return Ok(Some(RouteChoice { resource: i, http: pick.http, route, gateway: None }));
     }
-    Ok(None)
+    None
 }
 
 /// The VirtualServices that take a sidecar's requests for `host`, in order: those with `host`
@@ -798,46 +791,17 @@ fn claimants(vs_index: &VirtualServiceIndex, candidates: &[usize], host: &str) -
     most_specific_match(host, &BTreeMap::<String, usize>::new(), &wildcards).map(|(_, &i)| vec![i]).unwrap_or_default()
 }
 
-/// The first entry every request matches, else the first entry.
-fn pick_entry(entries: &[Entry]) -> Option<&Entry> {
-    entries.iter().find(|e| e.conditions.is_empty()).or(entries.first())
-}
-
-fn skipped_entries(vs: &VirtualServiceSpec, entries: &[Entry], pick: &Entry, warnings: &mut Vec<String>) {
-    if !pick.conditions.is_empty() {
-        warnings.push(format!(
-            "every simulated request takes {}, although it matches only requests with a given {} (meshsim's \
-             requests carry no path or headers)",
-            route_label(vs, pick.http),
-            pick.conditions.join(", ")
-        ));
-        return;
-    }
-    let before: Vec<String> = entries
-        .iter()
-        .take_while(|e| !std::ptr::eq(*e, pick))
-        .map(|e| format!("{} (by {})", route_label(vs, e.http), e.conditions.join(", ")))
-        .collect();
-    if !before.is_empty() {
-        warnings.push(format!(
-            "requests that match {} would take those routes; meshsim's requests carry no path or headers, so all \
-             take {}",
-            before.join(", "),
-            route_label(vs, pick.http)
-        ));
-    }
-}
-
-/// A gateway proxy's route for the service (rule 4 of the module docs).
+/// A gateway proxy's route table for the service (rule 4 of the module docs): the first
+/// VirtualService bound to one of its Gateways (and to the Gateway's hosts) that has a route to
+/// the service for this proxy.
 fn gateway_route(
-    resources: &[ConfigResource],
     vs_index: &VirtualServiceIndex,
+    resources: &[ConfigResource],
     client: &Client,
     service: &Service,
     gateways: &[String],
     warnings: &mut Vec<String>,
 ) -> Option<RouteChoice> {
-    let mut fallback: Option<(RouteChoice, Vec<&'static str>)> = None;
     for g in gateways {
         let gw_resource = resources.iter().find(|r| {
             r.gateway().is_some() && r.read_by(client.cluster_id) && format!("{}/{}", r.namespace, r.name) == *g
@@ -853,80 +817,60 @@ fn gateway_route(
             if !servers.iter().any(|s| vs_hosts.iter().any(|h| subset_of(h, s) || subset_of(s, h))) {
                 continue;
             }
-            let entries = route_entries(vs, std::slice::from_ref(g), client);
-            for e in &entries {
-                let route = &vs.http.as_ref().expect("entries exist")[e.http];
-                if !has_destination(route, service.host) {
-                    continue;
-                }
-                let choice = RouteChoice { resource: i, http: e.http, route: route.clone(), gateway: Some(g.clone()) };
-                if e.conditions.is_empty() {
-                    return Some(choice);
-                }
-                if fallback.is_none() {
-                    fallback = Some((choice, e.conditions.clone()));
-                }
+            let entries = route_entries(vs, std::slice::from_ref(g), client, listen_port(vs, service.host));
+            if entries.iter().any(|e| has_destination(&e.route, service.host)) {
+                return Some(RouteChoice { resource: i, entries, gateway: Some(g.clone()) });
             }
         }
     }
-    match fallback {
-        Some((choice, conditions)) => {
-            let vs = vs_index.spec(choice.resource).expect("indexed");
-            warnings.push(format!(
-                "every simulated request takes {} of {}, although it matches only requests with a given {} \
-                 (meshsim's requests carry no path or headers)",
-                route_label(vs, choice.http),
-                resources[choice.resource].id(),
-                conditions.join(", ")
-            ));
-            Some(choice)
-        }
-        None => {
-            warnings.push(format!(
-                "no VirtualService bound to its Gateways ({}) routes to {}: Istio would answer 404; meshsim sends its \
-                 requests with Istio's default route",
-                if gateways.is_empty() { "none".to_string() } else { gateways.join(", ") },
-                service.host
-            ));
-            None
-        }
-    }
+    warnings.push(format!(
+        "no VirtualService bound to its Gateways ({}) routes to {}: Istio would answer 404; meshsim sends its \
+         requests with Istio's default route",
+        if gateways.is_empty() { "none".to_string() } else { gateways.join(", ") },
+        service.host
+    ));
+    None
 }
 
-/// What the chosen route does that meshsim does not model yet.
+/// What the route table holds that meshsim does not model yet: destinations to other hosts
+/// (a request class that reaches one is refused by the scenario's validation), query parameters
+/// (never matched: requests carry no query string), delegation. Subsets are modelled (their own
+/// clusters, `model::build`), and so are weighted splits (`model::routes`).
 fn route_warnings(resources: &[ConfigResource], r: &RouteChoice, service: &Service, warnings: &mut Vec<String>) {
     let id = resources[r.resource].id();
-    let dests: Vec<_> = r.route.route.iter().flatten().collect();
-    let others: Vec<String> = dests
-        .iter()
-        .filter(|d| !d.destination.host.eq_ignore_ascii_case(service.host))
-        .map(|d| format!("{} (weight {})", d.destination.host, d.weight.unwrap_or(0)))
-        .collect();
-    if !others.is_empty() {
-        warnings.push(format!(
-            "{id} http[{}] also sends part of the requests to {}; meshsim sends them all to {}",
-            r.http,
-            others.join(", "),
-            service.host
-        ));
-    }
-    // A subset is modelled (its own cluster, `model::build::cluster_plans`); a split across
-    // destinations of the service is not yet: every request takes the first destination.
-    let ours: Vec<_> = dests.iter().filter(|d| d.destination.host.eq_ignore_ascii_case(service.host)).collect();
-    let clusters: BTreeSet<Option<&str>> = ours.iter().map(|d| d.destination.subset.as_deref()).collect();
-    if clusters.len() > 1 {
-        let first =
-            ours[0].destination.subset.as_deref().map_or("the default cluster".to_string(), |n| format!("subset {n}"));
-        warnings.push(format!(
-            "{id} http[{}] splits the service's requests across {} destinations by weight; meshsim sends them all \
-             to the first ({first})",
-            r.http,
-            ours.len()
-        ));
-    }
-    if r.route.delegate.is_some() {
-        warnings
-            .push(format!("{id} http[{}] delegates to another VirtualService, which meshsim does not follow", r.http));
+    let mut seen: Vec<usize> = Vec::new();
+    for e in &r.entries {
+        if e.request_match().is_some_and(|m| m.query_params.is_some()) {
+            warnings.push(format!(
+                "{id} {} matches query parameters: meshsim's requests carry no query string, so it never matches",
+                e.label()
+            ));
+        }
+        if seen.contains(&e.http) {
+            continue;
+        }
+        seen.push(e.http);
+        let dests: Vec<_> = e.route.route.iter().flatten().collect();
+        let others: Vec<String> = dests
+            .iter()
+            .filter(|d| !d.destination.host.eq_ignore_ascii_case(service.host))
+            .map(|d| format!("{} (weight {})", d.destination.host, d.weight.unwrap_or(0)))
+            .collect();
+        if !others.is_empty() {
+            warnings.push(format!(
+                "{id} http[{}] sends requests to {}, which meshsim does not simulate (only {}): a request class \
+                 that takes this route is refused",
+                e.http,
+                others.join(", "),
+                service.host
+            ));
+        }
+        if e.route.delegate.is_some() {
+            warnings.push(format!(
+                "{id} http[{}] delegates to another VirtualService, which meshsim does not follow",
+                e.http
+            ));
+        }
     }
 }
 
@@ -988,8 +932,10 @@ fn note(
         ResourceSpec::VirtualService(_) => {
             if let Some(rc) = sel.route.as_ref().filter(|rc| rc.resource == i) {
                 let via = rc.gateway.as_ref().map(|g| format!(" through Gateway {g}")).unwrap_or_default();
-                let vs = vs_index.spec(i).expect("indexed");
-                return yes(format!("its {} carries the requests{via}", route_label(vs, rc.http)));
+                let n = rc.entries.len();
+                let routes =
+                    if n == 1 { rc.first().label() } else { format!("{n} routes, from {}", rc.first().label()) };
+                return yes(format!("its route table ({routes}) carries the requests{via}"));
             }
             no(vs_miss_reason(resources, i, client, service, sel, vs_index))
         }

@@ -68,6 +68,9 @@ pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioEr
         if let Some(f) = &route.fault {
             validate_fault(f, &format!("{path}.fault"), &mut errors);
         }
+        // `validateHTTPRouteDestinations`: weights are relative (any value >= 0); with several
+        // destinations their total must be positive.
+        let mut total: i64 = 0;
         for (j, dest) in route.route.iter().flatten().enumerate() {
             let dpath = format!("{path}.route[{j}]");
             if dest.destination.host.is_empty() {
@@ -80,10 +83,21 @@ pub fn validate_virtual_service(spec: &VirtualServiceSpec) -> Result<(), IstioEr
             {
                 push(&mut errors, &format!("{dpath}.destination.subset"), format!("subset name is invalid: {name}"));
             }
-            if let Some(w) = dest.weight
-                && !(0..=100).contains(&w)
-            {
-                push(&mut errors, &format!("{dpath}.weight"), "weight must be in 0..=100");
+            if let Some(w) = dest.weight {
+                if w < 0 {
+                    push(&mut errors, &format!("{dpath}.weight"), format!("weight {w} < 0"));
+                }
+                total += i64::from(w.max(0));
+            }
+        }
+        if route.route.as_ref().is_some_and(|r| r.len() > 1) && total == 0 {
+            push(&mut errors, &format!("{path}.route"), "total destination weight = 0");
+        }
+        // The match conditions as pilot translates them (`istio::route`), refusing by name what
+        // meshsim does not model.
+        for (j, m) in route.match_.iter().flatten().enumerate() {
+            if let Err((field, message)) = super::route::translate_match(m) {
+                push(&mut errors, &format!("{path}.match[{j}].{field}"), message);
             }
         }
     }

@@ -30,17 +30,20 @@ pub enum ClientOutcome {
     Timeout,
     /// The fault filter aborted it (flag FI): a local reply that never went upstream.
     FaultAbort,
+    /// No route of the proxy's table matched it (flag NR): the router's 404 local reply.
+    NoRoute,
 }
 
 impl ClientOutcome {
     /// Every error cause, in column order.
-    pub const ERRORS: [ClientOutcome; 6] = [
+    pub const ERRORS: [ClientOutcome; 7] = [
         ClientOutcome::Upstream5xx,
         ClientOutcome::ConnectFailure,
         ClientOutcome::NoHealthyUpstream,
         ClientOutcome::Overflow,
         ClientOutcome::Timeout,
         ClientOutcome::FaultAbort,
+        ClientOutcome::NoRoute,
     ];
 
     /// Column-name form, e.g. `no_healthy_upstream`.
@@ -53,13 +56,20 @@ impl ClientOutcome {
             ClientOutcome::Overflow => "overflow",
             ClientOutcome::Timeout => "timeout",
             ClientOutcome::FaultAbort => "fault_abort",
+            ClientOutcome::NoRoute => "no_route",
         }
     }
 
     /// Whether the client proxy answered itself, without an upstream answer: overflow (UO), no
-    /// healthy upstream (UH) and an injected abort (FI) are Envoy local replies.
+    /// healthy upstream (UH), an injected abort (FI) and no route (NR) are Envoy local replies.
     pub fn is_local_reply(self) -> bool {
-        matches!(self, ClientOutcome::Overflow | ClientOutcome::NoHealthyUpstream | ClientOutcome::FaultAbort)
+        matches!(
+            self,
+            ClientOutcome::Overflow
+                | ClientOutcome::NoHealthyUpstream
+                | ClientOutcome::FaultAbort
+                | ClientOutcome::NoRoute
+        )
     }
 
     fn error_idx(self) -> Option<usize> {
@@ -145,7 +155,7 @@ pub struct FineSeries {
     pub loc_timeout: Vec<u32>,
     /// Client requests started per slot.
     pub requests: Vec<u32>,
-    /// Client requests finished per slot and outcome `[slot * 7 + outcome]` (success first).
+    /// Client requests finished per slot and outcome `[slot * N_OUTCOMES + outcome]` (success first).
     pub finished: Vec<u32>,
     /// Retries sent per slot.
     pub retries: Vec<u32>,
@@ -403,7 +413,7 @@ pub struct Recorder {
     pub loc_timeout: Vec<u32>,
     /// Client requests started per slot.
     pub requests: Vec<u32>,
-    /// Client requests finished per slot and outcome `[slot * 7 + outcome]` (success first).
+    /// Client requests finished per slot and outcome `[slot * N_OUTCOMES + outcome]` (success first).
     pub finished: Vec<u32>,
     /// Retries sent per slot.
     pub retries: Vec<u32>,
@@ -435,7 +445,7 @@ pub struct Recorder {
     latency_at: (u64, u64, usize),
 }
 
-const N_OUTCOMES: usize = 7;
+const N_OUTCOMES: usize = 1 + ClientOutcome::ERRORS.len();
 
 /// Bytes an entry of the event log costs: the entry (and its ejection change), the growth of
 /// the vector, and its line of `events.jsonl` while that file is written.

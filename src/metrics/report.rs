@@ -80,6 +80,8 @@ pub struct ClientRow {
     pub timeout: u64,
     /// … an abort injected by the fault filter (VirtualService `fault.abort`).
     pub fault_abort: u64,
+    /// … no route matched (404 NR).
+    pub no_route: u64,
     /// Retries sent.
     pub retries: u64,
     /// Upstream attempts sent (first tries and retries).
@@ -120,6 +122,8 @@ pub struct ErrorCounts {
     pub timeout: u64,
     /// Aborts injected by the fault filter.
     pub fault_abort: u64,
+    /// Requests no route matched (404 NR).
+    pub no_route: u64,
 }
 
 impl ErrorCounts {
@@ -138,6 +142,7 @@ impl ErrorCounts {
             overflow: count(ClientOutcome::Overflow),
             timeout: count(ClientOutcome::Timeout),
             fault_abort: count(ClientOutcome::FaultAbort),
+            no_route: count(ClientOutcome::NoRoute),
         }
     }
 
@@ -149,6 +154,7 @@ impl ErrorCounts {
             + self.overflow
             + self.timeout
             + self.fault_abort
+            + self.no_route
     }
 }
 
@@ -528,6 +534,7 @@ fn series(
             overflow: errs.overflow,
             timeout: errs.timeout,
             fault_abort: errs.fault_abort,
+            no_route: errs.no_route,
             retries: slots.clone().map(|s| u64::from(v.retries[s])).sum(),
             attempts: total,
             attempts_5xx: failed.upstream_5xx,

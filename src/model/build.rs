@@ -295,6 +295,8 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         lb.push(built.iter().map(|b| b.control.clone()).collect());
         let vs_route = group.selection.http_route();
         let mut route = route_config(vs_route, mesh);
+        // `Proxy::route` keeps the first route's settings (for `explain` and the lints);
+        // requests use their own route's (`World::routes`).
         // The policy of the cluster the route goes to (a subset's merged policy, when it names
         // one that exists).
         let plans = cluster_plans(&scenario, &group.selection);
@@ -389,6 +391,13 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         rec.set_log_room(room);
     }
     let n_deployments = scenario.service.deployments.len();
+    let routes = crate::model::routes::tables(&scenario);
+    let class_routes = scenario
+        .workload
+        .iter()
+        .map(|w| crate::model::routes::class_routes(&routes[w.group.idx()], &w.requests, &scenario.service.host))
+        .collect();
+    let class_upto = scenario.workload.iter().map(|w| w.requests.iter().map(|c| c.upto).collect()).collect();
     let mut world = World {
         scenario: scenario.clone(),
         topo,
@@ -406,6 +415,12 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         rng_network: root.fork("network"),
         rng_service: root.fork("service"),
         rng_users: root.fork("users"),
+        rng_requests: root.fork("request-attributes"),
+        rng_route_weights: root.fork("route-weights"),
+        routes,
+        class_routes,
+        class_upto,
+        no_route: RouteConfig::default(),
         keys: scenario
             .workload
             .iter()

@@ -52,7 +52,7 @@ pub struct Request {
     /// Locality of the current attempt's host.
     pub locality: LocalityId,
     /// Priority of the current attempt's host.
-    pub priority: u32,
+    pub priority: u16,
     /// An attempt is on the wire (counted in `active` and `in_flight`).
     pub attempt_active: bool,
     /// The current attempt's place in the connection pool.
@@ -81,6 +81,9 @@ pub struct Request {
     pub tunnel: u32,
     /// Generation of `tunnel`'s connection.
     pub tunnel_gen: u32,
+    /// Index of the route it took in its proxy group's table (`model::routes`; 0 for a gateway
+    /// hop, which has no route). A table holds at most `model::routes::MAX_ROUTES` (256).
+    pub route: u8,
 }
 
 /// No tunnel.
@@ -117,6 +120,7 @@ impl Request {
             hash: None,
             tunnel: NO_TUNNEL,
             tunnel_gen: 0,
+            route: 0,
         }
     }
 
@@ -182,6 +186,7 @@ impl RequestSlab {
         r.user = crate::model::keys::NO_USER;
         r.hash = None;
         r.tunnel = NO_TUNNEL;
+        r.route = 0;
         self.live += 1;
         ReqId(idx)
     }

@@ -71,7 +71,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::engine::{Model, Scheduler, SimDuration, SimRng, SimTime};
-use crate::envoy::config::{RetryOn, RetryPolicy};
+use crate::envoy::config::{RetryOn, RetryPolicy, RouteConfig};
 use crate::envoy::lb::{Pick, PickContext, PreviousPriorities, PriorityLoadRef};
 use crate::envoy::outlier::{LocalOriginEvent, OutlierEvent};
 use crate::metrics::recorder::{AttemptEnd, ClientOutcome, LogKind, Recorder};
@@ -148,6 +148,20 @@ pub struct World {
     /// The fault filter's draws (VirtualService `fault`): its own stream, so that a scenario
     /// without injected faults draws exactly as before.
     pub rng_fault_filter: SimRng,
+    /// Each request class's draw (`[[workload.requests]]`): its own stream, drawn only by
+    /// workloads that declare classes, so that other scenarios draw exactly as before.
+    pub rng_requests: SimRng,
+    /// The weighted-cluster draw of a route with several destinations (Envoy's per-request
+    /// random value): its own stream, drawn only for such routes.
+    pub rng_route_weights: SimRng,
+    /// Each client proxy group's route table (`model::routes`), indexed by group.
+    pub routes: Vec<crate::model::routes::RouteTable>,
+    /// Per workload stream, the route each of its request classes takes (`None`: 404 NR).
+    pub class_routes: Vec<Vec<Option<u16>>>,
+    /// Per workload stream, the cumulative shares of its request classes (empty: no classes).
+    pub class_upto: Vec<Vec<f64>>,
+    /// The settings of a request without a route (a gateway hop): no retries, no timeouts.
+    pub no_route: RouteConfig,
     /// Scratch buffer for outlier events (never shrinks, so no allocation per request).
     pub scratch: Vec<OutlierEvent>,
     /// Healthy service-time distribution.
@@ -268,19 +282,56 @@ impl World {
         }
         self.clients_in_flight += 1;
         self.rec.client_request(now);
+        // The request's class (a draw only when the workload declares classes), then the route
+        // its class takes, then a weighted destination when that route splits.
+        let uptos = &self.class_upto[stream as usize];
+        let class = if uptos.len() > 1 {
+            let u = self.rng_requests.unit();
+            uptos.iter().position(|&upto| u < upto).unwrap_or(uptos.len() - 1)
+        } else {
+            0
+        };
         let p = &self.proxies[proxy as usize];
-        let (retries, backoff) = match &p.route.retry {
+        let group = p.group;
+        let Some(route) = self.class_routes[stream as usize][class] else {
+            // No route matches: the router's local reply 404 NR, before any filter's per-route
+            // config (there is none) and before any upstream attempt.
+            let req = self.requests.alloc(ProxyId(proxy), NO_CLUSTER, now, 0, SimDuration::ZERO);
+            self.requests.get_mut(req).user = user;
+            self.finish_with(req, now, ClientOutcome::NoRoute, 404, sched);
+            return;
+        };
+        let rt = &self.routes[group.idx()].routes[usize::from(route)];
+        // Envoy picks the weighted cluster when it resolves the route (`pickWeightedCluster`),
+        // with its own draw; a route with one destination draws nothing.
+        let dest = if rt.is_weighted() {
+            crate::envoy::route::pick_weighted(&rt.weights, self.rng_route_weights.next_u64())
+        } else {
+            0
+        };
+        let cfg = &rt.config;
+        let (retries, backoff) = match &cfg.retry {
             Some(r) => (r.num_retries, r.backoff_base),
             None => (0, SimDuration::ZERO),
         };
-        let at_gateway = self.scenario.proxy_groups[p.group.idx()].kind == crate::scenario::ProxyKind::Gateway;
-        let hash = crate::model::keys::request_hash(p.route.hash_policy.as_ref(), at_gateway, ProxyId(proxy), user);
-        let cluster = p.route_cluster.unwrap_or(NO_CLUSTER);
+        let at_gateway = self.scenario.proxy_groups[group.idx()].kind == crate::scenario::ProxyKind::Gateway;
+        let hash = crate::model::keys::request_hash(cfg.hash_policy.as_ref(), at_gateway, ProxyId(proxy), user);
+        // The destination's Envoy cluster: `None` when it names a subset the DestinationRule does
+        // not define (503 NC in `route`).
+        let d = &rt.destinations[dest];
+        let cluster = p.cluster_for(&self.scenario.service.host, &d.host, d.subset.as_deref()).unwrap_or(NO_CLUSTER);
         let req = self.requests.alloc(ProxyId(proxy), cluster, now, retries, backoff);
         let r = self.requests.get_mut(req);
         r.user = user;
         r.hash = hash;
+        r.route = route as u8;
         self.fault_filter(req, sched);
+    }
+
+    /// The route settings of request `req`.
+    fn route_of(&self, req: ReqId) -> &RouteConfig {
+        let r = self.requests.get(req);
+        route_cfg(&self.routes, &self.no_route, self.proxies[r.proxy.idx()].group, r.route)
     }
 
     /// Envoy's fault filter (`FaultFilter::decodeHeaders`), before the router: a delay drawn
@@ -288,8 +339,7 @@ impl World {
     /// drawn at once. An abort is a local reply with the configured status: it never reaches a
     /// pod, outlier detection never sees it, and the router never retries it.
     fn fault_filter(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
-        let proxy = self.requests.get(req).proxy;
-        let Some(fault) = self.proxies[proxy.idx()].route.fault.as_ref() else {
+        let Some(fault) = self.route_of(req).fault.as_ref() else {
             self.route(req, sched);
             return;
         };
@@ -311,8 +361,7 @@ impl World {
 
     /// The fault filter's abort draw (`isAbortEnabled`), then the router.
     fn abort_or_route(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
-        let proxy = self.requests.get(req).proxy;
-        let abort = self.proxies[proxy.idx()].route.fault.as_ref().and_then(|f| f.abort);
+        let abort = self.route_of(req).fault.as_ref().and_then(|f| f.abort);
         if let Some(a) = abort
             && a.percentage.enabled(self.rng_fault_filter.next_u64())
         {
@@ -324,7 +373,7 @@ impl World {
 
     /// The router takes a client request: its route timeout starts, then its first attempt.
     fn route(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
-        let (proxy, cluster) = (self.requests.get(req).proxy, self.requests.get(req).cluster);
+        let cluster = self.requests.get(req).cluster;
         if cluster == NO_CLUSTER {
             // The route names a cluster that was never built (a subset the DestinationRule does
             // not define): Envoy's router answers 503 at once with flag NC, "cluster not found"
@@ -334,7 +383,7 @@ impl World {
             self.finish_with(req, sched.now(), ClientOutcome::NoHealthyUpstream, 503, sched);
             return;
         }
-        if let Some(t) = self.proxies[proxy.idx()].route.timeout {
+        if let Some(t) = self.route_of(req).timeout {
             let epoch = self.requests.get(req).id_gen;
             sched.schedule(t, Event::RouteTimeout { req, epoch });
         }
@@ -362,6 +411,7 @@ impl World {
         let (proxy_id, ci) = (r.proxy, r.cluster as usize);
         let is_retry = r.attempts > 0;
         let pinned = self.pinned_backend(req);
+        let route = route_cfg(&self.routes, &self.no_route, self.proxies[proxy_id.idx()].group, r.route);
         let pr = &mut self.proxies[proxy_id.idx()];
         let p = &mut pr.clusters[ci];
         if p.in_flight >= p.config.circuit_breakers.max_requests {
@@ -381,7 +431,7 @@ impl World {
             let r = self.requests.get(req);
             let slot = req.0 as usize;
             let mut ctx = PickContext { now, hash: r.hash, ..PickContext::default() };
-            if let (Some(policy), true) = (&pr.route.retry, is_retry) {
+            if let (Some(policy), true) = (&route.retry, is_retry) {
                 if policy.previous_hosts {
                     ctx.previous_hosts = r.tried();
                 }
@@ -416,7 +466,8 @@ impl World {
             self.finish_with(req, now, ClientOutcome::Overflow, 503, sched);
             return;
         }
-        if let Some(freq) = pr.route.retry.as_ref().and_then(|x| x.previous_priorities_update_frequency) {
+        let route = route_cfg(&self.routes, &self.no_route, pr.group, self.requests.get(req).route);
+        if let Some(freq) = route.retry.as_ref().and_then(|x| x.previous_priorities_update_frequency) {
             let slot = req.0 as usize;
             if self.prev_prio.len() <= slot {
                 self.prev_prio.resize(slot + 1, None);
@@ -433,7 +484,7 @@ impl World {
         r.hung = false;
         r.host = pick.host;
         r.locality = self.pods[pick.host.idx()].locality;
-        r.priority = pick.priority as u32;
+        r.priority = pick.priority as u16;
         r.remember(pick.host);
         let (to, epoch, child, user) = (r.locality, r.epoch, r.parent.is_some(), r.user);
         if !child {
@@ -465,7 +516,7 @@ impl World {
     fn send_attempt(&mut self, req: ReqId, new_conn: bool, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get_mut(req);
-        let (proxy, ci, host, epoch) = (r.proxy, r.cluster as usize, r.host, r.epoch);
+        let (proxy, ci, host, epoch, route_idx) = (r.proxy, r.cluster as usize, r.host, r.epoch, r.route);
         r.attempt_active = true;
         r.conn = ConnState::Attached;
         r.new_conn = new_conn;
@@ -495,7 +546,8 @@ impl World {
         p.in_flight += 1;
         p.active[host.idx()] += 1;
         let split = p.outlier.as_ref().is_some_and(|o| o.config().split_external_local_origin_errors);
-        let per_try = pr.route.retry.as_ref().and_then(|r| r.per_try_timeout);
+        let per_try =
+            route_cfg(&self.routes, &self.no_route, pr.group, route_idx).retry.as_ref().and_then(|r| r.per_try_timeout);
         let from = pr.locality;
         let to = self.pods[host.idx()].locality;
         if let Some(t) = per_try {
@@ -962,7 +1014,7 @@ impl World {
     fn should_retry(&mut self, req: ReqId, end: AttemptEnd) -> bool {
         let r = self.requests.get(req);
         let pr = &self.proxies[r.proxy.idx()];
-        let Some(policy) = &pr.route.retry else { return false };
+        let Some(policy) = &route_cfg(&self.routes, &self.no_route, pr.group, r.route).retry else { return false };
         if !retriable(policy, end) || r.retries_left == 0 {
             return false;
         }
@@ -993,7 +1045,10 @@ impl World {
         let r = self.requests.get_mut(req);
         let proxy = r.proxy;
         let p = &mut self.proxies[proxy.idx()];
-        let max = p.route.retry.as_ref().map_or(SimDuration::ZERO, |x| x.backoff_max);
+        let max = route_cfg(&self.routes, &self.no_route, p.group, r.route)
+            .retry
+            .as_ref()
+            .map_or(SimDuration::ZERO, |x| x.backoff_max);
         let interval_ms = r.backoff_interval.as_millis().max(1);
         let delay = SimDuration::from_millis(p.rng.below(interval_ms));
         r.backoff_interval =
@@ -1296,6 +1351,18 @@ fn connection_for(p: &Cluster, host: EndpointId) -> Option<bool> {
         return Some(false);
     }
     if p.n_conns < p.config.circuit_breakers.max_connections || conns == 0 { Some(true) } else { None }
+}
+
+/// The route settings of a request at a proxy of `group` that took route `route` of its table;
+/// a gateway hop (no group) has none: no retries, no timeouts, no fault filter.
+#[inline]
+fn route_cfg<'a>(
+    routes: &'a [crate::model::routes::RouteTable],
+    none: &'a RouteConfig,
+    group: crate::model::ids::ProxyGroupId,
+    route: u8,
+) -> &'a RouteConfig {
+    routes.get(group.idx()).and_then(|t| t.routes.get(usize::from(route))).map_or(none, |r| &r.config)
 }
 
 #[cfg(test)]

@@ -43,8 +43,8 @@ pub const MAX_IN_FLIGHT_DEFAULT: u64 = 100_000;
 /// Bytes per fine slot and locality: four `u32` counters in the recorder and the `i64` of
 /// ejected hosts the report derives.
 const PER_SLOT_LOCALITY: u64 = 4 * 4 + 8;
-/// Bytes per fine slot: requests, retries and six outcome counters.
-const PER_SLOT: u64 = (1 + 1 + 6) * 4;
+/// Bytes per fine slot: requests, retries and one counter per outcome (success and each error).
+const PER_SLOT: u64 = (1 + 1 + 1 + crate::metrics::recorder::ClientOutcome::ERRORS.len() as u64) * 4;
 /// Bytes per output bucket: its latency histogram, its `client.csv` row and the chart points.
 const PER_BUCKET: u64 = (N_BUCKETS as u64) * 4 + 64 + 1024;
 /// Bytes per output bucket and locality: its `timeseries.csv` row (in memory and as text) and
@@ -82,6 +82,10 @@ const PER_RING_ENTRY: u64 = 32;
 const PER_MAGLEV_SLOT: u64 = 4;
 /// Bytes per cluster: its spec, locality and names.
 const PER_CLUSTER: u64 = 512;
+/// Bytes per route of a proxy group's table (its match, settings, destinations and label) and per
+/// request class (its attributes, and its route in each table): bounded by `model::routes`'
+/// and `[[workload.requests]]`'s limits, so never large, but proportional to the input.
+const PER_ROUTE: u64 = 2048;
 /// What every run needs whatever its size: the program, its threads' stacks and the fonts of
 /// the charts.
 pub const BASE: u64 = 64 << 20;
@@ -218,6 +222,12 @@ pub fn estimate(s: &Scenario) -> Estimate {
         hash_tables(s, proxies, n_loc, pods),
         subset_clusters(s, n_loc, pods),
         Term {
+            name: "routes and request classes",
+            bytes: mul(&[routes_and_classes(s), PER_ROUTE]),
+            detail: format!("{} routes over the proxy groups' tables and request classes", routes_and_classes(s)),
+            shrink: "fewer VirtualService `http` routes or `match` entries, fewer `[[workload.requests]]`",
+        },
+        Term {
             name: "users",
             bytes: mul(&[
                 max_users(s),
@@ -231,6 +241,15 @@ pub fn estimate(s: &Scenario) -> Estimate {
     terms.retain(|t| t.bytes > 0 || t.name != "subset clusters");
     terms.sort_by_key(|t| std::cmp::Reverse(t.bytes));
     Estimate { terms }
+}
+
+/// Routes in every proxy group's table (one per `match` entry, as the selection counts them), and
+/// the request classes with their headers.
+fn routes_and_classes(s: &Scenario) -> u64 {
+    let routes: u64 =
+        s.proxy_groups.iter().map(|g| g.selection.route.as_ref().map_or(1, |r| r.entries.len() as u64)).sum();
+    let classes: u64 = s.workload.iter().flat_map(|w| &w.requests).map(|c| 1 + c.attrs.headers.len() as u64).sum();
+    routes.saturating_add(classes)
 }
 
 /// The clusters a proxy has beyond its default one (one per DestinationRule subset,

@@ -188,17 +188,20 @@ pub enum ErrorCause {
     Timeout,
     /// An abort injected by the fault filter.
     FaultAbort,
+    /// No route matched the request (404 NR).
+    NoRoute,
 }
 
 impl ErrorCause {
     /// Every cause with its name in scenario files.
-    pub const ALL: [(&'static str, ErrorCause); 6] = [
+    pub const ALL: [(&'static str, ErrorCause); 7] = [
         ("upstream_5xx", ErrorCause::Upstream5xx),
         ("connect_failure", ErrorCause::ConnectFailure),
         ("no_healthy_upstream", ErrorCause::NoHealthyUpstream),
         ("overflow", ErrorCause::Overflow),
         ("timeout", ErrorCause::Timeout),
         ("fault_abort", ErrorCause::FaultAbort),
+        ("no_route", ErrorCause::NoRoute),
     ];
 
     /// The name used in scenario files and reports.

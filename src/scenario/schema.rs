@@ -372,6 +372,31 @@ pub struct RawWorkload {
     /// consistent-hash DestinationRule hashes (header, cookie or query value, or client address).
     #[serde(default)]
     pub users: Option<RawUsers>,
+    /// What its requests carry (path, method, headers), as classes each with a share of the
+    /// requests; none: every request is `GET /` with no headers.
+    #[serde(default)]
+    pub requests: Vec<RawRequestClass>,
+}
+
+/// `[[workload.requests]]`: one class of requests.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequestClass {
+    /// Its share of the workload's requests (0..=1); one class may leave it out and take the rest.
+    #[serde(default)]
+    pub fraction: Option<f64>,
+    /// `:path`, default `/`.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `:method`, default `GET`.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// `:authority`, default the service's host.
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// Other headers, name → value.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 /// `[workload.users]`.

@@ -388,6 +388,52 @@ pub struct WorkloadSpec {
     pub changes: Vec<(SimTime, f64)>,
     /// The users the requests come from, if the workload names them.
     pub users: Option<Users>,
+    /// The classes of its requests (`[[workload.requests]]`); empty: every request is `GET /`
+    /// with no headers and no draw is made.
+    pub requests: Vec<RequestClass>,
+}
+
+/// The most request classes a workload may declare (`[[workload.requests]]`).
+pub const MAX_REQUEST_CLASSES: usize = 64;
+/// The most headers one request class may carry.
+pub const MAX_CLASS_HEADERS: usize = 32;
+/// The longest path, header name or header value a request class may give, in bytes.
+pub const MAX_ATTR_LEN: usize = 1024;
+
+/// One class of a workload's requests: its share and what each of its requests carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestClass {
+    /// Share of the workload's requests, in (0, 1]; the shares sum to 1.
+    pub fraction: f64,
+    /// Cumulative share up to and including this class: a request whose uniform draw `u` is below
+    /// it (and not below the previous class's) is of this class; the last class takes the rest.
+    pub upto: f64,
+    /// Path, method, authority and headers.
+    pub attrs: crate::envoy::route::RequestAttrs,
+}
+
+impl RequestClass {
+    /// `GET /` to `authority`, no headers: what a workload without classes sends.
+    pub fn default_attrs(authority: &str) -> crate::envoy::route::RequestAttrs {
+        crate::envoy::route::RequestAttrs {
+            path: "/".into(),
+            method: "GET".into(),
+            authority: authority.to_string(),
+            scheme: "http".into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// `GET /api (x-canary: true)`, for explanations.
+    pub fn describe(&self) -> String {
+        let a = &self.attrs;
+        let mut s = format!("{} {}", a.method, a.path);
+        if !a.headers.is_empty() {
+            let h: Vec<String> = a.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            s.push_str(&format!(" ({})", h.join(", ")));
+        }
+        s
+    }
 }
 
 /// The most users a workload may have: meshsim keeps a few bytes per user to measure which keys

@@ -42,7 +42,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let service = v.service(&raw.service, &kube_clusters)?;
     v.traffic_distribution_supported(&raw.service, &mesh)?;
     let proxy_groups = v.proxy_groups(&raw.proxies, &kube_clusters, &service)?;
-    let workload = v.workload(&raw.workload, &proxy_groups, duration)?;
+    let workload = v.workload(&raw.workload, &proxy_groups, duration, &service.host)?;
     let faults = v.faults(&raw.faults, &service, &kube_clusters)?;
     let phases = v.phases(&raw.phases, &faults)?;
     let policy = raw.policy.clone().unwrap_or_default();
@@ -154,6 +154,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         skipped_expectations,
     };
     v.outlier_in_force(&scenario)?;
+    v.routes_in_force(&scenario)?;
     super::budget::check(&scenario).map_err(|m| v.err("limits.max_memory", &m))?;
     Ok(scenario)
 }
@@ -642,6 +643,62 @@ impl Validator<'_> {
         Ok(())
     }
 
+    /// Each proxy group's route table (`model::routes`) checked for what meshsim cannot run: more
+    /// than [`crate::model::routes::MAX_ROUTES`] routes or a route over more than
+    /// [`crate::model::routes::MAX_DESTINATIONS`] destinations, and a request class whose route
+    /// sends it to a host other than the simulated service (meshsim simulates one service).
+    fn routes_in_force(&self, s: &Scenario) -> Result<(), ScenarioError> {
+        use crate::model::routes::{MAX_DESTINATIONS, MAX_ROUTES, class_routes, tables};
+        let tables = tables(s);
+        for (g, t) in tables.iter().enumerate() {
+            let name = &s.proxy_groups[g].name;
+            if t.routes.len() > MAX_ROUTES {
+                return Err(self.err(
+                    &format!("proxies[{g}]"),
+                    &format!(
+                        "`{name}` gets {} routes (one per `match` entry); meshsim takes at most {MAX_ROUTES}",
+                        t.routes.len()
+                    ),
+                ));
+            }
+            if let Some(r) = t.routes.iter().find(|r| r.destinations.len() > MAX_DESTINATIONS) {
+                return Err(self.err(
+                    &format!("proxies[{g}]"),
+                    &format!(
+                        "{} splits over {} destinations; meshsim takes at most {MAX_DESTINATIONS}",
+                        r.label,
+                        r.destinations.len()
+                    ),
+                ));
+            }
+        }
+        for (i, w) in s.workload.iter().enumerate() {
+            let t = &tables[w.group.idx()];
+            for (c, route) in class_routes(t, &w.requests, &s.service.host).iter().enumerate() {
+                let Some(r) = route.map(|r| &t.routes[usize::from(r)]) else { continue };
+                if let Some(d) = r.destinations.iter().find(|d| !d.host.eq_ignore_ascii_case(&s.service.host)) {
+                    let (path, class) = if w.requests.is_empty() {
+                        (format!("workload[{i}]"), "its requests (GET /)".to_string())
+                    } else {
+                        (format!("workload[{i}].requests[{c}]"), format!("its requests `{}`", w.requests[c].describe()))
+                    };
+                    return Err(self.err(
+                        &path,
+                        &format!(
+                            "{class} through `{}` take {}, which sends them to {}; meshsim simulates {} only: \
+                             route this class to the service or change its path or headers",
+                            s.proxy_groups[w.group.idx()].name,
+                            r.label,
+                            d.host,
+                            s.service.host
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The outlier detection in force (the DestinationRule's translation with `[envoy_outlier]`
     /// laid over it) checked as Envoy checks a cluster: `DetectorImpl::create`
     /// (`source/common/upstream/outlier_detection_impl.cc`) rejects a `max_ejection_time` below
@@ -1000,10 +1057,12 @@ impl Validator<'_> {
         raw: &[RawWorkload],
         groups: &[ProxyGroupSpec],
         run: SimDuration,
+        service_host: &str,
     ) -> Result<Vec<WorkloadSpec>, ScenarioError> {
         let mut out = Vec::new();
         for (i, w) in raw.iter().enumerate() {
             let path = format!("workload[{i}]");
+            let requests = self.request_classes(&format!("{path}.requests"), &w.requests, service_host)?;
             let group = groups
                 .iter()
                 .position(|g| g.name == w.proxy)
@@ -1030,6 +1089,7 @@ impl Validator<'_> {
                     rate: 0.0,
                     changes: Vec::new(),
                     users,
+                    requests,
                 });
                 continue;
             }
@@ -1066,10 +1126,127 @@ impl Validator<'_> {
             }
             changes.retain(|(at, _)| at.as_nanos() < run.as_nanos());
             let users = w.users.as_ref().map(|u| self.users(&format!("{path}.users"), u)).transpose()?;
-            out.push(WorkloadSpec { group: ProxyGroupId(group as u32), arrivals, rate, changes, users });
+            out.push(WorkloadSpec { group: ProxyGroupId(group as u32), arrivals, rate, changes, users, requests });
         }
         if out.is_empty() {
             return Err(self.err("workload", "at least one workload is needed"));
+        }
+        Ok(out)
+    }
+
+    /// `[[workload.requests]]`: bounded in number and size, each attribute checked as Envoy
+    /// would accept it on a request, the shares summing to 1 (one class may leave its share out
+    /// and take the rest).
+    fn request_classes(
+        &self,
+        path: &str,
+        raw: &[RawRequestClass],
+        service_host: &str,
+    ) -> Result<Vec<RequestClass>, ScenarioError> {
+        if raw.len() > MAX_REQUEST_CLASSES {
+            return Err(self.err(path, &format!("{} classes; at most {MAX_REQUEST_CLASSES}", raw.len())));
+        }
+        let token =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let visible = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b) || b == b'\t');
+        let mut out = Vec::new();
+        let mut rest: Option<usize> = None;
+        let mut sum = 0.0;
+        for (j, c) in raw.iter().enumerate() {
+            let at = format!("{path}[{j}]");
+            let fraction = match c.fraction {
+                Some(f) if f.is_finite() && f > 0.0 && f <= 1.0 => f,
+                Some(f) => return Err(self.err(&format!("{at}.fraction"), &format!("{f} is not in (0, 1]"))),
+                None if rest.is_some() => {
+                    return Err(self.err(
+                        &format!("{at}.fraction"),
+                        &format!("is needed: {path}[{}] already takes the rest of the requests", rest.unwrap_or(0)),
+                    ));
+                }
+                None => {
+                    rest = Some(j);
+                    0.0
+                }
+            };
+            sum += fraction;
+            let p = c.path.clone().unwrap_or_else(|| "/".into());
+            if !p.starts_with('/') || p.len() > MAX_ATTR_LEN || !p.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+                return Err(self.err(
+                    &format!("{at}.path"),
+                    &format!("`{p}` must start with `/`, hold no spaces or control characters, and be at most {MAX_ATTR_LEN} bytes"),
+                ));
+            }
+            if p.contains(['?', '#']) {
+                return Err(self.err(
+                    &format!("{at}.path"),
+                    &format!("`{p}` has a query string or fragment, which meshsim's requests do not carry"),
+                ));
+            }
+            let method = c.method.clone().unwrap_or_else(|| "GET".into());
+            if !token(&method) || method.len() > 64 {
+                return Err(self.err(&format!("{at}.method"), &format!("`{method}` is not an HTTP method token")));
+            }
+            let authority = c.authority.clone().unwrap_or_else(|| service_host.to_string());
+            if authority.is_empty()
+                || authority.len() > MAX_ATTR_LEN
+                || !authority.bytes().all(|b| (0x21..0x7f).contains(&b))
+            {
+                return Err(self.err(&format!("{at}.authority"), &format!("`{authority}` is not a host[:port]")));
+            }
+            if c.headers.len() > MAX_CLASS_HEADERS {
+                return Err(self.err(
+                    &format!("{at}.headers"),
+                    &format!("{} headers; at most {MAX_CLASS_HEADERS}", c.headers.len()),
+                ));
+            }
+            let mut headers = Vec::new();
+            for (name, value) in &c.headers {
+                let hp = format!("{at}.headers.{name}");
+                if name.starts_with(':') || name.eq_ignore_ascii_case("host") {
+                    return Err(self.err(&hp, "pseudo-headers and `host` are set by `path`, `method` and `authority`"));
+                }
+                if !token(name) || name.len() > MAX_ATTR_LEN {
+                    return Err(self.err(&hp, "is not a valid header name"));
+                }
+                if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                    return Err(self.err(
+                        &hp,
+                        &format!("header names are lower case in Envoy; write `{}`", name.to_ascii_lowercase()),
+                    ));
+                }
+                if value.len() > MAX_ATTR_LEN || !visible(value) {
+                    return Err(
+                        self.err(&hp, &format!("the value must be printable ASCII of at most {MAX_ATTR_LEN} bytes"))
+                    );
+                }
+                headers.push((name.clone(), value.clone()));
+            }
+            let attrs =
+                crate::envoy::route::RequestAttrs { path: p, method, authority, scheme: "http".into(), headers };
+            out.push(RequestClass { fraction, upto: 0.0, attrs });
+        }
+        match rest {
+            Some(j) => {
+                let left = 1.0 - sum;
+                if left <= 1e-9 {
+                    return Err(self.err(
+                        &format!("{path}[{j}].fraction"),
+                        &format!("the other classes' shares already sum to {sum}: this class would get no requests"),
+                    ));
+                }
+                out[j].fraction = left;
+            }
+            None if !out.is_empty() && (sum - 1.0).abs() > 1e-9 => {
+                return Err(
+                    self.err(path, &format!("the classes' fractions sum to {sum}, not 1 (or leave one class's out)"))
+                );
+            }
+            None => {}
+        }
+        let mut upto = 0.0;
+        for c in &mut out {
+            upto += c.fraction;
+            c.upto = upto;
         }
         Ok(out)
     }

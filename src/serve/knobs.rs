@@ -476,6 +476,32 @@ pub fn knobs() -> Vec<Knob> {
         ),
         range(
             knob(
+                route!("route[0].weight"),
+                "routes",
+                "route[0].weight",
+                Int,
+                "100 (a lone destination)",
+                "Weight of the first destination of the first route (Envoy's weighted clusters): each request goes to a destination with probability weight / total weight.",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
+                route!("route[1].weight"),
+                "routes",
+                "route[1].weight",
+                Int,
+                "none",
+                "Weight of the second destination of the first route, e.g. the canary of a 90/10 split (weights are relative: they need not sum to 100).",
+            ),
+            0.0,
+            100.0,
+            1.0,
+        ),
+        range(
+            knob(
                 route!("fault.abort.percentage.value"),
                 "fault injection",
                 "fault.abort.percentage",

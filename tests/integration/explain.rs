@@ -354,6 +354,48 @@ fn routes_to_subsets_are_linted() {
     assert!(!has(&undefined, "subset-selects-no-pod"));
 }
 
+/// The route table of per-route-retries: two routes in order, each with its match, its own
+/// retries and the request class that takes it; no lint says the routes are simplified.
+#[test]
+fn the_route_table_shows_each_route_its_retries_and_its_classes() {
+    let snap = snapshot("per-route-retries.toml", 0);
+    let routes = &snap.proxies[0].routes;
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[0].label, "VirtualService default/inline http[0] (checkout)");
+    assert_eq!(routes[0].matches, "uri prefix \"/checkout\"");
+    assert_eq!(routes[0].classes, ["workload[0] POST /checkout/cart-7, 20%"]);
+    let value = |r: &meshsim::explain::RouteView, name: &str| {
+        r.settings.iter().find(|s| s.name == name).map(|s| s.value.clone())
+    };
+    assert_eq!(value(&routes[0], "retries").as_deref(), Some("none (retries.attempts: 0)"));
+    assert_eq!(value(&routes[1], "num_retries").as_deref(), Some("3"));
+    assert_eq!(routes[1].classes, ["workload[0] GET /products, 80%"]);
+    assert!(snap.proxies[0].unrouted.is_empty());
+    assert!(!codes("per-route-retries.toml").contains(&"route-simplified"));
+    let text = meshsim::explain::render(&snap, None);
+    assert!(text.contains("Route table (2 routes; a request takes the first it matches)"), "{text}");
+    assert!(text.contains("takes: workload[0] POST /checkout/cart-7, 20%"), "{text}");
+}
+
+/// A 90/10 split across subsets: the table shows both weighted destinations, the clusters list
+/// marks both as reached, and no lint fires (each subset's pods sit in one zone, so the
+/// locality-failover trap does not apply to either cluster; the split is modelled, not
+/// simplified).
+#[test]
+fn a_weighted_split_shows_both_destinations_and_no_lint() {
+    let snap = snapshot("canary-split-is-not-failover.toml", 0);
+    let r = &snap.proxies[0].routes[0];
+    let dests: Vec<(Option<&str>, u32)> = r.destinations.iter().map(|(_, sub, w)| (sub.as_deref(), *w)).collect();
+    assert_eq!(dests, [(Some("v1"), 90), (Some("v2"), 10)]);
+    let text = meshsim::explain::render(&snap, None);
+    assert!(text.contains("subset v2  weight 10 (10%)"), "{text}");
+    assert!(
+        text.contains("v2|reviews.default.svc.cluster.local: 2 endpoints  <- its route (a weighted destination)"),
+        "{text}"
+    );
+    assert!(codes("canary-split-is-not-failover.toml").is_empty(), "{:?}", codes("canary-split-is-not-failover.toml"));
+}
+
 /// Every row of the settings in force, as (name, source), cluster settings then the proxy's route.
 fn sources(snap: &Snapshot) -> Vec<(String, &'static str)> {
     let p = &snap.proxies[0];

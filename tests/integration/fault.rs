@@ -107,7 +107,8 @@ fn abort_percentage_is_a_per_request_draw() {
         let a = r.phases[0].errors_by_cause.fault_abort;
         assert_eq!(attempts(&r), r.requests - a, "seed {seed}: attempts are the requests not aborted");
         assert_eq!(r.ejections, 0, "seed {seed}");
-        let logged = out.world.rec.finished.chunks(7).map(|c| u64::from(c[6])).sum::<u64>();
+        let logged =
+            out.world.rec.finished.chunks(1 + ClientOutcome::ERRORS.len()).map(|c| u64::from(c[6])).sum::<u64>();
         assert_eq!(logged, a, "fault_abort is the seventh outcome");
         aborted += a;
         finished += done;

@@ -54,7 +54,7 @@ fn issue8_6_a_duration_of_100000h_is_refused_before_allocating() {
         "",
         &["duration=100000h"],
         &[
-            "would need about 1.6 TiB of memory, more than limits.max_memory = 4 GiB",
+            "would need about 1.7 TiB of memory, more than limits.max_memory = 4 GiB",
             "most of it is the time series",
             "3600000000 slots of 100 ms",
             "use a shorter `duration` or a longer `output.bucket`",

@@ -17,6 +17,7 @@ mod messages;
 mod model;
 mod policy;
 mod report;
+mod routes;
 mod safety;
 #[path = "../support/scratch.rs"]
 mod scratch;

@@ -72,7 +72,7 @@ fn an_unknown_key_is_one_line_with_a_suggestion() {
     assert_eq!(
         out.stderr,
         "meshsim: error: s.toml: workload[0].ratte: unknown field `ratte`, expected one of `proxy`, `rate`, \
-         `arrivals`, `times`, `rate_changes`, `users`; did you mean `rate`?\n"
+         `arrivals`, `times`, `rate_changes`, `users`, `requests`; did you mean `rate`?\n"
     );
     // The same through --set, and for a misspelled key deep in the DestinationRule.
     let out = meshsim(

@@ -463,27 +463,57 @@ fn a_sidecar_takes_the_first_route_every_request_matches() {
     let l = labels(&[("app", "frontend")]);
     let client = Client { cluster_id: "a", namespace: "shop", labels: &l, role: Role::Sidecar };
     let sel = select(&rs, &client, &service(), ROOT).unwrap();
-    let r = sel.route.as_ref().unwrap();
-    assert_eq!((r.http, r.route.route.as_ref().unwrap()[0].destination.host.as_str()), (2, SVC));
-    assert_eq!(sel.warnings.len(), 1);
-    assert!(sel.warnings[0].contains("http[0] (api) (by uri)"), "{}", sel.warnings[0]);
-    // A canary proxy matches the second route by its labels.
+    // The table: http[0]'s match, then http[2]'s catch-all (http[1]'s match names other sources).
+    let table = |sel: &Selection| -> Vec<(usize, Option<usize>)> {
+        sel.route.as_ref().unwrap().entries.iter().map(|e| (e.http, e.match_index)).collect()
+    };
+    assert_eq!(table(&sel), [(0, Some(0)), (2, Some(0))]);
+    assert_eq!(sel.route.as_ref().unwrap().entries[1].route.route.as_ref().unwrap()[0].destination.host, SVC);
+    assert!(sel.warnings.is_empty(), "{:?}", sel.warnings);
+    // A canary proxy also gets the second route, by its labels; with no request condition it is
+    // a catch-all (`IsCatchAllRoute`), so the table stops there.
     let l = labels(&[("app", "frontend"), ("canary", "yes")]);
     let sel = select(&rs, &Client { labels: &l, ..client }, &service(), ROOT).unwrap();
-    assert_eq!(sel.route.unwrap().http, 1);
+    assert_eq!(table(&sel), [(0, Some(0)), (1, Some(0))]);
+}
+
+/// `TranslateRoute` drops a match whose `port` is not the listener's; the routes stop at the
+/// first catch-all (`BuildHTTPRoutesForVirtualService`).
+#[test]
+fn a_match_on_another_port_is_dropped_and_routes_stop_at_the_catch_all() {
+    let on_port = |p: u32| HttpMatchRequest { port: Some(p), ..uri_prefix("/x") };
+    let rs = vec![vs_routes(
+        "reviews",
+        "shop",
+        &["reviews"],
+        &[],
+        vec![
+            route("p9080", Some(vec![on_port(9080), on_port(80)]), "reviews"),
+            route("all", None, "reviews"),
+            route("never", Some(vec![uri_prefix("/y")]), "reviews"),
+        ],
+    )];
+    let l = BTreeMap::new();
+    let client = Client { cluster_id: "a", namespace: "shop", labels: &l, role: Role::Sidecar };
+    let sel = select(&rs, &client, &service(), ROOT).unwrap();
+    let table: Vec<_> = sel.route.as_ref().unwrap().entries.iter().map(|e| (e.http, e.match_index)).collect();
+    assert_eq!(table, [(0, Some(1)), (1, None)]);
+    assert_eq!(sel.route.as_ref().unwrap().entries[0].label(), "http[0] (p9080) match[1]");
 }
 
 #[test]
-fn a_sidecar_whose_requests_go_elsewhere_is_an_error_naming_the_route() {
+fn a_route_to_another_host_is_kept_in_the_table_with_a_warning() {
     let rs = vec![vs_routes("reviews", "shop", &["reviews"], &[], vec![route("to-v2", None, "reviews-v2")])];
     let l = BTreeMap::new();
     let client = Client { cluster_id: "a", namespace: "shop", labels: &l, role: Role::Sidecar };
-    let e = select(&rs, &client, &service(), ROOT).unwrap_err();
+    let sel = select(&rs, &client, &service(), ROOT).unwrap();
+    assert_eq!(sel.route.as_ref().unwrap().entries.len(), 1);
     assert!(
-        e.contains(
-            "http[0] (to-v2) of VirtualService shop/reviews, which sends them to reviews-v2.shop.svc.cluster.local"
+        sel.warnings[0].contains(
+            "http[0] sends requests to reviews-v2.shop.svc.cluster.local (weight 0), which meshsim does not simulate"
         ),
-        "{e}"
+        "{:?}",
+        sel.warnings
     );
 }
 

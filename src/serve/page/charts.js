@@ -17,6 +17,7 @@ const MeshCharts = (() => {
     ["overflow", "overflow (circuit breaker)", OKABE.orange],
     ["timeout", "timeout", OKABE.sky],
     ["fault_abort", "fault abort (injected)", OKABE.yellow],
+    ["no_route", "no route (404)", OKABE.blue],
   ];
   const POD_STATES = {
     ready: { label: "healthy", fill: OKABE.green, stroke: "#00573f" },
