@@ -140,6 +140,27 @@ pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
                 .into(),
         });
     }
+    // Fields that are read (so real manifests load) but not simulated, in resources that apply
+    // to some proxy: named, so that none is ignored silently.
+    for (i, r) in s.policy.resources.iter().enumerate() {
+        let applied = s.proxy_groups.iter().any(|g| g.selection.notes.iter().any(|n| n.resource == i && n.applied));
+        let fields = unsimulated_fields(&r.spec);
+        if !applied || fields.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = fields.iter().map(|(path, effect)| format!("`{path}` ({effect})")).collect();
+        out.push(Lint {
+            code: "field-not-simulated",
+            reason: format!(
+                "{} sets {}; meshsim reads these fields but simulates as if they were absent",
+                r.id(),
+                list.join(", ")
+            ),
+            fix: "check that they leave the simulated traffic alone; where one matters (a mirror to this service, a \
+                  direct response), model its effect by hand"
+                .into(),
+        });
+    }
     // Skipped resources of kinds that change traffic, where they concern the simulated traffic.
     let mut namespaces: Vec<&str> = vec![s.service.namespace.as_str(), s.policy.root_namespace.as_str()];
     namespaces.extend(s.proxy_groups.iter().map(|g| g.namespace.as_str()));
@@ -165,6 +186,95 @@ pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
                   an [envoy_outlier] field)"
                 .into(),
         });
+    }
+    out
+}
+
+/// The fields of a resource that meshsim accepts (real manifests carry them) but does not
+/// simulate, each with its path in the spec and what it would change. Kept beside the manifest
+/// structs' `Opaque` fields (`istio::manifest`): a field added there as opaque belongs here.
+pub fn unsimulated_fields(spec: &ResourceSpec) -> Vec<(String, &'static str)> {
+    use crate::istio::manifest::TrafficPolicy;
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    let policy = |at: &str, tp: &TrafficPolicy, out: &mut Vec<(String, &'static str)>| {
+        if tp.tls.is_some() {
+            out.push((format!("{at}tls"), "TLS to the upstream: no handshake cost or TLS failure is simulated"));
+        }
+        if tp.tunnel.is_some() {
+            out.push((format!("{at}tunnel"), "tunnelling through a proxy"));
+        }
+        if tp.proxy_protocol.is_some() {
+            out.push((format!("{at}proxyProtocol"), "the PROXY protocol header"));
+        }
+        if tp.connection_pool.as_ref().and_then(|c| c.tcp.as_ref()).is_some_and(|t| t.tcp_keepalive.is_some()) {
+            out.push((format!("{at}connectionPool.tcp.tcpKeepalive"), "TCP keepalive probes"));
+        }
+        if tp.outlier_detection.as_ref().is_some_and(|o| o.outlier_detection_http_error_codes.is_some()) {
+            out.push((
+                format!("{at}outlierDetection.outlierDetectionHttpErrorCodes"),
+                "which status codes count as errors: meshsim counts 5xx",
+            ));
+        }
+        for (j, p) in tp.port_level_settings.iter().flatten().enumerate() {
+            if p.tls.is_some() {
+                out.push((format!("{at}portLevelSettings[{j}].tls"), "TLS to the upstream on that port"));
+            }
+            if p.connection_pool.as_ref().and_then(|c| c.tcp.as_ref()).is_some_and(|t| t.tcp_keepalive.is_some()) {
+                out.push((
+                    format!("{at}portLevelSettings[{j}].connectionPool.tcp.tcpKeepalive"),
+                    "TCP keepalive probes",
+                ));
+            }
+        }
+    };
+    match spec {
+        ResourceSpec::DestinationRule(dr) => {
+            if let Some(tp) = &dr.traffic_policy {
+                policy("trafficPolicy.", tp, &mut out);
+            }
+            for sub in dr.subsets.iter().flatten() {
+                if let Some(tp) = &sub.traffic_policy {
+                    policy(&format!("subsets[{}].trafficPolicy.", sub.name), tp, &mut out);
+                }
+            }
+        }
+        ResourceSpec::VirtualService(vs) => {
+            if vs.tls.is_some() {
+                out.push(("tls".into(), "TLS routes: meshsim simulates HTTP traffic only"));
+            }
+            if vs.tcp.is_some() {
+                out.push(("tcp".into(), "TCP routes: meshsim simulates HTTP traffic only"));
+            }
+            for (i, h) in vs.http.iter().flatten().enumerate() {
+                let fields: [(bool, &str, &'static str); 8] = [
+                    (h.redirect.is_some(), "redirect", "the proxy answers a redirect itself"),
+                    (h.direct_response.is_some(), "directResponse", "the proxy answers itself"),
+                    (h.rewrite.is_some(), "rewrite", "path and authority rewriting"),
+                    (h.headers.is_some(), "headers", "header manipulation"),
+                    (h.mirror.is_some(), "mirror", "copies of requests to another destination"),
+                    (h.mirror_percentage.is_some(), "mirrorPercentage", "the share of requests mirrored"),
+                    (h.mirrors.is_some(), "mirrors", "copies of requests to other destinations"),
+                    (h.cors_policy.is_some(), "corsPolicy", "CORS preflight answers"),
+                ];
+                for (set, name, effect) in fields {
+                    if set {
+                        out.push((format!("http[{i}].{name}"), effect));
+                    }
+                }
+                for (j, d) in h.route.iter().flatten().enumerate() {
+                    if d.headers.is_some() {
+                        out.push((format!("http[{i}].route[{j}].headers"), "header manipulation"));
+                    }
+                }
+            }
+        }
+        ResourceSpec::Gateway(g) => {
+            for (i, srv) in g.servers.iter().flatten().enumerate() {
+                if srv.tls.is_some() {
+                    out.push((format!("servers[{i}].tls"), "TLS termination at the gateway"));
+                }
+            }
+        }
     }
     out
 }

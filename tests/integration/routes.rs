@@ -246,3 +246,27 @@ fn weights_are_relative_and_the_draw_is_seeded() {
     assert!((share - 0.75).abs() < 3.0 * (0.75f64 * 0.25 / all as f64).sqrt(), "{share} over {all}");
     assert_eq!(run(&s, 3).locality_rows, run(&s, 3).locality_rows);
 }
+
+/// Fields meshsim reads but does not simulate are named by the lint `field-not-simulated`, with
+/// their path, for the resources that apply; a policy without them gets no such lint.
+#[test]
+fn fields_read_but_not_simulated_are_named_by_a_lint() {
+    let policy = format!(
+        "{VS}[[policy.virtual_service.http]]\nroute = [{{ destination = {{ host = \"svc\" }}, headers = {{ request = {{ set = {{ x-a = \"1\" }} }} }} }}]\n\
+         mirror = {{ host = \"svc\" }}\ncorsPolicy = {{ allowOrigins = [{{ exact = \"*\" }}] }}\n\
+         [policy.destination_rule]\nhost = \"svc\"\ntrafficPolicy = {{ tls = {{ mode = \"ISTIO_MUTUAL\" }} }}\n"
+    );
+    let s = scenario("", &policy);
+    let lints = meshsim::explain::lint_scenario(&s);
+    let ours: Vec<&meshsim::explain::Lint> = lints.iter().filter(|l| l.code == "field-not-simulated").collect();
+    assert_eq!(ours.len(), 2, "{lints:?}");
+    let all: String = ours.iter().map(|l| l.reason.as_str()).collect::<Vec<_>>().join("\n");
+    for path in ["`http[0].mirror`", "`http[0].corsPolicy`", "`http[0].route[0].headers`", "`trafficPolicy.tls`"] {
+        assert!(all.contains(path), "{path} not named: {all}");
+    }
+    let plain = scenario(
+        "",
+        &format!("{VS}[[policy.virtual_service.http]]\nroute = [{{ destination = {{ host = \"svc\" }} }}]\n"),
+    );
+    assert!(!meshsim::explain::lint_scenario(&plain).iter().any(|l| l.code == "field-not-simulated"));
+}
