@@ -73,6 +73,9 @@ pub struct LintInput<'a> {
     /// The service's endpoints, per Kubernetes cluster: those of the Envoy cluster the groups'
     /// route uses (a subset's pods only, selected by its labels).
     pub endpoints: Vec<LintEndpoints>,
+    /// Every endpoint of the service, whatever its labels (what a route's other subsets select
+    /// from).
+    pub all_endpoints: Vec<LintEndpoints>,
     /// East-west gateway endpoints per remote network. meshsim does not model several gateway
     /// replicas yet, so [`lint_scenario`] counts one per network.
     pub gateways_per_network: BTreeMap<String, u32>,
@@ -104,11 +107,10 @@ impl<'a> LintInput<'a> {
             .and_then(|&g| super::settings::route_subset(&s.proxy_groups[g].selection))
             .and_then(|name| subsets.iter().find(|x| x.name == name));
         let want = route_subset.and_then(|x| x.labels.clone()).unwrap_or_default();
-        let endpoints: Vec<LintEndpoints> = s
+        let all_endpoints: Vec<LintEndpoints> = s
             .service
             .deployments
             .iter()
-            .filter(|d| want.iter().all(|(k, v)| d.labels.get(k) == Some(v)))
             .map(|d| {
                 let kc = &s.kube_clusters[d.cluster.idx()];
                 LintEndpoints {
@@ -120,6 +122,8 @@ impl<'a> LintInput<'a> {
                 }
             })
             .collect();
+        let endpoints: Vec<LintEndpoints> =
+            all_endpoints.iter().filter(|e| want.iter().all(|(k, v)| e.labels.get(k) == Some(v))).cloned().collect();
         let gateways_per_network = endpoints.iter().map(|e| (e.network.clone(), 1)).collect();
         let outlier = crate::model::build::cluster_and_control(s, policy).0.outlier;
         // The routes these groups' requests take (the VirtualService route Istio selects for each).
@@ -141,6 +145,7 @@ impl<'a> LintInput<'a> {
             route_labels,
             proxies,
             endpoints,
+            all_endpoints,
             gateways_per_network,
         }
     }
@@ -232,7 +237,7 @@ fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
                 Some(sub) => {
                     let want = sub.labels.clone().unwrap_or_default();
                     let pods: u32 = input
-                        .endpoints
+                        .all_endpoints
                         .iter()
                         .filter(|e| want.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
                         .map(|e| e.count)

@@ -575,22 +575,6 @@ impl World {
         let meta = &cp.metas[proxy.idx()];
         let is_gateway = cp.is_ew_gateway[proxy.idx()];
         let lb = &cp.lb[cp.lb_of[proxy.idx()] as usize][cluster as usize];
-        if let Some(want) = &lb.labels {
-            let subset: Vec<IstioEndpoint> = endpoints
-                .iter()
-                .filter(|e| crate::istio::select::labels_subset(want, &e.labels))
-                .filter(|e| !is_gateway || e.network == meta.network)
-                .cloned()
-                .collect();
-            let opts = AssignOptions {
-                setting: lb.lb_setting.setting.as_ref(),
-                enable_failover: lb.enable_failover,
-                send_unhealthy: lb.send_unhealthy,
-                locality_weighted_flag: self.scenario.mesh.settings.enable_locality_weighted_lb_config,
-                gateways: if is_gateway { &[] } else { &cp.gateways },
-            };
-            return crate::istio::locality::assign_endpoints(meta, &subset, &opts);
-        }
         let opts = AssignOptions {
             setting: lb.lb_setting.setting.as_ref(),
             enable_failover: lb.enable_failover,
@@ -598,6 +582,15 @@ impl World {
             locality_weighted_flag: self.scenario.mesh.settings.enable_locality_weighted_lb_config,
             gateways: if is_gateway { &[] } else { &cp.gateways },
         };
+        if let Some(want) = &lb.labels {
+            let subset: Vec<IstioEndpoint> = endpoints
+                .iter()
+                .filter(|e| crate::istio::select::labels_subset(want, &e.labels))
+                .filter(|e| !is_gateway || e.network == meta.network)
+                .cloned()
+                .collect();
+            return crate::istio::locality::assign_endpoints(meta, &subset, &opts);
+        }
         if is_gateway {
             let local: Vec<IstioEndpoint> = endpoints.iter().filter(|e| e.network == meta.network).cloned().collect();
             return crate::istio::locality::assign_endpoints(meta, &local, &opts);
