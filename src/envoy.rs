@@ -4,5 +4,6 @@
 pub mod config;
 pub mod lb;
 pub mod outlier;
+pub mod regex;
 pub mod route;
 pub mod xxhash;

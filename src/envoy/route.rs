@@ -15,9 +15,9 @@
 //!   request's random value modulo the total weight, then the first entry whose cumulative range
 //!   `[begin, begin + weight)` holds it, in configuration order.
 //!
-//! Regular expressions: Envoy compiles them with RE2. meshsim does not carry a regex engine; it
-//! accepts only the patterns whose RE2 meaning it reproduces exactly ([`RegexLite`]) and Istio's
-//! validation step (`istio::validate`) rejects the others by name.
+//! Regular expressions: RE2 syntax, whole-value match ([`Re2`], `envoy::regex`).
+
+use crate::envoy::regex::Re2;
 
 /// A request's attributes as the router sees them: `:path`, `:method`, `:authority`,
 /// `:scheme` and the other headers (lower-case names, sorted by name, one value each).
@@ -36,6 +36,14 @@ pub struct RequestAttrs {
 }
 
 impl RequestAttrs {
+    /// The length in bytes of its longest value (path, method, authority, scheme, headers): what
+    /// one regex test may have to read.
+    pub fn longest_value(&self) -> u64 {
+        let fixed = [&self.path, &self.method, &self.authority, &self.scheme].map(|v| v.len());
+        let headers = self.headers.iter().map(|(_, v)| v.len());
+        fixed.into_iter().chain(headers).max().unwrap_or(0) as u64
+    }
+
     /// The value of header `name` (lower case), pseudo-headers included.
     pub fn header(&self, name: &str) -> Option<&str> {
         match name {
@@ -54,42 +62,6 @@ impl RequestAttrs {
     }
 }
 
-/// The RE2 patterns meshsim matches exactly, without a regex engine.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RegexLite {
-    /// `.*`: every string without a newline (paths and header values have none).
-    Any,
-    /// A pattern without metacharacters: its full match is string equality.
-    Literal(String),
-}
-
-impl RegexLite {
-    /// The pattern if meshsim can match it exactly, else `None`.
-    pub fn parse(pattern: &str) -> Option<RegexLite> {
-        if pattern == ".*" {
-            return Some(RegexLite::Any);
-        }
-        let meta = |c: char| "\\.+*?()|[]{}^$".contains(c);
-        (!pattern.is_empty() && !pattern.contains(meta)).then(|| RegexLite::Literal(pattern.to_string()))
-    }
-
-    /// RE2 `FullMatch`.
-    pub fn full_match(&self, value: &str) -> bool {
-        match self {
-            RegexLite::Any => !value.contains('\n'),
-            RegexLite::Literal(s) => value == s,
-        }
-    }
-
-    /// The pattern as written.
-    pub fn pattern(&self) -> &str {
-        match self {
-            RegexLite::Any => ".*",
-            RegexLite::Literal(s) => s,
-        }
-    }
-}
-
 /// Envoy's `StringMatcher` (`source/common/common/matchers.h`), the forms Istio produces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StringMatcher {
@@ -98,7 +70,7 @@ pub enum StringMatcher {
     /// `prefix`.
     Prefix(String),
     /// `safe_regex` (full match).
-    Regex(RegexLite),
+    Regex(Re2),
 }
 
 impl StringMatcher {
@@ -180,7 +152,7 @@ pub enum PathMatch {
     /// `path`: the whole path, query string excluded.
     Exact(String),
     /// `safe_regex`: the whole path, query string excluded.
-    Regex(RegexLite),
+    Regex(Re2),
 }
 
 /// Envoy's `RouteMatch` as Istio's `TranslateRouteMatch` builds it.
@@ -223,11 +195,25 @@ impl RouteMatch {
         path_ok && self.headers.iter().all(|h| h.matches(req)) && self.query_params.is_empty()
     }
 
+    /// The summed sizes of its regexes ([`Re2::size`]): testing a request against it costs at most
+    /// about this many steps per byte of the request's path and header values.
+    pub fn regex_size(&self) -> u64 {
+        let path = match &self.path {
+            PathMatch::Regex(r) => r.size(),
+            _ => 0,
+        };
+        let headers = self.headers.iter().map(|h| match &h.test {
+            HeaderTest::Value(StringMatcher::Regex(r)) => r.size(),
+            _ => 0,
+        });
+        headers.fold(path, u64::saturating_add)
+    }
+
     /// Istio's `IsCatchAllRoute`: prefix `/` or regex `.*`, and nothing else to match.
     pub fn is_catch_all(&self) -> bool {
         let all_paths = match &self.path {
             PathMatch::Prefix(p) => p == "/",
-            PathMatch::Regex(r) => *r == RegexLite::Any,
+            PathMatch::Regex(r) => r.is_any(),
             PathMatch::Exact(_) => false,
         };
         all_paths && self.headers.is_empty() && self.query_params.is_empty()

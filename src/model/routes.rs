@@ -25,6 +25,9 @@ use crate::scenario::{RequestClass, Scenario};
 pub const MAX_ROUTES: usize = 256;
 /// The most destinations one route may split its requests over.
 pub const MAX_DESTINATIONS: usize = 64;
+/// The most regex work a workload's classes may cost at a run's start: steps, about 50 ns each
+/// (0.2 s). Real route tables cost thousands.
+pub const MAX_REGEX_WORK: u64 = 4_000_000;
 
 /// One weighted destination of a route.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,22 +146,22 @@ impl RouteTable {
 /// `None` when the conditions cannot be met this simply (a query parameter, a regex other than
 /// plain text or `.*`); the caller checks the result with [`RouteTable::route_for`].
 pub fn example_request(m: &RouteMatch, authority: &str) -> Option<RequestAttrs> {
-    use crate::envoy::route::{HeaderTest, PathMatch, RegexLite, StringMatcher};
+    use crate::envoy::route::{HeaderTest, PathMatch, StringMatcher};
     if !m.query_params.is_empty() {
         return None;
     }
     let mut req = RequestClass::default_attrs(authority);
     req.path = match &m.path {
         PathMatch::Prefix(p) | PathMatch::Exact(p) => p.clone(),
-        PathMatch::Regex(RegexLite::Any) => "/".into(),
-        PathMatch::Regex(RegexLite::Literal(p)) => p.clone(),
+        PathMatch::Regex(r) if r.is_any() => "/".into(),
+        PathMatch::Regex(r) => r.literal()?.to_string(),
     };
     for h in m.headers.iter().filter(|h| !h.invert) {
         let value = match &h.test {
             HeaderTest::Present => "1".to_string(),
             HeaderTest::Value(StringMatcher::Exact(v) | StringMatcher::Prefix(v)) => v.clone(),
-            HeaderTest::Value(StringMatcher::Regex(RegexLite::Literal(v))) => v.clone(),
-            HeaderTest::Value(StringMatcher::Regex(RegexLite::Any)) => "1".to_string(),
+            HeaderTest::Value(StringMatcher::Regex(r)) if r.is_any() => "1".to_string(),
+            HeaderTest::Value(StringMatcher::Regex(r)) => r.literal()?.to_string(),
         };
         match h.name.as_str() {
             ":method" => req.method = value,

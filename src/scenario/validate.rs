@@ -648,7 +648,7 @@ impl Validator<'_> {
     /// [`crate::model::routes::MAX_DESTINATIONS`] destinations, and a request class whose route
     /// sends it to a host other than the simulated service (meshsim simulates one service).
     fn routes_in_force(&self, s: &Scenario) -> Result<(), ScenarioError> {
-        use crate::model::routes::{MAX_DESTINATIONS, MAX_ROUTES, class_routes, tables};
+        use crate::model::routes::{MAX_DESTINATIONS, MAX_REGEX_WORK, MAX_ROUTES, class_routes, tables};
         let tables = tables(s);
         for (g, t) in tables.iter().enumerate() {
             let name = &s.proxy_groups[g].name;
@@ -674,6 +674,23 @@ impl Validator<'_> {
         }
         for (i, w) in s.workload.iter().enumerate() {
             let t = &tables[w.group.idx()];
+            // Regex matching runs once per class and route at every run's start: bound its work
+            // (steps ≈ regex size × bytes of the request's attributes) before doing it.
+            let per_byte: u64 = t.routes.iter().map(|r| r.matcher.regex_size()).fold(0, u64::saturating_add);
+            let bytes: u64 = w.requests.iter().map(|c| c.attrs.longest_value()).max().unwrap_or(64);
+            let work = per_byte.saturating_mul(bytes).saturating_mul(w.requests.len().max(1) as u64);
+            if work > MAX_REGEX_WORK {
+                return Err(self.err(
+                    &format!("workload[{i}].requests"),
+                    &format!(
+                        "matching its {} request classes against the regexes of `{}`'s routes would take about \
+                         {work} steps per run (meshsim allows {MAX_REGEX_WORK}): use fewer or smaller regexes, \
+                         `prefix`/`exact` matches, or fewer classes",
+                        w.requests.len().max(1),
+                        s.proxy_groups[w.group.idx()].name
+                    ),
+                ));
+            }
             for (c, route) in class_routes(t, &w.requests, &s.service.host).iter().enumerate() {
                 let Some(r) = route.map(|r| &t.routes[usize::from(r)]) else { continue };
                 if let Some(d) = r.destinations.iter().find(|d| !d.host.eq_ignore_ascii_case(&s.service.host)) {

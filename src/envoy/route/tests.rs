@@ -78,22 +78,24 @@ fn header_prefix_and_regex() {
     let p = header("match-header", HeaderTest::Value(StringMatcher::Prefix("value".into())), false);
     assert!(p.matches(&req("/", &[("match-header", "value123")])));
     assert!(!p.matches(&req("/", &[("match-header", "123value")])));
-    let r = header("match-header", HeaderTest::Value(StringMatcher::Regex(RegexLite::parse("abc").unwrap())), false);
+    let r = header("match-header", HeaderTest::Value(StringMatcher::Regex(Re2::new("abc").unwrap())), false);
     assert!(r.matches(&req("/", &[("match-header", "abc")])));
     assert!(!r.matches(&req("/", &[("match-header", "abcd")])));
-    let any = header("match-header", HeaderTest::Value(StringMatcher::Regex(RegexLite::Any)), false);
+    let any = header("match-header", HeaderTest::Value(StringMatcher::Regex(Re2::any())), false);
     assert!(any.matches(&req("/", &[("match-header", "")])));
     assert!(!any.matches(&req("/", &[])), "a value regex needs the header");
 }
 
-/// Only `.*` and plain text are matched without a regex engine.
+/// A path regex matches the whole path without its query string (`RegexRouteEntryImpl`:
+/// `config_impl_test.cc`'s `/regex/[0-9]+` matches `/regex/1?x=y`, not `/regex/1/extra`).
 #[test]
-fn regex_lite_accepts_only_exact_forms() {
-    assert_eq!(RegexLite::parse(".*"), Some(RegexLite::Any));
-    assert_eq!(RegexLite::parse("v2"), Some(RegexLite::Literal("v2".into())));
-    for p in ["", "\\d{3}", "a|b", "^/api", "/api/.*", "v[12]", "a+", "x?"] {
-        assert_eq!(RegexLite::parse(p), None, "{p}");
-    }
+fn path_regex_full_match_without_query() {
+    let r = RouteMatch { path: PathMatch::Regex(Re2::new("/regex/[0-9]+").unwrap()), ..RouteMatch::default() };
+    assert!(r.matches(&req("/regex/1", &[])));
+    assert!(r.matches(&req("/regex/1?x=y", &[])));
+    assert!(!r.matches(&req("/regex/1/extra", &[])));
+    assert!(!r.matches(&req("/regex/", &[])));
+    assert!(!r.is_catch_all());
 }
 
 /// Pseudo-headers: `:method` and `:authority` are matched as headers (Istio's `method` and
@@ -123,7 +125,7 @@ fn path_specifiers() {
     assert!(!exact.matches(&req("/API", &[])));
     let exact_folded = RouteMatch { case_sensitive: false, ..exact };
     assert!(exact_folded.matches(&req("/API", &[])));
-    let any = RouteMatch { path: PathMatch::Regex(RegexLite::Any), ..RouteMatch::default() };
+    let any = RouteMatch { path: PathMatch::Regex(Re2::any()), ..RouteMatch::default() };
     assert!(any.matches(&req("/anything/at/all", &[])));
     assert!(any.is_catch_all());
     assert!(RouteMatch::default().is_catch_all());
