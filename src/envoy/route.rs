@@ -62,6 +62,23 @@ impl RequestAttrs {
     }
 }
 
+#[cfg(test)]
+impl RequestAttrs {
+    /// A `GET` of `path` to `reviews.shop.svc.cluster.local` with `headers` (lower-case names),
+    /// for tests.
+    pub(crate) fn get(path: &str, headers: &[(&str, &str)]) -> RequestAttrs {
+        let mut h: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        h.sort();
+        RequestAttrs {
+            path: path.into(),
+            method: "GET".into(),
+            authority: "reviews.shop.svc.cluster.local".into(),
+            scheme: "http".into(),
+            headers: h,
+        }
+    }
+}
+
 /// Envoy's `StringMatcher` (`source/common/common/matchers.h`), the forms Istio produces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StringMatcher {

@@ -190,15 +190,7 @@ mod tests {
     }
 
     fn req(path: &str, headers: &[(&str, &str)]) -> RequestAttrs {
-        let mut h: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        h.sort();
-        RequestAttrs {
-            path: path.into(),
-            method: "GET".into(),
-            authority: "r".into(),
-            scheme: "http".into(),
-            headers: h,
-        }
+        RequestAttrs::get(path, headers)
     }
 
     /// Istio's `route_test.go` ("for virtual service with regex matching on URI", "…exact match

@@ -5,15 +5,7 @@
 use super::*;
 
 fn req(path: &str, headers: &[(&str, &str)]) -> RequestAttrs {
-    let mut h: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    h.sort();
-    RequestAttrs {
-        path: path.into(),
-        method: "GET".into(),
-        authority: "reviews.shop.svc.cluster.local".into(),
-        scheme: "http".into(),
-        headers: h,
-    }
+    RequestAttrs::get(path, headers)
 }
 
 fn header(name: &str, test: HeaderTest, invert: bool) -> HeaderMatcher {
