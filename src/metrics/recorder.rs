@@ -1,7 +1,7 @@
 //! The sink the model pushes observations into. Counts go into fine time slots (100 ms), which
 //! the reports aggregate into output buckets and use to time failover and fail-back. An
 //! `output.bucket` that is not a whole number of 100 ms slots (`10ms`, `1ms`, `250ms`) gets a
-//! second, finer series ([`FineSeries`], slots of gcd(bucket, 100 ms)) that only the output
+//! second, finer series (a [`SlotSeries`] too, in slots of gcd(bucket, 100 ms)) that only the output
 //! rows read; everything timed in 100 ms slots stays as it is.
 
 use crate::engine::{SimDuration, SimTime};
@@ -136,13 +136,20 @@ pub fn fine_slot(bucket: SimDuration) -> Option<SimDuration> {
     (a != FINE_SLOT.as_nanos()).then_some(SimDuration::from_nanos(a))
 }
 
-/// The counts of the output rows in slots finer than 100 ms, for a bucket that is not a whole
-/// number of 100 ms slots. Grows with virtual time like the 100 ms series.
+/// The per-slot counts of one series: attempts and their ends per slot and locality, client
+/// requests started and finished, retries. The recorder keeps one in 100 ms slots (failover and
+/// fail-back are timed in it) and, for an output bucket that is not a whole number of 100 ms, a
+/// second one in finer slots that only the output rows read.
+///
+/// The vectors grow as virtual time advances, up to the run's length, instead of being
+/// allocated for the whole run up front: a run stopped early (an error, or `explain --at`) holds
+/// only the slots it reached. [`Recorder::finish`] completes them for the report.
 #[derive(Clone, Debug)]
-pub struct FineSeries {
-    /// Width of a slot, which divides both the bucket and 100 ms.
+pub struct SlotSeries {
+    /// Width of a slot: 100 ms, or a width that divides both the bucket and 100 ms.
     pub slot: SimDuration,
     n_slots: usize,
+    /// Slots allocated so far in every vector (at most `n_slots`).
     len_slots: usize,
     n_localities: usize,
     /// Attempts sent per `[slot * L + locality]`.
@@ -161,10 +168,10 @@ pub struct FineSeries {
     pub retries: Vec<u32>,
 }
 
-impl FineSeries {
-    fn new(slot: SimDuration, duration: SimDuration, n_localities: usize) -> FineSeries {
+impl SlotSeries {
+    fn new(slot: SimDuration, duration: SimDuration, n_localities: usize) -> SlotSeries {
         let n_slots = usize::try_from(duration.as_nanos().div_ceil(slot.as_nanos())).unwrap_or(usize::MAX).max(1);
-        FineSeries {
+        SlotSeries {
             slot,
             n_slots,
             len_slots: 0,
@@ -184,8 +191,10 @@ impl FineSeries {
         self.n_slots
     }
 
+    /// Grows every vector to at least `need` slots: doubling, capped at the run's length.
+    /// Returns the slots allocated.
     #[cold]
-    fn grow_to(&mut self, need: usize) {
+    fn grow_to(&mut self, need: usize) -> usize {
         let len = need.max(self.len_slots.saturating_mul(2)).max(FIRST_SLOTS).min(self.n_slots);
         let l = self.n_localities;
         for v in [&mut self.loc_attempts, &mut self.loc_5xx, &mut self.loc_connect_fail, &mut self.loc_timeout] {
@@ -195,17 +204,79 @@ impl FineSeries {
         grow(&mut self.retries, len, 0);
         grow(&mut self.finished, len * N_OUTCOMES, 0);
         self.len_slots = len;
+        len
     }
 
-    #[inline]
-    fn slot(&mut self, t: SimTime) -> usize {
-        let s = usize::try_from(t.as_nanos() / self.slot.as_nanos()).unwrap_or(usize::MAX).min(self.n_slots - 1);
+    /// The slot holding `t` (the last one for times past the run), for slots of `width_ns`
+    /// nanoseconds: the caller passes `self.slot`, or the constant [`FINE_SLOT`] for the
+    /// 100 ms series so that the division is by a constant. Allocates nothing.
+    #[inline(always)]
+    fn slot_of(&self, t: SimTime, width_ns: u64) -> usize {
+        debug_assert_eq!(width_ns, self.slot.as_nanos());
+        usize::try_from(t.as_nanos() / width_ns).unwrap_or(usize::MAX).min(self.n_slots - 1)
+    }
+
+    /// [`SlotSeries::slot_of`], the vectors grown to hold it.
+    #[inline(always)]
+    fn slot(&mut self, t: SimTime, width_ns: u64) -> usize {
+        let s = self.slot_of(t, width_ns);
         if s >= self.len_slots {
             self.grow_to(s + 1);
         }
         s
     }
+
+    /// Counts a client request started in slot `s`.
+    #[inline(always)]
+    fn client_request(&mut self, s: usize) {
+        self.requests[s] += 1;
+    }
+
+    /// Counts an attempt sent to `locality` in slot `s`.
+    #[inline(always)]
+    fn attempt(&mut self, s: usize, locality: LocalityId, is_retry: bool) {
+        self.loc_attempts[s * self.n_localities + locality.idx()] += 1;
+        if is_retry {
+            self.retries[s] += 1;
+        }
+    }
+
+    /// Counts how an attempt to `locality` ended in slot `s`.
+    #[inline(always)]
+    fn attempt_end(&mut self, s: usize, locality: LocalityId, end: AttemptEnd) {
+        let i = s * self.n_localities + locality.idx();
+        match end {
+            AttemptEnd::Status(st) if st >= 500 => self.loc_5xx[i] += 1,
+            AttemptEnd::Status(_) => {}
+            AttemptEnd::ConnectFailed => self.loc_connect_fail[i] += 1,
+            AttemptEnd::Timeout => self.loc_timeout[i] += 1,
+        }
+    }
+
+    /// Counts a client request finished in slot `s` with outcome column `o`.
+    #[inline(always)]
+    fn client_done(&mut self, s: usize, o: usize) {
+        self.finished[s * N_OUTCOMES + o] += 1;
+    }
+
+    /// The series as a view.
+    pub fn view(&self) -> SlotView<'_> {
+        SlotView {
+            slot: self.slot,
+            n_slots: self.n_slots,
+            loc_attempts: &self.loc_attempts,
+            loc_5xx: &self.loc_5xx,
+            loc_connect_fail: &self.loc_connect_fail,
+            loc_timeout: &self.loc_timeout,
+            requests: &self.requests,
+            finished: &self.finished,
+            retries: &self.retries,
+        }
+    }
 }
+
+/// The width of the 100 ms series' slots in nanoseconds, a constant divisor.
+const FINE_SLOT_NS: u64 = FINE_SLOT.as_nanos();
 
 /// The counts the output rows are built from: the 100 ms series, or the fine one.
 #[derive(Clone, Copy, Debug)]
@@ -392,38 +463,22 @@ pub struct EjectionChange {
 
 /// All counts of one run.
 ///
-/// The per-slot vectors grow as virtual time advances, up to the run's length, instead of being
-/// allocated for the whole run up front: a run stopped early (an error, or `explain --at`) holds
-/// only the slots it reached. [`Recorder::finish`] completes them for the report.
+/// Its 100 ms series is read through the recorder itself (`rec.requests`, `rec.loc_attempts`:
+/// the recorder dereferences to it); the per-slot vectors grow with virtual time (see
+/// [`SlotSeries`]), and so do the latency histograms beside them.
 #[derive(Clone, Debug)]
 pub struct Recorder {
-    n_localities: usize,
-    n_slots: usize,
     bucket: SimDuration,
     n_buckets: usize,
-    /// Slots allocated so far in every per-slot vector (at most `n_slots`).
-    len_slots: usize,
-    /// Attempts sent per `[slot * L + locality]`.
-    pub loc_attempts: Vec<u32>,
-    /// Attempts answered 5xx, per slot and locality.
-    pub loc_5xx: Vec<u32>,
-    /// Attempts that failed to connect, per slot and locality.
-    pub loc_connect_fail: Vec<u32>,
-    /// Attempts that timed out, per slot and locality.
-    pub loc_timeout: Vec<u32>,
-    /// Client requests started per slot.
-    pub requests: Vec<u32>,
-    /// Client requests finished per slot and outcome `[slot * N_OUTCOMES + outcome]` (success first).
-    pub finished: Vec<u32>,
-    /// Retries sent per slot.
-    pub retries: Vec<u32>,
+    /// The counts in 100 ms slots.
+    base: SlotSeries,
     /// Latency of finished requests per output bucket.
     pub latency: Vec<Histogram>,
     /// Latency of the local replies among them (overflow and no healthy upstream, which the
     /// client proxy answers itself), per output bucket.
     pub latency_local: Vec<Histogram>,
     /// The output rows' counts in slots finer than 100 ms, when the bucket needs them.
-    pub fine: Option<Box<FineSeries>>,
+    pub fine: Option<Box<SlotSeries>>,
     /// Every ejection (+1) and un-ejection (−1, also when an ejected host leaves EDS), in time
     /// order.
     pub ejection_changes: Vec<EjectionChange>,
@@ -447,6 +502,15 @@ pub struct Recorder {
 
 const N_OUTCOMES: usize = 1 + ClientOutcome::ERRORS.len();
 
+impl std::ops::Deref for Recorder {
+    type Target = SlotSeries;
+
+    /// The 100 ms series.
+    fn deref(&self) -> &SlotSeries {
+        &self.base
+    }
+}
+
 /// Bytes an entry of the event log costs: the entry (and its ejection change), the growth of
 /// the vector, and its line of `events.jsonl` while that file is written.
 pub const LOG_ENTRY_BYTES: u64 =
@@ -466,23 +530,13 @@ fn grow<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
 impl Recorder {
     /// A recorder for a run of `duration` with `n_localities` and output buckets of `bucket`.
     pub fn new(duration: SimDuration, bucket: SimDuration, n_localities: usize) -> Recorder {
-        let n_slots = usize::try_from(duration.as_nanos().div_ceil(FINE_SLOT.as_nanos())).unwrap_or(usize::MAX).max(1);
         let bucket = bucket.max(MIN_BUCKET);
         let n_buckets = usize::try_from(duration.as_nanos().div_ceil(bucket.as_nanos())).unwrap_or(usize::MAX).max(1);
         Recorder {
-            n_localities,
-            n_slots,
             bucket,
             n_buckets,
-            fine: fine_slot(bucket).map(|slot| Box::new(FineSeries::new(slot, duration, n_localities))),
-            len_slots: 0,
-            loc_attempts: Vec::new(),
-            loc_5xx: Vec::new(),
-            loc_connect_fail: Vec::new(),
-            loc_timeout: Vec::new(),
-            requests: Vec::new(),
-            finished: Vec::new(),
-            retries: Vec::new(),
+            base: SlotSeries::new(FINE_SLOT, duration, n_localities),
+            fine: fine_slot(bucket).map(|slot| Box::new(SlotSeries::new(slot, duration, n_localities))),
             latency: Vec::new(),
             latency_local: Vec::new(),
             ejection_changes: Vec::new(),
@@ -510,34 +564,28 @@ impl Recorder {
     /// Allocates every slot of the run (zeros where nothing was recorded): call once the run is
     /// over, before reading the per-slot vectors.
     pub fn finish(&mut self) {
-        self.grow_to(self.n_slots);
+        self.grow_to(self.base.n_slots);
         if let Some(f) = self.fine.as_mut() {
             f.grow_to(f.n_slots);
         }
     }
 
-    /// Grows every per-slot vector to at least `need` slots: doubling, capped at the run's length.
+    /// Grows the 100 ms series to at least `need` slots, and the latency histograms to the
+    /// output buckets those slots cover.
     #[cold]
     fn grow_to(&mut self, need: usize) {
-        let len = need.max(self.len_slots.saturating_mul(2)).max(FIRST_SLOTS).min(self.n_slots);
-        let l = self.n_localities;
-        for v in [&mut self.loc_attempts, &mut self.loc_5xx, &mut self.loc_connect_fail, &mut self.loc_timeout] {
-            grow(v, len * l, 0);
-        }
-        grow(&mut self.requests, len, 0);
-        grow(&mut self.retries, len, 0);
-        grow(&mut self.finished, len * N_OUTCOMES, 0);
+        let len = self.base.grow_to(need);
         let covered = (len as u64).saturating_mul(FINE_SLOT.as_nanos()).div_ceil(self.bucket.as_nanos());
         let n_buckets = usize::try_from(covered).unwrap_or(usize::MAX).min(self.n_buckets);
         grow(&mut self.latency, n_buckets, Histogram::default());
         grow(&mut self.latency_local, n_buckets, Histogram::default());
-        self.len_slots = len;
     }
 
-    #[inline]
+    /// The 100 ms slot holding `t`, the series (and the latency histograms) grown to hold it.
+    #[inline(always)]
     fn slot(&mut self, t: SimTime) -> usize {
-        let s = usize::try_from(t.as_nanos() / FINE_SLOT.as_nanos()).unwrap_or(usize::MAX).min(self.n_slots - 1);
-        if s >= self.len_slots {
+        let s = self.base.slot_of(t, FINE_SLOT_NS);
+        if s >= self.base.len_slots {
             self.grow_to(s + 1);
         }
         s
@@ -545,12 +593,12 @@ impl Recorder {
 
     /// Number of fine slots.
     pub fn n_slots(&self) -> usize {
-        self.n_slots
+        self.base.n_slots
     }
 
     /// Number of localities.
     pub fn n_localities(&self) -> usize {
-        self.n_localities
+        self.base.n_localities
     }
 
     /// The output bucket's width.
@@ -565,56 +613,23 @@ impl Recorder {
 
     /// The 100 ms series as a view.
     pub fn hundred_ms_view(&self) -> SlotView<'_> {
-        SlotView {
-            slot: FINE_SLOT,
-            n_slots: self.n_slots,
-            loc_attempts: &self.loc_attempts,
-            loc_5xx: &self.loc_5xx,
-            loc_connect_fail: &self.loc_connect_fail,
-            loc_timeout: &self.loc_timeout,
-            requests: &self.requests,
-            finished: &self.finished,
-            retries: &self.retries,
-        }
+        self.base.view()
     }
 
     /// The counts the output rows are built from: the fine series when the bucket needs it,
     /// else the 100 ms one. Call after [`Recorder::finish`].
     pub fn row_view(&self) -> SlotView<'_> {
-        match self.fine.as_deref() {
-            Some(f) => SlotView {
-                slot: f.slot,
-                n_slots: f.n_slots,
-                loc_attempts: &f.loc_attempts,
-                loc_5xx: &f.loc_5xx,
-                loc_connect_fail: &f.loc_connect_fail,
-                loc_timeout: &f.loc_timeout,
-                requests: &f.requests,
-                finished: &f.finished,
-                retries: &f.retries,
-            },
-            None => SlotView {
-                slot: FINE_SLOT,
-                n_slots: self.n_slots,
-                loc_attempts: &self.loc_attempts,
-                loc_5xx: &self.loc_5xx,
-                loc_connect_fail: &self.loc_connect_fail,
-                loc_timeout: &self.loc_timeout,
-                requests: &self.requests,
-                finished: &self.finished,
-                retries: &self.retries,
-            },
-        }
+        self.fine.as_deref().unwrap_or(&self.base).view()
     }
 
     /// A client request arrived.
     #[inline]
     pub fn client_request(&mut self, now: SimTime) {
         let s = self.slot(now);
-        self.requests[s] += 1;
+        self.base.client_request(s);
         if let Some(f) = self.fine.as_mut() {
-            let s = f.slot(now);
-            f.requests[s] += 1;
+            let s = f.slot(now, f.slot.as_nanos());
+            f.client_request(s);
         }
     }
 
@@ -622,37 +637,21 @@ impl Recorder {
     #[inline]
     pub fn attempt(&mut self, now: SimTime, locality: LocalityId, is_retry: bool) {
         let s = self.slot(now);
-        self.loc_attempts[s * self.n_localities + locality.idx()] += 1;
-        if is_retry {
-            self.retries[s] += 1;
-        }
+        self.base.attempt(s, locality, is_retry);
         if let Some(f) = self.fine.as_mut() {
-            let s = f.slot(now);
-            f.loc_attempts[s * f.n_localities + locality.idx()] += 1;
-            if is_retry {
-                f.retries[s] += 1;
-            }
+            let s = f.slot(now, f.slot.as_nanos());
+            f.attempt(s, locality, is_retry);
         }
     }
 
     /// An upstream attempt to `locality` ended.
     #[inline]
     pub fn attempt_end(&mut self, now: SimTime, locality: LocalityId, end: AttemptEnd) {
-        let i = self.slot(now) * self.n_localities + locality.idx();
-        match end {
-            AttemptEnd::Status(s) if s >= 500 => self.loc_5xx[i] += 1,
-            AttemptEnd::Status(_) => {}
-            AttemptEnd::ConnectFailed => self.loc_connect_fail[i] += 1,
-            AttemptEnd::Timeout => self.loc_timeout[i] += 1,
-        }
+        let s = self.slot(now);
+        self.base.attempt_end(s, locality, end);
         if let Some(f) = self.fine.as_mut() {
-            let i = f.slot(now) * f.n_localities + locality.idx();
-            match end {
-                AttemptEnd::Status(s) if s >= 500 => f.loc_5xx[i] += 1,
-                AttemptEnd::Status(_) => {}
-                AttemptEnd::ConnectFailed => f.loc_connect_fail[i] += 1,
-                AttemptEnd::Timeout => f.loc_timeout[i] += 1,
-            }
+            let s = f.slot(now, f.slot.as_nanos());
+            f.attempt_end(s, locality, end);
         }
     }
 
@@ -661,15 +660,15 @@ impl Recorder {
     pub fn client_done(&mut self, now: SimTime, latency: SimDuration, outcome: ClientOutcome) {
         let s = self.slot(now);
         let o = outcome.error_idx().map_or(0, |i| i + 1);
-        self.finished[s * N_OUTCOMES + o] += 1;
+        self.base.client_done(s, o);
         let b = self.output_bucket(now).min(self.latency.len() - 1);
         self.latency[b].record(latency.as_nanos());
         if outcome.is_local_reply() {
             self.latency_local[b].record(latency.as_nanos());
         }
         if let Some(f) = self.fine.as_mut() {
-            let s = f.slot(now);
-            f.finished[s * N_OUTCOMES + o] += 1;
+            let s = f.slot(now, f.slot.as_nanos());
+            f.client_done(s, o);
         }
     }
 
@@ -740,6 +739,56 @@ mod tests {
         assert_eq!((rec.requests[2], rec.retries[2], rec.loc_attempts[2 * 3 + 2]), (1, 1, 1));
         assert_eq!(rec.finished_in(600, ClientOutcome::Timeout), 1);
         assert_eq!(rec.latency[60].quantile(0.5).map(|ns| ns / 1_000_000), Some(5), "bucket 60 holds it");
+    }
+
+    /// The fine series (a bucket of 250 ms: 50 ms slots) counts what the 100 ms series counts,
+    /// each in the slot `⌊time / slot⌋`: two fine slots add up to their 100 ms slot, column by
+    /// column, and a time past the run lands in the last slot of each.
+    #[test]
+    fn fine_series_counts_what_the_100ms_series_counts() {
+        let duration = SimDuration::from_secs(2);
+        let mut rec = Recorder::new(duration, SimDuration::from_millis(250), 2);
+        let mut rng = crate::engine::SimRng::new(7).fork("fine_series_counts_what_the_100ms_series_counts");
+        let ends = [AttemptEnd::Status(200), AttemptEnd::Status(503), AttemptEnd::ConnectFailed, AttemptEnd::Timeout];
+        let mut want_fine_requests = vec![0u32; 40];
+        for _ in 0..5_000 {
+            let t = SimTime(rng.below(duration.as_nanos() + 300_000_000));
+            let loc = LocalityId(rng.below(2) as u32);
+            match rng.below(4) {
+                0 => {
+                    rec.client_request(t);
+                    want_fine_requests[((t.as_nanos() / 50_000_000) as usize).min(39)] += 1;
+                }
+                1 => rec.attempt(t, loc, rng.below(2) == 0),
+                2 => rec.attempt_end(t, loc, ends[rng.below(4) as usize]),
+                _ => rec.client_done(t, SimDuration::from_millis(1), ClientOutcome::ERRORS[rng.below(7) as usize]),
+            }
+        }
+        rec.finish();
+        let (base, fine) = (rec.hundred_ms_view(), rec.row_view());
+        assert_eq!(
+            (base.slot, base.n_slots, fine.slot, fine.n_slots),
+            (FINE_SLOT, 20, SimDuration::from_millis(50), 40)
+        );
+        assert_eq!(fine.requests, want_fine_requests.as_slice());
+        let pairs = |v: &[u32], width: usize| -> Vec<u32> {
+            (0..v.len() / width / 2)
+                .flat_map(|s| (0..width).map(move |c| (s, c)))
+                .map(|(s, c)| v[2 * s * width + c] + v[(2 * s + 1) * width + c])
+                .collect()
+        };
+        for (name, b, f, width) in [
+            ("requests", base.requests, fine.requests, 1),
+            ("retries", base.retries, fine.retries, 1),
+            ("finished", base.finished, fine.finished, N_OUTCOMES),
+            ("loc_attempts", base.loc_attempts, fine.loc_attempts, 2),
+            ("loc_5xx", base.loc_5xx, fine.loc_5xx, 2),
+            ("loc_connect_fail", base.loc_connect_fail, fine.loc_connect_fail, 2),
+            ("loc_timeout", base.loc_timeout, fine.loc_timeout, 2),
+        ] {
+            assert!(b.iter().sum::<u32>() > 100, "{name}: enough counted");
+            assert_eq!(pairs(f, width), b, "{name}");
+        }
     }
 
     /// Finished requests land in the output bucket `⌊time / bucket⌋` whatever the order of the
