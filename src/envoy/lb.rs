@@ -597,6 +597,12 @@ impl ClusterLb {
         if self.config.policy.is_hashing() {
             return self.choose_hashed(rng, ctx);
         }
+        if ctx.host_selection_retry_max_attempts == 0 {
+            // One draw, returned whether the context rejects it or not (the loop below would
+            // return it too): most picks, without the loop, whose setup the compiler hoists out
+            // of it at a cost of some sixty instructions per pick.
+            return self.choose_host_once(rng, active_requests, ctx);
+        }
         let attempts = ctx.host_selection_retry_max_attempts.saturating_add(1);
         let mut last = None;
         for _ in 0..attempts {

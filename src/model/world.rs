@@ -76,7 +76,7 @@ use crate::envoy::lb::{Pick, PickContext, PreviousPriorities, PriorityLoadRef};
 use crate::envoy::outlier::{LocalOriginEvent, OutlierEvent};
 use crate::metrics::recorder::{AttemptEnd, ClientOutcome, LogKind, Recorder};
 use crate::model::event::{Event, Outcome, ReqId};
-use crate::model::ids::{EndpointId, ProxyId};
+use crate::model::ids::{EndpointId, LocalityId, ProxyId};
 use crate::model::pod::{Pod, PodState, PodVerdict};
 use crate::model::proxy::{Cluster, ClusterIdx, HostPool, Proxy};
 use crate::model::request::{ConnState, NO_CLUSTER, NO_TUNNEL, RequestSlab};
@@ -405,14 +405,18 @@ impl World {
     /// Starts one upstream attempt for `req`: the `max_requests` breaker, the host pick, then the
     /// host's connection pool (attach, queue, or overflow). Finishes the request with overflow or
     /// no healthy upstream when it cannot start.
+    ///
+    /// Run once per attempt, so it looks up the request, its proxy's cluster and its route once
+    /// each and copies out what it reads; the tunnel lookup is made only for a gateway hop (a
+    /// request with a parent), the only one that can ride a tunnel.
     fn start_attempt(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get(req);
-        let (proxy_id, ci) = (r.proxy, r.cluster as usize);
+        let (proxy_id, ci, route_idx, parent, hash) = (r.proxy, r.cluster as usize, r.route, r.parent, r.hash);
         let is_retry = r.attempts > 0;
-        let pinned = self.pinned_backend(req);
-        let route = route_cfg(&self.routes, &self.no_route, self.proxies[proxy_id.idx()].group, r.route);
+        let pinned = parent.and_then(|parent| self.pinned_backend(parent));
         let pr = &mut self.proxies[proxy_id.idx()];
+        let retry = route_cfg(&self.routes, &self.no_route, pr.group, route_idx).retry.as_ref();
         let p = &mut pr.clusters[ci];
         if p.in_flight >= p.config.circuit_breakers.max_requests {
             // Overflow: 503 UO at once, never retried, never seen by outlier detection (§3).
@@ -428,16 +432,20 @@ impl World {
             let info = &p.hosts[backend.idx()];
             Some(Pick { host: backend, priority: info.priority as usize, locality: info.locality, panic: false })
         } else {
-            let r = self.requests.get(req);
-            let slot = req.0 as usize;
-            let mut ctx = PickContext { now, hash: r.hash, ..PickContext::default() };
-            if let (Some(policy), true) = (&route.retry, is_retry) {
+            let mut ctx = PickContext {
+                now,
+                hash,
+                previous_hosts: &[],
+                host_selection_retry_max_attempts: 0,
+                priority_load: None,
+            };
+            if let (Some(policy), true) = (retry, is_retry) {
                 if policy.previous_hosts {
-                    ctx.previous_hosts = r.tried();
+                    ctx.previous_hosts = self.requests.get(req).tried();
                 }
                 ctx.host_selection_retry_max_attempts = policy.host_selection_retry_max_attempts;
                 if policy.previous_priorities_update_frequency.is_some()
-                    && let Some(Some(pp)) = self.prev_prio.get_mut(slot)
+                    && let Some(Some(pp)) = self.prev_prio.get_mut(req.0 as usize)
                 {
                     ctx.priority_load = pp
                         .determine_priority_load(p.lb.priority_state())
@@ -451,23 +459,29 @@ impl World {
             self.finish_with(req, now, ClientOutcome::NoHealthyUpstream, 503, sched);
             return;
         };
+        let (per_try, pp_frequency) = match retry {
+            Some(r) => (r.per_try_timeout, r.previous_priorities_update_frequency),
+            None => (None, None),
+        };
         if let Some((client, client_cluster, idx, generation, None)) = pinned {
             // The first request on a client connection: the gateway's pick pins it.
             self.proxies[client.idx()].clusters[client_cluster as usize].tunnels.pin(idx, generation, pick.host);
         }
-        if self.proxies[proxy_id.idx()].clusters[ci].hosts[pick.host.idx()].tunnel {
-            self.expire_tunnels(proxy_id, ci, pick.host, now);
+        let h = pick.host.idx();
+        let p = &mut self.proxies[proxy_id.idx()].clusters[ci];
+        if p.hosts[h].tunnel {
+            expire_tunnels(p, &self.pods, pick.host, now);
         }
-        let pr = &mut self.proxies[proxy_id.idx()];
-        let p = &pr.clusters[ci];
         let grant = pool_grant(p, pick.host);
         if grant == Grant::Overflow {
             // `max_pending_requests` overflow: 503 UO, not retried, not fed to outlier detection.
             self.finish_with(req, now, ClientOutcome::Overflow, 503, sched);
             return;
         }
-        let route = route_cfg(&self.routes, &self.no_route, pr.group, self.requests.get(req).route);
-        if let Some(freq) = route.retry.as_ref().and_then(|x| x.previous_priorities_update_frequency) {
+        let counts = &mut p.counts[h];
+        counts.attempts += 1;
+        counts.retries += u64::from(is_retry);
+        if let Some(freq) = pp_frequency {
             let slot = req.0 as usize;
             if self.prev_prio.len() <= slot {
                 self.prev_prio.resize(slot + 1, None);
@@ -483,47 +497,46 @@ impl World {
         r.attempts += 1;
         r.hung = false;
         r.host = pick.host;
-        r.locality = self.pods[pick.host.idx()].locality;
+        r.locality = self.pods[h].locality;
         r.priority = pick.priority as u16;
         r.remember(pick.host);
-        let (to, epoch, child, user) = (r.locality, r.epoch, r.parent.is_some(), r.user);
-        if !child {
+        let (to, epoch, user) = (r.locality, r.epoch, r.user);
+        if grant == Grant::Queue {
+            r.conn = ConnState::Pending;
+            p.n_pending += 1;
+            p.n_queued += 1;
+            p.pending[h].push_back((req, epoch));
+        }
+        if parent.is_none() {
             self.rec.attempt(now, to, is_retry);
             if let (false, Some(k)) = (is_retry, self.keys.as_mut()) {
                 k.observe(user, pick.host);
             }
         }
-        let counts = &mut self.proxies[proxy_id.idx()].clusters[ci].counts[pick.host.idx()];
-        counts.attempts += 1;
-        counts.retries += u64::from(is_retry);
-        match grant {
-            Grant::Reuse | Grant::Open => self.send_attempt(req, grant == Grant::Open, sched),
-            Grant::Queue => {
-                let p = &mut self.proxies[proxy_id.idx()].clusters[ci];
-                p.n_pending += 1;
-                p.n_queued += 1;
-                p.pending[pick.host.idx()].push_back((req, epoch));
-                self.requests.get_mut(req).conn = ConnState::Pending;
-            }
-            Grant::Overflow => unreachable!("handled above"),
+        if grant != Grant::Queue {
+            self.send_attempt(req, grant == Grant::Open, per_try, sched);
         }
     }
 
     /// Attaches the current attempt of `req` to a connection of its host (a new one if
-    /// `new_conn`) and sends it: `rq_active`, the per-try timer (Envoy arms it when the pool is
-    /// ready, envoy-semantics §8.5), the trip to the pod.
+    /// `new_conn`) and sends it: `rq_active`, the per-try timer (`per_try`, the route's
+    /// `per_try_timeout`: Envoy arms it when the pool is ready, envoy-semantics §8.5), the trip
+    /// to the pod.
     #[inline(always)]
-    fn send_attempt(&mut self, req: ReqId, new_conn: bool, sched: &mut Scheduler<Event>) {
+    fn send_attempt(&mut self, req: ReqId, new_conn: bool, per_try: Option<SimDuration>, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get_mut(req);
-        let (proxy, ci, host, epoch, route_idx) = (r.proxy, r.cluster as usize, r.host, r.epoch, r.route);
+        let (proxy, ci, host, epoch) = (r.proxy, r.cluster as usize, r.host, r.epoch);
         r.attempt_active = true;
         r.conn = ConnState::Attached;
         r.new_conn = new_conn;
         r.sent_at = now;
-        let p = &mut self.proxies[proxy.idx()].clusters[ci];
+        let pr = &mut self.proxies[proxy.idx()];
+        let from = pr.locality;
+        let p = &mut pr.clusters[ci];
+        let h = host.idx();
         let mut new_conn = new_conn;
-        if p.hosts[host.idx()].tunnel {
+        if p.hosts[h].tunnel {
             let limits = p.tunnel_limits();
             let reuse = if new_conn { None } else { p.tunnels.usable(host, p.http2) };
             // `connection_for` found a usable tunnel when it granted reuse; should none be found,
@@ -531,25 +544,18 @@ impl World {
             new_conn = reuse.is_none();
             let idx = reuse.unwrap_or_else(|| p.tunnels.open(host, now));
             p.tunnels.attach(idx, &limits);
-            let generation = p.tunnels.get(idx).generation;
-            let r = self.requests.get_mut(req);
             r.tunnel = idx;
-            r.tunnel_gen = generation;
+            r.tunnel_gen = p.tunnels.get(idx).generation;
             r.new_conn = new_conn;
         }
-        let pr = &mut self.proxies[proxy.idx()];
-        let p = &mut pr.clusters[ci];
         if new_conn {
-            p.pool[host.idx()].conns += 1;
+            p.pool[h].conns += 1;
             p.n_conns += 1;
         }
         p.in_flight += 1;
-        p.active[host.idx()] += 1;
+        p.active[h] += 1;
         let split = p.outlier.as_ref().is_some_and(|o| o.config().split_external_local_origin_errors);
-        let per_try =
-            route_cfg(&self.routes, &self.no_route, pr.group, route_idx).retry.as_ref().and_then(|r| r.per_try_timeout);
-        let from = pr.locality;
-        let to = self.pods[host.idx()].locality;
+        let to = self.pods[h].locality;
         if let Some(t) = per_try {
             sched.schedule(t, Event::PerTryTimeout { req, epoch });
         }
@@ -558,14 +564,14 @@ impl World {
             // request that gets a connection: at once on a warm one, and for a new one only if
             // the handshake can complete. Only split mode counts it (it resets the local-origin
             // counter, envoy-semantics §1.2); non-split ignores it, so it is skipped there.
-            let pod = &self.pods[host.idx()];
+            let pod = &self.pods[h];
             if !new_conn || (pod.accepts() && !pod.behavior.blackhole) {
                 self.feed_outlier(proxy, ci, host, OutlierInput::Local(LocalOriginEvent::ConnectSuccess), now);
             }
         }
         let out = self.topo.sample_latency(from, to, &mut self.rng_network);
         let arrive = now + out;
-        let pod = &mut self.pods[host.idx()];
+        let pod = &mut self.pods[h];
         // A scripted pod answers its requests in the order they reach it, so it decides on
         // arrival.
         let fast = self.scenario.service.max_concurrency == 0
@@ -574,7 +580,7 @@ impl World {
             && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
         if fast {
             let verdict = pod.verdict(&self.service_time, &mut self.rng_service);
-            self.deliver_verdict(req, epoch, verdict, out, sched);
+            self.deliver_verdict_between(req, epoch, verdict, out, (to, from), sched);
         } else {
             sched.schedule(out, Event::AtPod { req, epoch });
         }
@@ -590,7 +596,22 @@ impl World {
         sched: &mut Scheduler<Event>,
     ) {
         let r = self.requests.get(req);
-        let (from, to) = (self.pods[r.host.idx()].locality, self.proxies[r.proxy.idx()].locality);
+        let locs = (self.pods[r.host.idx()].locality, self.proxies[r.proxy.idx()].locality);
+        self.deliver_verdict_between(req, epoch, verdict, lead, locs, sched);
+    }
+
+    /// [`World::deliver_verdict`] with the localities of the way back, `(pod, proxy)`, known.
+    #[inline(always)]
+    fn deliver_verdict_between(
+        &mut self,
+        req: ReqId,
+        epoch: u32,
+        verdict: PodVerdict,
+        lead: SimDuration,
+        (from, to): (LocalityId, LocalityId),
+        sched: &mut Scheduler<Event>,
+    ) {
+        let r = self.requests.get(req);
         match verdict {
             PodVerdict::Answer { service, outcome } => {
                 let back = self.topo.sample_latency(from, to, &mut self.rng_network);
@@ -825,7 +846,7 @@ impl World {
     fn drain_pending_slow(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, sched: &mut Scheduler<Event>) {
         let h = host.idx();
         if self.proxies[proxy.idx()].clusters[ci].hosts[h].tunnel {
-            self.expire_tunnels(proxy, ci, host, sched.now());
+            expire_tunnels(&mut self.proxies[proxy.idx()].clusters[ci], &self.pods, host, sched.now());
         }
         loop {
             let p = &mut self.proxies[proxy.idx()].clusters[ci];
@@ -850,29 +871,26 @@ impl World {
                 self.finish_with(req, sched.now(), ClientOutcome::Overflow, 503, sched);
                 continue;
             }
-            self.send_attempt(req, new_conn, sched);
+            let per_try =
+                route_cfg(&self.routes, &self.no_route, self.proxies[proxy.idx()].group, self.requests.get(req).route)
+                    .retry
+                    .as_ref()
+                    .and_then(|r| r.per_try_timeout);
+            self.send_attempt(req, new_conn, per_try, sched);
         }
     }
 
     /// Closes `host`'s tunnels that expired by `now` (idle, too old, drained, or pinned to a pod
     /// that stopped serving) and gives their connections back to the pool counts.
-    fn expire_tunnels(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, now: SimTime) {
-        let pods = &self.pods;
-        let p = &mut self.proxies[proxy.idx()].clusters[ci];
-        let limits = p.tunnel_limits();
-        let closed = p.tunnels.expire(host, now, &limits, |b| pods[b.idx()].state == PodState::Ready);
-        let h = host.idx();
-        let closed = closed.min(p.pool[h].conns);
-        p.pool[h].conns -= closed;
-        p.n_conns -= closed;
-    }
 
     /// For a gateway hop whose client attempt rides a tunnel: the client proxy and its cluster,
     /// the tunnel slot and generation, and the pod the tunnel is pinned to (`None` before its
     /// first hop).
     #[allow(clippy::type_complexity)]
-    fn pinned_backend(&self, req: ReqId) -> Option<(ProxyId, ClusterIdx, u32, u32, Option<EndpointId>)> {
-        let (parent, parent_epoch) = self.requests.get(req).parent?;
+    fn pinned_backend(
+        &self,
+        (parent, parent_epoch): (ReqId, u32),
+    ) -> Option<(ProxyId, ClusterIdx, u32, u32, Option<EndpointId>)> {
         if !self.requests.is_current(parent, parent_epoch) {
             return None;
         }
@@ -1297,6 +1315,17 @@ enum ConnEnd {
     Reset,
     /// The connection failed (refused, reset, connect timeout).
     Failed,
+}
+
+/// Closes `host`'s tunnels in cluster `p` that expired by `now` (idle, too old, drained, or
+/// pinned to a pod that stopped serving) and gives their connections back to the pool counts.
+fn expire_tunnels(p: &mut Cluster, pods: &[Pod], host: EndpointId, now: SimTime) {
+    let limits = p.tunnel_limits();
+    let closed = p.tunnels.expire(host, now, &limits, |b| pods[b.idx()].state == PodState::Ready);
+    let h = host.idx();
+    let closed = closed.min(p.pool[h].conns);
+    p.pool[h].conns -= closed;
+    p.n_conns -= closed;
 }
 
 /// What a host's connection pool can do for a new attempt.
