@@ -880,10 +880,8 @@ impl World {
         }
     }
 
-    /// Closes `host`'s tunnels that expired by `now` (idle, too old, drained, or pinned to a pod
-    /// that stopped serving) and gives their connections back to the pool counts.
-
-    /// For a gateway hop whose client attempt rides a tunnel: the client proxy and its cluster,
+    /// For a gateway hop (`parent`: its client request and that request's attempt generation)
+    /// whose client attempt rides a tunnel: the client proxy and its cluster,
     /// the tunnel slot and generation, and the pod the tunnel is pinned to (`None` before its
     /// first hop).
     #[allow(clippy::type_complexity)]
