@@ -302,19 +302,10 @@
     }
   }
 
-  function drawExplain(snap) {
-    const names = snap.proxies.map((p) => p.name);
-    const wanted = names.includes(state.proxy) ? state.proxy : names[0];
-    const picker = h("select", { id: "explain-proxy", "aria-label": "Proxy" }, ...names.map((n) => h("option", { value: n, selected: n === wanted }, n)));
-    picker.addEventListener("change", () => {
-      state.proxy = picker.value;
-      writeHash();
-      drawExplain(probe.explain);
-    });
-    const p = snap.proxies.find((x) => x.name === wanted);
-    const parts = [h("div", { class: "proxy-head" }, h("label", { for: "explain-proxy", text: "Proxy " }), picker, ` at ${snap.at_s.toFixed(1)} s — ${p.kind} in ${p.cluster}` + (p.ejected ? `; ejected now ${p.ejected.now} of ${p.ejected.hosts} hosts` : "; no outlier detection"))];
-    if (p.total_panic) parts.push(h("p", { class: "panic", text: "TOTAL PANIC: every priority is in panic; load is split by host counts." }));
-    for (const pr of p.priorities) {
+  // One table per priority: its localities (weight, effective weight, health) and endpoints.
+  function priorityTables(priorities) {
+    const out = [];
+    for (const pr of priorities) {
       const rows = [];
       for (const l of pr.localities) {
         rows.push(h("tr", { class: "loc-row" }, h("td", { colspan: "5" }, h("strong", { text: l.locality }), ` — weight ${l.weight}, effective ${l.effective_weight.toFixed(1)}, ${l.healthy} of ${l.hosts} hosts healthy`)));
@@ -328,10 +319,34 @@
             h("td", { class: "num", text: ejected ? `${e.returns_after_s.toFixed(2)} s` : "–" })));
         }
       }
-      parts.push(h("table", {},
+      out.push(h("table", {},
         h("caption", { class: pr.in_panic ? "panic" : "", text: `P${pr.index}: health ${pr.health}%, load ${pr.load}%, panic ${pr.in_panic ? "YES (ejected hosts are picked too)" : "no"}` }),
         h("thead", {}, h("tr", {}, h("th", { text: "endpoint" }), h("th", { text: "state" }), h("th", { class: "num", text: "multiplier" }), h("th", { class: "num", text: "ejected at" }), h("th", { class: "num", text: "returns after" }))),
         h("tbody", {}, ...rows)));
+    }
+    return out;
+  }
+
+  function drawExplain(snap) {
+    const names = snap.proxies.map((p) => p.name);
+    const wanted = names.includes(state.proxy) ? state.proxy : names[0];
+    const picker = h("select", { id: "explain-proxy", "aria-label": "Proxy" }, ...names.map((n) => h("option", { value: n, selected: n === wanted }, n)));
+    picker.addEventListener("change", () => {
+      state.proxy = picker.value;
+      writeHash();
+      drawExplain(probe.explain);
+    });
+    const p = snap.proxies.find((x) => x.name === wanted);
+    const parts = [h("div", { class: "proxy-head" }, h("label", { for: "explain-proxy", text: "Proxy " }), picker, ` at ${snap.at_s.toFixed(1)} s — ${p.kind} in ${p.cluster}` + (p.ejected ? `; ejected now ${p.ejected.now} of ${p.ejected.hosts} hosts` : "; no outlier detection"))];
+    if (p.total_panic) parts.push(h("p", { class: "panic", text: "TOTAL PANIC: every priority is in panic; load is split by host counts." }));
+    // Each Envoy cluster its routes reach has its own priority table (a subset's holds only its
+    // pods): the first route's cluster first, then every other one, each under its name.
+    if (p.other_clusters && p.other_clusters.length) parts.push(h("h4", { class: "cluster-head", text: `Cluster ${p.envoy_cluster} (its first route's first destination)` }));
+    parts.push(...priorityTables(p.priorities));
+    for (const c of p.other_clusters || []) {
+      parts.push(h("h4", { class: "cluster-head", text: `Cluster ${c.name} (${c.reached_by.join(", ")})` + (c.ejected ? `; ejected now ${c.ejected.now} of ${c.ejected.hosts} hosts` : "; no outlier detection") }));
+      if (c.total_panic) parts.push(h("p", { class: "panic", text: "TOTAL PANIC: every priority is in panic; load is split by host counts." }));
+      parts.push(...priorityTables(c.priorities));
     }
     const settings = [...snap.settings, ...p.route];
     parts.push(h("details", {}, h("summary", { text: "Settings in force and where each comes from" }),
