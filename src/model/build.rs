@@ -142,6 +142,11 @@ pub fn service_port(s: &Scenario) -> u32 {
         .unwrap_or(80)
 }
 
+/// The port of the service a proxy group's clusters are built for (see [`service_port`]).
+pub fn group_port(s: &Scenario, _sel: &crate::istio::select::Selection) -> u32 {
+    service_port(s)
+}
+
 /// One Envoy cluster pilot builds for the service in a proxy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterPlan {
