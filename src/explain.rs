@@ -234,11 +234,11 @@ pub fn snapshot_with(
 }
 
 /// The name Istio gives the service's outbound Envoy cluster, `outbound|PORT||HOST`
-/// (`model.BuildSubsetKey` in `pilot/pkg/model/service.go`). meshsim does not model service
-/// ports: PORT is the destination port of the first route a proxy group takes, when it names
-/// one, else 80.
+/// (`model.BuildSubsetKey` in `pilot/pkg/model/service.go`), PORT the service's
+/// ([`crate::model::build::service_port`]: the first port a route names, else 80; a group whose
+/// routes name another port has its own, in its [`ProxyView::envoy_cluster`]).
 pub fn envoy_cluster_name(s: &Scenario) -> String {
-    crate::model::build::cluster_name(s, None, false)
+    crate::model::build::cluster_name(s, crate::model::build::service_port(s), None, false)
 }
 
 /// The Istio selection of proxy `p`: its group's, or its east-west gateway deployment's.

@@ -121,6 +121,36 @@ pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
                 .into(),
         });
     }
+    // A route table naming two ports of the service: Istio sends each route to its port's
+    // cluster; meshsim builds the clusters of one port per proxy (`model::build::group_port`).
+    for g in &s.proxy_groups {
+        let mut ports: Vec<u32> = Vec::new();
+        let dests = g.selection.route.iter().flat_map(|c| &c.entries).flat_map(|e| e.route.route.iter().flatten());
+        for d in dests.filter(|d| d.destination.host.eq_ignore_ascii_case(&s.service.host)) {
+            if let Some(p) = d.destination.port.as_ref().and_then(|p| p.number)
+                && !ports.contains(&p)
+            {
+                ports.push(p);
+            }
+        }
+        if ports.len() > 1 {
+            let list: Vec<String> = ports.iter().map(u32::to_string).collect();
+            out.push(Lint {
+                code: "route-port-simplified",
+                reason: format!(
+                    "proxies {}: the routes name ports {} of {}; Istio sends each to that port's cluster, meshsim \
+                     builds one port's clusters per proxy and sends every route to port {} \
+                     (outbound|{}|SUBSET|HOST, with that port's portLevelSettings)",
+                    g.name,
+                    list.join(", "),
+                    s.service.host,
+                    ports[0],
+                    ports[0]
+                ),
+                fix: "simulate one port per proxy group: give each port's traffic its own group and route".into(),
+            });
+        }
+    }
     // DestinationRules that exist but apply to no proxy.
     let has_dr = s.policy.resources.iter().any(|r| matches!(r.spec, ResourceSpec::DestinationRule(_)));
     let without: Vec<&crate::scenario::ProxyGroupSpec> =
