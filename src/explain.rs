@@ -60,6 +60,28 @@ pub struct ProxyView {
     /// Every Envoy cluster the proxy has for the service, with the endpoints in its EDS: the
     /// default cluster, then one per DestinationRule subset.
     pub clusters: Vec<(String, u32)>,
+    /// The other clusters its routes reach (a weighted split, a later route to another subset),
+    /// each with its own priorities, locality weights, panic state and settings: a subset's
+    /// cluster holds only its own pods, so its priority table is its own. In the order the route
+    /// table names them; the shown cluster ([`ProxyView::envoy_cluster`]) is not repeated.
+    pub other_clusters: Vec<ClusterView>,
+}
+
+/// One more Envoy cluster a proxy's routes reach, as that proxy holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterView {
+    /// `outbound|PORT|SUBSET|HOST`.
+    pub name: String,
+    /// The routes that send to it, e.g. `route [0] weight 10 (10%)`.
+    pub reached_by: Vec<String>,
+    /// Its priorities, P0 first.
+    pub priorities: Vec<PriorityView>,
+    /// Every priority is in panic.
+    pub total_panic: bool,
+    /// Hosts ejected now / hosts known to its outlier detector.
+    pub ejected: Option<(u32, u32)>,
+    /// Its settings in force, with their source (the subset's merged policy).
+    pub settings: Vec<Setting>,
 }
 
 /// One route of a client proxy's table.
@@ -212,11 +234,11 @@ pub fn snapshot_with(
 }
 
 /// The name Istio gives the service's outbound Envoy cluster, `outbound|PORT||HOST`
-/// (`model.BuildSubsetKey` in `pilot/pkg/model/service.go`). meshsim does not model service
-/// ports: PORT is the destination port of the first route a proxy group takes, when it names
-/// one, else 80.
+/// (`model.BuildSubsetKey` in `pilot/pkg/model/service.go`), PORT the service's
+/// ([`crate::model::build::service_port`]: the first port a route names, else 80; a group whose
+/// routes name another port has its own, in its [`ProxyView::envoy_cluster`]).
 pub fn envoy_cluster_name(s: &Scenario) -> String {
-    crate::model::build::cluster_name(s, None, false)
+    crate::model::build::cluster_name(s, crate::model::build::service_port(s), None, false)
 }
 
 /// The Istio selection of proxy `p`: its group's, or its east-west gateway deployment's.
@@ -249,6 +271,54 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
     // The cluster its route sends to (`model::build::route_cluster`).
     let shown = p.route_cluster.unwrap_or(crate::model::proxy::DEFAULT_CLUSTER) as usize;
     let cl = &p.clusters[shown];
+    let (priorities, total_panic, ejected) = cluster_state(world, cl);
+    let selection = selection_of(s, p);
+    let routes = route_views(world, p.group);
+    let (resources, other_resources) = selection.map(|sel| resources::notes(s, sel)).unwrap_or_default();
+    let namespace = match group {
+        Some(g) => g.namespace.clone(),
+        None => s
+            .east_west_gateways
+            .iter()
+            .find(|g| g.cluster == p.kube_cluster)
+            .map(|g| g.namespace.clone())
+            .unwrap_or_default(),
+    };
+    ProxyView {
+        name: p.name.clone(),
+        kind,
+        cluster: s.kube_clusters[p.kube_cluster.idx()].name.clone(),
+        locality: world.topo.localities[p.locality.idx()].to_string(),
+        priorities,
+        total_panic,
+        ejected,
+        other_clusters: other_clusters(world, p, shown, &routes, selection),
+        routes,
+        unrouted: class_names(world, p.group, None),
+        route: if group.is_some() {
+            settings::route_settings(&p.route, group.and_then(|g| g.selection.http_route()), s)
+        } else {
+            Vec::new()
+        },
+        settings: match selection {
+            Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
+            None => settings::cluster_settings(s, None, None),
+        },
+        namespace,
+        resources,
+        other_resources,
+        envoy_cluster: cl.name.clone(),
+        clusters: p
+            .clusters
+            .iter()
+            .map(|c| (c.name.clone(), c.hosts.iter().filter(|h| h.member).count() as u32))
+            .collect(),
+    }
+}
+
+/// A cluster's priorities (with their localities and endpoints), whether every priority is in
+/// panic, and its ejected / known hosts.
+fn cluster_state(world: &World, cl: &crate::model::proxy::Cluster) -> (Vec<PriorityView>, bool, Option<(u32, u32)>) {
     let state = cl.lb.priority_state();
     let views = cl.lb.locality_view();
     let mut priorities: Vec<PriorityView> = (0..cl.lb.num_priorities())
@@ -280,46 +350,54 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
             });
         }
     }
-    let selection = selection_of(s, p);
-    let (resources, other_resources) = selection.map(|sel| resources::notes(s, sel)).unwrap_or_default();
-    let namespace = match group {
-        Some(g) => g.namespace.clone(),
-        None => s
-            .east_west_gateways
-            .iter()
-            .find(|g| g.cluster == p.kube_cluster)
-            .map(|g| g.namespace.clone())
-            .unwrap_or_default(),
-    };
-    ProxyView {
-        name: p.name.clone(),
-        kind,
-        cluster: s.kube_clusters[p.kube_cluster.idx()].name.clone(),
-        locality: world.topo.localities[p.locality.idx()].to_string(),
-        priorities,
-        total_panic: state.total_panic,
-        ejected: cl.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members())),
-        routes: route_views(world, p.group),
-        unrouted: class_names(world, p.group, None),
-        route: if group.is_some() {
-            settings::route_settings(&p.route, group.and_then(|g| g.selection.http_route()), s)
-        } else {
-            Vec::new()
-        },
-        settings: match selection {
-            Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
-            None => settings::cluster_settings(s, None, None),
-        },
-        namespace,
-        resources,
-        other_resources,
-        envoy_cluster: cl.name.clone(),
-        clusters: p
-            .clusters
-            .iter()
-            .map(|c| (c.name.clone(), c.hosts.iter().filter(|h| h.member).count() as u32))
-            .collect(),
+    let ejected = cl.outlier.as_ref().map(|o| (o.active_ejections(), o.n_members()));
+    (priorities, state.total_panic, ejected)
+}
+
+/// The clusters of proxy `p` that its route table reaches besides `shown`, in the order the
+/// routes name them, each with the routes that send to it. A destination whose subset has no
+/// cluster (503 NC) or whose host is another service reaches none.
+fn other_clusters(
+    world: &World,
+    p: &crate::model::proxy::Proxy,
+    shown: usize,
+    routes: &[RouteView],
+    selection: Option<&crate::istio::select::Selection>,
+) -> Vec<ClusterView> {
+    let s = &world.scenario;
+    let mut order: Vec<(usize, Vec<String>)> = Vec::new();
+    for (k, r) in routes.iter().enumerate() {
+        let total: u64 = r.destinations.iter().map(|d| u64::from(d.2)).sum();
+        for (host, subset, w) in &r.destinations {
+            let Some(c) = p.cluster_for(&s.service.host, host, subset.as_deref()) else { continue };
+            let c = c as usize;
+            if c == shown {
+                continue;
+            }
+            let label = if r.destinations.len() > 1 {
+                let pct = (*w as f64) * 100.0 / (total.max(1) as f64);
+                format!("route [{k}] weight {w} ({}%)", (pct * 100.0).round() / 100.0)
+            } else {
+                format!("route [{k}]")
+            };
+            match order.iter_mut().find(|(x, _)| *x == c) {
+                Some((_, labels)) => labels.push(label),
+                None => order.push((c, vec![label])),
+            }
+        }
     }
+    order
+        .into_iter()
+        .map(|(c, reached_by)| {
+            let cl = &p.clusters[c];
+            let (priorities, total_panic, ejected) = cluster_state(world, cl);
+            let settings = match selection {
+                Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
+                None => Vec::new(),
+            };
+            ClusterView { name: cl.name.clone(), reached_by, priorities, total_panic, ejected, settings }
+        })
+        .collect()
 }
 
 /// The request classes of the workloads entering through `group` whose route is `route` (`None`:
@@ -448,7 +526,11 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
                 };
                 let _ = writeln!(s, "    {name}: {n} endpoints{mark}");
             }
-            let _ = writeln!(s, "  Shown below: {}", p.envoy_cluster);
+            if p.other_clusters.is_empty() {
+                let _ = writeln!(s, "  Shown below: {}", p.envoy_cluster);
+            } else {
+                let _ = writeln!(s, "  Shown below: each cluster marked `<-`, one section each");
+            }
         }
         if !p.settings.is_empty() {
             let _ = writeln!(s, "  Cluster settings in force");
@@ -463,50 +545,21 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
                 let _ = writeln!(s, "  {:<58} {c}", "requests");
             }
         }
-        if let Some((ejected, hosts)) = p.ejected {
-            let _ = writeln!(s, "  ejected now: {ejected} of {hosts} hosts");
+        if !p.other_clusters.is_empty() {
+            let _ = writeln!(s, "  Cluster {} (its first route's first destination)", p.envoy_cluster);
         }
-        if p.total_panic {
-            let _ = writeln!(s, "  TOTAL PANIC: every priority is in panic; load is split by host counts");
-        }
-        for pr in &p.priorities {
-            let panic = if pr.in_panic { "yes: picks among all hosts, ejected included" } else { "no" };
-            let _ = writeln!(s, "  P{}  health {}%  load {}%  panic {panic}", pr.index, pr.health, pr.load);
-            let _ = writeln!(
-                s,
-                "      {:<40} {:>6} {:>9} {:>5} {:>7}",
-                "LOCALITY", "WEIGHT", "EFFECTIVE", "HOSTS", "HEALTHY"
-            );
-            for l in &pr.localities {
-                let _ = writeln!(
-                    s,
-                    "      {:<40} {:>6} {:>9.1} {:>5} {:>7}",
-                    l.locality, l.weight, l.effective_weight, l.hosts, l.healthy
-                );
+        render_cluster(&mut s, &p.envoy_cluster, p.ejected, p.total_panic, &p.priorities);
+        // Every other cluster its routes reach: a subset's cluster holds its own pods, so its
+        // own priorities, weights and panic state.
+        let shown_settings = if p.settings.is_empty() { &snap.settings } else { &p.settings };
+        for c in &p.other_clusters {
+            let _ = writeln!(s, "  Cluster {} ({})", c.name, c.reached_by.join(", "));
+            let differ: Vec<Setting> = c.settings.iter().filter(|x| !shown_settings.contains(x)).cloned().collect();
+            if !differ.is_empty() {
+                let _ = writeln!(s, "  Its settings where they differ from {}", p.envoy_cluster);
+                render_settings(&mut s, &differ);
             }
-            let endpoints: Vec<(&LocalityView, &EndpointView)> =
-                pr.localities.iter().flat_map(|l| l.endpoints.iter().map(move |e| (l, e))).collect();
-            if endpoints.is_empty() {
-                continue;
-            }
-            let name_w = endpoints.iter().map(|(_, e)| e.name.len()).max().unwrap_or(0).max("ENDPOINT".len());
-            let cluster_w = p.envoy_cluster.len().max("CLUSTER".len());
-            let loc_w = endpoints.iter().map(|(l, _)| l.locality.len()).max().unwrap_or(0).max("LOCALITY".len());
-            let row = |s: &mut String, cells: [&str; 6]| {
-                let line = format!(
-                    "      {:<name_w$}  {:<9}  {:<13}  {:<cluster_w$}  {:<loc_w$}  {}",
-                    cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
-                );
-                let _ = writeln!(s, "{}", line.trim_end());
-            };
-            row(&mut s, ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER", "LOCALITY", "DETAIL"]);
-            for (l, e) in endpoints {
-                let detail = detail_text(&e.state);
-                row(
-                    &mut s,
-                    [&e.name, e.state.status(), e.state.outlier_check(), &p.envoy_cluster, &l.locality, &detail],
-                );
-            }
+            render_cluster(&mut s, &c.name, c.ejected, c.total_panic, &c.priorities);
         }
     }
     let _ = writeln!(s, "\nLints");
@@ -529,24 +582,7 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
         .iter()
         .filter(|p| proxy.is_none_or(|name| proxy_matches(&p.name, name)))
         .map(|p| {
-            let priorities: Vec<serde_json::Value> = p
-                .priorities
-                .iter()
-                .map(|pr| {
-                    let localities: Vec<serde_json::Value> = pr
-                        .localities
-                        .iter()
-                        .map(|l| {
-                            let endpoints: Vec<serde_json::Value> = l.endpoints.iter().map(endpoint_json).collect();
-                            json!({
-                                "locality": l.locality, "weight": l.weight, "effective_weight": l.effective_weight,
-                                "hosts": l.hosts, "healthy": l.healthy, "endpoints": endpoints,
-                            })
-                        })
-                        .collect();
-                    json!({"index": pr.index, "health": pr.health, "load": pr.load, "in_panic": pr.in_panic, "localities": localities})
-                })
-                .collect();
+            let priorities: Vec<serde_json::Value> = p.priorities.iter().map(priority_json).collect();
             let resources: Vec<serde_json::Value> = p
                 .resources
                 .iter()
@@ -570,13 +606,26 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
                 "unrouted": p.unrouted,
                 "priorities": priorities,
             });
-            // A proxy with subset clusters names them, and the one shown.
+            // A proxy with subset clusters names them, and the one shown; each other cluster its
+            // routes reach carries its own priorities, panic state, ejections and settings.
             if p.clusters.len() > 1 {
                 v["envoy_cluster"] = json!(p.envoy_cluster);
                 v["clusters"] = json!(p
                     .clusters
                     .iter()
                     .map(|(name, n)| json!({"name": name, "endpoints": n}))
+                    .collect::<Vec<_>>());
+                v["other_clusters"] = json!(p
+                    .other_clusters
+                    .iter()
+                    .map(|c| json!({
+                        "name": c.name,
+                        "reached_by": c.reached_by,
+                        "total_panic": c.total_panic,
+                        "ejected": c.ejected.map(|(now, hosts)| json!({"now": now, "hosts": hosts})),
+                        "settings": c.settings.iter().map(setting).collect::<Vec<_>>(),
+                        "priorities": c.priorities.iter().map(priority_json).collect::<Vec<_>>(),
+                    }))
                     .collect::<Vec<_>>());
             }
             v
@@ -592,6 +641,23 @@ pub fn to_json(snap: &Snapshot, proxy: Option<&str>) -> serde_json::Value {
         "proxies": proxies,
         "lints": snap.lints,
     })
+}
+
+/// One priority: its health, load and panic, and its localities with their endpoints.
+fn priority_json(pr: &PriorityView) -> serde_json::Value {
+    use serde_json::json;
+    let localities: Vec<serde_json::Value> = pr
+        .localities
+        .iter()
+        .map(|l| {
+            let endpoints: Vec<serde_json::Value> = l.endpoints.iter().map(endpoint_json).collect();
+            json!({
+                "locality": l.locality, "weight": l.weight, "effective_weight": l.effective_weight,
+                "hosts": l.hosts, "healthy": l.healthy, "endpoints": endpoints,
+            })
+        })
+        .collect();
+    json!({"index": pr.index, "health": pr.health, "load": pr.load, "in_panic": pr.in_panic, "localities": localities})
 }
 
 /// One endpoint: `state` (`healthy`, `ejected`, `unhealthy`), istioctl's `status` and
@@ -650,6 +716,56 @@ fn render_routes(s: &mut String, p: &ProxyView) {
     }
     for c in &p.unrouted {
         let _ = writeln!(s, "  no route matches: {c} -> 404 NR");
+    }
+}
+
+/// One cluster's outlier state, panic and priority tables: per priority a locality table and an
+/// endpoint table with istioctl's columns.
+fn render_cluster(
+    s: &mut String,
+    cluster: &str,
+    ejected_now: Option<(u32, u32)>,
+    total_panic: bool,
+    priorities: &[PriorityView],
+) {
+    if let Some((ejected, hosts)) = ejected_now {
+        let _ = writeln!(s, "  ejected now: {ejected} of {hosts} hosts");
+    }
+    if total_panic {
+        let _ = writeln!(s, "  TOTAL PANIC: every priority is in panic; load is split by host counts");
+    }
+    for pr in priorities {
+        let panic = if pr.in_panic { "yes: picks among all hosts, ejected included" } else { "no" };
+        let _ = writeln!(s, "  P{}  health {}%  load {}%  panic {panic}", pr.index, pr.health, pr.load);
+        let _ =
+            writeln!(s, "      {:<40} {:>6} {:>9} {:>5} {:>7}", "LOCALITY", "WEIGHT", "EFFECTIVE", "HOSTS", "HEALTHY");
+        for l in &pr.localities {
+            let _ = writeln!(
+                s,
+                "      {:<40} {:>6} {:>9.1} {:>5} {:>7}",
+                l.locality, l.weight, l.effective_weight, l.hosts, l.healthy
+            );
+        }
+        let endpoints: Vec<(&LocalityView, &EndpointView)> =
+            pr.localities.iter().flat_map(|l| l.endpoints.iter().map(move |e| (l, e))).collect();
+        if endpoints.is_empty() {
+            continue;
+        }
+        let name_w = endpoints.iter().map(|(_, e)| e.name.len()).max().unwrap_or(0).max("ENDPOINT".len());
+        let cluster_w = cluster.len().max("CLUSTER".len());
+        let loc_w = endpoints.iter().map(|(l, _)| l.locality.len()).max().unwrap_or(0).max("LOCALITY".len());
+        let row = |s: &mut String, cells: [&str; 6]| {
+            let line = format!(
+                "      {:<name_w$}  {:<9}  {:<13}  {:<cluster_w$}  {:<loc_w$}  {}",
+                cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+            );
+            let _ = writeln!(s, "{}", line.trim_end());
+        };
+        row(s, ["ENDPOINT", "STATUS", "OUTLIER CHECK", "CLUSTER", "LOCALITY", "DETAIL"]);
+        for (l, e) in endpoints {
+            let detail = detail_text(&e.state);
+            row(s, [&e.name, e.state.status(), e.state.outlier_check(), cluster, &l.locality, &detail]);
+        }
     }
 }
 

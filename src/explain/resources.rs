@@ -98,6 +98,16 @@ pub fn no_rule_reason(s: &Scenario, selection: &Selection) -> Option<String> {
     })
 }
 
+/// Why a route's `headers` (request `set`/`add`/`remove`, response too) are linted, not modelled.
+/// Envoy applies a route's header changes to the request it forwards, after the route (and its
+/// weighted cluster) is chosen, so they never change which route the same proxy takes; they could
+/// matter only to a later hop's routing (a gateway's VirtualService setting a header that a
+/// sidecar's routes match). meshsim has no later hop: every client proxy, gateway or sidecar,
+/// sends straight to the service's pods, so there is no second route table the header could
+/// reach. What the header means to the application is not simulated either.
+const HEADERS: &str = "header manipulation: applied after the route is chosen, and meshsim has no later hop whose \
+                       routes could match the header (clients send straight to the service's pods)";
+
 /// The lints about resources: what each proxy's selection simplifies, a service no
 /// DestinationRule applies to, and skipped resources that change the simulated traffic.
 pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
@@ -120,6 +130,36 @@ pub fn resource_lints(s: &Scenario) -> Vec<Lint> {
                   NAME` shows the route and why); weighted splits and request matching are not modelled yet"
                 .into(),
         });
+    }
+    // A route table naming two ports of the service: Istio sends each route to its port's
+    // cluster; meshsim builds the clusters of one port per proxy (`model::build::group_port`).
+    for g in &s.proxy_groups {
+        let mut ports: Vec<u32> = Vec::new();
+        let dests = g.selection.route.iter().flat_map(|c| &c.entries).flat_map(|e| e.route.route.iter().flatten());
+        for d in dests.filter(|d| d.destination.host.eq_ignore_ascii_case(&s.service.host)) {
+            if let Some(p) = d.destination.port.as_ref().and_then(|p| p.number)
+                && !ports.contains(&p)
+            {
+                ports.push(p);
+            }
+        }
+        if ports.len() > 1 {
+            let list: Vec<String> = ports.iter().map(u32::to_string).collect();
+            out.push(Lint {
+                code: "route-port-simplified",
+                reason: format!(
+                    "proxies {}: the routes name ports {} of {}; Istio sends each to that port's cluster, meshsim \
+                     builds one port's clusters per proxy and sends every route to port {} \
+                     (outbound|{}|SUBSET|HOST, with that port's portLevelSettings)",
+                    g.name,
+                    list.join(", "),
+                    s.service.host,
+                    ports[0],
+                    ports[0]
+                ),
+                fix: "simulate one port per proxy group: give each port's traffic its own group and route".into(),
+            });
+        }
     }
     // DestinationRules that exist but apply to no proxy.
     let has_dr = s.policy.resources.iter().any(|r| matches!(r.spec, ResourceSpec::DestinationRule(_)));
@@ -250,7 +290,7 @@ pub fn unsimulated_fields(spec: &ResourceSpec) -> Vec<(String, &'static str)> {
                     (h.redirect.is_some(), "redirect", "the proxy answers a redirect itself"),
                     (h.direct_response.is_some(), "directResponse", "the proxy answers itself"),
                     (h.rewrite.is_some(), "rewrite", "path and authority rewriting"),
-                    (h.headers.is_some(), "headers", "header manipulation"),
+                    (h.headers.is_some(), "headers", HEADERS),
                     (h.mirror.is_some(), "mirror", "copies of requests to another destination"),
                     (h.mirror_percentage.is_some(), "mirrorPercentage", "the share of requests mirrored"),
                     (h.mirrors.is_some(), "mirrors", "copies of requests to other destinations"),
@@ -263,7 +303,7 @@ pub fn unsimulated_fields(spec: &ResourceSpec) -> Vec<(String, &'static str)> {
                 }
                 for (j, d) in h.route.iter().flatten().enumerate() {
                     if d.headers.is_some() {
-                        out.push((format!("http[{i}].route[{j}].headers"), "header manipulation"));
+                        out.push((format!("http[{i}].route[{j}].headers"), HEADERS));
                     }
                 }
             }

@@ -86,7 +86,7 @@ pub fn settings_for(s: &Scenario, sel: &crate::istio::select::Selection, subset:
     let no_rule = crate::explain::resources::no_rule_reason(s, sel);
     let mut out = cluster_settings(s, plan.policy.as_ref(), no_rule.as_deref());
     let Some(dr) = sel.destination_rule.as_ref() else { return out };
-    let port = crate::model::build::service_port(s);
+    let port = crate::model::build::group_port(s, sel);
     let sub_tp = plan
         .subset
         .as_deref()

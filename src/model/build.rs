@@ -129,17 +129,32 @@ pub fn cluster_and_control(
     (cluster, lb_setting, enable_failover, send_unhealthy)
 }
 
-/// The service port meshsim names clusters with. meshsim does not model service ports: it is
-/// the destination port of the first route a proxy group takes, when it names one, else 80.
+/// The service's port, as far as meshsim knows it. meshsim does not model a service's ports: it
+/// is the first port a route destination to the service names (client groups in order, each
+/// group's route table in order), else 80. A group whose routes name no port sends to it, as
+/// Istio lets a route leave the port out when the service has one.
 pub fn service_port(s: &Scenario) -> u32 {
-    s.proxy_groups
+    s.proxy_groups.iter().find_map(|g| named_port(s, &g.selection)).unwrap_or(80)
+}
+
+/// The first port a destination to the service names in `sel`'s route table.
+fn named_port(s: &Scenario, sel: &crate::istio::select::Selection) -> Option<u32> {
+    sel.route
         .iter()
-        .find_map(|g| g.selection.http_route())
-        .and_then(|r| r.route.as_ref())
-        .and_then(|dests| dests.first())
-        .and_then(|d| d.destination.port.as_ref())
-        .and_then(|p| p.number)
-        .unwrap_or(80)
+        .flat_map(|c| &c.entries)
+        .flat_map(|e| e.route.route.iter().flatten())
+        .filter(|d| d.destination.host.eq_ignore_ascii_case(&s.service.host))
+        .find_map(|d| d.destination.port.as_ref().and_then(|p| p.number))
+}
+
+/// The service port a proxy's clusters are built for, named with (`outbound|PORT|SUBSET|HOST`)
+/// and whose `portLevelSettings` entries apply: the port its routes' destinations name (Istio
+/// builds a cluster per service port, and a route's `destination.port` picks one), else the
+/// service's ([`service_port`]). A proxy holds the clusters of one port in meshsim: a table whose
+/// routes name two ports sends all to the first (the lint `route-port-simplified` says so). An
+/// east-west gateway's selection has no route: it builds the service port's.
+pub fn group_port(s: &Scenario, sel: &crate::istio::select::Selection) -> u32 {
+    named_port(s, sel).unwrap_or_else(|| service_port(s))
 }
 
 /// One Envoy cluster pilot builds for the service in a proxy.
@@ -163,7 +178,7 @@ pub struct ClusterPlan {
 /// west gateways in AUTO_PASSTHROUGH build the same set for SNI routing (`buildSniDnatClusters`,
 /// named `outbound_.PORT_.SUBSET_.HOST`).
 pub fn cluster_plans(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec<ClusterPlan> {
-    let port = Some(service_port(s));
+    let port = Some(group_port(s, sel));
     let Some(dr) = sel.destination_rule.as_ref() else {
         return vec![ClusterPlan { subset: None, labels: None, policy: None }];
     };
@@ -180,9 +195,10 @@ pub fn cluster_plans(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec
 
 /// Envoy's name for a cluster of the service: `outbound|PORT|SUBSET|HOST` in a client
 /// (`model.BuildSubsetKey`, `pilot/pkg/model/service.go`), `outbound_.PORT_.SUBSET_.HOST` in an
-/// east-west gateway (`model.BuildDNSSrvSubsetKey`; `_` for no subset).
-pub fn cluster_name(s: &Scenario, subset: Option<&str>, gateway: bool) -> String {
-    let (port, host) = (service_port(s), &s.service.host);
+/// east-west gateway (`model.BuildDNSSrvSubsetKey`; `_` for no subset), for service port `port`
+/// ([`group_port`]).
+pub fn cluster_name(s: &Scenario, port: u32, subset: Option<&str>, gateway: bool) -> String {
+    let host = &s.service.host;
     if gateway {
         format!("outbound_.{port}_.{}_.{host}", subset.unwrap_or(""))
     } else {
@@ -217,6 +233,7 @@ fn new_cluster(name: String, subset: Option<String>, config: &ClusterConfig, htt
 
 /// The configuration of each cluster of a proxy: its Envoy settings and its control-plane view.
 struct BuiltCluster {
+    port: u32,
     subset: Option<String>,
     config: ClusterConfig,
     http2: bool,
@@ -224,13 +241,14 @@ struct BuiltCluster {
 }
 
 fn built_clusters(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec<BuiltCluster> {
+    let port = group_port(s, sel);
     cluster_plans(s, sel)
         .into_iter()
         .map(|plan| {
             let (config, lb_setting, enable_failover, send_unhealthy) = cluster_and_control(s, plan.policy.as_ref());
             let http2 = s.service.protocol == UpstreamProtocol::Http2 || config.h2_upgrade;
             let control = LbControl { lb_setting, enable_failover, send_unhealthy, labels: plan.labels };
-            BuiltCluster { subset: plan.subset, config, http2, control }
+            BuiltCluster { port, subset: plan.subset, config, http2, control }
         })
         .collect()
 }
@@ -250,7 +268,7 @@ fn new_proxy(
     let clusters = built
         .iter()
         .map(|b| {
-            let name = cluster_name(s, b.subset.as_deref(), tcp_passthrough);
+            let name = cluster_name(s, b.port, b.subset.as_deref(), tcp_passthrough);
             new_cluster(name, b.subset.clone(), &b.config, b.http2, &mut rng)
         })
         .collect();

@@ -108,7 +108,12 @@ fn settings_table(h: &mut String, scenario: &Scenario) {
             if defined { subset } else { None }
         };
         let subset = subset_of(g);
-        let cluster = crate::model::build::cluster_name(scenario, subset, false);
+        let cluster = crate::model::build::cluster_name(
+            scenario,
+            crate::model::build::group_port(scenario, &groups[g].selection),
+            subset,
+            false,
+        );
         let same: Vec<usize> = (g..groups.len())
             .filter(|&x| groups[x].selection.destination_rule == *rule && subset_of(x) == subset)
             .collect();

@@ -781,7 +781,12 @@ impl Validator<'_> {
                 let cluster = match plan.subset.as_deref() {
                     Some(name) => format!(
                         " in the cluster of subset `{name}` ({})",
-                        crate::model::build::cluster_name(s, Some(name), false)
+                        crate::model::build::cluster_name(
+                            s,
+                            crate::model::build::group_port(s, sel),
+                            Some(name),
+                            false
+                        )
                     ),
                     None => String::new(),
                 };

@@ -8,7 +8,7 @@
 //! | --- | --- |
 //! | `GET /` and `GET /assets/NAME` | the page and its embedded files |
 //! | `GET /api/scenarios` | `[{name, description, question, lesson}]` |
-//! | `GET /api/scenario?name=NAME` | one scenario: its tree as JSON and each knob's value, `settable` and `shadowed_by` ([`super::knobs::shadowed_by`]) |
+//! | `GET /api/scenario?name=NAME` | one scenario: its tree as JSON and each knob's value, `settable`, `shadowed_by` ([`super::knobs::shadowed_by`]) and `edits`, the paths the page writes for it ([`super::knobs::edits`]) |
 //! | `GET /api/knobs` | the knobs: path, group, label, kind, Istio default, meaning, range |
 //! | `POST /api/run` | `{"scenario", "seed"?, "set"?: {PATH: VALUE}, "lane"?}` → summary, series, ejections, pods, verdicts, lints |
 //! | `GET /api/explain?scenario=&seed=&set=&at=SECONDS&lane=&proxy=` | the `explain` snapshot |
@@ -178,10 +178,13 @@ impl Api {
         let knobs: BTreeMap<&str, Json> = super::knobs::knobs()
             .iter()
             .map(|k| {
-                let value = overrides::get(&entry.tree, k.path).map(toml_to_json).unwrap_or(Json::Null);
-                let settable = overrides::set(&mut entry.tree.clone(), k.path, Value::Boolean(true)).is_ok();
+                // The paths the knob writes: the block in force for the clusters the routes reach.
+                let edits = super::knobs::edits(&entry.scenario, k.path);
+                let value = overrides::get(&entry.tree, &edits[0]).map(toml_to_json).unwrap_or(Json::Null);
+                let settable =
+                    edits.iter().all(|e| overrides::set(&mut entry.tree.clone(), e, Value::Boolean(true)).is_ok());
                 let shadowed_by = super::knobs::shadowed_by(&entry.scenario, k.path);
-                (k.path, json!({"value": value, "settable": settable, "shadowed_by": shadowed_by}))
+                (k.path, json!({"value": value, "settable": settable, "shadowed_by": shadowed_by, "edits": edits}))
             })
             .collect();
         let s = &entry.scenario;

@@ -785,65 +785,131 @@ pub fn knobs() -> Vec<Knob> {
     ]
 }
 
-/// What shadows a knob in scenario `s`: a knob edits the DestinationRule's top-level
-/// `trafficPolicy`, but Istio merges a cluster's policy block by block, top level, then
-/// port-level, then the subset's, then the subset's port-level (`MergeSubsetTrafficPolicy`,
-/// `pilot/pkg/networking/core/cluster_traffic_policy.go`): when a later layer sets the knob's
-/// block (`outlierDetection`, `loadBalancer`, `connectionPool`) for the cluster a group's route
-/// uses, that block is in force whole and the knob changes nothing there. The answer names the
-/// block and the groups, e.g. ``subsets[name=v1].trafficPolicy.outlierDetection (route of
-/// `ingress`)``; `None` when every group's cluster takes the knob's block from the top level.
-pub fn shadowed_by(s: &crate::scenario::Scenario, path: &str) -> Option<String> {
-    let rest = path.strip_prefix("policy.destination_rule.trafficPolicy.")?;
-    let block = rest.split('.').next()?;
+/// The policy blocks a knob can be about: `trafficPolicy.BLOCK.FIELD...`.
+const BLOCKS: [&str; 3] = ["outlierDetection", "loadBalancer", "connectionPool"];
+
+/// Where Istio takes a cluster's `block` from, as a path inside the DestinationRule's spec, by
+/// `MergeSubsetTrafficPolicy` (`pilot/pkg/networking/util/util.go`; the merge itself is
+/// `istio::translate::merged_traffic_policy`): the subset's `portLevelSettings` entry for the
+/// cluster's port when there is one (it replaces every block, set or not), else the subset's own
+/// block when it sets it, else the top-level entry for the port (which also replaces every
+/// block), else the top-level block. `subset` is the cluster's subset (`None`: the default
+/// cluster); a subset the rule does not define has no cluster (`None`).
+fn block_in_force(
+    spec: &crate::istio::manifest::DestinationRuleSpec,
+    subset: Option<&str>,
+    port: u32,
+    block: &str,
+) -> Option<(String, String)> {
     let sets = |od: bool, lb: bool, cp: bool| match block {
         "outlierDetection" => od,
         "loadBalancer" => lb,
-        "connectionPool" => cp,
-        _ => false,
+        _ => cp,
     };
-    let port_sets = |p: &crate::istio::manifest::PortTrafficPolicy| {
-        sets(p.outlier_detection.is_some(), p.load_balancer.is_some(), p.connection_pool.is_some())
+    let entry = |tp: &crate::istio::manifest::TrafficPolicy| {
+        tp.port_level_settings.iter().flatten().position(|p| p.port.as_ref().and_then(|p| p.number) == Some(port))
     };
-    // (shadowing block, groups whose route cluster it is in force for), in group order.
-    let mut found: Vec<(String, Vec<&str>)> = Vec::new();
-    for g in &s.proxy_groups {
-        let Some(dr) = g.selection.destination_rule.as_ref() else { continue };
-        let spec = &dr.spec;
-        let subset = crate::explain::settings::route_subset(&g.selection)
-            .and_then(|name| spec.subsets.iter().flatten().find(|x| x.name == name));
-        let sub_tp = subset.and_then(|x| x.traffic_policy.as_ref());
-        let by = if let Some(tp) = sub_tp
-            && let Some(i) = tp.port_level_settings.iter().flatten().position(port_sets)
-        {
-            Some(format!("subsets[name={}].trafficPolicy.portLevelSettings[{i}].{block}", subset?.name))
-        } else if let Some(tp) = sub_tp
-            && sets(tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some())
-        {
-            Some(format!("subsets[name={}].trafficPolicy.{block}", subset?.name))
-        } else {
-            spec.traffic_policy
-                .as_ref()
-                .and_then(|tp| tp.port_level_settings.iter().flatten().position(port_sets))
-                .map(|i| format!("trafficPolicy.portLevelSettings[{i}].{block}"))
-        };
-        let Some(by) = by else { continue };
-        match found.iter_mut().find(|(b, _)| *b == by) {
-            Some((_, groups)) => groups.push(&g.name),
-            None => found.push((by, vec![&g.name])),
+    if let Some(name) = subset {
+        let i = spec.subsets.iter().flatten().position(|x| x.name == name)?;
+        let both = |tail: String| (format!("subsets[{i}].{tail}"), format!("subsets[name={name}].{tail}"));
+        if let Some(tp) = spec.subsets.iter().flatten().nth(i).and_then(|x| x.traffic_policy.as_ref()) {
+            if let Some(j) = entry(tp) {
+                return Some(both(format!("trafficPolicy.portLevelSettings[{j}].{block}")));
+            }
+            if sets(tp.outlier_detection.is_some(), tp.load_balancer.is_some(), tp.connection_pool.is_some()) {
+                return Some(both(format!("trafficPolicy.{block}")));
+            }
         }
     }
-    if found.is_empty() {
+    let top = match spec.traffic_policy.as_ref().and_then(entry) {
+        Some(j) => format!("trafficPolicy.portLevelSettings[{j}].{block}"),
+        None => format!("trafficPolicy.{block}"),
+    };
+    Some((top.clone(), top))
+}
+
+/// For a knob about a DestinationRule block (`policy.destination_rule.trafficPolicy.BLOCK...`):
+/// the block in force (a path in the rule's spec) for every cluster a client group's routes reach,
+/// each as (path, the path with the subset named, groups), in group order then route order, and
+/// the knob's field inside the block; `None` for other knobs.
+#[allow(clippy::type_complexity)]
+fn blocks_in_force<'a>(
+    s: &'a crate::scenario::Scenario,
+    path: &str,
+) -> Option<(Vec<(String, String, Vec<&'a str>)>, String)> {
+    let rest = path.strip_prefix("policy.destination_rule.trafficPolicy.")?;
+    let (block, field) = rest.split_once('.').unwrap_or((rest, ""));
+    if !BLOCKS.contains(&block) {
         return None;
     }
+    let mut found: Vec<(String, String, Vec<&str>)> = Vec::new();
+    for g in &s.proxy_groups {
+        let Some(dr) = g.selection.destination_rule.as_ref() else { continue };
+        let port = crate::model::build::group_port(s, &g.selection);
+        // Every destination of every route of its table (Istio's default route: the default
+        // cluster).
+        let mut subsets: Vec<Option<&str>> = Vec::new();
+        let dests = g.selection.route.iter().flat_map(|c| &c.entries).flat_map(|e| e.route.route.iter().flatten());
+        for d in dests {
+            let sub = d.destination.subset.as_deref();
+            if !subsets.contains(&sub) {
+                subsets.push(sub);
+            }
+        }
+        if subsets.is_empty() {
+            subsets.push(None);
+        }
+        for sub in subsets {
+            let Some((by, label)) = block_in_force(&dr.spec, sub, port, block) else { continue };
+            match found.iter_mut().find(|(b, _, _)| *b == by) {
+                Some((_, _, groups)) if groups.contains(&g.name.as_str()) => {}
+                Some((_, _, groups)) => groups.push(&g.name),
+                None => found.push((by, label, vec![&g.name])),
+            }
+        }
+    }
+    Some((found, field.to_string()))
+}
+
+/// The scenario paths a knob writes in scenario `s`: the knob's own path, except for a knob about
+/// a DestinationRule block (`outlierDetection`, `loadBalancer`, `connectionPool`), which writes
+/// the block in force for each cluster the client groups' routes reach ([`block_in_force`]): a
+/// subset's own block when it sets one, a port-level entry when one replaces the policy, the
+/// top-level block otherwise. So moving a knob always changes the clusters the routes use. A
+/// block that is in force but not written yet is created by the override (the subset's
+/// `portLevelSettings[j].outlierDetection`, ...), and the strict schema checks it as usual.
+pub fn edits(s: &crate::scenario::Scenario, path: &str) -> Vec<String> {
+    let Some((found, field)) = blocks_in_force(s, path) else { return vec![path.to_string()] };
+    let mut out: Vec<String> = found
+        .into_iter()
+        .map(|(by, _, _)| {
+            let at = format!("policy.destination_rule.{by}");
+            if field.is_empty() { at } else { format!("{at}.{field}") }
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(path.to_string());
+    }
+    out
+}
+
+/// What shadows a knob's top-level block in scenario `s`: Istio merges a cluster's policy block
+/// by block, top level, then port-level, then the subset's, then the subset's port-level
+/// (`MergeSubsetTrafficPolicy`): when a later layer gives the block for a cluster a group's routes
+/// reach, that block is in force whole, and the knob edits it there ([`edits`]). The answer names
+/// the block and the groups, e.g. ``subsets[name=v1].trafficPolicy.outlierDetection (route of
+/// `ingress`)``; `None` when every such cluster takes the block from the top level.
+pub fn shadowed_by(s: &crate::scenario::Scenario, path: &str) -> Option<String> {
+    let (found, _) = blocks_in_force(s, path)?;
     let parts: Vec<String> = found
         .iter()
-        .map(|(by, groups)| {
+        .filter(|(by, _, _)| !by.starts_with("trafficPolicy.") || by.contains("portLevelSettings"))
+        .map(|(_, by, groups)| {
             let names: Vec<String> = groups.iter().map(|n| format!("`{n}`")).collect();
             format!("{by} (route of {})", names.join(", "))
         })
         .collect();
-    Some(parts.join("; "))
+    if parts.is_empty() { None } else { Some(parts.join("; ")) }
 }
 
 #[cfg(test)]
@@ -875,6 +941,67 @@ mod tests {
             let set = format!("{}={value}", k.path);
             assert_ne!(outlier(std::slice::from_ref(&set)), base, "{set} changed nothing");
         }
+    }
+
+    /// A `portLevelSettings` entry for the cluster's port (80 here: no route names a port)
+    /// replaces the whole policy, set blocks or not (`MergeSubsetTrafficPolicy`): an entry that
+    /// sets only `connectionPool` still puts the top-level `outlierDetection` out of force, so the
+    /// outlier knobs edit the entry's (absent, so Envoy's defaults) block; an entry for another
+    /// port changes nothing for this cluster and the knobs edit the top level.
+    #[test]
+    fn port_level_entry_for_the_clusters_port_takes_the_knob() {
+        let scenario = |port: u32| {
+            let text = format!(
+                r#"
+name = "t"
+duration = "10s"
+[[clusters]]
+name = "a"
+region = "r1"
+[service]
+host = "svc.default.svc.cluster.local"
+[[service.deployments]]
+cluster = "a"
+replicas = 2
+[[proxies]]
+name = "client"
+kind = "sidecar"
+cluster = "a"
+[[workload]]
+proxy = "client"
+rate = 10
+[policy.destination_rule]
+host = "svc.default.svc.cluster.local"
+[policy.destination_rule.trafficPolicy.outlierDetection]
+consecutive5xxErrors = 3
+[[policy.destination_rule.trafficPolicy.portLevelSettings]]
+port = {{ number = {port} }}
+connectionPool = {{ http = {{ http2MaxRequests = 10 }} }}
+"#
+            );
+            crate::scenario::from_str(&text, "t.toml", std::path::Path::new("."), &[]).expect("scenario")
+        };
+        let od = od!("consecutive5xxErrors");
+        let pool = pool!("http.http2MaxRequests");
+        let on80 = scenario(80);
+        assert_eq!(
+            edits(&on80, od),
+            ["policy.destination_rule.trafficPolicy.portLevelSettings[0].outlierDetection.consecutive5xxErrors"]
+        );
+        assert_eq!(
+            shadowed_by(&on80, od).as_deref(),
+            Some("trafficPolicy.portLevelSettings[0].outlierDetection (route of `client`)")
+        );
+        assert_eq!(
+            edits(&on80, pool),
+            ["policy.destination_rule.trafficPolicy.portLevelSettings[0].connectionPool.http.http2MaxRequests"]
+        );
+        let on9090 = scenario(9090);
+        assert_eq!(edits(&on9090, od), [od]);
+        assert_eq!(edits(&on9090, pool), [pool]);
+        assert_eq!(shadowed_by(&on9090, pool), None);
+        // Knobs about other things are written where they say.
+        assert_eq!(edits(&on80, "workload[0].rate"), ["workload[0].rate"]);
     }
 
     #[test]

@@ -396,6 +396,45 @@ fn a_weighted_split_shows_both_destinations_and_no_lint() {
     assert!(codes("canary-split-is-not-failover.toml").is_empty(), "{:?}", codes("canary-split-is-not-failover.toml"));
 }
 
+/// Every cluster a proxy's routes reach gets its own section: in the 90/10 canary split at 40 s,
+/// v1's cluster (3 healthy pods in the proxy's zone europe-west1-b) and v2's (its 2 pods in
+/// europe-west1-c, both answering 503 since 20 s: with consecutive5xxErrors 5 at 10 % of 400
+/// rps each is ejected within a second or so, for baseEjectionTime 30 s, so both are still out
+/// at 40 s). v2's own P0 is zone c with 0 of 2 hosts healthy (health 0 %); no panic, since
+/// Istio 1.31 sets the panic threshold to 0. Before, only v1's table was shown.
+#[test]
+fn every_cluster_a_split_reaches_shows_its_own_priorities() {
+    let snap = snapshot("canary-split-is-not-failover.toml", 40);
+    let p = &snap.proxies[0];
+    assert_eq!(p.envoy_cluster, "outbound|80|v1|reviews.default.svc.cluster.local");
+    let locs = |prs: &[meshsim::explain::PriorityView]| -> Vec<(usize, String, u32, u32, u32)> {
+        prs.iter()
+            .flat_map(|pr| {
+                pr.localities.iter().map(move |l| (pr.index, l.locality.clone(), l.weight, l.hosts, l.healthy))
+            })
+            .collect()
+    };
+    assert_eq!(locs(&p.priorities), [(0, "europe-west1/europe-west1-b".to_string(), 3, 3, 3)]);
+    assert_eq!(p.ejected, Some((0, 3)));
+    assert_eq!(p.other_clusters.len(), 1, "{:?}", p.other_clusters);
+    let v2 = &p.other_clusters[0];
+    assert_eq!(v2.name, "outbound|80|v2|reviews.default.svc.cluster.local");
+    assert_eq!(v2.reached_by, ["route [0] weight 10 (10%)"]);
+    assert_eq!(locs(&v2.priorities), [(0, "europe-west1/europe-west1-c".to_string(), 2, 2, 0)]);
+    assert_eq!((v2.priorities[0].health, v2.priorities[0].in_panic), (0, false));
+    assert_eq!(v2.ejected, Some((2, 2)));
+    let text = meshsim::explain::render(&snap, None);
+    assert!(text.contains("Cluster outbound|80|v2|reviews.default.svc.cluster.local (route [0] weight 10 (10%))\n  ejected now: 2 of 2 hosts\n  P0  health 0%  load 100%  panic no"), "{text}");
+    assert!(text.contains("canary/0  HEALTHY    FAILED         outbound|80|v2|"), "{text}");
+    let json = meshsim::explain::to_json(&snap, None);
+    let other = &json["proxies"][0]["other_clusters"][0];
+    assert_eq!(other["name"], "outbound|80|v2|reviews.default.svc.cluster.local");
+    assert_eq!(other["priorities"][0]["localities"][0]["healthy"], 0);
+    assert_eq!(other["ejected"]["now"], 2);
+    // A proxy whose route reaches one cluster has no other section.
+    assert!(snapshot("subset-outlier-detection.toml", 40).proxies.iter().all(|p| p.other_clusters.is_empty()));
+}
+
 /// Every row of the settings in force, as (name, source), cluster settings then the proxy's route.
 fn sources(snap: &Snapshot) -> Vec<(String, &'static str)> {
     let p = &snap.proxies[0];

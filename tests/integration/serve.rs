@@ -526,3 +526,35 @@ fn knobs_say_when_a_subset_block_shadows_them() {
     let lab = detail(LAB);
     assert!(lab["knobs"].as_object().unwrap().values().all(|k| k["shadowed_by"].is_null()), "{lab}");
 }
+
+/// A knob edits the block in force for the cluster the route uses: in the subset scenario the
+/// route's subset `v1` has its own `outlierDetection`, so `consecutive5xxErrors` edits
+/// `subsets[0].trafficPolicy.outlierDetection.consecutive5xxErrors` (value 1, the subset's), and
+/// moving it to 0 turns the consecutive-5xx detector off: no ejection, where the scenario ejects
+/// each of A's pods (6 times while A fails). The top-level path alone changes nothing (the
+/// subset's block wins Istio's merge whole), which is why the knob does not write there. The
+/// `connectionPool` knobs still edit the top level, which is in force for that block.
+#[test]
+fn a_knob_edits_the_block_in_force_and_moving_it_changes_the_run() {
+    const SUB: &str = "subset-outlier-detection";
+    let (status, _, body) = request("GET", &format!("/api/scenario?name={SUB}"), b"");
+    assert_eq!(status, 200);
+    let d = json_of(&body);
+    let knob = &d["knobs"][format!("{OD}.consecutive5xxErrors")];
+    let edit = "policy.destination_rule.subsets[0].trafficPolicy.outlierDetection.consecutive5xxErrors";
+    assert_eq!(knob["edits"], json!([edit]), "{knob}");
+    assert_eq!(knob["value"], 1, "the subset's value is the knob's");
+    assert_eq!(knob["settable"], true);
+    let pool = "policy.destination_rule.trafficPolicy.connectionPool.http.http2MaxRequests";
+    assert_eq!(d["knobs"][pool]["edits"], json!([pool]));
+    assert_eq!(d["knobs"][pool]["value"], 100);
+    let ejections = |set: Value| {
+        let (status, got) = post_run(&json!({"scenario": SUB, "set": set}));
+        assert_eq!(status, 200, "{:.300}", got.to_string());
+        got["summary"]["ejections"].as_u64().unwrap_or_else(|| panic!("{:.600}", got["summary"]))
+    };
+    let base = ejections(json!({}));
+    assert!(base >= 6, "{base}");
+    assert_eq!(ejections(json!({ format!("{OD}.consecutive5xxErrors"): 0 })), base, "the top-level block is shadowed");
+    assert_eq!(ejections(json!({ edit: 0 })), 0, "the knob's edit turns the detector off");
+}

@@ -376,3 +376,88 @@ arrivals = "uniform"
         "{e}"
     );
 }
+
+/// Two client groups whose routes name different ports of the service (`sourceLabels` picks the
+/// route): Istio builds a cluster per service port, so group `a` uses `outbound|8080||HOST` and
+/// group `b` `outbound|9090||HOST`, each with its port's `portLevelSettings` entry, which replaces
+/// the top-level policy (`MergeSubsetTrafficPolicy`): `a` ejects after 5 consecutive 5xx (top
+/// level), `b` after 1 (its port's entry). Before, both took the first route's port (8080) and
+/// the top-level policy. A table naming two ports in one group is linted
+/// (`route-port-simplified`).
+#[test]
+fn each_group_builds_the_clusters_of_the_port_its_routes_name() {
+    let text = |b_port: &str| {
+        format!(
+            r#"
+name = "t"
+duration = "10s"
+[[clusters]]
+name = "a"
+region = "r1"
+[service]
+host = "svc.default.svc.cluster.local"
+[[service.deployments]]
+cluster = "a"
+replicas = 2
+[[proxies]]
+name = "a"
+kind = "sidecar"
+cluster = "a"
+labels = {{ app = "a" }}
+[[proxies]]
+name = "b"
+kind = "sidecar"
+cluster = "a"
+labels = {{ app = "b" }}
+[[workload]]
+proxy = "a"
+rate = 10
+[[workload]]
+proxy = "b"
+rate = 10
+[policy.destination_rule]
+host = "svc.default.svc.cluster.local"
+[policy.destination_rule.trafficPolicy]
+outlierDetection = {{ consecutive5xxErrors = 5 }}
+portLevelSettings = [{{ port = {{ number = 9090 }}, outlierDetection = {{ consecutive5xxErrors = 1 }} }}]
+[policy.virtual_service]
+hosts = ["svc.default.svc.cluster.local"]
+[[policy.virtual_service.http]]
+match = [{{ sourceLabels = {{ app = "a" }} }}]
+route = [{{ destination = {{ host = "svc.default.svc.cluster.local", port = {{ number = 8080 }} }} }}]
+[[policy.virtual_service.http]]
+match = [{{ sourceLabels = {{ app = "b" }} }}]
+route = [{{ destination = {{ host = "svc.default.svc.cluster.local", port = {{ number = {b_port} }} }} }}]
+"#
+        )
+    };
+    let s = Arc::new(parse(&text("9090")).unwrap_or_else(|e| panic!("{e}")));
+    let (w, _) = meshsim::model::build::build(s.clone(), 1);
+    let got: Vec<(&str, &str, u32)> = w
+        .proxies
+        .iter()
+        .map(|p| {
+            let c = &p.clusters[0];
+            (p.name.as_str(), c.name.as_str(), c.config.outlier.as_ref().expect("outlier detection").consecutive_5xx)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a-0", "outbound|8080||svc.default.svc.cluster.local", 5),
+            ("b-0", "outbound|9090||svc.default.svc.cluster.local", 1)
+        ]
+    );
+    let snap = meshsim::explain::snapshot(s.clone(), 1, meshsim::engine::SimTime::ZERO).unwrap();
+    let names: Vec<&str> = snap.proxies.iter().map(|p| p.envoy_cluster.as_str()).collect();
+    assert_eq!(names, ["outbound|8080||svc.default.svc.cluster.local", "outbound|9090||svc.default.svc.cluster.local"]);
+    assert!(!meshsim::explain::lint_scenario(&s).iter().any(|l| l.code == "route-port-simplified"));
+    // One group whose table names both ports: linted, and its clusters are the first port's.
+    let both = text("9090")
+        .replace("sourceLabels = { app = \"a\" }", "sourceLabels = { app = \"a\" }, uri = { prefix = \"/a\" }")
+        .replace("sourceLabels = { app = \"b\" }", "sourceLabels = { app = \"a\" }");
+    let s2 = parse(&both).unwrap_or_else(|e| panic!("{e}"));
+    let lint =
+        meshsim::explain::lint_scenario(&s2).into_iter().find(|l| l.code == "route-port-simplified").expect("lint");
+    assert!(lint.reason.starts_with("proxies a: the routes name ports 8080, 9090"), "{}", lint.reason);
+}

@@ -12,35 +12,60 @@ use crate::istio::manifest::TrafficPolicy;
 use crate::istio::translate::effective_lb_setting;
 use crate::scenario::{ProxyKind, Scenario, UpstreamProtocol};
 
-/// The client proxy groups whose requests go to clusters with one traffic policy, and that policy.
+/// The client proxy groups whose requests go to clusters with one traffic policy and one set of
+/// pods, that policy, and the labels that select the pods.
 struct Groups {
     /// Indices into `proxy_groups`.
     ids: Vec<usize>,
     tp: Option<TrafficPolicy>,
+    /// The labels of the subset their route sends to (`None`: the default cluster, every pod of
+    /// the service).
+    labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl Groups {
     fn has(&self, g: usize) -> bool {
         self.ids.contains(&g)
     }
+
+    /// The deployments whose pods are in the cluster their route uses: a subset's cluster holds
+    /// only the pods carrying its labels (`labels.Instance.SubsetOf`).
+    fn deployments<'a>(&'a self, s: &'a Scenario) -> impl Iterator<Item = &'a crate::scenario::DeploymentSpec> + 'a {
+        s.service.deployments.iter().filter(move |d| {
+            self.labels.as_ref().is_none_or(|want| crate::istio::select::labels_subset(want, &d.labels))
+        })
+    }
+}
+
+/// The labels of the subset proxy group `g`'s route sends to (its first destination's, as
+/// [`super::route_policy`] takes the policy), `None` for the default cluster or a subset the rule
+/// does not define.
+fn route_labels(s: &Scenario, g: usize) -> Option<std::collections::BTreeMap<String, String>> {
+    let sel = &s.proxy_groups[g].selection;
+    let name = crate::explain::settings::route_subset(sel)?;
+    let dr = sel.destination_rule.as_ref()?;
+    let sub = dr.spec.subsets.iter().flatten().find(|x| x.name == name)?;
+    Some(sub.labels.clone().unwrap_or_default())
 }
 
 /// Every load-balancing lint that fires for `s`, in a fixed order: per distinct traffic policy
-/// of the cluster the groups' routes send to (as [`super::lint_scenario`] groups them: a subset's
-/// merged policy, else the default cluster's), in the order of the first group that gets it, each
+/// of the cluster the groups' routes send to and set of pods in it (as [`super::lint_scenario`]
+/// groups them: a subset's merged policy and pods, else the default cluster's), in the order of the first group that gets it, each
 /// lint once; a lint that fires for some groups only says which (`proxies a, b: ...`), and the
 /// same lint from several policies is listed once with all their groups.
 pub fn lints(s: &Scenario) -> Vec<Lint> {
     let policies: Vec<Option<TrafficPolicy>> = (0..s.proxy_groups.len()).map(|g| super::route_policy(s, g)).collect();
+    let labels: Vec<_> = (0..s.proxy_groups.len()).map(|g| route_labels(s, g)).collect();
     let mut found: Vec<(Lint, Vec<usize>)> = Vec::new();
     let mut done: Vec<usize> = Vec::new();
     for g in 0..s.proxy_groups.len() {
         if done.contains(&g) {
             continue;
         }
-        let ids: Vec<usize> = (g..s.proxy_groups.len()).filter(|&h| policies[h] == policies[g]).collect();
+        let ids: Vec<usize> =
+            (g..s.proxy_groups.len()).filter(|&h| policies[h] == policies[g] && labels[h] == labels[g]).collect();
         done.extend(&ids);
-        let groups = Groups { tp: policies[g].clone(), ids };
+        let groups = Groups { tp: policies[g].clone(), labels: labels[g].clone(), ids };
         let mut out = Vec::new();
         warmup_without_effect(&groups, &mut out);
         warmup_between_localities(s, &groups, &mut out);
@@ -109,7 +134,15 @@ fn warmup_between_localities(s: &Scenario, groups: &Groups, out: &mut Vec<Lint>)
     let setting = effective_lb_setting(tp, mesh).setting;
     let failover = tp.is_some_and(|tp| tp.outlier_detection.is_some()) || s.service.traffic_distribution.is_some();
     let weighted = needs_locality_weighted_config(setting.as_ref(), failover, mesh.enable_locality_weighted_lb_config);
-    let localities = s.kube_clusters.len() > 1;
+    // The localities of the pods in the groups' cluster (a subset's pods may sit in one).
+    let mut localities: Vec<&crate::envoy::config::Locality> = Vec::new();
+    for d in groups.deployments(s) {
+        let loc = &s.kube_clusters[d.cluster.idx()].locality;
+        if !localities.contains(&loc) {
+            localities.push(loc);
+        }
+    }
+    let localities = localities.len() > 1;
     if localities && setting.is_some() && (failover || weighted) {
         out.push(Lint {
             code: "warmup-between-localities",
@@ -199,10 +232,8 @@ fn east_west_connection_pinning(s: &Scenario, groups: &Groups, out: &mut Vec<Lin
     }
     for gw in s.east_west_gateways.iter().filter(|g| g.per_connection) {
         let kc = &s.kube_clusters[gw.cluster.idx()];
-        let remote_pods: u32 = s
-            .service
-            .deployments
-            .iter()
+        let remote_pods: u32 = groups
+            .deployments(s)
             .filter(|d| s.kube_clusters[d.cluster.idx()].network == kc.network)
             .map(|d| d.replicas)
             .sum();
@@ -296,6 +327,100 @@ host = "svc.default.svc.cluster.local"
 trafficPolicy = { connectionPool = { http = { maxRequestsPerConnection = 100 } } }
 "#;
         assert!(!codes(fixed).contains(&"east-west-connection-pinning"));
+    }
+
+    /// A sidecar routed to subset `v1`: its cluster holds only the pods labelled `version: v1`.
+    /// Network n2 (clusters b and c, the gateway in b) has 6 pods: `remote_v1` in b carry v1, the
+    /// rest, in c, v2; cluster a's 2 pods carry v1. The lints count the subset's pods, not the service's.
+    fn subset_scenario(remote_v1: u32, extra: &str) -> crate::scenario::Scenario {
+        let remote = if remote_v1 > 0 {
+            format!(
+                "[[service.deployments]]\ncluster = \"b\"\nreplicas = {remote_v1}\nlabels = {{ version = \"v1\" }}\n"
+            )
+        } else {
+            String::new()
+        };
+        let text = format!(
+            r#"
+name = "t"
+duration = "10s"
+[[clusters]]
+name = "a"
+region = "r1"
+[[clusters]]
+name = "b"
+region = "r2"
+network = "n2"
+[[clusters]]
+name = "c"
+region = "r2"
+zone = "r2-c"
+network = "n2"
+[service]
+host = "svc.default.svc.cluster.local"
+protocol = "http2"
+[[service.deployments]]
+cluster = "a"
+replicas = 2
+labels = {{ version = "v1" }}
+{remote}
+[[service.deployments]]
+cluster = "c"
+replicas = {}
+labels = {{ version = "v2" }}
+[[east_west_gateways]]
+cluster = "b"
+[[proxies]]
+name = "client"
+kind = "sidecar"
+cluster = "a"
+replicas = 2
+[[workload]]
+proxy = "client"
+rate = 10
+[policy.destination_rule]
+host = "svc.default.svc.cluster.local"
+subsets = [{{ name = "v1", labels = {{ version = "v1" }} }}]
+{extra}
+[policy.virtual_service]
+hosts = ["svc.default.svc.cluster.local"]
+[[policy.virtual_service.http]]
+route = [{{ destination = {{ host = "svc.default.svc.cluster.local", subset = "v1" }} }}]
+"#,
+            6 - remote_v1
+        );
+        crate::scenario::from_str(&text, "t.toml", std::path::Path::new("."), &[]).expect("scenario")
+    }
+
+    /// With no v1 pod behind the east-west gateway, nothing of the route's cluster is pinned
+    /// there (counting the service's 6 remote pods, the lint fired); with 2 v1 pods there, the 2
+    /// client replicas' 2 connections share those 2 pods (not 6, with 4 idle).
+    #[test]
+    fn connection_pinning_counts_the_subsets_pods() {
+        let pin = |remote_v1| {
+            lint_scenario(&subset_scenario(remote_v1, ""))
+                .into_iter()
+                .find(|l| l.code == "east-west-connection-pinning")
+                .map(|l| l.reason)
+        };
+        assert_eq!(pin(0), None);
+        let two = pin(2).expect("lint");
+        assert!(two.contains("2 connections share 2 pods"), "{two}");
+        assert!(!two.contains("get nothing"), "{two}");
+    }
+
+    /// Slow start with failover: the trap is a recovering locality taking its share back at once.
+    /// A subset whose pods all sit in one locality has no other locality to fail over to or back
+    /// from, so the lint stays silent (it fired when counting the service's two localities); with
+    /// v1 pods in both it fires.
+    #[test]
+    fn warmup_between_localities_counts_the_subsets_localities() {
+        let extra = "trafficPolicy = { loadBalancer = { warmup = { duration = \"60s\" } }, outlierDetection = { consecutive5xxErrors = 5 } }";
+        let fires = |remote_v1| {
+            lint_scenario(&subset_scenario(remote_v1, extra)).iter().any(|l| l.code == "warmup-between-localities")
+        };
+        assert!(!fires(0));
+        assert!(fires(2));
     }
 
     #[test]

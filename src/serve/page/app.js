@@ -31,10 +31,21 @@
   const probe = { redraws: 0, lastLatencyMs: null, latencies: [], timings: null, run: null, runA: null, explain: null, explainAt: null, errors: 0 };
   window.meshsim = probe;
   const canonical = (v) => JSON.stringify(v, (_, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
+  // The overrides sent to the server: a knob's value goes to every path it edits (the block in
+  // force for the clusters the routes reach: a subset's or a port's own block when it sets one,
+  // `knobs[].edits`); the page's state, the link and the undo keep the knob's own path.
+  const wire = (set) => {
+    const out = {};
+    for (const [path, value] of Object.entries(set)) {
+      const k = state.detail && state.detail.knobs[path];
+      for (const p of k && k.edits ? k.edits : [path]) out[p] = value;
+    }
+    return out;
+  };
   // True when the charts show the current settings and nothing is in flight.
   probe.settled = () =>
-    !!state.run && !document.body.classList.contains("busy") && canonical(state.run.set) === canonical(state.set) &&
-    (!state.compare || (!!state.runA && canonical(state.runA.set) === canonical(state.compare.set)));
+    !!state.run && !document.body.classList.contains("busy") && canonical(state.run.set) === canonical(wire(state.set)) &&
+    (!state.compare || (!!state.runA && canonical(state.runA.set) === canonical(wire(state.compare.set))));
 
   // ---- small helpers ------------------------------------------------------------------
   function h(tag, attrs, ...children) {
@@ -106,7 +117,7 @@
     if (state.t > 0) p.set("t", state.t.toFixed(1));
     if (state.proxy) p.set("proxy", state.proxy);
     history.replaceState(null, "", "#" + p.toString());
-    $("download").href = "/api/download?" + new URLSearchParams({ scenario: state.name, seed: String(state.seed), set: JSON.stringify(state.set) }).toString();
+    $("download").href = "/api/download?" + new URLSearchParams({ scenario: state.name, seed: String(state.seed), set: JSON.stringify(wire(state.set)) }).toString();
     $("download").setAttribute("download", `${state.name}.toml`);
   }
 
@@ -125,7 +136,7 @@
     return getJSON("/api/run", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ scenario: state.name, seed: state.seed, set, lane }),
+      body: JSON.stringify({ scenario: state.name, seed: state.seed, set: wire(set), lane }),
       signal,
     });
   }
@@ -278,7 +289,7 @@
     if (state.explainController) state.explainController.abort();
     const c = (state.explainController = new AbortController());
     const at = state.t;
-    const q = new URLSearchParams({ scenario: state.name, seed: String(state.seed), set: JSON.stringify(state.set), at: at.toFixed(1), lane: "explain" });
+    const q = new URLSearchParams({ scenario: state.name, seed: String(state.seed), set: JSON.stringify(wire(state.set)), at: at.toFixed(1), lane: "explain" });
     // The picked proxy goes to the server too, so that the snapshot's `text` is that proxy's
     // `meshsim explain --proxy` output.
     const proxy = state.proxy;
@@ -302,19 +313,10 @@
     }
   }
 
-  function drawExplain(snap) {
-    const names = snap.proxies.map((p) => p.name);
-    const wanted = names.includes(state.proxy) ? state.proxy : names[0];
-    const picker = h("select", { id: "explain-proxy", "aria-label": "Proxy" }, ...names.map((n) => h("option", { value: n, selected: n === wanted }, n)));
-    picker.addEventListener("change", () => {
-      state.proxy = picker.value;
-      writeHash();
-      drawExplain(probe.explain);
-    });
-    const p = snap.proxies.find((x) => x.name === wanted);
-    const parts = [h("div", { class: "proxy-head" }, h("label", { for: "explain-proxy", text: "Proxy " }), picker, ` at ${snap.at_s.toFixed(1)} s — ${p.kind} in ${p.cluster}` + (p.ejected ? `; ejected now ${p.ejected.now} of ${p.ejected.hosts} hosts` : "; no outlier detection"))];
-    if (p.total_panic) parts.push(h("p", { class: "panic", text: "TOTAL PANIC: every priority is in panic; load is split by host counts." }));
-    for (const pr of p.priorities) {
+  // One table per priority: its localities (weight, effective weight, health) and endpoints.
+  function priorityTables(priorities) {
+    const out = [];
+    for (const pr of priorities) {
       const rows = [];
       for (const l of pr.localities) {
         rows.push(h("tr", { class: "loc-row" }, h("td", { colspan: "5" }, h("strong", { text: l.locality }), ` — weight ${l.weight}, effective ${l.effective_weight.toFixed(1)}, ${l.healthy} of ${l.hosts} hosts healthy`)));
@@ -328,10 +330,34 @@
             h("td", { class: "num", text: ejected ? `${e.returns_after_s.toFixed(2)} s` : "–" })));
         }
       }
-      parts.push(h("table", {},
+      out.push(h("table", {},
         h("caption", { class: pr.in_panic ? "panic" : "", text: `P${pr.index}: health ${pr.health}%, load ${pr.load}%, panic ${pr.in_panic ? "YES (ejected hosts are picked too)" : "no"}` }),
         h("thead", {}, h("tr", {}, h("th", { text: "endpoint" }), h("th", { text: "state" }), h("th", { class: "num", text: "multiplier" }), h("th", { class: "num", text: "ejected at" }), h("th", { class: "num", text: "returns after" }))),
         h("tbody", {}, ...rows)));
+    }
+    return out;
+  }
+
+  function drawExplain(snap) {
+    const names = snap.proxies.map((p) => p.name);
+    const wanted = names.includes(state.proxy) ? state.proxy : names[0];
+    const picker = h("select", { id: "explain-proxy", "aria-label": "Proxy" }, ...names.map((n) => h("option", { value: n, selected: n === wanted }, n)));
+    picker.addEventListener("change", () => {
+      state.proxy = picker.value;
+      writeHash();
+      drawExplain(probe.explain);
+    });
+    const p = snap.proxies.find((x) => x.name === wanted);
+    const parts = [h("div", { class: "proxy-head" }, h("label", { for: "explain-proxy", text: "Proxy " }), picker, ` at ${snap.at_s.toFixed(1)} s — ${p.kind} in ${p.cluster}` + (p.ejected ? `; ejected now ${p.ejected.now} of ${p.ejected.hosts} hosts` : "; no outlier detection"))];
+    if (p.total_panic) parts.push(h("p", { class: "panic", text: "TOTAL PANIC: every priority is in panic; load is split by host counts." }));
+    // Each Envoy cluster its routes reach has its own priority table (a subset's holds only its
+    // pods): the first route's cluster first, then every other one, each under its name.
+    if (p.other_clusters && p.other_clusters.length) parts.push(h("h4", { class: "cluster-head", text: `Cluster ${p.envoy_cluster} (its first route's first destination)` }));
+    parts.push(...priorityTables(p.priorities));
+    for (const c of p.other_clusters || []) {
+      parts.push(h("h4", { class: "cluster-head", text: `Cluster ${c.name} (${c.reached_by.join(", ")})` + (c.ejected ? `; ejected now ${c.ejected.now} of ${c.ejected.hosts} hosts` : "; no outlier detection") }));
+      if (c.total_panic) parts.push(h("p", { class: "panic", text: "TOTAL PANIC: every priority is in panic; load is split by host counts." }));
+      parts.push(...priorityTables(c.priorities));
     }
     const settings = [...snap.settings, ...p.route];
     parts.push(h("details", {}, h("summary", { text: "Settings in force and where each comes from" }),
@@ -464,9 +490,9 @@
       markTrigger();
       runNow();
     });
-    // A later layer of Istio's merge (a subset's or a port's own block) wins over the top-level
-    // block this knob edits, for the groups the server names.
-    const shadow = info.shadowed_by ? h("p", { class: "shadowed", text: `Shadowed: ${info.shadowed_by} sets this block, so for those proxies this knob changes nothing.` }) : null;
+    // A later layer of Istio's merge (a subset's or a port's own block) is in force instead of
+    // the top-level block, for the groups the server names: the knob edits that block.
+    const shadow = info.shadowed_by ? h("p", { class: "shadowed", text: `In force: ${info.shadowed_by}, so this knob edits that block (${(info.edits || []).join(", ")}).` }) : null;
     const box = h("div", { class: `knob${info.settable ? "" : " disabled"}${info.shadowed_by ? " shadowed" : ""}`, "data-path": k.path },
       h("div", { class: "head" }, h("label", { for: id, text: k.label }), out, reset),
       control,
