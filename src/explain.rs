@@ -369,7 +369,7 @@ fn other_clusters(
     for (k, r) in routes.iter().enumerate() {
         let total: u64 = r.destinations.iter().map(|d| u64::from(d.2)).sum();
         for (host, subset, w) in &r.destinations {
-            let Some(c) = p.cluster_for(&s.service.host, host, subset.as_deref()) else { continue };
+            let Some(c) = s.host_index(host).and_then(|h| p.cluster_for(h, subset.as_deref())) else { continue };
             let c = c as usize;
             if c == shown {
                 continue;

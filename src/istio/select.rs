@@ -149,6 +149,8 @@ pub struct Service<'a> {
     pub namespace: &'a str,
     /// The cluster domain short names resolve with (`cluster.local`).
     pub domain: &'a str,
+    /// The other hosts the scenario simulates (`[[services]]`): routes may send to them.
+    pub others: &'a [String],
 }
 
 /// What a client proxy is.
@@ -854,12 +856,13 @@ fn route_warnings(resources: &[ConfigResource], r: &RouteChoice, service: &Servi
         let others: Vec<String> = dests
             .iter()
             .filter(|d| !d.destination.host.eq_ignore_ascii_case(service.host))
+            .filter(|d| !service.others.iter().any(|o| d.destination.host.eq_ignore_ascii_case(o)))
             .map(|d| format!("{} (weight {})", d.destination.host, d.weight.unwrap_or(0)))
             .collect();
         if !others.is_empty() {
             warnings.push(format!(
-                "{id} http[{}] sends requests to {}, which meshsim does not simulate (only {}): a request class \
-                 that takes this route is refused",
+                "{id} http[{}] sends requests to {}, which the scenario does not declare (it simulates {} and each \
+                 [[services]] host): a request class that takes this route is refused",
                 e.http,
                 others.join(", "),
                 service.host

@@ -36,6 +36,8 @@ pub struct LbControl {
     /// For a subset's cluster: the labels an endpoint must carry to be in it (`None`: the
     /// default cluster, every endpoint of the service).
     pub labels: Option<BTreeMap<String, String>>,
+    /// The host whose endpoints it holds (0: `[service]`, `h`: `services[h - 1]`).
+    pub host: u32,
 }
 
 /// What the control plane derives once from the policy for every push.
@@ -100,13 +102,25 @@ pub fn cluster_and_control(
     s: &Scenario,
     tp: Option<&TrafficPolicy>,
 ) -> (ClusterConfig, EffectiveLbSetting, bool, bool) {
+    host_cluster_and_control(s, 0, tp)
+}
+
+/// [`cluster_and_control`] for a cluster of host `h`: `trafficDistribution` is `[service]`'s
+/// only (a `[[services]]` host has none); `[envoy_outlier]` applies to every host's clusters, as
+/// it stands for Envoy settings meshsim lays over every cluster.
+pub fn host_cluster_and_control(
+    s: &Scenario,
+    h: usize,
+    tp: Option<&TrafficPolicy>,
+) -> (ClusterConfig, EffectiveLbSetting, bool, bool) {
     let mesh = &s.mesh.settings;
     let mut cluster = cluster_config(tp, mesh);
     let mut lb_setting = effective_lb_setting(tp, mesh);
     let mut enable_failover = tp.is_some_and(|t| t.outlier_detection.is_some());
     let mut send_unhealthy = sends_unhealthy_endpoints(tp, mesh);
     let dr_setting = tp.and_then(|t| t.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref());
-    if let (Some(td), None) = (s.service.traffic_distribution, dr_setting) {
+    let traffic_distribution = if h == 0 { s.service.traffic_distribution } else { None };
+    if let (Some(td), None) = (traffic_distribution, dr_setting) {
         lb_setting = EffectiveLbSetting {
             setting: Some(traffic_distribution_setting(td, mesh.istio_minor)),
             source: LbSettingSource::MeshDefault,
@@ -157,9 +171,28 @@ pub fn group_port(s: &Scenario, sel: &crate::istio::select::Selection) -> u32 {
     named_port(s, sel).unwrap_or_else(|| service_port(s))
 }
 
+/// The port meshsim names host `h`'s clusters with: `[service]`'s is [`service_port`]; another
+/// host's is the port of the first route destination to it that names one, else 80.
+pub fn host_port(s: &Scenario, h: usize) -> u32 {
+    if h == 0 {
+        return service_port(s);
+    }
+    let host = s.host_name(h);
+    s.proxy_groups
+        .iter()
+        .filter_map(|g| g.selection.route.as_ref())
+        .flat_map(|r| r.entries.iter())
+        .flat_map(|e| e.route.route.iter().flatten())
+        .filter(|d| d.destination.host.eq_ignore_ascii_case(host))
+        .find_map(|d| d.destination.port.as_ref().and_then(|p| p.number))
+        .unwrap_or(80)
+}
+
 /// One Envoy cluster pilot builds for the service in a proxy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterPlan {
+    /// The host it is for (0: `[service]`, `h`: `services[h - 1]`).
+    pub host: u32,
     /// The subset (`None`: the default cluster).
     pub subset: Option<String>,
     /// The subset's labels (`None`: the default cluster; an empty map selects every endpoint).
@@ -178,13 +211,37 @@ pub struct ClusterPlan {
 /// west gateways in AUTO_PASSTHROUGH build the same set for SNI routing (`buildSniDnatClusters`,
 /// named `outbound_.PORT_.SUBSET_.HOST`).
 pub fn cluster_plans(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec<ClusterPlan> {
-    let port = Some(group_port(s, sel));
+    host_cluster_plans(s, 0, sel)
+}
+
+/// Every cluster pilot builds in a proxy: `[service]`'s ([`cluster_plans`]), then each
+/// `[[services]]` host's from the DestinationRule the proxy gets for that host
+/// (`others[h - 1]`), in declaration order. A proxy's `clusters` follow this order, so a
+/// scenario without `[[services]]` has exactly the clusters it had before they existed.
+pub fn all_cluster_plans(
+    s: &Scenario,
+    main: &crate::istio::select::Selection,
+    others: &[crate::istio::select::Selection],
+) -> Vec<ClusterPlan> {
+    let mut out = host_cluster_plans(s, 0, main);
+    for (i, sel) in others.iter().enumerate() {
+        out.extend(host_cluster_plans(s, i + 1, sel));
+    }
+    out
+}
+
+/// [`cluster_plans`] for host `h`, whose DestinationRule (if any) is in `sel`.
+pub fn host_cluster_plans(s: &Scenario, h: usize, sel: &crate::istio::select::Selection) -> Vec<ClusterPlan> {
+    let port = Some(if h == 0 { group_port(s, sel) } else { host_port(s, h) });
+    let host = h as u32;
     let Some(dr) = sel.destination_rule.as_ref() else {
-        return vec![ClusterPlan { subset: None, labels: None, policy: None }];
+        return vec![ClusterPlan { host, subset: None, labels: None, policy: None }];
     };
-    let mut out = vec![ClusterPlan { subset: None, labels: None, policy: merged_traffic_policy(&dr.spec, None, port) }];
+    let mut out =
+        vec![ClusterPlan { host, subset: None, labels: None, policy: merged_traffic_policy(&dr.spec, None, port) }];
     for sub in dr.spec.subsets.iter().flatten() {
         out.push(ClusterPlan {
+            host,
             subset: Some(sub.name.clone()),
             labels: Some(sub.labels.clone().unwrap_or_default()),
             policy: merged_traffic_policy(&dr.spec, Some(&sub.name), port),
@@ -198,7 +255,13 @@ pub fn cluster_plans(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec
 /// east-west gateway (`model.BuildDNSSrvSubsetKey`; `_` for no subset), for service port `port`
 /// ([`group_port`]).
 pub fn cluster_name(s: &Scenario, port: u32, subset: Option<&str>, gateway: bool) -> String {
-    let host = &s.service.host;
+    host_cluster_name(s, 0, port, subset, gateway)
+}
+
+/// [`cluster_name`] for a cluster of host `h` (its port: [`group_port`] for `[service]`,
+/// [`host_port`] for a `[[services]]` host).
+pub fn host_cluster_name(s: &Scenario, h: usize, port: u32, subset: Option<&str>, gateway: bool) -> String {
+    let host = s.host_name(h);
     if gateway {
         format!("outbound_.{port}_.{}_.{host}", subset.unwrap_or(""))
     } else {
@@ -206,9 +269,17 @@ pub fn cluster_name(s: &Scenario, port: u32, subset: Option<&str>, gateway: bool
     }
 }
 
-fn new_cluster(name: String, subset: Option<String>, config: &ClusterConfig, http2: bool, rng: &mut SimRng) -> Cluster {
+fn new_cluster(
+    name: String,
+    host: u32,
+    subset: Option<String>,
+    config: &ClusterConfig,
+    http2: bool,
+    rng: &mut SimRng,
+) -> Cluster {
     Cluster {
         name,
+        host,
         subset,
         config: config.clone(),
         outlier: config.outlier.clone().map(OutlierDetector::new),
@@ -234,21 +305,30 @@ fn new_cluster(name: String, subset: Option<String>, config: &ClusterConfig, htt
 /// The configuration of each cluster of a proxy: its Envoy settings and its control-plane view.
 struct BuiltCluster {
     port: u32,
+    host: u32,
     subset: Option<String>,
     config: ClusterConfig,
     http2: bool,
     control: LbControl,
 }
 
-fn built_clusters(s: &Scenario, sel: &crate::istio::select::Selection) -> Vec<BuiltCluster> {
-    let port = group_port(s, sel);
-    cluster_plans(s, sel)
+fn built_clusters(
+    s: &Scenario,
+    sel: &crate::istio::select::Selection,
+    others: &[crate::istio::select::Selection],
+) -> Vec<BuiltCluster> {
+    let main_port = group_port(s, sel);
+    all_cluster_plans(s, sel, others)
         .into_iter()
         .map(|plan| {
-            let (config, lb_setting, enable_failover, send_unhealthy) = cluster_and_control(s, plan.policy.as_ref());
-            let http2 = s.service.protocol == UpstreamProtocol::Http2 || config.h2_upgrade;
-            let control = LbControl { lb_setting, enable_failover, send_unhealthy, labels: plan.labels };
-            BuiltCluster { port, subset: plan.subset, config, http2, control }
+            let h = plan.host as usize;
+            let port = if h == 0 { main_port } else { host_port(s, h) };
+            let (config, lb_setting, enable_failover, send_unhealthy) =
+                host_cluster_and_control(s, h, plan.policy.as_ref());
+            let http2 = s.protocol_of(h) == UpstreamProtocol::Http2 || config.h2_upgrade;
+            let control =
+                LbControl { lb_setting, enable_failover, send_unhealthy, labels: plan.labels, host: plan.host };
+            BuiltCluster { port, host: plan.host, subset: plan.subset, config, http2, control }
         })
         .collect()
 }
@@ -268,8 +348,8 @@ fn new_proxy(
     let clusters = built
         .iter()
         .map(|b| {
-            let name = cluster_name(s, b.port, b.subset.as_deref(), tcp_passthrough);
-            new_cluster(name, b.subset.clone(), &b.config, b.http2, &mut rng)
+            let name = host_cluster_name(s, b.host as usize, b.port, b.subset.as_deref(), tcp_passthrough);
+            new_cluster(name, b.host, b.subset.clone(), &b.config, b.http2, &mut rng)
         })
         .collect();
     Proxy {
@@ -286,17 +366,16 @@ fn new_proxy(
     }
 }
 
-/// The cluster a client group's route resolves to: the subset its VirtualService route's
-/// first destination names (weighted destinations are item 2's), else the default cluster.
-/// `None` when the subset is not defined (Envoy: 503 NC).
+/// The cluster a client group's route resolves to: the cluster of its VirtualService route's
+/// first destination (its host's, the subset's when it names one), else the default cluster.
+/// `None` when the subset is not defined (Envoy: 503 NC). A host the scenario does not declare
+/// counts as the service here (validation refuses a request class that takes such a route).
 fn route_cluster(s: &Scenario, proxy: &Proxy, route: Option<&crate::istio::manifest::HttpRoute>) -> Option<ClusterIdx> {
     let Some(dest) = route.and_then(|r| r.route.as_ref()).and_then(|d| d.first()) else {
         return Some(DEFAULT_CLUSTER);
     };
-    let host = &dest.destination.host;
-    // Destinations to other hosts are not modelled (a lint says so): they count as the service.
-    let host = if host.eq_ignore_ascii_case(&s.service.host) { host.as_str() } else { s.service.host.as_str() };
-    proxy.cluster_for(&s.service.host, host, dest.destination.subset.as_deref())
+    let h = s.host_index(&dest.destination.host).unwrap_or(0);
+    proxy.cluster_for(h, dest.destination.subset.as_deref())
 }
 
 /// Builds the world at time zero and the events that start it.
@@ -309,7 +388,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     let mut lb = Vec::new();
     let mut lb_of = Vec::new();
     for (g, group) in scenario.proxy_groups.iter().enumerate() {
-        let built = built_clusters(&scenario, &group.selection);
+        let built = built_clusters(&scenario, &group.selection, &group.host_selections);
         lb.push(built.iter().map(|b| b.control.clone()).collect());
         let vs_route = group.selection.http_route();
         let mut route = route_config(vs_route, mesh);
@@ -354,7 +433,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     let mut gateways = Vec::new();
     for gw in &scenario.east_west_gateways {
         let kc = &scenario.kube_clusters[gw.cluster.idx()];
-        let built = built_clusters(&scenario, &gw.selection);
+        let built = built_clusters(&scenario, &gw.selection, &gw.host_selections);
         lb.push(built.iter().map(|b| b.control.clone()).collect());
         for r in 0..gw.replicas {
             let idx = proxies.len() - n_clients;
@@ -446,7 +525,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             .max()
             .map(crate::metrics::keys::KeyTracker::new),
         scratch: Vec::with_capacity(8),
-        service_time: scenario.service.service_time.clone(),
+        service_times: (0..scenario.n_hosts()).map(|h| scenario.service_time_of(h).clone()).collect(),
         prev_prio: Vec::new(),
         control,
         clients_in_flight: 0,
@@ -468,6 +547,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             gateway: Some(*proxy),
             script: None,
             per_connection: *per_connection,
+            host: 0,
         });
         let spec = &scenario.kube_clusters[kc.idx()];
         world.control.gateways.push(EastWestGateway {
@@ -599,6 +679,14 @@ impl World {
             send_unhealthy: lb.send_unhealthy,
             locality_weighted_flag: self.scenario.mesh.settings.enable_locality_weighted_lb_config,
             gateways: if is_gateway { &[] } else { &cp.gateways },
+        };
+        // With `[[services]]`, a cluster holds its own host's endpoints only.
+        let filtered: Vec<IstioEndpoint>;
+        let endpoints = if self.scenario.services.is_empty() {
+            endpoints
+        } else {
+            filtered = endpoints.iter().filter(|e| self.pods[e.id.idx()].host == lb.host).cloned().collect();
+            &filtered
         };
         if let Some(want) = &lb.labels {
             let subset: Vec<IstioEndpoint> = endpoints

@@ -16,7 +16,7 @@ impl World {
     /// Creates a pod of deployment `d`, starting or already ready.
     pub fn create_pod(&mut self, d: usize, ready: bool) -> EndpointId {
         let id = EndpointId(self.pods.len() as u32);
-        let cluster = self.scenario.service.deployments[d].cluster;
+        let (cluster, host) = (self.scenario.service.deployments[d].cluster, self.scenario.service.deployments[d].host);
         let ordinal = self.next_ordinal[d];
         self.next_ordinal[d] += 1;
         self.pods.push(Pod {
@@ -31,6 +31,7 @@ impl World {
             gateway: None,
             script: None,
             per_connection: false,
+            host,
         });
         self.deployments[d].push(id);
         for p in &mut self.proxies {

@@ -116,6 +116,9 @@ pub struct Pod {
     /// For a gateway address: its gateway picks a pod per client connection (AUTO_PASSTHROUGH)
     /// rather than per request.
     pub per_connection: bool,
+    /// The host it serves: 0 for `[service]`, `h` for `[[services]]` entry `h - 1` (0 for a
+    /// gateway address, which serves none).
+    pub host: u32,
 }
 
 /// The port of the service's pods in their endpoint addresses.

@@ -69,6 +69,8 @@ pub struct Cluster {
     /// Envoy's name for it: `outbound|80|v1|reviews.prod.svc.cluster.local` in a client,
     /// `outbound_.80_.v1_.reviews.prod.svc.cluster.local` in an east-west gateway.
     pub name: String,
+    /// The host it is for: 0 for `[service]`, `h` for `[[services]]` entry `h - 1`.
+    pub host: u32,
     /// The subset it is built for (`None`: the default cluster).
     pub subset: Option<String>,
     /// Envoy cluster settings (the traffic policy merged for this cluster).
@@ -149,24 +151,16 @@ impl Proxy {
         }
     }
 
-    /// The cluster a route destination resolves to: `host` must be the simulated service's
-    /// host (the only service meshsim models; compared without case, as DNS names are), and
-    /// `subset` one the proxy's DestinationRule defines (`None`: the default cluster). `None`
+    /// The cluster a route destination resolves to: host `h` (0: `[service]`, `h`:
+    /// `[[services]]` entry `h - 1`, see `Scenario::host_index`) and `subset`, one the
+    /// DestinationRule the proxy gets for that host defines (`None`: the default cluster). `None`
     /// when no such cluster exists: Envoy then answers 503 with flag NC ("cluster not found"),
     /// as Istio routes to `outbound|PORT|SUBSET|HOST` whether or not it built that cluster.
-    pub fn cluster_for(&self, service_host: &str, host: &str, subset: Option<&str>) -> Option<ClusterIdx> {
-        if !host.eq_ignore_ascii_case(service_host) {
-            return None;
-        }
-        self.clusters.iter().position(|c| c.subset.as_deref() == subset).map(|i| i as ClusterIdx)
-    }
-
-    /// The cluster built for `subset` (`None`: the default one), if any.
-    pub fn cluster_of_subset(&self, subset: Option<&str>) -> Option<ClusterIdx> {
-        if subset.is_none() {
-            return Some(DEFAULT_CLUSTER);
-        }
-        self.clusters.iter().position(|c| c.subset.as_deref() == subset).map(|i| i as ClusterIdx)
+    pub fn cluster_for(&self, host: usize, subset: Option<&str>) -> Option<ClusterIdx> {
+        self.clusters
+            .iter()
+            .position(|c| c.host as usize == host && c.subset.as_deref() == subset)
+            .map(|i| i as ClusterIdx)
     }
 
     /// Applies a new EDS assignment to cluster `c` (see [`Cluster::apply_assignment`]).

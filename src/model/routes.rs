@@ -38,6 +38,11 @@ pub struct Destination {
     pub subset: Option<String>,
     /// Its weight as Istio passes it to Envoy (100 for a lone destination without one).
     pub weight: u32,
+    /// The Envoy cluster of the group's proxies it resolves to (`Proxy::clusters`, every proxy
+    /// of a group has the same), found once when the table is built; `None`: no such cluster
+    /// (an undefined subset: 503 NC; a host the scenario does not declare, refused by
+    /// validation for any request class that takes it).
+    pub cluster: Option<crate::model::proxy::ClusterIdx>,
 }
 
 /// One Envoy route of a proxy's table.
@@ -72,20 +77,21 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// The table the selection `sel` gives. `policy_of(subset)` is the traffic policy of the
-    /// cluster a destination to `subset` (`None`: the default cluster) goes to: a route carries
+    /// The table the selection `sel` gives. `policy_of(host, subset)` is the traffic policy of the
+    /// cluster a destination to `host` and `subset` (`None`: the default cluster) goes to: a route carries
     /// the hash policy of its (first) destination's cluster, as Istio's `LookupHash` does.
     pub fn build(
         sel: &Selection,
-        policy_of: &dyn Fn(Option<&str>) -> Option<TrafficPolicy>,
+        policy_of: &dyn Fn(&str, Option<&str>) -> Option<TrafficPolicy>,
         mesh: &MeshSettings,
         service_host: &str,
         resources: &[crate::istio::select::ConfigResource],
     ) -> RouteTable {
         let Some(choice) = &sel.route else {
             let mut config = route_config(None, mesh);
-            crate::istio::lb_policy::apply_to_route(&mut config, policy_of(None).as_ref(), None);
-            let destinations = vec![Destination { host: service_host.to_string(), subset: None, weight: 100 }];
+            crate::istio::lb_policy::apply_to_route(&mut config, policy_of(service_host, None).as_ref(), None);
+            let destinations =
+                vec![Destination { host: service_host.to_string(), subset: None, weight: 100, cluster: Some(0) }];
             return RouteTable {
                 routes: vec![Route {
                     label: "default route".into(),
@@ -110,7 +116,7 @@ impl RouteTable {
                 // `previous_hosts` (`ConvertPolicy(…, consistentHash)`); weighted clusters keep it
                 // and only add the hash policy.
                 let vs_retry = if weighted { None } else { Some(e.route.retries.as_ref()) };
-                let tp = policy_of(dests.first().and_then(|d| d.destination.subset.as_deref()));
+                let tp = dests.first().and_then(|d| policy_of(&d.destination.host, d.destination.subset.as_deref()));
                 crate::istio::lb_policy::apply_to_route(&mut config, tp.as_ref(), vs_retry);
                 let destinations: Vec<Destination> = dests
                     .iter()
@@ -119,6 +125,7 @@ impl RouteTable {
                         host: d.destination.host.clone(),
                         subset: d.destination.subset.clone(),
                         weight: if weighted { d.weight.unwrap_or(0).max(0) as u32 } else { 100 },
+                        cluster: None,
                     })
                     .collect();
                 Route {
@@ -132,6 +139,19 @@ impl RouteTable {
             })
             .collect();
         RouteTable { routes }
+    }
+
+    /// Resolves each destination's cluster among `plans` (a proxy's clusters, in order): the
+    /// cluster of the destination's host (`Scenario::host_index`) and subset.
+    pub fn resolve_clusters(&mut self, s: &Scenario, plans: &[crate::model::build::ClusterPlan]) {
+        for d in self.routes.iter_mut().flat_map(|r| r.destinations.iter_mut()) {
+            d.cluster = s.host_index(&d.host).and_then(|h| {
+                plans
+                    .iter()
+                    .position(|p| p.host as usize == h && p.subset.as_deref() == d.subset.as_deref())
+                    .map(|i| i as crate::model::proxy::ClusterIdx)
+            });
+        }
     }
 
     /// The first route whose match `req` satisfies (`None`: Envoy answers 404 NR).
@@ -189,11 +209,19 @@ pub fn tables(s: &Scenario) -> Vec<RouteTable> {
     s.proxy_groups
         .iter()
         .map(|g| {
-            let plans = crate::model::build::cluster_plans(s, &g.selection);
-            let policy_of = |subset: Option<&str>| {
-                plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
+            let plans = crate::model::build::all_cluster_plans(s, &g.selection, &g.host_selections);
+            // A host the scenario does not declare counts as the service here (validation refuses
+            // a request class that takes it).
+            let policy_of = |host: &str, subset: Option<&str>| {
+                let h = s.host_index(host).unwrap_or(0) as u32;
+                let of_host = |p: &&crate::model::build::ClusterPlan| p.host == h;
+                let found = plans.iter().filter(of_host).find(|p| p.subset.as_deref() == subset);
+                found.or_else(|| plans.iter().find(of_host)).unwrap_or(&plans[0]).policy.clone()
             };
-            RouteTable::build(&g.selection, &policy_of, &s.mesh.settings, &s.service.host, &s.policy.resources)
+            let mut t =
+                RouteTable::build(&g.selection, &policy_of, &s.mesh.settings, &s.service.host, &s.policy.resources);
+            t.resolve_clusters(s, &plans);
+            t
         })
         .collect()
 }
@@ -221,7 +249,7 @@ mod tests {
             route: Some(RouteChoice { resource: 0, entries: vec![entry], gateway: None }),
             ..Default::default()
         };
-        RouteTable::build(&sel, &|_| None, &MeshSettings::default(), SVC, &[])
+        RouteTable::build(&sel, &|_, _| None, &MeshSettings::default(), SVC, &[])
     }
 
     /// Istio's `applyHTTPRouteDestination` (`route_test.go` "for virtual service with weighted
@@ -244,7 +272,7 @@ mod tests {
     /// default retries; a class that matches nothing gets `None` (404 NR).
     #[test]
     fn default_route_and_unmatched_classes() {
-        let t = RouteTable::build(&Selection::default(), &|_| None, &MeshSettings::default(), SVC, &[]);
+        let t = RouteTable::build(&Selection::default(), &|_, _| None, &MeshSettings::default(), SVC, &[]);
         assert_eq!(t.routes.len(), 1);
         assert!(t.routes[0].matcher.is_catch_all());
         assert_eq!(t.routes[0].config.retry.as_ref().map(|r| r.num_retries), Some(2));

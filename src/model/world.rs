@@ -165,7 +165,7 @@ pub struct World {
     /// Scratch buffer for outlier events (never shrinks, so no allocation per request).
     pub scratch: Vec<OutlierEvent>,
     /// Healthy service-time distribution.
-    pub service_time: ServiceTime,
+    pub service_times: Vec<ServiceTime>,
     /// `previous_priorities` retry-plugin state per request slot (only with
     /// `retryRemoteLocalities`).
     pub prev_prio: Vec<Option<PreviousPriorities>>,
@@ -318,8 +318,9 @@ impl World {
         let hash = crate::model::keys::request_hash(cfg.hash_policy.as_ref(), at_gateway, ProxyId(proxy), user);
         // The destination's Envoy cluster: `None` when it names a subset the DestinationRule does
         // not define (503 NC in `route`).
+        // Resolved once per group when the table was built (`model::routes::tables`).
         let d = &rt.destinations[dest];
-        let cluster = p.cluster_for(&self.scenario.service.host, &d.host, d.subset.as_deref()).unwrap_or(NO_CLUSTER);
+        let cluster = d.cluster.unwrap_or(NO_CLUSTER);
         let req = self.requests.alloc(ProxyId(proxy), cluster, now, retries, backoff);
         let r = self.requests.get_mut(req);
         r.user = user;
@@ -579,7 +580,7 @@ impl World {
             && pod.script.is_none()
             && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
         if fast {
-            let verdict = pod.verdict(&self.service_time, &mut self.rng_service);
+            let verdict = pod.verdict(&self.service_times[pod.host as usize], &mut self.rng_service);
             self.deliver_verdict_between(req, epoch, verdict, out, (to, from), sched);
         } else {
             sched.schedule(out, Event::AtPod { req, epoch });
@@ -672,7 +673,7 @@ impl World {
             self.serve_limited(host, req, epoch, sched);
             return;
         }
-        let verdict = pod.verdict(&self.service_time, &mut self.rng_service);
+        let verdict = pod.verdict(&self.service_times[pod.host as usize], &mut self.rng_service);
         self.deliver_verdict(req, epoch, verdict, SimDuration::ZERO, sched);
     }
 
@@ -681,8 +682,8 @@ impl World {
     /// §5.6 item 4). The hop is a request of its own on the gateway proxy; its result travels
     /// back to the client as the client attempt's result.
     ///
-    /// The client's cluster names its subset in the SNI (`outbound_.PORT_.SUBSET_.HOST`), and
-    /// the gateway forwards through its own cluster of that name (`buildSniDnatClusters` in
+    /// The client's cluster names its host and subset in the SNI (`outbound_.PORT_.SUBSET_.HOST`),
+    /// and the gateway forwards through its own cluster of that name (`buildSniDnatClusters` in
     /// `pilot/pkg/networking/core/cluster.go` builds one per subset of the DestinationRule the
     /// gateway sees). When the gateway has no such cluster, no filter chain matches the SNI and
     /// the gateway closes the connection: the client sees a connect failure.
@@ -690,8 +691,8 @@ impl World {
         let now = sched.now();
         let r = self.requests.get(req);
         let client = &self.proxies[r.proxy.idx()];
-        let subset = client.clusters[r.cluster as usize].subset.as_deref();
-        let Some(cluster) = self.proxies[gw.idx()].cluster_of_subset(subset) else {
+        let c = &client.clusters[r.cluster as usize];
+        let Some(cluster) = self.proxies[gw.idx()].cluster_for(c.host as usize, c.subset.as_deref()) else {
             let to = client.locality;
             let back = self.topo.sample_latency(self.proxies[gw.idx()].locality, to, &mut self.rng_network);
             sched.schedule(back, Event::Response { req, epoch, outcome: Outcome::ConnectFailed });
@@ -724,7 +725,8 @@ impl World {
 
     /// Starts serving a request in a concurrency-limited pod (a slot is already taken).
     fn serve_limited(&mut self, host: EndpointId, req: ReqId, epoch: u32, sched: &mut Scheduler<Event>) {
-        match self.pods[host.idx()].verdict(&self.service_time, &mut self.rng_service) {
+        let pod = &mut self.pods[host.idx()];
+        match pod.verdict(&self.service_times[pod.host as usize], &mut self.rng_service) {
             PodVerdict::Answer { service, outcome } => {
                 let status = match outcome {
                     Outcome::Status(s) => s,

@@ -40,6 +40,10 @@ pub struct RawScenario {
     pub network: Option<RawNetwork>,
     /// The upstream service and its deployments.
     pub service: RawService,
+    /// Other services that routes of the VirtualService send to (`[[services]]`): each a
+    /// Kubernetes Service with its own pods, simulated beside `[service]`.
+    #[serde(default)]
+    pub services: Vec<RawOtherService>,
     /// The traffic policy under study.
     #[serde(default)]
     pub policy: Option<RawPolicy>,
@@ -208,6 +212,28 @@ pub struct RawService {
     #[serde(default)]
     pub traffic_distribution: Option<String>,
     /// Where the service runs.
+    pub deployments: Vec<RawDeployment>,
+}
+
+/// `[[services]]`: another Kubernetes Service that a route sends to (a canary or blue/green
+/// Service of its own, or another service). `max_concurrency`, `readiness_delay` and
+/// `termination_grace` are `[service]`'s.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOtherService {
+    /// Its FQDN, as route destinations and DestinationRules name it.
+    pub host: String,
+    /// Its namespace (default: the second label of a `name.namespace.svc...` host, else
+    /// `[service]`'s).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Service time of a healthy pod (default `[service]`'s).
+    #[serde(default)]
+    pub service_time: Option<RawServiceTime>,
+    /// `"http1"` or `"http2"` (default `[service]`'s).
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// Where it runs: one deployment per cluster.
     pub deployments: Vec<RawDeployment>,
 }
 
@@ -434,6 +460,9 @@ pub struct RawFault {
     pub action: String,
     /// The target deployment's cluster.
     pub cluster: String,
+    /// The service whose pods it hits: `[service]`'s host (the default) or a `[[services]]` host.
+    #[serde(default)]
+    pub host: Option<String>,
     /// Pod indices within that deployment (default: all its pods).
     #[serde(default)]
     pub pods: Option<Vec<u32>>,

@@ -43,8 +43,11 @@ pub struct Scenario {
     pub kube_clusters: Vec<KubeClusterSpec>,
     /// Latency model.
     pub network: NetworkSpec,
-    /// The upstream service.
+    /// The upstream service. Its `deployments` hold every host's: `[service]`'s first, then
+    /// each `[[services]]` entry's in order (`DeploymentSpec::host` tells them apart).
     pub service: ServiceSpec,
+    /// The other hosts routes send to (`[[services]]`); host `h` (1-based) is `services[h - 1]`.
+    pub services: Vec<OtherServiceSpec>,
     /// The Istio resources and what the manifests held besides.
     pub policy: Policy,
     /// Plain-Envoy outlier-detection fields laid over the translated cluster.
@@ -194,6 +197,22 @@ pub struct ServiceSpec {
     pub deployments: Vec<DeploymentSpec>,
 }
 
+/// Another service that routes send to (`[[services]]`), simulated beside the main one.
+#[derive(Debug, Clone)]
+pub struct OtherServiceSpec {
+    /// FQDN.
+    pub host: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Healthy service time.
+    pub service_time: ServiceTime,
+    /// Protocol between proxies and its pods.
+    pub protocol: UpstreamProtocol,
+}
+
+/// The most `[[services]]` a scenario may declare.
+pub const MAX_OTHER_SERVICES: usize = 16;
+
 /// The upstream protocol, which decides how requests share connections (see `model::world`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UpstreamProtocol {
@@ -230,6 +249,8 @@ pub struct EastWestGatewaySpec {
     pub labels: BTreeMap<String, String>,
     /// The DestinationRule that applies to it (its clusters for the service).
     pub selection: Selection,
+    /// Per `[[services]]` host, in order: the DestinationRule that applies to it for that host.
+    pub host_selections: Vec<Selection>,
 }
 
 /// `[envoy_outlier]` after validation: each `Some` replaces the field of Envoy's
@@ -331,6 +352,8 @@ pub struct DeploymentSpec {
     pub replicas: u32,
     /// Pod labels.
     pub labels: BTreeMap<String, String>,
+    /// The host whose pods these are: 0 for `[service]`, `h` for `services[h - 1]`.
+    pub host: u32,
 }
 
 /// Gateway or sidecar.
@@ -365,6 +388,8 @@ pub struct ProxyGroupSpec {
     pub namespace: String,
     /// The Istio resources that apply to them, and why the others do not.
     pub selection: Selection,
+    /// Per `[[services]]` host, in order: the selection for that host (its DestinationRule).
+    pub host_selections: Vec<Selection>,
 }
 
 impl ProxyGroupSpec {
@@ -481,7 +506,7 @@ pub struct FaultSpec {
     pub at: SimTime,
     /// What.
     pub action: FaultAction,
-    /// Index into `ServiceSpec::deployments`.
+    /// Index into `ServiceSpec::deployments` (every host's).
     pub deployment: usize,
     /// Pod indices within the deployment; `None` = all.
     pub pods: Option<Vec<u32>>,
@@ -558,6 +583,37 @@ pub struct PhaseSpec {
 }
 
 impl Scenario {
+    /// Hosts simulated: `[service]` and each `[[services]]` entry.
+    pub fn n_hosts(&self) -> usize {
+        1 + self.services.len()
+    }
+
+    /// The FQDN of host `h` (0: `[service]`).
+    pub fn host_name(&self, h: usize) -> &str {
+        if h == 0 { &self.service.host } else { &self.services[h - 1].host }
+    }
+
+    /// The host `name` is (compared as Istio compares hosts, ignoring case), if declared.
+    pub fn host_index(&self, name: &str) -> Option<usize> {
+        (0..self.n_hosts()).find(|&h| self.host_name(h).eq_ignore_ascii_case(name))
+    }
+
+    /// Host `h`'s healthy service time.
+    pub fn service_time_of(&self, h: usize) -> &ServiceTime {
+        if h == 0 { &self.service.service_time } else { &self.services[h - 1].service_time }
+    }
+
+    /// Host `h`'s upstream protocol.
+    pub fn protocol_of(&self, h: usize) -> UpstreamProtocol {
+        if h == 0 { self.service.protocol } else { self.services[h - 1].protocol }
+    }
+
+    /// Host `h`'s selection for the proxy whose main-host selection is `main` and whose other
+    /// hosts' selections are `others`.
+    pub fn selection_of<'a>(main: &'a Selection, others: &'a [Selection], h: usize) -> &'a Selection {
+        if h == 0 { main } else { &others[h - 1] }
+    }
+
     /// The `[start, end)` of phase `i`.
     pub fn phase_bounds(&self, i: usize) -> (SimTime, SimTime) {
         let start = self.phases[i].start;

@@ -39,11 +39,12 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let mesh = v.mesh(raw.mesh.clone().unwrap_or_default())?;
     let kube_clusters = v.kube_clusters(&raw.clusters)?;
     let network = v.network(raw.network.clone().unwrap_or_default(), &kube_clusters)?;
-    let service = v.service(&raw.service, &kube_clusters)?;
+    let mut service = v.service(&raw.service, &kube_clusters)?;
+    let services = v.other_services(&raw.services, &mut service, &kube_clusters)?;
     v.traffic_distribution_supported(&raw.service, &mesh)?;
     let proxy_groups = v.proxy_groups(&raw.proxies, &kube_clusters, &service)?;
     let workload = v.workload(&raw.workload, &proxy_groups, duration, &service.host)?;
-    let faults = v.faults(&raw.faults, &service, &kube_clusters)?;
+    let faults = v.faults(&raw.faults, &service, &services, &kube_clusters)?;
     let phases = v.phases(&raw.phases, &faults)?;
     let policy = raw.policy.clone().unwrap_or_default();
     if !policy.manifests.is_empty() {
@@ -75,7 +76,15 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         }
     }
     let mut proxy_groups = proxy_groups;
-    v.select(&resources, &service, &kube_clusters, &root_namespace, &mut proxy_groups, &mut east_west_gateways)?;
+    v.select(
+        &resources,
+        &service,
+        &services,
+        &kube_clusters,
+        &root_namespace,
+        &mut proxy_groups,
+        &mut east_west_gateways,
+    )?;
     let policy = Policy {
         resources,
         root_namespace,
@@ -142,6 +151,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         kube_clusters,
         network,
         service,
+        services,
         policy,
         envoy_outlier,
         east_west_gateways,
@@ -604,13 +614,34 @@ impl Validator<'_> {
         &self,
         resources: &[ConfigResource],
         service: &ServiceSpec,
+        others: &[OtherServiceSpec],
         clusters: &[KubeClusterSpec],
         root: &str,
         groups: &mut [ProxyGroupSpec],
         ew: &mut [EastWestGatewaySpec],
     ) -> Result<(), ScenarioError> {
         use crate::istio::select::{Client, Role, Service, select};
-        let svc = Service { host: &service.host, namespace: &service.namespace, domain: &service.domain };
+        let other_hosts: Vec<String> = others.iter().map(|o| o.host.clone()).collect();
+        let svc = Service {
+            host: &service.host,
+            namespace: &service.namespace,
+            domain: &service.domain,
+            others: &other_hosts,
+        };
+        // Each other host's DestinationRule, selected for the proxy as Istio selects it for that
+        // host (`Role::EastWest`: the DestinationRule only; routes are the main host's).
+        let host_selections =
+            |cluster_id: &str, namespace: &str, labels: &std::collections::BTreeMap<String, String>| {
+                others
+                    .iter()
+                    .map(|o| {
+                        let other =
+                            Service { host: &o.host, namespace: &o.namespace, domain: &service.domain, others: &[] };
+                        let client = Client { cluster_id, namespace, labels, role: Role::EastWest };
+                        select(resources, &client, &other, root).unwrap_or_default()
+                    })
+                    .collect::<Vec<_>>()
+            };
         for (i, g) in groups.iter_mut().enumerate() {
             let cluster_id = clusters[g.cluster.idx()].cluster_id.clone();
             let run = |named: Option<&str>, role_kind: ProxyKind| {
@@ -632,6 +663,7 @@ impl Validator<'_> {
                 selection = run(g.gateway.as_deref(), g.kind);
             }
             g.selection = selection.map_err(|m| self.err(&format!("proxies[{i}]"), &format!("`{}`: {m}", g.name)))?;
+            g.host_selections = host_selections(&cluster_id, &g.namespace, &g.labels);
         }
         for (i, gw) in ew.iter_mut().enumerate() {
             let cluster_id = clusters[gw.cluster.idx()].cluster_id.clone();
@@ -639,6 +671,7 @@ impl Validator<'_> {
                 Client { cluster_id: &cluster_id, namespace: &gw.namespace, labels: &gw.labels, role: Role::EastWest };
             gw.selection = select(resources, &client, &svc, root)
                 .map_err(|m| self.err(&format!("east_west_gateways[{i}]"), &m))?;
+            gw.host_selections = host_selections(&cluster_id, &gw.namespace, &gw.labels);
         }
         Ok(())
     }
@@ -646,7 +679,7 @@ impl Validator<'_> {
     /// Each proxy group's route table (`model::routes`) checked for what meshsim cannot run: more
     /// than [`crate::model::routes::MAX_ROUTES`] routes or a route over more than
     /// [`crate::model::routes::MAX_DESTINATIONS`] destinations, and a request class whose route
-    /// sends it to a host other than the simulated service (meshsim simulates one service).
+    /// sends it to a host the scenario does not declare (`[service]` and `[[services]]`).
     fn routes_in_force(&self, s: &Scenario) -> Result<(), ScenarioError> {
         use crate::model::routes::{MAX_DESTINATIONS, MAX_REGEX_WORK, MAX_ROUTES, class_routes, tables};
         let tables = tables(s);
@@ -693,7 +726,7 @@ impl Validator<'_> {
             }
             for (c, route) in class_routes(t, &w.requests, &s.service.host).iter().enumerate() {
                 let Some(r) = route.map(|r| &t.routes[usize::from(r)]) else { continue };
-                if let Some(d) = r.destinations.iter().find(|d| !d.host.eq_ignore_ascii_case(&s.service.host)) {
+                if let Some(d) = r.destinations.iter().find(|d| s.host_index(&d.host).is_none()) {
                     let (path, class) = if w.requests.is_empty() {
                         (format!("workload[{i}]"), "its requests (GET /)".to_string())
                     } else {
@@ -702,12 +735,14 @@ impl Validator<'_> {
                     return Err(self.err(
                         &path,
                         &format!(
-                            "{class} through `{}` take {}, which sends them to {}; meshsim simulates {} only: \
-                             route this class to the service or change its path or headers",
+                            "{class} through `{}` take {}, which sends them to {}, a host the scenario does not \
+                             declare (it simulates {}): declare it as a [[services]] table with `host = \"{}\"` and \
+                             its `deployments`, or route this class elsewhere",
                             s.proxy_groups[w.group.idx()].name,
                             r.label,
                             d.host,
-                            s.service.host
+                            (0..s.n_hosts()).map(|h| s.host_name(h)).collect::<Vec<_>>().join(", "),
+                            d.host
                         ),
                     ));
                 }
@@ -841,6 +876,7 @@ impl Validator<'_> {
                     .clone()
                     .unwrap_or_else(|| [("istio".to_string(), "eastwestgateway".to_string())].into_iter().collect()),
                 selection: Default::default(),
+                host_selections: Vec::new(),
             });
         }
         Ok(out)
@@ -933,7 +969,7 @@ impl Validator<'_> {
     fn service(&self, s: &RawService, clusters: &[KubeClusterSpec]) -> Result<ServiceSpec, ScenarioError> {
         let service_time = match &s.service_time {
             None => ServiceTime::Exponential { mean: SimDuration::from_millis(5) },
-            Some(st) => self.service_time(st)?,
+            Some(st) => self.service_time("service.service_time", st)?,
         };
         let mut deployments = Vec::new();
         for (i, d) in s.deployments.iter().enumerate() {
@@ -941,7 +977,7 @@ impl Validator<'_> {
             if deployments.iter().any(|x: &DeploymentSpec| x.cluster == cluster) {
                 return Err(self.err(&format!("service.deployments[{i}].cluster"), "one deployment per cluster"));
             }
-            deployments.push(DeploymentSpec { cluster, replicas: d.replicas, labels: d.labels.clone() });
+            deployments.push(DeploymentSpec { cluster, replicas: d.replicas, labels: d.labels.clone(), host: 0 });
         }
         if deployments.is_empty() {
             return Err(self.err("service.deployments", "at least one deployment is needed"));
@@ -993,8 +1029,85 @@ impl Validator<'_> {
         })
     }
 
-    fn service_time(&self, st: &RawServiceTime) -> Result<ServiceTime, ScenarioError> {
-        let p = "service.service_time";
+    /// `[[services]]`: each other host with its deployments, appended to `service.deployments`
+    /// (so the main service's deployments keep their indices).
+    fn other_services(
+        &self,
+        raw: &[RawOtherService],
+        service: &mut ServiceSpec,
+        clusters: &[KubeClusterSpec],
+    ) -> Result<Vec<OtherServiceSpec>, ScenarioError> {
+        if raw.len() > MAX_OTHER_SERVICES {
+            return Err(self.err(
+                "services",
+                &format!(
+                    "declares {} services; meshsim simulates at most {MAX_OTHER_SERVICES} besides [service]",
+                    raw.len()
+                ),
+            ));
+        }
+        let mut out: Vec<OtherServiceSpec> = Vec::new();
+        for (h, o) in raw.iter().enumerate() {
+            let p = format!("services[{h}]");
+            if o.host.is_empty() {
+                return Err(self.err(&format!("{p}.host"), "must not be empty"));
+            }
+            if o.host.contains('*') {
+                return Err(
+                    self.err(&format!("{p}.host"), &format!("`{}` is a wildcard; name one service's FQDN", o.host))
+                );
+            }
+            if o.host.eq_ignore_ascii_case(&service.host) {
+                return Err(self.err(
+                    &format!("{p}.host"),
+                    &format!("`{}` is [service]'s host; [[services]] declares the other hosts routes send to", o.host),
+                ));
+            }
+            if out.iter().any(|x| x.host.eq_ignore_ascii_case(&o.host)) {
+                return Err(self.err(&format!("{p}.host"), &format!("`{}` is declared twice", o.host)));
+            }
+            let service_time = match &o.service_time {
+                None => service.service_time.clone(),
+                Some(st) => self.service_time(&format!("{p}.service_time"), st)?,
+            };
+            let protocol = match o.protocol.as_deref() {
+                None => service.protocol,
+                Some("http1") => UpstreamProtocol::Http1,
+                Some("http2") => UpstreamProtocol::Http2,
+                Some(other) => {
+                    return Err(self.err(&format!("{p}.protocol"), &format!("`{other}` is not \"http1\" or \"http2\"")));
+                }
+            };
+            let (host_ns, _) = crate::istio::host::service_namespace_and_domain(&o.host);
+            let namespace = match &o.namespace {
+                Some(ns) if ns.is_empty() => return Err(self.err(&format!("{p}.namespace"), "must not be empty")),
+                Some(ns) => ns.clone(),
+                None if host_ns.is_empty() => service.namespace.clone(),
+                None => host_ns.to_string(),
+            };
+            if o.deployments.is_empty() {
+                return Err(self.err(&format!("{p}.deployments"), "at least one deployment is needed"));
+            }
+            let first = service.deployments.len();
+            for (i, d) in o.deployments.iter().enumerate() {
+                let path = format!("{p}.deployments[{i}].cluster");
+                let cluster = self.cluster_id(&path, &d.cluster, clusters)?;
+                if service.deployments[first..].iter().any(|x| x.cluster == cluster) {
+                    return Err(self.err(&path, "one deployment per cluster"));
+                }
+                service.deployments.push(DeploymentSpec {
+                    cluster,
+                    replicas: d.replicas,
+                    labels: d.labels.clone(),
+                    host: h as u32 + 1,
+                });
+            }
+            out.push(OtherServiceSpec { host: o.host.clone(), namespace, service_time, protocol });
+        }
+        Ok(out)
+    }
+
+    fn service_time(&self, p: &str, st: &RawServiceTime) -> Result<ServiceTime, ScenarioError> {
         let need = |field: &str, v: &Option<String>| -> Result<SimDuration, ScenarioError> {
             let text = v.as_ref().ok_or_else(|| {
                 self.err(&format!("{p}.{field}"), &format!("is required for distribution `{}`", st.distribution))
@@ -1066,6 +1179,7 @@ impl Validator<'_> {
                 outlier_timer_start,
                 namespace,
                 selection: Default::default(),
+                host_selections: Vec::new(),
             });
         }
         if out.is_empty() {
@@ -1304,6 +1418,7 @@ impl Validator<'_> {
         &self,
         raw: &[RawFault],
         service: &ServiceSpec,
+        others: &[OtherServiceSpec],
         clusters: &[KubeClusterSpec],
     ) -> Result<Vec<FaultSpec>, ScenarioError> {
         let mut out: Vec<FaultSpec> = Vec::new();
@@ -1316,9 +1431,34 @@ impl Validator<'_> {
                 return Err(self.err(&format!("{path}.at"), "faults must be listed in time order"));
             }
             let cluster = self.cluster_id(&format!("{path}.cluster"), &f.cluster, clusters)?;
-            let deployment = service.deployments.iter().position(|d| d.cluster == cluster).ok_or_else(|| {
-                self.err(&format!("{path}.cluster"), &format!("the service has no deployment in `{}`", f.cluster))
-            })?;
+            let host = match &f.host {
+                None => 0,
+                Some(h) if h.eq_ignore_ascii_case(&service.host) => 0,
+                Some(h) => match others.iter().position(|o| o.host.eq_ignore_ascii_case(h)) {
+                    Some(i) => i as u32 + 1,
+                    None => {
+                        let known: Vec<&str> = std::iter::once(service.host.as_str())
+                            .chain(others.iter().map(|o| o.host.as_str()))
+                            .collect();
+                        let hint = crate::suggest::closest(h, known.iter().copied())
+                            .map(|k| format!("; did you mean `{k}`?"))
+                            .unwrap_or_default();
+                        return Err(self.err(
+                            &format!("{path}.host"),
+                            &format!(
+                                "no service `{h}`: the hosts are [service]'s and each [[services]] entry's ({}){hint}",
+                                known.join(", ")
+                            ),
+                        ));
+                    }
+                },
+            };
+            let deployment =
+                service.deployments.iter().position(|d| d.cluster == cluster && d.host == host).ok_or_else(|| {
+                    let whose =
+                        if host == 0 { "the service".to_string() } else { others[host as usize - 1].host.clone() };
+                    self.err(&format!("{path}.cluster"), &format!("{whose} has no deployment in `{}`", f.cluster))
+                })?;
             let unexpected = |field: &str, present: bool| -> Result<(), ScenarioError> {
                 if present {
                     Err(self.err(&format!("{path}.{field}"), &format!("does not apply to action `{}`", f.action)))

@@ -413,7 +413,7 @@ fn istio_source_match_http() {
 const SVC: &str = "reviews.shop.svc.cluster.local";
 
 fn service() -> Service<'static> {
-    Service { host: SVC, namespace: "shop", domain: DOMAIN }
+    Service { host: SVC, namespace: "shop", domain: DOMAIN, others: &[] }
 }
 
 fn route(name: &str, matches: Option<Vec<HttpMatchRequest>>, to: &str) -> HttpRoute {
