@@ -81,14 +81,18 @@ pub fn text_files(world: &World, report: &RunReport) -> Result<Vec<(&'static str
     ])
 }
 
-/// Display name of an endpoint: a pod is `cluster/ordinal`; an east-west gateway replica (the
+/// Display name of an endpoint: a pod is `cluster/ordinal` (`cluster/NAME-ordinal` for a
+/// `[[services]]` host's, `Scenario::pod_name`); an east-west gateway replica (the
 /// one host that stands for a remote network's pods) is named as the gateway it is, by its
 /// proxy's name (`eastwest-cluster-b-0`), so it never reads like the pod `cluster-b/0`.
 pub fn endpoint_name(world: &World, id: EndpointId) -> String {
     let pod = &world.pods[id.idx()];
     match pod.gateway {
         Some(proxy) => world.proxies[proxy.idx()].name.clone(),
-        None => format!("{}/{}", world.scenario.kube_clusters[pod.cluster.idx()].name, pod.ordinal),
+        None => {
+            let s = &world.scenario;
+            s.pod_name(&s.kube_clusters[pod.cluster.idx()].name, pod.host as usize, pod.ordinal)
+        }
     }
 }
 

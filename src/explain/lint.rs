@@ -111,6 +111,8 @@ impl<'a> LintInput<'a> {
             .service
             .deployments
             .iter()
+            // The lints read `[service]`'s DestinationRule: its pods only, not `[[services]]`'.
+            .filter(|d| d.host == 0)
             .map(|d| {
                 let kc = &s.kube_clusters[d.cluster.idx()];
                 LintEndpoints {

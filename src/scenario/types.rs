@@ -598,6 +598,19 @@ impl Scenario {
         (0..self.n_hosts()).find(|&h| self.host_name(h).eq_ignore_ascii_case(name))
     }
 
+    /// The name of host `h`'s pod `ordinal` in the Kubernetes cluster `cluster`: `cluster/ordinal`
+    /// for `[service]`'s pods, `cluster/NAME-ordinal` for a `[[services]]` host's, NAME being its
+    /// host's first label (`green/reviews-v2-0`), so pods of two hosts in one cluster never share
+    /// a name.
+    pub fn pod_name(&self, cluster: &str, h: usize, ordinal: u32) -> String {
+        if h == 0 {
+            format!("{cluster}/{ordinal}")
+        } else {
+            let host = self.host_name(h);
+            format!("{cluster}/{}-{ordinal}", host.split('.').next().unwrap_or(host))
+        }
+    }
+
     /// Host `h`'s healthy service time.
     pub fn service_time_of(&self, h: usize) -> &ServiceTime {
         if h == 0 { &self.service.service_time } else { &self.services[h - 1].service_time }

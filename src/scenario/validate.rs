@@ -1066,6 +1066,20 @@ impl Validator<'_> {
             if out.iter().any(|x| x.host.eq_ignore_ascii_case(&o.host)) {
                 return Err(self.err(&format!("{p}.host"), &format!("`{}` is declared twice", o.host)));
             }
+            let short = |h: &str| h.split('.').next().unwrap_or(h).to_ascii_lowercase();
+            if let Some(x) = out.iter().find(|x| short(&x.host) == short(&o.host)) {
+                return Err(self.err(
+                    &format!("{p}.host"),
+                    &format!(
+                        "`{}` and `{}` share the name `{}`, which names their pods (`cluster/{}-0`): meshsim needs \
+                         distinct first labels",
+                        x.host,
+                        o.host,
+                        short(&o.host),
+                        short(&o.host)
+                    ),
+                ));
+            }
             let service_time = match &o.service_time {
                 None => service.service_time.clone(),
                 Some(st) => self.service_time(&format!("{p}.service_time"), st)?,
@@ -1440,7 +1454,10 @@ impl Validator<'_> {
                         let known: Vec<&str> = std::iter::once(service.host.as_str())
                             .chain(others.iter().map(|o| o.host.as_str()))
                             .collect();
-                        let hint = crate::suggest::closest(h, known.iter().copied())
+                        // A short name (`reviews-v2`) names the host it is the first label of.
+                        let short = known.iter().copied().find(|k| k.split('.').next() == Some(h.as_str()));
+                        let hint = short
+                            .or_else(|| crate::suggest::closest(h, known.iter().copied()))
                             .map(|k| format!("; did you mean `{k}`?"))
                             .unwrap_or_default();
                         return Err(self.err(

@@ -41,7 +41,7 @@ pub fn pod_tracks(s: &Scenario) -> Vec<PodTrack> {
         for ordinal in 0..d.replicas {
             pods.push(Live { track: tracks.len(), failing: false });
             tracks.push(PodTrack {
-                name: format!("{cluster}/{ordinal}"),
+                name: s.pod_name(&cluster, d.host as usize, ordinal),
                 cluster: cluster.clone(),
                 ordinal,
                 changes: vec![(0.0, "ready")],
@@ -66,7 +66,7 @@ pub fn pod_tracks(s: &Scenario) -> Vec<PodTrack> {
                         next_ordinal[d] += 1;
                         pods.push(Live { track: tracks.len(), failing: false });
                         tracks.push(PodTrack {
-                            name: format!("{cluster}/{ordinal}"),
+                            name: s.pod_name(&cluster, s.service.deployments[d].host as usize, ordinal),
                             cluster: cluster.clone(),
                             ordinal,
                             changes: vec![(t, "starting"), (t + ready_delay, "ready")],

@@ -10,6 +10,7 @@ mod east_west;
 mod explain;
 mod fault;
 mod golden;
+mod hosts;
 mod import;
 mod inputs;
 mod limits;

@@ -208,7 +208,7 @@ fn bad_routes_and_classes_are_refused_by_name() {
         ),
     );
     assert!(e.contains("workload[0].requests[0]") && e.contains("reviews-v2.default.svc.cluster.local"), "{e}");
-    assert!(e.contains("meshsim simulates svc.default.svc.cluster.local only"), "{e}");
+    assert!(e.contains("a host the scenario does not declare (it simulates svc.default.svc.cluster.local)"), "{e}");
     // Regex work bounded before it is done: 64 classes with 1 000-byte paths against a route
     // whose regex expands to 1 800 items would cost ~115 M steps per run.
     let classes: String = (0..64)

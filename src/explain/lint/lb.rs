@@ -31,8 +31,9 @@ impl Groups {
     /// The deployments whose pods are in the cluster their route uses: a subset's cluster holds
     /// only the pods carrying its labels (`labels.Instance.SubsetOf`).
     fn deployments<'a>(&'a self, s: &'a Scenario) -> impl Iterator<Item = &'a crate::scenario::DeploymentSpec> + 'a {
+        // `[service]`'s pods only: the lints read its DestinationRule, not a `[[services]]` host's.
         s.service.deployments.iter().filter(move |d| {
-            self.labels.as_ref().is_none_or(|want| crate::istio::select::labels_subset(want, &d.labels))
+            d.host == 0 && self.labels.as_ref().is_none_or(|want| crate::istio::select::labels_subset(want, &d.labels))
         })
     }
 }

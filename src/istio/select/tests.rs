@@ -510,11 +510,17 @@ fn a_route_to_another_host_is_kept_in_the_table_with_a_warning() {
     assert_eq!(sel.route.as_ref().unwrap().entries.len(), 1);
     assert!(
         sel.warnings[0].contains(
-            "http[0] sends requests to reviews-v2.shop.svc.cluster.local (weight 0), which meshsim does not simulate"
+            "http[0] sends requests to reviews-v2.shop.svc.cluster.local (weight 0), which the scenario does not \
+             declare"
         ),
         "{:?}",
         sel.warnings
     );
+    // Declared as a `[[services]]` host, it is simulated: no warning.
+    let others = ["reviews-v2.shop.svc.cluster.local".to_string()];
+    let svc = Service { others: &others, ..service() };
+    let sel = select(&rs, &client, &svc, ROOT).unwrap();
+    assert!(sel.warnings.is_empty(), "{:?}", sel.warnings);
 }
 
 #[test]

@@ -1,0 +1,245 @@
+//! Routes to other hosts (issue 13 item 2, last part): `[[services]]` declares the other
+//! Kubernetes Services a VirtualService sends to, each with its own pods, DestinationRule and
+//! Envoy clusters `outbound|PORT|SUBSET|HOST` in every client proxy.
+
+use std::sync::Arc;
+
+use meshsim::metrics::report::RunReport;
+use meshsim::model::world::World;
+
+use crate::util;
+
+const SVC: &str = "svc.default.svc.cluster.local";
+const SVC2: &str = "svc2.default.svc.cluster.local";
+
+/// `bin::BASE` with the main service's pods in cluster a only, a second host `svc2` with 2 pods
+/// in cluster b, a VirtualService splitting `w1`/`w2` across them, and `extra` appended.
+fn two_hosts(w1: u32, w2: u32, extra: &str) -> String {
+    let base = crate::bin::BASE.replace(
+        "deployments = [{ cluster = \"a\", replicas = 2 }, { cluster = \"b\", replicas = 2 }]",
+        "deployments = [{ cluster = \"a\", replicas = 2 }]",
+    );
+    format!(
+        "{base}
+[[services]]
+host = \"{SVC2}\"
+deployments = [{{ cluster = \"b\", replicas = 2 }}]
+[policy.virtual_service]
+hosts = [\"{SVC}\"]
+[[policy.virtual_service.http]]
+route = [{{ destination = {{ host = \"svc\" }}, weight = {w1} }}, {{ destination = {{ host = \"svc2\" }}, weight = {w2} }}]
+{extra}"
+    )
+}
+
+fn parse(text: &str) -> meshsim::scenario::Scenario {
+    util::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn refused(text: &str) -> String {
+    util::parse(text).map(|_| ()).expect_err("refused").to_string()
+}
+
+fn world(text: &str, seed: u64) -> World {
+    meshsim::model::run(Arc::new(parse(text)), seed).unwrap().world
+}
+
+fn report(w: &World, seed: u64) -> RunReport {
+    meshsim::metrics::report::report(w, seed, 0)
+}
+
+/// Attempts per locality (`r1`: cluster a, the main service's pods; `r2`: cluster b, svc2's).
+fn attempts(r: &RunReport, locality_prefix: &str) -> u64 {
+    r.locality_rows.iter().filter(|x| x.locality.starts_with(locality_prefix)).map(|x| x.attempts).sum()
+}
+
+/// Each client proxy holds one cluster per host, named after it, with that host's pods only.
+#[test]
+fn each_host_is_its_own_cluster_with_its_own_pods() {
+    let w = world(&two_hosts(50, 50, ""), 1);
+    let p = &w.proxies[0];
+    let names: Vec<&str> = p.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, [format!("outbound|80||{SVC}"), format!("outbound|80||{SVC2}")]);
+    let members = |c: usize| -> Vec<String> {
+        (0..w.pods.len())
+            .filter(|&i| p.clusters[c].hosts.get(i).is_some_and(|h| h.member))
+            .map(|i| meshsim::output::endpoint_name(&w, meshsim::model::ids::EndpointId(i as u32)))
+            .collect()
+    };
+    assert_eq!(members(0), ["a/0", "a/1"]);
+    assert_eq!(members(1), ["b/svc2-0", "b/svc2-1"]);
+}
+
+/// A 50/50 split across two hosts: each request picks a host with probability 1/2. Over 20 seeds
+/// of ~200 requests (about 4 000), the share of attempts to svc2's pods is 0.5 within 3σ,
+/// σ = sqrt(0.25 / n) ≈ 0.008. Before `[[services]]` the route was refused.
+#[test]
+fn a_fifty_fifty_split_across_two_hosts() {
+    let text = two_hosts(50, 50, "");
+    let (mut b, mut all) = (0u64, 0u64);
+    for seed in 1..=20 {
+        let r = report(&world(&text, seed), seed);
+        assert_eq!(r.errors, 0);
+        b += attempts(&r, "r2");
+        all += attempts(&r, "r1") + attempts(&r, "r2");
+    }
+    assert!(all > 3500, "{all}");
+    let share = b as f64 / all as f64;
+    let sigma = (0.25 / all as f64).sqrt();
+    assert!((share - 0.5).abs() < 3.0 * sigma, "{share} of {all} (3σ = {})", 3.0 * sigma);
+}
+
+/// Ejections per cluster name, from `ejections.csv`'s rows.
+fn ejections_by_cluster(w: &World) -> (usize, usize) {
+    let rows = meshsim::output::ejection_records(w);
+    let of = |host: &str| rows.iter().filter(|r| r.cluster == format!("outbound|80||{host}")).count();
+    assert_eq!(of(SVC) + of(SVC2), rows.len());
+    (of(SVC), of(SVC2))
+}
+
+const OD: &str = "outlierDetection = { consecutive5xxErrors = 3, interval = \"1s\", baseEjectionTime = \"30s\", \
+                  maxEjectionPercent = 100 }";
+
+/// Every pod of both hosts answers 503 from 1 s. Each host's DestinationRule applies to its own
+/// cluster only: with outlier detection in svc's rule alone, svc's 2 pods are each ejected once
+/// (3 consecutive 503s; the 30 s base outlasts the run) and svc2's none; with it in svc2's rule
+/// alone (a `[[policy.resources]]` rule), the reverse.
+#[test]
+fn each_hosts_destination_rule_applies_to_its_own_cluster_only() {
+    let faults = "[[faults]]\nat = \"1s\"\naction = \"http-error\"\ncluster = \"a\"\nstatus = 503\n\
+                  [[faults]]\nat = \"1s\"\naction = \"http-error\"\ncluster = \"b\"\nhost = \"svc2.default.svc.cluster.local\"\nstatus = 503\nphase = false\n";
+    let main_dr = format!("[policy.destination_rule]\nhost = \"svc\"\ntrafficPolicy = {{ {OD} }}\n{faults}");
+    let w = world(&two_hosts(50, 50, &main_dr), 1);
+    assert!(w.proxies[0].clusters[0].outlier.is_some() && w.proxies[0].clusters[1].outlier.is_none());
+    assert_eq!(ejections_by_cluster(&w), (2, 0));
+    let other_dr = format!(
+        "[[policy.resources]]\nkind = \"DestinationRule\"\nname = \"svc2\"\nnamespace = \"default\"\n\
+         spec = {{ host = \"svc2\", trafficPolicy = {{ {OD} }} }}\n{faults}"
+    );
+    let w = world(&two_hosts(50, 50, &other_dr), 1);
+    assert!(w.proxies[0].clusters[0].outlier.is_none() && w.proxies[0].clusters[1].outlier.is_some());
+    assert_eq!(ejections_by_cluster(&w), (0, 2));
+}
+
+/// A fault with `host` hits that host's pods: svc2's pods answer 503 from 1 s, svc's never do.
+/// Istio 1.31's default retry policy does not retry 503, and there is no outlier detection, so
+/// every attempt the split sends to svc2 after 1 s fails, and svc's pods never answer 5xx.
+#[test]
+fn a_fault_names_the_other_hosts_pods() {
+    let fault = "[[faults]]\nat = \"1s\"\naction = \"http-error\"\ncluster = \"b\"\nhost = \"svc2\"\nstatus = 503\n";
+    // A fault names the host as declared (its FQDN), with a hint when it does not.
+    let e = refused(&two_hosts(50, 50, fault));
+    assert!(e.contains("faults[0].host") && e.contains("no service `svc2`"), "{e}");
+    assert!(e.contains(&format!("did you mean `{SVC2}`")), "{e}");
+    let w = world(&two_hosts(50, 50, &fault.replace("\"svc2\"", &format!("\"{SVC2}\""))), 1);
+    let rows = meshsim::metrics::hosts::host_rows(&w);
+    let sum = |host: &str, phase: usize, f: fn(&meshsim::metrics::hosts::HostRow) -> u64| -> u64 {
+        let phase_name = &w.scenario.phases[phase].name;
+        rows.iter().filter(|r| &r.phase == phase_name && r.cluster == format!("outbound|80||{host}")).map(f).sum()
+    };
+    // Counts go to the phase in which they happen: an attempt when sent, its status when
+    // answered. Every svc2 attempt sent after the fault fails (those still in flight at the end
+    // have no answer yet), and every svc2 success was sent before it.
+    let in_flight_at_end = report(&w, 1).in_flight_at_end;
+    assert!(sum(SVC2, 1, |r| r.status_5xx) > 20);
+    assert!(sum(SVC2, 1, |r| r.attempts) - sum(SVC2, 1, |r| r.status_5xx) <= in_flight_at_end);
+    assert!(sum(SVC2, 0, |r| r.status_2xx) + sum(SVC2, 1, |r| r.status_2xx) <= sum(SVC2, 0, |r| r.attempts));
+    assert_eq!(sum(SVC2, 0, |r| r.status_5xx), 0);
+    assert_eq!(sum(SVC, 1, |r| r.status_5xx), 0);
+    // Without `host`, a fault names `[service]`'s pods: it has none in cluster b.
+    let e = refused(&two_hosts(50, 50, &fault.replace("host = \"svc2\"\n", "")));
+    assert!(e.contains("faults[0].cluster") && e.contains("the service has no deployment in `b`"), "{e}");
+}
+
+/// A route to a host the scenario does not declare is refused for the request class that takes
+/// it, naming the class, the route and the host, and saying how to declare it.
+#[test]
+fn a_route_to_an_undeclared_host_is_refused_by_name() {
+    let text = two_hosts(50, 50, "").replace(
+        "{ destination = { host = \"svc2\" }, weight = 50 }",
+        "{ destination = { host = \"ratings\" }, weight = 50 }",
+    );
+    let e = refused(&text);
+    assert!(e.contains("workload[0]") && e.contains("VirtualService default/inline http[0]"), "{e}");
+    assert!(e.contains("ratings.default.svc.cluster.local, a host the scenario does not declare"), "{e}");
+    assert!(
+        e.contains("declare it as a [[services]] table with `host = \"ratings.default.svc.cluster.local\"`"),
+        "{e}"
+    );
+}
+
+/// `[[services]]` is checked by name: a duplicate, the main service's host, a wildcard, no
+/// deployment, two deployments in one cluster, an unknown cluster, two hosts whose pods would
+/// share a name, too many hosts.
+#[test]
+fn bad_services_are_refused_by_name() {
+    let e = refused(&two_hosts(
+        50,
+        50,
+        &format!("[[services]]\nhost = \"{SVC2}\"\ndeployments = [{{ cluster = \"a\", replicas = 1 }}]\n"),
+    ));
+    assert!(e.contains("services[1].host") && e.contains("declared twice"), "{e}");
+    let e = refused(&two_hosts(
+        50,
+        50,
+        &format!("[[services]]\nhost = \"{SVC}\"\ndeployments = [{{ cluster = \"a\", replicas = 1 }}]\n"),
+    ));
+    assert!(e.contains("services[1].host") && e.contains("[service]'s host"), "{e}");
+    let e = refused(&two_hosts(
+        50,
+        50,
+        "[[services]]\nhost = \"*.example.com\"\ndeployments = [{ cluster = \"a\", replicas = 1 }]\n",
+    ));
+    assert!(e.contains("services[1].host") && e.contains("wildcard"), "{e}");
+    let e = refused(&two_hosts(50, 50, "[[services]]\nhost = \"x.default.svc.cluster.local\"\ndeployments = []\n"));
+    assert!(e.contains("services[1].deployments") && e.contains("at least one"), "{e}");
+    let e = refused(&two_hosts(
+        50,
+        50,
+        "[[services]]\nhost = \"x.default.svc.cluster.local\"\ndeployments = [{ cluster = \"a\", replicas = 1 }, { cluster = \"a\", replicas = 1 }]\n",
+    ));
+    assert!(e.contains("services[1].deployments[1].cluster") && e.contains("one deployment per cluster"), "{e}");
+    let e = refused(&two_hosts(
+        50,
+        50,
+        "[[services]]\nhost = \"x.default.svc.cluster.local\"\ndeployments = [{ cluster = \"c\", replicas = 1 }]\n",
+    ));
+    assert!(e.contains("services[1].deployments[0].cluster") && e.contains("no cluster named `c`"), "{e}");
+    let e = refused(&two_hosts(
+        50,
+        50,
+        "[[services]]\nhost = \"svc2.other.svc.cluster.local\"\ndeployments = [{ cluster = \"a\", replicas = 1 }]\n",
+    ));
+    assert!(e.contains("services[1].host") && e.contains("share the name `svc2`"), "{e}");
+    let many: String = (0..17)
+        .map(|i| format!("[[services]]\nhost = \"h{i}.default.svc.cluster.local\"\ndeployments = [{{ cluster = \"a\", replicas = 1 }}]\n"))
+        .collect();
+    let e = refused(&format!("{}{many}", crate::bin::BASE));
+    assert!(e.contains("services") && e.contains("declares 17 services; meshsim simulates at most 16"), "{e}");
+    let e = refused(&two_hosts(50, 50, "").replace("host = \"svc2.default", "hots = \"x\"\nhost = \"svc2.default"));
+    assert!(e.contains("hots") && e.contains("host"), "{e}");
+}
+
+/// A `[[services]]` host's own service time and protocol: svc2's pods take a constant 40 ms, so
+/// every request the split sends there takes at least 40 ms, and svc's (5 ms exponential mean)
+/// are mostly faster.
+#[test]
+fn each_host_has_its_own_service_time() {
+    let text = two_hosts(0, 100, "").replace(
+        "[[services]]\nhost = \"svc2.default.svc.cluster.local\"\n",
+        "[[services]]\nhost = \"svc2.default.svc.cluster.local\"\nservice_time = { distribution = \"constant\", mean = \"40ms\" }\n",
+    );
+    let w = world(&text, 1);
+    let r = report(&w, 1);
+    assert_eq!(attempts(&r, "r1"), 0);
+    assert!(r.phase_latency[0].total() > 150);
+    // The lowest bucket's lower bound is within the histogram's bucket width of 40 ms.
+    let low = r.phase_latency[0].min_bucket_low().unwrap();
+    assert!(low >= 38_000_000, "{low}");
+    // The same split to svc (its 5 ms exponential) has requests far below that.
+    let r = report(
+        &world(&text.replace("weight = 0 }", "weight = 100 }").replace("weight = 100 }]", "weight = 0 }]"), 1),
+        1,
+    );
+    assert!(r.phase_latency[0].min_bucket_low().unwrap() < 5_000_000);
+}
