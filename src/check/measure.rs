@@ -82,7 +82,10 @@ pub(super) fn measure(e: &Expectation, world: &World, report: &RunReport) -> Mea
                     let locality = world.topo.localities[world.pods[host.idx()].locality.idx()].to_string();
                     let proxy = &world.proxies[proxy.idx()];
                     hosts.proxy_selected(&proxy.name)
-                        && hosts.cluster_selected(proxy.clusters[*cluster as usize].subset.as_deref())
+                        && hosts.cluster_selected(
+                            proxy.clusters[*cluster as usize].host,
+                            proxy.clusters[*cluster as usize].subset.as_deref(),
+                        )
                         && hosts.host_selected(&crate::output::endpoint_name(world, *host), &locality)
                 })
                 .map(|(_, c)| c.attempts)
@@ -195,13 +198,17 @@ fn describe_attempts(hosts: &crate::scenario::expect::HostFilter) -> String {
     if let Some(x) = &hosts.subset {
         s.push_str(&format!(" in subset {x}"));
     }
+    if let Some((_, h)) = &hosts.host {
+        s.push_str(&format!(" of host {h}"));
+    }
     s
 }
 
 /// One ejection of a host by a proxy, from the event log.
 struct Span {
     proxy: String,
-    /// The subset of the ejecting cluster (`None`: the default cluster).
+    /// The host and subset of the ejecting cluster (`None`: the default cluster).
+    host: u32,
     subset: Option<String>,
     endpoint: String,
     locality: String,
@@ -215,7 +222,7 @@ struct Span {
 impl Span {
     fn matches(&self, f: &crate::scenario::expect::HostFilter) -> bool {
         f.proxy_selected(&self.proxy)
-            && f.cluster_selected(self.subset.as_deref())
+            && f.cluster_selected(self.host, self.subset.as_deref())
             && f.host_selected(&self.endpoint, &self.locality)
     }
 }
@@ -233,6 +240,7 @@ fn ejection_spans(world: &World) -> Vec<Span> {
                 open.insert((proxy.0, *cluster, endpoint.0), out.len());
                 out.push(Span {
                     proxy: world.proxies[proxy.idx()].name.clone(),
+                    host: world.proxies[proxy.idx()].clusters[*cluster as usize].host,
                     subset: world.proxies[proxy.idx()].clusters[*cluster as usize].subset.clone(),
                     endpoint: crate::output::endpoint_name(world, *endpoint),
                     locality: world.topo.localities[locality.idx()].to_string(),

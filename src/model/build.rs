@@ -188,6 +188,12 @@ pub fn host_port(s: &Scenario, h: usize) -> u32 {
         .unwrap_or(80)
 }
 
+/// The port host `h`'s clusters are built for in a proxy whose selection for that host is `sel`:
+/// [`group_port`] for `[service]`, [`host_port`] for a `[[services]]` host.
+pub fn cluster_port(s: &Scenario, h: usize, sel: &crate::istio::select::Selection) -> u32 {
+    if h == 0 { group_port(s, sel) } else { host_port(s, h) }
+}
+
 /// One Envoy cluster pilot builds for the service in a proxy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterPlan {
@@ -232,7 +238,7 @@ pub fn all_cluster_plans(
 
 /// [`cluster_plans`] for host `h`, whose DestinationRule (if any) is in `sel`.
 pub fn host_cluster_plans(s: &Scenario, h: usize, sel: &crate::istio::select::Selection) -> Vec<ClusterPlan> {
-    let port = Some(if h == 0 { group_port(s, sel) } else { host_port(s, h) });
+    let port = Some(cluster_port(s, h, sel));
     let host = h as u32;
     let Some(dr) = sel.destination_rule.as_ref() else {
         return vec![ClusterPlan { host, subset: None, labels: None, policy: None }];

@@ -252,19 +252,27 @@ fn routes_and_classes(s: &Scenario) -> u64 {
     routes.saturating_add(classes)
 }
 
-/// The clusters a proxy has beyond its default one (one per DestinationRule subset,
-/// `model::build::cluster_plans`): each holds per-pod host vectors, a balancer over the
+/// The clusters a proxy has beyond its default one (one per DestinationRule subset, and each
+/// `[[services]]` host's default and subset clusters, `model::build::all_cluster_plans`): each holds per-pod host vectors, a balancer over the
 /// localities and a detector of its own, as a proxy's default cluster does, and its own
 /// `hosts.csv` rows per phase.
 fn subset_clusters(s: &Scenario, n_loc: u64, pods: u64) -> Term {
-    let subsets = |sel: &crate::istio::select::Selection| {
+    let count = |sel: &crate::istio::select::Selection| {
         sel.destination_rule.as_ref().map_or(0, |d| d.spec.subsets.as_ref().map_or(0, Vec::len) as u64)
+    };
+    // Per proxy: its subsets, and per other host one default cluster plus that host's subsets.
+    let subsets = |main: &crate::istio::select::Selection, others: &[crate::istio::select::Selection]| {
+        others.iter().fold(count(main), |n, o| n.saturating_add(1).saturating_add(count(o)))
     };
     let extra: u64 = s
         .proxy_groups
         .iter()
-        .map(|g| u64::from(g.replicas).saturating_mul(subsets(&g.selection)))
-        .chain(s.east_west_gateways.iter().map(|g| u64::from(g.replicas).saturating_mul(subsets(&g.selection))))
+        .map(|g| u64::from(g.replicas).saturating_mul(subsets(&g.selection, &g.host_selections)))
+        .chain(
+            s.east_west_gateways
+                .iter()
+                .map(|g| u64::from(g.replicas).saturating_mul(subsets(&g.selection, &g.host_selections))),
+        )
         .fold(0u64, u64::saturating_add);
     Term {
         name: "subset clusters",
@@ -273,10 +281,11 @@ fn subset_clusters(s: &Scenario, n_loc: u64, pods: u64) -> Term {
             .saturating_add(mul(&[extra, n_loc, PER_PROXY_LOCALITY]))
             .saturating_add(mul(&[extra, PER_PROXY])),
         detail: format!(
-            "{extra} subset clusters (proxies × DestinationRule subsets) × {pods} pods, and their hosts.csv rows in {} phases",
+            "{extra} subset clusters (proxies × DestinationRule subsets, and × each [[services]] host's clusters) × \
+             {pods} pods, and their hosts.csv rows in {} phases",
             s.phases.len()
         ),
-        shrink: "fewer DestinationRule `subsets` or proxy `replicas`",
+        shrink: "fewer DestinationRule `subsets`, `[[services]]` or proxy `replicas`",
     }
 }
 
@@ -295,16 +304,16 @@ fn max_users(s: &Scenario) -> u64 {
 /// cluster it holds (the default one and one per subset, `model::build::cluster_plans`, each with
 /// its merged policy); proxies' tables that are alike are summed into one part of the detail.
 fn hash_tables(s: &Scenario, proxies: u64, n_loc: u64, pods: u64) -> Term {
-    let sets: Vec<(u32, &crate::istio::select::Selection)> = s
+    let sets: Vec<(u32, &crate::istio::select::Selection, &[crate::istio::select::Selection])> = s
         .proxy_groups
         .iter()
-        .map(|g| (g.replicas, &g.selection))
-        .chain(s.east_west_gateways.iter().map(|g| (g.replicas, &g.selection)))
+        .map(|g| (g.replicas, &g.selection, g.host_selections.as_slice()))
+        .chain(s.east_west_gateways.iter().map(|g| (g.replicas, &g.selection, g.host_selections.as_slice())))
         .collect();
     // (replicas, entries per table, bytes per entry, what the table is), alike tables summed.
     let mut parts: Vec<(u64, u64, u64, String)> = Vec::new();
-    for (replicas, sel) in sets {
-        for plan in crate::model::build::cluster_plans(s, sel) {
+    for (replicas, sel, others) in sets {
+        for plan in crate::model::build::all_cluster_plans(s, sel, others) {
             let (entries, per_entry, what) = hash_table(s, plan.policy.as_ref(), n_loc, pods);
             match parts.iter_mut().find(|p| p.1 == entries && p.2 == per_entry && p.3 == what) {
                 Some(p) => p.0 = p.0.saturating_add(u64::from(replicas)),

@@ -29,7 +29,10 @@
 //! `eastwest-CLUSTER-N` such as `eastwest-cluster-b-0`); `proxy` a proxy replica (`ingress-0`), a proxy group (`ingress`) or an
 //! east-west gateway replica. `ejections`, `no-ejections`, `ejection` and `attempts` may add
 //! `subset`: a DestinationRule subset, counting only the proxies' clusters built for it
-//! (`outbound|PORT|SUBSET|HOST`; without it every cluster counts).
+//! (`outbound|PORT|SUBSET|HOST`; without it every cluster counts), and `host`: `[service]`'s
+//! host or a `[[services]]` host, counting only the clusters of that host (with `subset`: that
+//! host's subset). A `[[services]]` host's pod is `cluster/NAME-ordinal`, NAME its host's first
+//! label.
 //!
 //! Any expectation may add `set = ["PATH=VALUE", ...]`: it is then measured on a second run of
 //! the scenario with those overrides (the same seed), not on the scenario's own run, e.g. the
@@ -109,6 +112,10 @@ pub struct RawExpect {
     /// DestinationRule subset (`outbound|PORT|SUBSET|HOST`).
     #[serde(default)]
     pub subset: Option<String>,
+    /// `ejection(s)`, `attempts`: only the proxies' Envoy clusters of this host (`[service]`'s
+    /// or a `[[services]]` entry's).
+    #[serde(default)]
+    pub host: Option<String>,
     /// `ejections`: count only ejections with this back-off multiplier; `ejection`: its
     /// expected multiplier.
     #[serde(default)]
@@ -368,6 +375,9 @@ pub struct HostFilter {
     pub proxy: Option<String>,
     /// One DestinationRule subset: only the clusters built for it count.
     pub subset: Option<String>,
+    /// One host (0: `[service]`, `h`: `[[services]]` entry `h - 1`) and its name as written:
+    /// only its clusters count.
+    pub host: Option<(u32, String)>,
 }
 
 impl HostFilter {
@@ -377,9 +387,11 @@ impl HostFilter {
         self.proxy.as_deref().is_none_or(|wanted| proxy_name_matches(name, wanted))
     }
 
-    /// Whether an Envoy cluster built for `subset` (`None`: the default cluster) is selected.
-    pub fn cluster_selected(&self, subset: Option<&str>) -> bool {
+    /// Whether an Envoy cluster of host `host` built for `subset` (`None`: the default cluster)
+    /// is selected.
+    pub fn cluster_selected(&self, host: u32, subset: Option<&str>) -> bool {
         self.subset.as_deref().is_none_or(|wanted| subset == Some(wanted))
+            && self.host.as_ref().is_none_or(|(h, _)| *h == host)
     }
 
     /// Whether a host, by its name and locality label, is selected.
@@ -401,6 +413,9 @@ impl HostFilter {
         }
         if let Some(x) = &self.subset {
             s.push_str(&format!(" in subset {x}"));
+        }
+        if let Some((_, h)) = &self.host {
+            s.push_str(&format!(" of host {h}"));
         }
         s
     }
@@ -445,6 +460,8 @@ pub struct ExpectContext<'a> {
     pub clusters: &'a [KubeClusterSpec],
     /// The service (initial replica counts decide whether a `scale` fault restores).
     pub service: &'a ServiceSpec,
+    /// The other hosts (`[[services]]`).
+    pub services: &'a [super::types::OtherServiceSpec],
     /// Client proxy groups (for `proxy`).
     pub groups: &'a [ProxyGroupSpec],
     /// East-west gateways (their replicas are proxies too).
@@ -568,6 +585,7 @@ impl Parser<'_> {
             ("endpoint", r.endpoint.is_some()),
             ("proxy", r.proxy.is_some()),
             ("subset", r.subset.is_some()),
+            ("host", r.host.is_some()),
             ("multiplier", r.multiplier.is_some()),
             ("nth", r.nth.is_some()),
             ("at", r.at.is_some()),
@@ -810,13 +828,42 @@ impl Parser<'_> {
         if let Some(x) = &r.subset {
             self.check_subset(x)?;
         }
+        let host = match &r.host {
+            Some(h) => Some((self.check_host(h)?, h.clone())),
+            None => None,
+        };
         Ok(HostFilter {
             locality: r.locality.clone(),
             matched,
             endpoint: r.endpoint.clone(),
             proxy: r.proxy.clone(),
             subset: r.subset.clone(),
+            host,
         })
+    }
+
+    /// `[service]`'s host or a `[[services]]` host (its index), else an error with a hint.
+    fn check_host(&self, h: &str) -> Result<u32, (String, String)> {
+        let known: Vec<&str> = std::iter::once(self.ctx.service.host.as_str())
+            .chain(self.ctx.services.iter().map(|o| o.host.as_str()))
+            .collect();
+        if let Some(i) = known.iter().position(|k| k.eq_ignore_ascii_case(h)) {
+            return Ok(i as u32);
+        }
+        let hint = known
+            .iter()
+            .copied()
+            .find(|k| k.split('.').next() == Some(h))
+            .or_else(|| crate::suggest::closest(h, known.iter().copied()))
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        Err(self.err(
+            "host",
+            format!(
+                "no service `{h}`: the hosts are [service]'s and each [[services]] entry's ({}){hint}",
+                known.join(", ")
+            ),
+        ))
     }
 
     /// A subset some proxy's DestinationRule defines (so that some proxy has a cluster for it).
@@ -826,8 +873,8 @@ impl Parser<'_> {
             .ctx
             .groups
             .iter()
-            .map(|g| &g.selection)
-            .chain(self.ctx.gateways.iter().map(|g| &g.selection))
+            .flat_map(|g| std::iter::once(&g.selection).chain(&g.host_selections))
+            .chain(self.ctx.gateways.iter().flat_map(|g| std::iter::once(&g.selection).chain(&g.host_selections)))
             .filter_map(|sel| sel.destination_rule.as_ref());
         for d in rules {
             for sub in d.spec.subsets.iter().flatten() {
@@ -859,6 +906,14 @@ impl Parser<'_> {
     fn check_endpoint(&self, e: &str) -> Result<(), (String, String)> {
         let Some((cluster, ordinal)) = e.split_once('/') else { return Ok(()) };
         let known = self.ctx.clusters.iter().any(|c| c.name == cluster);
+        // A `[[services]]` host's pod: `cluster/NAME-ordinal`.
+        let ordinal = self
+            .ctx
+            .services
+            .iter()
+            .filter_map(|o| ordinal.strip_prefix(o.host.split('.').next().unwrap_or(&o.host))?.strip_prefix('-'))
+            .next()
+            .unwrap_or(ordinal);
         if !known || ordinal.parse::<u32>().is_err() {
             let names: Vec<&str> = self.ctx.clusters.iter().map(|c| c.name.as_str()).collect();
             return Err(self.err(
@@ -902,9 +957,9 @@ impl Parser<'_> {
 
     fn ejections(&self, none: bool) -> Result<Check, (String, String)> {
         if none {
-            self.only(&["locality", "endpoint", "proxy", "subset"])?;
+            self.only(&["locality", "endpoint", "proxy", "subset", "host"])?;
         } else {
-            self.only(&["locality", "endpoint", "proxy", "subset", "multiplier", "min", "max"])?;
+            self.only(&["locality", "endpoint", "proxy", "subset", "host", "multiplier", "min", "max"])?;
         }
         let hosts = self.host_filter()?;
         let (min, max) = if none { (0, Some(0)) } else { self.count_bounds()? };
@@ -912,7 +967,18 @@ impl Parser<'_> {
     }
 
     fn ejection(&self) -> Result<Check, (String, String)> {
-        self.only(&["locality", "endpoint", "proxy", "subset", "nth", "at", "multiplier", "ejected_for", "tolerance"])?;
+        self.only(&[
+            "locality",
+            "endpoint",
+            "proxy",
+            "subset",
+            "host",
+            "nth",
+            "at",
+            "multiplier",
+            "ejected_for",
+            "tolerance",
+        ])?;
         let r = self.raw;
         let hosts = self.host_filter()?;
         let nth = r.nth.unwrap_or(1);
@@ -938,7 +1004,7 @@ impl Parser<'_> {
     }
 
     fn attempts(&self) -> Result<Check, (String, String)> {
-        self.only(&["locality", "endpoint", "proxy", "subset", "min", "max"])?;
+        self.only(&["locality", "endpoint", "proxy", "subset", "host", "min", "max"])?;
         let r = self.raw;
         if r.from.is_some() || r.to.is_some() {
             let field = if r.from.is_some() { "from" } else { "to" };

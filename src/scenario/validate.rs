@@ -96,6 +96,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
         faults: &faults,
         clusters: &kube_clusters,
         service: &service,
+        services: &services,
         groups: &proxy_groups,
         gateways: &east_west_gateways,
         run: duration,
@@ -758,24 +759,30 @@ impl Validator<'_> {
     /// a proxy gets is checked: the default one and each subset's, with its merged policy
     /// (`model::build::cluster_plans`); a subset's error names the subset and its cluster.
     fn outlier_in_force(&self, s: &Scenario) -> Result<(), ScenarioError> {
-        let selections =
-            s.proxy_groups.iter().map(|g| &g.selection).chain(s.east_west_gateways.iter().map(|g| &g.selection));
-        for sel in selections {
-            let plans = crate::model::build::cluster_plans(s, sel);
+        let selections = s
+            .proxy_groups
+            .iter()
+            .map(|g| (&g.selection, &g.host_selections))
+            .chain(s.east_west_gateways.iter().map(|g| (&g.selection, &g.host_selections)));
+        for (main, others) in selections {
+            let all = crate::model::build::all_cluster_plans(s, main, others);
             // A request carries its cluster's index in a byte (`model::proxy::ClusterIdx`).
             let most = usize::from(crate::model::proxy::ClusterIdx::MAX) - 1;
-            if plans.len() > most {
+            if all.len() > most {
                 return Err(self.err(
                     "policy",
                     &format!(
-                        "a DestinationRule in force has {} subsets; meshsim simulates at most {}",
-                        plans.len() - 1,
-                        most - 1
+                        "the DestinationRules in force give a proxy {} Envoy clusters (one per host, plus one per \
+                         subset); meshsim simulates at most {most}",
+                        all.len(),
                     ),
                 ));
             }
-            for plan in &plans {
-                let Some(o) = crate::model::build::cluster_and_control(s, plan.policy.as_ref()).0.outlier else {
+            for plan in &all {
+                let h = plan.host as usize;
+                let sel = Scenario::selection_of(main, others, h);
+                let Some(o) = crate::model::build::host_cluster_and_control(s, h, plan.policy.as_ref()).0.outlier
+                else {
                     continue;
                 };
                 if o.max_ejection_time >= o.base_ejection_time {
@@ -816,13 +823,18 @@ impl Validator<'_> {
                 let cluster = match plan.subset.as_deref() {
                     Some(name) => format!(
                         " in the cluster of subset `{name}` ({})",
-                        crate::model::build::cluster_name(
+                        crate::model::build::host_cluster_name(
                             s,
-                            crate::model::build::group_port(s, sel),
+                            h,
+                            crate::model::build::cluster_port(s, h, sel),
                             Some(name),
                             false
                         )
                     ),
+                    None if h > 0 => {
+                        let port = crate::model::build::cluster_port(s, h, sel);
+                        format!(" in the cluster {}", crate::model::build::host_cluster_name(s, h, port, None, false))
+                    }
                     None => String::new(),
                 };
                 return Err(self.err(
