@@ -243,3 +243,38 @@ fn each_host_has_its_own_service_time() {
     );
     assert!(r.phase_latency[0].min_bucket_low().unwrap() < 5_000_000);
 }
+
+/// Multi-network: svc2's pods sit on network n2, behind an east-west gateway in cluster b. The
+/// client's cluster for svc2 holds the gateway, weighted by svc2's pods behind it; the gateway
+/// forwards by SNI through its own cluster of svc2 (`outbound_.80_._.svc2...`), whose endpoints
+/// are svc2's pods only (not svc's pod in b). Every request succeeds, and the gateway's attempts
+/// go to svc2's 2 pods alone.
+#[test]
+fn an_east_west_gateway_forwards_to_the_other_hosts_pods() {
+    let text = two_hosts(0, 100, "[[east_west_gateways]]\ncluster = \"b\"\nreplicas = 1\n")
+        .replace("name = \"b\"\nregion = \"r2\"", "name = \"b\"\nregion = \"r2\"\nnetwork = \"n2\"")
+        .replace(
+            "deployments = [{ cluster = \"a\", replicas = 2 }]",
+            "deployments = [{ cluster = \"a\", replicas = 2 }, { cluster = \"b\", replicas = 1 }]",
+        );
+    let w = world(&text, 1);
+    let r = report(&w, 1);
+    assert_eq!(r.errors, 0);
+    assert!(r.requests > 150);
+    let gw = w.proxies.iter().position(|p| p.name.starts_with("eastwest-")).unwrap();
+    let names: Vec<&str> = w.proxies[gw].clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, [format!("outbound_.80_._.{SVC}"), format!("outbound_.80_._.{SVC2}")]);
+    let rows = meshsim::metrics::hosts::host_rows(&w);
+    let gw_name = &w.proxies[gw].name;
+    let mut gw_hosts: Vec<&str> =
+        rows.iter().filter(|r| &r.proxy == gw_name && r.attempts > 0).map(|r| r.endpoint.as_str()).collect();
+    gw_hosts.sort();
+    gw_hosts.dedup();
+    assert_eq!(gw_hosts, ["b/svc2-0", "b/svc2-1"]);
+    let gw_attempts: u64 = rows.iter().filter(|r| &r.proxy == gw_name).map(|r| r.attempts).sum();
+    let client_attempts: u64 = rows.iter().filter(|r| r.proxy == "p-0").map(|r| r.attempts).sum();
+    // Each client attempt becomes one gateway attempt when it reaches the gateway (those still
+    // on their way at the end have none yet).
+    assert!(gw_attempts <= client_attempts && client_attempts - gw_attempts <= r.in_flight_at_end);
+    assert!(rows.iter().filter(|r| r.proxy == "p-0").all(|r| r.cluster == format!("outbound|80||{SVC2}")));
+}
