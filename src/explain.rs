@@ -58,7 +58,7 @@ pub struct ProxyView {
     /// names a subset that does not exist), e.g. `outbound|80|v1|HOST`.
     pub envoy_cluster: String,
     /// Every Envoy cluster the proxy has for the service, with the endpoints in its EDS: the
-    /// default cluster, then one per DestinationRule subset.
+    /// default cluster, then one per DestinationRule subset; then each `[[services]]` host's.
     pub clusters: Vec<(String, u32)>,
     /// The other clusters its routes reach (a weighted split, a later route to another subset),
     /// each with its own priorities, locality weights, panic state and settings: a subset's
@@ -274,7 +274,24 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
     let (priorities, total_panic, ejected) = cluster_state(world, cl);
     let selection = selection_of(s, p);
     let routes = route_views(world, p.group);
-    let (resources, other_resources) = selection.map(|sel| resources::notes(s, sel)).unwrap_or_default();
+    let (mut resources, mut other_resources) = selection.map(|sel| resources::notes(s, sel)).unwrap_or_default();
+    // The DestinationRule each `[[services]]` host's clusters are built from, for this proxy.
+    let others = match s.proxy_groups.get(p.group.idx()) {
+        Some(g) => Some(&g.host_selections),
+        None => s.east_west_gateways.iter().find(|g| g.cluster == p.kube_cluster).map(|g| &g.host_selections),
+    };
+    for (i, sel) in others.into_iter().flatten().enumerate() {
+        let host = s.host_name(i + 1);
+        for n in sel.notes.iter().filter(|n| n.applied) {
+            let r = &s.policy.resources[n.resource];
+            if !matches!(r.spec, crate::istio::select::ResourceSpec::DestinationRule(_)) {
+                continue;
+            }
+            other_resources = other_resources.saturating_sub(1);
+            let why = format!("for host {host} (its clusters): {}", n.why);
+            resources.push(resources::ResourceNote { id: r.id(), source: r.source.clone(), applied: true, why });
+        }
+    }
     let namespace = match group {
         Some(g) => g.namespace.clone(),
         None => s
@@ -391,6 +408,16 @@ fn other_clusters(
         .map(|(c, reached_by)| {
             let cl = &p.clusters[c];
             let (priorities, total_panic, ejected) = cluster_state(world, cl);
+            // A `[[services]]` host's cluster: the settings of the rule the proxy gets for it.
+            let others = match s.proxy_groups.get(p.group.idx()) {
+                Some(g) => Some(&g.host_selections),
+                None => s.east_west_gateways.iter().find(|g| g.cluster == p.kube_cluster).map(|g| &g.host_selections),
+            };
+            let selection = match (cl.host, others) {
+                (0, _) => selection,
+                (h, Some(o)) => o.get(h as usize - 1),
+                (_, None) => None,
+            };
             let settings = match selection {
                 Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
                 None => Vec::new(),
@@ -510,11 +537,18 @@ pub fn render(snap: &Snapshot, proxy: Option<&str>) -> String {
             }
         }
         if p.clusters.len() > 1 {
-            let _ = writeln!(s, "  Envoy clusters (the default, then one per DestinationRule subset)");
+            let _ = writeln!(
+                s,
+                "  Envoy clusters (per host, [service]'s first: the default, then one per DestinationRule subset)"
+            );
             // Every cluster a route of its table sends to (a weighted split reaches several).
             let reached = |name: &str| {
                 let subset = name.split('|').nth(2).filter(|x| !x.is_empty());
-                p.routes.iter().flat_map(|r| &r.destinations).any(|(_, sub, _)| sub.as_deref() == subset)
+                let host = name.split('|').nth(3).unwrap_or("");
+                p.routes
+                    .iter()
+                    .flat_map(|r| &r.destinations)
+                    .any(|(h, sub, _)| sub.as_deref() == subset && h.eq_ignore_ascii_case(host))
             };
             for (name, n) in &p.clusters {
                 let mark = if *name == p.envoy_cluster {

@@ -54,7 +54,8 @@ pub struct AssignmentChange {
 }
 
 /// Index of an Envoy cluster within its proxy (`Proxy::clusters`): 0 is the service's default
-/// cluster `outbound|PORT||HOST`, then one per DestinationRule subset in the rule's order.
+/// cluster `outbound|PORT||HOST`, then one per DestinationRule subset in the rule's order; then
+/// the same for each `[[services]]` host in turn (`model::build::all_cluster_plans`).
 pub type ClusterIdx = u8;
 
 /// The default cluster of every proxy.

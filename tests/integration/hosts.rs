@@ -278,3 +278,29 @@ fn an_east_west_gateway_forwards_to_the_other_hosts_pods() {
     assert!(gw_attempts <= client_attempts && client_attempts - gw_attempts <= r.in_flight_at_end);
     assert!(rows.iter().filter(|r| r.proxy == "p-0").all(|r| r.cluster == format!("outbound|80||{SVC2}")));
 }
+
+/// `explain` lists every host's clusters with the endpoints in their EDS, marks the ones the
+/// route's split reaches, and names the DestinationRule each `[[services]]` host's clusters are
+/// built from.
+#[test]
+fn explain_lists_every_hosts_clusters_and_rules() {
+    let dr = "[[policy.resources]]\nkind = \"DestinationRule\"\nname = \"svc2\"\nnamespace = \"default\"\n\
+              spec = { host = \"svc2\", trafficPolicy = { loadBalancer = { simple = \"RANDOM\" } } }\n";
+    let s = parse(&two_hosts(70, 30, dr));
+    let snap = meshsim::explain::snapshot(Arc::new(s), 1, meshsim::engine::SimTime::ZERO).unwrap();
+    let text = meshsim::explain::render(&snap, Some("p-0"));
+    assert!(text.contains(&format!("    outbound|80||{SVC}: 2 endpoints  <- its route\n")), "{text}");
+    assert!(
+        text.contains(&format!("    outbound|80||{SVC2}: 2 endpoints  <- its route (a weighted destination)\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("applied     DestinationRule default/svc2 (policy.resources[0]): for host {SVC2}")),
+        "{text}"
+    );
+    assert!(!text.contains("more resources are for other hosts"), "{text}");
+    // Its balancer is that rule's: RANDOM in svc2's cluster, Istio's LEAST_REQUEST in svc's.
+    let w = world(&two_hosts(70, 30, dr), 1);
+    let lb = |c: usize| format!("{:?}", w.proxies[0].clusters[c].config.lb.policy);
+    assert_eq!((lb(0).as_str(), lb(1).as_str()), ("LeastRequest { choice_count: 2 }", "Random"));
+}
