@@ -14,7 +14,10 @@
 //!   `name.namespace.svc.cluster.local`, or `name.namespace`); its *ready* endpoints (the
 //!   EndpointSlice `conditions.ready`, unset meaning ready; terminating ones are left out), by
 //!   locality: one `[[service.deployments]]` entry per locality. Without an EndpointSlice, the
-//!   ready pods the Service's `selector` matches.
+//!   ready pods the Service's `selector` matches. Every other host a VirtualService for the
+//!   service routes to (a blue/green Service, another service) whose Service an export holds
+//!   becomes a `[[services]]` table, its ready endpoints read the same way (and its pods are not
+//!   clients); a host no export holds is named in a note.
 //! * **Pods**: ingress gateways (the pods a Gateway's `selector` matches, when a VirtualService
 //!   bound to that Gateway routes to the service) and sidecar clients (ready pods with an
 //!   `istio-proxy` container that are neither the service's pods nor gateways) become
@@ -389,6 +392,44 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
             }
         ));
     }
+    // Other hosts the VirtualServices for the service route to (a blue/green Service, another
+    // service): those whose Service some export holds become `[[services]]`; the others are
+    // named in a note (a request class routed to them is refused when the scenario runs).
+    let mut other_hosts: Vec<(String, String, String)> = Vec::new(); // host, name, namespace
+    for ex in &exports {
+        for (vs_ns, vs) in &ex.virtual_services {
+            let resolve = |h: &str| crate::istio::host::resolve_short_name(h, vs_ns, &domain);
+            let dests: Vec<String> = vs
+                .http
+                .iter()
+                .flatten()
+                .flat_map(|r| r.route.iter().flatten())
+                .map(|d| resolve(&d.destination.host))
+                .collect();
+            let for_service = vs.hosts.iter().flatten().any(|h| resolve(h) == host) || dests.contains(&host);
+            if !for_service {
+                continue;
+            }
+            for d in dests {
+                if d == host || other_hosts.iter().any(|o| o.0 == d) {
+                    continue;
+                }
+                if let [n, ns, "svc", ..] = d.split('.').collect::<Vec<_>>().as_slice() {
+                    other_hosts.push((d.clone(), n.to_string(), ns.to_string()));
+                }
+            }
+        }
+    }
+    let mut unheld: Vec<String> = Vec::new();
+    other_hosts.retain(|(h, n, ns)| {
+        let held = exports.iter().any(|e| e.services.iter().any(|s| s.meta.name == *n && s.meta.namespace == *ns));
+        if !held {
+            unheld.push(h.clone());
+        }
+        held
+    });
+    other_hosts.truncate(crate::scenario::MAX_OTHER_SERVICES);
+    let mut other_deployments: Vec<Vec<(usize, u32, String)>> = vec![Vec::new(); other_hosts.len()];
     let mut summary = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut deployments: Vec<(usize, u32, String)> = Vec::new(); // entry, replicas, where from
@@ -418,7 +459,6 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
             entries.len() - 1
         };
         // The service's ready endpoints, by locality.
-        let mut by_loc: BTreeMap<Loc, (u32, String)> = BTreeMap::new();
         let svc = ex.services.iter().find(|s| s.meta.name == svc_name && s.meta.namespace == svc_ns);
         if let Some(s) = svc {
             let spec: ServiceSpec = part(s, "spec").map_err(|e| e.to_string())?;
@@ -426,55 +466,19 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
                 traffic_distribution = Some((td, format!("{}: {}", s.origin, s.id())));
             }
         }
-        let slices: Vec<&Object> = ex
-            .slices
-            .iter()
-            .filter(|s| s.meta.namespace == svc_ns && s.meta.labels.get(SERVICE_NAME_LABEL) == Some(&svc_name))
-            .collect();
-        let mut service_pods: BTreeSet<String> = BTreeSet::new();
-        let mut unready = 0;
-        for slice in &slices {
-            let endpoints: Vec<Endpoint> = part(slice, "endpoints").map_err(|e| e.to_string())?;
-            for (k, ep) in endpoints.iter().enumerate() {
-                let pod = ep.target_ref.as_ref().filter(|t| t.kind == "Pod" || t.kind.is_empty()).and_then(|t| {
-                    ex.pods.iter().find(|p| p.name == t.name && (t.namespace.is_empty() || p.namespace == t.namespace))
-                });
-                if let Some(p) = pod {
-                    service_pods.insert(p.name.clone());
-                }
-                if !ep.conditions.is_ready() {
-                    unready += 1;
-                    continue;
-                }
-                let node = ep.node_name.clone().or_else(|| pod.map(|p| p.node.clone())).unwrap_or_default();
-                let who = format!("{} endpoints[{k}]", slice.id());
-                let (loc, from) = locality_of(ex, pod.map(|p| &p.labels), &node, ep.zone.as_deref(), &who)?;
-                let e = by_loc.entry(loc).or_insert((0, from));
-                e.0 += 1;
-            }
-        }
-        if slices.is_empty()
-            && let Some(s) = svc
-        {
-            let spec: ServiceSpec = part(s, "spec").map_err(|e| e.to_string())?;
-            if !spec.selector.is_empty() {
-                for p in ex
-                    .pods
-                    .iter()
-                    .filter(|p| p.namespace == svc_ns && crate::istio::select::labels_subset(&spec.selector, &p.labels))
-                {
-                    service_pods.insert(p.name.clone());
-                    if !p.ready {
-                        unready += 1;
-                        continue;
-                    }
-                    let (loc, from) =
-                        locality_of(ex, Some(&p.labels), &p.node, None, &format!("Pod {}/{}", p.namespace, p.name))?;
-                    by_loc
-                        .entry(loc)
-                        .or_insert((0, format!("{from} (no EndpointSlice: pods by the Service's selector)")))
-                        .0 += 1;
-                }
+        let (by_loc, service_pods, unready) = service_endpoints(ex, &svc_name, &svc_ns)?;
+        // The other hosts' ready endpoints (their pods are no clients either).
+        let mut other_pods: BTreeSet<String> = BTreeSet::new();
+        for (k, (other, name, ns)) in other_hosts.iter().enumerate() {
+            let (by_loc, pods, _) = service_endpoints(ex, name, ns)?;
+            other_pods.extend(pods.into_iter().map(|p| format!("{ns}/{p}")));
+            for (loc, (n, from)) in &by_loc {
+                let entry = entry_for(loc, from, &mut entries);
+                other_deployments[k].push((
+                    entry,
+                    *n,
+                    format!("{n} ready endpoints of {other} in {} ({from})", arg.name),
+                ));
             }
         }
         let ready: u32 = by_loc.values().map(|v| v.0).sum();
@@ -576,6 +580,7 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
         let mut sidecars: BTreeMap<(usize, String, String), Group> = BTreeMap::new();
         for p in ex.pods.iter().filter(|p| p.sidecar && p.ready) {
             if service_pods.contains(&p.name) && p.namespace == svc_ns
+                || other_pods.contains(&format!("{}/{}", p.namespace, p.name))
                 || gateway_pods.contains(&format!("{}/{}", p.namespace, p.name))
                 || p.namespace == "istio-system"
             {
@@ -646,6 +651,26 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
              labelled {SERVICE_NAME_LABEL}={svc_name} in {svc_ns}, or ready pods its selector matches)"
         ));
     }
+    for h in &unheld {
+        notes.push(format!(
+            "a VirtualService for {host} routes to {h}, whose Service no export holds: requests routed there are \
+             refused when the scenario runs (export its Service and EndpointSlices to simulate it)"
+        ));
+    }
+    let others: Vec<(String, Vec<(usize, u32, String)>)> = other_hosts
+        .into_iter()
+        .zip(other_deployments)
+        .filter_map(|((h, ..), d)| {
+            if d.is_empty() {
+                notes.push(format!(
+                    "{h}: no ready endpoint in the exports (left out: requests routed there are refused)"
+                ));
+                None
+            } else {
+                Some((h, d))
+            }
+        })
+        .collect();
     if groups.is_empty() {
         return Err(format!(
             "found no client proxy of {host}: no ingress gateway pod of a Gateway that a VirtualService routing to it is \
@@ -658,6 +683,7 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
             &host,
             &entries,
             &deployments,
+            &others,
             &groups,
             &east_west,
             multi_network,
@@ -669,6 +695,72 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
     })
 }
 
+/// The ready endpoints of Service `ns/name` in one export, by locality (with where each count came
+/// from), the names of all its pods (ready or not) and how many endpoints are not ready: from its
+/// EndpointSlices, or without any, from the ready pods its `selector` matches.
+#[allow(clippy::type_complexity)]
+fn service_endpoints(
+    ex: &Export,
+    name: &str,
+    ns: &str,
+) -> Result<(BTreeMap<Loc, (u32, String)>, BTreeSet<String>, u32), String> {
+    let svc_name = name.to_string();
+    let mut by_loc: BTreeMap<Loc, (u32, String)> = BTreeMap::new();
+    let svc = ex.services.iter().find(|s| s.meta.name == name && s.meta.namespace == ns);
+    let slices: Vec<&Object> = ex
+        .slices
+        .iter()
+        .filter(|s| s.meta.namespace == ns && s.meta.labels.get(SERVICE_NAME_LABEL) == Some(&svc_name))
+        .collect();
+    let mut service_pods: BTreeSet<String> = BTreeSet::new();
+    let mut unready = 0;
+    for slice in &slices {
+        let endpoints: Vec<Endpoint> = part(slice, "endpoints").map_err(|e| e.to_string())?;
+        for (k, ep) in endpoints.iter().enumerate() {
+            let pod = ep.target_ref.as_ref().filter(|t| t.kind == "Pod" || t.kind.is_empty()).and_then(|t| {
+                ex.pods.iter().find(|p| p.name == t.name && (t.namespace.is_empty() || p.namespace == t.namespace))
+            });
+            if let Some(p) = pod {
+                service_pods.insert(p.name.clone());
+            }
+            if !ep.conditions.is_ready() {
+                unready += 1;
+                continue;
+            }
+            let node = ep.node_name.clone().or_else(|| pod.map(|p| p.node.clone())).unwrap_or_default();
+            let who = format!("{} endpoints[{k}]", slice.id());
+            let (loc, from) = locality_of(ex, pod.map(|p| &p.labels), &node, ep.zone.as_deref(), &who)?;
+            let e = by_loc.entry(loc).or_insert((0, from));
+            e.0 += 1;
+        }
+    }
+    if slices.is_empty()
+        && let Some(s) = svc
+    {
+        let spec: ServiceSpec = part(s, "spec").map_err(|e| e.to_string())?;
+        if !spec.selector.is_empty() {
+            for p in ex
+                .pods
+                .iter()
+                .filter(|p| p.namespace == ns && crate::istio::select::labels_subset(&spec.selector, &p.labels))
+            {
+                service_pods.insert(p.name.clone());
+                if !p.ready {
+                    unready += 1;
+                    continue;
+                }
+                let (loc, from) =
+                    locality_of(ex, Some(&p.labels), &p.node, None, &format!("Pod {}/{}", p.namespace, p.name))?;
+                by_loc
+                    .entry(loc)
+                    .or_insert((0, format!("{from} (no EndpointSlice: pods by the Service's selector)")))
+                    .0 += 1;
+            }
+        }
+    }
+    Ok((by_loc, service_pods, unready))
+}
+
 /// The scenario's text.
 #[allow(clippy::too_many_arguments)]
 fn render(
@@ -676,6 +768,7 @@ fn render(
     host: &str,
     entries: &[Entry],
     deployments: &[(usize, u32, String)],
+    others: &[(String, Vec<(usize, u32, String)>)],
     groups: &[Group],
     east_west: &[Group],
     multi_network: bool,
@@ -777,6 +870,17 @@ fn render(
     for (entry, n, from) in deployments {
         let _ =
             writeln!(w, "\n[[service.deployments]]\n# {from}\ncluster = {}\nreplicas = {n}", q(&entries[*entry].name));
+    }
+    for (other, deployments) in others {
+        let _ = writeln!(w, "\n# Another host its VirtualService routes to, with its own pods and DestinationRule.");
+        let _ = writeln!(w, "[[services]]\nhost = {}", q(other));
+        for (entry, n, from) in deployments {
+            let _ = writeln!(
+                w,
+                "\n[[services.deployments]]\n# {from}\ncluster = {}\nreplicas = {n}",
+                q(&entries[*entry].name)
+            );
+        }
     }
     // Policy.
     let _ =
@@ -924,7 +1028,7 @@ pub fn route_request_classes(text: &str, s: &crate::scenario::Scenario) -> Strin
             continue;
         }
         let found = t.routes.iter().enumerate().find_map(|(i, r)| {
-            if !r.destinations.iter().all(|d| d.host.eq_ignore_ascii_case(&s.service.host)) {
+            if !r.destinations.iter().all(|d| s.host_index(&d.host).is_some()) {
                 return None;
             }
             let req = example_request(&r.matcher, &s.service.host)?;

@@ -38,7 +38,7 @@ fn two_clusters_import_places_every_ready_pod_and_client() {
     o.succeeded();
     let text = std::fs::read_to_string(dir.path().join("s.toml")).unwrap();
     assert!(text.starts_with(meshsim::import::MARKER), "{text}");
-    let s = meshsim::scenario::load(&dir.path().join("s.toml"), &[]).unwrap();
+    let s = meshsim::scenario::load(&dir.path().join("s.toml"), &[]).unwrap_or_else(|e| panic!("{e}"));
     // east spans two zones, so it is two entries sharing the cluster ID; west is one.
     let clusters: Vec<(String, String, String)> =
         s.kube_clusters.iter().map(|c| (c.name.clone(), c.locality.to_string(), c.cluster_id.clone())).collect();
@@ -116,7 +116,7 @@ fn three_clusters_on_two_networks_get_east_west_gateways() {
         ],
     );
     o.succeeded();
-    let s = meshsim::scenario::load(&dir.path().join("s.toml"), &[]).unwrap();
+    let s = meshsim::scenario::load(&dir.path().join("s.toml"), &[]).unwrap_or_else(|e| panic!("{e}"));
     let nets: Vec<(&str, &str)> = s.kube_clusters.iter().map(|c| (c.name.as_str(), c.network.as_str())).collect();
     assert_eq!(nets, [("a", "net-eu"), ("b", "net-eu"), ("c", "net-us")]);
     assert_eq!(s.east_west_gateways.len(), 3);
@@ -177,4 +177,48 @@ fn import_bad_input_names_the_file_resource_and_field() {
         "{}",
         o.stderr
     );
+}
+
+/// `two-hosts/prod.yaml`, a multi-document export of one cluster (europe-west1-b): Services
+/// `reviews` (3 ready pods) and `reviews-v2` (2), a `productpage` sidecar client (2 pods), the
+/// VirtualService `shop/reviews` splitting 90/10 across the two hosts, and one DestinationRule per
+/// host. The other host becomes a `[[services]]` table with its pods (not a client group), and the
+/// scenario runs with one cluster per host: about 10 % of the attempts go to reviews-v2's pods.
+#[test]
+fn a_split_across_two_hosts_imports_the_other_host() {
+    let dir = crate::scratch::tempdir().unwrap();
+    let prod = format!("prod={}", exports().join("two-hosts/prod.yaml").display());
+    let o = import(dir.path(), &["--cluster", &prod, "--service", "reviews.shop", "--out", "s.toml"]);
+    o.succeeded();
+    let text = std::fs::read_to_string(dir.path().join("s.toml")).unwrap();
+    assert!(
+        text.contains("[service]\nhost = \"reviews.shop.svc.cluster.local\"")
+            && text.contains("[[service.deployments]]\n# 3 ready endpoints of reviews.shop.svc.cluster.local in prod"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[[services]]\nhost = \"reviews-v2.shop.svc.cluster.local\"\n\n[[services.deployments]]\n# 2 ready endpoints of reviews-v2.shop.svc.cluster.local in prod"),
+        "{text}"
+    );
+    assert!(text.contains("name = \"productpage-prod\"") && !text.contains("name = \"reviews-v2-prod\""), "{text}");
+    let s = meshsim::scenario::load(&dir.path().join("s.toml"), &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.services.len(), 1);
+    let out = meshsim::model::run(std::sync::Arc::new(s), 1).unwrap();
+    let names: Vec<&str> = out.world.proxies[0].clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["outbound|9080||reviews.shop.svc.cluster.local", "outbound|9080||reviews-v2.shop.svc.cluster.local"]
+    );
+    let rows = meshsim::metrics::hosts::host_rows(&out.world);
+    let of = |host: &str| -> u64 {
+        rows.iter()
+            .filter(|r| r.phase == "healthy" && r.cluster.ends_with(&format!("|{host}")))
+            .map(|r| r.attempts)
+            .sum()
+    };
+    let (v1, v2) = (of("reviews.shop.svc.cluster.local"), of("reviews-v2.shop.svc.cluster.local"));
+    // The healthy phase (30 s at 40 requests/s, about 1 200 attempts): the share of reviews-v2 has
+    // a standard deviation of sqrt(0.1 x 0.9 / 1200) = 0.0087, so [0.065, 0.135] is 4 of them.
+    let share = v2 as f64 / (v1 + v2) as f64;
+    assert!((0.065..=0.135).contains(&share), "{share}: {v1} / {v2}");
 }
