@@ -53,6 +53,10 @@ const LOCALITY_LABEL: &str = "istio-locality";
 /// Pod labels that name one ReplicaSet or revision, not the workload: left out of proxy labels.
 const NOISY_LABELS: [&str; 3] = ["pod-template-hash", "controller-revision-hash", "statefulset.kubernetes.io/pod-name"];
 
+/// One `[[service.deployments]]` (or `[[services.deployments]]`) entry: its `[[clusters]]`
+/// entry, its replicas and where they were found.
+type Deployment = (usize, u32, String);
+
 /// One `--cluster NAME=EXPORT.yaml`.
 #[derive(Debug, Clone)]
 pub struct ExportArg {
@@ -429,7 +433,7 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
         held
     });
     other_hosts.truncate(crate::scenario::MAX_OTHER_SERVICES);
-    let mut other_deployments: Vec<Vec<(usize, u32, String)>> = vec![Vec::new(); other_hosts.len()];
+    let mut other_deployments: Vec<Vec<Deployment>> = vec![Vec::new(); other_hosts.len()];
     let mut summary = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut deployments: Vec<(usize, u32, String)> = Vec::new(); // entry, replicas, where from
@@ -657,7 +661,7 @@ pub fn import(args: &[ExportArg], service: &str) -> Result<Imported, String> {
              refused when the scenario runs (export its Service and EndpointSlices to simulate it)"
         ));
     }
-    let others: Vec<(String, Vec<(usize, u32, String)>)> = other_hosts
+    let others: Vec<(String, Vec<Deployment>)> = other_hosts
         .into_iter()
         .zip(other_deployments)
         .filter_map(|((h, ..), d)| {
@@ -768,7 +772,7 @@ fn render(
     host: &str,
     entries: &[Entry],
     deployments: &[(usize, u32, String)],
-    others: &[(String, Vec<(usize, u32, String)>)],
+    others: &[(String, Vec<Deployment>)],
     groups: &[Group],
     east_west: &[Group],
     multi_network: bool,
