@@ -76,7 +76,6 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
     let mut cur = root;
     for (i, seg) in segs.iter().enumerate() {
         let last = i + 1 == segs.len();
-        let so_far = display_prefix(&segs[..=i]);
         match seg {
             Segment::Key(k) => {
                 let table =
@@ -91,9 +90,9 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
                 let arr =
                     cur.as_array_mut().ok_or_else(|| format!("`{}` is not an array", display_prefix(&segs[..i])))?;
                 let len = arr.len();
-                let slot = arr
-                    .get_mut(*idx)
-                    .ok_or_else(|| format!("`{so_far}`: index {idx} is out of range (length {len})"))?;
+                let slot = arr.get_mut(*idx).ok_or_else(|| {
+                    format!("`{}`: index {idx} is out of range (length {len})", display_prefix(&segs[..=i]))
+                })?;
                 if last {
                     *slot = value;
                     return Ok(());

@@ -13,7 +13,7 @@ use super::schema::*;
 use super::types::*;
 
 /// Converts and checks a parsed scenario. `file` labels errors.
-pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError> {
+pub fn validate(mut raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError> {
     let v = Validator { file };
     if let Err(why) = check_name(&raw.name) {
         return Err(v.err("name", &why));
@@ -46,7 +46,7 @@ pub fn validate(raw: RawScenario, file: &str) -> Result<Scenario, ScenarioError>
     let workload = v.workload(&raw.workload, &proxy_groups, duration, &service.host)?;
     let faults = v.faults(&raw.faults, &service, &services, &kube_clusters)?;
     let phases = v.phases(&raw.phases, &faults)?;
-    let policy = raw.policy.clone().unwrap_or_default();
+    let policy = raw.policy.take().unwrap_or_default();
     if !policy.manifests.is_empty() {
         return Err(v.err(
             "policy.manifests",
@@ -510,7 +510,7 @@ impl Validator<'_> {
             let at =
                 |field: &str, message: &str| self.err(&format!("{path}.{field}"), &format!("{id}{from}: {message}"));
             fn typed<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<T, (String, String)> {
-                serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+                crate::scenario::deserialize_tracked(v.clone(), || v.clone()).map_err(|e| {
                     let p = e.path().to_string();
                     (
                         if p == "." { String::new() } else { format!(".{p}") },

@@ -324,7 +324,9 @@ impl Plan {
             tree,
             file,
         };
-        let first = plan.point(0)?;
+        // Point 0 whole, with its variants: a scenario whose `[[expect]] set` is invalid is
+        // refused as `meshsim check` would; the other points are checked for their runs only.
+        let first = scenario::from_tree(plan.point_tree(0)?, &plan.file).map_err(|e| plan.point_error(0, e))?;
         let checked = (0..n_points)
             .into_par_iter()
             .map(|p| plan.point(p).map(|s| (crate::scenario::budget::estimate(&s).total(), s.max_memory)))
@@ -345,8 +347,8 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Builds point `p`'s scenario: the base tree with the axes' values set.
-    pub fn point(&self, p: usize) -> Result<Arc<Scenario>, SweepError> {
+    /// Point `p`'s tree: the base tree with the axes' values set.
+    fn point_tree(&self, p: usize) -> Result<Value, SweepError> {
         let coords = coords_of(&self.spec.axes, p);
         let mut t = self.tree.clone();
         for (a, &c) in self.spec.axes.iter().zip(&coords) {
@@ -356,12 +358,21 @@ impl Plan {
                 error: scenario::ScenarioError::Override { assignment: a.path.clone(), message },
             })?;
         }
-        let s = scenario::from_tree(t, &self.file).map_err(|error| SweepError::Point {
-            point: p,
-            settings: settings_text(&self.spec.axes, &coords),
-            error,
-        })?;
+        Ok(t)
+    }
+
+    /// Builds point `p`'s scenario for its runs (see [`scenario::from_tree_for_runs`]: the
+    /// variants of `[[expect]]` tables with `set` are left out, a sweep measures no expectation;
+    /// [`Plan::new`] checks them on point 0).
+    pub fn point(&self, p: usize) -> Result<Arc<Scenario>, SweepError> {
+        let t = self.point_tree(p)?;
+        let again = || self.point_tree(p).expect("built once already");
+        let s = scenario::from_tree_for_runs(t, &self.file, &again).map_err(|error| self.point_error(p, error))?;
         Ok(Arc::new(s))
+    }
+
+    fn point_error(&self, p: usize, error: scenario::ScenarioError) -> SweepError {
+        SweepError::Point { point: p, settings: self.settings(p), error }
     }
 
     /// Number of runs.

@@ -175,6 +175,61 @@ fn every_point_is_validated_before_any_run() {
     assert!(err.contains("maxEjectionPercent"), "{err}");
 }
 
+/// A point is deserialized without tracking paths (plain serde) and, only when that fails, again
+/// with them: its error names the point, then the field and what was expected exactly as the
+/// path-tracking loader of `meshsim run` says it for the same tree.
+#[test]
+fn a_bad_point_names_the_field_as_a_run_with_its_value_does() {
+    let scenario = root().join("scenarios/seed-failover-503.toml");
+    let (int, text) = (toml::Value::Integer, |s: &str| toml::Value::String(s.into()));
+    let table = |key: &str| toml::Value::Table([(key.to_string(), int(1))].into_iter().collect());
+    for (axis, good, bad, key) in [
+        (format!("{OD}.interval"), text("10s"), int(5), "interval"),
+        (format!("{OD}.consecutive5xxErrors"), int(2), text("two"), "consecutive5xxErrors"),
+        ("network.jitter".to_string(), toml::Value::Float(0.1), text("lots"), "network.jitter"),
+        (format!("{OD}.baseEjectionTime"), text("30s"), text("30"), "baseEjectionTime"),
+        ("output.bucket".to_string(), text("1s"), int(1), "output.bucket"),
+        (OD.to_string(), table("consecutive5xxErrors"), table("consecutive5xxErrorz"), "did you mean"),
+    ] {
+        let mut spec = small_spec();
+        spec.axes.truncate(1);
+        spec.axes[0] = sweep::Axis { name: "x".into(), path: axis.clone(), values: vec![good, bad.clone()] };
+        let err = Plan::new(spec).unwrap_err().to_string();
+        // The point's tree through the path-tracking loader, as `meshsim run` and `check` load.
+        let file = scenario.display().to_string();
+        let text = std::fs::read_to_string(&scenario).unwrap();
+        let mut tree = meshsim::scenario::load_tree(&text, &file, scenario.parent().unwrap(), &short_sets()).unwrap();
+        meshsim::scenario::overrides::set(&mut tree, &axis, bad).unwrap();
+        let alone = meshsim::scenario::from_tree(tree, &file).unwrap_err().to_string();
+        assert!(err.starts_with("point 1 (x=") && err.ends_with(&format!("): {alone}")), "{err}\n{alone}");
+        assert!(alone.contains(key), "{alone}");
+    }
+}
+
+/// A sweep's points are built for their runs: the variants of `[[expect]]` tables with `set`
+/// (the 503 lab has one, Istio 1.23) are built for point 0 only, and a run's scenario has none;
+/// its results are those of the scenario `meshsim run` builds.
+#[test]
+fn points_are_built_without_variants_and_run_as_the_scenario_does() {
+    let mut spec = small_spec();
+    spec.axes.truncate(1);
+    spec.seeds = 1;
+    let plan = Plan::new(spec).unwrap();
+    let point = plan.point(1).unwrap();
+    assert!(point.variants.is_empty());
+    let mut sets = short_sets();
+    sets.push(format!("{OD}.consecutive5xxErrors=3"));
+    let whole = meshsim::scenario::load(&root().join("scenarios/seed-failover-503.toml"), &sets).unwrap();
+    assert_eq!(whole.variants.len(), 1, "the lab's Istio 1.23 variant");
+    let r = plan.run(1);
+    let a = meshsim::model::run(point, r.seed).unwrap();
+    let b = meshsim::model::run(std::sync::Arc::new(whole), r.seed).unwrap();
+    assert_eq!(a.events, b.events);
+    let ra = meshsim::metrics::report::report(&a.world, r.seed, a.events);
+    let rb = meshsim::metrics::report::report(&b.world, r.seed, b.events);
+    assert_eq!(sweep::metrics::measure(&a, &ra), sweep::metrics::measure(&b, &rb));
+}
+
 #[test]
 fn metrics_follow_their_definitions() {
     // consecutive5xxErrors 1, no noise: every ejection is of one of A's broken pods.
