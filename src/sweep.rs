@@ -239,8 +239,14 @@ pub fn execute(
         message: format!("cannot start the worker threads: {e}"),
     })?;
     let first_error: Option<(usize, SweepError)> = pool.install(|| {
+        // One run per rayon task (`with_max_len(1)`). By default rayon cuts the range into about
+        // two pieces per thread, and a piece that no idle thread stole before it started runs
+        // to its end on one thread: when runs differ in cost (from point to point, or runs of a
+        // resumed sweep skipped), one thread was left with a piece of many runs while the others
+        // idled. A task costs microseconds; a run, milliseconds.
         (0..n_runs)
             .into_par_iter()
+            .with_max_len(1)
             .filter(todo)
             .filter_map(|idx| {
                 let r = plan.run(idx);
