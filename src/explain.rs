@@ -249,6 +249,22 @@ fn selection_of<'a>(s: &'a Scenario, p: &crate::model::proxy::Proxy) -> Option<&
     }
 }
 
+/// The Istio selection proxy `p` gets for host `h` (0: `[service]`, `h`: `services[h - 1]`).
+fn host_selection<'a>(
+    s: &'a Scenario,
+    p: &crate::model::proxy::Proxy,
+    h: usize,
+) -> Option<&'a crate::istio::select::Selection> {
+    if h == 0 {
+        return selection_of(s, p);
+    }
+    let others = match s.proxy_groups.get(p.group.idx()) {
+        Some(g) => &g.host_selections,
+        None => &s.east_west_gateways.iter().find(|g| g.cluster == p.kube_cluster)?.host_selections,
+    };
+    others.get(h - 1)
+}
+
 /// The cluster an east-west gateway forwards the service's traffic with (AUTO_PASSTHROUGH, by
 /// SNI): `outbound_.PORT_._.HOST` (`model.BuildDNSSrvSubsetKey` in
 /// `pilot/pkg/model/service.go`), with the port chosen as for [`envoy_cluster_name`].
@@ -309,7 +325,7 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         priorities,
         total_panic,
         ejected,
-        other_clusters: other_clusters(world, p, shown, &routes, selection),
+        other_clusters: other_clusters(world, p, shown, &routes),
         routes,
         unrouted: class_names(world, p.group, None),
         route: if group.is_some() {
@@ -317,9 +333,10 @@ fn proxy_view(world: &World, i: usize) -> ProxyView {
         } else {
             Vec::new()
         },
-        settings: match selection {
-            Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
-            None => settings::cluster_settings(s, None, None),
+        // The shown cluster may be another host's (a route whose first destination is it).
+        settings: match host_selection(s, p, cl.host as usize) {
+            Some(sel) => settings::host_settings_for(s, cl.host as usize, sel, cl.subset.as_deref()),
+            None => settings::host_cluster_settings(s, cl.host as usize, None, None),
         },
         namespace,
         resources,
@@ -379,7 +396,6 @@ fn other_clusters(
     p: &crate::model::proxy::Proxy,
     shown: usize,
     routes: &[RouteView],
-    selection: Option<&crate::istio::select::Selection>,
 ) -> Vec<ClusterView> {
     let s = &world.scenario;
     let mut order: Vec<(usize, Vec<String>)> = Vec::new();
@@ -409,17 +425,8 @@ fn other_clusters(
             let cl = &p.clusters[c];
             let (priorities, total_panic, ejected) = cluster_state(world, cl);
             // A `[[services]]` host's cluster: the settings of the rule the proxy gets for it.
-            let others = match s.proxy_groups.get(p.group.idx()) {
-                Some(g) => Some(&g.host_selections),
-                None => s.east_west_gateways.iter().find(|g| g.cluster == p.kube_cluster).map(|g| &g.host_selections),
-            };
-            let selection = match (cl.host, others) {
-                (0, _) => selection,
-                (h, Some(o)) => o.get(h as usize - 1),
-                (_, None) => None,
-            };
-            let settings = match selection {
-                Some(sel) => settings::settings_for(s, sel, cl.subset.as_deref()),
+            let settings = match host_selection(s, p, cl.host as usize) {
+                Some(sel) => settings::host_settings_for(s, cl.host as usize, sel, cl.subset.as_deref()),
                 None => Vec::new(),
             };
             ClusterView { name: cl.name.clone(), reached_by, priorities, total_panic, ejected, settings }

@@ -86,13 +86,13 @@ fn rules_not_applied(s: &Scenario, selection: &Selection) -> String {
 
 /// Why no DestinationRule applies to a proxy with `selection`, for the settings in force (`no
 /// DestinationRule applies (DestinationRule prod/x: its host ...)`); `None` when one does.
-pub fn no_rule_reason(s: &Scenario, selection: &Selection) -> Option<String> {
+pub fn no_rule_reason(s: &Scenario, h: usize, selection: &Selection) -> Option<String> {
     if selection.destination_rule.is_some() {
         return None;
     }
     let why = rules_not_applied(s, selection);
     Some(if why.is_empty() {
-        format!("the scenario has no DestinationRule for {}", s.service.host)
+        format!("the scenario has no DestinationRule for {}", s.host_name(h))
     } else {
         format!("no DestinationRule applies ({why})")
     })

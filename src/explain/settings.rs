@@ -81,12 +81,25 @@ pub fn route_subset(sel: &crate::istio::select::Selection) -> Option<&str> {
 /// `subset port-level`. Istio merges whole blocks (`MergeTrafficPolicy`): the last layer that sets
 /// `outlierDetection`, `loadBalancer` or `connectionPool` gives every field of it.
 pub fn settings_for(s: &Scenario, sel: &crate::istio::select::Selection, subset: Option<&str>) -> Vec<Setting> {
-    let plans = crate::model::build::cluster_plans(s, sel);
+    host_settings_for(s, 0, sel, subset)
+}
+
+/// [`settings_for`] for a cluster of host `h` (0: `[service]`, `h`: `services[h - 1]`), whose
+/// DestinationRule selection is `sel`: the rule's `portLevelSettings` are looked up with that
+/// host's cluster port (`model::build::cluster_port`), and `trafficDistribution` is the host's
+/// own (`Scenario::traffic_distribution_of`), exactly as `model::build` builds the cluster.
+pub fn host_settings_for(
+    s: &Scenario,
+    h: usize,
+    sel: &crate::istio::select::Selection,
+    subset: Option<&str>,
+) -> Vec<Setting> {
+    let plans = crate::model::build::host_cluster_plans(s, h, sel);
     let plan = plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]);
-    let no_rule = crate::explain::resources::no_rule_reason(s, sel);
-    let mut out = cluster_settings(s, plan.policy.as_ref(), no_rule.as_deref());
+    let no_rule = crate::explain::resources::no_rule_reason(s, h, sel);
+    let mut out = host_cluster_settings(s, h, plan.policy.as_ref(), no_rule.as_deref());
     let Some(dr) = sel.destination_rule.as_ref() else { return out };
-    let port = crate::model::build::group_port(s, sel);
+    let port = crate::model::build::cluster_port(s, h, sel);
     let sub_tp = plan
         .subset
         .as_deref()
@@ -156,9 +169,20 @@ pub fn settings_for(s: &Scenario, sel: &crate::istio::select::Selection, subset:
 /// `None` when one does: Istio then builds the cluster from its defaults, so nothing is "set in the
 /// manifest", not even an absent `outlierDetection`.
 pub fn cluster_settings(s: &Scenario, tp: Option<&TrafficPolicy>, no_rule: Option<&str>) -> Vec<Setting> {
+    host_cluster_settings(s, 0, tp, no_rule)
+}
+
+/// [`cluster_settings`] for a cluster of host `h`, built as `model::build::host_cluster_and_control`
+/// builds it: only a host with a `trafficDistribution` of its own gets one.
+pub fn host_cluster_settings(
+    s: &Scenario,
+    h: usize,
+    tp: Option<&TrafficPolicy>,
+    no_rule: Option<&str>,
+) -> Vec<Setting> {
     let mesh = &s.mesh.settings;
-    let (cfg, eff, enable_failover, _) = crate::model::build::cluster_and_control(s, tp);
-    let by_traffic_distribution = s.service.traffic_distribution.is_some()
+    let (cfg, eff, enable_failover, _) = crate::model::build::host_cluster_and_control(s, h, tp);
+    let by_traffic_distribution = s.traffic_distribution_of(h).is_some()
         && tp.and_then(|t| t.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref()).is_none();
     let od = tp.and_then(|t| t.outlier_detection.as_ref());
     let mut out = Vec::new();

@@ -119,7 +119,7 @@ pub fn host_cluster_and_control(
     let mut enable_failover = tp.is_some_and(|t| t.outlier_detection.is_some());
     let mut send_unhealthy = sends_unhealthy_endpoints(tp, mesh);
     let dr_setting = tp.and_then(|t| t.load_balancer.as_ref()).and_then(|lb| lb.locality_lb_setting.as_ref());
-    let traffic_distribution = if h == 0 { s.service.traffic_distribution } else { None };
+    let traffic_distribution = s.traffic_distribution_of(h);
     if let (Some(td), None) = (traffic_distribution, dr_setting) {
         lb_setting = EffectiveLbSetting {
             setting: Some(traffic_distribution_setting(td, mesh.istio_minor)),

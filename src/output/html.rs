@@ -119,19 +119,48 @@ fn settings_table(h: &mut String, scenario: &Scenario) {
             .collect();
         done.extend(&same);
         let names: Vec<&str> = same.iter().map(|&x| groups[x].name.as_str()).collect();
-        let _ = writeln!(h, "<h2>Settings in force ({}, proxies {})</h2>", esc(&cluster), esc(&names.join(", ")));
-        h.push_str("<table>\n<thead><tr><th>setting</th><th>source</th><th>value</th></tr></thead>\n<tbody>\n");
-        for x in crate::explain::settings::settings_for(scenario, &groups[g].selection, subset) {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&x.name),
-                esc(x.source.label()),
-                esc(&x.value)
-            );
-        }
-        h.push_str("</tbody>\n</table>\n");
+        let settings = crate::explain::settings::settings_for(scenario, &groups[g].selection, subset);
+        settings_rows(h, &cluster, &names, &settings);
     }
+    // Each `[[services]]` host's clusters (the default one, then one per subset of its rule), one
+    // table per DestinationRule the client proxies get for that host.
+    for host in 1..scenario.n_hosts() {
+        let mut done: Vec<usize> = Vec::new();
+        for g in 0..groups.len() {
+            if done.contains(&g) {
+                continue;
+            }
+            let sel = &groups[g].host_selections[host - 1];
+            let same: Vec<usize> = (g..groups.len())
+                .filter(|&x| groups[x].host_selections[host - 1].destination_rule == sel.destination_rule)
+                .collect();
+            done.extend(&same);
+            let names: Vec<&str> = same.iter().map(|&x| groups[x].name.as_str()).collect();
+            let port = crate::model::build::host_port(scenario, host);
+            for plan in crate::model::build::host_cluster_plans(scenario, host, sel) {
+                let subset = plan.subset.as_deref();
+                let cluster = crate::model::build::host_cluster_name(scenario, host, port, subset, false);
+                let settings = crate::explain::settings::host_settings_for(scenario, host, sel, subset);
+                settings_rows(h, &cluster, &names, &settings);
+            }
+        }
+    }
+}
+
+/// One "Settings in force" table: Envoy cluster `cluster` of the client proxies `names`.
+fn settings_rows(h: &mut String, cluster: &str, names: &[&str], settings: &[crate::explain::settings::Setting]) {
+    let _ = writeln!(h, "<h2>Settings in force ({}, proxies {})</h2>", esc(cluster), esc(&names.join(", ")));
+    h.push_str("<table>\n<thead><tr><th>setting</th><th>source</th><th>value</th></tr></thead>\n<tbody>\n");
+    for x in settings {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&x.name),
+            esc(x.source.label()),
+            esc(&x.value)
+        );
+    }
+    h.push_str("</tbody>\n</table>\n");
 }
 
 fn phases(h: &mut String, r: &RunReport) {

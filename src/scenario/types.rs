@@ -616,6 +616,12 @@ impl Scenario {
         if h == 0 { &self.service.service_time } else { &self.services[h - 1].service_time }
     }
 
+    /// Host `h`'s Kubernetes `trafficDistribution`: a field of each Service, so `[service]`'s
+    /// never reaches a `[[services]]` host's clusters (which declare none).
+    pub fn traffic_distribution_of(&self, h: usize) -> Option<TrafficDistribution> {
+        if h == 0 { self.service.traffic_distribution } else { None }
+    }
+
     /// Host `h`'s upstream protocol.
     pub fn protocol_of(&self, h: usize) -> UpstreamProtocol {
         if h == 0 { self.service.protocol } else { self.services[h - 1].protocol }

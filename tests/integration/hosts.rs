@@ -304,3 +304,67 @@ fn explain_lists_every_hosts_clusters_and_rules() {
     let lb = |c: usize| format!("{:?}", w.proxies[0].clusters[c].config.lb.policy);
     assert_eq!((lb(0).as_str(), lb(1).as_str()), ("LeastRequest { choice_count: 2 }", "Random"));
 }
+
+/// The settings `explain` (text, `--json`) and the report show for another host's cluster are the
+/// ones it runs with: `[service]`'s `trafficDistribution` is a field of `[service]`'s Kubernetes
+/// Service, so svc2's cluster has none (its locality setting is the mesh default, and its
+/// failover priorities come from its own outlierDetection); its rule's `portLevelSettings` are
+/// looked up with svc2's port (9080, the one its route destination names), not svc's (80).
+#[test]
+fn explain_shows_what_another_hosts_clusters_run_with() {
+    let dr = "[[policy.resources]]\nkind = \"DestinationRule\"\nname = \"svc2\"\nnamespace = \"default\"\n\
+              spec = { host = \"svc2\", trafficPolicy = { portLevelSettings = [\
+              { port = { number = 9080 }, outlierDetection = { consecutive5xxErrors = 3 } }, \
+              { port = { number = 80 }, loadBalancer = { simple = \"RANDOM\" } }] } }\n";
+    let text = two_hosts(70, 30, dr)
+        .replacen("[service]\n", "[service]\ntraffic_distribution = \"PreferClose\"\n", 1)
+        .replace("{ host = \"svc2\" }", "{ host = \"svc2\", port = { number = 9080 } }");
+    let s = parse(&text);
+    // The model: svc2's cluster has outlier detection (port 9080's entry) and Istio's balancer.
+    let w = world(&text, 1);
+    let c = &w.proxies[0].clusters[1];
+    assert_eq!(c.name, format!("outbound|9080||{SVC2}"));
+    assert_eq!(c.config.outlier.as_ref().map(|o| o.consecutive_5xx), Some(3));
+    assert_eq!(format!("{:?}", c.config.lb.policy), "LeastRequest { choice_count: 2 }");
+    assert!(!c.config.lb.locality_weighted, "trafficDistribution is svc's only");
+    let snap = meshsim::explain::snapshot(Arc::new(s.clone()), 1, meshsim::engine::SimTime::ZERO).unwrap();
+    let p = &snap.proxies[0];
+    let other = p.other_clusters.iter().find(|c| c.name.ends_with(SVC2)).expect("svc2's cluster");
+    let get = |set: &[meshsim::explain::settings::Setting], name: &str| {
+        let x = set.iter().find(|x| x.name.starts_with(name)).unwrap_or_else(|| panic!("{name}: {set:?}"));
+        (x.value.clone(), x.source.label())
+    };
+    assert_eq!(get(&other.settings, "consecutive_5xx"), ("3 (enforced)".to_string(), "port-level"));
+    assert_eq!(get(&other.settings, "lb_policy"), ("LEAST_REQUEST (2 choices)".to_string(), "Istio default"));
+    assert_eq!(
+        get(&other.settings, "locality setting"),
+        ("the mesh localityLbSetting {enabled: true}".to_string(), "Istio default")
+    );
+    assert_eq!(
+        get(&other.settings, "failover priorities").0,
+        "on: outlierDetection is present, so endpoints are ranked by locality (P0 = closest)"
+    );
+    assert_eq!(
+        get(&other.settings, "locality_weighted_lb_config").0,
+        "off: hosts are picked across the priority, localities ignored"
+    );
+    // svc's own cluster keeps its trafficDistribution.
+    let main = if p.settings.is_empty() { &snap.settings } else { &p.settings };
+    assert!(get(main, "locality setting").0.contains("trafficDistribution"), "{main:?}");
+    let text_out = meshsim::explain::render(&snap, Some("p-0"));
+    assert!(text_out.contains("consecutive_5xx (consecutive5xxErrors)"), "{text_out}");
+    let json = meshsim::explain::to_json(&snap, Some("p-0")).to_string();
+    assert!(json.contains("the mesh localityLbSetting {enabled: true}"), "{json}");
+    // The report has a table for svc2's cluster with the same values.
+    let html = meshsim::output::html::report_html(&report(&w, 1), &s, &[], &[], &[]);
+    let at = html.find(&format!("<h2>Settings in force (outbound|9080||{SVC2}, proxies p)</h2>")).expect("svc2 table");
+    let table = &html[at..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert!(
+        table.contains(
+            "<tr><td>consecutive_5xx (consecutive5xxErrors)</td><td>port-level</td><td>3 (enforced)</td></tr>"
+        ),
+        "{table}"
+    );
+    assert!(table.contains("<tr><td>locality setting</td><td>Istio default</td>"), "{table}");
+}
