@@ -54,6 +54,10 @@ pub struct LintEndpoints {
 /// Everything the lints read.
 #[derive(Debug, Clone)]
 pub struct LintInput<'a> {
+    /// The host whose clusters these are (0: `[service]`, `h`: `services[h - 1]`).
+    pub host: usize,
+    /// Every host the scenario declares, `[service]`'s first (`Scenario::host_name`).
+    pub hosts: Vec<&'a str>,
     /// The DestinationRule's traffic policy.
     pub policy: Option<&'a TrafficPolicy>,
     /// Mesh settings and version knobs.
@@ -89,6 +93,17 @@ impl<'a> LintInput<'a> {
     /// `buildSubsetCluster`). A route to a subset the rule does not define keeps every pod: it
     /// has no cluster, and the lint `subset-not-defined` says so.
     pub fn from_scenario(s: &'a Scenario, policy: Option<&'a TrafficPolicy>, groups: &[usize]) -> LintInput<'a> {
+        Self::for_host(s, 0, policy, groups)
+    }
+
+    /// [`LintInput::from_scenario`] for the clusters of host `h` (0: `[service]`, `h`:
+    /// `services[h - 1]`): the DestinationRule the groups get for that host, that host's pods, and
+    /// the subset their route's first destination to that host names.
+    pub fn for_host(s: &'a Scenario, h: usize, policy: Option<&'a TrafficPolicy>, groups: &[usize]) -> LintInput<'a> {
+        let sel = |g: usize| -> &'a crate::istio::select::Selection {
+            let g = &s.proxy_groups[g];
+            Scenario::selection_of(&g.selection, &g.host_selections, h)
+        };
         let proxies = groups
             .iter()
             .map(|&g| &s.proxy_groups[g])
@@ -99,20 +114,20 @@ impl<'a> LintInput<'a> {
             .collect();
         let subsets: &'a [crate::istio::manifest::Subset] = groups
             .first()
-            .and_then(|&g| s.proxy_groups[g].selection.destination_rule.as_ref())
+            .and_then(|&g| sel(g).destination_rule.as_ref())
             .and_then(|d| d.spec.subsets.as_deref())
             .unwrap_or(&[]);
         let route_subset = groups
             .first()
-            .and_then(|&g| super::settings::route_subset(&s.proxy_groups[g].selection))
+            .and_then(|&g| host_route_subset(s, h, &s.proxy_groups[g].selection))
             .and_then(|name| subsets.iter().find(|x| x.name == name));
         let want = route_subset.and_then(|x| x.labels.clone()).unwrap_or_default();
         let all_endpoints: Vec<LintEndpoints> = s
             .service
             .deployments
             .iter()
-            // The lints read `[service]`'s DestinationRule: its pods only, not `[[services]]`'.
-            .filter(|d| d.host == 0)
+            // The lints read host `h`'s DestinationRule: its pods only.
+            .filter(|d| d.host as usize == h)
             .map(|d| {
                 let kc = &s.kube_clusters[d.cluster.idx()];
                 LintEndpoints {
@@ -127,7 +142,7 @@ impl<'a> LintInput<'a> {
         let endpoints: Vec<LintEndpoints> =
             all_endpoints.iter().filter(|e| want.iter().all(|(k, v)| e.labels.get(k) == Some(v))).cloned().collect();
         let gateways_per_network = endpoints.iter().map(|e| (e.network.clone(), 1)).collect();
-        let outlier = crate::model::build::cluster_and_control(s, policy).0.outlier;
+        let outlier = crate::model::build::host_cluster_and_control(s, h, policy).0.outlier;
         // The routes these groups' requests take (the VirtualService route Istio selects for each).
         let mut routes: Vec<(usize, &'a crate::istio::manifest::HttpRoute)> = Vec::new();
         for &g in groups {
@@ -139,6 +154,8 @@ impl<'a> LintInput<'a> {
         }
         let route_labels = route_subset.map(|x| x.labels.clone().unwrap_or_default());
         LintInput {
+            host: h,
+            hosts: (0..s.n_hosts()).map(|x| s.host_name(x)).collect(),
             policy,
             mesh: &s.mesh.settings,
             outlier,
@@ -182,6 +199,29 @@ pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
             }
         }
     }
+    // Each `[[services]]` host's rule, with that host's pods: the same traps, named by host.
+    for h in 1..s.n_hosts() {
+        let mut done: Vec<usize> = Vec::new();
+        for g in 0..s.proxy_groups.len() {
+            if done.contains(&g) {
+                continue;
+            }
+            let key = |x: usize| {
+                let sel = &s.proxy_groups[x].host_selections[h - 1];
+                (&sel.destination_rule, host_route_policy(s, h, x))
+            };
+            let mine = key(g);
+            let same: Vec<usize> = (g..s.proxy_groups.len()).filter(|&x| key(x) == mine).collect();
+            done.extend(&same);
+            let policy = mine.1;
+            for mut l in host_lint(&LintInput::for_host(s, h, policy.as_ref(), &same)) {
+                l.reason = format!("host {}'s clusters: {}", s.host_name(h), l.reason);
+                if !out.contains(&l) {
+                    out.push(l);
+                }
+            }
+        }
+    }
     out.extend(super::resources::resource_lints(s));
     out.extend(lb::lints(s));
     out
@@ -194,6 +234,42 @@ fn route_policy(s: &Scenario, g: usize) -> Option<TrafficPolicy> {
     let plans = crate::model::build::cluster_plans(s, sel);
     let subset = super::settings::route_subset(sel);
     plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
+}
+
+/// The subset the first destination to host `h` of `sel`'s route names (for `[service]`, the
+/// route's first destination's, as [`super::settings::route_subset`]).
+fn host_route_subset<'a>(s: &Scenario, h: usize, sel: &'a crate::istio::select::Selection) -> Option<&'a str> {
+    if h == 0 {
+        return super::settings::route_subset(sel);
+    }
+    sel.http_route()
+        .and_then(|r| r.route.as_ref())
+        .and_then(|d| d.iter().find(|d| s.host_index(&d.destination.host) == Some(h)))
+        .and_then(|d| d.destination.subset.as_deref())
+}
+
+/// The policy of host `h`'s cluster that proxy group `g`'s route sends to (its subset's, else
+/// the default cluster's), from the DestinationRule the group gets for that host.
+fn host_route_policy(s: &Scenario, h: usize, g: usize) -> Option<TrafficPolicy> {
+    let group = &s.proxy_groups[g];
+    let sel = Scenario::selection_of(&group.selection, &group.host_selections, h);
+    let plans = crate::model::build::host_cluster_plans(s, h, sel);
+    let subset = host_route_subset(s, h, &group.selection);
+    plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
+}
+
+/// The lints of a `[[services]]` host's DestinationRule and pods: those about the rule's policy
+/// and the pods it applies to (the route's own lints, faults, are `[service]`'s pass's).
+fn host_lint(input: &LintInput<'_>) -> Vec<Lint> {
+    let mut out = Vec::new();
+    distribute_with_failover(input, &mut out);
+    failover_without_outlier_detection(input, &mut out);
+    max_ejection_percent_too_low(input, &mut out);
+    distribute_hides_localities(input, &mut out);
+    outlier_detection_pins_local(input, &mut out);
+    single_east_west_gateway(input, &mut out);
+    route_to_subset(input, &mut out);
+    out
 }
 
 /// Every lint that fires for `input`, in a fixed order.
@@ -220,6 +296,12 @@ fn route_to_subset(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     let mut seen: Vec<&str> = Vec::new();
     for &(i, r) in &input.routes {
         for (j, d) in r.route.iter().flatten().enumerate() {
+            // A destination to another host is checked against that host's rule (a host declared
+            // nowhere counts as `[service]`, as `model::build::route_cluster` routes it).
+            let to = input.hosts.iter().position(|x| x.eq_ignore_ascii_case(&d.destination.host)).unwrap_or(0);
+            if to != input.host {
+                continue;
+            }
             let Some(name) = d.destination.subset.as_deref() else { continue };
             if seen.contains(&name) {
                 continue;

@@ -368,3 +368,61 @@ fn explain_shows_what_another_hosts_clusters_run_with() {
     );
     assert!(table.contains("<tr><td>locality setting</td><td>Istio default</td>"), "{table}");
 }
+
+/// The blue-green catalogue scenario with `[[services]]`' DestinationRule spec replaced by `spec`
+/// and `extra` appended to reviews-v2's deployments.
+fn blue_green(spec: &str, extra_deployment: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/blue-green-by-host.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let old = "trafficPolicy = { loadBalancer = { simple = \"LEAST_REQUEST\" } }";
+    assert!(text.contains(old));
+    let text = text.replace(old, spec);
+    let old = "[[services.deployments]]\ncluster = \"green\"\nreplicas = 2\n";
+    assert!(text.contains(old));
+    text.replace(old, &format!("{old}{extra_deployment}"))
+}
+
+/// The rule-level lints run on each `[[services]]` host's DestinationRule with that host's pods,
+/// and name the host: the same mistakes that are flagged on `[service]`'s rule are flagged on
+/// reviews-v2's.
+#[test]
+fn lints_read_each_hosts_destination_rule_and_pods() {
+    let lints = |text: &str| meshsim::explain::lint_scenario(&parse(text));
+    let v2 = "host reviews-v2.default.svc.cluster.local's clusters: ";
+    // The catalogue scenario as it is: reviews-v2's rule has nothing to flag.
+    let base = lints(&blue_green("trafficPolicy = { loadBalancer = { simple = \"LEAST_REQUEST\" } }", ""));
+    assert!(!base.iter().any(|l| l.reason.contains(v2)), "{base:?}");
+    // failover rules with no outlierDetection in reviews-v2's rule.
+    let found = lints(&blue_green(
+        "trafficPolicy = { loadBalancer = { localityLbSetting = { failover = [{ from = \"europe-west1\", to = \"us-east1\" }] } } }",
+        "",
+    ));
+    let l = found.iter().find(|l| l.code == "failover-without-outlier-detection").expect("lint");
+    assert!(l.reason.starts_with(v2), "{}", l.reason);
+    // outlierDetection with Envoy's maxEjectionPercent (10) over 4 pods in two zones (2 more in
+    // blue): each client ejects none of them, and the mesh-default failover pins productpage (in
+    // blue's zone b) to reviews-v2's blue pods.
+    let found = lints(&blue_green(
+        "trafficPolicy = { outlierDetection = { consecutive5xxErrors = 5 } }",
+        "\n[[services.deployments]]\ncluster = \"blue\"\nreplicas = 2\n",
+    ));
+    let codes: Vec<&str> = found.iter().filter(|l| l.reason.starts_with(v2)).map(|l| l.code).collect();
+    assert_eq!(codes, ["max-ejection-percent-too-low", "outlier-detection-pins-local"], "{found:?}");
+    let l = found.iter().find(|l| l.code == "max-ejection-percent-too-low").unwrap();
+    assert!(l.reason.contains("never ejects any endpoints"), "{}", l.reason);
+    assert!(l.reason.contains("has 2"), "{}", l.reason);
+    // A route to a subset of reviews-v2 that selects none of its pods is checked against
+    // reviews-v2's rule and pods, and reviews' rule (no subsets) does not call it undefined.
+    let text = blue_green(
+        "trafficPolicy = { loadBalancer = { simple = \"LEAST_REQUEST\" } }, subsets = [{ name = \"canary\", labels = { track = \"canary\" } }]",
+        "",
+    )
+    .replace(
+        "{ destination = { host = \"reviews-v2.default.svc.cluster.local\" }, weight = 10 }",
+        "{ destination = { host = \"reviews-v2.default.svc.cluster.local\", subset = \"canary\" }, weight = 10 }",
+    );
+    let found = lints(&text);
+    assert!(!found.iter().any(|l| l.code == "subset-not-defined"), "{found:?}");
+    let l = found.iter().find(|l| l.code == "subset-selects-no-pod").expect("lint");
+    assert!(l.reason.starts_with(v2), "{}", l.reason);
+}
