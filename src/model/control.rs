@@ -103,14 +103,14 @@ impl World {
         let now = sched.now();
         let current = self.deployments[d].len();
         if n > current {
-            let ready_delay = self.scenario.service.readiness_delay;
+            let ready_delay = self.scenario.readiness_delay_of(self.scenario.service.deployments[d].host as usize);
             for _ in current..n {
                 let id = self.create_pod(d, false);
                 sched.schedule(ready_delay, Event::PodReady { endpoint: id });
                 self.expect_change(now + ready_delay);
             }
         } else {
-            let grace = self.scenario.service.termination_grace;
+            let grace = self.scenario.termination_grace_of(self.scenario.service.deployments[d].host as usize);
             for id in self.deployments[d].split_off(n) {
                 self.pods[id.idx()].state = PodState::Terminating;
                 sched.schedule(grace, Event::PodGone { endpoint: id });

@@ -575,7 +575,7 @@ impl World {
         let pod = &mut self.pods[h];
         // A scripted pod answers its requests in the order they reach it, so it decides on
         // arrival.
-        let fast = self.scenario.service.max_concurrency == 0
+        let fast = self.scenario.max_concurrency_of(pod.host as usize) == 0
             && pod.gateway.is_none()
             && pod.script.is_none()
             && self.changes.peek().is_none_or(|Reverse(t)| arrive < *t);
@@ -662,8 +662,8 @@ impl World {
             self.through_gateway(req, epoch, gw, sched);
             return;
         }
-        let limit = self.scenario.service.max_concurrency;
         let pod = &mut self.pods[host.idx()];
+        let limit = self.scenario.max_concurrency_of(pod.host as usize);
         if limit > 0 && pod.accepts() && !pod.behavior.blackhole {
             if pod.busy >= limit {
                 pod.queue.push_back((req, epoch));

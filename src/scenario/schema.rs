@@ -216,8 +216,8 @@ pub struct RawService {
 }
 
 /// `[[services]]`: another Kubernetes Service that a route sends to (a canary or blue/green
-/// Service of its own, or another service). `max_concurrency`, `readiness_delay` and
-/// `termination_grace` are `[service]`'s.
+/// Service of its own, or another service). `service_time`, `protocol`, `max_concurrency`,
+/// `readiness_delay` and `termination_grace` default to `[service]`'s.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawOtherService {
@@ -233,6 +233,15 @@ pub struct RawOtherService {
     /// `"http1"` or `"http2"` (default `[service]`'s).
     #[serde(default)]
     pub protocol: Option<String>,
+    /// Requests a pod works on at once, 0 = unlimited (default `[service]`'s).
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// From pod start to ready (default `[service]`'s).
+    #[serde(default)]
+    pub readiness_delay: Option<String>,
+    /// How long a deleted pod keeps serving (default `[service]`'s).
+    #[serde(default)]
+    pub termination_grace: Option<String>,
     /// Where it runs: one deployment per cluster.
     pub deployments: Vec<RawDeployment>,
 }

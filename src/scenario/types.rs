@@ -208,6 +208,12 @@ pub struct OtherServiceSpec {
     pub service_time: ServiceTime,
     /// Protocol between proxies and its pods.
     pub protocol: UpstreamProtocol,
+    /// Concurrent requests per pod (0 = unlimited).
+    pub max_concurrency: u32,
+    /// From pod start to ready.
+    pub readiness_delay: SimDuration,
+    /// How long a deleted pod keeps serving.
+    pub termination_grace: SimDuration,
 }
 
 /// The most `[[services]]` a scenario may declare.
@@ -620,6 +626,21 @@ impl Scenario {
     /// never reaches a `[[services]]` host's clusters (which declare none).
     pub fn traffic_distribution_of(&self, h: usize) -> Option<TrafficDistribution> {
         if h == 0 { self.service.traffic_distribution } else { None }
+    }
+
+    /// Host `h`'s concurrent requests per pod (0 = unlimited).
+    pub fn max_concurrency_of(&self, h: usize) -> u32 {
+        if h == 0 { self.service.max_concurrency } else { self.services[h - 1].max_concurrency }
+    }
+
+    /// Host `h`'s delay from pod start to ready.
+    pub fn readiness_delay_of(&self, h: usize) -> SimDuration {
+        if h == 0 { self.service.readiness_delay } else { self.services[h - 1].readiness_delay }
+    }
+
+    /// How long a deleted pod of host `h` keeps serving.
+    pub fn termination_grace_of(&self, h: usize) -> SimDuration {
+        if h == 0 { self.service.termination_grace } else { self.services[h - 1].termination_grace }
     }
 
     /// Host `h`'s upstream protocol.

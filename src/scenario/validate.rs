@@ -1128,7 +1128,23 @@ impl Validator<'_> {
                     host: h as u32 + 1,
                 });
             }
-            out.push(OtherServiceSpec { host: o.host.clone(), namespace, service_time, protocol });
+            out.push(OtherServiceSpec {
+                host: o.host.clone(),
+                namespace,
+                service_time,
+                protocol,
+                max_concurrency: o.max_concurrency.unwrap_or(service.max_concurrency),
+                readiness_delay: self.opt_duration(
+                    &format!("{p}.readiness_delay"),
+                    &o.readiness_delay,
+                    service.readiness_delay,
+                )?,
+                termination_grace: self.opt_duration(
+                    &format!("{p}.termination_grace"),
+                    &o.termination_grace,
+                    service.termination_grace,
+                )?,
+            });
         }
         Ok(out)
     }

@@ -50,11 +50,13 @@ pub fn pod_tracks(s: &Scenario) -> Vec<PodTrack> {
         live.push(pods);
         next_ordinal.push(d.replicas);
     }
-    let ready_delay = s.service.readiness_delay.as_secs_f64();
-    let grace = s.service.termination_grace.as_secs_f64();
     for f in &s.faults {
         let t = secs(f.at);
         let d = f.deployment;
+        // Each host's own (`[[services]]` may set them).
+        let h = s.service.deployments.get(d).map_or(0, |x| x.host as usize);
+        let ready_delay = s.readiness_delay_of(h).as_secs_f64();
+        let grace = s.termination_grace_of(h).as_secs_f64();
         let Some(pods) = live.get_mut(d) else { continue };
         match f.action {
             FaultAction::Scale { replicas } => {

@@ -426,3 +426,52 @@ fn lints_read_each_hosts_destination_rule_and_pods() {
     let l = found.iter().find(|l| l.code == "subset-selects-no-pod").expect("lint");
     assert!(l.reason.starts_with(v2), "{}", l.reason);
 }
+
+/// `two_hosts` with `keys` set in svc2's `[[services]]` table.
+fn two_hosts_with(w1: u32, w2: u32, keys: &str, extra: &str) -> String {
+    let old = "deployments = [{ cluster = \"b\", replicas = 2 }]";
+    two_hosts(w1, w2, extra).replacen(old, &format!("{keys}\n{old}"), 1)
+}
+
+/// The states of svc2's pods after `at` (a run of `text`).
+fn svc2_pods_at(text: &str, at_ms: u64) -> Vec<meshsim::model::pod::PodState> {
+    let s = Arc::new(parse(text));
+    let out = meshsim::model::build::run_until(s, 1, meshsim::engine::SimTime::from_millis(at_ms), None).unwrap();
+    out.world.pods.iter().filter(|p| p.host == 1).map(|p| p.state).collect()
+}
+
+/// A `[[services]]` host sets its own `max_concurrency`, `readiness_delay` and
+/// `termination_grace` (each `[service]`'s when left out), validated as `[service]`'s.
+#[test]
+fn a_host_sets_its_own_pod_lifecycle_and_concurrency() {
+    use meshsim::model::pod::PodState::{Gone, Ready, Starting, Terminating};
+    let host = format!("\"{SVC2}\"");
+    // A scale-up at 0.5 s: the new pod is ready 1 s later with svc2's readiness_delay, still
+    // starting at 1.6 s with [service]'s default 5 s.
+    let up = format!("[[faults]]\nat = \"0.5s\"\naction = \"scale\"\ncluster = \"b\"\nhost = {host}\nreplicas = 3\n");
+    assert_eq!(svc2_pods_at(&two_hosts_with(50, 50, "readiness_delay = \"1s\"", &up), 1600), [Ready, Ready, Ready]);
+    assert_eq!(svc2_pods_at(&two_hosts(50, 50, &up), 1600), [Ready, Ready, Starting]);
+    // [service]'s readiness_delay is svc2's default.
+    let text = two_hosts(50, 50, &up).replacen("[service]\n", "[service]\nreadiness_delay = \"1s\"\n", 1);
+    assert_eq!(svc2_pods_at(&text, 1600), [Ready, Ready, Ready]);
+    // A scale-down at 0.5 s: the deleted pod is gone 0.2 s later with svc2's termination_grace,
+    // still terminating at 1 s with the default 5 s.
+    let down = up.replace("replicas = 3", "replicas = 1");
+    assert_eq!(svc2_pods_at(&two_hosts_with(50, 50, "termination_grace = \"0.2s\"", &down), 1000), [Ready, Gone]);
+    assert_eq!(svc2_pods_at(&two_hosts(50, 50, &down), 1000), [Ready, Terminating]);
+    // One request at a time per svc2 pod, 100 ms each, 50 requests/s per pod: requests queue at
+    // svc2's pods; svc's pods (unlimited) never queue.
+    let slow = "max_concurrency = 1\nservice_time = { distribution = \"constant\", mean = \"100ms\" }";
+    let s = Arc::new(parse(&two_hosts_with(0, 100, slow, "")));
+    let w = meshsim::model::build::run_until(s, 1, meshsim::engine::SimTime::from_millis(1500), None).unwrap().world;
+    let queued = |h: u32| w.pods.iter().filter(|p| p.host == h).map(|p| p.queue.len()).sum::<usize>();
+    assert!(queued(1) > 20, "{}", queued(1));
+    let s = Arc::new(parse(&two_hosts_with(0, 100, &slow.replace("max_concurrency = 1\n", ""), "")));
+    let w = meshsim::model::build::run_until(s, 1, meshsim::engine::SimTime::from_millis(1500), None).unwrap().world;
+    assert_eq!(w.pods.iter().map(|p| p.queue.len()).sum::<usize>(), 0);
+    // Validated as [service]'s, named by path.
+    let e = refused(&two_hosts_with(50, 50, "readiness_delay = \"soon\"", ""));
+    assert!(e.contains("services[0].readiness_delay"), "{e}");
+    let e = refused(&two_hosts_with(50, 50, "termination_grace = 5", ""));
+    assert!(e.contains("services[0].termination_grace") || e.contains("termination_grace"), "{e}");
+}
