@@ -402,13 +402,20 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         // requests use their own route's (`World::routes`).
         // The policy of the cluster the route goes to (a subset's merged policy, when it names
         // one that exists).
-        let plans = cluster_plans(&scenario, &group.selection);
-        let route_subset = vs_route
-            .and_then(|r| r.route.as_ref())
-            .and_then(|d| d.first())
-            .and_then(|d| d.destination.subset.as_deref());
-        let route_policy =
-            plans.iter().find(|p| p.subset.as_deref() == route_subset).unwrap_or(&plans[0]).policy.as_ref();
+        // (another host's policy when the first destination is a `[[services]]` host).
+        let plans = all_cluster_plans(&scenario, &group.selection, &group.host_selections);
+        let first = vs_route.and_then(|r| r.route.as_ref()).and_then(|d| d.first());
+        let route_host = first.and_then(|d| scenario.host_index(&d.destination.host)).unwrap_or(0) as u32;
+        let route_subset = first.and_then(|d| d.destination.subset.as_deref());
+        let of_host = |p: &&ClusterPlan| p.host == route_host;
+        let route_policy = plans
+            .iter()
+            .filter(of_host)
+            .find(|p| p.subset.as_deref() == route_subset)
+            .or_else(|| plans.iter().find(of_host))
+            .unwrap_or(&plans[0])
+            .policy
+            .as_ref();
         // A consistent-hash destination: the route carries the hash key, and a VirtualService
         // route drops `previous_hosts` (`istio::lb_policy`).
         let vs_retry = vs_route.map(|r| r.retries.as_ref());

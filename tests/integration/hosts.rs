@@ -475,3 +475,20 @@ fn a_host_sets_its_own_pod_lifecycle_and_concurrency() {
     let e = refused(&two_hosts_with(50, 50, "termination_grace = 5", ""));
     assert!(e.contains("services[0].termination_grace") || e.contains("termination_grace"), "{e}");
 }
+
+/// A proxy's first route (what `explain` and the lints read) carries the hash policy of the
+/// cluster its first destination goes to, as Istio's `LookupHash` does, also when that is
+/// another host's: svc2's rule hashes on `x-user`, `[service]` has no rule, and the only route
+/// goes to svc2. (Before, it was looked up among `[service]`'s clusters: no hash policy.)
+#[test]
+fn the_first_route_carries_the_hash_policy_of_its_destination_host() {
+    let dr = "[[policy.resources]]\nkind = \"DestinationRule\"\nname = \"svc2\"\nnamespace = \"default\"\n\
+              spec = { host = \"svc2\", trafficPolicy = { loadBalancer = { consistentHash = { httpHeaderName = \"x-user\" } } } }\n";
+    let split = "route = [{ destination = { host = \"svc\" }, weight = 50 }, { destination = { host = \"svc2\" }, weight = 50 }]";
+    let text = two_hosts(50, 50, dr);
+    assert!(text.contains(split), "{text}");
+    let text = text.replace(split, "route = [{ destination = { host = \"svc2\" } }]");
+    let w = world(&text, 1);
+    let hash = w.proxies[0].route.hash_policy.as_ref().map(|h| format!("{h:?}"));
+    assert!(hash.as_deref().is_some_and(|h| h.contains("x-user")), "{hash:?}");
+}
