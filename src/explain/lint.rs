@@ -259,7 +259,8 @@ fn host_route_policy(s: &Scenario, h: usize, g: usize) -> Option<TrafficPolicy> 
 }
 
 /// The lints of a `[[services]]` host's DestinationRule and pods: those about the rule's policy
-/// and the pods it applies to (the route's own lints, faults, are `[service]`'s pass's).
+/// and the pods it applies to, and aborts on routes to it (`fault-injects-nothing` is about the
+/// route alone: `[service]`'s pass says it).
 fn host_lint(input: &LintInput<'_>) -> Vec<Lint> {
     let mut out = Vec::new();
     distribute_with_failover(input, &mut out);
@@ -268,6 +269,7 @@ fn host_lint(input: &LintInput<'_>) -> Vec<Lint> {
     distribute_hides_localities(input, &mut out);
     outlier_detection_pins_local(input, &mut out);
     single_east_west_gateway(input, &mut out);
+    fault_abort_bypasses_outlier_detection(input, &mut out);
     route_to_subset(input, &mut out);
     out
 }
@@ -374,13 +376,20 @@ fn fault_injects_nothing(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     }
 }
 
-/// An abort injected on a route whose destination has outlier detection: the aborts are local
-/// replies of the fault filter, so they never eject anything (nor are they retried).
+/// An abort injected on a route that sends to these clusters' host, which has outlier detection:
+/// the aborts are local replies of the fault filter, so they never eject anything (nor are they
+/// retried). Each host's pass looks at the routes with a destination to it (a route without
+/// destinations goes to `[service]`).
 fn fault_abort_bypasses_outlier_detection(input: &LintInput<'_>, out: &mut Vec<Lint>) {
     if input.outlier.is_none() {
         return;
     }
-    for &(i, r) in &input.routes {
+    let host = input.hosts.get(input.host).copied().unwrap_or_default();
+    let sends_here = |r: &crate::istio::manifest::HttpRoute| match r.route.as_deref() {
+        None | Some([]) => input.host == 0,
+        Some(dests) => dests.iter().any(|d| d.destination.host.eq_ignore_ascii_case(host)),
+    };
+    for &(i, r) in input.routes.iter().filter(|(_, r)| sends_here(r)) {
         let aborts = r.fault.as_ref().and_then(|f| f.abort.as_ref()).is_some_and(|a| {
             a.percentage.as_ref().is_some_and(|p| p.value > 0.0) && (a.http_status.is_some() || a.grpc_status.is_some())
         });

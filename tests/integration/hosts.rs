@@ -492,3 +492,29 @@ fn the_first_route_carries_the_hash_policy_of_its_destination_host() {
     let hash = w.proxies[0].route.hash_policy.as_ref().map(|h| format!("{h:?}"));
     assert!(hash.as_deref().is_some_and(|h| h.contains("x-user")), "{hash:?}");
 }
+
+/// `fault-abort-bypasses-outlier-detection` looks at the host a route sends to: svc2 has outlier
+/// detection, `[service]` has none, and the split aborts half of its requests. The lint fires
+/// for svc2's clusters only (before, the `[[services]]` pass did not run it, and `[service]`'s
+/// pass stayed silent: it has no outlier detection). A route to `[service]` alone does not make
+/// svc2's pass fire.
+#[test]
+fn fault_abort_lint_follows_the_host_the_route_sends_to() {
+    let fault = "fault = { abort = { httpStatus = 503, percentage = { value = 50.0 } } }\n";
+    let od = "[[policy.resources]]\nkind = \"DestinationRule\"\nname = \"svc2\"\nnamespace = \"default\"\n\
+              spec = { host = \"svc2\", trafficPolicy = { outlierDetection = { consecutive5xxErrors = 5 } } }\n";
+    let aborts = |text: &str| -> Vec<String> {
+        meshsim::explain::lint_scenario(&parse(text))
+            .into_iter()
+            .filter(|l| l.code == "fault-abort-bypasses-outlier-detection")
+            .map(|l| l.reason)
+            .collect()
+    };
+    let found = aborts(&two_hosts(50, 50, &format!("{fault}{od}")));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with(&format!("host {SVC2}'s clusters: ")), "{found:?}");
+    let split = "route = [{ destination = { host = \"svc\" }, weight = 50 }, { destination = { host = \"svc2\" }, weight = 50 }]";
+    let only_svc =
+        two_hosts(50, 50, &format!("{fault}{od}")).replace(split, "route = [{ destination = { host = \"svc\" } }]");
+    assert!(aborts(&only_svc).is_empty());
+}
