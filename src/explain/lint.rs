@@ -214,7 +214,7 @@ pub fn lint_scenario(s: &Scenario) -> Vec<Lint> {
             let same: Vec<usize> = (g..s.proxy_groups.len()).filter(|&x| key(x) == mine).collect();
             done.extend(&same);
             let policy = mine.1;
-            for mut l in host_lint(&LintInput::for_host(s, h, policy.as_ref(), &same)) {
+            for mut l in lint(&LintInput::for_host(s, h, policy.as_ref(), &same)) {
                 l.reason = format!("host {}'s clusters: {}", s.host_name(h), l.reason);
                 if !out.contains(&l) {
                     out.push(l);
@@ -258,23 +258,9 @@ fn host_route_policy(s: &Scenario, h: usize, g: usize) -> Option<TrafficPolicy> 
     plans.iter().find(|p| p.subset.as_deref() == subset).unwrap_or(&plans[0]).policy.clone()
 }
 
-/// The lints of a `[[services]]` host's DestinationRule and pods: those about the rule's policy
-/// and the pods it applies to, and aborts on routes to it (`fault-injects-nothing` is about the
-/// route alone: `[service]`'s pass says it).
-fn host_lint(input: &LintInput<'_>) -> Vec<Lint> {
-    let mut out = Vec::new();
-    distribute_with_failover(input, &mut out);
-    failover_without_outlier_detection(input, &mut out);
-    max_ejection_percent_too_low(input, &mut out);
-    distribute_hides_localities(input, &mut out);
-    outlier_detection_pins_local(input, &mut out);
-    single_east_west_gateway(input, &mut out);
-    fault_abort_bypasses_outlier_detection(input, &mut out);
-    route_to_subset(input, &mut out);
-    out
-}
-
-/// Every lint that fires for `input`, in a fixed order.
+/// Every lint that fires for `input`, in a fixed order. A `[[services]]` host's pass
+/// (`input.host > 0`) skips `fault-injects-nothing`, which is about the route alone:
+/// `[service]`'s pass says it.
 pub fn lint(input: &LintInput<'_>) -> Vec<Lint> {
     let mut out = Vec::new();
     distribute_with_failover(input, &mut out);
@@ -283,7 +269,9 @@ pub fn lint(input: &LintInput<'_>) -> Vec<Lint> {
     distribute_hides_localities(input, &mut out);
     outlier_detection_pins_local(input, &mut out);
     single_east_west_gateway(input, &mut out);
-    fault_injects_nothing(input, &mut out);
+    if input.host == 0 {
+        fault_injects_nothing(input, &mut out);
+    }
     fault_abort_bypasses_outlier_detection(input, &mut out);
     route_to_subset(input, &mut out);
     out

@@ -31,6 +31,19 @@ fn finished(r: &RunReport) -> u64 {
     r.requests - r.in_flight_at_end
 }
 
+/// Over seeds 1..=20, the share of finished requests answered 404 NR is `p` within 3σ
+/// (σ = sqrt(p (1 − p) / n) over the n requests of all 20 runs).
+fn assert_no_route_share(s: &meshsim::scenario::Scenario, p: f64) {
+    let (mut nr, mut all) = (0u64, 0u64);
+    for seed in 1..=20 {
+        let r = run(s, seed);
+        nr += r.phases[0].errors_by_cause.no_route;
+        all += finished(&r);
+    }
+    let share = nr as f64 / all as f64;
+    assert!((share - p).abs() < 3.0 * (p * (1.0 - p) / all as f64).sqrt(), "{share} of {all}");
+}
+
 /// A workload without request classes sends `GET /`: a table whose only route matches `/api`
 /// answers every request 404 NR, locally (no attempt), counted as `no_route`, never retried.
 #[test]
@@ -67,14 +80,7 @@ fn classes_take_the_first_route_they_match() {
              route = [{{ destination = {{ host = \"svc\" }} }}]\n"
         ),
     );
-    let (mut nr, mut all) = (0u64, 0u64);
-    for seed in 1..=20 {
-        let r = run(&s, seed);
-        nr += r.phases[0].errors_by_cause.no_route;
-        all += finished(&r);
-    }
-    let share = nr as f64 / all as f64;
-    assert!((share - 0.7).abs() < 3.0 * (0.7f64 * 0.3 / all as f64).sqrt(), "{share} of {all}");
+    assert_no_route_share(&s, 0.7);
 }
 
 /// RE2 routes, matched whole: classes `/api/v1/cart` (40 %), `/api/v12/cart` (30 %) and
@@ -93,14 +99,7 @@ fn regex_routes_match_the_whole_path() {
              route = [{{ destination = {{ host = \"svc\" }} }}]\n"
         ),
     );
-    let (mut nr, mut all) = (0u64, 0u64);
-    for seed in 1..=20 {
-        let r = run(&s, seed);
-        nr += r.phases[0].errors_by_cause.no_route;
-        all += finished(&r);
-    }
-    let share = nr as f64 / all as f64;
-    assert!((share - 0.6).abs() < 3.0 * (0.6f64 * 0.4 / all as f64).sqrt(), "{share} of {all}");
+    assert_no_route_share(&s, 0.6);
 }
 
 /// Per-route retries: pods answer 503 with probability 0.5. Requests with `x-retry: yes` take a
