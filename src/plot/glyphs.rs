@@ -6,7 +6,8 @@
 //! drawn too far left: in "client" the `l` touches the `c` and the word reads "dient"; "0.01"
 //! reads "0.0 1". [`PngBackend`] wraps the bitmap backend and draws text itself with the same
 //! layout (advances and kerning, the same vertical placement), adding the bearing. SVGs are not
-//! affected: they hold `<text>` elements that the viewer lays out.
+//! affected: they hold `<text>` elements that the viewer lays out. The wrapper also fills
+//! polygons row by row ([`super::raster`]).
 
 use std::sync::OnceLock;
 
@@ -115,7 +116,8 @@ impl<B: DrawingBackend> DrawingBackend for PngBackend<B> {
         vert: I,
         style: &S,
     ) -> Result<(), DrawingErrorKind<Self::ErrorType>> {
-        self.0.fill_polygon(vert, style)
+        let vert: Vec<BackendCoord> = vert.into_iter().collect();
+        super::raster::fill_rows(&mut self.0, &vert, style)
     }
 
     fn blit_bitmap(

@@ -630,3 +630,48 @@ fn legend_labels_wrap_instead_of_cutting() {
     assert!(la.iter().all(|l| text_width(l, 13.0, false) <= w), "{la:?}");
     assert_eq!(wrap_text("short", 13.0, false, w), vec!["short".to_string()]);
 }
+
+/// `polys` filled on a white 40 × 20 canvas through the PNG writer's backend, each with
+/// `color` at `alpha`.
+fn render_polygons(polys: &[Vec<(i32, i32)>], color: RGBColor, alpha: f64) -> (Vec<u8>, usize) {
+    let (w, h) = (40usize, 20usize);
+    let mut buf = vec![0u8; w * h * 3];
+    {
+        let root = glyphs::PngBackend(BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32))).into_drawing_area();
+        root.fill(&WHITE).unwrap();
+        for p in polys {
+            root.draw(&Polygon::new(p.clone(), color.mix(alpha).filled())).unwrap();
+        }
+        root.present().unwrap();
+    }
+    (buf, w)
+}
+
+#[test]
+fn png_polygons_fill_whole_rows_once() {
+    // A 30 × 8 rectangle (wider than tall: plotters' own fill sweeps columns there) covers rows
+    // 4..12 and columns 5..35 (pixel x is the square x..x+1: the top row and the left column
+    // are in, the bottom row and the right column out).
+    let rect = vec![(5, 4), (35, 4), (35, 12), (5, 12)];
+    let (buf, w) = render_polygons(&[rect], RGBColor(0, 0, 0), 1.0);
+    let dark = |x: usize, y: usize| buf[(y * w + x) * 3] == 0;
+    let filled: usize = (0..20).flat_map(|y| (0..40).map(move |x| (x, y))).filter(|&(x, y)| dark(x, y)).count();
+    assert_eq!(filled, 30 * 8);
+    assert!(dark(5, 4) && dark(34, 11) && !dark(5, 12) && !dark(4, 4) && !dark(35, 4));
+
+    // Two half-transparent areas stacked on a shared step-shaped edge: every pixel under them is
+    // blended exactly once (no darker seam where both drew, no white gap where neither did).
+    let lower = vec![(0, 18), (39, 18), (39, 10), (20, 10), (20, 6), (0, 6)];
+    let upper = vec![(0, 6), (20, 6), (20, 10), (39, 10), (39, 2), (0, 2)];
+    let (buf, w) = render_polygons(&[lower, upper], RGBColor(0, 0, 0), 0.5);
+    // One blend of black at alpha 0.5 over white is 127 or 128 (plotters rounds its eight-pixel
+    // blend and its per-pixel blend apart); two would be about 64, none 255.
+    for y in 2..18 {
+        for x in 0..39 {
+            let v = buf[(y * w + x) * 3];
+            assert!(v == 127 || v == 128, "pixel ({x}, {y}) is {v}");
+        }
+    }
+    assert_eq!(buf[(18 * w + 5) * 3], 255, "the bottom edge's row stays white");
+    assert_eq!(buf[(5 * w + 39) * 3], 255, "the right edge's column stays white");
+}
