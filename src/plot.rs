@@ -19,6 +19,7 @@ mod glyphs;
 mod heatmap;
 mod latency_ecdf;
 mod palette;
+mod raster;
 mod report;
 mod sweep_lines;
 #[cfg(test)]

@@ -180,8 +180,10 @@ impl<B: DrawingBackend> DrawingBackend for PngBackend<B> {
 
 /// The pixels `(x, y, coverage)` of `text` at `size`, relative to the text's layout origin:
 /// the pen advances and kerns as in plotters' layout (so widths match [`super::text_width`]),
-/// and each glyph is rasterized at its sub-pixel pen position with its bearing.
-pub(super) fn glyph_pixels(font: &FontRef<'static>, size: f32, text: &str) -> Vec<(i32, i32, f32)> {
+/// and each glyph is rasterized with its bearing at its pen position rounded to a quarter pixel
+/// (the error, at most an eighth of a pixel, cannot be seen; it lets a glyph drawn again at the
+/// same quarter reuse its raster, see [`raster_of`]).
+pub(super) fn glyph_pixels(font: &'static FontRef<'static>, size: f32, text: &str) -> Vec<(i32, i32, f32)> {
     let scaled = font.as_scaled(size);
     let mut out = Vec::new();
     let mut pen = 0f32;
@@ -192,21 +194,69 @@ pub(super) fn glyph_pixels(font: &FontRef<'static>, size: f32, text: &str) -> Ve
             pen += scaled.kern(p, id);
         }
         prev = Some(id);
-        if let Some(outline) = font.outline_glyph(id.with_scale_and_position(size, point(pen, 0.0))) {
-            let rect = outline.px_bounds();
-            // The baseline where plotters puts it (half the size down), but the same for every
-            // glyph: plotters truncates `size / 2 + min.y` towards zero, which lifts glyphs with
-            // a flat top (`u`) one pixel above their round neighbours (`c`). `px_bounds` is
-            // whole pixels already.
-            let y_shift = (size / 2.0).floor() as i32 + rect.min.y as i32;
-            let x_shift = rect.min.x as i32;
-            outline.draw(|x, y, coverage| {
-                if coverage > 0.0 {
-                    out.push((x as i32 + x_shift, y as i32 + y_shift, coverage));
-                }
-            });
-        }
+        let quarters = (pen * 4.0).round();
+        let whole = (quarters / 4.0).floor();
+        let quarter = (quarters - whole * 4.0) as u8;
+        raster_of(font, size, id, quarter, |raster| {
+            out.extend(raster.iter().map(|&(x, y, coverage)| (x + whole as i32, y, coverage)));
+        });
         pen += scaled.h_advance(id);
+    }
+    out
+}
+
+/// A glyph's raster: `(x, y, coverage)` of its inked pixels, drawn with its pen at `quarter`
+/// quarters of a pixel right of the origin.
+type Raster = Vec<(i32, i32, f32)>;
+
+/// At most this many rasters are kept per thread (a long `meshsim serve` meets many texts);
+/// past it the cache starts again. A raster depends only on its key, so what is cached never
+/// changes a pixel.
+const RASTER_CACHE_MAX: usize = 4096;
+
+/// Calls `with` on the raster of glyph `id` of `font` at `size`, pen at `quarter` quarters of a
+/// pixel: rasterized once per thread and kept (the charts of a run draw the same tick labels and
+/// legend words many times; rasterizing was a third of drawing a PNG).
+fn raster_of(
+    font: &'static FontRef<'static>,
+    size: f32,
+    id: ab_glyph::GlyphId,
+    quarter: u8,
+    with: impl FnOnce(&Raster),
+) {
+    type Key = (usize, u32, u16, u8);
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::BTreeMap<Key, Raster>> =
+            const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    }
+    let key: Key = (std::ptr::from_ref(font) as usize, size.to_bits(), id.0, quarter);
+    CACHE.with_borrow_mut(|cache| {
+        if !cache.contains_key(&key) {
+            if cache.len() >= RASTER_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key, rasterize(font, size, id, f32::from(quarter) / 4.0));
+        }
+        with(&cache[&key]);
+    });
+}
+
+/// Rasterizes glyph `id` with its pen at `pen` (a fraction of a pixel).
+fn rasterize(font: &FontRef<'static>, size: f32, id: ab_glyph::GlyphId, pen: f32) -> Raster {
+    let mut out = Vec::new();
+    if let Some(outline) = font.outline_glyph(id.with_scale_and_position(size, point(pen, 0.0))) {
+        let rect = outline.px_bounds();
+        // The baseline where plotters puts it (half the size down), but the same for every
+        // glyph: plotters truncates `size / 2 + min.y` towards zero, which lifts glyphs with
+        // a flat top (`u`) one pixel above their round neighbours (`c`). `px_bounds` is
+        // whole pixels already.
+        let y_shift = (size / 2.0).floor() as i32 + rect.min.y as i32;
+        let x_shift = rect.min.x as i32;
+        outline.draw(|x, y, coverage| {
+            if coverage > 0.0 {
+                out.push((x as i32 + x_shift, y as i32 + y_shift, coverage));
+            }
+        });
     }
     out
 }
