@@ -2,11 +2,11 @@
 //! for locality picking (§2.6) and weighted host picking (§2.7).
 //!
 //! Entries are positions `0..n` into a list the owner keeps; the owner supplies the weight of a
-//! position when it is re-inserted. Picks never allocate: a pick pops the heap top and pushes it
-//! back with its new deadline.
+//! position when it is re-inserted. Picks never allocate: a pick replaces the heap's top with
+//! its new deadline and sifts it down once (Envoy pops it and pushes it back; the entries are
+//! totally ordered by `(deadline, order)`, `order` unique, so any heap yields the same picks).
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 /// Envoy caps the emulated pre-picks at `u32::MAX / 10` (`createWithPicks`).
 const MAX_PICKS: u32 = 429_496_729;
@@ -22,29 +22,72 @@ struct Entry {
     pos: u32,
 }
 
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+impl Entry {
+    /// Whether `self` is picked before `other`: the earlier deadline, ties going to the earlier
+    /// insertion (`order_offset_`).
+    #[inline(always)]
+    fn before(&self, other: &Entry) -> bool {
+        match self.deadline.total_cmp(&other.deadline) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => self.order < other.order,
+        }
     }
 }
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+
+/// A binary min-heap of entries by [`Entry::before`].
+#[derive(Clone, Debug, Default)]
+struct MinHeap {
+    v: Vec<Entry>,
 }
-impl Ord for Entry {
-    /// Reversed so that `BinaryHeap` (a max-heap) yields the earliest deadline, ties going to
-    /// the earlier insertion (`order_offset_`).
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.deadline.total_cmp(&self.deadline).then_with(|| other.order.cmp(&self.order))
+
+impl MinHeap {
+    fn with_capacity(n: usize) -> MinHeap {
+        MinHeap { v: Vec::with_capacity(n) }
+    }
+
+    fn push(&mut self, e: Entry) {
+        let v = &mut self.v;
+        let mut i = v.len();
+        v.push(e);
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !e.before(&v[parent]) {
+                break;
+            }
+            v[i] = v[parent];
+            i = parent;
+        }
+        v[i] = e;
+    }
+
+    /// Replaces the top entry (the heap must not be empty) by `e` and restores the order.
+    #[inline]
+    fn replace_top(&mut self, e: Entry) {
+        let v = &mut self.v[..];
+        let n = v.len();
+        let mut i = 0;
+        loop {
+            let left = 2 * i + 1;
+            if left >= n {
+                break;
+            }
+            let right = left + 1;
+            let child = if right < n && v[right].before(&v[left]) { right } else { left };
+            if !v[child].before(&e) {
+                break;
+            }
+            v[i] = v[child];
+            i = child;
+        }
+        v[i] = e;
     }
 }
 
 /// An EDF scheduler over positions `0..n`.
 #[derive(Clone, Debug, Default)]
 pub struct EdfScheduler {
-    heap: BinaryHeap<Entry>,
+    heap: MinHeap,
     current_time: f64,
     order_offset: u64,
 }
@@ -62,7 +105,7 @@ impl EdfScheduler {
         debug_assert!(weights.iter().all(|&w| w > 0.0), "EDF weights must be positive");
         let aug = |w: f64| w + PREPICK_EPSILON;
         let weights_sum: f64 = weights.iter().fold(0.0, |s, &w| s + aug(w));
-        let mut heap = BinaryHeap::with_capacity(weights.len());
+        let mut heap = MinHeap::with_capacity(weights.len());
         let mut picks_so_far: u32 = 0;
         let mut max_pick_time = 0.0f64;
         for (i, &w) in weights.iter().enumerate() {
@@ -89,10 +132,15 @@ impl EdfScheduler {
     /// it, and re-insert it with deadline `now + 1/weight(pos)`. `None` when empty.
     #[inline]
     pub fn pick_and_add(&mut self, weight: impl Fn(usize) -> f64) -> Option<usize> {
-        let top = self.heap.pop()?;
+        let top = *self.heap.v.first()?;
         self.current_time = top.deadline;
         let pos = top.pos as usize;
-        self.add(weight(pos), pos);
+        let weight = weight(pos);
+        debug_assert!(weight > 0.0, "EDF weight must be positive");
+        // The same deadline and order as `add` would give it.
+        let deadline = self.current_time + 1.0 / weight;
+        self.heap.replace_top(Entry { deadline, order: self.order_offset, pos: top.pos });
+        self.order_offset += 1;
         Some(pos)
     }
 
@@ -108,13 +156,13 @@ impl EdfScheduler {
     /// The queued `(deadline, position)` pairs in pick order (for tests comparing schedulers).
     #[cfg(test)]
     pub(crate) fn queued(&self) -> Vec<(f64, usize)> {
-        let mut v: Vec<Entry> = self.heap.clone().into_sorted_vec();
-        v.reverse();
+        let mut v: Vec<Entry> = self.heap.v.clone();
+        v.sort_by(|a, b| if a.before(b) { Ordering::Less } else { Ordering::Greater });
         v.into_iter().map(|e| (e.deadline, e.pos as usize)).collect()
     }
 
     /// Whether the scheduler has no entries.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.v.is_empty()
     }
 }
