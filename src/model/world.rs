@@ -314,8 +314,15 @@ impl World {
             Some(r) => (r.num_retries, r.backoff_base),
             None => (0, SimDuration::ZERO),
         };
-        let at_gateway = self.scenario.proxy_groups[group.idx()].kind == crate::scenario::ProxyKind::Gateway;
-        let hash = crate::model::keys::request_hash(cfg.hash_policy.as_ref(), at_gateway, ProxyId(proxy), user);
+        // A route without a hash policy has no request hash: `request_hash` would say `None`.
+        let hash = match cfg.hash_policy.as_ref() {
+            None => None,
+            Some(policy) => {
+                let at_gateway = self.scenario.proxy_groups[group.idx()].kind == crate::scenario::ProxyKind::Gateway;
+                crate::model::keys::request_hash(Some(policy), at_gateway, ProxyId(proxy), user)
+            }
+        };
+        let (has_fault, timeout) = (cfg.fault.is_some(), cfg.timeout);
         // The destination's Envoy cluster: `None` when it names a subset the DestinationRule does
         // not define (503 NC in `route`).
         // Resolved once per group when the table was built (`model::routes::tables`).
@@ -326,7 +333,12 @@ impl World {
         r.user = user;
         r.hash = hash;
         r.route = route as u8;
-        self.fault_filter(req, sched);
+        if has_fault {
+            self.fault_filter(req, sched);
+        } else {
+            // What `fault_filter` does for a route that injects nothing, its route read once.
+            self.route_with(req, cluster, timeout, sched);
+        }
     }
 
     /// The route settings of request `req`.
@@ -375,6 +387,19 @@ impl World {
     /// The router takes a client request: its route timeout starts, then its first attempt.
     fn route(&mut self, req: ReqId, sched: &mut Scheduler<Event>) {
         let cluster = self.requests.get(req).cluster;
+        let timeout = self.route_of(req).timeout;
+        self.route_with(req, cluster, timeout, sched);
+    }
+
+    /// [`World::route`] with the request's cluster and its route's timeout known.
+    #[inline(always)]
+    fn route_with(
+        &mut self,
+        req: ReqId,
+        cluster: ClusterIdx,
+        timeout: Option<SimDuration>,
+        sched: &mut Scheduler<Event>,
+    ) {
         if cluster == NO_CLUSTER {
             // The route names a cluster that was never built (a subset the DestinationRule does
             // not define): Envoy's router answers 503 at once with flag NC, "cluster not found"
@@ -384,7 +409,7 @@ impl World {
             self.finish_with(req, sched.now(), ClientOutcome::NoHealthyUpstream, 503, sched);
             return;
         }
-        if let Some(t) = self.route_of(req).timeout {
+        if let Some(t) = timeout {
             let epoch = self.requests.get(req).id_gen;
             sched.schedule(t, Event::RouteTimeout { req, epoch });
         }
