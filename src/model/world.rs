@@ -979,14 +979,18 @@ impl World {
         if !child {
             self.rec.attempt_end(now, locality, end);
         }
-        self.proxies[proxy.idx()].clusters[ci].counts[host.idx()].end(end);
+        let pr = &mut self.proxies[proxy.idx()];
+        let tcp_passthrough = pr.tcp_passthrough;
+        let c = &mut pr.clusters[ci];
+        c.counts[host.idx()].end(end);
         let input = match end {
             AttemptEnd::Status(s) => OutlierInput::Status(s),
             AttemptEnd::ConnectFailed => OutlierInput::Local(LocalOriginEvent::ConnectFailed),
             AttemptEnd::Timeout => OutlierInput::Local(LocalOriginEvent::Timeout { code: None }),
         };
-        // A TCP-passthrough gateway sees connection results only, never HTTP codes.
-        if !(self.proxies[proxy.idx()].tcp_passthrough && matches!(input, OutlierInput::Status(_))) {
+        // A TCP-passthrough gateway sees connection results only, never HTTP codes; a cluster
+        // without outlier detection sees nothing (`feed_outlier` would return at once).
+        if c.outlier.is_some() && !(tcp_passthrough && matches!(input, OutlierInput::Status(_))) {
             self.feed_outlier(proxy, ci, host, input, now);
         }
         let client = match end {
