@@ -645,7 +645,7 @@ impl Recorder {
     }
 
     /// An upstream attempt to `locality` ended.
-    #[inline]
+    #[inline(always)]
     pub fn attempt_end(&mut self, now: SimTime, locality: LocalityId, end: AttemptEnd) {
         let s = self.slot(now);
         self.base.attempt_end(s, locality, end);

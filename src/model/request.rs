@@ -151,6 +151,7 @@ pub struct RequestSlab {
 
 impl RequestSlab {
     /// Takes a free slot (or grows by one) and initialises it for `proxy`'s cluster `cluster`.
+    #[inline]
     pub fn alloc(
         &mut self,
         proxy: ProxyId,
@@ -161,10 +162,7 @@ impl RequestSlab {
     ) -> ReqId {
         let idx = match self.free.pop() {
             Some(i) => i,
-            None => {
-                self.slots.push(Request::empty());
-                (self.slots.len() - 1) as u32
-            }
+            None => self.grow(),
         };
         let r = &mut self.slots[idx as usize];
         r.epoch = r.epoch.wrapping_add(1);
@@ -189,6 +187,14 @@ impl RequestSlab {
         r.route = 0;
         self.live += 1;
         ReqId(idx)
+    }
+
+    /// A new empty slot at the end.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) -> u32 {
+        self.slots.push(Request::empty());
+        (self.slots.len() - 1) as u32
     }
 
     /// Returns a slot to the free list; stale events for it are recognised by the generation.

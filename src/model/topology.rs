@@ -148,7 +148,7 @@ impl Topology {
     }
 
     /// One-way latency of one trip: the base plus uniform jitter in `[0, jitter × base)`.
-    #[inline]
+    #[inline(always)]
     pub fn sample_latency(&self, from: LocalityId, to: LocalityId, rng: &mut SimRng) -> SimDuration {
         let base = self.base_ns(from, to);
         if self.jitter <= 0.0 || base == 0 {

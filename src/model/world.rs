@@ -1139,6 +1139,7 @@ impl World {
     }
 
     /// Feeds one attempt result to the proxy's outlier detector and applies what it decides.
+    #[inline]
     fn feed_outlier(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, input: OutlierInput, now: SimTime) {
         let pr = &mut self.proxies[proxy.idx()];
         let Some(od) = pr.clusters[ci].outlier.as_mut() else { return };
@@ -1386,7 +1387,7 @@ fn pool_grant(p: &Cluster, host: EndpointId) -> Grant {
 
 /// `Some(false)`: a ready connection is free; `Some(true)`: a new one may be opened; `None`:
 /// wait.
-#[inline]
+#[inline(always)]
 fn connection_for(p: &Cluster, host: EndpointId) -> Option<bool> {
     let h = host.idx();
     if p.hosts[h].tunnel {

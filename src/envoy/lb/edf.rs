@@ -62,7 +62,7 @@ impl MinHeap {
     }
 
     /// Replaces the top entry (the heap must not be empty) by `e` and restores the order.
-    #[inline]
+    #[inline(always)]
     fn replace_top(&mut self, e: Entry) {
         let v = &mut self.v[..];
         let n = v.len();
