@@ -216,60 +216,74 @@ impl Model for World {
     }
 }
 
+/// The delay to a stream's next arrival (none while its rate is 0); a Poisson stream draws it
+/// from `rng` (the `workload` stream).
+#[inline(always)]
+fn next_arrival_delay(s: &Stream, rng: &mut SimRng, now: SimTime) -> Option<SimDuration> {
+    use crate::scenario::Arrivals;
+    let rate = s.rate;
+    match &s.arrivals {
+        Arrivals::Poisson if rate > 0.0 => Some(SimDuration(rng.exp_nanos(1e9 / rate).max(1))),
+        Arrivals::Uniform if rate > 0.0 => {
+            // The k-th request after the rate change at `anchor` comes at anchor + ⌊k × 1e9/rate⌋
+            // ns, from its own multiple so that rounding never accumulates.
+            let offset = crate::engine::time::nanos_from_f64((s.sent + 1) as f64 * 1e9 / rate);
+            Some((s.anchor + SimDuration(offset)).saturating_since(now))
+        }
+        Arrivals::Scripted(times) => times.get(s.sent as usize).map(|t| t.saturating_since(now)),
+        _ => None,
+    }
+}
+
+/// The replica of a stream's group that takes the next request: a random one for Poisson
+/// arrivals (as Envoy's callers spread over replicas, drawn from `rng`, the `workload` stream),
+/// in turn for uniform and scripted ones.
+#[inline(always)]
+fn entry_proxy(s: &mut Stream, rng: &mut SimRng) -> u32 {
+    if matches!(s.arrivals, crate::scenario::Arrivals::Poisson) {
+        return s.first_proxy + rng.below(u64::from(s.n_proxies)) as u32;
+    }
+    let replica = (s.turn % u64::from(s.n_proxies)) as u32;
+    s.turn += 1;
+    s.sent += 1;
+    s.first_proxy + replica
+}
+
+/// Puts a stream's next arrival in its lane, `d` from now. The generation rides in the upper
+/// bits so a rate change voids the pending arrival. Each stream has one arrival pending (two
+/// only just after a rate change), so it waits in a lane beside the heap: the same order,
+/// without the heap's cost.
+#[inline(always)]
+fn schedule_arrival_in(stream: u32, epoch: u32, d: SimDuration, sched: &mut Scheduler<Event>) {
+    sched.schedule_in_lane(stream as usize, d, Event::Arrival { stream: stream | (epoch << 16) });
+}
+
 impl World {
-    fn next_arrival_delay(&mut self, stream: u32, now: SimTime) -> Option<SimDuration> {
-        use crate::scenario::Arrivals;
-        let s = &self.streams[stream as usize];
-        let rate = s.rate;
-        match &s.arrivals {
-            Arrivals::Poisson if rate > 0.0 => Some(SimDuration(self.rng_workload.exp_nanos(1e9 / rate).max(1))),
-            Arrivals::Uniform if rate > 0.0 => {
-                // The k-th request after the rate change at `anchor` comes at anchor + ⌊k × 1e9/rate⌋
-                // ns, from its own multiple so that rounding never accumulates.
-                let offset = crate::engine::time::nanos_from_f64((s.sent + 1) as f64 * 1e9 / rate);
-                Some((s.anchor + SimDuration(offset)).saturating_since(now))
-            }
-            Arrivals::Scripted(times) => times.get(s.sent as usize).map(|t| t.saturating_since(now)),
-            _ => None,
-        }
-    }
-
-    /// The replica of a stream's group that takes the next request: a random one for Poisson
-    /// arrivals (as Envoy's callers spread over replicas), in turn for uniform and scripted ones.
-    fn entry_proxy(&mut self, stream: u32) -> u32 {
-        let s = &mut self.streams[stream as usize];
-        if matches!(s.arrivals, crate::scenario::Arrivals::Poisson) {
-            return s.first_proxy + self.rng_workload.below(u64::from(s.n_proxies)) as u32;
-        }
-        let replica = (s.turn % u64::from(s.n_proxies)) as u32;
-        s.turn += 1;
-        s.sent += 1;
-        s.first_proxy + replica
-    }
-
     /// Schedules the next arrival of a stream (none while its rate is 0).
     pub fn schedule_arrival(&mut self, stream: u32, sched: &mut Scheduler<Event>) {
-        if let Some(d) = self.next_arrival_delay(stream, sched.now()) {
-            let epoch = self.streams[stream as usize].epoch;
-            // The generation rides in the upper bits so a rate change voids the pending arrival.
-            // Each stream has one arrival pending (two only just after a rate change), so it
-            // waits in a lane beside the heap: the same order, without the heap's cost.
-            sched.schedule_in_lane(stream as usize, d, Event::Arrival { stream: stream | (epoch << 16) });
+        let s = &self.streams[stream as usize];
+        if let Some(d) = next_arrival_delay(s, &mut self.rng_workload, sched.now()) {
+            schedule_arrival_in(stream, s.epoch, d, sched);
         }
     }
 
+    /// A client request arrives. The stream is looked up once for its generation, its replica
+    /// (the `workload` draw), its user (the `users` draw) and its next arrival (the `workload`
+    /// draw), in that order.
     fn on_arrival(&mut self, tagged: u32, sched: &mut Scheduler<Event>) {
         let (stream, epoch) = (tagged & 0xFFFF, tagged >> 16);
-        let s = &self.streams[stream as usize];
+        let s = &mut self.streams[stream as usize];
         if s.epoch & 0xFFFF != epoch {
             return; // superseded by a rate change
         }
-        let proxy = self.entry_proxy(stream);
-        let user = match &self.streams[stream as usize].users {
+        let proxy = entry_proxy(s, &mut self.rng_workload);
+        let user = match &s.users {
             Some(u) => u.sample(&mut self.rng_users),
             None => crate::model::keys::NO_USER,
         };
-        self.schedule_arrival(stream, sched);
+        if let Some(d) = next_arrival_delay(s, &mut self.rng_workload, sched.now()) {
+            schedule_arrival_in(stream, s.epoch, d, sched);
+        }
         let now = sched.now();
         if self.clients_in_flight >= self.scenario.max_in_flight {
             self.limit_reached = Some(format!(
