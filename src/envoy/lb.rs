@@ -588,6 +588,7 @@ impl ClusterLb {
     /// context does not reject, or the last draw if all are rejected (§4.5). `None` is "no
     /// healthy upstream": the chosen source was empty (for example threshold 0 and nothing
     /// healthy). `active_requests` is indexed by `EndpointId` (missing entries count as 0).
+    #[inline(always)]
     pub fn choose_host<R: LbRandom + ?Sized>(
         &mut self,
         rng: &mut R,

@@ -546,7 +546,7 @@ impl OutlierDetector {
 
     /// Envoy's `putHttpResponseCode`: an HTTP response with `status` from `host` (§1.3). O(1),
     /// no allocation; draws from `rng` only if a detector fires.
-    #[inline]
+    #[inline(always)]
     pub fn put_http_status(
         &mut self,
         host: EndpointId,
