@@ -149,16 +149,15 @@ pub fn apply_sets(tree: &mut Value, sets: &[String]) -> Result<(), ScenarioError
 pub fn from_tree(mut tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
     let variant_sets = take_variant_sets(&mut tree, file)?;
     if variant_sets.is_empty() {
-        return from_plain_tree(tree, file, None);
+        return from_plain_tree(tree, file);
     }
     let base = tree;
-    let mut scenario = from_plain_tree(base.clone(), file, Some(&|| base.clone()))?;
+    let mut scenario = from_plain_tree(base.clone(), file)?;
     for (i, sets) in variant_sets {
         let path = format!("expect[{i}].set");
         let field = |message: String| ScenarioError::Field { file: file.to_string(), path: path.clone(), message };
         let tree = variant_tree(&base, i, &sets).map_err(|e| field(e.to_string()))?;
-        let again = || variant_tree(&base, i, &sets).expect("built once already");
-        let variant = from_plain_tree(tree, file, Some(&again))
+        let variant = from_plain_tree(tree, file)
             .map_err(|e| field(format!("the scenario with these overrides is not valid: {e}")))?;
         let Some(expectation) = variant.expectations.first().cloned() else {
             // Shortened past what it measures (`--set duration=...`): skipped, as in the base.
@@ -188,17 +187,9 @@ fn variant_tree(base: &Value, i: usize, sets: &[String]) -> Result<Value, Scenar
 /// the same checks and errors as [`from_tree`], except that the variants (`[[expect]]` tables
 /// with `set`) are not built (each would cost as much as the scenario itself), so `variants` is
 /// empty and their expectations stay, unmeasured, in `expectations` (a run measures none).
-/// `again` must give the same tree once more: it is called only when the tree is invalid, to
-/// find the path of the error (see [`deserialize_tracked`]).
-pub fn from_tree_for_runs(mut tree: Value, file: &str, again: &dyn Fn() -> Value) -> Result<Scenario, ScenarioError> {
+pub fn from_tree_for_runs(mut tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
     take_variant_sets(&mut tree, file)?;
-    let again = || {
-        let mut tree = again();
-        // Its variant sets were taken without error above.
-        let _ = take_variant_sets(&mut tree, file);
-        tree
-    };
-    from_plain_tree(tree, file, Some(&again))
+    from_plain_tree(tree, file)
 }
 
 /// Removes the `set` key of every `[[expect]]` table and returns, per such table, its index and
@@ -231,14 +222,9 @@ fn take_variant_sets(tree: &mut Value, file: &str) -> Result<Vec<(usize, Vec<Str
     Ok(out)
 }
 
-/// Deserializes (strictly) and validates a tree that has no variant expectations. `again`, when
-/// given, rebuilds the same tree (see [`deserialize_tracked`]).
-fn from_plain_tree(tree: Value, file: &str, again: Option<&dyn Fn() -> Value>) -> Result<Scenario, ScenarioError> {
-    let raw: schema::RawScenario = match again {
-        Some(again) => deserialize_tracked(tree, again),
-        None => serde_path_to_error::deserialize(tree),
-    }
-    .map_err(|e| {
+/// Deserializes (strictly) and validates a tree that has no variant expectations.
+fn from_plain_tree(tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
+    let raw: schema::RawScenario = deserialize_tracked(tree).map_err(|e| {
         let path = e.path().to_string();
         ScenarioError::Field {
             file: file.to_string(),
@@ -250,20 +236,19 @@ fn from_plain_tree(tree: Value, file: &str, again: Option<&dyn Fn() -> Value>) -
     validate::validate(raw, file)
 }
 
-/// Deserializes `T` from a tree, with the path of the field in the error as
-/// `serde_path_to_error::deserialize` gives it, at the cost of plain serde when the tree is
-/// valid: plain serde first, and only when it fails the tree again (from `again`) through
-/// `serde_path_to_error`, which records the path of every key it passes (a String per map key:
-/// about 40 % of the deserialization of a scenario, measured with callgrind). Both run the same
-/// `Deserialize` impls on the same tree, so they fail alike.
+/// Deserializes `T` from a tree, with the path of the field in the error.
+///
+/// Every type read from a scenario tree goes through here, and only through here: each
+/// `Deserialize` impl is then compiled once for the tree (inside `serde_path_to_error`'s
+/// wrapper), not a second time for plain serde. A plain pass first, re-run tracked only on an
+/// error, saved about 0.3 M instructions per sweep point (of a run's hundreds of millions) but
+/// doubled the scenario and Istio types' generated code, about 16 % of the library's machine code
+/// and of its build (issue 11). `#[inline(never)]`: one body per type, however many callers.
+#[inline(never)]
 pub(crate) fn deserialize_tracked<T: serde::de::DeserializeOwned>(
     tree: Value,
-    again: impl FnOnce() -> Value,
 ) -> Result<T, serde_path_to_error::Error<toml::de::Error>> {
-    match <T as serde::Deserialize>::deserialize(tree) {
-        Ok(v) => Ok(v),
-        Err(_) => serde_path_to_error::deserialize(again()),
-    }
+    serde_path_to_error::deserialize(tree)
 }
 
 /// One resource read from a manifest, before it goes into the tree.

@@ -930,3 +930,12 @@ fn type_manifest(obj: &Object) -> Result<Manifest, IstioError> {
         _ => typed(spec).map(|spec| Manifest::Gateway(Resource { api_version, metadata, spec })),
     })
 }
+
+/// Tests' shorthand: `T` from YAML text the way [`read_manifests`] types a spec (a YAML value
+/// tree, then `serde_path_to_error`), so a test compiles no second copy of the Istio types'
+/// deserializers (plain `serde_yaml_ng::from_str` would, for its event reader: issue 11).
+#[cfg(test)]
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
+    serde_path_to_error::deserialize(value).map_err(|e| e.to_string())
+}

@@ -186,7 +186,7 @@ mod tests {
     use crate::envoy::route::RequestAttrs;
 
     fn yaml(s: &str) -> HttpMatchRequest {
-        serde_yaml_ng::from_str(s).expect("a valid HTTPMatchRequest")
+        crate::istio::manifest::from_yaml(s).expect("a valid HTTPMatchRequest")
     }
 
     fn req(path: &str, headers: &[(&str, &str)]) -> RequestAttrs {

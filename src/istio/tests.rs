@@ -101,7 +101,7 @@ fn seed_vs() -> VirtualServiceSpec {
 }
 
 fn dr_from_yaml(spec_yaml: &str) -> DestinationRuleSpec {
-    serde_yaml_ng::from_str(spec_yaml).unwrap()
+    super::manifest::from_yaml(spec_yaml).unwrap()
 }
 
 fn ep(id: u32, locality: &str) -> IstioEndpoint {
@@ -260,13 +260,15 @@ fn spec_round_trips_through_toml_and_json_with_an_override() {
     let od = value["trafficPolicy"]["outlierDetection"].as_table_mut().unwrap();
     assert!(!od.contains_key("consecutiveGatewayErrors"), "None fields are skipped");
     od.insert("interval".into(), toml::Value::String("5s".into()));
-    let edited: DestinationRuleSpec = value.try_into().unwrap();
+    let edited: DestinationRuleSpec = crate::scenario::deserialize_tracked(value).unwrap();
     let interval = edited.traffic_policy.as_ref().unwrap().outlier_detection.as_ref().unwrap();
     assert_eq!(interval.interval.unwrap().0, SimDuration::from_secs(5));
     let json = serde_json::to_value(&spec).unwrap();
     assert_eq!(json["trafficPolicy"]["outlierDetection"]["baseEjectionTime"], "30s");
     assert_eq!(json["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"], 1);
-    let back: DestinationRuleSpec = serde_json::from_value(json).unwrap();
+    // Back through the scenario tree's one deserializer (issue 11: no JSON copy of the types').
+    let back: DestinationRuleSpec =
+        crate::scenario::deserialize_tracked(serde_json::from_value::<toml::Value>(json).unwrap()).unwrap();
     assert_eq!(back, spec);
 }
 
@@ -849,7 +851,7 @@ fn i8_retry_on_with_status_codes() {
 
 #[test]
 fn i8_retry_fields_override_the_default() {
-    let r: HttpRetry = serde_yaml_ng::from_str(
+    let r: HttpRetry = super::manifest::from_yaml(
         "{attempts: 4, perTryTimeout: 2s, backoff: 100ms, retryRemoteLocalities: true, retryIgnorePreviousHosts: false}",
     )
     .unwrap();
@@ -895,7 +897,7 @@ fn virtual_service_binding_to_gateways_and_sidecars() {
 
 #[test]
 fn virtual_service_validation_names_the_field() {
-    let vs: VirtualServiceSpec = serde_yaml_ng::from_str(
+    let vs: VirtualServiceSpec = super::manifest::from_yaml(
         "http: [{route: [{destination: {host: a}}], retries: {attempts: -1, perTryTimeout: 0.5ms}}]",
     )
     .unwrap();
@@ -909,7 +911,7 @@ fn virtual_service_validation_names_the_field() {
 #[test]
 fn virtual_service_validation_follows_istio_for_retry_on_and_routes() {
     let errors_of = |yaml: &str| -> Vec<String> {
-        let vs: VirtualServiceSpec = serde_yaml_ng::from_str(yaml).unwrap();
+        let vs: VirtualServiceSpec = super::manifest::from_yaml(yaml).unwrap();
         match validate_virtual_service(&vs) {
             Ok(()) => vec![],
             Err(IstioError::Invalid { errors, .. }) => errors.iter().map(|e| e.to_string()).collect(),
@@ -935,9 +937,13 @@ fn virtual_service_validation_follows_istio_for_retry_on_and_routes() {
 #[test]
 fn traffic_policy_type_is_usable_standalone() {
     // The scenario loader deserializes a bare traffic policy from TOML.
-    let tp: TrafficPolicy = toml::from_str("[outlierDetection]\ninterval = \"5s\"\n").unwrap();
+    let from_toml = |text: &str| {
+        let table: toml::Table = text.parse().unwrap();
+        crate::scenario::deserialize_tracked::<TrafficPolicy>(toml::Value::Table(table))
+    };
+    let tp = from_toml("[outlierDetection]\ninterval = \"5s\"\n").unwrap();
     assert_eq!(tp.outlier_detection.unwrap().interval.unwrap().0, SimDuration::from_secs(5));
-    let err = toml::from_str::<TrafficPolicy>("[outlierDetection]\nintervall = \"5s\"\n").unwrap_err();
+    let err = from_toml("[outlierDetection]\nintervall = \"5s\"\n").unwrap_err();
     assert!(err.to_string().contains("intervall"), "{err}");
 }
 
@@ -948,7 +954,7 @@ fn traffic_policy_type_is_usable_standalone() {
 #[test]
 fn istio_merge_traffic_policy_cases() {
     let tp = |yaml: &str| -> Option<TrafficPolicy> {
-        if yaml.is_empty() { None } else { Some(serde_yaml_ng::from_str(yaml).expect("policy")) }
+        if yaml.is_empty() { None } else { Some(super::manifest::from_yaml(yaml).expect("policy")) }
     };
     let case = |name: &str, original: &str, subset: &str, port: Option<u32>, expected: &str| {
         let spec = DestinationRuleSpec {
@@ -1050,7 +1056,7 @@ fn subset_names_and_labels_are_validated_as_istio_does() {
         assert!(e.contains(needle) && e.contains("subsets[0]"), "{e}");
     }
     let vs: VirtualServiceSpec =
-        serde_yaml_ng::from_str("hosts: [a]\nhttp:\n- route:\n  - destination: {host: a, subset: Not_A_Label}\n")
+        super::manifest::from_yaml("hosts: [a]\nhttp:\n- route:\n  - destination: {host: a, subset: Not_A_Label}\n")
             .unwrap();
     let e = validate_virtual_service(&vs).unwrap_err().to_string();
     assert!(e.contains("http[0].route[0].destination.subset") && e.contains("subset name is invalid"), "{e}");

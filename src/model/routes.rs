@@ -292,7 +292,7 @@ mod tests {
     #[test]
     fn example_requests() {
         let m = crate::istio::route::translate_match(
-            &serde_yaml_ng::from_str(
+            &crate::istio::manifest::from_yaml(
                 "uri: {prefix: /checkout}\nmethod: {exact: POST}\nheaders: {x-user: {prefix: t-}}",
             )
             .unwrap(),

@@ -510,7 +510,7 @@ impl Validator<'_> {
             let at =
                 |field: &str, message: &str| self.err(&format!("{path}.{field}"), &format!("{id}{from}: {message}"));
             fn typed<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<T, (String, String)> {
-                crate::scenario::deserialize_tracked(v.clone(), || v.clone()).map_err(|e| {
+                crate::scenario::deserialize_tracked(v.clone()).map_err(|e| {
                     let p = e.path().to_string();
                     (
                         if p == "." { String::new() } else { format!(".{p}") },

@@ -366,8 +366,7 @@ impl Plan {
     /// [`Plan::new`] checks them on point 0).
     pub fn point(&self, p: usize) -> Result<Arc<Scenario>, SweepError> {
         let t = self.point_tree(p)?;
-        let again = || self.point_tree(p).expect("built once already");
-        let s = scenario::from_tree_for_runs(t, &self.file, &again).map_err(|error| self.point_error(p, error))?;
+        let s = scenario::from_tree_for_runs(t, &self.file).map_err(|error| self.point_error(p, error))?;
         Ok(Arc::new(s))
     }
 
