@@ -241,9 +241,11 @@ fn from_plain_tree(tree: Value, file: &str) -> Result<Scenario, ScenarioError> {
 /// Every type read from a scenario tree goes through here, and only through here: each
 /// `Deserialize` impl is then compiled once for the tree (inside `serde_path_to_error`'s
 /// wrapper), not a second time for plain serde. A plain pass first, re-run tracked only on an
-/// error, saved about 0.3 M instructions per sweep point (of a run's hundreds of millions) but
-/// doubled the scenario and Istio types' generated code, about 16 % of the library's machine code
-/// and of its build (issue 11). `#[inline(never)]`: one body per type, however many callers.
+/// error, made a sweep point's check about 25 µs cheaper (the 40 000 points of
+/// `limits::issue8_6_sweep_memory_does_not_grow_with_its_points`: 4.6 s of CPU, now 5.5-6.5 s;
+/// a run costs tens of milliseconds) but doubled the scenario and Istio types' generated code:
+/// with the tests' own copies (now through the same paths), 14 % of the library test harness's
+/// LLVM IR and 15 % of its compile time (issue 11). `#[inline(never)]`: one body per type.
 #[inline(never)]
 pub(crate) fn deserialize_tracked<T: serde::de::DeserializeOwned>(
     tree: Value,
