@@ -109,9 +109,9 @@ pub struct EventQueue<E> {
     /// The number of the current bucket (`time / BUCKET_NS`). Events of buckets
     /// `cur + 1 .. cur + BUCKETS` wait in `ring[bucket % BUCKETS]`; `ring[cur % BUCKETS]` is empty.
     cur: u64,
-    ring: Vec<Vec<Entry<E>>>,
+    ring: Box<[Vec<Entry<E>>; BUCKETS]>,
     /// Bit `i` is set when `ring[i]` is not empty.
-    occupied: Vec<u64>,
+    occupied: [u64; BUCKETS / 64],
     /// Events in `ring`.
     in_ring: usize,
     lanes: [Option<Entry<E>>; LANES],
@@ -125,6 +125,8 @@ pub struct EventQueue<E> {
     lane_key: u128,
     lane_min: usize,
     next_seq: u64,
+    /// Pending events (checked after every event against the run's bound).
+    len: usize,
 }
 
 impl<E: Copy> Default for EventQueue<E> {
@@ -149,8 +151,12 @@ impl<E: Copy> EventQueue<E> {
             current: Vec::new(),
             head: 0,
             cur: 0,
-            ring: (0..BUCKETS).map(|_| Vec::new()).collect(),
-            occupied: vec![0; BUCKETS / 64],
+            ring: (0..BUCKETS)
+                .map(|_| Vec::new())
+                .collect::<Box<[_]>>()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("BUCKETS buckets")),
+            occupied: [0; BUCKETS / 64],
             in_ring: 0,
             lanes: [const { None }; LANES],
             lanes_used: 0,
@@ -158,12 +164,14 @@ impl<E: Copy> EventQueue<E> {
             lane_key: u128::MAX,
             lane_min: 0,
             next_seq: 0,
+            len: 0,
         }
     }
 
     fn next_seq(&mut self) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.len += 1;
         seq
     }
 
@@ -196,7 +204,7 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Puts an entry in the wheel if its bucket is in the wheel's span, else in the heap.
-    #[inline]
+    #[inline(always)]
     fn push_entry(&mut self, entry: Entry<E>) {
         let ahead = bucket_of(entry.key).wrapping_sub(self.cur);
         if ahead == 0 {
@@ -370,6 +378,7 @@ impl<E: Copy> EventQueue<E> {
         if time_of(key) > horizon {
             return None;
         }
+        self.len -= 1;
         let entry = match source {
             Source::Wheel => {
                 let e = self.current[self.head];
@@ -409,7 +418,11 @@ impl<E: Copy> EventQueue<E> {
     /// Number of pending events.
     #[inline]
     pub fn len(&self) -> usize {
-        self.heap.len() + self.in_lanes + self.in_ring + (self.current.len() - self.head)
+        debug_assert_eq!(
+            self.len,
+            self.heap.len() + self.in_lanes + self.in_ring + (self.current.len() - self.head)
+        );
+        self.len
     }
 
     /// True when nothing is scheduled.
