@@ -56,7 +56,7 @@ impl<E: Copy> Scheduler<E> {
     /// Schedules `event` after `delay` in lane `lane` (below [`super::queue::LANES`]): for a
     /// source that always has exactly one event pending, such as a workload stream's next
     /// arrival. The order of events is the same as with [`Scheduler::schedule`]; a lane that is
-    /// taken, or out of range, falls back to the heap.
+    /// taken, or out of range, falls back to the wheel or the heap.
     #[inline]
     pub fn schedule_in_lane(&mut self, lane: usize, delay: SimDuration, event: E) {
         self.queue.push_lane(lane, self.now + delay, event);
