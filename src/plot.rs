@@ -394,6 +394,38 @@ fn encode_png(w: u32, h: u32, rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError>
     Ok(bytes)
 }
 
+/// One of a run's charts, for a writer that puts each file on a thread of its choosing
+/// ([`crate::run_to_dir`]).
+pub enum Figure<'a> {
+    /// The traffic-share chart (`traffic.png`, `traffic.svg`).
+    Traffic(&'a RunChart),
+    /// The ejection timeline (`ejections.png`, `ejections.svg`).
+    Ejections(&'a EjectionTimeline),
+    /// The latency ECDF (`latency.png`, `latency.svg`).
+    Latency(&'a LatencyEcdf),
+}
+
+impl Figure<'_> {
+    /// Writes the chart as a PNG to `path` (via a temporary sibling).
+    pub fn write_png(&self, path: &Path) -> Result<(), PlotError> {
+        match self {
+            Figure::Traffic(c) => write_png(*c, path),
+            Figure::Ejections(c) => write_png(*c, path),
+            Figure::Latency(c) => write_png(*c, path),
+        }
+    }
+
+    /// Writes the chart as an SVG to `path` (via a temporary sibling).
+    pub fn write_svg(&self, path: &Path) -> Result<(), PlotError> {
+        let text = match self {
+            Figure::Traffic(c) => render_svg(*c, path),
+            Figure::Ejections(c) => render_svg(*c, path),
+            Figure::Latency(c) => render_svg(*c, path),
+        }?;
+        write_atomic(path, text.as_bytes())
+    }
+}
+
 /// Writes `chart` as PNG and SVG, the two at once (on rayon's pool).
 fn save<C: Chart>(chart: &C, png: &Path, svg: &Path) -> Result<(), PlotError> {
     let (png_written, svg_written) = rayon::join(
