@@ -77,7 +77,9 @@ pub fn run_to_dir(
     let ejections = output::ejection_records(world);
     let traffic = output::run_chart(&report, world);
     let (texts, traffic_png, others) = std::thread::scope(|s| {
-        let png = s.spawn(|| plot::Figure::Traffic(&traffic).write_png(&staging.path("traffic.png")));
+        let traffic_png = || plot::Figure::Traffic(&traffic).write_png(&staging.path("traffic.png"));
+        // A thread the system refuses (a process limit) only costs the parallelism.
+        let png = std::thread::Builder::new().name("traffic.png".into()).spawn_scoped(s, traffic_png).ok();
         let texts = (|| -> Result<(), RunError> {
             for (name, bytes) in output::text_files(world, &report)? {
                 staging.write(name, &bytes)?;
@@ -95,7 +97,10 @@ pub fn run_to_dir(
             ecdf.write_png(&staging.path("latency.png"))?;
             ecdf.write_svg(&staging.path("latency.svg"))
         })();
-        let traffic_png = png.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let traffic_png = match png {
+            Some(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => traffic_png(),
+        };
         (texts, traffic_png, others)
     });
     texts?;
