@@ -35,11 +35,11 @@ pub(super) fn fill_rows<DB: DrawingBackend, S: BackendStyle>(
     style: &S,
 ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
     let color = style.color();
-    if vert.len() < 3 || color.alpha <= 0.0 {
-        return match vert {
-            [a, b, ..] => back.draw_line(*a, *b, style),
-            _ => Ok(()),
-        };
+    match vert {
+        _ if color.alpha <= 0.0 => return Ok(()),
+        [a, b] => return back.draw_line(*a, *b, style),
+        [] | [_] => return Ok(()),
+        _ => {}
     }
     let mut edges: Vec<Edge> = Vec::with_capacity(vert.len());
     for (i, a) in vert.iter().enumerate() {
