@@ -84,7 +84,9 @@ impl fmt::Display for InputError {
             InputError::TooLarge { file, cap, expected } => {
                 write!(f, "{file}: is larger than {}; expected {expected} of at most that size", human_bytes(*cap))
             }
-            InputError::NotText { file, expected } => write!(f, "{file}: is not UTF-8 text; expected {expected}"),
+            InputError::NotText { file, expected } => {
+                write!(f, "{file}: is not UTF-8 text (nor UTF-16 with a byte-order mark); expected {expected}")
+            }
             InputError::Io { file, error } => write!(f, "{file}: cannot read: {error}"),
         }
     }
@@ -92,11 +94,33 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// Reads a regular file of at most `cap` bytes as UTF-8 text. `expected` says what the file
-/// should be, for the error message ("a scenario file (TOML)").
+/// Reads a regular file of at most `cap` bytes as text. `expected` says what the file should be,
+/// for the error message ("a scenario file (TOML)").
+///
+/// The text is UTF-8. A byte-order mark at the start says otherwise and is honoured: a UTF-8 mark
+/// (Windows Notepad writes one) is dropped, and a file marked UTF-16 is decoded (Windows
+/// PowerShell 5's `kubectl get ... -o yaml > export.yaml` writes UTF-16 little-endian with a mark).
+/// YAML allows all three; the text meshsim parses is the same as if the file had been saved as
+/// plain UTF-8.
 pub fn read_text(path: &Path, cap: u64, expected: &'static str) -> Result<String, InputError> {
     let bytes = read_bytes(path, cap, expected)?;
-    String::from_utf8(bytes).map_err(|_| InputError::NotText { file: path.display().to_string(), expected })
+    let not_text = || InputError::NotText { file: path.display().to_string(), expected };
+    match bytes.as_slice() {
+        [0xef, 0xbb, 0xbf, rest @ ..] => std::str::from_utf8(rest).map(str::to_owned).map_err(|_| not_text()),
+        [0xff, 0xfe, rest @ ..] => utf16(rest, u16::from_le_bytes).ok_or_else(not_text),
+        [0xfe, 0xff, rest @ ..] => utf16(rest, u16::from_be_bytes).ok_or_else(not_text),
+        _ => String::from_utf8(bytes).map_err(|_| not_text()),
+    }
+}
+
+/// Decodes UTF-16 code units of the given byte order; `None` for an odd length or an unpaired
+/// surrogate.
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Option<String> {
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    let units = bytes.chunks_exact(2).map(|b| unit([b[0], b[1]]));
+    char::decode_utf16(units).collect::<Result<String, _>>().ok()
 }
 
 /// Reads a regular file of at most `cap` bytes.
@@ -187,8 +211,34 @@ mod tests {
         assert_eq!(err, format!("{}: is larger than 9 B; expected a test file of at most that size", p.display()));
         let err = read_text(tmp.path(), 9, "a test file").unwrap_err().to_string();
         assert!(err.ends_with("is a folder, not a regular file; expected a test file"), "{err}");
-        std::fs::write(&p, [0xff, 0xfe]).unwrap();
+        std::fs::write(&p, [0xfe, 0xfe]).unwrap();
         assert!(read_text(&p, 10, "x").unwrap_err().to_string().contains("is not UTF-8 text"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_says_how_the_text_is_encoded() {
+        let tmp = crate::scratch::tempdir().unwrap();
+        let p = tmp.path().join("export.yaml");
+        let text = "kind: List\r\nitems: [] # é ✓ 𝄞\r\n";
+        let read = |bytes: Vec<u8>| {
+            std::fs::write(&p, bytes).unwrap();
+            read_text(&p, 1000, "a cluster export (YAML)")
+        };
+        // UTF-8 with a mark (Windows Notepad): the mark is dropped.
+        assert_eq!(read([&[0xef, 0xbb, 0xbf], text.as_bytes()].concat()).unwrap(), text);
+        // UTF-16 little-endian with a mark (Windows PowerShell 5's `>`), and big-endian.
+        let le: Vec<u8> = [0xff, 0xfe].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(read(le.clone()).unwrap(), text);
+        let be: Vec<u8> = [0xfe, 0xff].into_iter().chain(text.encode_utf16().flat_map(u16::to_be_bytes)).collect();
+        assert_eq!(read(be).unwrap(), text);
+        // A truncated UTF-16 file (odd length) and an unpaired surrogate are not text.
+        let not_text = |r: Result<String, InputError>| r.unwrap_err().to_string().contains("is not UTF-8 text");
+        assert!(not_text(read(le[..le.len() - 1].to_vec())));
+        assert!(not_text(read(vec![0xff, 0xfe, 0x00, 0xd8, 0x41, 0x00])));
+        // Invalid UTF-8 after a UTF-8 mark stays an error.
+        assert!(not_text(read(vec![0xef, 0xbb, 0xbf, 0xff])));
+        // Without a mark, UTF-8 as before.
+        assert_eq!(read(text.as_bytes().to_vec()).unwrap(), text);
     }
 
     #[cfg(target_os = "linux")]

@@ -222,3 +222,36 @@ fn a_split_across_two_hosts_imports_the_other_host() {
     let share = v2 as f64 / (v1 + v2) as f64;
     assert!((0.065..=0.135).contains(&share), "{share}: {v1} / {v2}");
 }
+
+/// Exports saved by Windows tools read as the plain ones: Windows PowerShell 5's `>` writes
+/// UTF-16 little-endian with a byte-order mark, Notepad UTF-8 with a mark, both with CRLF line
+/// ends. The scenario imported from them runs to the same summary as the one from the originals.
+#[test]
+fn exports_saved_on_windows_import_like_the_originals() {
+    let dir = crate::scratch::tempdir().unwrap();
+    let e = exports().join("two-clusters");
+    let crlf = |name: &str| std::fs::read_to_string(e.join(name)).unwrap().replace('\n', "\r\n");
+    let utf16: Vec<u8> =
+        [0xff, 0xfe].into_iter().chain(crlf("east.yaml").encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    std::fs::write(dir.path().join("east.yaml"), utf16).unwrap();
+    std::fs::write(dir.path().join("west.yaml"), [&[0xef, 0xbb, 0xbf][..], crlf("west.yaml").as_bytes()].concat())
+        .unwrap();
+    let svc = "checkout.shop.svc.cluster.local";
+    import(
+        dir.path(),
+        &["--cluster", "east=east.yaml", "--cluster", "west=west.yaml", "--service", svc, "--out", "win.toml"],
+    )
+    .succeeded();
+    two(dir.path(), "plain.toml").succeeded();
+    let summary = |toml: &str| {
+        let o = bin::run(dir.path(), &["run", toml, "--set", "duration=20s", "--out", &format!("out-{toml}")]);
+        o.succeeded();
+        std::fs::read_to_string(dir.path().join(format!("out-{toml}/summary.json"))).unwrap()
+    };
+    let (win, plain) = (summary("win.toml"), summary("plain.toml"));
+    // The files' names differ in the scenario's comments and `[[kube.exports]]`, not in what ran.
+    let strip =
+        |s: &str| s.lines().filter(|l| !l.contains(".toml") && !l.contains(".yaml")).collect::<Vec<_>>().join("\n");
+    assert!(win.contains("\"requests\""), "{win}");
+    assert_eq!(strip(&win), strip(&plain));
+}
