@@ -116,7 +116,7 @@ pub fn read_text(path: &Path, cap: u64, expected: &'static str) -> Result<String
 /// Decodes UTF-16 code units of the given byte order; `None` for an odd length or an unpaired
 /// surrogate.
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Option<String> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let units = bytes.chunks_exact(2).map(|b| unit([b[0], b[1]]));
