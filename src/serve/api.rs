@@ -317,7 +317,7 @@ impl Api {
             let names: Vec<&str> = snap.proxies.iter().map(|p| p.name.as_str()).collect();
             return Err(fail(
                 400,
-                format!("--proxy {name}: no such proxy or proxy group (proxies: {})", names.join(", ")),
+                format!("proxy={name}: no such proxy or proxy group (proxies: {})", names.join(", ")),
             ));
         }
         Ok(snapshot_json(&snap, q.get("proxy").map(String::as_str)))
@@ -357,11 +357,11 @@ impl Api {
 fn parse_at(text: &str, duration: SimDuration) -> Result<SimTime, String> {
     let d = match text.parse::<f64>() {
         Ok(s) if s.is_finite() && s >= 0.0 => SimDuration((s * 1e9).round() as u64),
-        Ok(_) => return Err(format!("--at {text}: expected seconds from 0")),
-        Err(_) => text.parse::<SimDuration>().map_err(|e| format!("--at {text}: {e}"))?,
+        Ok(_) => return Err(format!("at={text}: expected seconds from 0")),
+        Err(_) => text.parse::<SimDuration>().map_err(|e| format!("at={text}: {e}"))?,
     };
     if d > duration {
-        return Err(format!("--at {text}: after the end of the run ({duration})"));
+        return Err(format!("at={text}: after the end of the run ({duration})"));
     }
     Ok(SimTime(d.as_nanos()))
 }
@@ -465,7 +465,7 @@ mod tests {
         let d = SimDuration::from_millis(150_000);
         assert_eq!(parse_at("75.5", d), Ok(SimTime::from_millis(75_500)));
         assert_eq!(parse_at("1m15s", d), Ok(SimTime::from_millis(75_000)));
-        assert_eq!(parse_at("200", d), Err("--at 200: after the end of the run (150s)".to_string()));
+        assert_eq!(parse_at("200", d), Err("at=200: after the end of the run (150s)".to_string()));
         assert!(parse_at("-1", d).is_err());
         assert!(parse_at("NaN", d).is_err());
     }

@@ -328,11 +328,11 @@ fn explain_for_one_proxy_keeps_every_proxy_and_renders_that_ones_text() {
 #[test]
 fn explain_rejects_a_bad_or_missing_time() {
     for (q, msg) in [
-        ("at=151", "--at 151: after the end of the run (150s)"),
-        ("at=soon", "--at soon: "),
+        ("at=151", "at=151: after the end of the run (150s)"),
+        ("at=soon", "at=soon: "),
         ("", "at: missing"),
         ("at=1&color=red", "unknown query parameter `color`"),
-        ("at=1&proxy=nobody", "--proxy nobody: no such proxy"),
+        ("at=1&proxy=nobody", "proxy=nobody: no such proxy"),
     ] {
         let (status, _, body) = request("GET", &format!("/api/explain?scenario={LAB}&{q}"), b"");
         assert_eq!(status, 400, "{q}");
