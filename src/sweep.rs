@@ -305,8 +305,9 @@ pub fn run_one(plan: &Plan, r: RunSpec) -> Result<RunMetrics, SweepError> {
         seed: r.seed,
         error,
     })?;
-    let report = crate::metrics::report::report(&out.world, r.seed, out.events);
-    Ok(metrics::measure(&out, &report))
+    // Only the totals: a whole report's series, phases and histograms are not metrics.
+    let totals = crate::metrics::report::totals(&out.world);
+    Ok(metrics::measure(&out, &totals))
 }
 
 /// Finalizes `dir` if every run has a file. Runs holding the folder's mutex ([`store::Hold`]).

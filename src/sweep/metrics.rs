@@ -7,7 +7,7 @@
 
 use crate::engine::SimTime;
 use crate::metrics::recorder::{ClientOutcome, FINE_SLOT, LogKind, Recorder};
-use crate::metrics::report::{RunReport, Transition};
+use crate::metrics::report::{RunTotals, Transition};
 use crate::model::RunOutput;
 use crate::model::proxy::ClusterIdx;
 use crate::scenario::Scenario;
@@ -152,8 +152,8 @@ impl RunMetrics {
     }
 }
 
-/// Measures a finished run.
-pub fn measure(out: &RunOutput, report: &RunReport) -> RunMetrics {
+/// Measures a finished run from its totals ([`crate::metrics::report::totals`]).
+pub fn measure(out: &RunOutput, report: &RunTotals) -> RunMetrics {
     let world = &out.world;
     let s: &Scenario = &world.scenario;
     let rec = &world.rec;
