@@ -498,6 +498,12 @@ pub struct Recorder {
     /// and its index, so that the next request, nearly always in the same bucket, needs no
     /// 64-bit division (tens of cycles each; `bucket` is a run setting, not a constant).
     latency_at: (u64, u64, usize),
+    /// The 100 ms slot of the last count: its times `start..end` in nanoseconds (`end` is
+    /// `u64::MAX` for the run's last slot, which holds every later time) and its index, already
+    /// allocated. A request is counted three or four times, nearly always within one slot, and
+    /// the range test costs fewer instructions than the division, clamp and length test
+    /// ([`SlotSeries::slot`]): about 5 M fewer a run of the 503 lab (288 000 requests).
+    slot_at: (u64, u64, usize),
 }
 
 const N_OUTCOMES: usize = 1 + ClientOutcome::ERRORS.len();
@@ -546,6 +552,7 @@ impl Recorder {
             log_cap: usize::MAX,
             log_overflow: false,
             latency_at: (0, 0, 0),
+            slot_at: (1, 0, 0), // an empty range: the first count computes its slot
         }
     }
 
@@ -584,10 +591,25 @@ impl Recorder {
     /// The 100 ms slot holding `t`, the series (and the latency histograms) grown to hold it.
     #[inline(always)]
     fn slot(&mut self, t: SimTime) -> usize {
+        let ns = t.as_nanos();
+        let (start, end, s) = self.slot_at;
+        if start <= ns && ns < end {
+            return s;
+        }
+        self.slot_computed(t)
+    }
+
+    /// [`Recorder::slot`] outside the last count's slot: computes it, grows the series to hold
+    /// it and remembers its time range.
+    #[inline(never)]
+    fn slot_computed(&mut self, t: SimTime) -> usize {
         let s = self.base.slot_of(t, FINE_SLOT_NS);
         if s >= self.base.len_slots {
             self.grow_to(s + 1);
         }
+        let start = s as u64 * FINE_SLOT_NS;
+        let end = if s + 1 >= self.base.n_slots { u64::MAX } else { start + FINE_SLOT_NS };
+        self.slot_at = (start, end, s);
         s
     }
 
@@ -739,6 +761,34 @@ mod tests {
         assert_eq!((rec.requests[2], rec.retries[2], rec.loc_attempts[2 * 3 + 2]), (1, 1, 1));
         assert_eq!(rec.finished_in(600, ClientOutcome::Timeout), 1);
         assert_eq!(rec.latency[60].quantile(0.5).map(|ns| ns / 1_000_000), Some(5), "bucket 60 holds it");
+    }
+
+    /// Counts land in slot `⌊time / 100 ms⌋` (the last slot for times past the run) whatever
+    /// the order of the times: the remembered slot of the previous count is used only for a
+    /// time inside it, at either edge of it, going back in time and after the end.
+    #[test]
+    fn counts_land_in_their_slot_in_any_time_order() {
+        // A run of 1 s: slots 0..10; 99.999 999 ms is slot 0, 100 ms slot 1, 0.9 s and later slot 9.
+        let mut rec = Recorder::new(SimDuration::from_secs(1), SimDuration::from_secs(1), 1);
+        let ns = [
+            150_000_000,
+            100_000_000,
+            199_999_999,
+            99_999_999,
+            0,
+            200_000_000,
+            950_000_000,
+            5_000_000_000,
+            u64::MAX,
+            899_999_999,
+            900_000_000,
+            150_000_000,
+        ];
+        for t in ns {
+            rec.client_request(SimTime(t));
+        }
+        rec.finish();
+        assert_eq!(rec.requests, [2, 4, 1, 0, 0, 0, 0, 0, 1, 4]);
     }
 
     /// The fine series (a bucket of 250 ms: 50 ms slots) counts what the 100 ms series counts,
