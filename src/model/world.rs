@@ -609,6 +609,12 @@ impl World {
         }
         let out = self.topo.sample_latency(from, to, &mut self.rng_network);
         let arrive = now + out;
+        // A change time already passed was handled by its event (a fault, a pod ready or gone):
+        // it no longer stands between this request and its pod. One at exactly `now` may still
+        // be pending in the queue, so it stays.
+        while self.changes.peek().is_some_and(|Reverse(t)| *t < now) {
+            self.changes.pop();
+        }
         let pod = &mut self.pods[h];
         // A scripted pod answers its requests in the order they reach it, so it decides on
         // arrival.
@@ -1500,5 +1506,56 @@ rate = 1
         p.active[0] = 0;
         p.pool[0].connecting = 1;
         assert_eq!(pool_grant(&p, h0), Grant::Queue);
+    }
+
+    /// A pod's change time that has passed (here the scaled-down pods' `PodGone` at 600 ms)
+    /// no longer keeps later requests from being decided when they are sent: after it, no
+    /// request goes through `AtPod`. Before, every request after the last passed change waited
+    /// for its pod's arrival event until the next fault (1 324 `AtPod` events here).
+    #[test]
+    fn passed_change_time_keeps_requests_on_the_fast_path() {
+        let text = r#"
+name = "t"
+duration = "2s"
+[[clusters]]
+name = "a"
+region = "r"
+[service]
+host = "s"
+termination_grace = "100ms"
+[[service.deployments]]
+cluster = "a"
+replicas = 3
+[[proxies]]
+name = "c"
+kind = "sidecar"
+cluster = "a"
+[[workload]]
+proxy = "c"
+rate = 1000
+[[faults]]
+at = "500ms"
+action = "scale"
+cluster = "a"
+replicas = 1
+"#;
+        let s = std::sync::Arc::new(
+            crate::scenario::from_str(text, "t.toml", std::path::Path::new("."), &[]).expect("scenario"),
+        );
+        let (max_events, max_pending) = (s.max_events, crate::model::build::max_pending(&s));
+        let end = s.end();
+        let (world, init) = crate::model::build::build(s, 1);
+        let mut sim = crate::engine::Simulation::new(world, max_events, max_pending);
+        sim.enable_trace(1 << 20, 0..u64::MAX);
+        for (t, e) in init {
+            sim.schedule_at(t, e);
+        }
+        sim.run_until(end).expect("run");
+        let captured = &sim.trace().expect("trace").captured;
+        let gone = SimTime::ZERO + SimDuration::from_millis(600);
+        let arrivals_after = captured.iter().filter(|e| e.time > gone && e.what.starts_with("Arrival")).count();
+        let at_pod_after = captured.iter().filter(|e| e.time > gone && e.what.starts_with("AtPod")).count();
+        assert!(arrivals_after > 1_200, "{arrivals_after} arrivals after the pods are gone");
+        assert_eq!(at_pod_after, 0, "requests decided on arrival after the last change");
     }
 }
