@@ -538,7 +538,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
             .max()
             .map(crate::metrics::keys::KeyTracker::new),
         scratch: Vec::with_capacity(8),
-        service_times: (0..scenario.n_hosts()).map(|h| scenario.service_time_of(h).clone()).collect(),
+        service_times: (0..scenario.n_hosts()).map(|h| scenario.service_time_of(h).into()).collect(),
         prev_prio: Vec::new(),
         control,
         clients_in_flight: 0,

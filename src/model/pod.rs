@@ -155,7 +155,7 @@ impl Pod {
 
     /// Decides what the pod does with a request arriving now (advancing its script, if any).
     #[inline]
-    pub fn verdict(&mut self, service_time: &ServiceTime, rng: &mut SimRng) -> PodVerdict {
+    pub fn verdict(&mut self, service_time: &ServiceSampler, rng: &mut SimRng) -> PodVerdict {
         if !self.accepts() {
             return PodVerdict::Refuse;
         }
@@ -174,7 +174,7 @@ impl Pod {
 
 impl Pod {
     #[inline(never)]
-    fn scripted_verdict(&mut self, service_time: &ServiceTime, rng: &mut SimRng) -> PodVerdict {
+    fn scripted_verdict(&mut self, service_time: &ServiceSampler, rng: &mut SimRng) -> PodVerdict {
         let step = self.script.as_mut().and_then(|s| s.next_step());
         let step = match step {
             Some(step) => step,
@@ -195,15 +195,51 @@ impl Pod {
     }
 }
 
+/// A service-time distribution as the pods draw it: a [`ServiceTime`] with its durations
+/// converted to floats once, when the run is built (`u64 as f64` is exact up to 2^53 ns and
+/// rounds the same way on every platform, so each draw is the same as converting per draw).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ServiceSampler {
+    /// Exponential with this mean, in ns.
+    Exponential {
+        /// Mean in ns.
+        mean_ns: f64,
+    },
+    /// Log-normal with this median (ns) and log-σ.
+    LogNormal {
+        /// Median in ns.
+        median_ns: f64,
+        /// σ of the underlying normal.
+        sigma: f64,
+    },
+    /// Always the same.
+    Constant {
+        /// The value.
+        value: SimDuration,
+    },
+}
+
+impl From<&ServiceTime> for ServiceSampler {
+    fn from(st: &ServiceTime) -> ServiceSampler {
+        match *st {
+            ServiceTime::Exponential { mean } => ServiceSampler::Exponential { mean_ns: mean.as_nanos() as f64 },
+            ServiceTime::LogNormal { median, sigma } => {
+                ServiceSampler::LogNormal { median_ns: median.as_nanos() as f64, sigma }
+            }
+            ServiceTime::Constant { value } => ServiceSampler::Constant { value },
+        }
+    }
+}
+
 /// Draws one service time: exponential by the ziggurat, lognormal as `median × exp(σ·z)` with
 /// `libm`'s `exp` and a standard normal `z`, each rounded down to whole nanoseconds.
 #[inline]
-pub fn sample_service_time(st: &ServiceTime, rng: &mut SimRng) -> SimDuration {
-    match st {
-        ServiceTime::Exponential { mean } => SimDuration(rng.exp_nanos(mean.as_nanos() as f64)),
-        ServiceTime::Constant { value } => *value,
-        ServiceTime::LogNormal { median, sigma } => {
-            SimDuration::from_nanos_f64(median.as_nanos() as f64 * libm::exp(sigma * rng.standard_normal()))
+pub fn sample_service_time(st: &ServiceSampler, rng: &mut SimRng) -> SimDuration {
+    match *st {
+        ServiceSampler::Exponential { mean_ns } => SimDuration(rng.exp_nanos(mean_ns)),
+        ServiceSampler::Constant { value } => value,
+        ServiceSampler::LogNormal { median_ns, sigma } => {
+            SimDuration::from_nanos_f64(median_ns * libm::exp(sigma * rng.standard_normal()))
         }
     }
 }

@@ -10,7 +10,9 @@ use crate::scenario::{LocalitySelector, Scenario};
 ///
 /// The latency of a pair is computed when asked (a comparison of region ids, then the overrides
 /// from last to first), not kept in a matrix: a matrix is quadratic in the localities (16 000
-/// clusters in 16 000 localities would take 2 GB), and the computed value is the same.
+/// clusters in 16 000 localities would take 2 GB), and the computed value is the same. Only a
+/// run with at most [`MATRIX_MAX`] localities keeps the computed values in a matrix (at most
+/// 32 KB), read by every trip instead of the rules.
 #[derive(Debug, Clone)]
 pub struct Topology {
     /// Localities, sorted by (region, zone, sub-zone); `LocalityId` indexes this.
@@ -29,7 +31,14 @@ pub struct Topology {
     overrides: Vec<Override>,
     /// Jitter as a fraction of the latency.
     jitter: f64,
+    /// With at most [`MATRIX_MAX`] localities, `base_ns` of every pair `(a, b)` at `a × n + b`
+    /// (`n` the number of localities), with the same value as a float (`as f64`, exact and the
+    /// same on every platform); empty otherwise.
+    matrix: Vec<(u64, f64)>,
 }
+
+/// The most localities whose latencies are kept in a matrix.
+pub const MATRIX_MAX: usize = 64;
 
 /// A latency override with its ends resolved to ids.
 #[derive(Debug, Clone)]
@@ -79,7 +88,7 @@ impl Topology {
             .iter()
             .map(|o| Override { from: place(&o.from), to: place(&o.to), latency_ns: o.latency.as_nanos() })
             .collect();
-        Topology {
+        let mut topo = Topology {
             cluster_locality,
             region,
             zone,
@@ -89,7 +98,15 @@ impl Topology {
             overrides,
             jitter: net.jitter,
             localities,
+            matrix: Vec::new(),
+        };
+        let n = topo.localities.len();
+        if n <= MATRIX_MAX {
+            let ids = || (0..n as u32).map(LocalityId);
+            let pairs = ids().flat_map(|a| ids().map(move |b| (a, b)));
+            topo.matrix = pairs.map(|(a, b)| topo.rule_ns(a, b)).map(|ns| (ns, ns as f64)).collect();
         }
+        topo
     }
 
     fn selects(&self, place: Place, loc: LocalityId) -> bool {
@@ -119,6 +136,22 @@ impl Topology {
 
     #[inline]
     fn base_ns(&self, a: LocalityId, b: LocalityId) -> u64 {
+        self.base_pair(a, b).0
+    }
+
+    /// [`Topology::base_ns`] and the same as a float.
+    #[inline(always)]
+    fn base_pair(&self, a: LocalityId, b: LocalityId) -> (u64, f64) {
+        if let Some(&pair) = self.matrix.get(a.idx() * self.localities.len() + b.idx()) {
+            return pair;
+        }
+        let ns = self.rule_ns(a, b);
+        (ns, ns as f64)
+    }
+
+    /// [`Topology::base_ns`] by the rules: the overrides, then the regions.
+    #[inline]
+    fn rule_ns(&self, a: LocalityId, b: LocalityId) -> u64 {
         // The overrides' loop lives out of line: inlined, its registers made every trip's
         // latency (two per request) save and restore six of them, overrides or not.
         if !self.overrides.is_empty()
@@ -150,11 +183,11 @@ impl Topology {
     /// One-way latency of one trip: the base plus uniform jitter in `[0, jitter × base)`.
     #[inline(always)]
     pub fn sample_latency(&self, from: LocalityId, to: LocalityId, rng: &mut SimRng) -> SimDuration {
-        let base = self.base_ns(from, to);
+        let (base, base_f64) = self.base_pair(from, to);
         if self.jitter <= 0.0 || base == 0 {
             return SimDuration(base);
         }
-        SimDuration(base + nanos_from_f64(rng.unit() * self.jitter * base as f64))
+        SimDuration(base + nanos_from_f64(rng.unit() * self.jitter * base_f64))
     }
 }
 
@@ -229,5 +262,11 @@ rate = 1
         assert_eq!(ms(2, 1), 7);
         assert_eq!(ms(0, 2), 40, "region override");
         assert_eq!(ms(2, 2), 1);
+        // The matrix holds what the rules say, for every pair.
+        assert_eq!(t.matrix.len(), 16);
+        for (a, b) in (0..4).flat_map(|a| (0..4).map(move |b| (LocalityId(a), LocalityId(b)))) {
+            let ns = t.rule_ns(a, b);
+            assert_eq!(t.base_pair(a, b), (ns, ns as f64), "{a:?} {b:?}");
+        }
     }
 }

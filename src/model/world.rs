@@ -82,7 +82,7 @@ use crate::model::proxy::{Cluster, ClusterIdx, HostPool, Proxy};
 use crate::model::request::{ConnState, NO_CLUSTER, NO_TUNNEL, RequestSlab};
 use crate::model::topology::Topology;
 use crate::model::tunnel::TunnelEnd;
-use crate::scenario::{Scenario, ServiceTime};
+use crate::scenario::Scenario;
 
 /// One workload stream's state.
 #[derive(Clone, Debug)]
@@ -165,7 +165,7 @@ pub struct World {
     /// Scratch buffer for outlier events (never shrinks, so no allocation per request).
     pub scratch: Vec<OutlierEvent>,
     /// Healthy service-time distribution.
-    pub service_times: Vec<ServiceTime>,
+    pub service_times: Vec<crate::model::pod::ServiceSampler>,
     /// `previous_priorities` retry-plugin state per request slot (only with
     /// `retryRemoteLocalities`).
     pub prev_prio: Vec<Option<PreviousPriorities>>,
