@@ -12,7 +12,7 @@ use crate::scenario::{LocalitySelector, Scenario};
 /// from last to first), not kept in a matrix: a matrix is quadratic in the localities (16 000
 /// clusters in 16 000 localities would take 2 GB), and the computed value is the same. Only a
 /// run with at most [`MATRIX_MAX`] localities keeps the computed values in a matrix (at most
-/// 32 KB), read by every trip instead of the rules.
+/// 64 KB), read by every trip instead of the rules.
 #[derive(Debug, Clone)]
 pub struct Topology {
     /// Localities, sorted by (region, zone, sub-zone); `LocalityId` indexes this.
