@@ -209,14 +209,50 @@ pub(super) fn glyph_pixels(font: &'static FontRef<'static>, size: f32, text: &st
 /// quarters of a pixel right of the origin.
 type Raster = Vec<(i32, i32, f32)>;
 
+/// What a raster is made from: the font (by address: the fonts are parsed once, in
+/// [`font_for`]), the size's bits, the glyph and the pen's quarter pixel.
+type Key = (usize, u32, u16, u8);
+
+/// Rasters made ahead of time by [`warm`] (on a thread that would otherwise wait), shared by
+/// every thread once published; [`raster_of`] looks here before its own cache.
+static WARM: OnceLock<std::collections::BTreeMap<Key, Raster>> = OnceLock::new();
+
+/// Rasterizes the glyphs of `chars` in the chart font (`sans-serif`) at each `(pixel size, bold)`
+/// of `sizes`, at the four quarter-pixel pens, and publishes them for every thread to reuse; asks `stop` before each glyph and publishes what it has when `stop` says so.
+/// Nothing drawn depends on whether a raster was made here or on demand (a raster depends only
+/// on its key), only how long drawing takes. Does nothing once a table is published (a process
+/// may write many runs).
+pub(super) fn warm(sizes: &[(f32, bool)], chars: &str, mut stop: impl FnMut() -> bool) {
+    if WARM.get().is_some() {
+        return;
+    }
+    let mut table = std::collections::BTreeMap::new();
+    'all: for &(size, is_bold) in sizes {
+        let style = if is_bold { FontStyle::Bold } else { FontStyle::Normal };
+        let Some(font) = font_for(super::FONT, style) else { continue };
+        for c in chars.chars() {
+            let id = font.glyph_id(c);
+            for quarter in 0..4u8 {
+                if stop() {
+                    break 'all;
+                }
+                let key: Key = (std::ptr::from_ref(font) as usize, size.to_bits(), id.0, quarter);
+                table.entry(key).or_insert_with(|| rasterize(font, size, id, f32::from(quarter) / 4.0));
+            }
+        }
+    }
+    let _ = WARM.set(table);
+}
+
 /// At most this many rasters are kept per thread (a long `meshsim serve` meets many texts);
 /// past it the cache starts again. A raster depends only on its key, so what is cached never
 /// changes a pixel.
 const RASTER_CACHE_MAX: usize = 4096;
 
 /// Calls `with` on the raster of glyph `id` of `font` at `size`, pen at `quarter` quarters of a
-/// pixel: rasterized once per thread and kept (the charts of a run draw the same tick labels and
-/// legend words many times; rasterizing was a third of drawing a PNG).
+/// pixel: taken from the table [`warm`] published if it is there, else rasterized once per thread
+/// and kept (the charts of a run draw the same tick labels and legend words many times;
+/// rasterizing was a third of drawing a PNG).
 fn raster_of(
     font: &'static FontRef<'static>,
     size: f32,
@@ -224,12 +260,14 @@ fn raster_of(
     quarter: u8,
     with: impl FnOnce(&Raster),
 ) {
-    type Key = (usize, u32, u16, u8);
     thread_local! {
         static CACHE: std::cell::RefCell<std::collections::BTreeMap<Key, Raster>> =
             const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
     }
     let key: Key = (std::ptr::from_ref(font) as usize, size.to_bits(), id.0, quarter);
+    if let Some(raster) = WARM.get().and_then(|warm| warm.get(&key)) {
+        return with(raster);
+    }
     CACHE.with_borrow_mut(|cache| {
         if !cache.contains_key(&key) {
             if cache.len() >= RASTER_CACHE_MAX {
