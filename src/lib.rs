@@ -69,8 +69,10 @@ pub fn run_to_dir(
     // The output is written on two threads, and the second one starts now, before the
     // simulation, whose results everything depends on: while the simulation runs on this thread
     // (the second core would be idle), the chart thread does what drawing needs whatever the
-    // results, registering the fonts and rasterizing the common glyphs of chart text for both
-    // threads ([`plot::prepare`], which stops as soon as the results are in). Then it takes the
+    // results: it makes the white pixel buffers of the three PNGs (touching their pages, which
+    // costs the kernel's page faults; two are sent back to this thread) and registers the fonts
+    // and rasterizes the common glyphs of chart text for both threads ([`plot::prepare`], which
+    // stops as soon as the results are in). Then it takes the
     // traffic and latency charts and writes `traffic.png`, the largest piece (about half of the
     // drawing), and `latency.svg`; this thread writes the text files and the other charts
     // (about as much work: 49 M and 47 M instructions for the seed lab). Each file is a file of
@@ -80,7 +82,10 @@ pub fn run_to_dir(
     // charts on one thread.)
     let staged = &staging;
     let (to_charts, from_run) = std::sync::mpsc::sync_channel::<(plot::RunChart, plot::LatencyEcdf)>(1);
+    let (to_run, from_charts) = std::sync::mpsc::sync_channel::<(plot::Canvas, plot::Canvas)>(1);
     let chart_thread = move || -> Result<(), plot::PlotError> {
+        let _ = to_run.send((plot::Canvas::ejections(), plot::Canvas::latency()));
+        let canvas = plot::Canvas::traffic();
         let mut charts = None;
         plot::prepare(|| match from_run.try_recv() {
             Ok(received) => {
@@ -92,7 +97,7 @@ pub fn run_to_dir(
         })?;
         // Nothing comes if the simulation failed (the sender is dropped).
         let Some((traffic, latency)) = charts.or_else(|| from_run.recv().ok()) else { return Ok(()) };
-        plot::Figure::Traffic(&traffic).write_png(&staged.path("traffic.png"))?;
+        plot::Figure::Traffic(&traffic).write_png(&staged.path("traffic.png"), canvas)?;
         plot::Figure::Latency(&latency).write_svg(&staged.path("latency.svg"))
     };
     let (run, charts) = std::thread::scope(|s| {
@@ -110,6 +115,8 @@ pub fn run_to_dir(
             let traffic = output::run_chart(&report, world);
             let latency = output::latency_chart(&report);
             let all_here = to_charts.send((traffic.clone(), latency.clone())).is_err();
+            // The canvases if the chart thread has made them (else they are made as needed).
+            let (ejections_canvas, latency_canvas) = from_charts.try_recv().unwrap_or_default();
             for (name, bytes) in output::text_files(world, &report)? {
                 staged.write(name, &bytes)?;
             }
@@ -117,11 +124,11 @@ pub fn run_to_dir(
             plot::Figure::Traffic(&traffic).write_svg(&staged.path("traffic.svg"))?;
             let timeline = output::ejection_chart(&ejections, &report);
             let timeline = plot::Figure::Ejections(&timeline);
-            timeline.write_png(&staged.path("ejections.png"))?;
+            timeline.write_png(&staged.path("ejections.png"), ejections_canvas)?;
             timeline.write_svg(&staged.path("ejections.svg"))?;
-            plot::Figure::Latency(&latency).write_png(&staged.path("latency.png"))?;
+            plot::Figure::Latency(&latency).write_png(&staged.path("latency.png"), latency_canvas)?;
             if all_here {
-                plot::Figure::Traffic(&traffic).write_png(&staged.path("traffic.png"))?;
+                plot::Figure::Traffic(&traffic).write_png(&staged.path("traffic.png"), plot::Canvas::default())?;
                 plot::Figure::Latency(&latency).write_svg(&staged.path("latency.svg"))?;
             }
             Ok((result, report))

@@ -395,14 +395,46 @@ fn render_svg<C: Chart>(chart: &C, target: &Path) -> Result<String, PlotError> {
     Ok(buf)
 }
 
-/// Writes `chart` as a PNG to `path` (via a temporary sibling): drawn into memory, then encoded
-/// by [`encode_png`]. The buffer starts white (every byte 0xFF), which is what [`draw_on`]'s
-/// white fill would make of it, pixel for pixel, at a small part of the cost (the bitmap
-/// backend's fill was a tenth of drawing a chart).
-fn write_png<C: Chart>(chart: &C, path: &Path) -> Result<(), PlotError> {
+/// A white RGB pixel buffer (every byte 0xFF), made ahead of time for a PNG: making it touches
+/// every page of its memory, and the kernel's page faults are most of the cost (on the 2-core
+/// machine of the benches, filling a fresh 4.8 MB buffer, the seed lab's `traffic.png`, took
+/// 1.5 ms, filling it again 0.18 ms). [`crate::run_to_dir`] has the chart thread make the three
+/// of a run while the simulation runs.
+#[derive(Debug, Default)]
+pub struct Canvas(Vec<u8>);
+
+impl Canvas {
+    /// A white canvas the size of `C` with no data (the smallest it is drawn at).
+    fn of<C: Chart + Default>() -> Self {
+        let (w, h) = C::default().size();
+        Canvas(vec![0xFF; w as usize * h as usize * 3])
+    }
+
+    /// A canvas for a run's traffic chart (1400 × 1152 with one priority, the seed lab's size).
+    pub fn traffic() -> Self {
+        Self::of::<RunChart>()
+    }
+
+    /// A canvas for a run's ejection timeline (1400 × 292 with up to six rows).
+    pub fn ejections() -> Self {
+        Self::of::<EjectionTimeline>()
+    }
+
+    /// A canvas for a run's latency ECDF (1200 × 720 always).
+    pub fn latency() -> Self {
+        Self::of::<LatencyEcdf>()
+    }
+}
+
+/// Writes `chart` as a PNG to `path` (via a temporary sibling): drawn into memory, on `canvas`
+/// cut or grown to the chart's size, then encoded by [`encode_png`]. The buffer starts white
+/// (every byte 0xFF), which is what [`draw_on`]'s white fill would make of it, pixel for pixel,
+/// at a small part of the cost (the bitmap backend's fill was a tenth of drawing a chart).
+fn write_png<C: Chart>(chart: &C, path: &Path, canvas: Canvas) -> Result<(), PlotError> {
     ensure_fonts()?;
     let (w, h) = chart.size();
-    let mut rgb = vec![0xFFu8; w as usize * h as usize * 3];
+    let Canvas(mut rgb) = canvas;
+    rgb.resize(w as usize * h as usize * 3, 0xFF);
     {
         let root = glyphs::PngBackend(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         chart.draw(&root).and_then(|()| root.present()).map_err(|e| draw_error::<C>(path, e))?;
@@ -441,12 +473,13 @@ pub enum Figure<'a> {
 }
 
 impl Figure<'_> {
-    /// Writes the chart as a PNG to `path` (via a temporary sibling).
-    pub fn write_png(&self, path: &Path) -> Result<(), PlotError> {
+    /// Writes the chart as a PNG to `path` (via a temporary sibling), drawn on `canvas` (cut or
+    /// grown to the chart's size; [`Canvas::default`] for one made here).
+    pub fn write_png(&self, path: &Path, canvas: Canvas) -> Result<(), PlotError> {
         match self {
-            Figure::Traffic(c) => write_png(*c, path),
-            Figure::Ejections(c) => write_png(*c, path),
-            Figure::Latency(c) => write_png(*c, path),
+            Figure::Traffic(c) => write_png(*c, path, canvas),
+            Figure::Ejections(c) => write_png(*c, path, canvas),
+            Figure::Latency(c) => write_png(*c, path, canvas),
         }
     }
 
@@ -464,7 +497,7 @@ impl Figure<'_> {
 /// Writes `chart` as PNG and SVG, the two at once (on rayon's pool).
 fn save<C: Chart>(chart: &C, png: &Path, svg: &Path) -> Result<(), PlotError> {
     let (png_written, svg_written) = rayon::join(
-        || write_png(chart, png),
+        || write_png(chart, png, Canvas::default()),
         || render_svg(chart, svg).and_then(|text| write_atomic(svg, text.as_bytes())),
     );
     png_written.and(svg_written)
