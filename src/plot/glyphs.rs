@@ -227,6 +227,8 @@ pub(super) fn warm(sizes: &[(f32, bool)], chars: &str, mut stop: impl FnMut() ->
         return;
     }
     let mut table = std::collections::BTreeMap::new();
+    // Each glyph's outline, read from the font once for all sizes and pens.
+    let mut outlines = std::collections::BTreeMap::new();
     'all: for &(size, is_bold) in sizes {
         let style = if is_bold { FontStyle::Bold } else { FontStyle::Normal };
         let Some(font) = font_for(super::FONT, style) else { continue };
@@ -237,7 +239,13 @@ pub(super) fn warm(sizes: &[(f32, bool)], chars: &str, mut stop: impl FnMut() ->
                     break 'all;
                 }
                 let key: Key = (std::ptr::from_ref(font) as usize, size.to_bits(), id.0, quarter);
-                table.entry(key).or_insert_with(|| rasterize(font, size, id, f32::from(quarter) / 4.0));
+                let outline: &Option<ab_glyph::Outline> =
+                    outlines.entry((key.0, id.0)).or_insert_with(|| font.outline(id));
+                let pen = f32::from(quarter) / 4.0;
+                table.entry(key).or_insert_with(|| match outline {
+                    Some(outline) => rasterize_outline(font, size, id, pen, outline.clone()),
+                    None => Vec::new(),
+                });
             }
         }
     }
@@ -281,20 +289,36 @@ fn raster_of(
 
 /// Rasterizes glyph `id` with its pen at `pen` (a fraction of a pixel).
 fn rasterize(font: &FontRef<'static>, size: f32, id: ab_glyph::GlyphId, pen: f32) -> Raster {
-    let mut out = Vec::new();
-    if let Some(outline) = font.outline_glyph(id.with_scale_and_position(size, point(pen, 0.0))) {
-        let rect = outline.px_bounds();
-        // The baseline where plotters puts it (half the size down), but the same for every
-        // glyph: plotters truncates `size / 2 + min.y` towards zero, which lifts glyphs with
-        // a flat top (`u`) one pixel above their round neighbours (`c`). `px_bounds` is
-        // whole pixels already.
-        let y_shift = (size / 2.0).floor() as i32 + rect.min.y as i32;
-        let x_shift = rect.min.x as i32;
-        outline.draw(|x, y, coverage| {
-            if coverage > 0.0 {
-                out.push((x as i32 + x_shift, y as i32 + y_shift, coverage));
-            }
-        });
-    }
+    font.outline(id).map_or_else(Vec::new, |outline| rasterize_outline(font, size, id, pen, outline))
+}
+
+/// [`rasterize`] from the glyph's outline, read from the font already (what
+/// `Font::outline_glyph` does, in two steps: [`warm`] reads an outline once for its sizes and
+/// pens).
+fn rasterize_outline(
+    font: &FontRef<'static>,
+    size: f32,
+    id: ab_glyph::GlyphId,
+    pen: f32,
+    outline: ab_glyph::Outline,
+) -> Raster {
+    let outline = ab_glyph::OutlinedGlyph::new(
+        id.with_scale_and_position(size, point(pen, 0.0)),
+        outline,
+        font.as_scaled(size).scale_factor(),
+    );
+    let rect = outline.px_bounds();
+    // The baseline where plotters puts it (half the size down), but the same for every
+    // glyph: plotters truncates `size / 2 + min.y` towards zero, which lifts glyphs with
+    // a flat top (`u`) one pixel above their round neighbours (`c`). `px_bounds` is
+    // whole pixels already.
+    let y_shift = (size / 2.0).floor() as i32 + rect.min.y as i32;
+    let x_shift = rect.min.x as i32;
+    let mut out = Vec::with_capacity((rect.width() * rect.height()) as usize);
+    outline.draw(|x, y, coverage| {
+        if coverage > 0.0 {
+            out.push((x as i32 + x_shift, y as i32 + y_shift, coverage));
+        }
+    });
     out
 }
