@@ -69,17 +69,18 @@ pub fn run_to_dir(
     // The output is written on two threads, and the second one starts now, before the
     // simulation, whose results everything depends on: while the simulation runs on this thread
     // (the second core would be idle), the chart thread does what drawing needs whatever the
-    // results: it makes the white pixel buffers of the three PNGs (touching their pages, which
-    // costs the kernel's page faults; two are sent back to this thread) and registers the fonts
-    // and rasterizes the common glyphs of chart text for both threads ([`plot::prepare`], which
-    // stops as soon as the results are in). Then it takes the
-    // traffic and latency charts and writes `traffic.png`, the largest piece (about half of the
-    // drawing), and `latency.svg`; this thread writes the text files and the other charts
-    // (about as much work: 49 M and 47 M instructions for the seed lab). Each file is a file of
-    // its own and a glyph's raster depends only on its key, so the bytes are the same as one
-    // by one on one thread. (On rayon's pool the split depended on when the second worker woke
-    // up to steal: one profiled run of the seed lab drew 102 M of the 105 M instructions of
-    // charts on one thread.)
+    // results. It makes the white pixel buffers of the three PNGs (touching their pages costs
+    // the kernel's page faults; two are sent back to this thread), then registers the fonts and
+    // rasterizes the common glyphs of chart text for both threads ([`plot::prepare`], which
+    // stops as soon as the results are in): 27 M instructions for the seed lab. Then it takes
+    // the traffic and latency charts and writes `traffic.png`, the largest piece (about half
+    // of the drawing), and `latency.svg`; this thread writes the text files and the other
+    // charts. For the seed lab that is 43 M and 46 M instructions after the simulation (51 M
+    // and 59 M with the traffic PNG alone on the chart thread and nothing made ahead). Each file
+    // is a file of its own, a canvas is white whoever made it and a glyph's raster depends only
+    // on its key, so the bytes are the same as one by one on one thread. (On rayon's pool the
+    // split depended on when the second worker woke up to steal: one profiled run of the seed
+    // lab drew 102 M of the 105 M instructions of charts on one thread.)
     let staged = &staging;
     let (to_charts, from_run) = std::sync::mpsc::sync_channel::<(plot::RunChart, plot::LatencyEcdf)>(1);
     let (to_run, from_charts) = std::sync::mpsc::sync_channel::<(plot::Canvas, plot::Canvas)>(1);
