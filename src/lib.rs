@@ -85,17 +85,26 @@ pub fn run_to_dir(
     let (to_charts, from_run) = std::sync::mpsc::sync_channel::<(plot::RunChart, plot::LatencyEcdf)>(1);
     let (to_run, from_charts) = std::sync::mpsc::sync_channel::<(plot::Canvas, plot::Canvas)>(1);
     let chart_thread = move || -> Result<(), plot::PlotError> {
-        let _ = to_run.send((plot::Canvas::ejections(), plot::Canvas::latency()));
-        let canvas = plot::Canvas::traffic();
         let mut charts = None;
-        plot::prepare(|| match from_run.try_recv() {
-            Ok(received) => {
-                charts = Some(received);
-                true
-            }
-            Err(std::sync::mpsc::TryRecvError::Empty) => false,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => true,
-        })?;
+        // Whether the charts have come, kept if so (or never will: the simulation failed).
+        let mut results_in = || {
+            charts.is_some()
+                || match from_run.try_recv() {
+                    Ok(received) => {
+                        charts = Some(received);
+                        true
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Empty) => false,
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => true,
+                }
+        };
+        // Its own canvas first; the other two only while this thread would wait anyway (after
+        // a short simulation this thread draws at once, and the other makes its own).
+        let canvas = plot::Canvas::traffic();
+        if !results_in() {
+            let _ = to_run.send((plot::Canvas::ejections(), plot::Canvas::latency()));
+        }
+        plot::prepare(&mut results_in)?;
         // Nothing comes if the simulation failed (the sender is dropped).
         let Some((traffic, latency)) = charts.or_else(|| from_run.recv().ok()) else { return Ok(()) };
         plot::Figure::Traffic(&traffic).write_png(&staged.path("traffic.png"), canvas)?;
