@@ -564,7 +564,9 @@ impl World {
     fn send_attempt(&mut self, req: ReqId, new_conn: bool, per_try: Option<SimDuration>, sched: &mut Scheduler<Event>) {
         let now = sched.now();
         let r = self.requests.get_mut(req);
-        let (proxy, ci, host, epoch) = (r.proxy, r.cluster as usize, r.host, r.epoch);
+        // `r.locality` is the pod's, set when the attempt started: read here, it spares a
+        // lookup of the pod.
+        let (proxy, ci, host, epoch, to) = (r.proxy, r.cluster as usize, r.host, r.epoch, r.locality);
         r.attempt_active = true;
         r.conn = ConnState::Attached;
         r.new_conn = new_conn;
@@ -593,7 +595,6 @@ impl World {
         p.in_flight += 1;
         p.active[h] += 1;
         let split = p.outlier.as_ref().is_some_and(|o| o.config().split_external_local_origin_errors);
-        let to = self.pods[h].locality;
         if let Some(t) = per_try {
             sched.schedule(t, Event::PerTryTimeout { req, epoch });
         }
@@ -970,10 +971,10 @@ impl World {
     }
 
     fn on_response(&mut self, req: ReqId, epoch: u32, outcome: Outcome, sched: &mut Scheduler<Event>) {
-        if !self.requests.is_current(req, epoch) {
+        let r = self.requests.get(req);
+        if r.epoch != epoch {
             return; // stale: this attempt already ended by a timeout
         }
-        let r = self.requests.get(req);
         let (proxy, ci, was_connecting) = (r.proxy, r.cluster as usize, r.conn == ConnState::Connecting);
         let end = match outcome {
             Outcome::Status(s) => AttemptEnd::Status(s),
@@ -1011,9 +1012,12 @@ impl World {
             AttemptEnd::Timeout => OutlierInput::Local(LocalOriginEvent::Timeout { code: None }),
         };
         // A TCP-passthrough gateway sees connection results only, never HTTP codes; a cluster
-        // without outlier detection sees nothing (`feed_outlier` would return at once).
-        if c.outlier.is_some() && !(tcp_passthrough && matches!(input, OutlierInput::Status(_))) {
-            self.feed_outlier(proxy, ci, host, input, now);
+        // without outlier detection sees nothing. Fed through the proxy already at hand (what
+        // `feed_outlier` does, without looking the cluster up again).
+        if !(tcp_passthrough && matches!(input, OutlierInput::Status(_)))
+            && put_outlier(c, &mut pr.rng, host, input, now, &mut self.scratch)
+        {
+            self.apply_outlier_events(proxy, ci, now);
         }
         let client = match end {
             AttemptEnd::Status(s) if s >= 500 => ClientOutcome::Upstream5xx,
@@ -1164,13 +1168,7 @@ impl World {
     #[inline(always)]
     fn feed_outlier(&mut self, proxy: ProxyId, ci: usize, host: EndpointId, input: OutlierInput, now: SimTime) {
         let pr = &mut self.proxies[proxy.idx()];
-        let Some(od) = pr.clusters[ci].outlier.as_mut() else { return };
-        self.scratch.clear();
-        match input {
-            OutlierInput::Status(s) => od.put_http_status(host, s, now, &mut pr.rng, &mut self.scratch),
-            OutlierInput::Local(ev) => od.put_local_origin(host, ev, now, &mut pr.rng, &mut self.scratch),
-        }
-        if !self.scratch.is_empty() {
+        if put_outlier(&mut pr.clusters[ci], &mut pr.rng, host, input, now, &mut self.scratch) {
             self.apply_outlier_events(proxy, ci, now);
         }
     }
@@ -1392,6 +1390,27 @@ enum Grant {
     Queue,
     /// `max_pending_requests` is full: 503 UO.
     Overflow,
+}
+
+/// Feeds one attempt result to cluster `c`'s outlier detector, if it has one (`rng`: its proxy's
+/// stream); the detector's decisions land in `scratch` (cleared first). Returns whether there
+/// are any, for [`World::apply_outlier_events`].
+#[inline(always)]
+fn put_outlier(
+    c: &mut Cluster,
+    rng: &mut SimRng,
+    host: EndpointId,
+    input: OutlierInput,
+    now: SimTime,
+    scratch: &mut Vec<OutlierEvent>,
+) -> bool {
+    let Some(od) = c.outlier.as_mut() else { return false };
+    scratch.clear();
+    match input {
+        OutlierInput::Status(s) => od.put_http_status(host, s, now, rng, scratch),
+        OutlierInput::Local(ev) => od.put_local_origin(host, ev, now, rng, scratch),
+    }
+    !scratch.is_empty()
 }
 
 /// Envoy's `newStreamImpl` for one host's pool (envoy-semantics §3): a ready connection is used
