@@ -308,8 +308,8 @@ impl World {
         let Some(route) = self.class_routes[stream as usize][class] else {
             // No route matches: the router's local reply 404 NR, before any filter's per-route
             // config (there is none) and before any upstream attempt.
-            let req = self.requests.alloc(ProxyId(proxy), NO_CLUSTER, now, 0, SimDuration::ZERO);
-            self.requests.get_mut(req).user = user;
+            let (req, r) = self.requests.alloc(ProxyId(proxy), NO_CLUSTER, now, 0, SimDuration::ZERO);
+            r.user = user;
             self.finish_with(req, now, ClientOutcome::NoRoute, 404, sched);
             return;
         };
@@ -340,8 +340,7 @@ impl World {
         // Resolved once per group when the table was built (`model::routes::tables`).
         let d = &rt.destinations[dest];
         let cluster = d.cluster.unwrap_or(NO_CLUSTER);
-        let req = self.requests.alloc(ProxyId(proxy), cluster, now, retries, backoff);
-        let r = self.requests.get_mut(req);
+        let (req, r) = self.requests.alloc(ProxyId(proxy), cluster, now, retries, backoff);
         r.user = user;
         r.hash = hash;
         r.route = route as u8;
@@ -742,8 +741,8 @@ impl World {
             sched.schedule(back, Event::Response { req, epoch, outcome: Outcome::ConnectFailed });
             return;
         };
-        let child = self.requests.alloc(gw, cluster, now, 0, SimDuration::ZERO);
-        self.requests.get_mut(child).parent = Some((req, epoch));
+        let (child, r) = self.requests.alloc(gw, cluster, now, 0, SimDuration::ZERO);
+        r.parent = Some((req, epoch));
         self.start_attempt(child, sched);
     }
 
@@ -1032,7 +1031,11 @@ impl World {
                 AttemptEnd::Status(s) => s,
                 _ => 503,
             };
-            self.finish_with(req, now, client, status, sched);
+            // `finish_with`, the request's parent already known.
+            if child {
+                self.relay_to_client(req, client, status, sched);
+            }
+            self.finish(req, now, client);
         }
     }
 
@@ -1137,14 +1140,17 @@ impl World {
             self.end_attempt(req, ConnEnd::Reset, now);
         }
         let r = self.requests.get(req);
-        if r.holds_retry {
-            self.proxies[r.proxy.idx()].clusters[r.cluster as usize].retries_active -= 1;
+        let (holds_retry, proxy, cluster, child, started) =
+            (r.holds_retry, r.proxy, r.cluster, r.parent.is_some(), r.started);
+        // Freed before the counts, right after the read: the slot is looked up once.
+        self.requests.free(req);
+        if holds_retry {
+            self.proxies[proxy.idx()].clusters[cluster as usize].retries_active -= 1;
         }
-        if r.parent.is_none() {
-            self.rec.client_done(now, now.saturating_since(r.started), outcome);
+        if !child {
+            self.rec.client_done(now, now.saturating_since(started), outcome);
             self.clients_in_flight -= 1;
         }
-        self.requests.free(req);
     }
 
     /// Ends a request with its last answer: a client request answers its client; a gateway hop
