@@ -502,12 +502,19 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
     }
     let n_deployments = scenario.service.deployments.len();
     let routes = crate::model::routes::tables(&scenario);
-    let class_routes = scenario
+    let class_routes: Vec<Vec<Option<u16>>> = scenario
         .workload
         .iter()
         .map(|w| crate::model::routes::class_routes(&routes[w.group.idx()], &w.requests, &scenario.service.host))
         .collect();
-    let class_upto = scenario.workload.iter().map(|w| w.requests.iter().map(|c| c.upto).collect()).collect();
+    let class_upto: Vec<Vec<f64>> =
+        scenario.workload.iter().map(|w| w.requests.iter().map(|c| c.upto).collect()).collect();
+    let direct_routes = scenario
+        .workload
+        .iter()
+        .enumerate()
+        .map(|(i, w)| crate::model::world::DirectRoute::of(&class_upto[i], &class_routes[i], &routes[w.group.idx()]))
+        .collect();
     let mut world = World {
         scenario: scenario.clone(),
         topo,
@@ -530,6 +537,7 @@ pub fn build(scenario: Arc<Scenario>, seed: u64) -> (World, Vec<(SimTime, Event)
         routes,
         class_routes,
         class_upto,
+        direct_routes,
         no_route: RouteConfig::default(),
         keys: scenario
             .workload

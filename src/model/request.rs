@@ -150,7 +150,9 @@ pub struct RequestSlab {
 }
 
 impl RequestSlab {
-    /// Takes a free slot (or grows by one) and initialises it for `proxy`'s cluster `cluster`.
+    /// Takes a free slot (or grows by one) and initialises it for `proxy`'s cluster `cluster`;
+    /// returns its id and the request, so that the caller fills in the rest without looking the
+    /// slot up again.
     #[inline]
     pub fn alloc(
         &mut self,
@@ -159,7 +161,7 @@ impl RequestSlab {
         now: SimTime,
         retries: u32,
         backoff_base: SimDuration,
-    ) -> ReqId {
+    ) -> (ReqId, &mut Request) {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => self.grow(),
@@ -186,7 +188,7 @@ impl RequestSlab {
         r.tunnel = NO_TUNNEL;
         r.route = 0;
         self.live += 1;
-        ReqId(idx)
+        (ReqId(idx), r)
     }
 
     /// A new empty slot at the end.

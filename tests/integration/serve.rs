@@ -347,9 +347,11 @@ fn a_run_that_hits_a_scenario_limit_is_422() {
     assert!(got["error"].as_str().unwrap().contains("event budget of 1000 events exhausted"), "{got}");
 }
 
-/// A run of the lab at 40 000 requests per second: six million requests, seconds of work.
+/// A run of the lab at 40 000 requests per second for 1 500 s: sixty million requests, seconds of
+/// work even though its breaker sheds most of them (at 150 s, the lab's own length, the run took
+/// about 0.3 s and could end before a newer run on its lane cancelled it).
 fn heavy(lane: &str) -> Value {
-    json!({"scenario": LAB, "lane": lane, "set": {"workload[0].rate": 40000}})
+    json!({"scenario": LAB, "lane": lane, "set": {"workload[0].rate": 40000, "duration": "1500s"}})
 }
 
 #[test]

@@ -86,17 +86,32 @@ impl HostSource {
             let pos = edf.pick_and_add(|pos| w.host_weight(hosts[pos] as usize))?;
             return Some(hosts[pos]);
         }
+        self.pick_unweighted(w.policy, w.ids, w.active, rng, r)
+    }
+
+    /// [`HostSource::pick`] for a source without an EDF scheduler, which reads no host weight:
+    /// `ids` and `active` as in [`HostWeights`].
+    #[inline]
+    pub fn pick_unweighted<R: LbRandom + ?Sized>(
+        &mut self,
+        policy: LbPolicy,
+        ids: &[u32],
+        active: &[u32],
+        rng: &mut R,
+        r: u64,
+    ) -> Option<u32> {
+        let hosts = &self.hosts;
         if hosts.is_empty() {
             return None;
         }
         let len = hosts.len() as u64;
-        match w.policy {
+        match policy {
             LbPolicy::RoundRobin => {
                 let i = self.rr % len;
                 self.rr = self.rr.wrapping_add(1);
                 Some(hosts[i as usize])
             }
-            LbPolicy::LeastRequest { choice_count } => Some(n_choices(hosts, w.ids, w.active, choice_count, rng)),
+            LbPolicy::LeastRequest { choice_count } => Some(n_choices(hosts, ids, active, choice_count, rng)),
             // RANDOM, and the hashing policies' fallback (never reached: they pick from their
             // tables).
             _ => Some(hosts[(r % len) as usize]),
