@@ -303,7 +303,7 @@
     } catch (e) {
       if (e.name === "AbortError" || e.status === 409) return;
       // A link naming a proxy this scenario (or these settings) does not have: show the first.
-      if (e.status === 400 && proxy && proxy === state.proxy && e.message.startsWith(`--proxy ${proxy}:`)) {
+      if (e.status === 400 && proxy && proxy === state.proxy && e.message.startsWith(`proxy=${proxy}:`)) {
         state.proxy = null;
         writeHash();
         fetchExplain();
