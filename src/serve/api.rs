@@ -70,10 +70,28 @@ impl Response {
 struct Failure {
     status: u16,
     message: String,
+    /// The query parameter the failure is about, when it is about one: the error's `param`,
+    /// so that the page can act on it without reading the message.
+    param: Option<&'static str>,
 }
 
 fn fail(status: u16, message: impl Into<String>) -> Failure {
-    Failure { status, message: message.into() }
+    Failure { status, message: message.into(), param: None }
+}
+
+impl Failure {
+    /// The same failure, about query parameter `param`.
+    fn about(self, param: &'static str) -> Failure {
+        Failure { param: Some(param), ..self }
+    }
+
+    /// A JSON error `{"error": message}`, with `"param": name` when it is about a parameter.
+    fn response(self) -> Response {
+        match self.param {
+            None => Response::error(self.status, self.message),
+            Some(param) => Response::json(self.status, &json!({ "error": self.message, "param": param })),
+        }
+    }
 }
 
 impl From<ScenarioError> for Failure {
@@ -131,7 +149,7 @@ impl Api {
             ("POST", "/api/run") => self.run(body),
             ("GET", "/api/explain") => self.explain(query),
             ("GET", "/api/download") => {
-                return self.download(query).unwrap_or_else(|f| Response::error(f.status, f.message));
+                return self.download(query).unwrap_or_else(Failure::response);
             }
             (_, "/api/run") => Err(fail(405, "use POST for /api/run")),
             ("GET", p) => match assets::find(p) {
@@ -150,7 +168,7 @@ impl Api {
         };
         match result {
             Ok(v) => Response::json(200, &v),
-            Err(f) => Response::error(f.status, f.message),
+            Err(f) => f.response(),
         }
     }
 
@@ -306,8 +324,8 @@ impl Api {
     fn explain(&self, query: &str) -> Result<Json, Failure> {
         let q = parse_query(query, &["scenario", "seed", "set", "at", "lane", "proxy"])?;
         let p = self.prepare_query(&q)?;
-        let text = q.get("at").ok_or_else(|| fail(400, "at: missing (seconds from the start)"))?;
-        let at = parse_at(text, p.scenario.duration).map_err(|m| fail(400, m))?;
+        let text = q.get("at").ok_or_else(|| fail(400, "at: missing (seconds from the start)").about("at"))?;
+        let at = parse_at(text, p.scenario.duration).map_err(|m| fail(400, m).about("at"))?;
         let (stop, deadline) = self.interrupt(p.lane.as_deref());
         let snap = crate::explain::snapshot_with(p.scenario.clone(), p.seed, at, Some(stop))
             .map_err(|e| self.sim_failure(&p, e, deadline))?;
@@ -318,7 +336,8 @@ impl Api {
             return Err(fail(
                 400,
                 format!("proxy={name}: no such proxy or proxy group (proxies: {})", names.join(", ")),
-            ));
+            )
+            .about("proxy"));
         }
         Ok(snapshot_json(&snap, q.get("proxy").map(String::as_str)))
     }

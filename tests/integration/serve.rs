@@ -327,16 +327,19 @@ fn explain_for_one_proxy_keeps_every_proxy_and_renders_that_ones_text() {
 
 #[test]
 fn explain_rejects_a_bad_or_missing_time() {
-    for (q, msg) in [
-        ("at=151", "at=151: after the end of the run (150s)"),
-        ("at=soon", "at=soon: "),
-        ("", "at: missing"),
-        ("at=1&color=red", "unknown query parameter `color`"),
-        ("at=1&proxy=nobody", "proxy=nobody: no such proxy"),
+    // Each error names the parameter it is about in `param` (the page acts on it), if one.
+    for (q, msg, param) in [
+        ("at=151", "at=151: after the end of the run (150s)", Some("at")),
+        ("at=soon", "at=soon: ", Some("at")),
+        ("", "at: missing", Some("at")),
+        ("at=1&color=red", "unknown query parameter `color`", None),
+        ("at=1&proxy=nobody", "proxy=nobody: no such proxy", Some("proxy")),
     ] {
         let (status, _, body) = request("GET", &format!("/api/explain?scenario={LAB}&{q}"), b"");
         assert_eq!(status, 400, "{q}");
-        assert!(json_of(&body)["error"].as_str().unwrap().starts_with(msg), "{q}: {}", String::from_utf8_lossy(&body));
+        let got = json_of(&body);
+        assert!(got["error"].as_str().unwrap().starts_with(msg), "{q}: {got}");
+        assert_eq!(got["param"].as_str(), param, "{q}: {got}");
     }
 }
 

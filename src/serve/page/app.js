@@ -128,6 +128,7 @@
     if (!r.ok) {
       const err = new Error(body.error || `HTTP ${r.status}`);
       err.status = r.status;
+      err.param = body.param; // the query parameter the error is about, if any
       throw err;
     }
     return body;
@@ -303,7 +304,7 @@
     } catch (e) {
       if (e.name === "AbortError" || e.status === 409) return;
       // A link naming a proxy this scenario (or these settings) does not have: show the first.
-      if (e.status === 400 && proxy && proxy === state.proxy && e.message.startsWith(`proxy=${proxy}:`)) {
+      if (e.status === 400 && proxy && proxy === state.proxy && e.param === "proxy") {
         state.proxy = null;
         writeHash();
         fetchExplain();
