@@ -1534,27 +1534,37 @@ fn route_cfg<'a>(
 mod tests {
     use super::*;
 
-    fn proxy(http2: bool, max_connections: u32, max_pending: u32) -> Cluster {
-        let text = r#"
+    /// One cluster `a` with `replicas` pods of service `s`, `service_extra` lines in its
+    /// `[service]` table, one sidecar `c` sending `rate` requests a second, `duration` long, and
+    /// `tail` appended (faults).
+    fn one_cluster(duration: &str, service_extra: &str, replicas: u32, rate: u32, tail: &str) -> Scenario {
+        let text = format!(
+            r#"
 name = "t"
-duration = "1s"
+duration = "{duration}"
 [[clusters]]
 name = "a"
 region = "r"
 [service]
 host = "s"
+{service_extra}
 [[service.deployments]]
 cluster = "a"
-replicas = 2
+replicas = {replicas}
 [[proxies]]
 name = "c"
 kind = "sidecar"
 cluster = "a"
 [[workload]]
 proxy = "c"
-rate = 1
-"#;
-        let s = crate::scenario::from_str(text, "t.toml", std::path::Path::new("."), &[]).expect("scenario");
+rate = {rate}
+{tail}"#
+        );
+        crate::scenario::from_str(&text, "t.toml", std::path::Path::new("."), &[]).expect("scenario")
+    }
+
+    fn proxy(http2: bool, max_connections: u32, max_pending: u32) -> Cluster {
+        let s = one_cluster("1s", "", 2, 1, "");
         let (mut world, _) = crate::model::build::build(std::sync::Arc::new(s), 1);
         let mut p = world.proxies.remove(0).clusters.remove(0);
         p.http2 = http2;
@@ -1602,34 +1612,14 @@ rate = 1
     /// for its pod's arrival event until the next fault (1 324 `AtPod` events here).
     #[test]
     fn passed_change_time_keeps_requests_on_the_fast_path() {
-        let text = r#"
-name = "t"
-duration = "2s"
-[[clusters]]
-name = "a"
-region = "r"
-[service]
-host = "s"
-termination_grace = "100ms"
-[[service.deployments]]
-cluster = "a"
-replicas = 3
-[[proxies]]
-name = "c"
-kind = "sidecar"
-cluster = "a"
-[[workload]]
-proxy = "c"
-rate = 1000
+        let scale = r#"
 [[faults]]
 at = "500ms"
 action = "scale"
 cluster = "a"
 replicas = 1
 "#;
-        let s = std::sync::Arc::new(
-            crate::scenario::from_str(text, "t.toml", std::path::Path::new("."), &[]).expect("scenario"),
-        );
+        let s = std::sync::Arc::new(one_cluster("2s", "termination_grace = \"100ms\"", 3, 1000, scale));
         let (max_events, max_pending) = (s.max_events, crate::model::build::max_pending(&s));
         let end = s.end();
         let (world, init) = crate::model::build::build(s, 1);
