@@ -218,7 +218,8 @@ type Key = (usize, u32, u16, u8);
 static WARM: OnceLock<std::collections::BTreeMap<Key, Raster>> = OnceLock::new();
 
 /// Rasterizes the glyphs of `chars` in the chart font (`sans-serif`) at each `(pixel size, bold)`
-/// of `sizes`, at the four quarter-pixel pens, and publishes them for every thread to reuse; asks `stop` before each glyph and publishes what it has when `stop` says so.
+/// of `sizes`, at the four quarter-pixel pens, and publishes them for every thread to reuse. It
+/// asks `stop` before each raster and, when `stop` says so, publishes what it has made so far.
 /// Nothing drawn depends on whether a raster was made here or on demand (a raster depends only
 /// on its key), only how long drawing takes. Does nothing once a table is published (a process
 /// may write many runs).
